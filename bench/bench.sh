@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# make bench: for 1, 4 and 16 local hosts (BENCH_SIZES overrides), the wall
+# time of a first converge and of a no-op converge, and the SSH round trips
+# per host.  Host creation is timed apart from the converge.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PROVISION="$ROOT/bin/provision"
+sizes=${BENCH_SIZES:-1 4 16}
+if [ "$(id -u)" != 0 ]; then
+	echo "bench: local hosts need root" >&2
+	exit 2
+fi
+
+dir=
+cleanup() {
+	[ -n "$dir" ] || return 0
+	"$PROVISION" -i "$dir/inventory.yml" --plain destroy bench --yes >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+printf '%-6s %-14s %-16s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "no-op conv. (s)" "round trips/host"
+for n in $sizes; do
+	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
+	{
+		echo "project: bench"
+		echo "layouts:"
+		echo "  bench:"
+		echo "    servers:"
+		for i in $(seq 1 "$n"); do echo "      b$i: { roles: [base, ufw] }"; done
+	} >"$dir/inventory.yml"
+	pv() { "$PROVISION" -i "$dir/inventory.yml" --json "$@"; }
+
+	t0=$(now)
+	pv up bench --only cloud >"$dir/create.json"
+	t1=$(now)
+	pv apply bench >"$dir/first.json"
+	t2=$(now)
+	pv apply bench >"$dir/noop.json"
+	t3=$(now)
+
+	changed=$(jq -r 'select(.event == "summary") | .changed' "$dir/noop.json")
+	failed=$(jq -r 'select(.event == "summary") | .failed' "$dir/first.json")
+	rt1=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/first.json")
+	rt2=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/noop.json")
+	printf '%-6s %-14s %-16s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
+		"$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
+	if [ "$changed" != 0 ] || [ "$failed" != 0 ]; then
+		echo "bench: unexpected result: first converge failed=$failed, no-op changed=$changed" >&2
+	fi
+	cleanup
+	dir=
+done

@@ -1,0 +1,117 @@
+/*
+ * common.h - allocation, errors and diagnostics shared by every room.
+ *
+ * Error convention: functions return 0 on success and -1 on failure, and
+ * fill a caller-supplied struct pv_error with a message that already names
+ * what failed ("file:line:col: ..." where a position is known).  Nothing
+ * below the command layer prints or exits; allocation failure is the one
+ * fatal error (x* helpers abort with a message).
+ */
+#ifndef PROVISION_COMMON_H
+#define PROVISION_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PV_ERRMAX 2048
+
+/* Exit codes of the command-line tool: one policy, one place. */
+enum pv_exit {
+	PV_EXIT_OK = 0, /* everything succeeded */
+	PV_EXIT_FAIL = 1, /* something failed on a host, provider or state */
+	PV_EXIT_USAGE = 2, /* bad arguments or bad input (inventory, roles) */
+};
+
+struct pv_error {
+	char msg[PV_ERRMAX];
+};
+
+/* Set the message; always returns -1 so callers can "return pv_error_set()". */
+int pv_error_set(struct pv_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Put "prefix: " in front of the current message; returns -1. */
+int pv_error_prefix(struct pv_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A source position: 1-based line and column.  file is interned (never freed
+ * before exit), so a pos can be copied freely. */
+struct pos {
+	const char *file;
+	int line;
+	int col;
+};
+
+/* Intern a file name for use in struct pos. */
+const char *pv_intern(const char *s);
+
+/*
+ * Diagnostics: a list of messages, for passes that report every problem
+ * (validation) rather than stopping at the first.  Each message is
+ * "file:line:col: text" when a position is given.
+ */
+struct diags {
+	char **msgs;
+	size_t n;
+	size_t alloc;
+};
+
+void diags_init(struct diags *d);
+void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void diags_release(struct diags *d);
+
+/*
+ * The nearest candidate to name by edit distance, or NULL when nothing is
+ * close enough to be a plausible typo.  Used for "did you mean" hints.
+ */
+const char *pv_nearest(const char *name, const char *const *candidates, size_t n);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* Grow *arr (of elements of size sz) so it can hold at least n elements. */
+#define PV_GROW(arr, n, alloc)                                                                     \
+	do {                                                                                       \
+		if ((n) > (alloc)) {                                                               \
+			size_t pv_grow_new = (alloc) ? (alloc)*2 : 8;                              \
+			while (pv_grow_new < (n))                                                  \
+				pv_grow_new *= 2;                                                  \
+			(arr) = xrealloc((arr), pv_grow_new * sizeof(*(arr)));                     \
+			(alloc) = pv_grow_new;                                                     \
+		}                                                                                  \
+	} while (0)
+
+#define PV_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Wipe memory that held a secret (not optimised away). */
+void pv_wipe(void *p, size_t n);
+/* Wipe and free a NUL-terminated secret string; NULL is fine. */
+void pv_free_secret(char *s);
+
+/* Read a whole file into a NUL-terminated allocation (max bytes, 0 = 64 MiB). */
+int pv_read_file(const char *path, char **out, size_t *len, size_t max, struct pv_error *err);
+/*
+ * Write a file atomically: temporary file in the same directory, fsync,
+ * rename, fsync of the directory.  Either the old or the new content is
+ * there afterwards, never a mix.
+ */
+int pv_write_file_atomic(const char *path, const void *data, size_t len, int mode,
+                         struct pv_error *err);
+/* mkdir -p with the given mode for directories created. */
+int pv_mkdir_p(const char *path, int mode, struct pv_error *err);
+/* Expand a leading "~/" with $HOME; returns an allocation. */
+char *pv_expand_home(const char *path);
+/* Join dir and name with exactly one '/'. */
+char *pv_path_join(const char *dir, const char *name);
+
+/* Lowercase hex SHA-256 of data into out[65]. */
+void pv_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Monotonic clock in milliseconds. */
+long long pv_now_ms(void);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * engine.h - from roles and variables to the scripts a host runs.
+ *
+ * Pure: rendering, script assembly and output parsing.  The converge loop
+ * that talks to hosts lives in converge.h.
+ */
+#ifndef PROVISION_ENGINE_H
+#define PROVISION_ENGINE_H
+
+#include "provision/host.h"
+#include "provision/inventory.h"
+#include "provision/resource.h"
+#include "provision/role.h"
+
+/* A handler: a named resource whose apply half runs unconditionally. */
+struct handler {
+	char *name;
+	struct resource res;
+	bool notified;
+	enum res_status status; /* RES_PENDING, RES_CHANGED (ran) or RES_FAILED */
+};
+
+/* Everything one host will be checked against. */
+struct host_plan {
+	const struct inv_server *server;
+	struct host *host; /* borrowed; NULL when only validating */
+	struct scope scope; /* the variables used for rendering */
+	struct resource *res;
+	size_t n_res;
+	struct handler *handlers;
+	size_t n_handlers;
+	char **ports; /* union of the ports the host's roles declare */
+	size_t n_ports;
+};
+
+struct render_input {
+	const struct inventory *inv;
+	const struct inv_layout *layout;
+	const struct inv_server *server;
+	const char *env; /* environment name ("default") */
+	const struct scope *facts; /* provider facts, may be NULL */
+	const char *admin_public_key; /* "ssh-ed25519 AAAA... comment" */
+	struct role_set *roles;
+	const char *const *template_dirs;
+	size_t n_template_dirs;
+	const char *const *only_roles; /* NULL: all roles of the server */
+	size_t n_only_roles;
+};
+
+/*
+ * Render one server's roles.  Variables, in rising priority: role vars,
+ * inventory vars, layout vars, server vars, secrets (resolved), then the
+ * tool's own: project, env, layout, server_name, admin_user,
+ * admin_public_key, role_ports (list), and the provider facts.
+ * Every problem goes to d; returns -1 if there was any.
+ */
+int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d);
+void plan_release(struct host_plan *hp);
+
+/* The one probe script for all resources of the plan. */
+void script_probe(const struct host_plan *hp, struct buf *sh);
+/* Read probe output into each resource's status/reason/current. */
+int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err);
+
+/*
+ * The one apply script: every resource with status RES_CHANGE in order,
+ * stopping at the first failure (later ones are reported skipped), then
+ * every notified handler once (also after a failure, for the resources
+ * that did change).  Files go into st.
+ *   "@@A <idx> changed" | "@@A <idx> failed", then "@@L <idx> <line>" output lines
+ *   "@@H <handler idx> ok" | "@@H <handler idx> failed" (+ "@@L h<idx> <line>")
+ */
+void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st);
+int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct pv_error *err);
+
+/* Shell that rolls back the resources that changed and have verify_login,
+ * then runs their handlers again. */
+void script_rollback(const struct host_plan *hp, struct buf *sh);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * inventory.h - the declarative inventory (inventory.yml).
+ *
+ *   project: shop                 # required; [a-z][a-z0-9-]*, at most 24 characters
+ *   ssh:                          # how the tool logs in (all optional)
+ *     user: admin                 # admin user made at first boot, managed by role base
+ *     private_key: ~/.ssh/id_ed25519   # default: .provision/keys/id_ed25519, made on first use
+ *     port: 22
+ *   vars: { name: value, ... }    # global variables
+ *   secrets:                      # name: env:VAR | file:PATH; usable as variables, never shown
+ *   providers:                    # settings per provider (keys checked by the provider)
+ *     local: { subnet: 10.213.7.0/24 }
+ *   layouts:
+ *     phase1:
+ *       provider: local           # default: local
+ *       vars: { ... }
+ *       servers:
+ *         app1:
+ *           roles: [base, ufw]    # required, non-empty
+ *           vars: { ... }
+ *           type/image/location/address/host_key: provider-specific, checked by the provider
+ *
+ * inventory_load checks structure and types and reports every problem with
+ * its position; checks that need roles or providers happen in validate.c.
+ */
+#ifndef PROVISION_INVENTORY_H
+#define PROVISION_INVENTORY_H
+
+#include "provision/node.h"
+
+struct inv_server {
+	char *name;
+	struct pos pos;
+	char **roles;
+	struct pos *role_pos;
+	size_t n_roles;
+	const struct node *vars; /* map or NULL */
+	const struct node *node; /* the whole server mapping */
+};
+
+struct inv_layout {
+	char *name;
+	struct pos pos;
+	char *provider; /* "local" when not given */
+	struct pos provider_pos;
+	const struct node *vars; /* map or NULL */
+	struct inv_server *servers;
+	size_t n_servers;
+	const struct node *node;
+};
+
+struct inventory {
+	char *path; /* as given */
+	char *dir; /* directory holding the inventory: roles/, templates/, .provision/ */
+	struct node *root;
+	char *project;
+	char *ssh_user; /* default "admin" */
+	char *ssh_private_key; /* NULL: the tool's own key in .provision/keys */
+	int ssh_port; /* default 22 */
+	const struct node *vars; /* map or NULL */
+	const struct node *secrets; /* map name -> "env:NAME" | "file:PATH", or NULL */
+	const struct node *providers; /* map provider name -> settings map, or NULL */
+	struct inv_layout *layouts;
+	size_t n_layouts;
+};
+
+/*
+ * Load and check an inventory.  On structural problems every one is added
+ * to d (file:line:col: message) and -1 is returned; *out is NULL then.
+ * A file that cannot be read or parsed gives one diagnostic.
+ */
+int inventory_load(struct inventory **out, const char *path, struct diags *d);
+void inventory_free(struct inventory *inv);
+
+const struct inv_layout *inventory_layout(const struct inventory *inv, const char *name);
+const struct inv_server *layout_server(const struct inv_layout *l, const char *name);
+/* Settings map of a provider, or NULL. */
+const struct node *inventory_provider(const struct inventory *inv, const char *name);
+
+/*
+ * Resolve secret name: its value (env variable or file content with one
+ * trailing newline removed) as a new scalar node with secret = true, and
+ * register the value for redaction (report.h).  Unknown name or an empty or
+ * missing source is an error naming the reference.
+ */
+int inventory_secret(struct node **out, const struct inventory *inv, const char *name,
+                     struct pv_error *err);
+
+/* Resolve any "env:NAME" / "file:PATH" reference (used for provider tokens too). */
+int secret_ref_resolve(char **out, const char *ref, const struct pos *p, struct pv_error *err);
+/* True when s has the form of a secret reference. */
+bool secret_ref_valid(const char *s);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * provider.h - one interface for every place servers come from.
+ *
+ * A provider turns a layout's servers into reachable hosts (struct host),
+ * records what it made in the state the moment it exists (no orphans), and
+ * removes exactly what it made.  Providers never print: progress goes
+ * through the reporter, failures through struct pv_error.
+ */
+#ifndef PROVISION_PROVIDER_H
+#define PROVISION_PROVIDER_H
+
+#include "provision/buf.h"
+#include "provision/host.h"
+#include "provision/inventory.h"
+#include "provision/report.h"
+#include "provision/state.h"
+
+struct provider_ctx {
+	const struct inventory *inv;
+	const struct inv_layout *layout;
+	const char *env; /* "default" unless -e */
+	const struct node *settings; /* providers.<name> from the inventory, or NULL */
+	struct state *state; /* locked */
+	json_t *lstate; /* state_layout(env, layout), created */
+	struct reporter *rep;
+	const char *known_hosts; /* the tool's known_hosts file (pin keys here) */
+	const char *admin_user; /* user to create at first boot */
+	const char *admin_public_key; /* its authorized key */
+};
+
+struct provider_ops {
+	const char *name;
+	/* Check provider settings and the provider-specific keys of each server. */
+	void (*validate)(const struct inventory *inv, const struct inv_layout *l,
+	                 const struct node *settings, struct diags *d);
+	/* Describe what up would create or change, one line each, touching nothing. */
+	int (*plan)(struct provider_ctx *c, struct buf *out, struct pv_error *err);
+	/* Create what is missing, start what is stopped; return all hosts of the layout. */
+	int (*up)(struct provider_ctx *c, struct host **hosts, size_t *n, struct pv_error *err);
+	/* The hosts as recorded, without creating anything (for apply, ssh, status). */
+	int (*hosts)(struct provider_ctx *c, struct host **hosts, size_t *n, struct pv_error *err);
+	/* Remove everything up made for the layout; the caller then drops its state. */
+	int (*destroy)(struct provider_ctx *c, struct pv_error *err);
+	/* One line per server: "app1 running 10.213.7.11" (optional). */
+	int (*status)(struct provider_ctx *c, struct buf *out, struct pv_error *err);
+};
+
+const struct provider_ops *provider_find(const char *name);
+const char *const *provider_names(size_t *n);
+
+extern const struct provider_ops provider_local;
+
+#endif

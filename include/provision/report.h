@@ -1,0 +1,61 @@
+/*
+ * report.h - one event stream, three renderers.
+ *
+ * Everything the user sees about a run goes through a reporter: a live
+ * per-host view on a terminal (REPORT_TTY), plain lines otherwise
+ * (REPORT_PLAIN; each host's lines are shown together when the host is
+ * done), or one JSON object per line (REPORT_JSON).  All calls are
+ * thread-safe.  Every string is passed through the secret redactor first.
+ */
+#ifndef PROVISION_REPORT_H
+#define PROVISION_REPORT_H
+
+#include <stdio.h>
+
+#include "provision/resource.h"
+
+enum report_mode {
+	REPORT_TTY,
+	REPORT_PLAIN,
+	REPORT_JSON,
+};
+
+struct host_result {
+	int ok;
+	int changed;
+	int failed;
+	int skipped;
+	int would_change; /* --check / plan */
+	int round_trips;
+	long long ms;
+	char *error; /* why the host failed as a whole (connect, ...), or NULL */
+};
+
+struct reporter;
+
+struct reporter *reporter_new(enum report_mode mode, FILE *out);
+void reporter_free(struct reporter *r);
+enum report_mode reporter_mode(const struct reporter *r);
+
+/* Register a secret value: from now on it is replaced by "[secret]" in all output. */
+void report_secret(const char *value);
+/* Redact registered secrets in s; returns an allocation. */
+char *report_redact(const char *s);
+
+void report_host_start(struct reporter *r, const char *host, const char *what);
+void report_resource(struct reporter *r, const char *host, const struct resource *res);
+/* A block of text about a resource (a diff, command output). */
+void report_detail(struct reporter *r, const char *host, const char *title, const char *text);
+void report_host_done(struct reporter *r, const char *host, const struct host_result *res);
+/* Messages not about a resource; host may be NULL. */
+void report_info(struct reporter *r, const char *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void report_warn(struct reporter *r, const char *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void report_error(struct reporter *r, const char *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Closing summary: ok/changed/failed per host. */
+void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,
+                    size_t n);
+
+#endif

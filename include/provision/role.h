@@ -1,0 +1,61 @@
+/*
+ * role.h - roles are data: roles/NAME/role.yml.
+ *
+ *   description: one line
+ *   requires: [base]          # roles applied before this one on the same server
+ *   ports: [80/tcp, 443/tcp]  # ports this role opens; the ufw role reads them
+ *   vars: { name: default }   # lowest-priority variables
+ *   resources:                # applied in order; each item has exactly one type key
+ *     - package: { name: [fail2ban] }
+ *       notify: [restart fail2ban]      # optional, on any resource
+ *       when: container                 # optional: variable must be true ("!name": false)
+ *   handlers:                 # name -> one resource, run once after changes that notify it
+ *     restart fail2ban:
+ *       service: { name: fail2ban, action: restart }
+ *
+ * Roles are searched in <inventory dir>/roles then the installed roles dir.
+ */
+#ifndef PROVISION_ROLE_H
+#define PROVISION_ROLE_H
+
+#include "provision/node.h"
+
+struct role {
+	char *name;
+	char *dir; /* directory holding role.yml */
+	char *path; /* role.yml */
+	struct node *doc;
+	char *description;
+	char **requires;
+	size_t n_requires;
+	char **ports; /* "80/tcp" */
+	size_t n_ports;
+	const struct node *vars; /* map or NULL */
+	const struct node *resources; /* seq or NULL */
+	const struct node *handlers; /* map or NULL */
+};
+
+struct role_set {
+	char **dirs; /* search path */
+	size_t n_dirs;
+	struct role **roles; /* loaded, cached */
+	size_t n_roles;
+	size_t alloc;
+};
+
+void role_set_init(struct role_set *rs);
+void role_set_add_dir(struct role_set *rs, const char *dir);
+void role_set_release(struct role_set *rs);
+/*
+ * Find and load (once) role name; report problems to d.  at is where the
+ * role was named (for "unknown role 'x' (did you mean 'y'?)").
+ */
+struct role *role_get(struct role_set *rs, const char *name, const struct pos *at, struct diags *d);
+/*
+ * The ordered list of roles for a server: requires first (depth first),
+ * each role once; a requires cycle is an error.
+ */
+int role_closure(struct role_set *rs, char *const *names, const struct pos *name_pos, size_t n,
+                 struct role ***out, size_t *n_out, struct diags *d);
+
+#endif

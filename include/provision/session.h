@@ -1,0 +1,80 @@
+/*
+ * session.h - what every command shares: the inventory, the reporter, the
+ * state, the tool's login key and the role and template search paths.
+ * Only the command layer (main.c, cmd-*.c, session.c) prints or exits.
+ */
+#ifndef PROVISION_SESSION_H
+#define PROVISION_SESSION_H
+
+#include "provision/converge.h"
+#include "provision/engine.h"
+#include "provision/inventory.h"
+#include "provision/provider.h"
+#include "provision/report.h"
+#include "provision/role.h"
+#include "provision/state.h"
+
+struct session {
+	const char *inventory_path;
+	const char *env;
+	enum report_mode mode;
+	bool mode_forced;
+
+	struct inventory *inv;
+	struct reporter *rep;
+	struct state st;
+	bool st_open;
+	char *state_dir;
+	char *known_hosts;
+	char *private_key;
+	char *public_key;
+	char *data_dir;
+	struct role_set roles;
+	char *template_dirs[3];
+	size_t n_template_dirs;
+};
+
+/* A command: one file each, one table in main.c. */
+struct cmd_entry {
+	const char *name;
+	const char *usage; /* "up LAYOUT [options]" */
+	const char *summary; /* one line for the command list */
+	const char *help; /* the options, one per line */
+	int (*exec)(struct session *s, int argc, char **argv);
+};
+
+extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
+    cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry;
+
+/* Print "provision: <message>" to stderr (redacted). */
+void pv_say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pv_usage(const struct cmd_entry *c); /* to stderr */
+void pv_help(const struct cmd_entry *c); /* to stdout */
+
+/* Load and check the inventory structure; prints problems. Returns an exit code. */
+int session_load(struct session *s);
+/* Find a layout by name, printing a did-you-mean error; NULL when absent. */
+const struct inv_layout *session_layout(struct session *s, const char *name);
+/* Provider and role checks for a layout: renders every server with preview facts. */
+int session_check_layout(struct session *s, const struct inv_layout *l);
+int session_open_state(struct session *s, bool lock);
+/* The tool's login key (made on first use) and its public line. */
+int session_keys(struct session *s);
+const struct provider_ops *session_provider(struct session *s, const struct inv_layout *l);
+void session_provider_ctx(struct session *s, const struct inv_layout *l, struct provider_ctx *c);
+/*
+ * Render plans for hosts (plans[i].host = &hosts[i]).  only_roles filters.
+ * Prints problems; returns an exit code.
+ */
+int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
+                   char **only_roles, size_t n_only, struct host_plan **plans);
+/* Converge rendered plans and print the summary; returns an exit code. */
+int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
+                     int jobs);
+void session_release(struct session *s);
+
+/* Split "a,b,c" into a list (allocations). */
+char **pv_split_list(const char *s, size_t *n);
+void pv_free_list(char **l, size_t n);
+
+#endif

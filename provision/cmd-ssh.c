@@ -1,0 +1,121 @@
+/*
+ * cmd-ssh.c - provision ssh HOST [-- COMMAND...]
+ *
+ * Runs the system's ssh with the tool's key and known_hosts, so the host
+ * key is checked against the pinned one and never accepted blindly.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision/session.h"
+
+static int cmd_ssh(struct session *s, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"layout", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *want_layout = NULL, *name;
+	struct host *found = NULL;
+	size_t matches = 0;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "+l:", opts, NULL)) != -1) {
+		if (ch != 'l') {
+			pv_usage(&cmd_ssh_entry);
+			return PV_EXIT_USAGE;
+		}
+		want_layout = optarg;
+	}
+	if (optind >= argc) {
+		pv_usage(&cmd_ssh_entry);
+		return PV_EXIT_USAGE;
+	}
+	name = argv[optind++];
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
+		return rc;
+	for (size_t i = 0; i < s->inv->n_layouts; i++) {
+		const struct inv_layout *l = &s->inv->layouts[i];
+		const struct provider_ops *p = provider_find(l->provider);
+		struct provider_ctx c;
+		struct pv_error err = {{0}};
+		struct host *hosts = NULL;
+		size_t n = 0;
+
+		if (!p || (want_layout && strcmp(want_layout, l->name)) ||
+		    !state_layout(&s->st, s->env, l->name, false))
+			continue;
+		session_provider_ctx(s, l, &c);
+		if (p->hosts(&c, &hosts, &n, &err) < 0) {
+			pv_say_error("%s", err.msg);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (!strcmp(hosts[k].name, name)) {
+				matches++;
+				if (!found) {
+					found = xcalloc(1, sizeof(*found));
+					*found = hosts[k];
+					memset(&hosts[k], 0, sizeof(hosts[k]));
+				}
+			}
+		}
+		hosts_free(hosts, n);
+	}
+	if (!found) {
+		pv_say_error("no host '%s' in environment '%s'%s", name, s->env,
+		             want_layout ? " and that layout" : "");
+		return PV_EXIT_USAGE;
+	}
+	if (matches > 1) {
+		pv_say_error("host '%s' exists in several layouts; choose one with --layout", name);
+		hosts_free(found, 1);
+		return PV_EXIT_USAGE;
+	}
+
+	char *khopt = xasprintf("UserKnownHostsFile=%s", s->known_hosts);
+	char *port = xasprintf("%d", found->port);
+	char *dest = xasprintf("%s@%s", found->user, found->address);
+	size_t extra = (size_t)(argc - optind);
+	char **av = xcalloc(20 + extra, sizeof(*av));
+	size_t k = 0;
+	av[k++] = "ssh";
+	av[k++] = "-i";
+	av[k++] = s->private_key;
+	av[k++] = "-o";
+	av[k++] = "IdentitiesOnly=yes";
+	av[k++] = "-o";
+	av[k++] = khopt;
+	av[k++] = "-o";
+	av[k++] = "StrictHostKeyChecking=yes";
+	av[k++] = "-o";
+	av[k++] = "GlobalKnownHostsFile=/dev/null";
+	av[k++] = "-o";
+	av[k++] = "LogLevel=ERROR";
+	av[k++] = "-p";
+	av[k++] = port;
+	av[k++] = dest;
+	if (extra)
+		av[k++] = "--";
+	for (int i = optind; i < argc; i++)
+		av[k++] = argv[i];
+	av[k] = NULL;
+	fflush(NULL);
+	execvp("ssh", av);
+	pv_say_error("cannot run 'ssh': %m");
+	return PV_EXIT_FAIL;
+}
+
+const struct cmd_entry cmd_ssh_entry = {
+    .name = "ssh",
+    .usage = "ssh HOST [--layout LAYOUT] [-- COMMAND...]",
+    .summary = "log in to a host (host key checked against the pinned one)",
+    .help = "Options:\n"
+            "  -l, --layout LAYOUT   the layout, when the host name is in several\n",
+    .exec = cmd_ssh,
+};

@@ -1,0 +1,288 @@
+/*
+ * converge.c - the per-host converge loop, one thread per host.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/common.h"
+#include "provision/converge.h"
+#include "provision/remote.h"
+
+/* Remote wrappers: scripts always arrive on stdin, never in argv. */
+#define SH_AS_ROOT "sudo -n -- sh -s"
+#define SH_ROOT "sh -s"
+#define APPLY_BODY                                                                                 \
+	"'umask 077; d=$(mktemp -d) || exit 111; trap \"rm -rf \\\"$d\\\"\" EXIT; "                \
+	"tar -xf - -C \"$d\" || exit 112; PV_STAGE=\"$d\" sh \"$d/apply.sh\"'"
+
+const char *converge_shell(const struct host *h)
+{
+	return strcmp(h->user, "root") ? SH_AS_ROOT : SH_ROOT;
+}
+
+static const char *apply_command(const struct host *h)
+{
+	return strcmp(h->user, "root") ? "sudo -n -- sh -c " APPLY_BODY : "sh -c " APPLY_BODY;
+}
+
+struct job {
+	struct host_plan *plan;
+	const struct converge_opts *o;
+	struct reporter *rep;
+	struct host_result *res;
+};
+
+static void fill_target(struct remote_target *t, const struct host *h,
+                        const struct converge_opts *o)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = h->name;
+	t->address = h->address;
+	t->port = h->port;
+	t->user = h->user;
+	t->private_key = o->private_key;
+	t->known_hosts = o->known_hosts;
+}
+
+/* Run a script; a non-zero exit with no protocol lines is a host failure. */
+static int run_script(struct remote *rem, const char *cmd, const char *data, size_t len,
+                      struct buf *out, struct host_result *res, struct pv_error *err)
+{
+	struct buf errb;
+	int status = 0;
+
+	buf_init(&errb, 1 << 20);
+	buf_reset(out);
+	res->round_trips++;
+	if (remote_exec(rem, cmd, data, len, out, &errb, &status, err) < 0) {
+		buf_release(&errb);
+		return -1;
+	}
+	if (status != 0 && !strstr(out->s, "@@")) {
+		pv_error_set(err, "remote script exited with status %d: %s", status,
+		             errb.len ? errb.s : "(no output)");
+		buf_release(&errb);
+		return -1;
+	}
+	buf_release(&errb);
+	return 0;
+}
+
+static bool any_changed_verify(const struct host_plan *p)
+{
+	for (size_t i = 0; i < p->n_res; i++)
+		if (p->res[i].verify_login && p->res[i].status == RES_CHANGED)
+			return true;
+	return false;
+}
+
+/* A fresh connection and login must work after a change to sshd or users. */
+static int verify_fresh_login(const struct host *h, const struct converge_opts *o,
+                              struct host_result *res, struct pv_error *err)
+{
+	struct remote_target t;
+	struct remote *fresh = NULL;
+	struct buf out;
+	int status = -1, rc = -1;
+	const char *cmd = strcmp(h->user, "root") ? "sudo -n true && echo provision-login-ok"
+	                                          : "echo provision-login-ok";
+
+	fill_target(&t, h, o);
+	buf_init(&out, 4096);
+	res->round_trips++;
+	if (remote_connect(&fresh, &t, err) < 0)
+		goto out;
+	if (remote_exec(fresh, cmd, NULL, 0, &out, NULL, &status, err) < 0)
+		goto out;
+	if (status != 0 || !strstr(out.s, "provision-login-ok")) {
+		pv_error_set(err, "fresh login works but the admin command failed (status %d)",
+		             status);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fresh)
+		remote_close(fresh);
+	buf_release(&out);
+	return rc;
+}
+
+static void host_run(struct job *j)
+{
+	struct host_plan *p = j->plan;
+	const struct host *h = p->host;
+	struct host_result *res = j->res;
+	struct remote_target t;
+	struct remote *rem = NULL;
+	struct pv_error err = {{0}};
+	struct buf sh, out, tar;
+	struct stage st;
+	long long start = pv_now_ms();
+	size_t pending = 0;
+
+	buf_init(&sh, 0);
+	buf_init(&out, 0);
+	buf_init(&tar, 0);
+	stage_init(&st);
+	report_host_start(j->rep, h->name, "connecting");
+	fill_target(&t, h, j->o);
+	if (remote_connect(&rem, &t, &err) < 0)
+		goto fail;
+
+	report_host_start(j->rep, h->name, "probing");
+	script_probe(p, &sh);
+	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0 ||
+	    script_parse_probe(p, out.s, out.len, &err) < 0)
+		goto fail;
+
+	for (size_t i = 0; i < p->n_res; i++) {
+		struct resource *r = &p->res[i];
+		if (r->status == RES_CHANGE)
+			pending++;
+		else if (r->status == RES_OK)
+			res->ok++;
+		if (r->status == RES_CHANGE && (j->o->check || j->o->diff)) {
+			struct buf ex = BUF_INIT;
+			if (r->type->explain)
+				r->type->explain(r, &ex);
+			report_resource(j->rep, h->name, r);
+			if (ex.len)
+				report_detail(j->rep, h->name, r->title, ex.s);
+			buf_release(&ex);
+		} else if (r->status == RES_OK) {
+			report_resource(j->rep, h->name, r);
+		}
+	}
+	if (j->o->check) {
+		res->would_change = (int)pending;
+		goto done;
+	}
+	if (!pending)
+		goto done;
+
+	report_host_start(j->rep, h->name, "applying");
+	buf_reset(&sh);
+	script_apply(p, &sh, &st);
+	if (stage_to_tar(&st, sh.s, &tar, &err) < 0)
+		goto fail;
+	if (run_script(rem, apply_command(h), tar.s, tar.len, &out, res, &err) < 0 ||
+	    script_parse_apply(p, out.s, out.len, &err) < 0)
+		goto fail;
+
+	if (any_changed_verify(p)) {
+		struct pv_error verr = {{0}};
+		report_host_start(j->rep, h->name, "verifying a fresh login");
+		if (verify_fresh_login(h, j->o, res, &verr) < 0) {
+			/* roll back over the connection that still works */
+			buf_reset(&sh);
+			script_rollback(p, &sh);
+			int rb = run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err);
+			for (size_t i = 0; i < p->n_res; i++) {
+				struct resource *r = &p->res[i];
+				if (!r->verify_login || r->status != RES_CHANGED)
+					continue;
+				r->status = RES_FAILED;
+				free(r->output);
+				r->output =
+				    xasprintf("a fresh login failed after this change (%s); "
+				              "%s",
+				              verr.msg, rb < 0 ? "ROLLBACK FAILED" : "rolled back");
+			}
+		}
+	}
+
+	for (size_t i = 0; i < p->n_res; i++) {
+		struct resource *r = &p->res[i];
+		switch (r->status) {
+		case RES_CHANGED:
+			res->changed++;
+			break;
+		case RES_FAILED:
+			res->failed++;
+			break;
+		case RES_SKIPPED:
+			res->skipped++;
+			break;
+		default:
+			continue;
+		}
+		report_resource(j->rep, h->name, r);
+	}
+	for (size_t i = 0; i < p->n_handlers; i++) {
+		struct handler *hd = &p->handlers[i];
+		if (hd->status == RES_FAILED) {
+			res->failed++;
+			hd->res.status = RES_FAILED;
+			report_resource(j->rep, h->name, &hd->res);
+		}
+	}
+	goto done;
+
+fail:
+	res->error = xstrdup(err.msg);
+done:
+	if (rem)
+		remote_close(rem);
+	res->ms = pv_now_ms() - start;
+	report_host_done(j->rep, h->name, res);
+	buf_release(&sh);
+	buf_release(&out);
+	buf_wipe(&tar);
+	stage_release(&st);
+}
+
+struct pool {
+	pthread_mutex_t lock;
+	struct job *jobs;
+	size_t n, next;
+};
+
+static void *worker(void *arg)
+{
+	struct pool *pl = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&pl->lock);
+		size_t i = pl->next < pl->n ? pl->next++ : pl->n;
+		pthread_mutex_unlock(&pl->lock);
+		if (i >= pl->n)
+			return NULL;
+		host_run(&pl->jobs[i]);
+	}
+}
+
+int converge(struct host_plan *plans, size_t n, const struct converge_opts *o, struct reporter *rep,
+             struct host_result *results)
+{
+	struct pool pl;
+	size_t workers = o->jobs > 0 && (size_t)o->jobs < n ? (size_t)o->jobs : n;
+	pthread_t *th = xcalloc(workers ? workers : 1, sizeof(*th));
+	int rc = 0;
+
+	pthread_mutex_init(&pl.lock, NULL);
+	pl.jobs = xcalloc(n ? n : 1, sizeof(*pl.jobs));
+	pl.n = n;
+	pl.next = 0;
+	for (size_t i = 0; i < n; i++) {
+		memset(&results[i], 0, sizeof(results[i]));
+		pl.jobs[i] = (struct job){&plans[i], o, rep, &results[i]};
+	}
+	for (size_t i = 0; i < workers; i++)
+		if (pthread_create(&th[i], NULL, worker, &pl) != 0) {
+			/* fewer threads still do all the work */
+			workers = i;
+			break;
+		}
+	if (!workers)
+		worker(&pl);
+	for (size_t i = 0; i < workers; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < n; i++)
+		if (results[i].failed || results[i].error)
+			rc = -1;
+	pthread_mutex_destroy(&pl.lock);
+	free(pl.jobs);
+	free(th);
+	return rc;
+}

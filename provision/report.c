@@ -1,0 +1,473 @@
+/*
+ * report.c - the event stream and its three renderers.
+ *
+ * TTY: one status line per host, redrawn in place while hosts work; the
+ *      details of each host (changes, diffs, failures) are printed whole
+ *      when it is done.
+ * PLAIN: each host's lines are collected and printed whole when it is done,
+ *      so parallel hosts never interleave.
+ * JSON: one object per event, printed at once.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "provision/buf.h"
+#include "provision/common.h"
+#include "provision/report.h"
+
+/* ---- secret redaction ------------------------------------------------ */
+
+static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **secrets;
+static size_t n_secrets, alloc_secrets;
+
+void report_secret(const char *value)
+{
+	if (!value || strlen(value) < 4)
+		return; /* too short to redact without mangling ordinary words */
+	pthread_mutex_lock(&secret_lock);
+	for (size_t i = 0; i < n_secrets; i++) {
+		if (!strcmp(secrets[i], value)) {
+			pthread_mutex_unlock(&secret_lock);
+			return;
+		}
+	}
+	PV_GROW(secrets, n_secrets + 1, alloc_secrets);
+	secrets[n_secrets++] = xstrdup(value);
+	pthread_mutex_unlock(&secret_lock);
+}
+
+char *report_redact(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	if (!s)
+		return xstrdup("");
+	pthread_mutex_lock(&secret_lock);
+	if (!n_secrets) {
+		pthread_mutex_unlock(&secret_lock);
+		return xstrdup(s);
+	}
+	const char *p = s;
+	while (*p) {
+		size_t best = 0;
+		for (size_t i = 0; i < n_secrets; i++) {
+			size_t l = strlen(secrets[i]);
+			if (l > best && !strncmp(p, secrets[i], l))
+				best = l;
+		}
+		if (best) {
+			buf_adds(&b, "[secret]");
+			p += best;
+		} else {
+			buf_addc(&b, *p++);
+		}
+	}
+	pthread_mutex_unlock(&secret_lock);
+	return buf_detach(&b, NULL);
+}
+
+/* ---- reporter ---------------------------------------------------------- */
+
+struct host_view {
+	char *name;
+	char *activity;
+	struct buf lines; /* details shown when the host is done */
+	bool done;
+	bool failed;
+	int ok, changed, failed_n, pending;
+};
+
+struct reporter {
+	enum report_mode mode;
+	FILE *out;
+	pthread_mutex_t lock;
+	struct host_view *hosts;
+	size_t n_hosts, alloc_hosts;
+	size_t drawn; /* lines of the live view currently on screen */
+};
+
+struct reporter *reporter_new(enum report_mode mode, FILE *out)
+{
+	struct reporter *r = xcalloc(1, sizeof(*r));
+
+	r->mode = mode;
+	r->out = out;
+	pthread_mutex_init(&r->lock, NULL);
+	return r;
+}
+
+void reporter_free(struct reporter *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		free(r->hosts[i].name);
+		free(r->hosts[i].activity);
+		buf_release(&r->hosts[i].lines);
+	}
+	free(r->hosts);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+enum report_mode reporter_mode(const struct reporter *r)
+{
+	return r->mode;
+}
+
+static struct host_view *view_get(struct reporter *r, const char *host)
+{
+	for (size_t i = 0; i < r->n_hosts; i++)
+		if (!strcmp(r->hosts[i].name, host))
+			return &r->hosts[i];
+	PV_GROW(r->hosts, r->n_hosts + 1, r->alloc_hosts);
+	struct host_view *v = &r->hosts[r->n_hosts++];
+	memset(v, 0, sizeof(*v));
+	v->name = xstrdup(host);
+	v->activity = xstrdup("waiting");
+	buf_init(&v->lines, 0);
+	return v;
+}
+
+/* TTY: erase the live view so ordinary lines can be printed above it. */
+static void live_erase(struct reporter *r)
+{
+	if (r->mode != REPORT_TTY || !r->drawn)
+		return;
+	fprintf(r->out, "\033[%zuA\033[J", r->drawn);
+	r->drawn = 0;
+}
+
+static void live_draw(struct reporter *r)
+{
+	if (r->mode != REPORT_TTY)
+		return;
+	live_erase(r);
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		struct host_view *v = &r->hosts[i];
+		if (v->done)
+			continue;
+		fprintf(r->out, "  %-16s %s  \033[2m(%d ok, %d changed, %d failed)\033[0m\n",
+		        v->name, v->activity, v->ok, v->changed, v->failed_n);
+		r->drawn++;
+	}
+	fflush(r->out);
+}
+
+static void json_emit(struct reporter *r, json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+
+	fprintf(r->out, "%s\n", s);
+	fflush(r->out);
+	free(s);
+	json_decref(o);
+}
+
+static long long start_ms;
+
+static json_t *json_event(const char *event, const char *host)
+{
+	json_t *o = json_object();
+
+	if (!start_ms)
+		start_ms = pv_now_ms();
+	json_object_set_new(o, "ms", json_integer(pv_now_ms() - start_ms));
+
+	json_object_set_new(o, "event", json_string(event));
+	if (host)
+		json_object_set_new(o, "host", json_string(host));
+	return o;
+}
+
+static void set_redacted(json_t *o, const char *key, const char *value)
+{
+	char *red = report_redact(value);
+
+	json_object_set_new(o, key, json_string(red));
+	free(red);
+}
+
+void report_host_start(struct reporter *r, const char *host, const char *what)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event("host_start", host);
+		set_redacted(o, "what", what);
+		json_emit(r, o);
+	} else {
+		struct host_view *v = view_get(r, host);
+		free(v->activity);
+		v->activity = report_redact(what);
+		live_draw(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const char *status_mark(enum res_status st)
+{
+	switch (st) {
+	case RES_OK:
+		return "ok";
+	case RES_CHANGE:
+		return "would change";
+	case RES_CHANGED:
+		return "changed";
+	case RES_FAILED:
+		return "failed";
+	case RES_SKIPPED:
+		return "skipped";
+	default:
+		return "pending";
+	}
+}
+
+void report_resource(struct reporter *r, const char *host, const struct resource *res)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event("resource", host);
+		set_redacted(o, "resource", res->title);
+		json_object_set_new(o, "role", json_string(res->role ? res->role : ""));
+		json_object_set_new(o, "status", json_string(status_mark(res->status)));
+		if (res->reason)
+			set_redacted(o, "reason", res->reason);
+		if (res->output && res->status == RES_FAILED)
+			set_redacted(o, "output", res->output);
+		json_emit(r, o);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	struct host_view *v = view_get(r, host);
+	char *title = report_redact(res->title);
+	switch (res->status) {
+	case RES_OK:
+		v->ok++;
+		break;
+	case RES_CHANGED:
+		v->changed++;
+		buf_addf(&v->lines, "  changed  %s\n", title);
+		break;
+	case RES_CHANGE: {
+		char *reason = report_redact(res->reason ? res->reason : "");
+		v->pending++;
+		buf_addf(&v->lines, "  change   %s%s%s%s\n", title, *reason ? " (" : "", reason,
+		         *reason ? ")" : "");
+		free(reason);
+		break;
+	}
+	case RES_FAILED: {
+		v->failed_n++;
+		buf_addf(&v->lines, "  FAILED   %s\n", title);
+		if (res->output && *res->output) {
+			char *o = report_redact(res->output);
+			for (char *line = strtok(o, "\n"); line; line = strtok(NULL, "\n"))
+				buf_addf(&v->lines, "           | %s\n", line);
+			free(o);
+		}
+		break;
+	}
+	case RES_SKIPPED:
+		buf_addf(&v->lines, "  skipped  %s\n", title);
+		break;
+	default:
+		break;
+	}
+	free(title);
+	live_draw(r);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_detail(struct reporter *r, const char *host, const char *title, const char *text)
+{
+	char *red = report_redact(text);
+
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event("detail", host);
+		set_redacted(o, "resource", title);
+		json_object_set_new(o, "text", json_string(red));
+		json_emit(r, o);
+	} else {
+		struct host_view *v = view_get(r, host);
+		const char *p = red;
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			size_t l = nl ? (size_t)(nl - p) : strlen(p);
+			buf_addf(&v->lines, "           %.*s\n", (int)l, p);
+			p += l + (nl ? 1 : 0);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(red);
+}
+
+static void print_host_block(struct reporter *r, struct host_view *v, const struct host_result *res)
+{
+	const char *state = res->failed || res->error ? "failed" : "done";
+
+	fprintf(r->out, "%s: %s (%d ok, %d changed, %d failed", v->name, state, res->ok,
+	        res->changed, res->failed);
+	if (res->would_change)
+		fprintf(r->out, ", %d would change", res->would_change);
+	fprintf(r->out, "; %d round trips, %.1fs)\n", res->round_trips, res->ms / 1000.0);
+	fputs(v->lines.s, r->out);
+	if (res->error) {
+		char *e = report_redact(res->error);
+		fprintf(r->out, "  error: %s\n", e);
+		free(e);
+	}
+}
+
+void report_host_done(struct reporter *r, const char *host, const struct host_result *res)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event("host_done", host);
+		json_object_set_new(o, "ok", json_integer(res->ok));
+		json_object_set_new(o, "changed", json_integer(res->changed));
+		json_object_set_new(o, "failed", json_integer(res->failed));
+		json_object_set_new(o, "skipped", json_integer(res->skipped));
+		json_object_set_new(o, "would_change", json_integer(res->would_change));
+		json_object_set_new(o, "round_trips", json_integer(res->round_trips));
+		json_object_set_new(o, "host_ms", json_integer(res->ms));
+		if (res->error)
+			set_redacted(o, "error", res->error);
+		json_emit(r, o);
+	} else {
+		struct host_view *v = view_get(r, host);
+		v->done = true;
+		live_erase(r);
+		print_host_block(r, v, res);
+		live_draw(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void report_msg(struct reporter *r, const char *level, const char *host, const char *fmt,
+                       va_list ap)
+{
+	char *raw = xvasprintf(fmt, ap);
+	char *msg = report_redact(raw);
+
+	free(raw);
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event(level, host);
+		json_object_set_new(o, "message", json_string(msg));
+		json_emit(r, o);
+	} else {
+		FILE *f = r->out;
+		if (strcmp(level, "info")) {
+			/* warnings and errors go to stderr on a TTY view too */
+			live_erase(r);
+			f = stderr;
+			fflush(r->out);
+		}
+		if (r->mode == REPORT_TTY && !strcmp(level, "info") && host) {
+			struct host_view *v = view_get(r, host);
+			free(v->activity);
+			v->activity = xstrdup(msg);
+			live_draw(r);
+		} else {
+			live_erase(r);
+			fprintf(f, "%s%s%s%s%s\n", !strcmp(level, "info") ? "" : level,
+			        !strcmp(level, "info") ? "" : ": ", host ? host : "",
+			        host ? ": " : "", msg);
+			fflush(f);
+			live_draw(r);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	free(msg);
+}
+
+void report_info(struct reporter *r, const char *host, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_msg(r, "info", host, fmt, ap);
+	va_end(ap);
+}
+
+void report_warn(struct reporter *r, const char *host, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_msg(r, "warning", host, fmt, ap);
+	va_end(ap);
+}
+
+void report_error(struct reporter *r, const char *host, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report_msg(r, "error", host, fmt, ap);
+	va_end(ap);
+}
+
+void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,
+                    size_t n)
+{
+	int ok = 0, changed = 0, failed = 0, would = 0, bad_hosts = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (size_t i = 0; i < n; i++) {
+		ok += results[i].ok;
+		changed += results[i].changed;
+		failed += results[i].failed;
+		would += results[i].would_change;
+		if (results[i].failed || results[i].error)
+			bad_hosts++;
+	}
+	if (r->mode == REPORT_JSON) {
+		json_t *o = json_event("summary", NULL);
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			json_t *h = json_object();
+			json_object_set_new(h, "host", json_string(hosts[i]));
+			json_object_set_new(h, "ok", json_integer(results[i].ok));
+			json_object_set_new(h, "changed", json_integer(results[i].changed));
+			json_object_set_new(h, "failed", json_integer(results[i].failed));
+			json_object_set_new(h, "would_change",
+			                    json_integer(results[i].would_change));
+			json_object_set_new(h, "unreachable",
+			                    json_boolean(results[i].error != NULL));
+			json_array_append_new(arr, h);
+		}
+		json_object_set_new(o, "hosts", arr);
+		json_object_set_new(o, "changed", json_integer(changed));
+		json_object_set_new(o, "failed", json_integer(failed));
+		json_emit(r, o);
+	} else {
+		live_erase(r);
+		fprintf(r->out, "\nsummary:\n");
+		for (size_t i = 0; i < n; i++) {
+			fprintf(r->out, "  %-16s ok=%-3d changed=%-3d failed=%-3d", hosts[i],
+			        results[i].ok, results[i].changed, results[i].failed);
+			if (results[i].would_change)
+				fprintf(r->out, " would_change=%d", results[i].would_change);
+			if (results[i].error)
+				fprintf(r->out, " unreachable");
+			fputc('\n', r->out);
+		}
+		fprintf(r->out, "%zu host%s: %d ok, %d changed, %d failed", n, n == 1 ? "" : "s",
+		        ok, changed, failed);
+		if (bad_hosts)
+			fprintf(r->out, " (%d host%s with problems)", bad_hosts,
+			        bad_hosts == 1 ? "" : "s");
+		fputc('\n', r->out);
+		if (would)
+			fprintf(r->out, "%d change%s pending (nothing was changed)\n", would,
+			        would == 1 ? "" : "s");
+	}
+	fflush(r->out);
+	pthread_mutex_unlock(&r->lock);
+}

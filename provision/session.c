@@ -1,0 +1,399 @@
+/*
+ * session.c - shared setup for the commands.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provision/buf.h"
+#include "provision/common.h"
+#include "provision/keys.h"
+#include "provision/session.h"
+
+void pv_say_error(const char *fmt, ...)
+{
+	va_list ap;
+	char *raw, *msg;
+
+	va_start(ap, fmt);
+	raw = xvasprintf(fmt, ap);
+	va_end(ap);
+	msg = report_redact(raw);
+	fprintf(stderr, "provision: %s\n", msg);
+	free(raw);
+	free(msg);
+}
+
+void pv_usage(const struct cmd_entry *c)
+{
+	fprintf(stderr, "usage: provision %s\n", c->usage);
+	fprintf(stderr, "Try 'provision %s --help' for more.\n", c->name);
+}
+
+void pv_help(const struct cmd_entry *c)
+{
+	printf("usage: provision %s\n\n%s\n", c->usage, c->summary);
+	if (c->help && *c->help)
+		printf("\n%s", c->help);
+	printf("\nGlobal options (before or after the command):\n"
+	       "  -i, --inventory FILE  inventory file (default: inventory.yml, or "
+	       "$PROVISION_INVENTORY)\n"
+	       "  -e, --env NAME        environment (default: default)\n"
+	       "      --json            one JSON object per event on stdout\n"
+	       "      --plain           plain lines, even on a terminal\n");
+}
+
+static void print_diags(const struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		char *m = report_redact(d->msgs[i]);
+		fprintf(stderr, "%s\n", m);
+		free(m);
+	}
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Roles and templates that come with the tool: next to the binary's bin/, or installed. */
+static char *find_data_dir(void)
+{
+	const char *envdir = getenv("PROVISION_DATA_DIR");
+	char exe[PATH_MAX];
+	ssize_t l;
+
+	if (envdir && *envdir)
+		return xstrdup(envdir);
+	l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (l > 0) {
+		exe[l] = '\0';
+		for (int up = 0; up < 2; up++) {
+			char *slash = strrchr(exe, '/');
+			if (!slash)
+				break;
+			*slash = '\0';
+			char *roles = pv_path_join(exe, "roles");
+			bool ok = is_dir(roles);
+			free(roles);
+			if (ok)
+				return xstrdup(exe);
+		}
+	}
+	return xstrdup("/usr/local/share/provision");
+}
+
+int session_load(struct session *s)
+{
+	struct diags d;
+	const char *path = s->inventory_path;
+
+	if (!path)
+		path = getenv("PROVISION_INVENTORY");
+	if (!path || !*path)
+		path = "inventory.yml";
+	s->inventory_path = path;
+	diags_init(&d);
+	if (inventory_load(&s->inv, path, &d) < 0) {
+		print_diags(&d);
+		if (d.n > 1)
+			fprintf(stderr, "provision: %zu problems in '%s'\n", d.n, path);
+		diags_release(&d);
+		return PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	s->state_dir = pv_path_join(s->inv->dir, ".provision");
+	s->known_hosts = pv_path_join(s->state_dir, "known_hosts");
+	s->data_dir = find_data_dir();
+	role_set_init(&s->roles);
+	char *r1 = pv_path_join(s->inv->dir, "roles");
+	char *r2 = pv_path_join(s->data_dir, "roles");
+	role_set_add_dir(&s->roles, r1);
+	if (strcmp(r1, r2))
+		role_set_add_dir(&s->roles, r2);
+	free(r1);
+	free(r2);
+	s->template_dirs[s->n_template_dirs++] = pv_path_join(s->inv->dir, "templates");
+	char *t2 = pv_path_join(s->data_dir, "templates");
+	if (strcmp(t2, s->template_dirs[0]))
+		s->template_dirs[s->n_template_dirs++] = t2;
+	else
+		free(t2);
+	return PV_EXIT_OK;
+}
+
+const struct inv_layout *session_layout(struct session *s, const char *name)
+{
+	const struct inv_layout *l = inventory_layout(s->inv, name);
+	const char **names;
+	const char *near;
+	struct buf list = BUF_INIT;
+
+	if (l)
+		return l;
+	names = xcalloc(s->inv->n_layouts + 1, sizeof(*names));
+	for (size_t i = 0; i < s->inv->n_layouts; i++) {
+		names[i] = s->inv->layouts[i].name;
+		buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+	}
+	near = pv_nearest(name, names, s->inv->n_layouts);
+	if (near)
+		pv_say_error("unknown layout '%s' in '%s' (did you mean '%s'?)", name,
+		             s->inventory_path, near);
+	else
+		pv_say_error("unknown layout '%s' in '%s' (layouts: %s)", name, s->inventory_path,
+		             list.s);
+	buf_release(&list);
+	free(names);
+	return NULL;
+}
+
+const struct provider_ops *session_provider(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = provider_find(l->provider);
+
+	if (!p)
+		pv_say_error("%s:%d:%d: provider '%s' is not available in this build",
+		             l->provider_pos.file, l->provider_pos.line, l->provider_pos.col,
+		             l->provider);
+	return p;
+}
+
+/* Facts as a provider would give them, for checking templates before any host exists. */
+static void preview_facts(struct scope *f, const char *provider)
+{
+	scope_set_str(f, "container", strcmp(provider, "local") ? "false" : "true");
+	scope_set_str(f, "address", "192.0.2.10");
+	scope_set_str(f, "private_address", "192.0.2.10");
+	scope_set_str(f, "bridge_address", "192.0.2.1");
+	scope_set_str(f, "os_id", "debian");
+	scope_set_str(f, "os_version_id", "12");
+	scope_set_str(f, "provider", provider);
+}
+
+static void fill_render_input(struct session *s, const struct inv_layout *l,
+                              const struct inv_server *srv, const struct scope *facts, char **only,
+                              size_t n_only, struct render_input *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->inv = s->inv;
+	in->layout = l;
+	in->server = srv;
+	in->env = s->env;
+	in->facts = facts;
+	in->admin_public_key = s->public_key ? s->public_key : "ssh-ed25519 AAAA(preview)";
+	in->roles = &s->roles;
+	in->template_dirs = (const char *const *)s->template_dirs;
+	in->n_template_dirs = s->n_template_dirs;
+	in->only_roles = (const char *const *)only;
+	in->n_only_roles = n_only;
+}
+
+int session_check_layout(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = session_provider(s, l);
+	struct diags d;
+	int rc = PV_EXIT_OK;
+
+	if (!p)
+		return PV_EXIT_USAGE;
+	diags_init(&d);
+	if (p->validate)
+		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
+	for (size_t i = 0; i < l->n_servers; i++) {
+		struct host_plan hp;
+		struct render_input in;
+		struct scope facts;
+
+		scope_init(&facts);
+		preview_facts(&facts, l->provider);
+		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
+		memset(&hp, 0, sizeof(hp));
+		plan_render(&hp, &in, &d);
+		plan_release(&hp);
+		scope_release(&facts);
+	}
+	if (d.n) {
+		/* the same template problem shows once, not once per server */
+		for (size_t i = 0; i < d.n; i++) {
+			bool seen = false;
+			for (size_t k = 0; k < i && !seen; k++)
+				seen = !strcmp(d.msgs[i], d.msgs[k]);
+			if (!seen) {
+				char *m = report_redact(d.msgs[i]);
+				fprintf(stderr, "%s\n", m);
+				free(m);
+			}
+		}
+		rc = PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	return rc;
+}
+
+int session_open_state(struct session *s, bool lock)
+{
+	struct pv_error err = {{0}};
+
+	if (s->st_open)
+		return PV_EXIT_OK;
+	if (state_open(&s->st, s->state_dir, s->inv->project, lock, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_FAIL;
+	}
+	s->st_open = true;
+	return PV_EXIT_OK;
+}
+
+int session_keys(struct session *s)
+{
+	struct pv_error err = {{0}};
+
+	if (s->public_key)
+		return PV_EXIT_OK;
+	if (s->inv->ssh_private_key) {
+		s->private_key = pv_expand_home(s->inv->ssh_private_key);
+		if (s->private_key[0] != '/') {
+			char *abs = pv_path_join(s->inv->dir, s->private_key);
+			free(s->private_key);
+			s->private_key = abs;
+		}
+	} else {
+		char *keys = pv_path_join(s->state_dir, "keys");
+		s->private_key = pv_path_join(keys, "id_ed25519");
+		free(keys);
+		char *comment = xasprintf("provision@%s", s->inv->project);
+		int rc = key_ensure_file(s->private_key, comment, &err);
+		free(comment);
+		if (rc < 0) {
+			pv_say_error("%s", err.msg);
+			return PV_EXIT_FAIL;
+		}
+	}
+	if (key_public_from_file(s->private_key, &s->public_key, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_FAIL;
+	}
+	return PV_EXIT_OK;
+}
+
+void session_provider_ctx(struct session *s, const struct inv_layout *l, struct provider_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->inv = s->inv;
+	c->layout = l;
+	c->env = s->env;
+	c->settings = inventory_provider(s->inv, l->provider);
+	c->state = &s->st;
+	c->lstate = state_layout(&s->st, s->env, l->name, true);
+	c->rep = s->rep;
+	c->known_hosts = s->known_hosts;
+	c->admin_user = s->inv->ssh_user;
+	c->admin_public_key = s->public_key;
+}
+
+int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
+                   char **only_roles, size_t n_only, struct host_plan **plans)
+{
+	struct diags d;
+	struct host_plan *p = xcalloc(n ? n : 1, sizeof(*p));
+	int rc = PV_EXIT_OK;
+
+	diags_init(&d);
+	for (size_t i = 0; i < n; i++) {
+		const struct inv_server *srv = layout_server(l, hosts[i].name);
+		struct render_input in;
+
+		if (!srv) {
+			diags_add(&d, NULL, "host '%s' is in the state but not in layout '%s'",
+			          hosts[i].name, l->name);
+			continue;
+		}
+		fill_render_input(s, l, srv, &hosts[i].facts, only_roles, n_only, &in);
+		if (plan_render(&p[i], &in, &d) == 0)
+			p[i].host = &hosts[i];
+	}
+	if (d.n) {
+		print_diags(&d);
+		rc = PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	*plans = p;
+	return rc;
+}
+
+int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
+                     int jobs)
+{
+	struct converge_opts o = {
+	    .check = check,
+	    .diff = diff,
+	    .jobs = jobs,
+	    .private_key = s->private_key,
+	    .known_hosts = s->known_hosts,
+	};
+	struct host_result *res = xcalloc(n ? n : 1, sizeof(*res));
+	const char **names = xcalloc(n ? n : 1, sizeof(*names));
+	int rc;
+
+	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
+	for (size_t i = 0; i < n; i++)
+		names[i] = plans[i].host->name;
+	report_summary(s->rep, names, res, n);
+	for (size_t i = 0; i < n; i++)
+		free(res[i].error);
+	free(res);
+	free(names);
+	return rc;
+}
+
+void session_release(struct session *s)
+{
+	if (s->st_open)
+		state_close(&s->st);
+	if (s->inv) {
+		role_set_release(&s->roles);
+		inventory_free(s->inv);
+	}
+	for (size_t i = 0; i < s->n_template_dirs; i++)
+		free(s->template_dirs[i]);
+	free(s->state_dir);
+	free(s->known_hosts);
+	free(s->private_key);
+	free(s->public_key);
+	free(s->data_dir);
+	if (s->rep)
+		reporter_free(s->rep);
+}
+
+char **pv_split_list(const char *str, size_t *n)
+{
+	char **out = NULL;
+	size_t alloc = 0;
+	const char *p = str;
+
+	*n = 0;
+	while (p && *p) {
+		const char *c = strchr(p, ',');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+		if (l) {
+			PV_GROW(out, *n + 1, alloc);
+			out[(*n)++] = xstrndup(p, l);
+		}
+		p = c ? c + 1 : NULL;
+	}
+	return out;
+}
+
+void pv_free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
