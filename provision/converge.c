@@ -138,11 +138,10 @@ static void host_run(struct job *j)
 
 	for (size_t i = 0; i < p->n_res; i++) {
 		struct resource *r = &p->res[i];
-		if (r->status == RES_CHANGE)
-			pending++;
-		else if (r->status == RES_OK)
-			res->ok++;
-		if (r->status == RES_CHANGE && (j->o->check || j->o->diff)) {
+		if (r->status != RES_CHANGE)
+			continue;
+		pending++;
+		if (j->o->check || j->o->diff) {
 			struct buf ex = BUF_INIT;
 			if (r->type->explain)
 				r->type->explain(r, &ex);
@@ -150,16 +149,14 @@ static void host_run(struct job *j)
 			if (ex.len)
 				report_detail(j->rep, h->name, r->title, ex.s);
 			buf_release(&ex);
-		} else if (r->status == RES_OK) {
-			report_resource(j->rep, h->name, r);
 		}
 	}
 	if (j->o->check) {
 		res->would_change = (int)pending;
-		goto done;
+		goto count;
 	}
 	if (!pending)
-		goto done;
+		goto count;
 
 	report_host_start(j->rep, h->name, "applying");
 	buf_reset(&sh);
@@ -192,9 +189,18 @@ static void host_run(struct job *j)
 		}
 	}
 
+count:
+	/* counted after the apply: it may change resources the probe found in order */
 	for (size_t i = 0; i < p->n_res; i++) {
 		struct resource *r = &p->res[i];
 		switch (r->status) {
+		case RES_OK:
+			res->ok++;
+			break;
+		case RES_CHANGE:
+			if (j->o->check)
+				continue; /* reported with its diff above */
+			break;
 		case RES_CHANGED:
 			res->changed++;
 			break;

@@ -28,6 +28,7 @@ struct node {
 	enum node_kind kind;
 	struct pos pos;
 	/* NODE_SCALAR */
+	struct pos text_pos; /* where the text itself starts: after a quote, below a '|' */
 	char *scalar;
 	bool quoted; /* written with quotes or as a block: always a string */
 	bool secret; /* value came from a secret reference: redact it */

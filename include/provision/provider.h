@@ -49,5 +49,6 @@ const struct provider_ops *provider_find(const char *name);
 const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;
+extern const struct provider_ops provider_static;
 
 #endif

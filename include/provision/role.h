@@ -35,11 +35,13 @@ struct role {
 	const struct node *handlers; /* map or NULL */
 };
 
+struct role_entry; /* a loaded role, or the problems of its failed load */
+
 struct role_set {
 	char **dirs; /* search path */
 	size_t n_dirs;
-	struct role **roles; /* loaded, cached */
-	size_t n_roles;
+	struct role_entry **entries; /* loaded once, cached */
+	size_t n_entries;
 	size_t alloc;
 };
 

@@ -52,4 +52,7 @@ int tpl_render(struct buf *out, const char *text, const struct pos *start, const
 int tpl_render_node(struct buf *out, const struct node **whole, const struct node *n,
                     const struct scope *s, enum tpl_mode mode, bool *secret, struct pv_error *err);
 
+/* The truth rule above, for a variable's value (NULL: undefined, false). */
+bool tpl_truth(const struct node *v);
+
 #endif

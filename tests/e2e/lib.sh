@@ -67,7 +67,8 @@ pvj() {
 on_host() {
 	local host=$1
 	shift
-	"$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- sudo -n sh -c "$*"
+	# ssh joins its arguments into one line for the remote shell: quote it once
+	"$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
 }
 
 # From a --json run's output: total changed / failed of the summary event.

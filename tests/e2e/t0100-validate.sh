@@ -113,7 +113,7 @@ layouts:
       app1:
         roles: [motd]
 YML
-expect_error "undefined template variable" "motd.txt:2:8: undefined variable 'owner_name'"
+expect_error "undefined template variable" "motd.txt:2:11: undefined variable 'owner_name'"
 
 # A hostile value is fine as data: it is quoted wherever it reaches a shell.
 cat >"$WORK/roles/motd/role.yml" <<'YML'

@@ -1,0 +1,466 @@
+/*
+ * common.c - allocation, errors, diagnostics and small file helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "provision/common.h"
+
+int pv_error_set(struct pv_error *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int pv_error_prefix(struct pv_error *e, const char *fmt, ...)
+{
+	char *prefix, *all;
+	va_list ap;
+
+	if (!e)
+		return -1;
+	va_start(ap, fmt);
+	prefix = xvasprintf(fmt, ap);
+	va_end(ap);
+	e->msg[sizeof(e->msg) - 1] = '\0';
+	all = xasprintf("%s: %s", prefix, e->msg);
+	snprintf(e->msg, sizeof(e->msg), "%s", all);
+	free(prefix);
+	free(all);
+	return -1;
+}
+
+/* Interned strings: a small linked list; lookups are rare (one per file). */
+struct intern {
+	struct intern *next;
+	char s[];
+};
+
+static pthread_mutex_t intern_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct intern *intern_head;
+
+const char *pv_intern(const char *s)
+{
+	struct intern *it;
+	size_t len;
+
+	if (!s)
+		return NULL;
+	pthread_mutex_lock(&intern_lock);
+	for (it = intern_head; it; it = it->next) {
+		if (strcmp(it->s, s) == 0)
+			goto out;
+	}
+	len = strlen(s);
+	it = xmalloc(sizeof(*it) + len + 1);
+	memcpy(it->s, s, len + 1);
+	it->next = intern_head;
+	intern_head = it;
+out:
+	pthread_mutex_unlock(&intern_lock);
+	return it->s;
+}
+
+void diags_init(struct diags *d)
+{
+	d->msgs = NULL;
+	d->n = 0;
+	d->alloc = 0;
+}
+
+void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvasprintf(fmt, ap);
+	va_end(ap);
+	PV_GROW(d->msgs, d->n + 1, d->alloc);
+	if (p && p->file) {
+		d->msgs[d->n++] = xasprintf("%s:%d:%d: %s", p->file, p->line, p->col, text);
+		free(text);
+	} else {
+		d->msgs[d->n++] = text;
+	}
+}
+
+void diags_release(struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->msgs[i]);
+	free(d->msgs);
+	diags_init(d);
+}
+
+static size_t min3(size_t a, size_t b, size_t c)
+{
+	size_t m = a < b ? a : b;
+	return m < c ? m : c;
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein without reuse). */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *prev2, *prev, *cur, *tmp, d;
+
+	prev2 = xcalloc(lb + 1, sizeof(size_t));
+	prev = xcalloc(lb + 1, sizeof(size_t));
+	cur = xcalloc(lb + 1, sizeof(size_t));
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+			cur[j] = min3(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    prev2[j - 2] + 1 < cur[j])
+				cur[j] = prev2[j - 2] + 1;
+		}
+		tmp = prev2;
+		prev2 = prev;
+		prev = cur;
+		cur = tmp;
+	}
+	d = prev[lb];
+	free(prev2);
+	free(prev);
+	free(cur);
+	return d;
+}
+
+const char *pv_nearest(const char *name, const char *const *candidates, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	size_t len, threshold;
+
+	if (!name)
+		return NULL;
+	len = strlen(name);
+	threshold = len / 3 > 1 ? len / 3 : 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t d;
+
+		if (!candidates[i])
+			continue;
+		d = edit_distance(name, candidates[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = candidates[i];
+		}
+	}
+	if (!best || best_d > threshold)
+		return NULL;
+	return best;
+}
+
+static void oom(void)
+{
+	static const char msg[] = "provision: out of memory\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
+	(void)r;
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		oom();
+	return q;
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *p = NULL;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = xvasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void pv_wipe(void *p, size_t n)
+{
+	if (p && n)
+		explicit_bzero(p, n);
+}
+
+void pv_free_secret(char *s)
+{
+	if (!s)
+		return;
+	pv_wipe(s, strlen(s));
+	free(s);
+}
+
+int pv_read_file(const char *path, char **out, size_t *len, size_t max, struct pv_error *err)
+{
+	char *data = NULL;
+	size_t n = 0, alloc = 0;
+	int fd, ret = -1;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (max == 0)
+		max = (size_t)64 << 20;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pv_error_set(err, "cannot open '%s': %s", path, strerror(errno));
+	for (;;) {
+		ssize_t r;
+
+		if (n + 4096 + 1 > alloc) {
+			alloc = alloc ? alloc * 2 : 8192;
+			data = xrealloc(data, alloc);
+		}
+		r = read(fd, data + n, alloc - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			pv_error_set(err, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			pv_error_set(err, "cannot read '%s': larger than %zu bytes", path, max);
+			goto out;
+		}
+	}
+	if (!data)
+		data = xmalloc(1);
+	data[n] = '\0';
+	*out = data;
+	data = NULL; /* transferred */
+	if (len)
+		*len = n;
+	ret = 0;
+out:
+	close(fd);
+	free(data);
+	return ret;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int pv_write_file_atomic(const char *path, const void *data, size_t len, int mode,
+                         struct pv_error *err)
+{
+	char *tmp = NULL, *dircopy = NULL;
+	const char *dir;
+	int fd = -1, dfd, ret = -1;
+
+	tmp = xasprintf("%s.tmp.XXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		pv_error_set(err, "cannot write '%s': %s", path, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write_all(fd, data, len) < 0) {
+		pv_error_set(err, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, (mode_t)mode) < 0) {
+		pv_error_set(err, "cannot set mode of '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		pv_error_set(err, "cannot sync '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		pv_error_set(err, "cannot write '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		pv_error_set(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL; /* renamed: nothing to remove */
+	dircopy = xstrdup(path);
+	dir = dirname(dircopy);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		/* The new file is in place; a failed directory sync is not fatal. */
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(dircopy);
+	return ret;
+}
+
+int pv_mkdir_p(const char *path, int mode, struct pv_error *err)
+{
+	char *p = xstrdup(path);
+	struct stat st;
+	int ret = -1;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+			pv_error_set(err, "cannot create directory '%s': %s", p, strerror(errno));
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+		pv_error_set(err, "cannot create directory '%s': %s", p, strerror(errno));
+		goto out;
+	}
+	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		pv_error_set(err, "cannot create directory '%s': not a directory", p);
+		goto out;
+	}
+	ret = 0;
+out:
+	free(p);
+	return ret;
+}
+
+char *pv_expand_home(const char *path)
+{
+	const char *home;
+
+	if (strncmp(path, "~/", 2) == 0 || strcmp(path, "~") == 0) {
+		home = getenv("HOME");
+		if (home && *home)
+			return pv_path_join(home, path[1] ? path + 2 : "");
+	}
+	return xstrdup(path);
+}
+
+char *pv_path_join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir);
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	while (*name == '/')
+		name++;
+	if (dl == 0)
+		return xstrdup(name);
+	if (dl == 1 && dir[0] == '/')
+		return xasprintf("/%s", name);
+	if (!*name)
+		return xstrndup(dir, dl);
+	return xasprintf("%.*s/%s", (int)dl, dir, name);
+}
+
+void pv_sha256_hex(const void *data, size_t len, char out[65])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
+		memset(out, '0', 64);
+		out[64] = '\0';
+		return;
+	}
+	for (unsigned int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[64] = '\0';
+}
+
+long long pv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,650 @@
+/*
+ * engine.c - render a server's roles into resources, assemble the probe,
+ * apply and rollback scripts, and read their output.
+ *
+ * Nothing here talks to a host: converge.c sends the scripts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/engine.h"
+#include "provision/shquote.h"
+#include "provision/template.h"
+#include "res-util.h"
+
+/* Keys a resource item may carry besides its one type key. */
+static const char *const meta_keys[] = {"notify", "when", "verify_login"};
+
+void plan_release(struct host_plan *hp)
+{
+	for (size_t i = 0; i < hp->n_res; i++)
+		resource_release(&hp->res[i]);
+	free(hp->res);
+	for (size_t i = 0; i < hp->n_handlers; i++) {
+		free(hp->handlers[i].name);
+		resource_release(&hp->handlers[i].res);
+	}
+	free(hp->handlers);
+	for (size_t i = 0; i < hp->n_ports; i++)
+		free(hp->ports[i]);
+	free(hp->ports);
+	scope_release(&hp->scope);
+	memset(hp, 0, sizeof(*hp));
+}
+
+static bool is_meta_key(const char *k)
+{
+	for (size_t i = 0; i < PV_ARRAY_SIZE(meta_keys); i++)
+		if (!strcmp(k, meta_keys[i]))
+			return true;
+	return false;
+}
+
+/* "name" or "!name": the variable's truth, as templates judge it. */
+static int eval_when(const struct node *w, const struct scope *s, bool *out, struct diags *d)
+{
+	const char *name;
+	bool neg;
+
+	if (w->kind != NODE_SCALAR || !*w->scalar) {
+		diags_add(d, &w->pos, "'when' must name a variable ('name' or '!name'), not %s",
+		          node_kind_name(w));
+		return -1;
+	}
+	name = w->scalar;
+	neg = *name == '!';
+	if (neg)
+		name++;
+	while (*name == ' ')
+		name++;
+	*out = tpl_truth(scope_get(s, name)) != neg;
+	return 0;
+}
+
+/*
+ * Find the one type key of item and the resource type it names.  Unknown
+ * keys are reported with the nearest type or meta key.
+ */
+static const struct node *item_type(const struct node *item, const char *where,
+                                    const struct res_type **type, struct diags *d, bool handler)
+{
+	const struct node *found = NULL;
+	size_t n_types;
+	const char *const *types = res_type_names(&n_types);
+	const char **cands = xcalloc(n_types + PV_ARRAY_SIZE(meta_keys), sizeof(*cands));
+	size_t n_cands = 0;
+	int bad = 0;
+
+	for (size_t i = 0; i < n_types; i++)
+		cands[n_cands++] = types[i];
+	for (size_t i = 0; i < PV_ARRAY_SIZE(meta_keys); i++)
+		cands[n_cands++] = meta_keys[i];
+	*type = NULL;
+	for (size_t i = 0; i < item->n; i++) {
+		const char *k = item->keys[i];
+		const struct res_type *t = res_type_find(k);
+
+		if (t) {
+			if (found) {
+				diags_add(
+				    d, &item->key_pos[i],
+				    "%s has two types ('%s' and '%s'); write one resource each",
+				    where, (*type)->name, k);
+				bad = -1;
+				continue;
+			}
+			found = item->items[i];
+			*type = t;
+		} else if (!is_meta_key(k) || (handler && strcmp(k, "when"))) {
+			const char *near = pv_nearest(k, cands, n_cands);
+			if (near)
+				diags_add(d, &item->key_pos[i],
+				          "unknown key '%s' in %s (did you mean '%s'?)", k, where,
+				          near);
+			else
+				diags_add(d, &item->key_pos[i], "unknown key '%s' in %s", k, where);
+			bad = -1;
+		}
+	}
+	free(cands);
+	if (!found && !bad) {
+		struct buf list = BUF_INIT;
+		for (size_t i = 0; i < n_types; i++)
+			buf_addf(&list, "%s%s", i ? ", " : "", types[i]);
+		diags_add(d, &item->pos, "%s names no resource type (one of: %s)", where, list.s);
+		buf_release(&list);
+	}
+	return bad ? NULL : found;
+}
+
+static struct handler *handler_find(struct host_plan *hp, const char *name)
+{
+	for (size_t i = 0; i < hp->n_handlers; i++)
+		if (!strcmp(hp->handlers[i].name, name))
+			return &hp->handlers[i];
+	return NULL;
+}
+
+static void load_handlers(struct host_plan *hp, struct role *const *roles, size_t n_roles,
+                          const struct render_input *in, struct diags *d)
+{
+	size_t alloc = 0;
+
+	for (size_t ri = 0; ri < n_roles; ri++) {
+		const struct role *role = roles[ri];
+		const struct node *hs = role->handlers;
+		struct render_ctx ctx = {in->template_dirs, in->n_template_dirs, role->name,
+		                         role->dir};
+
+		for (size_t i = 0; hs && i < hs->n; i++) {
+			const struct node *item = hs->items[i];
+			const struct res_type *t;
+			const struct node *spec;
+			char *where =
+			    xasprintf("handler '%s' of role '%s'", hs->keys[i], role->name);
+
+			if (handler_find(hp, hs->keys[i])) {
+				diags_add(d, &hs->key_pos[i],
+				          "handler '%s' is defined twice on server '%s'",
+				          hs->keys[i], in->server->name);
+				free(where);
+				continue;
+			}
+			if (item->kind != NODE_MAP) {
+				diags_add(d, &item->pos, "%s must be a mapping, not %s", where,
+				          node_kind_name(item));
+				free(where);
+				continue;
+			}
+			spec = item_type(item, where, &t, d, true);
+			const struct node *w = node_get(item, "when");
+			bool on = true;
+			if (!spec || (w && eval_when(w, &hp->scope, &on, d) < 0)) {
+				free(where);
+				continue;
+			}
+			PV_GROW(hp->handlers, hp->n_handlers + 1, alloc);
+			struct handler *h = &hp->handlers[hp->n_handlers];
+			memset(h, 0, sizeof(*h));
+			buf_init(&h->res.current, 0);
+			h->name = xstrdup(hs->keys[i]);
+			h->res.type = t;
+			h->res.role = xstrdup(role->name);
+			h->res.pos = hs->key_pos[i];
+			if (!on) {
+				/* notifying a handler that does not apply here does nothing */
+				h->res.type = NULL;
+			} else if (t->parse(&h->res, spec, &hp->scope, &ctx, d) < 0) {
+				resource_release(&h->res);
+				free(h->name);
+				free(where);
+				continue;
+			}
+			free(h->res.title);
+			h->res.title = xasprintf("handler %s", h->name);
+			hp->n_handlers++;
+			free(where);
+		}
+	}
+}
+
+static void parse_resource(struct host_plan *hp, const struct role *role, const struct node *item,
+                           const struct render_input *in, size_t *alloc, struct diags *d)
+{
+	const char *where = "resource";
+	struct render_ctx ctx = {in->template_dirs, in->n_template_dirs, role->name, role->dir};
+	const struct res_type *t;
+	const struct node *spec, *v;
+	struct resource r;
+	bool on = true;
+	char *w = xasprintf("resource of role '%s'", role->name);
+
+	if (item->kind != NODE_MAP) {
+		diags_add(d, &item->pos,
+		          "each item of 'resources' in role '%s' must be a mapping, "
+		          "not %s",
+		          role->name, node_kind_name(item));
+		free(w);
+		return;
+	}
+	spec = item_type(item, w, &t, d, false);
+	free(w);
+	if (!spec)
+		return;
+	if ((v = node_get(item, "when")) && (eval_when(v, &hp->scope, &on, d) < 0 || !on))
+		return;
+	memset(&r, 0, sizeof(r));
+	buf_init(&r.current, 0);
+	r.type = t;
+	r.role = xstrdup(role->name);
+	r.pos = item->pos;
+	if (t->parse(&r, spec, &hp->scope, &ctx, d) < 0) {
+		resource_release(&r);
+		return;
+	}
+	if ((v = node_get(item, "verify_login")) &&
+	    node_to_bool(v, &r.verify_login, "'verify_login' of a resource", d) < 0) {
+		resource_release(&r);
+		return;
+	}
+	if ((v = node_get(item, "notify"))) {
+		const char **names = NULL;
+		size_t n = 0;
+		if (node_to_strlist(v, &names, &n, "'notify' of a resource", d) < 0) {
+			resource_release(&r);
+			return;
+		}
+		r.notify = xcalloc(n ? n : 1, sizeof(*r.notify));
+		for (size_t i = 0; i < n; i++) {
+			if (!handler_find(hp, names[i])) {
+				const char **hn = xcalloc(hp->n_handlers + 1, sizeof(*hn));
+				for (size_t k = 0; k < hp->n_handlers; k++)
+					hn[k] = hp->handlers[k].name;
+				const char *near = pv_nearest(names[i], hn, hp->n_handlers);
+				if (near)
+					diags_add(d, &v->pos,
+					          "%s notifies unknown handler '%s' (did you mean "
+					          "'%s'?)",
+					          r.title, names[i], near);
+				else
+					diags_add(d, &v->pos, "%s notifies unknown handler '%s'",
+					          r.title, names[i]);
+				free(hn);
+				continue;
+			}
+			r.notify[r.n_notify++] = xstrdup(names[i]);
+		}
+		free(names);
+	}
+	if (!res_command_guarded(&r)) {
+		diags_add(d, &item->pos,
+		          "%s in role '%s' needs 'creates' or 'unless', so that a second run "
+		          "changes nothing (or make it a handler)",
+		          r.title, role->name);
+		resource_release(&r);
+		return;
+	}
+	const char *path = res_file_path(&r);
+	for (size_t i = 0; path && i < hp->n_res; i++) {
+		const char *other = res_file_path(&hp->res[i]);
+		if (other && !strcmp(other, path)) {
+			diags_add(d, &item->pos,
+			          "file '%s' is managed twice on server '%s' (roles '%s' and '%s')",
+			          path, in->server->name, hp->res[i].role, role->name);
+			resource_release(&r);
+			return;
+		}
+	}
+	(void)where;
+	PV_GROW(hp->res, hp->n_res + 1, *alloc);
+	hp->res[hp->n_res++] = r;
+}
+
+static void add_port(struct host_plan *hp, const char *p, size_t *alloc)
+{
+	for (size_t i = 0; i < hp->n_ports; i++)
+		if (!strcmp(hp->ports[i], p))
+			return;
+	PV_GROW(hp->ports, hp->n_ports + 1, *alloc);
+	hp->ports[hp->n_ports++] = xstrdup(p);
+}
+
+static void build_scope(struct host_plan *hp, struct role *const *roles, size_t n_roles,
+                        const struct render_input *in, struct diags *d)
+{
+	const struct inventory *inv = in->inv;
+	struct scope *s = &hp->scope;
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	char port[16];
+
+	for (size_t i = 0; i < n_roles; i++)
+		scope_set_map(s, roles[i]->vars);
+	scope_set_map(s, inv->vars);
+	scope_set_map(s, in->layout->vars);
+	scope_set_map(s, in->server->vars);
+	for (size_t i = 0; inv->secrets && i < inv->secrets->n; i++) {
+		struct node *v = NULL;
+		struct pv_error err = {{0}};
+		if (inventory_secret(&v, inv, inv->secrets->keys[i], &err) < 0) {
+			diags_add(d, &inv->secrets->key_pos[i], "%s", err.msg);
+			continue;
+		}
+		scope_set_owned(s, inv->secrets->keys[i], v);
+	}
+	scope_set_str(s, "project", inv->project);
+	scope_set_str(s, "env", in->env);
+	scope_set_str(s, "layout", in->layout->name);
+	scope_set_str(s, "server_name", in->server->name);
+	scope_set_str(s, "admin_user", inv->ssh_user);
+	scope_set_str(s, "admin_public_key", in->admin_public_key);
+	snprintf(port, sizeof(port), "%d", inv->ssh_port);
+	scope_set_str(s, "ssh_port", port);
+	struct node *ports = node_new_seq(&tool);
+	for (size_t i = 0; i < hp->n_ports; i++)
+		node_seq_append(ports, node_new_scalar(hp->ports[i], &tool));
+	scope_set_owned(s, "role_ports", ports);
+	if (in->facts)
+		scope_copy(s, in->facts);
+}
+
+int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d)
+{
+	const struct inv_server *srv = in->server;
+	struct role **roles = NULL;
+	size_t n_roles = 0, before = d->n, res_alloc = 0, port_alloc = 0;
+
+	hp->server = srv;
+	scope_init(&hp->scope);
+	if (role_closure(in->roles, srv->roles, srv->role_pos, srv->n_roles, &roles, &n_roles, d) <
+	    0) {
+		free(roles);
+		return -1;
+	}
+	for (size_t i = 0; i < in->n_only_roles; i++) {
+		bool found = false;
+		for (size_t k = 0; k < n_roles && !found; k++)
+			found = !strcmp(roles[k]->name, in->only_roles[i]);
+		if (!found)
+			diags_add(d, NULL, "role '%s' is not a role of server '%s'",
+			          in->only_roles[i], srv->name);
+	}
+	for (size_t i = 0; i < n_roles; i++)
+		for (size_t k = 0; k < roles[i]->n_ports; k++)
+			add_port(hp, roles[i]->ports[k], &port_alloc);
+	build_scope(hp, roles, n_roles, in, d);
+	load_handlers(hp, roles, n_roles, in, d);
+	for (size_t i = 0; i < n_roles; i++) {
+		bool wanted = in->n_only_roles == 0;
+		for (size_t k = 0; k < in->n_only_roles && !wanted; k++)
+			wanted = !strcmp(roles[i]->name, in->only_roles[k]);
+		const struct node *rs = roles[i]->resources;
+		for (size_t k = 0; wanted && rs && k < rs->n; k++)
+			parse_resource(hp, roles[i], rs->items[k], in, &res_alloc, d);
+	}
+	free(roles);
+	return d->n == before ? 0 : -1;
+}
+
+/* ---- scripts ---- */
+
+static void script_head(struct buf *sh)
+{
+	buf_adds(sh, "set +e\n"
+	             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	             "export PATH LC_ALL=C\n"
+	             "umask 022\n");
+	buf_adds(sh, res_shell_lib);
+}
+
+void script_probe(const struct host_plan *hp, struct buf *sh)
+{
+	script_head(sh);
+	for (size_t i = 0; i < hp->n_res; i++)
+		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
+	buf_adds(sh, "echo @@Z\n");
+}
+
+/* Parse "@@X <idx>" at line; *rest points after the index and one space. */
+static int tag_index(const char *line, const char *tag, long *idx, const char **rest)
+{
+	size_t tl = strlen(tag);
+	char *end;
+
+	if (strncmp(line, tag, tl) || line[tl] != ' ')
+		return -1;
+	*idx = strtol(line + tl + 1, &end, 10);
+	if (end == line + tl + 1)
+		return -1;
+	*rest = *end == ' ' ? end + 1 : end;
+	return 0;
+}
+
+/* The line at *p (a copy, without its newline); *p moves past it. */
+static char *next_line(const char **p, const char *e)
+{
+	const char *nl = memchr(*p, '\n', (size_t)(e - *p));
+	size_t ll = nl ? (size_t)(nl - *p) : (size_t)(e - *p);
+	char *line = xstrndup(*p, ll);
+
+	*p += ll + (nl ? 1 : 0);
+	return line;
+}
+
+int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
+{
+	const char *p = out, *e = out + len;
+	struct resource *payload = NULL;
+	struct buf b64 = BUF_INIT;
+	bool done = false;
+
+	for (size_t i = 0; i < hp->n_res; i++)
+		hp->res[i].status = RES_PENDING;
+	while (p < e) {
+		char *line = next_line(&p, e);
+		const char *rest;
+		long idx;
+
+		if (payload) {
+			if (!strncmp(line, "@@E ", 4)) {
+				buf_reset(&payload->current);
+				if (b64_decode(&payload->current, b64.s, b64.len) < 0) {
+					free(line);
+					buf_wipe(&b64);
+					return pv_error_set(
+					    err, "the probe sent invalid content for '%s'",
+					    payload->title);
+				}
+				payload->has_current = true;
+				payload = NULL;
+				buf_reset(&b64);
+			} else {
+				buf_adds(&b64, line);
+			}
+			free(line);
+			continue;
+		}
+		if (!strcmp(line, "@@Z")) {
+			done = true;
+		} else if (tag_index(line, "@@P", &idx, &rest) == 0 && idx >= 0 &&
+		           (size_t)idx < hp->n_res) {
+			struct resource *r = &hp->res[idx];
+			free(r->reason);
+			r->reason = NULL;
+			if (!strcmp(rest, "ok")) {
+				r->status = RES_OK;
+			} else if (!strncmp(rest, "change", 6)) {
+				r->status = RES_CHANGE;
+				r->reason = xstrdup(rest[6] == ' ' ? rest + 7 : "differs");
+			}
+		} else if (tag_index(line, "@@B", &idx, &rest) == 0 && idx >= 0 &&
+		           (size_t)idx < hp->n_res) {
+			payload = &hp->res[idx];
+		}
+		free(line);
+	}
+	buf_wipe(&b64);
+	if (!done)
+		return pv_error_set(err, "the probe script stopped before its end");
+	for (size_t i = 0; i < hp->n_res; i++)
+		if (hp->res[i].status == RES_PENDING)
+			return pv_error_set(err, "the probe gave no answer for '%s'",
+			                    hp->res[i].title);
+	return 0;
+}
+
+/* Run a snippet in a subshell with set -e; its output goes to a file. */
+static void guarded(struct buf *sh, const char *out_name, const struct resource *r, int idx)
+{
+	buf_adds(sh, "(\nset -e\n");
+	r->type->apply(r, idx, sh);
+	buf_addf(sh, ") >\"$PV_STAGE/%s\" 2>&1 </dev/null\npv_rc=$?\n", out_name);
+}
+
+static int handler_index(const struct host_plan *hp, const char *name)
+{
+	for (size_t i = 0; i < hp->n_handlers; i++)
+		if (!strcmp(hp->handlers[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Mark the handlers r notifies, at run time (pv_hN) and for the parser. */
+static void notify_handlers(const struct host_plan *hp, const struct resource *r, struct buf *sh)
+{
+	for (size_t k = 0; k < r->n_notify; k++) {
+		int h = handler_index(hp, r->notify[k]);
+		if (h < 0 || !hp->handlers[h].res.type)
+			continue;
+		hp->handlers[h].notified = true;
+		buf_addf(sh, "pv_h%d=1\n", h);
+	}
+}
+
+/*
+ * Every resource the probe found different is applied.  A resource the
+ * probe found in order is probed again, inside the same script, once an
+ * earlier one has changed something (a package that installs the file a
+ * later resource edits): one run converges, and still in one round trip.
+ */
+void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
+{
+	char name[32];
+
+	script_head(sh);
+	buf_adds(sh, "pv_fail=\npv_any=\n");
+	for (size_t i = 0; i < hp->n_handlers; i++) {
+		hp->handlers[i].notified = false;
+		hp->handlers[i].status = RES_PENDING;
+	}
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		bool pending = r->status == RES_CHANGE;
+		if (r->status != RES_CHANGE && r->status != RES_OK)
+			continue;
+		if (r->type->stage)
+			r->type->stage(r, (int)i, st);
+		snprintf(name, sizeof(name), "o%zu", i);
+		if (pending) {
+			buf_adds(sh, "if [ -z \"$pv_fail\" ]; then\n");
+		} else {
+			buf_adds(sh, "if [ -z \"$pv_fail\" ] && [ -n \"$pv_any\" ] && "
+			             "case \"$(\n");
+			r->type->probe(r, (int)i, sh);
+			buf_addf(sh, ")\" in *'@@P %zu change'*) true;; *) false;; esac; then\n",
+			         i);
+		}
+		guarded(sh, name, r, (int)i);
+		buf_addf(sh, "if [ $pv_rc = 0 ]; then\necho '@@A %zu changed'\npv_any=1\n", i);
+		notify_handlers(hp, r, sh);
+		buf_addf(sh,
+		         "else\necho '@@A %zu failed'\npv_fail=1\n"
+		         "sed 's/^/@@L %zu /' \"$PV_STAGE/%s\"\nfi\nfi\n",
+		         i, i, name);
+	}
+	for (size_t h = 0; h < hp->n_handlers; h++) {
+		const struct handler *hd = &hp->handlers[h];
+		if (!hd->notified)
+			continue;
+		snprintf(name, sizeof(name), "h%zu", h);
+		buf_addf(sh, "if [ -n \"${pv_h%zu:-}\" ]; then\n", h);
+		guarded(sh, name, &hd->res, (int)h);
+		buf_addf(sh,
+		         "if [ $pv_rc = 0 ]; then echo '@@H %zu ok'; else echo '@@H %zu failed'; "
+		         "sed 's/^/@@L h%zu /' \"$PV_STAGE/%s\"; fi\nfi\n",
+		         h, h, h, name);
+	}
+	buf_adds(sh, "echo @@Z\n");
+}
+
+static void add_output(struct resource *r, const char *text)
+{
+	size_t old = r->output ? strlen(r->output) : 0;
+	size_t add = strlen(text);
+
+	if (old > (1 << 20))
+		return; /* enough to explain a failure */
+	r->output = xrealloc(r->output, old + add + 2);
+	memcpy(r->output + old, text, add);
+	r->output[old + add] = '\n';
+	r->output[old + add + 1] = '\0';
+}
+
+int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
+{
+	const char *p = out, *e = out + len;
+	bool done = false;
+
+	while (p < e) {
+		char *line = next_line(&p, e);
+		const char *rest;
+		long idx;
+
+		if (!strcmp(line, "@@Z")) {
+			done = true;
+		} else if (tag_index(line, "@@A", &idx, &rest) == 0 && idx >= 0 &&
+		           (size_t)idx < hp->n_res) {
+			hp->res[idx].status = strcmp(rest, "changed") ? RES_FAILED : RES_CHANGED;
+		} else if (tag_index(line, "@@H", &idx, &rest) == 0 && idx >= 0 &&
+		           (size_t)idx < hp->n_handlers) {
+			hp->handlers[idx].status = strcmp(rest, "ok") ? RES_FAILED : RES_CHANGED;
+		} else if (!strncmp(line, "@@L h", 5)) {
+			char *end;
+			long h = strtol(line + 5, &end, 10);
+			if (end != line + 5 && h >= 0 && (size_t)h < hp->n_handlers)
+				add_output(&hp->handlers[h].res, *end ? end + 1 : end);
+		} else if (tag_index(line, "@@L", &idx, &rest) == 0 && idx >= 0 &&
+		           (size_t)idx < hp->n_res) {
+			add_output(&hp->res[idx], rest);
+		}
+		free(line);
+	}
+	for (size_t i = 0; i < hp->n_res; i++)
+		if (hp->res[i].status == RES_CHANGE)
+			hp->res[i].status = done ? RES_SKIPPED : RES_FAILED;
+	for (size_t i = 0; i < hp->n_handlers; i++)
+		if (hp->handlers[i].notified && hp->handlers[i].status == RES_PENDING) {
+			bool due = false;
+			for (size_t k = 0; k < hp->n_res && !due; k++)
+				for (size_t m = 0; m < hp->res[k].n_notify && !due; m++)
+					due = hp->res[k].status == RES_CHANGED &&
+					      !strcmp(hp->res[k].notify[m], hp->handlers[i].name);
+			if (due)
+				hp->handlers[i].status = RES_FAILED;
+		}
+	if (!done)
+		return pv_error_set(err, "the apply script stopped before its end (the connection "
+		                         "may have dropped); run again to finish");
+	return 0;
+}
+
+void script_rollback(const struct host_plan *hp, struct buf *sh)
+{
+	bool *run = xcalloc(hp->n_handlers + 1, sizeof(*run));
+	char name[32];
+
+	script_head(sh);
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		if (!r->verify_login || r->status != RES_CHANGED)
+			continue;
+		if (r->type->rollback)
+			r->type->rollback(r, (int)i, sh);
+		for (size_t k = 0; k < r->n_notify; k++) {
+			int h = handler_index(hp, r->notify[k]);
+			if (h >= 0 && hp->handlers[h].res.type)
+				run[h] = true;
+		}
+	}
+	/* rollback runs outside the apply's stage directory */
+	buf_adds(sh, "PV_STAGE=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$PV_STAGE\"' EXIT\n");
+	for (size_t h = 0; h < hp->n_handlers; h++) {
+		if (!run[h])
+			continue;
+		snprintf(name, sizeof(name), "h%zu", h);
+		guarded(sh, name, &hp->handlers[h].res, (int)h);
+		buf_adds(sh, "[ $pv_rc = 0 ] || pv_bad=1\n");
+	}
+	buf_adds(sh, "[ -z \"${pv_bad:-}\" ] && echo @@Z\n");
+	free(run);
+}

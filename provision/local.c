@@ -1,0 +1,1122 @@
+/*
+ * local.c - real Debian 12 hosts on this machine: the embedded provider.
+ *
+ * One root file system is built once with mmdebstrap and cached; each
+ * server of a layout gets an overlay of it, its own hostname, machine id,
+ * address and ed25519 host key (generated here and pinned before the first
+ * boot), and is booted with systemd-nspawn on a bridge the tool creates.
+ * Packages reach the hosts through an apt-cacher-ng the tool runs on the
+ * bridge address.  Everything made is recorded in the state the moment it
+ * exists, and destroy removes exactly that: the recorded processes (only
+ * while their command line still says they are ours), mounts, directories,
+ * the bridge and the pinned keys.
+ *
+ *   providers:
+ *     local: { subnet: 10.213.7.0/24, release: bookworm }
+ *
+ * Needs root: bridges, mounts and nspawn.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <ifaddrs.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "provision/keys.h"
+#include "provision/proc.h"
+#include "provision/provider.h"
+#include "provision/remote.h"
+
+/* Bump when the base recipe changes: a new recipe builds a new base. */
+#define BASE_RECIPE "1"
+#define BASE_PACKAGES "systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates"
+#define ACNG_PORT 3142
+#define FIRST_HOST 11
+#define MAX_HOSTS 200
+#define BOOT_TIMEOUT_MS 180000
+
+static const char *const setting_keys[] = {"subnet", "release"};
+
+/* ---- names and places ---- */
+
+struct names {
+	char id[65]; /* sha256 of state dir, env and layout */
+	char bridge[IFNAMSIZ];
+	char *ldir; /* <state>/local/<env>/<layout> */
+	char *acng_dir;
+	char *cache_dir;
+};
+
+static void names_init(struct names *nm, const struct provider_ctx *c)
+{
+	char *key = xasprintf("%s\n%s\n%s", c->state->dir, c->env, c->layout->name);
+	const char *cache = getenv("PROVISION_CACHE_DIR");
+	char *l1, *l2;
+
+	pv_sha256_hex(key, strlen(key), nm->id);
+	free(key);
+	snprintf(nm->bridge, sizeof(nm->bridge), "pv%.8s", nm->id);
+	l1 = pv_path_join(c->state->dir, "local");
+	l2 = pv_path_join(l1, c->env);
+	nm->ldir = pv_path_join(l2, c->layout->name);
+	free(l1);
+	free(l2);
+	nm->acng_dir = pv_path_join(nm->ldir, "apt-cache");
+	nm->cache_dir = xstrdup(cache && *cache ? cache : "/var/cache/provision");
+}
+
+static void names_release(struct names *nm)
+{
+	free(nm->ldir);
+	free(nm->acng_dir);
+	free(nm->cache_dir);
+}
+
+static char *machine_name(const struct names *nm, const char *server)
+{
+	return xasprintf("p%.6s-%s", nm->id, server);
+}
+
+static char *host_dir(const struct names *nm, const char *server)
+{
+	char *hosts = pv_path_join(nm->ldir, "hosts");
+	char *d = pv_path_join(hosts, server);
+
+	free(hosts);
+	return d;
+}
+
+static const char *setting(const struct provider_ctx *c, const char *key)
+{
+	const struct node *v = node_get(c->settings, key);
+
+	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
+}
+
+/* "10.213.7.0/24" -> "10.213.7"; NULL when not a private /24. */
+static char *subnet_prefix(const char *s)
+{
+	unsigned a, b, c, d;
+	char tail;
+
+	if (!s || sscanf(s, "%u.%u.%u.%u/24%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
+	    c > 255 || d != 0)
+		return NULL;
+	if (!(a == 10 || (a == 172 && b >= 16 && b < 32) || (a == 192 && b == 168)))
+		return NULL;
+	return xasprintf("%u.%u.%u", a, b, c);
+}
+
+static bool path_ok_for_overlay(const char *p)
+{
+	return !strpbrk(p, ",:\\\n");
+}
+
+/* ---- validation ---- */
+
+static void local_validate(const struct inventory *inv, const struct inv_layout *l,
+                           const struct node *settings, struct diags *d)
+{
+	const struct node *v;
+
+	if (settings && settings->kind == NODE_MAP) {
+		node_check_keys(settings, setting_keys, PV_ARRAY_SIZE(setting_keys),
+		                "provider 'local'", d);
+		if ((v = node_get(settings, "subnet"))) {
+			char *p = v->kind == NODE_SCALAR ? subnet_prefix(v->scalar) : NULL;
+			if (!p)
+				diags_add(
+				    d, &v->pos,
+				    "'subnet' of provider 'local' must be a private /24 such as "
+				    "10.213.7.0/24");
+			free(p);
+		}
+		if ((v = node_get(settings, "release")) &&
+		    (v->kind != NODE_SCALAR || strcmp(v->scalar, "bookworm")))
+			diags_add(
+			    d, &v->pos,
+			    "'release' of provider 'local' must be 'bookworm' (Debian 12), the "
+			    "release this provider builds and tests");
+	}
+	if (l->n_servers > MAX_HOSTS)
+		diags_add(d, &l->pos,
+		          "layout '%s' has %zu servers; provider 'local' makes at most %d", l->name,
+		          l->n_servers, MAX_HOSTS);
+	(void)inv;
+}
+
+/* ---- the state ---- */
+
+static json_t *hosts_obj(struct provider_ctx *c, bool create)
+{
+	return state_obj(c->lstate, "hosts", create);
+}
+
+static json_t *pdata(struct provider_ctx *c, bool create)
+{
+	return state_obj(c->lstate, "provider_data", create);
+}
+
+static pid_t json_pid(const json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+
+	return json_is_integer(v) ? (pid_t)json_integer_value(v) : 0;
+}
+
+static bool nspawn_running(pid_t pid, const char *machine)
+{
+	const char *words[] = {"systemd-nspawn", machine, NULL};
+
+	return pid > 0 && proc_is(pid, words);
+}
+
+static bool acng_running(pid_t pid, const char *conf)
+{
+	const char *words[] = {"-c", conf, NULL};
+
+	return pid > 0 && proc_is(pid, words);
+}
+
+static bool is_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		char *mp = sp + 1;
+		char *end = strchr(mp, ' ');
+		if (end && (size_t)(end - mp) == strlen(path) && !strncmp(mp, path, strlen(path)))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static bool link_exists(const char *name)
+{
+	return if_nametoindex(name) != 0;
+}
+
+/* ---- running commands ---- */
+
+static int run(struct pv_error *err, const char *what, char *const argv[])
+{
+	struct buf out;
+	int rc;
+
+	buf_init(&out, 1 << 16);
+	rc = proc_run(argv, &out, err);
+	if (rc > 0)
+		pv_error_set(err, "%s failed (exit status %d): %s", what, rc,
+		             proc_tail(out.s, 400));
+	else if (rc < 0)
+		pv_error_prefix(err, "%s", what);
+	buf_release(&out);
+	return rc == 0 ? 0 : -1;
+}
+
+static void need_root(struct pv_error *err)
+{
+	pv_error_set(err, "provider 'local' needs root: it creates bridges, mounts and "
+	                  "systemd-nspawn hosts");
+}
+
+/* ---- the base file system ---- */
+
+static char *base_path(const struct names *nm)
+{
+	char *name = xasprintf("debian-bookworm-r%s", BASE_RECIPE);
+	char *p = pv_path_join(nm->cache_dir, name);
+
+	free(name);
+	return p;
+}
+
+static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+	(void)sb;
+	(void)f;
+	if (flag == FTW_DP)
+		return rmdir(p) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(p) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -rf that never crosses into another file system (a mount left behind). */
+static int remove_tree(const char *path, struct pv_error *err)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) < 0)
+		return errno == ENOENT
+		           ? 0
+		           : pv_error_set(err, "cannot remove '%s': %s", path, strerror(errno));
+	if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return pv_error_set(err, "cannot remove '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+static int ensure_base(struct provider_ctx *c, const struct names *nm, char **out,
+                       struct pv_error *err)
+{
+	char *base = base_path(nm), *lock = NULL, *tmp = NULL, *log = NULL;
+	int fd = -1, rc = -1;
+	struct stat sb;
+
+	if (stat(base, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		*out = base;
+		return 0;
+	}
+	if (pv_mkdir_p(nm->cache_dir, 0755, err) < 0)
+		goto out;
+	lock = pv_path_join(nm->cache_dir, ".lock");
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		pv_error_set(err, "cannot lock '%s': %s", lock, strerror(errno));
+		goto out;
+	}
+	if (stat(base, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		rc = 0; /* another run built it meanwhile */
+		goto out;
+	}
+	report_info(c->rep, NULL,
+	            "building the Debian 12 base file system in '%s' (once; about a minute)", base);
+	tmp = xasprintf("%s.build-%d", base, (int)getpid());
+	log = xasprintf("%s.log", base);
+	remove_tree(tmp, err);
+	char *argv[] = {
+	    "mmdebstrap",
+	    "--variant=minbase",
+	    "--include=" BASE_PACKAGES,
+	    /* every host gets its own host key and machine id later */
+	    "--customize-hook=rm -f \"$1\"/etc/ssh/ssh_host_*",
+	    "--customize-hook=chroot \"$1\" systemctl enable systemd-networkd",
+	    "--customize-hook=: > \"$1\"/etc/machine-id",
+	    "bookworm",
+	    tmp,
+	    NULL,
+	};
+	struct buf o;
+	buf_init(&o, 1 << 20);
+	int st = proc_run(argv, &o, err);
+	pv_write_file_atomic(log, o.s, o.len, 0644, err);
+	if (st != 0) {
+		if (st > 0)
+			pv_error_set(err,
+			             "building the base file system with mmdebstrap failed "
+			             "(exit status %d; log in '%s'): %s",
+			             st, log, proc_tail(o.s, 400));
+		buf_release(&o);
+		remove_tree(tmp, err);
+		goto out;
+	}
+	buf_release(&o);
+	if (rename(tmp, base) < 0) {
+		pv_error_set(err, "cannot move the base file system into '%s': %s", base,
+		             strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(lock);
+	free(tmp);
+	free(log);
+	if (rc == 0) {
+		*out = base;
+		if (!path_ok_for_overlay(base)) {
+			*out = NULL;
+			free(base);
+			return pv_error_set(err, "the cache directory '%s' cannot hold ',' or ':'",
+			                    nm->cache_dir);
+		}
+	} else {
+		free(base);
+	}
+	return rc;
+}
+
+/* ---- the network ---- */
+
+static bool prefix_in_use(const char *prefix)
+{
+	struct ifaddrs *ifa = NULL;
+	bool used = false;
+	size_t len = strlen(prefix);
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (struct ifaddrs *i = ifa; i && !used; i = i->ifa_next) {
+		char a[INET_ADDRSTRLEN];
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof(a));
+		used = !strncmp(a, prefix, len) && a[len] == '.';
+	}
+	freeifaddrs(ifa);
+	return used;
+}
+
+/* The /24 of the layout: recorded, configured, or a free one derived from its id. */
+static char *choose_prefix(struct provider_ctx *c, const struct names *nm, bool *fresh)
+{
+	const char *rec = state_str(pdata(c, false), "subnet");
+	char *p;
+
+	*fresh = false;
+	if (rec && (p = subnet_prefix(rec)))
+		return p;
+	*fresh = true;
+	if ((p = subnet_prefix(setting(c, "subnet"))))
+		return p;
+	char hex[4] = {nm->id[8], nm->id[9], nm->id[10], '\0'};
+	unsigned start = (unsigned)strtoul(hex, NULL, 16) % 200;
+	for (unsigned k = 0; k < 200; k++) {
+		p = xasprintf("10.213.%u", 20 + (start + k) % 200);
+		if (!prefix_in_use(p))
+			return p;
+		free(p);
+	}
+	return xasprintf("10.213.%u", 20 + start);
+}
+
+static int ensure_bridge(struct provider_ctx *c, const struct names *nm, const char *prefix,
+                         struct pv_error *err)
+{
+	json_t *pd = pdata(c, true);
+	char *cidr = xasprintf("%s.1/24", prefix);
+	int rc = -1;
+
+	if (!link_exists(nm->bridge)) {
+		char *add[] = {"ip", "link", "add", (char *)nm->bridge, "type", "bridge", NULL};
+		if (prefix_in_use(prefix)) {
+			pv_error_set(
+			    err,
+			    "subnet %s.0/24 is already used on this machine; choose another "
+			    "with providers.local.subnet",
+			    prefix);
+			goto out;
+		}
+		if (run(err, "creating the bridge", add) < 0)
+			goto out;
+	}
+	/* recorded before anything else is put on it, so destroy finds it */
+	state_set_str(pd, "bridge", nm->bridge);
+	char *sub = xasprintf("%s.0/24", prefix);
+	state_set_str(pd, "subnet", sub);
+	free(sub);
+	char *br_addr = xasprintf("%s.1", prefix);
+	state_set_str(pd, "bridge_address", br_addr);
+	free(br_addr);
+	if (state_save(c->state, err) < 0)
+		goto out;
+	char *flush[] = {"ip", "addr", "replace", cidr, "dev", (char *)nm->bridge, NULL};
+	char *up[] = {"ip", "link", "set", (char *)nm->bridge, "up", NULL};
+	if (run(err, "giving the bridge its address", flush) < 0 ||
+	    run(err, "bringing the bridge up", up) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(cidr);
+	return rc;
+}
+
+/* ---- the package cache ---- */
+
+static int write_text(const char *dir, const char *name, const char *text, int mode,
+                      struct pv_error *err)
+{
+	char *p = pv_path_join(dir, name);
+	int rc = pv_write_file_atomic(p, text, strlen(text), mode, err);
+
+	free(p);
+	return rc;
+}
+
+static int ensure_cache(struct provider_ctx *c, const struct names *nm, const char *prefix,
+                        struct pv_error *err)
+{
+	json_t *pd = pdata(c, true);
+	char *conf = pv_path_join(nm->acng_dir, "conf");
+	char *shared = pv_path_join(nm->cache_dir, "apt-cacher-ng");
+	char *logdir = pv_path_join(nm->acng_dir, "log");
+	char *log = pv_path_join(nm->acng_dir, "daemon.log");
+	char *addr = xasprintf("%s.1", prefix);
+	char *text = NULL;
+	pid_t pid = json_pid(pd, "cache_pid");
+	int rc = -1;
+
+	if (acng_running(pid, conf)) {
+		rc = 0;
+		goto out;
+	}
+	if (pv_mkdir_p(conf, 0700, err) < 0 || pv_mkdir_p(logdir, 0700, err) < 0 ||
+	    pv_mkdir_p(shared, 0755, err) < 0)
+		goto out;
+	/* the stock backend list names a mirror this machine may not reach */
+	if (write_text(conf, "backends_debian", "http://deb.debian.org/debian/\n", 0644, err) < 0)
+		goto out;
+	text =
+	    xasprintf("# written by provision for layout '%s'\n"
+	              "CacheDir: %s\nLogDir: %s\nSupportDir: /usr/lib/apt-cacher-ng\n"
+	              "Port: %d\nBindAddress: %s\nForeGround: 1\n"
+	              "PidFile: %s/pid\nSocketPath: %s/socket\n"
+	              "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian\n"
+	              "Remap-secdeb: security.debian.org security.debian.org/debian-security "
+	              "deb.debian.org/debian-security /debian-security ; "
+	              "deb.debian.org/debian-security\n"
+	              "ExThreshold: 4\n",
+	              c->layout->name, shared, logdir, ACNG_PORT, addr, nm->acng_dir, nm->acng_dir);
+	if (write_text(conf, "acng.conf", text, 0644, err) < 0)
+		goto out;
+	char *argv[] = {"/usr/sbin/apt-cacher-ng", "-c", conf, NULL};
+	if ((pid = proc_spawn(argv, log, err)) < 0)
+		goto out;
+	json_object_set_new(pd, "cache_pid", json_integer(pid));
+	if (state_save(c->state, err) < 0)
+		goto out;
+	if (remote_wait_port(addr, ACNG_PORT, 20000, err) < 0) {
+		pv_error_prefix(err, "the package cache did not start (log: %s)", log);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(conf);
+	free(shared);
+	free(logdir);
+	free(log);
+	free(addr);
+	free(text);
+	return rc;
+}
+
+/* ---- one host ---- */
+
+struct newhost {
+	const char *name;
+	char *dir, *root, *machine, *address, *public_key;
+	pid_t pid;
+};
+
+static int mount_overlay(const char *base, const char *dir, const char *root, struct pv_error *err)
+{
+	char *upper = pv_path_join(dir, "upper"), *work = pv_path_join(dir, "work");
+	char *opts = NULL;
+	int rc = -1;
+
+	if (!path_ok_for_overlay(dir)) {
+		pv_error_set(err, "the host directory '%s' cannot hold ',' or ':'", dir);
+		goto out;
+	}
+	if (pv_mkdir_p(upper, 0755, err) < 0 || pv_mkdir_p(work, 0700, err) < 0 ||
+	    pv_mkdir_p(root, 0755, err) < 0)
+		goto out;
+	if (is_mounted(root)) {
+		rc = 0;
+		goto out;
+	}
+	opts = xasprintf("lowerdir=%s,upperdir=%s,workdir=%s", base, upper, work);
+	if (mount("overlay", root, "overlay", 0, opts) < 0) {
+		pv_error_set(err, "cannot mount the overlay on '%s': %s", root, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(upper);
+	free(work);
+	free(opts);
+	return rc;
+}
+
+static int put(const char *root, const char *path, const char *text, int mode, struct pv_error *err)
+{
+	char *p = pv_path_join(root, path);
+	char *dir = xstrdup(p);
+	int rc;
+
+	*strrchr(dir, '/') = '\0';
+	rc = pv_mkdir_p(dir, 0755, err);
+	/* a link in the guest must not lead a write out of it: replace the link itself */
+	if (rc == 0)
+		rc = pv_write_file_atomic(p, text, strlen(text), mode, err);
+	free(dir);
+	free(p);
+	return rc;
+}
+
+/* What cloud-init does on a cloud server: identity, network, the admin user. */
+static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *prefix,
+                        struct pv_error *err)
+{
+	unsigned char id[16];
+	char mid[34], *text;
+	char *priv = NULL;
+	int rc = -1;
+
+	if (RAND_bytes(id, sizeof(id)) != 1) {
+		pv_error_set(err, "cannot make a machine id: no randomness");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(id); i++)
+		snprintf(mid + 2 * i, 3, "%02x", id[i]);
+	mid[32] = '\n';
+	mid[33] = '\0';
+	text = xasprintf("%s\n", h->name);
+	rc = put(h->root, "etc/hostname", text, 0644, err);
+	free(text);
+	if (rc < 0 || put(h->root, "etc/machine-id", mid, 0444, err) < 0)
+		return -1;
+	text = xasprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost "
+	                 "ip6-loopback\n",
+	                 h->name);
+	rc = put(h->root, "etc/hosts", text, 0644, err);
+	free(text);
+	if (rc < 0)
+		return -1;
+	/* no DNS on the bridge: fail fast instead of waiting for a resolver */
+	if (put(h->root, "etc/resolv.conf", "# no resolver on the provision bridge\n", 0644, err) <
+	    0)
+		return -1;
+	text = xasprintf("# written by provision\n[Match]\nName=host0\n\n[Network]\n"
+	                 "Address=%s/24\nGateway=%s.1\nLinkLocalAddressing=no\n"
+	                 "IPv6AcceptRA=no\n",
+	                 h->address, prefix);
+	rc = put(h->root, "etc/systemd/network/10-host0.network", text, 0644, err);
+	free(text);
+	if (rc < 0)
+		return -1;
+	text = xasprintf("# written by provision: packages come through the cache on the "
+	                 "bridge\nAcquire::http::Proxy \"http://%s.1:%d\";\n",
+	                 prefix, ACNG_PORT);
+	rc = put(h->root, "etc/apt/apt.conf.d/01provision-proxy", text, 0644, err);
+	free(text);
+	if (rc < 0)
+		return -1;
+	if (c->inv->ssh_port != 22) {
+		text = xasprintf("# written by provision\nPort %d\n", c->inv->ssh_port);
+		rc = put(h->root, "etc/ssh/sshd_config.d/05-provision-port.conf", text, 0644, err);
+		free(text);
+		if (rc < 0)
+			return -1;
+	}
+	char *comment = xasprintf("root@%s", h->name);
+	rc = keygen_ed25519(&priv, &h->public_key, comment, err);
+	free(comment);
+	if (rc < 0)
+		return -1;
+	rc = put(h->root, "etc/ssh/ssh_host_ed25519_key", priv, 0600, err);
+	pv_free_secret(priv);
+	text = xasprintf("%s\n", h->public_key);
+	if (rc == 0)
+		rc = put(h->root, "etc/ssh/ssh_host_ed25519_key.pub", text, 0644, err);
+	free(text);
+	if (rc < 0)
+		return -1;
+	/* the values are arguments of the script, never part of its text */
+	static const char user_sh[] =
+	    "set -e\nu=$1\nif [ \"$u\" = root ]; then h=/root; else\n"
+	    "\tid -u \"$u\" >/dev/null 2>&1 || useradd -m -U -s /bin/bash -- \"$u\"\n"
+	    "\th=$(getent passwd \"$u\" | cut -d: -f6)\n"
+	    "\tprintf '# managed by provision\\n%s ALL=(ALL) NOPASSWD:ALL\\n' \"$u\" "
+	    ">\"/etc/sudoers.d/90-provision-$u\"\n"
+	    "\tchmod 440 \"/etc/sudoers.d/90-provision-$u\"\nfi\n"
+	    "mkdir -p \"$h/.ssh\"\nprintf '%s\\n' \"$2\" >\"$h/.ssh/authorized_keys\"\n"
+	    "chmod 700 \"$h/.ssh\"\nchmod 600 \"$h/.ssh/authorized_keys\"\n"
+	    "chown -R \"$u:$(id -gn \"$u\")\" \"$h/.ssh\"\n";
+	char *argv[] = {"chroot",
+	                h->root,
+	                "/bin/sh",
+	                "-c",
+	                (char *)user_sh,
+	                "sh",
+	                (char *)c->admin_user,
+	                (char *)c->admin_public_key,
+	                NULL};
+	return run(err, "creating the admin user", argv);
+}
+
+static int start_host(const struct names *nm, struct newhost *h, struct pv_error *err)
+{
+	char *log = pv_path_join(h->dir, "console.log");
+	char *br = xasprintf("--network-bridge=%s", nm->bridge);
+	char *hn = xasprintf("--hostname=%s", h->name);
+	char *argv[] = {"systemd-nspawn",
+	                "--quiet",
+	                "-D",
+	                h->root,
+	                "--boot",
+	                "--register=no",
+	                "--keep-unit",
+	                "--link-journal=no",
+	                "--resolv-conf=off",
+	                br,
+	                "-M",
+	                h->machine,
+	                hn,
+	                NULL};
+
+	h->pid = proc_spawn(argv, log, err);
+	free(log);
+	free(br);
+	free(hn);
+	return h->pid > 0 ? 0 : -1;
+}
+
+static void record_host(struct provider_ctx *c, const struct newhost *h)
+{
+	json_t *o = state_obj(hosts_obj(c, true), h->name, true);
+
+	state_set_str(o, "address", h->address);
+	state_set_str(o, "machine", h->machine);
+	state_set_str(o, "dir", h->dir);
+	if (h->public_key)
+		state_set_str(o, "host_key", h->public_key);
+	if (h->pid > 0)
+		json_object_set_new(o, "pid", json_integer(h->pid));
+}
+
+/* The lowest free host number in the /24. */
+static char *next_address(struct provider_ctx *c, const char *prefix)
+{
+	json_t *hs = hosts_obj(c, false);
+
+	for (int n = FIRST_HOST; n < FIRST_HOST + MAX_HOSTS; n++) {
+		char *a = xasprintf("%s.%d", prefix, n);
+		bool used = false;
+		const char *k;
+		json_t *v;
+		json_object_foreach(hs, k, v)
+		{
+			const char *x = state_str(v, "address");
+			used = used || (x && !strcmp(x, a));
+		}
+		if (!used)
+			return a;
+		free(a);
+	}
+	return NULL;
+}
+
+static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
+                      const json_t *o, const char *prefix)
+{
+	char *br = xasprintf("%s.1", prefix);
+
+	h->name = xstrdup(name);
+	h->address = xstrdup(state_str(o, "address"));
+	h->port = c->inv->ssh_port;
+	h->user = xstrdup(c->inv->ssh_user);
+	h->host_key = xstrdup(state_str(o, "host_key") ? state_str(o, "host_key") : "");
+	scope_init(&h->facts);
+	scope_set_str(&h->facts, "container", "true");
+	scope_set_str(&h->facts, "address", h->address);
+	scope_set_str(&h->facts, "private_address", h->address);
+	scope_set_str(&h->facts, "bridge_address", br);
+	scope_set_str(&h->facts, "os_id", "debian");
+	scope_set_str(&h->facts, "os_version_id", "12");
+	scope_set_str(&h->facts, "provider", "local");
+	free(br);
+}
+
+static void newhost_release(struct newhost *h)
+{
+	free(h->dir);
+	free(h->root);
+	free(h->machine);
+	free(h->address);
+	free(h->public_key);
+}
+
+/* ---- the operations ---- */
+
+static int local_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
+{
+	json_t *hs = hosts_obj(c, false);
+	char *prefix = subnet_prefix(state_str(pdata(c, false), "subnet"));
+	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
+	size_t k = 0;
+
+	(void)err;
+	for (size_t i = 0; prefix && i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		if (!o || !state_str(o, "address") || !state_str(o, "host_key"))
+			continue;
+		fill_host(&hosts[k++], c, name, o, prefix);
+	}
+	free(prefix);
+	*out = hosts;
+	*n = k;
+	return 0;
+}
+
+static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
+{
+	struct names nm;
+	struct newhost *nh = xcalloc(c->layout->n_servers + 1, sizeof(*nh));
+	char *base = NULL, *prefix = NULL;
+	bool fresh;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (geteuid() != 0) {
+		need_root(err);
+		free(nh);
+		return -1;
+	}
+	names_init(&nm, c);
+	if (!path_ok_for_overlay(nm.ldir)) {
+		pv_error_set(err,
+		             "the state directory '%s' cannot hold ',' or ':' (overlay mounts)",
+		             nm.ldir);
+		goto out;
+	}
+	if (ensure_base(c, &nm, &base, err) < 0)
+		goto out;
+	prefix = choose_prefix(c, &nm, &fresh);
+	if (ensure_bridge(c, &nm, prefix, err) < 0 || ensure_cache(c, &nm, prefix, err) < 0)
+		goto out;
+
+	/* hosts that were made but are gone from the layout are kept, never deleted here */
+	const char *k;
+	json_t *v;
+	json_object_foreach(hosts_obj(c, true), k, v)
+	{
+		if (!layout_server(c->layout, k))
+			report_warn(c->rep, k,
+			            "host '%s' is no longer in layout '%s'; it keeps running until "
+			            "'provision destroy %s'",
+			            k, c->layout->name, c->layout->name);
+	}
+
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		struct newhost *h = &nh[i];
+		json_t *o = state_obj(hosts_obj(c, true), c->layout->servers[i].name, false);
+
+		h->name = c->layout->servers[i].name;
+		h->machine = machine_name(&nm, h->name);
+		h->dir = host_dir(&nm, h->name);
+		h->root = pv_path_join(h->dir, "root");
+		if (o && state_str(o, "host_key") && state_str(o, "address")) {
+			h->address = xstrdup(state_str(o, "address"));
+			if (nspawn_running(json_pid(o, "pid"), h->machine))
+				continue;
+			/* made before, not running now (a reboot, a crash): start it again */
+			report_info(c->rep, h->name, "starting the stopped host");
+			if (mount_overlay(base, h->dir, h->root, err) < 0 ||
+			    start_host(&nm, h, err) < 0)
+				goto host_fail;
+			record_host(c, h);
+			if (state_save(c->state, err) < 0)
+				goto host_fail;
+			continue;
+		}
+		if (o) {
+			/* an interrupted create: start over from a clean directory */
+			if (is_mounted(h->root) && umount2(h->root, MNT_DETACH) < 0) {
+				pv_error_set(err, "cannot unmount '%s': %s", h->root,
+				             strerror(errno));
+				goto host_fail;
+			}
+			if (remove_tree(h->dir, err) < 0)
+				goto host_fail;
+			h->address =
+			    state_str(o, "address") ? xstrdup(state_str(o, "address")) : NULL;
+		}
+		if (!h->address && !(h->address = next_address(c, prefix))) {
+			pv_error_set(err, "no free address left in %s.0/24", prefix);
+			goto host_fail;
+		}
+		report_info(c->rep, h->name, "creating host %s", h->address);
+		/* recorded first: an interrupted create is found and finished or removed */
+		record_host(c, h);
+		if (state_save(c->state, err) < 0 ||
+		    mount_overlay(base, h->dir, h->root, err) < 0 ||
+		    prepare_host(c, h, prefix, err) < 0)
+			goto host_fail;
+		if (known_hosts_pin(c->known_hosts, h->address, c->inv->ssh_port, h->public_key,
+		                    err) < 0)
+			goto host_fail;
+		record_host(c, h);
+		if (state_save(c->state, err) < 0 || start_host(&nm, h, err) < 0)
+			goto host_fail;
+		record_host(c, h);
+		if (state_save(c->state, err) < 0)
+			goto host_fail;
+		continue;
+	host_fail:
+		pv_error_prefix(err, "host '%s'", h->name);
+		goto out;
+	}
+
+	/* all hosts boot at once; wait for each sshd */
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		struct newhost *h = &nh[i];
+		long long deadline = pv_now_ms() + BOOT_TIMEOUT_MS;
+		while (remote_wait_port(h->address, c->inv->ssh_port, 1000, err) < 0) {
+			if (!nspawn_running(
+			        h->pid ? h->pid
+			               : json_pid(state_obj(hosts_obj(c, false), h->name, false),
+			                          "pid"),
+			        h->machine)) {
+				char *log = pv_path_join(h->dir, "console.log");
+				char *text = NULL;
+				size_t len;
+				pv_read_file(log, &text, &len, 0, err);
+				pv_error_set(err, "host '%s' stopped while booting: %s", h->name,
+				             text ? proc_tail(text, 400) : "(no console output)");
+				free(text);
+				free(log);
+				goto out;
+			}
+			if (pv_now_ms() > deadline) {
+				pv_error_prefix(err, "host '%s' did not boot", h->name);
+				goto out;
+			}
+		}
+	}
+	rc = local_hosts(c, out, n, err);
+out:
+	for (size_t i = 0; i < c->layout->n_servers; i++)
+		newhost_release(&nh[i]);
+	free(nh);
+	free(base);
+	free(prefix);
+	names_release(&nm);
+	return rc;
+}
+
+static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+{
+	struct names nm;
+	json_t *hs = hosts_obj(c, false);
+	char *base;
+	struct stat sb;
+	bool fresh;
+
+	names_init(&nm, c);
+	base = base_path(&nm);
+	if (stat(base, &sb) != 0)
+		buf_addf(out, "  + build the Debian 12 base file system in %s (once)\n", base);
+	char *prefix = choose_prefix(c, &nm, &fresh);
+	if (!link_exists(nm.bridge))
+		buf_addf(out, "  + bridge %s with address %s.1/24 and a package cache on port %d\n",
+		         nm.bridge, prefix, ACNG_PORT);
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		char *machine = machine_name(&nm, name);
+		if (!o || !state_str(o, "host_key"))
+			buf_addf(out,
+			         "  + host %s: Debian 12 on systemd-nspawn, host key pinned "
+			         "before first boot\n",
+			         name);
+		else if (!nspawn_running(json_pid(o, "pid"), machine))
+			buf_addf(out, "  ~ start host %s (%s), which is stopped\n", name,
+			         state_str(o, "address"));
+		free(machine);
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(hs, k, v)
+	{
+		if (!layout_server(c->layout, k))
+			buf_addf(out,
+			         "  ! host %s is no longer in the layout; it is kept until "
+			         "destroy\n",
+			         k);
+	}
+	free(prefix);
+	free(base);
+	names_release(&nm);
+	(void)err;
+	return 0;
+}
+
+/* The container's init: the child of nspawn, so a hard stop can end the whole host. */
+static pid_t child_of(pid_t pid)
+{
+	char path[64];
+	FILE *f;
+	int child = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (!(f = fopen(path, "re")))
+		return 0;
+	if (fscanf(f, "%d", &child) != 1)
+		child = 0;
+	fclose(f);
+	return child;
+}
+
+static int local_destroy(struct provider_ctx *c, struct pv_error *err)
+{
+	struct names nm;
+	json_t *hs = hosts_obj(c, false);
+	size_t n = json_object_size(hs), i = 0;
+	pid_t *pids = xcalloc(n + 1, sizeof(*pids)), *inits = xcalloc(n + 1, sizeof(*inits));
+	char **machines = xcalloc(n + 1, sizeof(*machines));
+	const char ***words = xcalloc(n + 1, sizeof(*words));
+	const char *k;
+	json_t *v;
+	int rc = -1;
+
+	if (geteuid() != 0) {
+		need_root(err);
+		free(pids);
+		free(inits);
+		free(machines);
+		free(words);
+		return -1;
+	}
+	names_init(&nm, c);
+	json_object_foreach(hs, k, v)
+	{
+		machines[i] = machine_name(&nm, k);
+		words[i] = xcalloc(3, sizeof(**words));
+		words[i][0] = "systemd-nspawn";
+		words[i][1] = machines[i];
+		pids[i] = json_pid(v, "pid");
+		if (!proc_is(pids[i], words[i]))
+			pids[i] = 0;
+		inits[i] = pids[i] ? child_of(pids[i]) : 0;
+		i++;
+	}
+	if (n)
+		report_info(c->rep, NULL, "stopping %zu host%s", n, n == 1 ? "" : "s");
+	/* nspawn turns SIGTERM into a clean shutdown of the host */
+	if (proc_stop(pids, (const char *const *const *)words, n, SIGTERM, 20000) > 0) {
+		for (size_t j = 0; j < n; j++) {
+			/* init of a PID namespace takes every process of the host with it */
+			const char *w[] = {NULL};
+			if (inits[j] > 1 && proc_is(inits[j], w))
+				kill(inits[j], SIGKILL);
+		}
+	}
+	void *iter = json_object_iter(hs);
+	while (iter) {
+		char *name = xstrdup(json_object_iter_key(iter));
+		json_t *o = json_object_iter_value(iter);
+		const char *dir = state_str(o, "dir");
+		const char *addr = state_str(o, "address");
+		char *mydir = host_dir(&nm, name);
+
+		if (dir && strcmp(dir, mydir)) {
+			pv_error_set(err,
+			             "the state names '%s' for host '%s', not the directory "
+			             "the tool uses; not removing it",
+			             dir, name);
+			free(mydir);
+			free(name);
+			goto out;
+		}
+		char *root = pv_path_join(mydir, "root");
+		for (int t = 0; t < 50 && is_mounted(root); t++) {
+			if (umount2(root, 0) == 0)
+				break;
+			if (errno == EBUSY && t == 49)
+				umount2(root, MNT_DETACH);
+			usleep(100000);
+		}
+		int bad = 0;
+		if (is_mounted(root))
+			bad = pv_error_set(err, "cannot unmount '%s': %s", root, strerror(errno));
+		if (!bad)
+			bad = remove_tree(mydir, err);
+		if (!bad && addr)
+			bad = known_hosts_forget(c->known_hosts, addr, c->inv->ssh_port, err);
+		free(root);
+		free(mydir);
+		if (bad) {
+			free(name);
+			goto out;
+		}
+		iter = json_object_iter_next(hs, iter);
+		json_object_del(hs, name);
+		free(name);
+		if (state_save(c->state, err) < 0)
+			goto out;
+	}
+	json_t *pd = pdata(c, false);
+	char *conf = pv_path_join(nm.acng_dir, "conf");
+	pid_t cpid = json_pid(pd, "cache_pid");
+	const char *cw[] = {"-c", conf, NULL};
+	const char *const *cws[] = {cw};
+	if (cpid > 0)
+		proc_stop(&cpid, cws, 1, SIGTERM, 5000);
+	free(conf);
+	json_object_del(pd, "cache_pid");
+	const char *br = state_str(pd, "bridge");
+	if (br && !strcmp(br, nm.bridge) && link_exists(nm.bridge)) {
+		char *del[] = {"ip", "link", "del", nm.bridge, NULL};
+		if (run(err, "removing the bridge", del) < 0)
+			goto out;
+	}
+	if (remove_tree(nm.ldir, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	for (size_t j = 0; j < n; j++) {
+		free(machines[j]);
+		free(words[j]);
+	}
+	free(machines);
+	free(words);
+	free(pids);
+	free(inits);
+	names_release(&nm);
+	return rc;
+}
+
+static int local_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+{
+	struct names nm;
+	json_t *hs = hosts_obj(c, false);
+
+	names_init(&nm, c);
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		char *machine = machine_name(&nm, name);
+		if (!o)
+			buf_addf(out, "  %-16s not created\n", name);
+		else
+			buf_addf(out, "  %-16s %-8s %s\n", name,
+			         nspawn_running(json_pid(o, "pid"), machine) ? "running"
+			                                                     : "stopped",
+			         state_str(o, "address") ? state_str(o, "address") : "-");
+		free(machine);
+	}
+	names_release(&nm);
+	(void)err;
+	return 0;
+}
+
+const struct provider_ops provider_local = {
+    .name = "local",
+    .validate = local_validate,
+    .plan = local_plan,
+    .up = local_up,
+    .hosts = local_hosts,
+    .destroy = local_destroy,
+    .status = local_status,
+};

@@ -1,0 +1,49 @@
+/*
+ * provider.c - the provider table and struct host.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/provider.h"
+
+static const struct provider_ops *const providers[] = {
+    &provider_local,
+    &provider_static,
+};
+
+const struct provider_ops *provider_find(const char *name)
+{
+	for (size_t i = 0; i < PV_ARRAY_SIZE(providers); i++)
+		if (!strcmp(providers[i]->name, name))
+			return providers[i];
+	return NULL;
+}
+
+const char *const *provider_names(size_t *n)
+{
+	static const char *names[PV_ARRAY_SIZE(providers)];
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(providers); i++)
+		names[i] = providers[i]->name;
+	*n = PV_ARRAY_SIZE(providers);
+	return names;
+}
+
+void host_release(struct host *h)
+{
+	free(h->name);
+	free(h->address);
+	free(h->user);
+	free(h->host_key);
+	scope_release(&h->facts);
+	memset(h, 0, sizeof(*h));
+}
+
+void hosts_free(struct host *hosts, size_t n)
+{
+	if (!hosts)
+		return;
+	for (size_t i = 0; i < n; i++)
+		host_release(&hosts[i]);
+	free(hosts);
+}

@@ -1,0 +1,115 @@
+/*
+ * res-package.c - Debian packages through apt.
+ *
+ *   package: { name: [fail2ban, ufw], state: present }
+ *
+ * The package lists are refreshed at most once per apply script, and only
+ * when they are older than an hour.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/shquote.h"
+#include "res-util.h"
+
+struct pkg_spec {
+	char **names;
+	size_t n;
+	bool present;
+};
+
+static void pkg_free(void *p)
+{
+	struct pkg_spec *k = p;
+
+	strv_free(k->names, k->n);
+	free(k);
+}
+
+/* Debian package names, optionally with ":arch" or "=version". */
+static bool pkg_name_ok(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789+-.:=~_") == strlen(s);
+}
+
+static int pkg_parse(struct resource *r, const struct node *n, const struct scope *s,
+                     const struct render_ctx *ctx, struct diags *d)
+{
+	static const char *const keys[] = {"name", "state"};
+	const char *where = "package resource";
+	struct pkg_spec *k;
+	struct buf title = BUF_INIT;
+	int bad = 0;
+
+	if (res_check_map(n, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
+		return -1;
+	k = xcalloc(1, sizeof(*k));
+	r->spec = k;
+	if (res_field_list(r, n, "name", true, s, where, &k->names, &k->n, d) < 0)
+		return -1;
+	bad |= res_field_state(r, n, s, where, &k->present, d);
+	if (!k->n) {
+		diags_add(d, &n->pos, "%s names no package", where);
+		bad = -1;
+	}
+	buf_adds(&title, "package");
+	for (size_t i = 0; i < k->n; i++) {
+		buf_addf(&title, "%s%s", i ? ", " : " ", k->names[i]);
+		if (!pkg_name_ok(k->names[i])) {
+			struct pos at = res_pos(n, "name");
+			diags_add(d, &at, "invalid package name '%s' in %s", k->names[i], where);
+			bad = -1;
+		}
+	}
+	r->title = buf_detach(&title, NULL);
+	return bad ? -1 : 0;
+}
+
+static void pkg_probe(const struct resource *r, int idx, struct buf *sh)
+{
+	const struct pkg_spec *k = r->spec;
+
+	buf_adds(sh, "pv_r=\nfor pv_n in");
+	for (size_t i = 0; i < k->n; i++)
+		sh_word(sh, k->names[i]);
+	buf_adds(sh, "; do\n\tpv_s=$(dpkg-query -W -f='${Status}' \"${pv_n%%=*}\" 2>/dev/null)\n");
+	if (k->present)
+		buf_adds(sh, "\t[ \"$pv_s\" = 'install ok installed' ] || "
+		             "pv_add \"$pv_n not installed\"\n");
+	else
+		buf_adds(sh, "\tcase \"$pv_s\" in *' installed'|*' half-'*|*' unpacked') "
+		             "pv_add \"$pv_n installed\";; esac\n");
+	buf_addf(sh, "done\npv_end %d\n", idx);
+}
+
+static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
+{
+	const struct pkg_spec *k = r->spec;
+
+	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\n");
+	if (k->present) {
+		/* one refresh per apply script; the marker lives in the stage dir */
+		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
+		             "\tif [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' "
+		             "-mmin -60 2>/dev/null | head -n 1)\" ]; then\n"
+		             "\t\tapt-get update -q\n\tfi\n"
+		             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
+		buf_adds(sh, "apt-get -y -q -o Dpkg::Options::=--force-confdef "
+		             "-o Dpkg::Options::=--force-confold install --no-install-recommends");
+	} else {
+		buf_adds(sh, "apt-get -y -q remove");
+	}
+	for (size_t i = 0; i < k->n; i++)
+		sh_word(sh, k->names[i]);
+	buf_addc(sh, '\n');
+}
+
+const struct res_type res_type_package = {
+    .name = "package",
+    .parse = pkg_parse,
+    .probe = pkg_probe,
+    .apply = pkg_apply,
+    .free_spec = pkg_free,
+};

@@ -1,0 +1,538 @@
+/*
+ * res-ufw.c - the host firewall through ufw: default policies and the
+ * exact set of incoming rules.
+ *
+ *   ufw:
+ *     ssh: "{{ ssh_port }}/tcp"           # the rule that keeps the operator in
+ *     allow: ["{{ ufw_allow }}", "{{ role_ports }}", "5432/tcp from 10.0.0.0/24",
+ *             "on tailscale0"]
+ *     default_incoming: deny               # deny | reject | allow
+ *     default_outgoing: allow
+ *
+ * A rule is "[on IFACE] [PORT[:PORT][/PROTO]] [from CIDR]".  The rules ufw
+ * holds are compared with the wanted ones through the tuples ufw writes in
+ * /etc/ufw/user.rules and user6.rules (reading files costs nothing; running
+ * ufw, a Python program, costs a few hundred milliseconds), and a rule the
+ * inventory does not name is removed.  The SSH rule must be in the set, and
+ * it is added before the firewall is switched on.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/shquote.h"
+#include "res-util.h"
+
+struct ufw_rule {
+	char *text; /* as written, for messages */
+	char *iface, *proto, *port, *from; /* NULL: any */
+	int fam; /* 0 both, 4 or 6 */
+};
+
+struct ufw_spec {
+	struct ufw_rule *rules;
+	size_t n;
+	size_t ssh; /* index of the SSH rule in rules */
+	char *in_policy, *out_policy; /* DROP/REJECT/ACCEPT */
+	char *in_word, *out_word; /* deny/reject/allow */
+};
+
+static void rule_release(struct ufw_rule *u)
+{
+	free(u->text);
+	free(u->iface);
+	free(u->proto);
+	free(u->port);
+	free(u->from);
+}
+
+static void ufw_free(void *p)
+{
+	struct ufw_spec *s = p;
+
+	for (size_t i = 0; i < s->n; i++)
+		rule_release(&s->rules[i]);
+	free(s->rules);
+	free(s->in_policy);
+	free(s->out_policy);
+	free(s->in_word);
+	free(s->out_word);
+	free(s);
+}
+
+static bool port_ok(const char *p)
+{
+	char *end;
+	long a = strtol(p, &end, 10), b;
+
+	if (end == p || *p == '+' || *p == '-' || a < 1 || a > 65535)
+		return false;
+	if (*end == ':') {
+		const char *q = end + 1;
+		b = strtol(q, &end, 10);
+		if (end == q || b <= a || b > 65535)
+			return false;
+	}
+	return *end == '\0';
+}
+
+/* Normalise an address or network as ufw writes it; *fam gets 4 or 6. */
+static char *cidr_norm(const char *in, int *fam)
+{
+	char addr[64], out[80];
+	const char *slash = strchr(in, '/');
+	size_t alen = slash ? (size_t)(slash - in) : strlen(in);
+	unsigned char bytes[16];
+	long bits = -1;
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return NULL;
+	memcpy(addr, in, alen);
+	addr[alen] = '\0';
+	if (slash) {
+		char *end;
+		bits = strtol(slash + 1, &end, 10);
+		if (end == slash + 1 || *end)
+			return NULL;
+	}
+	int af = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	int max = af == AF_INET ? 32 : 128;
+	if (inet_pton(af, addr, bytes) != 1 || bits > max || (slash && bits < 0))
+		return NULL;
+	if (bits == max)
+		bits = -1; /* a single address: ufw writes it without a prefix */
+	if (bits >= 0) {
+		for (int i = 0; i < max / 8; i++) {
+			int keep = (int)bits - i * 8;
+			if (keep <= 0)
+				bytes[i] = 0;
+			else if (keep < 8)
+				bytes[i] &= (unsigned char)(0xff << (8 - keep));
+		}
+	}
+	if (!inet_ntop(af, bytes, addr, sizeof(addr)))
+		return NULL;
+	if (bits >= 0)
+		snprintf(out, sizeof(out), "%s/%ld", addr, bits);
+	else
+		snprintf(out, sizeof(out), "%s", addr);
+	*fam = af == AF_INET ? 4 : 6;
+	return xstrdup(out);
+}
+
+static bool iface_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len && len <= 15 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") ==
+	           len;
+}
+
+/* Parse "[on IFACE] [PORT[/PROTO]] [from CIDR]"; returns an error text or NULL. */
+static const char *rule_parse(struct ufw_rule *u, const char *text)
+{
+	char *copy = xstrdup(text), *save = NULL;
+	const char *msg = NULL;
+	char *tok = strtok_r(copy, " \t", &save);
+
+	memset(u, 0, sizeof(*u));
+	u->text = xstrdup(text);
+	if (tok && !strcmp(tok, "on")) {
+		tok = strtok_r(NULL, " \t", &save);
+		if (!tok || !iface_ok(tok)) {
+			msg = "'on' needs an interface name";
+			goto out;
+		}
+		u->iface = xstrdup(tok);
+		tok = strtok_r(NULL, " \t", &save);
+	}
+	if (tok && strcmp(tok, "from")) {
+		char *slash = strchr(tok, '/');
+		if (slash) {
+			*slash = '\0';
+			if (strcmp(slash + 1, "tcp") && strcmp(slash + 1, "udp")) {
+				msg = "the protocol must be tcp or udp";
+				goto out;
+			}
+			u->proto = xstrdup(slash + 1);
+		}
+		if (!port_ok(tok)) {
+			msg = "expected a port (1-65535) or a range like 8000:8100";
+			goto out;
+		}
+		if (strchr(tok, ':') && !u->proto) {
+			msg = "a port range needs a protocol (8000:8100/tcp)";
+			goto out;
+		}
+		u->port = xstrdup(tok);
+		tok = strtok_r(NULL, " \t", &save);
+	}
+	if (tok && !strcmp(tok, "from")) {
+		tok = strtok_r(NULL, " \t", &save);
+		if (!tok || !(u->from = cidr_norm(tok, &u->fam))) {
+			msg = "'from' needs an IPv4 or IPv6 address or network";
+			goto out;
+		}
+		tok = strtok_r(NULL, " \t", &save);
+	}
+	if (tok)
+		msg = "unexpected words (a rule is '[on IFACE] [PORT[/PROTO]] [from CIDR]')";
+	else if (!u->port && !u->iface)
+		msg = "a rule needs a port or an interface";
+out:
+	free(copy);
+	return msg;
+}
+
+static bool rule_same(const struct ufw_rule *a, const struct ufw_rule *b)
+{
+#define SAME(x) ((!a->x && !b->x) || (a->x && b->x && !strcmp(a->x, b->x)))
+	return SAME(iface) && SAME(proto) && SAME(port) && SAME(from);
+#undef SAME
+}
+
+static int policy(const char *word, char **pol)
+{
+	if (!strcmp(word, "deny"))
+		*pol = xstrdup("DROP");
+	else if (!strcmp(word, "reject"))
+		*pol = xstrdup("REJECT");
+	else if (!strcmp(word, "allow"))
+		*pol = xstrdup("ACCEPT");
+	else
+		return -1;
+	return 0;
+}
+
+static int ufw_parse(struct resource *r, const struct node *n, const struct scope *s,
+                     const struct render_ctx *ctx, struct diags *d)
+{
+	static const char *const keys[] = {"ssh", "allow", "default_incoming", "default_outgoing"};
+	const char *where = "ufw resource";
+	struct ufw_spec *sp;
+	char **list = NULL, *ssh = NULL;
+	size_t n_list = 0;
+	struct ufw_rule want_ssh;
+	const char *msg;
+	int bad = 0;
+
+	if (res_check_map(n, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
+		return -1;
+	sp = xcalloc(1, sizeof(*sp));
+	r->spec = sp;
+	r->title = xstrdup("ufw");
+	bad |= res_field_str(r, n, "default_incoming", false, "deny", TPL_TEXT, s, where,
+	                     &sp->in_word, d);
+	bad |= res_field_str(r, n, "default_outgoing", false, "allow", TPL_TEXT, s, where,
+	                     &sp->out_word, d);
+	if (bad)
+		return -1;
+	if (policy(sp->in_word, &sp->in_policy) < 0 || policy(sp->out_word, &sp->out_policy) < 0) {
+		diags_add(d, &n->pos, "default policies in %s are deny, reject or allow", where);
+		return -1;
+	}
+	if (res_field_str(r, n, "ssh", true, NULL, TPL_TEXT, s, where, &ssh, d) < 0 ||
+	    res_field_list(r, n, "allow", true, s, where, &list, &n_list, d) < 0) {
+		free(ssh);
+		return -1;
+	}
+	if ((msg = rule_parse(&want_ssh, ssh))) {
+		struct pos at = res_pos(n, "ssh");
+		diags_add(d, &at, "invalid 'ssh' rule '%s' in %s: %s", ssh, where, msg);
+		rule_release(&want_ssh);
+		free(ssh);
+		strv_free(list, n_list);
+		return -1;
+	}
+	sp->rules = xcalloc(n_list + 1, sizeof(*sp->rules));
+	sp->ssh = (size_t)-1;
+	for (size_t i = 0; i < n_list; i++) {
+		struct ufw_rule u;
+		if ((msg = rule_parse(&u, list[i]))) {
+			struct pos at = res_pos(n, "allow");
+			diags_add(d, &at, "invalid rule '%s' in 'allow' of %s: %s", list[i], where,
+			          msg);
+			rule_release(&u);
+			bad = -1;
+			continue;
+		}
+		bool dup = false;
+		for (size_t k = 0; k < sp->n && !dup; k++)
+			dup = rule_same(&sp->rules[k], &u);
+		if (dup) {
+			rule_release(&u);
+			continue;
+		}
+		if (rule_same(&u, &want_ssh))
+			sp->ssh = sp->n;
+		sp->rules[sp->n++] = u;
+	}
+	if (!bad && sp->ssh == (size_t)-1) {
+		struct pos at = res_pos(n, "allow");
+		diags_add(d, &at,
+		          "the rules in %s do not allow SSH ('%s'): refusing a firewall that would "
+		          "lock the operator out",
+		          where, ssh);
+		bad = -1;
+	}
+	rule_release(&want_ssh);
+	free(ssh);
+	strv_free(list, n_list);
+	return bad;
+}
+
+/* The tuple ufw writes for u in family fam, prefixed "4 " or "6 ". */
+static void rule_tuple(struct buf *b, const struct ufw_rule *u, int fam)
+{
+	const char *any = fam == 4 ? "0.0.0.0/0" : "::/0";
+
+	buf_addf(b, "%d allow %s %s %s any %s in%s%s", fam, u->proto ? u->proto : "any",
+	         u->port ? u->port : "any", any, u->from ? u->from : any, u->iface ? "_" : "",
+	         u->iface ? u->iface : "");
+}
+
+static bool rule_in_fam(const struct ufw_rule *u, int fam)
+{
+	return u->fam == 0 || u->fam == fam;
+}
+
+/* "ufw allow in [on IFACE] [proto P] from SRC to any [port N]" */
+static void rule_command(struct buf *sh, const char *verb, const struct ufw_rule *u)
+{
+	buf_addf(sh, "ufw %s in", verb);
+	if (u->iface) {
+		buf_adds(sh, " on");
+		sh_word(sh, u->iface);
+	}
+	if (u->proto) {
+		buf_adds(sh, " proto");
+		sh_word(sh, u->proto);
+	}
+	buf_adds(sh, " from");
+	sh_word(sh, u->from ? u->from : "any");
+	buf_adds(sh, " to any");
+	if (u->port) {
+		buf_adds(sh, " port");
+		sh_word(sh, u->port);
+	}
+	buf_adds(sh, " >/dev/null\n");
+}
+
+static void ufw_probe(const struct resource *r, int idx, struct buf *sh)
+{
+	const struct ufw_spec *sp = r->spec;
+
+	buf_adds(sh, "pv_r=\npv_send=\npv_have=\n"
+	             "if ! command -v ufw >/dev/null 2>&1; then\n\tpv_add 'ufw not installed'\n"
+	             "\tpv_send=1\nelse\n"
+	             "\tgrep -qx 'ENABLED=yes' /etc/ufw/ufw.conf || pv_add 'not enabled'\n"
+	             "\tiptables -w -n -L ufw-user-input >/dev/null 2>&1 || pv_add 'not active'\n"
+	             "\tpv_dp() { sed -n \"s/^DEFAULT_$1_POLICY=\\\"\\\\(.*\\\\)\\\"/\\\\1/p\" "
+	             "/etc/default/ufw; }\n");
+	buf_addf(sh, "\t[ \"$(pv_dp INPUT)\" = %s ] || pv_add 'default incoming is not %s'\n",
+	         sp->in_policy, sp->in_word);
+	buf_addf(sh, "\t[ \"$(pv_dp OUTPUT)\" = %s ] || pv_add 'default outgoing is not %s'\n",
+	         sp->out_policy, sp->out_word);
+	buf_adds(sh, "\tpv_v6=; grep -qx 'IPV6=yes' /etc/default/ufw && pv_v6=1\n"
+	             "\tpv_have=$( { sed -n 's/^### tuple ### /4 /p' /etc/ufw/user.rules\n"
+	             "\t\t[ -z \"$pv_v6\" ] || sed -n 's/^### tuple ### /6 /p' "
+	             "/etc/ufw/user6.rules; } 2>/dev/null | sort)\n"
+	             "\tpv_want=$( {");
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct buf t = BUF_INIT;
+		for (size_t i = 0; i < sp->n; i++) {
+			if (!rule_in_fam(&sp->rules[i], fam))
+				continue;
+			rule_tuple(&t, &sp->rules[i], fam);
+			buf_addc(&t, '\n');
+		}
+		if (fam == 6)
+			buf_adds(sh, " [ -z \"$pv_v6\" ] ||");
+		buf_adds(sh, " printf '%s'");
+		sh_word(sh, t.s);
+		buf_adds(sh, ";");
+		buf_release(&t);
+	}
+	buf_adds(sh, " } | sort)\n"
+	             "\tif [ \"$pv_have\" != \"$pv_want\" ]; then pv_add 'rules differ'; "
+	             "pv_send=1; fi\nfi\n");
+	buf_addf(sh, "pv_end %d\n", idx);
+	buf_addf(sh,
+	         "if [ -n \"$pv_send\" ]; then echo '@@B %d'; printf '%%s\\n' \"$pv_have\" | "
+	         "base64; echo '@@E %d'; fi\n",
+	         idx, idx);
+}
+
+/* Lines of the tuples the host has (from the probe). */
+static char **have_lines(const struct resource *r, size_t *n)
+{
+	char **out = NULL;
+	size_t alloc = 0;
+	const char *p = r->has_current ? r->current.s : "";
+
+	*n = 0;
+	while (*p) {
+		size_t l = strcspn(p, "\n");
+		if (l) {
+			PV_GROW(out, *n + 1, alloc);
+			out[(*n)++] = xstrndup(p, l);
+		}
+		p += l + (p[l] ? 1 : 0);
+	}
+	return out;
+}
+
+static bool wanted_tuple(const struct ufw_spec *sp, const char *line)
+{
+	struct buf t = BUF_INIT;
+	bool found = false;
+
+	for (size_t i = 0; i < sp->n && !found; i++) {
+		for (int fam = 4; fam <= 6 && !found; fam += 2) {
+			if (!rule_in_fam(&sp->rules[i], fam))
+				continue;
+			buf_reset(&t);
+			rule_tuple(&t, &sp->rules[i], fam);
+			found = !strcmp(t.s, line);
+		}
+	}
+	buf_release(&t);
+	return found;
+}
+
+static bool rule_present(const struct ufw_rule *u, char **have, size_t n_have)
+{
+	struct buf t = BUF_INIT;
+	bool all = true;
+
+	for (int fam = 4; fam <= 6 && all; fam += 2) {
+		if (!rule_in_fam(u, fam))
+			continue;
+		bool found = false;
+		buf_reset(&t);
+		rule_tuple(&t, u, fam);
+		for (size_t i = 0; i < n_have && !found; i++)
+			found = !strcmp(have[i], t.s);
+		/* with IPv6 off the host has no v6 tuples: the v4 one decides */
+		all = found || (fam == 6 && u->fam == 0);
+	}
+	buf_release(&t);
+	return all;
+}
+
+/*
+ * The command that deletes the rule of a tuple the host has:
+ * "F ACTION PROTO DPORT DST SPORT SRC DIR".  Values come from the host and
+ * are quoted like any other.
+ */
+static void delete_command(struct buf *sh, const char *line)
+{
+	char *copy = xstrdup(line), *save = NULL, *f[9];
+	int nf = 0;
+
+	for (char *t = strtok_r(copy, " ", &save); t && nf < 9; t = strtok_r(NULL, " ", &save))
+		f[nf++] = t;
+	if (nf != 8) {
+		buf_adds(sh, "echo");
+		sh_word(sh, "cannot remove this ufw rule automatically, remove it by hand:");
+		sh_word(sh, line);
+		buf_adds(sh, "\nexit 1\n");
+		free(copy);
+		return;
+	}
+	const char *any = f[0][0] == '4' ? "0.0.0.0/0" : "::/0";
+	char *dir = f[7], *iface = strchr(dir, '_');
+	if (iface)
+		*iface++ = '\0';
+	buf_adds(sh, "ufw delete");
+	sh_word(sh, f[1]);
+	sh_word(sh, dir);
+	if (iface) {
+		buf_adds(sh, " on");
+		sh_word(sh, iface);
+	}
+	if (strcmp(f[2], "any")) {
+		buf_adds(sh, " proto");
+		sh_word(sh, f[2]);
+	}
+	buf_adds(sh, " from");
+	sh_word(sh, strcmp(f[6], any) ? f[6] : "any");
+	if (strcmp(f[5], "any")) {
+		buf_adds(sh, " port");
+		sh_word(sh, f[5]);
+	}
+	buf_adds(sh, " to");
+	sh_word(sh, strcmp(f[4], any) ? f[4] : "any");
+	if (strcmp(f[3], "any")) {
+		buf_adds(sh, " port");
+		sh_word(sh, f[3]);
+	}
+	buf_adds(sh, " >/dev/null\n");
+	free(copy);
+}
+
+static void ufw_apply(const struct resource *r, int idx, struct buf *sh)
+{
+	const struct ufw_spec *sp = r->spec;
+	size_t n_have;
+	char **have = have_lines(r, &n_have);
+	struct buf done = BUF_INIT;
+
+	buf_adds(sh,
+	         "command -v ufw >/dev/null 2>&1 || { echo 'ufw is not installed'; exit 1; }\n");
+	/* the SSH rule first: whatever happens next, the operator stays in */
+	if (!rule_present(&sp->rules[sp->ssh], have, n_have))
+		rule_command(sh, "allow", &sp->rules[sp->ssh]);
+	for (size_t i = 0; i < sp->n; i++)
+		if (i != sp->ssh && !rule_present(&sp->rules[i], have, n_have))
+			rule_command(sh, "allow", &sp->rules[i]);
+	buf_addf(sh, "ufw default %s incoming >/dev/null\nufw default %s outgoing >/dev/null\n",
+	         sp->in_word, sp->out_word);
+	for (size_t i = 0; i < n_have; i++) {
+		struct buf cmd = BUF_INIT;
+		if (wanted_tuple(sp, have[i]))
+			continue;
+		delete_command(&cmd, have[i]);
+		/* a v4/v6 pair is one rule: delete it once */
+		if (!strstr(done.s, cmd.s)) {
+			buf_adds(sh, cmd.s);
+			buf_adds(&done, cmd.s);
+		}
+		buf_release(&cmd);
+	}
+	buf_adds(sh, "if ! grep -qx 'ENABLED=yes' /etc/ufw/ufw.conf || "
+	             "! iptables -w -n -L ufw-user-input >/dev/null 2>&1; then\n"
+	             "\tufw --force enable >/dev/null\nfi\n");
+	buf_release(&done);
+	strv_free(have, n_have);
+}
+
+static void ufw_explain(const struct resource *r, struct buf *out)
+{
+	const struct ufw_spec *sp = r->spec;
+	size_t n_have;
+	char **have = have_lines(r, &n_have);
+
+	if (!r->has_current) {
+		strv_free(have, n_have);
+		return;
+	}
+	for (size_t i = 0; i < sp->n; i++)
+		if (!rule_present(&sp->rules[i], have, n_have))
+			buf_addf(out, "+ allow %s\n", sp->rules[i].text);
+	for (size_t i = 0; i < n_have; i++)
+		if (!wanted_tuple(sp, have[i]))
+			buf_addf(out, "- ufw rule %s\n", have[i]);
+	strv_free(have, n_have);
+}
+
+const struct res_type res_type_ufw = {
+    .name = "ufw",
+    .parse = ufw_parse,
+    .probe = ufw_probe,
+    .apply = ufw_apply,
+    .explain = ufw_explain,
+    .free_spec = ufw_free,
+};

@@ -1,0 +1,558 @@
+/*
+ * resource.c - what all resource types share: staging, the type table,
+ * field rendering, and the shell functions the scripts start with.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "provision/common.h"
+#include "provision/resource.h"
+#include "provision/shquote.h"
+#include "provision/template.h"
+#include "res-util.h"
+
+const char *res_status_name(enum res_status st)
+{
+	switch (st) {
+	case RES_PENDING:
+		return "pending";
+	case RES_OK:
+		return "ok";
+	case RES_CHANGE:
+		return "change";
+	case RES_CHANGED:
+		return "changed";
+	case RES_FAILED:
+		return "failed";
+	case RES_SKIPPED:
+		return "skipped";
+	}
+	return "unknown";
+}
+
+/* ---- staging ---- */
+
+void stage_init(struct stage *st)
+{
+	memset(st, 0, sizeof(*st));
+}
+
+void stage_add(struct stage *st, const char *name, const void *data, size_t len, bool secret)
+{
+	struct stage_file *f;
+
+	PV_GROW(st->files, st->n + 1, st->alloc);
+	f = &st->files[st->n++];
+	f->name = xstrdup(name);
+	f->data = xmalloc(len + 1);
+	if (len)
+		memcpy(f->data, data, len);
+	f->data[len] = '\0';
+	f->len = len;
+	f->secret = secret;
+}
+
+void stage_release(struct stage *st)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		if (st->files[i].secret)
+			pv_wipe(st->files[i].data, st->files[i].len);
+		free(st->files[i].data);
+		free(st->files[i].name);
+	}
+	free(st->files);
+	memset(st, 0, sizeof(*st));
+}
+
+static la_ssize_t tar_write_cb(struct archive *a, void *data, const void *p, size_t n)
+{
+	struct buf *b = data;
+
+	if (buf_add(b, p, n) < 0) {
+		archive_set_error(a, ENOMEM, "archive larger than the buffer limit");
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+static int tar_entry(struct archive *a, const char *name, const void *data, size_t len, int mode,
+                     struct pv_error *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc = -1;
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK) {
+		pv_error_set(err, "cannot add '%s' to the apply archive: %s", name,
+		             archive_error_string(a));
+		goto out;
+	}
+	if (len && archive_write_data(a, data, len) != (la_ssize_t)len) {
+		pv_error_set(err, "cannot add '%s' to the apply archive: %s", name,
+		             archive_error_string(a));
+		goto out;
+	}
+	rc = 0;
+out:
+	archive_entry_free(e);
+	return rc;
+}
+
+int stage_to_tar(const struct stage *st, const char *script, struct buf *tar, struct pv_error *err)
+{
+	struct archive *a = archive_write_new();
+	int rc = -1;
+
+	buf_reset(tar);
+	if (archive_write_set_format_ustar(a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open(a, tar, NULL, tar_write_cb, NULL) != ARCHIVE_OK) {
+		pv_error_set(err, "cannot start the apply archive: %s", archive_error_string(a));
+		goto out;
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		const struct stage_file *f = &st->files[i];
+		if (!*f->name || f->name[0] == '/' || strstr(f->name, "..")) {
+			pv_error_set(err, "invalid staged file name '%s'", f->name);
+			goto out;
+		}
+		if (tar_entry(a, f->name, f->data, f->len, 0600, err) < 0)
+			goto out;
+	}
+	if (tar_entry(a, "apply.sh", script, strlen(script), 0700, err) < 0)
+		goto out;
+	if (archive_write_close(a) != ARCHIVE_OK) {
+		pv_error_set(err, "cannot finish the apply archive: %s", archive_error_string(a));
+		goto out;
+	}
+	rc = 0;
+out:
+	archive_write_free(a);
+	return rc;
+}
+
+/* ---- the type table ---- */
+
+static const struct res_type *const types[] = {
+    &res_type_package, &res_type_file,   &res_type_directory, &res_type_line,    &res_type_service,
+    &res_type_user,    &res_type_sysctl, &res_type_ufw,       &res_type_command,
+};
+
+const struct res_type *res_type_find(const char *name)
+{
+	for (size_t i = 0; i < PV_ARRAY_SIZE(types); i++) {
+		if (!strcmp(types[i]->name, name))
+			return types[i];
+	}
+	return NULL;
+}
+
+const char *const *res_type_names(size_t *n)
+{
+	static const char *names[PV_ARRAY_SIZE(types)];
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(types); i++)
+		names[i] = types[i]->name;
+	*n = PV_ARRAY_SIZE(types);
+	return names;
+}
+
+void resource_release(struct resource *r)
+{
+	if (r->type && r->type->free_spec && r->spec)
+		r->type->free_spec(r->spec);
+	r->spec = NULL;
+	free(r->title);
+	free(r->role);
+	for (size_t i = 0; i < r->n_notify; i++)
+		free(r->notify[i]);
+	free(r->notify);
+	if (r->secret)
+		buf_wipe(&r->current);
+	else
+		buf_release(&r->current);
+	free(r->reason);
+	if (r->output && r->secret)
+		pv_free_secret(r->output);
+	else
+		free(r->output);
+	memset(r, 0, sizeof(*r));
+	buf_init(&r->current, 0);
+}
+
+/* ---- field helpers ---- */
+
+void strv_free(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct pos res_pos(const struct node *m, const char *key)
+{
+	const struct node *v = node_get(m, key);
+	return v ? v->pos : node_key_pos(m, key);
+}
+
+int res_check_map(const struct node *n, const char *const *allowed, size_t n_allowed,
+                  const char *where, struct diags *d)
+{
+	if (!n || n->kind != NODE_MAP) {
+		diags_add(d, n ? &n->pos : NULL, "%s must be a mapping, not %s", where,
+		          n ? node_kind_name(n) : "nothing");
+		return -1;
+	}
+	return node_check_keys(n, allowed, n_allowed, where, d) ? -1 : 0;
+}
+
+static int render_scalar(struct resource *r, const struct node *v, enum tpl_mode mode,
+                         const struct scope *s, const struct node **whole, char **out,
+                         struct diags *d)
+{
+	struct buf b = BUF_INIT;
+	struct pv_error err = {{0}};
+	bool secret = false;
+
+	if (tpl_render_node(&b, whole, v, s, mode, &secret, &err) < 0) {
+		diags_add(d, NULL, "%s", err.msg);
+		buf_release(&b);
+		return -1;
+	}
+	if (secret)
+		r->secret = true;
+	*out = buf_detach(&b, NULL);
+	return 0;
+}
+
+int res_field_str(struct resource *r, const struct node *m, const char *key, bool required,
+                  const char *dflt, enum tpl_mode mode, const struct scope *s, const char *where,
+                  char **out, struct diags *d)
+{
+	const struct node *v = node_get(m, key);
+
+	*out = NULL;
+	if (!v || node_is_null(v)) {
+		if (required) {
+			diags_add(d, &m->pos, "missing '%s' in %s", key, where);
+			return -1;
+		}
+		*out = dflt ? xstrdup(dflt) : NULL;
+		return 0;
+	}
+	if (v->kind != NODE_SCALAR) {
+		diags_add(d, &v->pos, "'%s' in %s must be a string, not %s", key, where,
+		          node_kind_name(v));
+		return -1;
+	}
+	return render_scalar(r, v, mode, s, NULL, out, d);
+}
+
+int res_field_bool(struct resource *r, const struct node *m, const char *key, bool dflt,
+                   const struct scope *s, const char *where, bool *out, bool *set, struct diags *d)
+{
+	const struct node *v = node_get(m, key);
+	char *text = NULL;
+	char *what;
+	int rc;
+
+	*out = dflt;
+	if (set)
+		*set = false;
+	if (!v || node_is_null(v))
+		return 0;
+	if (v->kind != NODE_SCALAR) {
+		diags_add(d, &v->pos, "'%s' in %s must be true or false, not %s", key, where,
+		          node_kind_name(v));
+		return -1;
+	}
+	if (render_scalar(r, v, TPL_TEXT, s, NULL, &text, d) < 0)
+		return -1;
+	struct node *tmp = node_new_scalar(text, &v->pos);
+	what = xasprintf("'%s' in %s", key, where);
+	rc = node_to_bool(tmp, out, what, d);
+	free(what);
+	node_free(tmp);
+	free(text);
+	if (rc == 0 && set)
+		*set = true;
+	return rc < 0 ? -1 : 0;
+}
+
+static void strv_push(char ***v, size_t *n, size_t *alloc, char *s)
+{
+	PV_GROW(*v, *n + 2, *alloc);
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
+
+static int list_item(struct resource *r, const struct node *it, const struct scope *s,
+                     const char *key, const char *where, char ***v, size_t *n, size_t *alloc,
+                     struct diags *d)
+{
+	const struct node *whole = NULL;
+	char *text = NULL;
+
+	if (it->kind != NODE_SCALAR) {
+		diags_add(d, &it->pos, "items of '%s' in %s must be strings, not %s", key, where,
+		          node_kind_name(it));
+		return -1;
+	}
+	if (render_scalar(r, it, TPL_TEXT, s, &whole, &text, d) < 0)
+		return -1;
+	if (!whole) {
+		strv_push(v, n, alloc, text);
+		return 0;
+	}
+	free(text);
+	if (whole->kind != NODE_SEQ) {
+		diags_add(d, &it->pos, "'%s' in %s: a variable passed whole must be a list, not %s",
+		          key, where, node_kind_name(whole));
+		return -1;
+	}
+	for (size_t i = 0; i < whole->n; i++) {
+		const struct node *w = whole->items[i];
+		if (w->kind != NODE_SCALAR) {
+			diags_add(d, &it->pos, "'%s' in %s: list items must be strings, not %s",
+			          key, where, node_kind_name(w));
+			return -1;
+		}
+		if (w->secret)
+			r->secret = true;
+		strv_push(v, n, alloc, xstrdup(w->scalar));
+	}
+	return 0;
+}
+
+int res_field_list(struct resource *r, const struct node *m, const char *key, bool required,
+                   const struct scope *s, const char *where, char ***out, size_t *n,
+                   struct diags *d)
+{
+	const struct node *v = node_get(m, key);
+	char **list = NULL;
+	size_t cnt = 0, alloc = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!v || node_is_null(v)) {
+		if (required) {
+			diags_add(d, &m->pos, "missing '%s' in %s", key, where);
+			return -1;
+		}
+		PV_GROW(list, 1, alloc);
+		list[0] = NULL;
+		*out = list;
+		return 0;
+	}
+	PV_GROW(list, 1, alloc);
+	list[0] = NULL;
+	if (v->kind == NODE_SCALAR) {
+		rc = list_item(r, v, s, key, where, &list, &cnt, &alloc, d);
+	} else if (v->kind == NODE_SEQ) {
+		for (size_t i = 0; i < v->n; i++) {
+			if (list_item(r, v->items[i], s, key, where, &list, &cnt, &alloc, d) < 0)
+				rc = -1;
+		}
+	} else {
+		diags_add(d, &v->pos, "'%s' in %s must be a string or a list, not %s", key, where,
+		          node_kind_name(v));
+		rc = -1;
+	}
+	if (rc < 0) {
+		strv_free(list, cnt);
+		return -1;
+	}
+	*out = list;
+	*n = cnt;
+	return 0;
+}
+
+int res_field_mode(struct resource *r, const struct node *m, const char *dflt,
+                   const struct scope *s, const char *where, char **out, struct diags *d)
+{
+	const struct node *v = node_get(m, "mode");
+	char *text = NULL;
+	const char *p;
+
+	*out = NULL;
+	if (v && v->kind == NODE_SCALAR && !v->quoted && !node_is_null(v)) {
+		diags_add(d, &v->pos,
+		          "'mode' in %s must be a quoted string like \"0644\" (YAML reads %s as a "
+		          "number)",
+		          where, v->scalar);
+		return -1;
+	}
+	if (res_field_str(r, m, "mode", false, dflt, TPL_TEXT, s, where, &text, d) < 0)
+		return -1;
+	size_t len = strlen(text);
+	if (len < 3 || len > 5 || strspn(text, "01234567") != len) {
+		struct pos at = res_pos(m, "mode");
+		diags_add(d, &at, "invalid 'mode' '%s' in %s (octal digits like \"0644\")", text,
+		          where);
+		free(text);
+		return -1;
+	}
+	p = text;
+	while (*p == '0' && p[1])
+		p++;
+	*out = xstrdup(p);
+	free(text);
+	return 0;
+}
+
+int res_field_state(struct resource *r, const struct node *m, const struct scope *s,
+                    const char *where, bool *present, struct diags *d)
+{
+	char *text = NULL;
+
+	*present = true;
+	if (res_field_str(r, m, "state", false, "present", TPL_TEXT, s, where, &text, d) < 0)
+		return -1;
+	if (!strcmp(text, "absent")) {
+		*present = false;
+	} else if (strcmp(text, "present")) {
+		struct pos at = res_pos(m, "state");
+		diags_add(d, &at, "invalid 'state' '%s' in %s (present or absent)", text, where);
+		free(text);
+		return -1;
+	}
+	free(text);
+	return 0;
+}
+
+/* ---- shell ---- */
+
+void sh_word(struct buf *sh, const char *s)
+{
+	buf_addc(sh, ' ');
+	sh_quote_buf(sh, s);
+}
+
+/*
+ * The functions below are the same in every script.  Probe functions only
+ * read; apply functions keep a copy of each file they replace so that a
+ * rollback can put it back.
+ */
+const char res_shell_lib[] =
+    "pv_add() { if [ -n \"$pv_r\" ]; then pv_r=\"$pv_r, $1\"; else pv_r=$1; fi; }\n"
+    "pv_end() { if [ -n \"$pv_r\" ]; then echo \"@@P $1 change $pv_r\"; "
+    "else echo \"@@P $1 ok\"; fi; }\n"
+    "pv_sha() { sha256sum <\"$1\" 2>/dev/null | cut -d' ' -f1; }\n"
+    /* pv_meta PATH MODE OWNER GROUP */
+    "pv_meta() {\n"
+    "\tpv_st=$(stat -c '%a %U %G' -- \"$1\" 2>/dev/null)\n"
+    "\tpv_m=${pv_st%% *}; pv_st=${pv_st#* }; pv_u=${pv_st%% *}; pv_g=${pv_st#* }\n"
+    "\t[ \"$pv_m\" = \"$2\" ] || pv_add \"mode $pv_m != $2\"\n"
+    "\t[ \"$pv_u\" = \"$3\" ] || pv_add \"owner $pv_u != $3\"\n"
+    "\t[ \"$pv_g\" = \"$4\" ] || pv_add \"group $pv_g != $4\"\n"
+    "}\n"
+    /* pv_cfile LABEL PATH SHA MODE OWNER GROUP: reasons only, no output */
+    "pv_cfile() {\n"
+    "\tif [ -L \"$2\" ] || [ ! -f \"$2\" ]; then pv_add \"$1 missing\"; return 0; fi\n"
+    "\t[ \"$(pv_sha \"$2\")\" = \"$3\" ] || pv_add \"$1 differs\"\n"
+    "\tpv_meta \"$2\" \"$4\" \"$5\" \"$6\"\n"
+    "}\n"
+    /* pv_pfile IDX PATH SHA MODE OWNER GROUP SEND */
+    "pv_pfile() {\n"
+    "\tpv_r=\n"
+    "\tif [ -L \"$2\" ] || { [ -e \"$2\" ] && [ ! -f \"$2\" ]; }; then\n"
+    "\t\tpv_add 'not a regular file'\n"
+    "\telif [ ! -e \"$2\" ]; then\n"
+    "\t\tpv_add missing\n"
+    "\telse\n"
+    "\t\tpv_diff=\n"
+    "\t\t[ \"$(pv_sha \"$2\")\" = \"$3\" ] || { pv_add 'content differs'; pv_diff=1; }\n"
+    "\t\tpv_meta \"$2\" \"$4\" \"$5\" \"$6\"\n"
+    "\t\tif [ -n \"$pv_diff\" ] && [ \"$7\" = 1 ] && "
+    "[ \"$(stat -c %s -- \"$2\")\" -le 1048576 ]; then\n"
+    "\t\t\tpv_end \"$1\"; echo \"@@B $1\"; base64 <\"$2\"; echo \"@@E $1\"; return 0\n"
+    "\t\tfi\n"
+    "\tfi\n"
+    "\tpv_end \"$1\"\n"
+    "}\n"
+    "pv_bpath() { pv_b=/var/lib/provision/backup/$(printf '%s' \"$1\" | sha256sum | cut -d' ' "
+    "-f1); }\n"
+    /* pv_backup PATH: keep the current file (or the fact that there is none) */
+    "pv_backup() {\n"
+    "\tmkdir -p /var/lib/provision/backup\n"
+    "\tchmod 700 /var/lib/provision /var/lib/provision/backup\n"
+    "\tpv_bpath \"$1\"\n"
+    "\tif [ -f \"$1\" ] && [ ! -L \"$1\" ]; then\n"
+    "\t\tcp -p -- \"$1\" \"$pv_b.tmp\"\n"
+    "\t\tmv -f -- \"$pv_b.tmp\" \"$pv_b\"\n"
+    "\t\trm -f -- \"$pv_b.absent\"\n"
+    "\telse\n"
+    "\t\trm -f -- \"$pv_b\"\n"
+    "\t\t: >\"$pv_b.absent\"\n"
+    "\tfi\n"
+    "}\n"
+    /* pv_install SRC DEST MODE OWNER GROUP: atomic replace */
+    "pv_install() {\n"
+    "\tpv_d=$(dirname -- \"$2\")\n"
+    "\tmkdir -p -- \"$pv_d\"\n"
+    "\tpv_t=$(mktemp \"$pv_d/.pv-XXXXXX\")\n"
+    "\tif ! { cat -- \"$1\" >\"$pv_t\" && chown -- \"$4:$5\" \"$pv_t\" && "
+    "chmod -- \"$3\" \"$pv_t\" && mv -f -- \"$pv_t\" \"$2\"; }; then\n"
+    "\t\trm -f -- \"$pv_t\"\n"
+    "\t\treturn 1\n"
+    "\tfi\n"
+    "}\n"
+    /* pv_restore PATH: put back what pv_backup kept */
+    "pv_restore() {\n"
+    "\tpv_bpath \"$1\"\n"
+    "\tif [ -f \"$pv_b\" ]; then\n"
+    "\t\tpv_t=$(mktemp \"$(dirname -- \"$1\")/.pv-XXXXXX\")\n"
+    "\t\tcp -p -- \"$pv_b\" \"$pv_t\"\n"
+    "\t\tmv -f -- \"$pv_t\" \"$1\"\n"
+    "\telif [ -f \"$pv_b.absent\" ]; then\n"
+    "\t\trm -f -- \"$1\"\n"
+    "\tfi\n"
+    "}\n";
+
+void res_probe_file(struct buf *sh, int idx, const char *path, const char *content, size_t len,
+                    const char *mode, const char *owner, const char *group, bool send_current)
+{
+	char sha[65];
+
+	pv_sha256_hex(content, len, sha);
+	buf_addf(sh, "pv_pfile %d", idx);
+	sh_word(sh, path);
+	buf_addf(sh, " %s", sha);
+	sh_word(sh, mode);
+	sh_word(sh, owner);
+	sh_word(sh, group);
+	buf_addf(sh, " %d\n", send_current ? 1 : 0);
+}
+
+void res_apply_file(struct buf *sh, const char *stage_name, const char *path, const char *mode,
+                    const char *owner, const char *group)
+{
+	buf_adds(sh, "pv_backup");
+	sh_word(sh, path);
+	buf_addf(sh, "\npv_install \"$PV_STAGE/%s\"", stage_name);
+	sh_word(sh, path);
+	sh_word(sh, mode);
+	sh_word(sh, owner);
+	sh_word(sh, group);
+	buf_addc(sh, '\n');
+}
+
+void res_rollback_file(struct buf *sh, const char *path)
+{
+	buf_adds(sh, "pv_restore");
+	sh_word(sh, path);
+	buf_addc(sh, '\n');
+}

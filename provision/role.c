@@ -1,0 +1,339 @@
+/*
+ * role.c - finding, loading and ordering roles (roles/NAME/role.yml).
+ *
+ * A role is loaded once per run.  A role that failed to load keeps its
+ * messages, so every later use reports the same problems again rather
+ * than passing silently.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "provision/buf.h"
+#include "provision/role.h"
+
+static const char *const role_keys[] = {"description", "requires",  "ports",
+                                        "vars",        "resources", "handlers"};
+
+/* A cache entry: the role, or the messages of its failed load. */
+struct role_entry {
+	struct role *role;
+	char *name;
+	struct diags problems;
+};
+
+void role_set_init(struct role_set *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+}
+
+void role_set_add_dir(struct role_set *rs, const char *dir)
+{
+	rs->dirs = xrealloc(rs->dirs, (rs->n_dirs + 1) * sizeof(*rs->dirs));
+	rs->dirs[rs->n_dirs++] = xstrdup(dir);
+}
+
+static void role_free(struct role *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->dir);
+	free(r->path);
+	free(r->description);
+	for (size_t i = 0; i < r->n_requires; i++)
+		free(r->requires[i]);
+	free(r->requires);
+	for (size_t i = 0; i < r->n_ports; i++)
+		free(r->ports[i]);
+	free(r->ports);
+	node_free(r->doc);
+	free(r);
+}
+
+void role_set_release(struct role_set *rs)
+{
+	struct role_entry **entries = rs->entries;
+
+	for (size_t i = 0; i < rs->n_dirs; i++)
+		free(rs->dirs[i]);
+	free(rs->dirs);
+	for (size_t i = 0; i < rs->n_entries; i++) {
+		role_free(entries[i]->role);
+		free(entries[i]->name);
+		diags_release(&entries[i]->problems);
+		free(entries[i]);
+	}
+	free(rs->entries);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static bool role_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 64 || !((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == len;
+}
+
+/* Every role name found in the search path, for "did you mean". */
+static void known_roles(const struct role_set *rs, char ***out, size_t *n)
+{
+	size_t alloc = 0;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < rs->n_dirs; i++) {
+		DIR *d = opendir(rs->dirs[i]);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.' || !role_name_ok(e->d_name))
+				continue;
+			char *dir = pv_path_join(rs->dirs[i], e->d_name);
+			char *file = pv_path_join(dir, "role.yml");
+			bool ok = access(file, R_OK) == 0;
+			free(dir);
+			free(file);
+			if (!ok)
+				continue;
+			PV_GROW(*out, *n + 1, alloc);
+			(*out)[(*n)++] = xstrdup(e->d_name);
+		}
+		closedir(d);
+	}
+}
+
+/* A list of strings at key (absent is fine); problems go to d. */
+static int str_list(const struct node *doc, const char *key, const char *where, char ***out,
+                    size_t *n, struct diags *d)
+{
+	const struct node *v = node_get(doc, key);
+
+	*out = NULL;
+	*n = 0;
+	if (!v || node_is_null(v))
+		return 0;
+	if (v->kind != NODE_SEQ) {
+		diags_add(d, &v->pos, "'%s' in %s must be a list, not %s", key, where,
+		          node_kind_name(v));
+		return -1;
+	}
+	*out = xcalloc(v->n ? v->n : 1, sizeof(**out));
+	for (size_t i = 0; i < v->n; i++) {
+		const struct node *it = v->items[i];
+		if (it->kind != NODE_SCALAR || !*it->scalar) {
+			diags_add(d, &it->pos, "items of '%s' in %s must be strings, not %s", key,
+			          where, node_kind_name(it));
+			return -1;
+		}
+		(*out)[(*n)++] = xstrdup(it->scalar);
+	}
+	return 0;
+}
+
+/* "80/tcp", "443", "60000:61000/udp" */
+static bool port_ok(const char *p)
+{
+	char *end;
+	long a = strtol(p, &end, 10), b = a;
+
+	if (end == p || a < 1 || a > 65535)
+		return false;
+	if (*end == ':') {
+		const char *q = end + 1;
+		b = strtol(q, &end, 10);
+		if (end == q || b < a || b > 65535)
+			return false;
+	}
+	return !*end || !strcmp(end, "/tcp") || !strcmp(end, "/udp");
+}
+
+static struct role *role_load(const char *name, const char *dir, struct diags *d)
+{
+	struct role *r = xcalloc(1, sizeof(*r));
+	struct pv_error err = {{0}};
+	char *where = xasprintf("role '%s'", name);
+	size_t before = d->n;
+	const struct node *v;
+
+	r->name = xstrdup(name);
+	r->dir = xstrdup(dir);
+	r->path = pv_path_join(dir, "role.yml");
+	if (node_load_file(&r->doc, r->path, &err) < 0) {
+		diags_add(d, NULL, "%s", err.msg);
+		goto fail;
+	}
+	if (r->doc->kind != NODE_MAP) {
+		diags_add(d, &r->doc->pos, "%s must be a mapping, not %s", where,
+		          node_kind_name(r->doc));
+		goto fail;
+	}
+	node_check_keys(r->doc, role_keys, PV_ARRAY_SIZE(role_keys), where, d);
+	v = node_get(r->doc, "description");
+	if (v && v->kind != NODE_SCALAR)
+		diags_add(d, &v->pos, "'description' in %s must be a string, not %s", where,
+		          node_kind_name(v));
+	else if (v)
+		r->description = xstrdup(v->scalar);
+	str_list(r->doc, "requires", where, &r->requires, &r->n_requires, d);
+	for (size_t i = 0; i < r->n_requires; i++)
+		if (!role_name_ok(r->requires[i]))
+			diags_add(d, &node_get(r->doc, "requires")->items[i]->pos,
+			          "invalid role name '%s' in 'requires' of %s", r->requires[i],
+			          where);
+	str_list(r->doc, "ports", where, &r->ports, &r->n_ports, d);
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (!port_ok(r->ports[i]))
+			diags_add(d, &node_get(r->doc, "ports")->items[i]->pos,
+			          "invalid port '%s' in %s (like 443/tcp, 53/udp or 8000:8100/tcp)",
+			          r->ports[i], where);
+	v = node_get(r->doc, "vars");
+	if (v && !node_is_null(v) && v->kind != NODE_MAP)
+		diags_add(d, &v->pos, "'vars' in %s must be a mapping, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_MAP)
+		r->vars = v;
+	v = node_get(r->doc, "resources");
+	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
+		diags_add(d, &v->pos, "'resources' in %s must be a list, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_SEQ)
+		r->resources = v;
+	v = node_get(r->doc, "handlers");
+	if (v && !node_is_null(v) && v->kind != NODE_MAP)
+		diags_add(d, &v->pos, "'handlers' in %s must be a mapping, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_MAP)
+		r->handlers = v;
+	if (d->n != before)
+		goto fail;
+	free(where);
+	return r;
+fail:
+	free(where);
+	role_free(r);
+	return NULL;
+}
+
+static struct role_entry *entry_find(struct role_set *rs, const char *name)
+{
+	struct role_entry **entries = rs->entries;
+
+	for (size_t i = 0; i < rs->n_entries; i++)
+		if (!strcmp(entries[i]->name, name))
+			return entries[i];
+	return NULL;
+}
+
+static char *role_dir_find(const struct role_set *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n_dirs; i++) {
+		char *dir = pv_path_join(rs->dirs[i], name);
+		char *file = pv_path_join(dir, "role.yml");
+		bool ok = access(file, R_OK) == 0;
+		free(file);
+		if (ok)
+			return dir;
+		free(dir);
+	}
+	return NULL;
+}
+
+struct role *role_get(struct role_set *rs, const char *name, const struct pos *at, struct diags *d)
+{
+	struct role_entry *e = entry_find(rs, name);
+
+	if (!e) {
+		char *dir = role_name_ok(name) ? role_dir_find(rs, name) : NULL;
+
+		e = xcalloc(1, sizeof(*e));
+		e->name = xstrdup(name);
+		diags_init(&e->problems);
+		if (dir) {
+			e->role = role_load(name, dir, &e->problems);
+		} else {
+			char **names;
+			size_t n;
+			known_roles(rs, &names, &n);
+			const char *near = pv_nearest(name, (const char *const *)names, n);
+			if (near)
+				diags_add(&e->problems, at,
+				          "unknown role '%s' (did you mean '%s'?)", name, near);
+			else
+				diags_add(&e->problems, at,
+				          "unknown role '%s' (no roles/%s/role.yml)", name, name);
+			for (size_t i = 0; i < n; i++)
+				free(names[i]);
+			free(names);
+		}
+		free(dir);
+		PV_GROW(rs->entries, rs->n_entries + 1, rs->alloc);
+		rs->entries[rs->n_entries++] = e;
+	}
+	if (!e->role) {
+		for (size_t i = 0; i < e->problems.n; i++)
+			diags_add(d, NULL, "%s", e->problems.msgs[i]);
+		return NULL;
+	}
+	return e->role;
+}
+
+/* Depth-first: requires before the role; onstack detects cycles. */
+static int visit(struct role_set *rs, const char *name, const struct pos *at, char ***stack,
+                 size_t *depth, struct role ***out, size_t *n_out, size_t *alloc, struct diags *d)
+{
+	struct role *r;
+
+	for (size_t i = 0; i < *n_out; i++)
+		if (!strcmp((*out)[i]->name, name))
+			return 0;
+	for (size_t i = 0; i < *depth; i++) {
+		if (!strcmp((*stack)[i], name)) {
+			struct buf chain = BUF_INIT;
+			for (size_t k = i; k < *depth; k++)
+				buf_addf(&chain, "%s -> ", (*stack)[k]);
+			buf_adds(&chain, name);
+			diags_add(d, at, "roles require each other in a cycle: %s", chain.s);
+			buf_release(&chain);
+			return -1;
+		}
+	}
+	if (!(r = role_get(rs, name, at, d)))
+		return -1;
+	*stack = xrealloc(*stack, (*depth + 1) * sizeof(**stack));
+	(*stack)[(*depth)++] = r->name;
+	const struct node *req = node_get(r->doc, "requires");
+	for (size_t i = 0; i < r->n_requires; i++) {
+		if (visit(rs, r->requires[i], &req -> items[i] -> pos, stack, depth, out, n_out,
+		          alloc, d) < 0) {
+			(*depth)--;
+			return -1;
+		}
+	}
+	(*depth)--;
+	PV_GROW(*out, *n_out + 1, *alloc);
+	(*out)[(*n_out)++] = r;
+	return 0;
+}
+
+int role_closure(struct role_set *rs, char *const *names, const struct pos *name_pos, size_t n,
+                 struct role ***out, size_t *n_out, struct diags *d)
+{
+	char **stack = NULL;
+	size_t depth = 0, alloc = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++)
+		if (visit(rs, names[i], &name_pos[i], &stack, &depth, out, n_out, &alloc, d) < 0)
+			rc = -1;
+	free(stack);
+	return rc;
+}
