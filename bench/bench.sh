@@ -14,10 +14,17 @@ fi
 dir=
 cleanup() {
 	[ -n "$dir" ] || return 0
-	"$PROVISION" -i "$dir/inventory.yml" --plain destroy bench --yes >/dev/null 2>&1 || true
-	rm -rf "$dir"
+	"$PROVISION" -i "$dir/inventory.yml" --plain destroy bench --yes >/dev/null 2>&1 ||
+		echo "bench: destroy failed in $dir" >&2
+	# never delete through a host's disk that is still mounted
+	if grep -q " $dir/" /proc/mounts; then
+		echo "bench: mounts are left under $dir; not removing it" >&2
+	else
+		rm -rf "$dir"
+	fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }

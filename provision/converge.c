@@ -91,7 +91,13 @@ static int verify_fresh_login(const struct host *h, const struct converge_opts *
 	fill_target(&t, h, o);
 	buf_init(&out, 4096);
 	res->round_trips++;
-	if (remote_connect(&fresh, &t, err) < 0)
+	/*
+	 * A reloading sshd re-executes itself and is briefly not listening:
+	 * wait for the port, then log in once (a failed login is counted by
+	 * fail2ban, so only the connect is retried).
+	 */
+	if (remote_wait_port(h->address, h->port, 15000, err) < 0 ||
+	    remote_connect(&fresh, &t, err) < 0)
 		goto out;
 	if (remote_exec(fresh, cmd, NULL, 0, &out, NULL, &status, err) < 0)
 		goto out;

@@ -307,8 +307,10 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		struct node *v = NULL;
 		struct pv_error err = {{0}};
 		if (inventory_secret(&v, inv, inv->secrets->keys[i], &err) < 0) {
-			diags_add(d, &inv->secrets->key_pos[i], "%s", err.msg);
-			continue;
+			diags_add(d, NULL, "%s", err.msg);
+			/* one message for the secret, not one for each template using it */
+			v = node_new_scalar("", &inv->secrets->key_pos[i]);
+			v->secret = true;
 		}
 		scope_set_owned(s, inv->secrets->keys[i], v);
 	}
@@ -418,8 +420,16 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
 	struct buf b64 = BUF_INIT;
 	bool done = false;
 
-	for (size_t i = 0; i < hp->n_res; i++)
-		hp->res[i].status = RES_PENDING;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		struct resource *r = &hp->res[i];
+		r->status = RES_PENDING;
+		/* a payload belongs to the probe that sent it */
+		if (r->secret)
+			buf_wipe(&r->current);
+		else
+			buf_reset(&r->current);
+		r->has_current = false;
+	}
 	while (p < e) {
 		char *line = next_line(&p, e);
 		const char *rest;
@@ -539,7 +549,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		notify_handlers(hp, r, sh);
 		buf_addf(sh,
 		         "else\necho '@@A %zu failed'\npv_fail=1\n"
-		         "sed 's/^/@@L %zu /' \"$PV_STAGE/%s\"\nfi\nfi\n",
+		         "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\n",
 		         i, i, name);
 	}
 	for (size_t h = 0; h < hp->n_handlers; h++) {
@@ -551,7 +561,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		guarded(sh, name, &hd->res, (int)h);
 		buf_addf(sh,
 		         "if [ $pv_rc = 0 ]; then echo '@@H %zu ok'; else echo '@@H %zu failed'; "
-		         "sed 's/^/@@L h%zu /' \"$PV_STAGE/%s\"; fi\nfi\n",
+		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n",
 		         h, h, h, name);
 	}
 	buf_adds(sh, "echo @@Z\n");

@@ -46,7 +46,7 @@ static bool is_var_name(const char *s)
 		return false;
 	for (size_t i = 1; s[i]; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!isascii(c) || !(isalnum(c) || c == '_' || c == '-'))
+		if (!isascii(c) || !(isalnum(c) || c == '_'))
 			return false;
 	}
 	return true;
@@ -197,7 +197,7 @@ static void check_var_names(const struct node *vars, const char *where, struct d
 			continue;
 		s = shown(vars->keys[i]);
 		diags_add(d, &vars->key_pos[i],
-		          "invalid variable name '%s' in %s: use letters, digits, '_' and '-', "
+		          "invalid variable name '%s' in %s: use letters, digits and '_', "
 		          "starting with a letter or '_'",
 		          s, where);
 		free(s);
@@ -269,7 +269,7 @@ static void check_secrets(const struct node *secrets, const struct node *vars, s
 
 		if (!is_var_name(name)) {
 			diags_add(d, &secrets->key_pos[i],
-			          "invalid secret name '%s': use letters, digits, '_' and '-', "
+			          "invalid secret name '%s': use letters, digits and '_', "
 			          "starting with a letter or '_'",
 			          s);
 		} else if (node_get(vars, name)) {

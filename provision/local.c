@@ -22,6 +22,8 @@
 #include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/rand.h>
 
 #include "provision/keys.h"
@@ -451,6 +454,78 @@ static int write_text(const char *dir, const char *name, const char *text, int m
 	return rc;
 }
 
+/* A port nobody listens on at addr (a system apt-cacher-ng may hold 3142 on every address). */
+static int free_port(const char *addr, int first)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return ACNG_PORT;
+	for (int port = first; port < first + 100; port++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		int ok;
+		if (fd < 0)
+			return ACNG_PORT;
+		sa.sin_port = htons((uint16_t)port);
+		ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	return ACNG_PORT;
+}
+
+static int cache_port(struct provider_ctx *c)
+{
+	json_t *v = json_object_get(pdata(c, false), "cache_port");
+
+	return json_is_integer(v) ? (int)json_integer_value(v) : ACNG_PORT;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+/*
+ * Fetch the release files once through the new cache, before the hosts
+ * ask for them all at the same moment: apt-cacher-ng fails to refresh one
+ * file for several clients within the same second, and apt then waits on
+ * the dropped connection.  Best effort: a failure only costs the hosts a
+ * retry.
+ */
+static void warm_cache(struct provider_ctx *c, const char *addr, int port)
+{
+	static const char *const urls[] = {
+	    "http://deb.debian.org/debian/dists/bookworm/InRelease",
+	    "http://deb.debian.org/debian/dists/bookworm-updates/InRelease",
+	    "http://security.debian.org/debian-security/dists/bookworm-security/InRelease",
+	};
+	char *proxy = xasprintf("http://%s:%d", addr, port);
+	CURL *h = curl_easy_init();
+
+	for (size_t i = 0; h && i < PV_ARRAY_SIZE(urls); i++) {
+		long code = 0;
+		curl_easy_reset(h);
+		curl_easy_setopt(h, CURLOPT_URL, urls[i]);
+		curl_easy_setopt(h, CURLOPT_PROXY, proxy);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		CURLcode rc = curl_easy_perform(h);
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+		if (rc != CURLE_OK || code != 200)
+			report_warn(c->rep, NULL, "the package cache could not fetch %s (%s)",
+			            urls[i],
+			            rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
+	}
+	if (h)
+		curl_easy_cleanup(h);
+	free(proxy);
+}
+
 static int ensure_cache(struct provider_ctx *c, const struct names *nm, const char *prefix,
                         struct pv_error *err)
 {
@@ -464,39 +539,47 @@ static int ensure_cache(struct provider_ctx *c, const struct names *nm, const ch
 	pid_t pid = json_pid(pd, "cache_pid");
 	int rc = -1;
 
+	int port;
+
 	if (acng_running(pid, conf)) {
 		rc = 0;
 		goto out;
 	}
+	/* the hosts' proxy setting names the recorded port: keep it when it is free */
+	port = free_port(addr, cache_port(c));
 	if (pv_mkdir_p(conf, 0700, err) < 0 || pv_mkdir_p(logdir, 0700, err) < 0 ||
 	    pv_mkdir_p(shared, 0755, err) < 0)
 		goto out;
 	/* the stock backend list names a mirror this machine may not reach */
 	if (write_text(conf, "backends_debian", "http://deb.debian.org/debian/\n", 0644, err) < 0)
 		goto out;
-	text =
-	    xasprintf("# written by provision for layout '%s'\n"
-	              "CacheDir: %s\nLogDir: %s\nSupportDir: /usr/lib/apt-cacher-ng\n"
-	              "Port: %d\nBindAddress: %s\nForeGround: 1\n"
-	              "PidFile: %s/pid\nSocketPath: %s/socket\n"
-	              "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian\n"
-	              "Remap-secdeb: security.debian.org security.debian.org/debian-security "
-	              "deb.debian.org/debian-security /debian-security ; "
-	              "deb.debian.org/debian-security\n"
-	              "ExThreshold: 4\n",
-	              c->layout->name, shared, logdir, ACNG_PORT, addr, nm->acng_dir, nm->acng_dir);
+	text = xasprintf("# written by provision for layout '%s'\n"
+	                 "CacheDir: %s\nLogDir: %s\nSupportDir: /usr/lib/apt-cacher-ng\n"
+	                 "Port: %d\nBindAddress: %s\nForeGround: 1\n"
+	                 "PidFile: %s/pid\nSocketPath: %s/socket\n"
+	                 "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian\n"
+	                 "Remap-secdeb: security.debian.org security.debian.org/debian-security "
+	                 "deb.debian.org/debian-security /debian-security ; "
+	                 "deb.debian.org/debian-security\n"
+	                 "ExThreshold: 4\n"
+	                 /* hosts that boot together ask for the same index files at once:
+	                    fetch them once and serve that copy for a while */
+	                 "FreshIndexMaxAge: 300\n",
+	                 c->layout->name, shared, logdir, port, addr, nm->acng_dir, nm->acng_dir);
 	if (write_text(conf, "acng.conf", text, 0644, err) < 0)
 		goto out;
 	char *argv[] = {"/usr/sbin/apt-cacher-ng", "-c", conf, NULL};
 	if ((pid = proc_spawn(argv, log, err)) < 0)
 		goto out;
 	json_object_set_new(pd, "cache_pid", json_integer(pid));
+	json_object_set_new(pd, "cache_port", json_integer(port));
 	if (state_save(c->state, err) < 0)
 		goto out;
-	if (remote_wait_port(addr, ACNG_PORT, 20000, err) < 0) {
+	if (remote_wait_port(addr, port, 20000, err) < 0) {
 		pv_error_prefix(err, "the package cache did not start (log: %s)", log);
 		goto out;
 	}
+	warm_cache(c, addr, port);
 	rc = 0;
 out:
 	free(conf);
@@ -603,9 +686,12 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	free(text);
 	if (rc < 0)
 		return -1;
+	/* a stalled download through the cache is given up and tried again */
 	text = xasprintf("# written by provision: packages come through the cache on the "
-	                 "bridge\nAcquire::http::Proxy \"http://%s.1:%d\";\n",
-	                 prefix, ACNG_PORT);
+	                 "bridge\nAcquire::http::Proxy \"http://%s.1:%d\";\n"
+	                 "Acquire::http::Timeout \"30\";\nAcquire::Retries \"5\";\n"
+	                 "Acquire::http::Pipeline-Depth \"0\";\n",
+	                 prefix, cache_port(c));
 	rc = put(h->root, "etc/apt/apt.conf.d/01provision-proxy", text, 0644, err);
 	free(text);
 	if (rc < 0)
@@ -920,7 +1006,7 @@ static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *
 	char *prefix = choose_prefix(c, &nm, &fresh);
 	if (!link_exists(nm.bridge))
 		buf_addf(out, "  + bridge %s with address %s.1/24 and a package cache on port %d\n",
-		         nm.bridge, prefix, ACNG_PORT);
+		         nm.bridge, prefix, cache_port(c));
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false);

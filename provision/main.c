@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "provision/common.h"
 #include "provision/remote.h"
 #include "provision/session.h"
@@ -164,6 +166,11 @@ int main(int argc, char **argv)
 		             s.env);
 		return PV_EXIT_USAGE;
 	}
+	/* before any thread exists: neither library may start it later */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		pv_say_error("initialising libcurl failed");
+		return PV_EXIT_FAIL;
+	}
 	if (remote_global_init(&err) < 0) {
 		pv_say_error("%s", err.msg);
 		return PV_EXIT_FAIL;
@@ -173,5 +180,6 @@ int main(int argc, char **argv)
 	rc = c->exec(&s, argc - 1, argv + 1);
 	session_release(&s);
 	remote_global_cleanup();
+	curl_global_cleanup();
 	return rc;
 }

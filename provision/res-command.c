@@ -73,6 +73,10 @@ bool res_command_guarded(const struct resource *r)
 	return r->type != &res_type_command || !c || c->creates || c->unless;
 }
 
+/*
+ * The command texts may hold secrets: they reach the host's shell in here
+ * documents, never as arguments that other users could see in ps.
+ */
 static void cmd_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct cmd_spec *c = r->spec;
@@ -89,9 +93,9 @@ static void cmd_probe(const struct resource *r, int idx, struct buf *sh)
 			buf_adds(sh, " ]; then :\nelif");
 		}
 		if (c->unless) {
-			buf_adds(sh, " sh -c");
-			sh_word(sh, c->unless);
-			buf_adds(sh, " >/dev/null 2>&1 </dev/null; then :\nelif");
+			buf_adds(sh, " sh -s >/dev/null 2>&1 ");
+			sh_heredoc(sh, c->unless);
+			buf_adds(sh, "then :\nelif");
 		}
 		buf_adds(sh, " :; then\n\tpv_add");
 		sh_word(sh, c->creates ? (c->unless ? "creates path missing and unless check failed"
@@ -106,9 +110,11 @@ static void cmd_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct cmd_spec *c = r->spec;
 
-	buf_adds(sh, "sh -ec");
-	sh_word(sh, c->run);
-	buf_adds(sh, " </dev/null\n");
+	/* a file of mode 0600, so that the command's own stdin is /dev/null */
+	buf_adds(sh, "pv_c=$(mktemp)\ncat >\"$pv_c\" ");
+	sh_heredoc(sh, c->run);
+	buf_adds(sh, "pv_x=0\nsh -e \"$pv_c\" </dev/null || pv_x=$?\nrm -f -- \"$pv_c\"\n"
+	             "[ $pv_x = 0 ]\n");
 }
 
 const struct res_type res_type_command = {

@@ -217,7 +217,7 @@ static void file_apply(const struct resource *r, int idx, struct buf *sh)
 	/* the validator sees the new file in place; on failure the old one returns */
 	buf_adds(sh, "if ! sh -c");
 	sh_word(sh, f->validate);
-	buf_addf(sh, " >\"$PV_STAGE/v%d\" 2>&1 </dev/null; then\n\tcat \"$PV_STAGE/v%d\"\n", idx,
+	buf_addf(sh, " >\"$PV_STAGE/v%d\" 2>&1 </dev/null; then\n\tawk 1 \"$PV_STAGE/v%d\"\n", idx,
 	         idx);
 	buf_adds(sh, "\tpv_restore");
 	sh_word(sh, f->path);

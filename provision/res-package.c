@@ -70,11 +70,32 @@ static int pkg_parse(struct resource *r, const struct node *n, const struct scop
 static void pkg_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct pkg_spec *k = r->spec;
+	bool qualified = false;
 
-	buf_adds(sh, "pv_r=\nfor pv_n in");
+	for (size_t i = 0; i < k->n; i++)
+		qualified = qualified || strchr(k->names[i], ':');
+	buf_adds(sh, "pv_r=\n");
+	if (!qualified) {
+		/* one dpkg-query for the whole list: "\nNAME STATUS" per known package */
+		buf_adds(sh, "pv_q=\"\n$(dpkg-query -W -f='${Package} ${Status}\\n' --");
+		for (size_t i = 0; i < k->n; i++) {
+			char *base = xstrndup(k->names[i], strcspn(k->names[i], "="));
+			sh_word(sh, base);
+			free(base);
+		}
+		buf_adds(sh, " 2>/dev/null)\"\n");
+	}
+	buf_adds(sh, "for pv_n in");
 	for (size_t i = 0; i < k->n; i++)
 		sh_word(sh, k->names[i]);
-	buf_adds(sh, "; do\n\tpv_s=$(dpkg-query -W -f='${Status}' \"${pv_n%%=*}\" 2>/dev/null)\n");
+	buf_adds(sh, "; do\n");
+	if (qualified)
+		buf_adds(sh,
+		         "\tpv_s=$(dpkg-query -W -f='${Status}' \"${pv_n%%=*}\" 2>/dev/null)\n");
+	else
+		buf_adds(sh, "\tpv_s=${pv_q#*\"\n${pv_n%%=*} \"}\n"
+		             "\t[ \"$pv_s\" != \"$pv_q\" ] || pv_s=\n"
+		             "\tpv_s=${pv_s%%\"\n\"*}\n");
 	if (k->present)
 		buf_adds(sh, "\t[ \"$pv_s\" = 'install ok installed' ] || "
 		             "pv_add \"$pv_n not installed\"\n");
@@ -94,7 +115,10 @@ static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
 		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
 		             "\tif [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' "
 		             "-mmin -60 2>/dev/null | head -n 1)\" ]; then\n"
-		             "\t\tapt-get update -q\n\tfi\n"
+		             /* a stalled mirror or proxy must not hang the run */
+		             "\t\tpv_i=0\n\t\tuntil timeout 180 apt-get update -q; do\n"
+		             "\t\t\tpv_i=$((pv_i + 1))\n\t\t\t[ $pv_i -lt 3 ] || exit 1\n"
+		             "\t\t\tsleep 2\n\t\tdone\n\tfi\n"
 		             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
 		buf_adds(sh, "apt-get -y -q -o Dpkg::Options::=--force-confdef "
 		             "-o Dpkg::Options::=--force-confold install --no-install-recommends");

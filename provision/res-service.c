@@ -77,28 +77,30 @@ static void svc_probe(const struct resource *r, int idx, struct buf *sh)
 	const struct svc_spec *v = r->spec;
 
 	buf_adds(sh, "pv_r=\n");
-	if (v->enabled_set) {
-		buf_adds(sh, "pv_s=$(systemctl is-enabled");
+	if (v->enabled_set || v->running_set) {
+		/* one systemctl for both questions; the fields picked out by expansion */
+		buf_adds(sh, "pv_s=\"\n$(systemctl show -p UnitFileState -p ActiveState --");
 		sh_word(sh, v->name);
-		buf_adds(sh, " 2>/dev/null)\n");
+		buf_adds(sh, " 2>/dev/null)\n\"\n"
+		             "pv_e=${pv_s#*\"\nUnitFileState=\"}; pv_e=${pv_e%%\"\n\"*}\n"
+		             "pv_a=${pv_s#*\"\nActiveState=\"}; pv_a=${pv_a%%\"\n\"*}\n");
+	}
+	if (v->enabled_set) {
 		if (v->enabled)
 			buf_adds(sh,
-			         "case \"$pv_s\" in enabled|enabled-runtime|static|alias|indirect|"
-			         "generated) ;; *) pv_add \"not enabled (${pv_s:-unknown})\";; "
+			         "case \"$pv_e\" in enabled|enabled-runtime|static|alias|indirect|"
+			         "generated) ;; *) pv_add \"not enabled (${pv_e:-unknown})\";; "
 			         "esac\n");
 		else
-			buf_adds(sh, "case \"$pv_s\" in enabled|enabled-runtime) pv_add enabled;; "
+			buf_adds(sh, "case \"$pv_e\" in enabled|enabled-runtime) pv_add enabled;; "
 			             "esac\n");
 	}
 	if (v->running_set) {
-		buf_adds(sh, "pv_s=$(systemctl is-active");
-		sh_word(sh, v->name);
-		buf_adds(sh, " 2>/dev/null)\n");
 		if (v->running)
-			buf_adds(sh, "case \"$pv_s\" in active|activating|reloading) ;; "
-			             "*) pv_add \"not running (${pv_s:-unknown})\";; esac\n");
+			buf_adds(sh, "case \"$pv_a\" in active|activating|reloading) ;; "
+			             "*) pv_add \"not running (${pv_a:-unknown})\";; esac\n");
 		else
-			buf_adds(sh, "case \"$pv_s\" in active|activating|reloading) "
+			buf_adds(sh, "case \"$pv_a\" in active|activating|reloading) "
 			             "pv_add running;; esac\n");
 	}
 	buf_addf(sh, "pv_end %d\n", idx);

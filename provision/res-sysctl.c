@@ -119,15 +119,42 @@ static int sysctl_parse(struct resource *r, const struct node *n, const struct s
 	return bad;
 }
 
-/* pv_sysk KEY VALUE: compare the live value where it can be written. */
-static const char sysctl_fn[] =
-    "pv_sysk() {\n"
-    "\tpv_f=/proc/sys/$(printf '%s' \"$1\" | tr . /)\n"
-    "\t[ -w \"$pv_f\" ] || return 0\n"
-    "\tpv_v=$(tr -s ' \\t' '  ' <\"$pv_f\" 2>/dev/null)\n"
-    "\t[ \"$pv_v\" = \"$(printf '%s' \"$2\" | tr -s ' \\t' '  ')\" ] || "
-    "pv_add \"$1 is $pv_v\"\n"
-    "}\n";
+/* "net.ipv4.ip_forward" -> "/proc/sys/net/ipv4/ip_forward" ('/' in a key stands for '.') */
+static char *proc_path(const char *key)
+{
+	char *p = xasprintf("/proc/sys/%s", key);
+
+	for (char *c = p + 10; *c; c++)
+		*c = *c == '.' ? '/' : *c == '/' ? '.' : *c;
+	return p;
+}
+
+/* The value as the kernel prints it: words separated by one space. */
+static char *words(const char *v)
+{
+	struct buf b = BUF_INIT;
+
+	for (const char *c = v; *c;) {
+		size_t n = strcspn(c, " \t");
+		if (n)
+			buf_addf(&b, "%s%.*s", b.len ? " " : "", (int)n, c);
+		c += n;
+		c += strspn(c, " \t");
+	}
+	return buf_detach(&b, NULL);
+}
+
+/* pv_sysk PROCFILE VALUE KEY: compare the live value where it can be written; builtins only. */
+static const char sysctl_fn[] = "pv_sysk() {\n"
+                                "\t[ -w \"$1\" ] || return 0\n"
+                                "\tpv_v=\n"
+                                "\tread -r pv_v <\"$1\" || [ -n \"$pv_v\" ] || return 0\n"
+                                "\tset -f\n"
+                                "\tpv_k=$3 pv_w=$2\n"
+                                "\tset -- $pv_v\n"
+                                "\tset +f\n"
+                                "\t[ \"$*\" = \"$pv_w\" ] || pv_add \"$pv_k is $*\"\n"
+                                "}\n";
 
 static void sysctl_probe(const struct resource *r, int idx, struct buf *sh)
 {
@@ -140,10 +167,14 @@ static void sysctl_probe(const struct resource *r, int idx, struct buf *sh)
 	sh_word(sh, sp->file);
 	buf_addf(sh, " %s 644 root root\n", sha);
 	for (size_t i = 0; i < sp->n; i++) {
+		char *path = proc_path(sp->keys[i]), *w = words(sp->values[i]);
 		buf_adds(sh, "pv_sysk");
+		sh_word(sh, path);
+		sh_word(sh, w);
 		sh_word(sh, sp->keys[i]);
-		sh_word(sh, sp->values[i]);
 		buf_addc(sh, '\n');
+		free(path);
+		free(w);
 	}
 	buf_addf(sh, "pv_end %d\n", idx);
 }
@@ -160,9 +191,7 @@ static void sysctl_stage(const struct resource *r, int idx, struct stage *st)
 static void sysctl_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct sysctl_spec *sp = r->spec;
-	char name[32];
-
-	char sha[65];
+	char name[32], sha[65];
 
 	snprintf(name, sizeof(name), "s%d", idx);
 	pv_sha256_hex(sp->content, strlen(sp->content), sha);
@@ -173,9 +202,11 @@ static void sysctl_apply(const struct resource *r, int idx, struct buf *sh)
 	res_apply_file(sh, name, sp->file, "644", "root", "root");
 	buf_adds(sh, "fi\n");
 	for (size_t i = 0; i < sp->n; i++) {
-		buf_adds(sh, "pv_f=/proc/sys/$(printf '%s'");
-		sh_word(sh, sp->keys[i]);
-		buf_adds(sh, " | tr . /)\nif [ -w \"$pv_f\" ]; then sysctl -q -w --");
+		char *path = proc_path(sp->keys[i]);
+		buf_adds(sh, "if [ -w");
+		sh_word(sh, path);
+		free(path);
+		buf_adds(sh, " ]; then sysctl -q -w --");
 		struct buf kv = BUF_INIT;
 		buf_addf(&kv, "%s=%s", sp->keys[i], sp->values[i]);
 		sh_word(sh, kv.s);

@@ -135,10 +135,11 @@ static void user_probe(const struct resource *r, int idx, struct buf *sh)
 	buf_adds(sh, "pv_r=\npv_pw=$(getent passwd");
 	sh_word(sh, u->name);
 	buf_adds(sh, ")\nif [ -z \"$pv_pw\" ]; then\n\tpv_add missing\nelse\n");
-	buf_adds(sh, "\t[ \"$(printf '%s\\n' \"$pv_pw\" | cut -d: -f7)\" =");
+	/* fields 6 and 7 of the passwd line, by parameter expansion: no processes */
+	buf_adds(sh, "\tpv_t=${pv_pw%:*}\n\t[ \"${pv_pw##*:}\" =");
 	sh_word(sh, u->shell);
 	buf_adds(sh, " ] || pv_add 'shell differs'\n");
-	buf_adds(sh, "\t[ \"$(printf '%s\\n' \"$pv_pw\" | cut -d: -f6)\" =");
+	buf_adds(sh, "\t[ \"${pv_t##*:}\" =");
 	sh_word(sh, u->home);
 	buf_adds(sh, " ] || pv_add 'home differs'\n");
 	if (u->n_groups) {

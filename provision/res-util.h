@@ -51,6 +51,12 @@ void strv_free(char **v, size_t n);
 
 /* Shell helpers. */
 void sh_word(struct buf *sh, const char *s); /* " " + quoted s */
+/*
+ * "<<'DELIM'\n" text "\nDELIM\n": text reaches a command's stdin without
+ * passing through argv (where any user of the host could read it) and
+ * without expansion; DELIM is chosen so that no line of text equals it.
+ */
+void sh_heredoc(struct buf *sh, const char *text);
 /* Probe half of a managed regular file: sets "@@P" with reasons, sends the
  * current content when it differs. */
 void res_probe_file(struct buf *sh, int idx, const char *path, const char *content, size_t len,

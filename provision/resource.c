@@ -441,6 +441,32 @@ void sh_word(struct buf *sh, const char *s)
 	sh_quote_buf(sh, s);
 }
 
+/* True when text has a line equal to word. */
+static bool has_line(const char *text, const char *word)
+{
+	size_t wl = strlen(word);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, word, wl) && (p[wl] == '\n' || p[wl] == '\0'))
+			return true;
+	return false;
+}
+
+void sh_heredoc(struct buf *sh, const char *text)
+{
+	char sha[65];
+	struct buf delim = BUF_INIT;
+	size_t len = strlen(text);
+
+	pv_sha256_hex(text, len, sha);
+	buf_addf(&delim, "PV_END_%.16s", sha);
+	while (has_line(text, delim.s))
+		buf_addc(&delim, 'X');
+	buf_addf(sh, "<<'%s'\n%s%s%s\n", delim.s, text, len && text[len - 1] == '\n' ? "" : "\n",
+	         delim.s);
+	buf_release(&delim);
+}
+
 /*
  * The functions below are the same in every script.  Probe functions only
  * read; apply functions keep a copy of each file they replace so that a
@@ -450,7 +476,8 @@ const char res_shell_lib[] =
     "pv_add() { if [ -n \"$pv_r\" ]; then pv_r=\"$pv_r, $1\"; else pv_r=$1; fi; }\n"
     "pv_end() { if [ -n \"$pv_r\" ]; then echo \"@@P $1 change $pv_r\"; "
     "else echo \"@@P $1 ok\"; fi; }\n"
-    "pv_sha() { sha256sum <\"$1\" 2>/dev/null | cut -d' ' -f1; }\n"
+    /* pv_sha FILE: its digest in pv_s (probes stay cheap: no pipeline) */
+    "pv_sha() { pv_s=$(sha256sum <\"$1\" 2>/dev/null); pv_s=${pv_s%% *}; }\n"
     /* pv_meta PATH MODE OWNER GROUP */
     "pv_meta() {\n"
     "\tpv_st=$(stat -c '%a %U %G' -- \"$1\" 2>/dev/null)\n"
@@ -462,7 +489,8 @@ const char res_shell_lib[] =
     /* pv_cfile LABEL PATH SHA MODE OWNER GROUP: reasons only, no output */
     "pv_cfile() {\n"
     "\tif [ -L \"$2\" ] || [ ! -f \"$2\" ]; then pv_add \"$1 missing\"; return 0; fi\n"
-    "\t[ \"$(pv_sha \"$2\")\" = \"$3\" ] || pv_add \"$1 differs\"\n"
+    "\tpv_sha \"$2\"\n"
+    "\t[ \"$pv_s\" = \"$3\" ] || pv_add \"$1 differs\"\n"
     "\tpv_meta \"$2\" \"$4\" \"$5\" \"$6\"\n"
     "}\n"
     /* pv_pfile IDX PATH SHA MODE OWNER GROUP SEND */
@@ -474,7 +502,8 @@ const char res_shell_lib[] =
     "\t\tpv_add missing\n"
     "\telse\n"
     "\t\tpv_diff=\n"
-    "\t\t[ \"$(pv_sha \"$2\")\" = \"$3\" ] || { pv_add 'content differs'; pv_diff=1; }\n"
+    "\t\tpv_sha \"$2\"\n"
+    "\t\t[ \"$pv_s\" = \"$3\" ] || { pv_add 'content differs'; pv_diff=1; }\n"
     "\t\tpv_meta \"$2\" \"$4\" \"$5\" \"$6\"\n"
     "\t\tif [ -n \"$pv_diff\" ] && [ \"$7\" = 1 ] && "
     "[ \"$(stat -c %s -- \"$2\")\" -le 1048576 ]; then\n"

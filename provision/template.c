@@ -907,8 +907,9 @@ out:
 
 static bool truth_str(const char *s)
 {
+	/* the words YAML and node_to_bool read as false */
 	return !(*s == '\0' || strcasecmp(s, "false") == 0 || strcasecmp(s, "no") == 0 ||
-	         strcmp(s, "0") == 0);
+	         strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0);
 }
 
 bool tpl_truth(const struct node *v)

@@ -14,7 +14,7 @@
  *   and including one newline.  Lines holding only a {% %} tag vanish
  *   entirely (as with trim_blocks/lstrip_blocks).
  *
- * Truth: false for an undefined name (only in "if"), "false"/"no"/"0"/"",
+ * Truth: false for an undefined name (only in "if"), "false"/"no"/"off"/"0"/"",
  * empty lists and maps; true otherwise.
  * An undefined variable outside "if" and "default" is an error, never an
  * empty string.  Errors read "file:line:col: undefined variable 'x'".

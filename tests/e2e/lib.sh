@@ -38,6 +38,7 @@ t_project() {
 	WORK=$(mktemp -d /tmp/provision-test.XXXXXX)
 	if [ $# -gt 0 ]; then cp "$1" "$WORK/inventory.yml"; else cat >"$WORK/inventory.yml"; fi
 	trap t_cleanup EXIT
+	trap 'exit 130' INT TERM
 }
 
 t_cleanup() {
@@ -47,7 +48,12 @@ t_cleanup() {
 		"$PROVISION" -i "$WORK/inventory.yml" --plain destroy "$l" --yes >/dev/null 2>&1 ||
 			echo "cleanup: destroy $l failed" >&2
 	done
-	rm -rf "$WORK"
+	# never delete through a host's disk that is still mounted
+	if grep -q " $WORK/" /proc/mounts; then
+		echo "cleanup: mounts are left under $WORK; not removing it" >&2
+	else
+		rm -rf "$WORK"
+	fi
 }
 
 # Remember a layout so that cleanup destroys it.

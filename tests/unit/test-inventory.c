@@ -957,11 +957,16 @@ static void test_bad_names(void)
 	          "  ok_name: 1\n"
 	          "  \"bad name\": 2\n"
 	          "layouts: {p1: {servers: {app1: {roles: [base]}}}}\n",
-	          "4:3: invalid variable name 'bad name' in 'vars': use letters, digits, '_' and "
-	          "'-', starting with a letter or '_'");
+	          "4:3: invalid variable name 'bad name' in 'vars': use letters, digits and '_', "
+	          "starting with a letter or '_'");
 	want_only(SERVERS_HEAD "      app1:\n        roles: [base]\n        vars: {9lives: 1}\n",
-	          "7:16: invalid variable name '9lives' in server 'app1': use letters, digits, '_' "
-	          "and '-', starting with a letter or '_'");
+	          "7:16: invalid variable name '9lives' in server 'app1': use letters, digits and "
+	          "'_', starting with a letter or '_'");
+	/* a template could not name it: {{ http-port }} reads as http minus port */
+	want_only(SERVERS_HEAD
+	          "      app1:\n        roles: [base]\n        vars: {http-port: 80}\n",
+	          "7:16: invalid variable name 'http-port' in server 'app1': use letters, digits "
+	          "and '_', starting with a letter or '_'");
 }
 
 static void test_roles(void)
@@ -1078,7 +1083,7 @@ static void test_bad_secrets(void)
 	          "secrets:\n"
 	          "  \"my token\": env:TOKEN\n"
 	          "layouts: {p1: {servers: {app1: {roles: [base]}}}}\n",
-	          "3:3: invalid secret name 'my token': use letters, digits, '_' and '-', starting "
+	          "3:3: invalid secret name 'my token': use letters, digits and '_', starting "
 	          "with a letter or '_'");
 }
 

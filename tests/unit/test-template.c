@@ -330,7 +330,8 @@ static void test_if(void)
 static void test_truth(void)
 {
 	struct pos p = {NULL, 1, 1};
-	static const char *const falsy[] = {"", "false", "False", "FALSE", "no", "No", "0"};
+	static const char *const falsy[] = {"",   "false", "False", "FALSE", "no",
+	                                    "No", "off",   "Off",   "0"};
 	static const char *const truthy[] = {"true", "yes", "1", "x", " ", "none"};
 	struct node *seq = node_new_seq(&p), *map = node_new_map(&p);
 
