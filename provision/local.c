@@ -690,7 +690,9 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	text = xasprintf("# written by provision: packages come through the cache on the "
 	                 "bridge\nAcquire::http::Proxy \"http://%s.1:%d\";\n"
 	                 "Acquire::http::Timeout \"30\";\nAcquire::Retries \"5\";\n"
-	                 "Acquire::http::Pipeline-Depth \"0\";\n",
+	                 "Acquire::http::Pipeline-Depth \"0\";\n"
+	                 /* a release file the cache fetched minutes ago is good enough */
+	                 "Acquire::http::Max-Age \"600\";\n",
 	                 prefix, cache_port(c));
 	rc = put(h->root, "etc/apt/apt.conf.d/01provision-proxy", text, 0644, err);
 	free(text);

@@ -314,7 +314,8 @@ static void print_host_block(struct reporter *r, struct host_view *v, const stru
 	        res->changed, res->failed);
 	if (res->would_change)
 		fprintf(r->out, ", %d would change", res->would_change);
-	fprintf(r->out, "; %d round trips, %.1fs)\n", res->round_trips, res->ms / 1000.0);
+	fprintf(r->out, "; %d round trip%s, %.1fs)\n", res->round_trips,
+	        res->round_trips == 1 ? "" : "s", res->ms / 1000.0);
 	fputs(v->lines.s, r->out);
 	if (res->error) {
 		char *e = report_redact(res->error);
