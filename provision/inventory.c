@@ -381,24 +381,40 @@ static void load_roles(struct inv_server *srv, const struct node *map, const str
 	}
 }
 
-static void load_server(struct inv_server *srv, const struct node *v, const struct pos *kp,
-                        struct diags *d)
+/*
+ * The mapping of a server or layout with its keys checked; NULL when it is
+ * empty or not a mapping (*bad then says whether that was an error).
+ */
+static const struct node *checked_map(const struct node *v, const char *const *keys, size_t n_keys,
+                                      const char *where, bool *bad, struct diags *d)
 {
-	char *where, *vwhere;
-
-	srv->node = v;
-	where = xasprintf("server '%s'", srv->name);
+	*bad = false;
 	if (v && !node_is_null(v) && v->kind != NODE_MAP) {
 		char *desc = describe(v);
 		diags_add(d, &v->pos, "%s must be a mapping, not %s", where, desc);
 		free(desc);
+		*bad = true;
+		return NULL;
+	}
+	if (!v || v->kind != NODE_MAP)
+		return NULL;
+	node_check_keys(v, keys, n_keys, where, d);
+	return v;
+}
+
+static void load_server(struct inv_server *srv, const struct node *v, const struct pos *kp,
+                        struct diags *d)
+{
+	char *where, *vwhere;
+	bool bad;
+
+	srv->node = v;
+	where = xasprintf("server '%s'", srv->name);
+	v = checked_map(v, server_keys, PV_ARRAY_SIZE(server_keys), where, &bad, d);
+	if (bad) {
 		free(where);
 		return;
 	}
-	if (v && v->kind == NODE_MAP)
-		node_check_keys(v, server_keys, PV_ARRAY_SIZE(server_keys), where, d);
-	else
-		v = NULL;
 	load_roles(srv, v, kp, d);
 	vwhere = xasprintf("'vars' in %s", where);
 	srv->vars = opt_map(node_get(v, "vars"), vwhere, d);
@@ -412,22 +428,17 @@ static void load_layout(struct inv_layout *l, const struct node *v, const struct
 {
 	const struct node *pv, *servers;
 	char *where, *vwhere;
+	bool bad;
 
 	l->node = v;
 	l->provider = xstrdup("local");
 	l->provider_pos = *kp;
 	where = xasprintf("layout '%s'", l->name);
-	if (v && !node_is_null(v) && v->kind != NODE_MAP) {
-		char *desc = describe(v);
-		diags_add(d, &v->pos, "%s must be a mapping, not %s", where, desc);
-		free(desc);
+	v = checked_map(v, layout_keys, PV_ARRAY_SIZE(layout_keys), where, &bad, d);
+	if (bad) {
 		free(where);
 		return;
 	}
-	if (v && v->kind == NODE_MAP)
-		node_check_keys(v, layout_keys, PV_ARRAY_SIZE(layout_keys), where, d);
-	else
-		v = NULL;
 
 	pv = node_get(v, "provider");
 	if (pv) {

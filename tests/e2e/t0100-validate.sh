@@ -153,6 +153,19 @@ check "an unknown layout is a usage error naming the nearest one" \
 out=$(pv destroy phase1 </dev/null 2>&1)
 check "destroy of a layout never created says so" grep -q "has nothing" <<<"$out"
 
+# One run at a time: while another run holds the lock, up refuses at once.
+mkdir -p "$WORK/.provision"
+flock "$WORK/.provision/lock" sleep 5 &
+holder=$!
+sleep 0.3
+out=$(pv up phase1 2>&1)
+rc=$?
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+check "up refuses while another run holds the lock (exit 1), got $rc: $out" \
+	sh -c "[ $rc = 1 ] && printf '%s' \"\$1\" | grep -q 'another provision run holds the lock'" _ "$out"
+check "a refused run creates nothing" sh -c "! ip -o link show type bridge | grep -q ' pv'"
+
 out=$(pv frobnicate 2>&1)
 rc=$?
 check "unknown command: exit 2 with a hint" sh -c "[ $rc = 2 ]"

@@ -36,3 +36,15 @@ check "the ufw rule is back" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh ap
 
 pvj up phase1 >"$WORK/up3.json" 2>&1
 check "the run after the repair changes nothing" test "$(json_total "$WORK/up3.json" changed)" = 0
+
+# apply with --roles and --hosts converges only what it names.
+on_host app1 'ufw delete allow 443/tcp' >/dev/null || bail "cannot delete the ufw rule"
+on_host app1 "sed -i 's/^MaxAuthTries .*/MaxAuthTries 8/' $SSHD" || bail "cannot edit $SSHD"
+pvj apply phase1 --roles ufw --hosts app1 >"$WORK/apply.json" 2>&1
+check "apply --roles ufw succeeds" test $? = 0
+roles=$(jq -r 'select(.event == "resource") | .role' "$WORK/apply.json" | sort -u | tr '\n' ' ')
+check "apply --roles ufw touches only the ufw role, got: $roles" test "$roles" = "ufw "
+check "apply --roles ufw repaired the rule" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -q '^443/tcp .*ALLOW'"
+check "apply --roles ufw left the sshd drop-in alone" on_host app1 "grep -qx 'MaxAuthTries 8' $SSHD"
+out=$(pv apply phase1 --hosts nosuch 2>&1)
+check "apply --hosts with an unknown host is a usage error" sh -c "[ $? = 2 ] && printf '%s' \"\$1\" | grep -q \"unknown host 'nosuch'\"" _ "$out"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Secrets from the inventory reach the host and nowhere else: not the
+# The ports a role declares are opened by the firewall role.  Secrets from
+# the inventory reach the host and nowhere else: not the
 # output of up, plan or --check, not the state; a missing secret stops up
 # before anything exists.  A host offering a key other than the pinned one
 # is refused, by up and by ssh.
@@ -12,12 +13,13 @@ secrets:
 layouts:
   one:
     servers:
-      s1: { roles: [app] }
+      s1: { roles: [app, ufw] }
 YML
 t_uses one
 mkdir -p "$WORK/roles/app" "$WORK/templates"
 cat >"$WORK/roles/app/role.yml" <<'YML'
-description: an app that needs a token
+description: an app that needs a token and opens a port
+ports: [8443/tcp]
 resources:
   - file:
       path: /etc/app/token.conf
@@ -41,6 +43,8 @@ export PV_TEST_TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 pvj up one >"$WORK/up.json" 2>"$WORK/up.err" || bail "up with the secret failed: $(cat "$WORK/up.err")"
 check "the host has the secret in the file" test "$(on_host s1 'cat /etc/app/token.conf')" = "token = $PV_TEST_TOKEN"
 check "the host has the secret from the command" test "$(on_host s1 'cat /etc/app/from-command')" = "$PV_TEST_TOKEN"
+check "the firewall opens the port the app role declares" \
+	sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh s1 -- sudo -n ufw status | grep -q '^8443/tcp .*ALLOW'"
 check "the secret file has mode 600" test "$(on_host s1 'stat -c %a /etc/app/token.conf')" = 600
 check "up's output never shows the secret" sh -c "! grep -q '$PV_TEST_TOKEN' '$WORK/up.json' '$WORK/up.err'"
 # .provision/local holds the hosts' own disks, where the secret belongs
