@@ -741,6 +741,49 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	return run(err, "creating the admin user", argv);
 }
 
+/*
+ * Package lists: fetched once per run, in the first new host before it
+ * boots (one client: the cache never sees the same release file asked for
+ * by many hosts at once), and hard-linked into the other new hosts' upper
+ * layers before they are mounted.  apt replaces list files by renaming,
+ * never in place, so each host's later updates stay its own.
+ */
+static int update_lists(struct provider_ctx *c, const struct newhost *h)
+{
+	struct pv_error err = {{0}};
+	char *argv[] = {"timeout", "180", "chroot", h->root, "apt-get", "update", "-q", NULL};
+
+	if (run(&err, "refreshing the package lists", argv) < 0) {
+		/* not fatal: each host refreshes its own lists when it needs them */
+		report_warn(c->rep, h->name, "%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int copy_lists(const char *from_dir, const char *to_dir)
+{
+	struct pv_error err = {{0}};
+	char *src = xasprintf("%s/upper/var/lib/apt/lists", from_dir);
+	char *dst = xasprintf("%s/upper/var/lib/apt", to_dir);
+	char *argv[] = {"cp", "-al", "--", src, dst, NULL};
+	int rc = pv_mkdir_p(dst, 0755, &err) < 0 ? -1 : run(&err, "copying package lists", argv);
+
+	free(src);
+	free(dst);
+	return rc;
+}
+
+/* The stamp the package resource reads: lists younger than an hour are not fetched again. */
+static int mark_lists_fresh(const char *root, struct pv_error *err)
+{
+	char *dir = pv_path_join(root, "var/lib/provision");
+	int rc = pv_mkdir_p(dir, 0700, err);
+
+	free(dir);
+	return rc < 0 ? -1 : put(root, "var/lib/provision/apt-lists-updated", "", 0644, err);
+}
+
 static int start_host(const struct names *nm, struct newhost *h, struct pv_error *err)
 {
 	char *log = pv_path_join(h->dir, "console.log");
@@ -884,6 +927,8 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 	if (ensure_bridge(c, &nm, prefix, err) < 0 || ensure_cache(c, &nm, prefix, err) < 0)
 		goto out;
 
+	const char *lists_from = NULL; /* a new host whose package lists are fresh */
+
 	/* hosts that were made but are gone from the layout are kept, never deleted here */
 	const char *k;
 	json_t *v;
@@ -937,9 +982,17 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 		report_info(c->rep, h->name, "creating host %s", h->address);
 		/* recorded first: an interrupted create is found and finished or removed */
 		record_host(c, h);
-		if (state_save(c->state, err) < 0 ||
-		    mount_overlay(base, h->dir, h->root, err) < 0 ||
+		if (state_save(c->state, err) < 0)
+			goto host_fail;
+		bool lists = lists_from && copy_lists(lists_from, h->dir) == 0;
+		if (mount_overlay(base, h->dir, h->root, err) < 0 ||
 		    prepare_host(c, h, prefix, err) < 0)
+			goto host_fail;
+		if (!lists_from && update_lists(c, h) == 0) {
+			lists_from = h->dir;
+			lists = true;
+		}
+		if (lists && mark_lists_fresh(h->root, err) < 0)
 			goto host_fail;
 		if (known_hosts_pin(c->known_hosts, h->address, c->inv->ssh_port, h->public_key,
 		                    err) < 0)

@@ -4,13 +4,17 @@
  *   package: { name: [fail2ban, ufw], state: present }
  *
  * The package lists are refreshed at most once per apply script, and only
- * when they are older than an hour.
+ * when the last refresh the tool made (APT_STAMP) is older than an hour.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "provision/shquote.h"
 #include "res-util.h"
+
+/* Touched after each successful "apt-get update": lists younger than an hour are used as they are.
+ */
+#define APT_STAMP "/var/lib/provision/apt-lists-updated"
 
 struct pkg_spec {
 	char **names;
@@ -113,12 +117,13 @@ static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
 	if (k->present) {
 		/* one refresh per apply script; the marker lives in the stage dir */
 		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
-		             "\tif [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' "
-		             "-mmin -60 2>/dev/null | head -n 1)\" ]; then\n"
+		             "\tif [ -z \"$(find " APT_STAMP " -mmin -60 2>/dev/null)\" ]; then\n"
 		             /* a stalled mirror or proxy must not hang the run */
 		             "\t\tpv_i=0\n\t\tuntil timeout 180 apt-get update -q; do\n"
 		             "\t\t\tpv_i=$((pv_i + 1))\n\t\t\t[ $pv_i -lt 3 ] || exit 1\n"
-		             "\t\t\tsleep 2\n\t\tdone\n\tfi\n"
+		             "\t\t\tsleep 2\n\t\tdone\n"
+		             "\t\tmkdir -p /var/lib/provision\n\t\tchmod 700 /var/lib/provision\n"
+		             "\t\t: >" APT_STAMP "\n\tfi\n"
 		             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
 		buf_adds(sh, "apt-get -y -q -o Dpkg::Options::=--force-confdef "
 		             "-o Dpkg::Options::=--force-confold install --no-install-recommends");
