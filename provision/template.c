@@ -801,6 +801,19 @@ static int err_not_string(struct tpl *t, size_t off, const char *name, const str
 	return tpl_error(t, off, "'%s' is %s, not a string", name, node_kind_name(v));
 }
 
+/* The variable's scalar text appended to val; undefined and non-scalars are errors. */
+static int take_scalar(struct tpl *t, const struct expr *e, const struct node *v, struct buf *val,
+                       bool *secret)
+{
+	if (!v)
+		return err_undefined(t, e->off, e->name);
+	if (v->kind != NODE_SCALAR)
+		return err_not_string(t, e->off, e->name, v);
+	buf_adds(val, v->scalar ? v->scalar : "");
+	*secret |= v->secret;
+	return 0;
+}
+
 static int render_var(struct tpl *t, const struct tnode *n, const struct scope *s)
 {
 	const struct expr *e = &n->expr;
@@ -854,16 +867,8 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 			break;
 		case FILTER_SH:
 			if (!have_str) {
-				if (!v) {
-					err_undefined(t, e->off, e->name);
+				if (take_scalar(t, e, v, &val, &secret) < 0)
 					goto out;
-				}
-				if (v->kind != NODE_SCALAR) {
-					err_not_string(t, e->off, e->name, v);
-					goto out;
-				}
-				buf_adds(&val, v->scalar ? v->scalar : "");
-				secret |= v->secret;
 				v = NULL;
 				have_str = true;
 			}
@@ -877,18 +882,8 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 			break;
 		}
 	}
-	if (!have_str) {
-		if (!v) {
-			err_undefined(t, e->off, e->name);
-			goto out;
-		}
-		if (v->kind != NODE_SCALAR) {
-			err_not_string(t, e->off, e->name, v);
-			goto out;
-		}
-		buf_adds(&val, v->scalar ? v->scalar : "");
-		secret |= v->secret;
-	}
+	if (!have_str && take_scalar(t, e, v, &val, &secret) < 0)
+		goto out;
 	if (t->mode == TPL_SHELL && !quoted) {
 		buf_reset(&q);
 		sh_quote_buf(&q, val.s);
