@@ -290,6 +290,29 @@ static void add_port(struct host_plan *hp, const char *p, size_t *alloc)
 	hp->ports[hp->n_ports++] = xstrdup(p);
 }
 
+void secrets_resolve(struct secrets *out, const struct inventory *inv)
+{
+	scope_init(&out->values);
+	diags_init(&out->problems);
+	for (size_t i = 0; inv->secrets && i < inv->secrets->n; i++) {
+		struct node *v = NULL;
+		struct pv_error err = {{0}};
+		if (inventory_secret(&v, inv, inv->secrets->keys[i], &err) < 0) {
+			diags_add(&out->problems, NULL, "%s", err.msg);
+			/* one message for the secret, not one for each template using it */
+			v = node_new_scalar("", &inv->secrets->key_pos[i]);
+			v->secret = true;
+		}
+		scope_set_owned(&out->values, inv->secrets->keys[i], v);
+	}
+}
+
+void secrets_release(struct secrets *sec)
+{
+	scope_release(&sec->values);
+	diags_release(&sec->problems);
+}
+
 static void build_scope(struct host_plan *hp, struct role *const *roles, size_t n_roles,
                         const struct render_input *in, struct diags *d)
 {
@@ -303,16 +326,22 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_map(s, inv->vars);
 	scope_set_map(s, in->layout->vars);
 	scope_set_map(s, in->server->vars);
-	for (size_t i = 0; inv->secrets && i < inv->secrets->n; i++) {
-		struct node *v = NULL;
-		struct pv_error err = {{0}};
-		if (inventory_secret(&v, inv, inv->secrets->keys[i], &err) < 0) {
-			diags_add(d, NULL, "%s", err.msg);
-			/* one message for the secret, not one for each template using it */
-			v = node_new_scalar("", &inv->secrets->key_pos[i]);
-			v->secret = true;
+	if (in->secrets) {
+		scope_copy(s, &in->secrets->values);
+		for (size_t i = 0; i < in->secrets->problems.n; i++)
+			diags_add(d, NULL, "%s", in->secrets->problems.msgs[i]);
+	} else {
+		struct secrets own;
+		secrets_resolve(&own, inv);
+		/* the plan's scope takes over the values */
+		for (size_t i = 0; i < own.values.n; i++) {
+			scope_set_owned(s, own.values.names[i],
+			                (struct node *)own.values.values[i]);
+			own.values.owned[i] = false;
 		}
-		scope_set_owned(s, inv->secrets->keys[i], v);
+		for (size_t i = 0; i < own.problems.n; i++)
+			diags_add(d, NULL, "%s", own.problems.msgs[i]);
+		secrets_release(&own);
 	}
 	scope_set_str(s, "project", inv->project);
 	scope_set_str(s, "env", in->env);

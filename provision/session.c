@@ -193,6 +193,12 @@ static void fill_render_input(struct session *s, const struct inv_layout *l,
 	in->n_template_dirs = s->n_template_dirs;
 	in->only_roles = (const char *const *)only;
 	in->n_only_roles = n_only;
+	/* late, and once: not for commands that render nothing, not per server */
+	if (!s->secrets_resolved) {
+		secrets_resolve(&s->secrets, s->inv);
+		s->secrets_resolved = true;
+	}
+	in->secrets = &s->secrets;
 }
 
 int session_check_layout(struct session *s, const struct inv_layout *l)
@@ -357,6 +363,8 @@ void session_release(struct session *s)
 {
 	if (s->st_open)
 		state_close(&s->st);
+	if (s->secrets_resolved)
+		secrets_release(&s->secrets);
 	if (s->inv) {
 		role_set_release(&s->roles);
 		inventory_free(s->inv);

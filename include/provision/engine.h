@@ -33,6 +33,17 @@ struct host_plan {
 	size_t n_ports;
 };
 
+/*
+ * The inventory's secrets, resolved once per run: values (secret nodes;
+ * an unresolvable one is an empty placeholder) and the problems met.
+ */
+struct secrets {
+	struct scope values;
+	struct diags problems;
+};
+void secrets_resolve(struct secrets *out, const struct inventory *inv);
+void secrets_release(struct secrets *sec);
+
 struct render_input {
 	const struct inventory *inv;
 	const struct inv_layout *layout;
@@ -45,6 +56,8 @@ struct render_input {
 	size_t n_template_dirs;
 	const char *const *only_roles; /* NULL: all roles of the server */
 	size_t n_only_roles;
+	/* resolved once by the caller (borrowed); NULL: resolved for this render */
+	const struct secrets *secrets;
 };
 
 /*

@@ -32,6 +32,8 @@ struct session {
 	struct role_set roles;
 	char *template_dirs[3];
 	size_t n_template_dirs;
+	struct secrets secrets; /* resolved on first render */
+	bool secrets_resolved;
 };
 
 /* A command: one file each, one table in main.c. */
