@@ -100,7 +100,7 @@ int session_load(struct session *s)
 		path = "inventory.yml";
 	s->inventory_path = path;
 	diags_init(&d);
-	if (inventory_load(&s->inv, path, &d) < 0) {
+	if (inventory_load_env(&s->inv, path, s->env, &d) < 0) {
 		print_diags(&d);
 		if (d.n > 1)
 			fprintf(stderr, "provision: %zu problems in '%s'\n", d.n, path);
