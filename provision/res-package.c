@@ -142,3 +142,15 @@ const struct res_type res_type_package = {
     .apply = pkg_apply,
     .free_spec = pkg_free,
 };
+
+const char *const *res_package_names(const struct resource *r, size_t *n, bool *present)
+{
+	const struct pkg_spec *k;
+
+	if (r->type != &res_type_package || !r->spec)
+		return NULL;
+	k = r->spec;
+	*n = k->n;
+	*present = k->present;
+	return (const char *const *)k->names;
+}

@@ -11,6 +11,7 @@
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/keys.h"
+#include "provision/repro.h"
 #include "provision/session.h"
 
 void pv_say_error(const char *fmt, ...)
@@ -243,6 +244,24 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 	return rc;
 }
 
+int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
+                    struct scope *facts, struct host_plan *hp)
+{
+	struct render_input in;
+	struct diags d;
+	int rc;
+
+	diags_init(&d);
+	scope_init(facts);
+	preview_facts(facts, l->provider);
+	fill_render_input(s, l, srv, facts, NULL, 0, &in);
+	memset(hp, 0, sizeof(*hp));
+	rc = plan_render(hp, &in, &d) < 0 ? PV_EXIT_USAGE : PV_EXIT_OK;
+	print_diags(&d);
+	diags_release(&d);
+	return rc;
+}
+
 int session_open_state(struct session *s, bool lock)
 {
 	struct pv_error err = {{0}};
@@ -346,9 +365,39 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 	};
 	struct host_result *res = xcalloc(n ? n : 1, sizeof(*res));
 	const char **names = xcalloc(n ? n : 1, sizeof(*names));
+	json_t *repro = NULL, **rec = NULL;
 	int rc;
 
+	if (s->record_layout && !check) {
+		repro = state_obj(state_layout(&s->st, s->env, s->record_layout->name, true),
+		                  "repro", true);
+		rec = xcalloc(n ? n : 1, sizeof(*rec));
+		for (size_t i = 0; i < n; i++) {
+			rec[i] = repro_digests(
+			    &plans[i]); /* before the probe fills in the host's side */
+			plans[i].frozen = s->frozen;
+			plans[i].frozen_pkgs = json_object_get(
+			    json_object_get(repro, plans[i].host->name), "packages");
+		}
+	}
 	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
+	if (repro) {
+		struct pv_error err = {{0}};
+		for (size_t i = 0; i < n; i++) {
+			if (!res[i].error && !res[i].failed && plans[i].pkg_installed) {
+				json_object_set_new(rec[i], "packages",
+				                    json_deep_copy(plans[i].pkg_installed));
+				json_object_set_new(repro, plans[i].host->name, rec[i]);
+			} else {
+				json_decref(rec[i]);
+			}
+		}
+		free(rec);
+		if (state_save(&s->st, &err) < 0) {
+			pv_say_error("%s", err.msg);
+			rc = PV_EXIT_FAIL;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = plans[i].host->name;
 	report_summary(s->rep, names, res, n);
