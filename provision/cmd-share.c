@@ -96,7 +96,8 @@ static int load_host(struct session *s, const struct inv_layout *l, const struct
 	memset(h, 0, sizeof(*h));
 	h->layout = l;
 	h->server = srv;
-	if ((rc = session_preview(s, l, srv, &facts, &hp)) == PV_EXIT_OK) {
+	/* only its variables are needed: a secret of another role need not be set */
+	if ((rc = session_preview(s, l, srv, false, &facts, &hp)) == PV_EXIT_OK) {
 		const struct node *hn = scope_get(&hp.scope, "tailscale_hostname");
 		h->hostname = hn ? var_text(&hp, hn, &err) : xstrdup(srv->name);
 		if (!h->hostname ||

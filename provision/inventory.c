@@ -643,18 +643,22 @@ int inventory_load_env(struct inventory **out, const char *path, const char *env
 		goto out;
 	}
 	node_check_keys(root, top_keys, PV_ARRAY_SIZE(top_keys), "the inventory", d);
+	size_t before_env = d->n;
 	env_check(root, d);
-	if (d->n > start || env_find(root, env, path, d) < 0) {
+	bool env_bad = d->n > before_env;
+	if (!env_bad && env_find(root, env, path, d) < 0) {
 		sort_diags(d, start);
 		goto out;
 	}
-	/* the rest reads the selected environment: the tree with its overrides merged */
+	/* the rest reads the selected environment: the tree with its overrides merged
+	 * (the layouts as written when the overrides themselves are broken) */
 	inv->env = xstrdup(env ? env : "default");
-	inv->env_root = env_merge(root, env);
+	inv->env_root = env_merge(root, env_bad ? NULL : env);
 	load_tree(inv, inv->env_root, d);
 	/* the other environments must be valid too: a mistake shows before it is selected */
 	v = node_get(root, "environments");
-	for (size_t i = 0; !env_others_done && v && v->kind == NODE_MAP && i < v->n; i++) {
+	for (size_t i = 0; !env_bad && !env_others_done && v && v->kind == NODE_MAP && i < v->n;
+	     i++) {
 		struct inventory *other;
 		struct diags od;
 

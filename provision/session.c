@@ -245,7 +245,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 }
 
 int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
-                    struct scope *facts, struct host_plan *hp)
+                    bool strict, struct scope *facts, struct host_plan *hp)
 {
 	struct render_input in;
 	struct diags d;
@@ -256,8 +256,9 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 	preview_facts(facts, l->provider);
 	fill_render_input(s, l, srv, facts, NULL, 0, &in);
 	memset(hp, 0, sizeof(*hp));
-	rc = plan_render(hp, &in, &d) < 0 ? PV_EXIT_USAGE : PV_EXIT_OK;
-	print_diags(&d);
+	rc = plan_render(hp, &in, &d) < 0 && strict ? PV_EXIT_USAGE : PV_EXIT_OK;
+	if (strict)
+		print_diags(&d);
 	diags_release(&d);
 	return rc;
 }

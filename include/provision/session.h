@@ -77,11 +77,13 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
                    char **only_roles, size_t n_only, struct host_plan **plans);
 /*
  * Render one server with preview facts (no host needed), to read its
- * variables; prints problems.  facts is filled here and borrowed by hp:
- * release it (scope_release) after plan_release(hp).
+ * variables.  strict: problems are printed and an exit code returned;
+ * otherwise they are ignored (hp->scope holds the variables anyway).
+ * facts is filled here and borrowed by hp: release it (scope_release)
+ * after plan_release(hp).
  */
 int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
-                    struct scope *facts, struct host_plan *hp);
+                    bool strict, struct scope *facts, struct host_plan *hp);
 /* Converge rendered plans and print the summary; returns an exit code. */
 int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
                      int jobs);
