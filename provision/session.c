@@ -1,6 +1,7 @@
 /*
  * session.c - shared setup for the commands.
  */
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "provision/buf.h"
 #include "provision/common.h"
+#include "provision/environment.h"
 #include "provision/keys.h"
 #include "provision/repro.h"
 #include "provision/session.h"
@@ -90,18 +92,56 @@ static char *find_data_dir(void)
 	return xstrdup("/usr/local/share/provision");
 }
 
+/* env is not declared in the inventory at path, but its state still holds layouts. */
+static bool env_only_in_state(const char *path, const char *env)
+{
+	struct node *root = NULL;
+	struct pv_error err = {{0}};
+	struct diags d;
+	bool declared = true, recorded = false;
+
+	if (!strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
+		return false;
+	diags_init(&d);
+	declared = root->kind != NODE_MAP || env_find(root, env, path, &d) == 0;
+	diags_release(&d);
+	node_free(root);
+	if (declared)
+		return false;
+	char *copy = xstrdup(path), *dir = realpath(dirname(copy), NULL);
+	char *sdir = dir ? pv_path_join(dir, ".provision") : NULL;
+	char *spath = sdir ? pv_path_join(sdir, "state.json") : NULL;
+	json_t *st = spath ? json_load_file(spath, 0, NULL) : NULL;
+	json_t *layouts =
+	    json_object_get(json_object_get(json_object_get(st, "environments"), env), "layouts");
+	recorded = json_object_size(layouts) > 0;
+	json_decref(st);
+	free(spath);
+	free(sdir);
+	free(dir);
+	free(copy);
+	return recorded;
+}
+
 int session_load(struct session *s)
 {
 	struct diags d;
 	const char *path = s->inventory_path;
+	const char *load_env = s->env;
 
 	if (!path)
 		path = getenv("PROVISION_INVENTORY");
 	if (!path || !*path)
 		path = "inventory.yml";
 	s->inventory_path = path;
+	if (s->allow_recorded_env && env_only_in_state(path, s->env)) {
+		pv_say_error("warning: environment '%s' is no longer in '%s'; removing what the "
+		             "state records for it, with the layouts as written",
+		             s->env, path);
+		load_env = NULL;
+	}
 	diags_init(&d);
-	if (inventory_load_env(&s->inv, path, s->env, &d) < 0) {
+	if (inventory_load_env(&s->inv, path, load_env, &d) < 0) {
 		print_diags(&d);
 		if (d.n > 1)
 			fprintf(stderr, "provision: %zu problems in '%s'\n", d.n, path);

@@ -38,6 +38,9 @@ struct session {
 	/* set by up/apply: session_converge records what each host got (repro.h) */
 	const struct inv_layout *record_layout;
 	bool frozen; /* refuse package versions other than recorded */
+	/* destroy: an environment no longer in the inventory but still in the state may be
+	 * removed (read with the layouts as written) */
+	bool allow_recorded_env;
 };
 
 /* A command: one file each, one table in main.c. */

@@ -64,8 +64,15 @@ rc=$?
 check "an unknown environment is an input error (exit 2, got $rc)" test "$rc" = 2
 check "the error suggests the nearest name" grep -q "unknown environment 'stagin' (did you mean 'staging'?)" "$WORK/bad.out"
 
+# staging leaves the inventory while its hosts still run: commands refuse it,
+# but destroy can still remove what the state records for it
+sed -i '/^  staging:/,/^    vars:/d' "$WORK/inventory.yml"
+pv -e staging up phase1 >"$WORK/gone.out" 2>&1
+rc=$?
+check "an environment taken out of the inventory is refused by up (exit 2, got $rc)" test "$rc" = 2
 jq -S '.environments.production' "$state" >"$WORK/prod-before"
 pv -e staging destroy phase1 --yes >"$WORK/destroy.out" 2>&1 || bail "destroy -e staging failed: $(tail -5 "$WORK/destroy.out")"
+check "destroy says the environment is no longer in the inventory" grep -q "environment 'staging' is no longer in" "$WORK/destroy.out"
 jq -S '.environments.production' "$state" >"$WORK/prod-after"
 check "destroy -e staging leaves production's state as it was" cmp -s "$WORK/prod-before" "$WORK/prod-after"
 check "staging's state is gone" sh -c "! jq -e '.environments.staging.layouts.phase1' '$state' >/dev/null"
