@@ -166,6 +166,9 @@ static void host_run(struct job *j)
 	/* before anything changes: --frozen refuses other package versions than recorded */
 	if (p->frozen && repro_frozen_check(p, &err) < 0)
 		goto fail;
+	/* and asks apt for exactly those: lists refreshed by the apply cannot move them */
+	for (size_t i = 0; p->frozen && i < p->n_res; i++)
+		res_package_pin(&p->res[i], p->frozen_pkgs);
 	if (!pending)
 		goto count;
 

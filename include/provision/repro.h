@@ -24,6 +24,9 @@
 /* The package names of a package resource (NULL for other types). */
 const char *const *res_package_names(const struct resource *r, size_t *n, bool *present);
 
+/* With --frozen: install the packages of r at these versions (name -> version). */
+void res_package_pin(struct resource *r, const json_t *versions);
+
 /* The digests of a rendered plan, as a new "repro" object without "packages". */
 json_t *repro_digests(const struct host_plan *hp);
 

@@ -14,6 +14,10 @@ t_uses phase1
 state=$WORK/.provision/state.json
 rec=.environments.default.layouts.phase1.repro.app1
 
+# last_apt_asked WORD: the last apt-get run on app1 named WORD.
+last_apt_asked() {
+	on_host app1 'grep ^Commandline: /var/log/apt/history.log | tail -1' | tr ' ' '\n' | grep -qx "$1"
+}
 # not_installed PKG: dpkg on app1 does not have PKG installed.
 not_installed() {
 	! on_host app1 "dpkg-query -W -f '\${Status}' $1 2>/dev/null" | grep -q 'ok installed'
@@ -52,3 +56,10 @@ want=$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")
 check "up without --frozen reinstalls and records the version ($want)" \
 	test -n "$want" -a "$(jq -r "$rec.packages.fail2ban" "$state")" = "$want"
 check "--frozen passes again" pv up phase1 --frozen
+
+# a package lost on the host comes back at the recorded version, asked for by version
+on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1' || true
+pvj up phase1 --frozen --diff >"$WORK/reinstall.json" 2>&1
+check "--frozen reinstalls a lost package at the recorded version" \
+	test "$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")" = "$want"
+check "asking apt for exactly that version (apt's own history)" last_apt_asked "fail2ban=$want"

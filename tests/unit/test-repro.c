@@ -205,6 +205,17 @@ static void test_frozen(void)
 	CHECK_HAS(err.msg, "package 'ufw' has no recorded version");
 	CHECK_HAS(err.msg, "package 'sudo' is 1.9.13p3-1 on the host, recorded 1.9.13p3-2");
 	CHECK_HAS(err.msg, "nothing was changed");
+	/* what passed the check is installed at exactly those versions */
+	res_package_pin(&hp.res[0], rec);
+	res_package_pin(&hp.res[1], rec); /* not a package: untouched */
+	CHECK_STR(hp.res[0].title, "package fail2ban, ufw, sudo");
+	size_t n;
+	bool present;
+	const char *const *names = res_package_names(&hp.res[0], &n, &present);
+	CHECK(n == 3 && present);
+	CHECK_STR(names[0], "fail2ban=1.0.2-1");
+	CHECK_STR(names[1], "ufw"); /* not recorded: left as it is */
+	CHECK_STR(names[2], "sudo=1.9.13p3-2");
 	json_decref(rec);
 	plan_release(&hp);
 }
