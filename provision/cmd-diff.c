@@ -7,8 +7,89 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "provision/diff.h"
 #include "provision/repro.h"
 #include "provision/session.h"
+
+/* Render server name of layout lname from inventory inv, with the session's roles. */
+static bool preview(struct session *s, struct inventory *inv, const char *lname, const char *name,
+                    struct scope *facts, struct host_plan *hp)
+{
+	struct inventory *mine = s->inv;
+	const struct inv_layout *l = inventory_layout(inv, lname);
+	const struct inv_server *srv = layout_server(l, name);
+	const char *env = s->env;
+
+	if (!srv)
+		return false;
+	s->inv = inv; /* the render reads the inventory through the session */
+	s->env = inv->env;
+	session_preview(s, l, srv, false, facts, hp);
+	s->inv = mine;
+	s->env = env;
+	return true;
+}
+
+/*
+ * For each file that differs: the unified diff of what each environment's
+ * inventory renders now, shown only when both renderings are still the ones
+ * the hosts got (same digest as recorded) and neither holds a secret.
+ */
+static void file_diffs(struct session *s, struct inventory *other, const char *lname, json_t *items,
+                       struct buf *out)
+{
+	size_t k;
+	json_t *it;
+
+	json_array_foreach(items, k, it)
+	{
+		const char *host = json_string_value(json_object_get(it, "host"));
+		const char *what = json_string_value(json_object_get(it, "what"));
+		const char *da = json_string_value(json_object_get(it, "a"));
+		const char *db = json_string_value(json_object_get(it, "b"));
+		struct host_plan pa, pb;
+		struct scope fa, fb;
+		char *ca = NULL, *cb = NULL;
+		size_t la = 0, lb = 0;
+		char ga[65], gb[65];
+
+		if (strcmp(json_string_value(json_object_get(it, "kind")), "resource") ||
+		    strncmp(what, "file ", 5) || !da || !db || strlen(da) != 64 || strlen(db) != 64)
+			continue;
+		bool have_a = preview(s, s->inv, lname, host, &fa, &pa);
+		bool have_b = have_a && preview(s, other, lname, host, &fb, &pb);
+		bool ok = have_b && repro_file_content(&pa, what, &ca, &la, ga) == 0 &&
+		          repro_file_content(&pb, what, &cb, &lb, gb) == 0 && !strcmp(ga, da) &&
+		          !strcmp(gb, db);
+		if (ok) {
+			struct buf d = BUF_INIT;
+			char *na = xasprintf("%s/%s:%s", s->env, host, what + 5);
+			char *nb = xasprintf("%s/%s:%s", s->env_b, host, what + 5);
+			diff_unified(&d, na, ca, la, nb, cb, lb);
+			if (out)
+				buf_adds(out, d.s);
+			json_object_set_new(it, "diff", json_string(d.s));
+			buf_release(&d);
+			free(na);
+			free(nb);
+		} else if (out) {
+			buf_addf(out,
+			         "  %s: %s: content not shown (it holds a secret, or the inventory "
+			         "changed since the hosts converged)\n",
+			         host, what);
+		}
+		free(ca);
+		free(cb);
+		if (have_b) {
+			plan_release(&pb);
+			scope_release(&fb);
+		}
+		if (have_a) {
+			plan_release(&pa);
+			scope_release(&fa);
+		}
+	}
+}
 
 static int cmd_diff(struct session *s, int argc, char **argv)
 {
@@ -51,14 +132,15 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 	diags_release(&d);
-	inventory_free(other);
 	for (int i = optind; i < argc; i++)
 		if (!session_layout(s, argv[i])) {
 			json_decref(jall);
+			inventory_free(other);
 			return PV_EXIT_USAGE;
 		}
 	if ((rc = session_open_state(s, false))) {
 		json_decref(jall);
+		inventory_free(other);
 		return rc;
 	}
 	if (s->mode != REPORT_JSON)
@@ -88,10 +170,15 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 		struct buf out = BUF_INIT;
 		json_t *jl = json_array();
 		size_t n = repro_compare(ra, rb, s->env, s->env_b, &out, jl);
+		struct buf files = BUF_INIT;
+		file_diffs(s, other, name, jl, &files);
 		if (s->mode != REPORT_JSON) {
 			printf("layout '%s': %zu difference%s\n%s", name, n, n == 1 ? "" : "s",
 			       out.s);
+			if (files.len)
+				printf("\n%s\n", files.s);
 		}
+		buf_release(&files);
 		size_t k;
 		json_t *v;
 		json_array_foreach(jl, k, v)
@@ -115,6 +202,7 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 		printf("%zu difference%s\n", total + missing, total + missing == 1 ? "" : "s");
 	}
 	json_decref(jall);
+	inventory_free(other);
 	if (missing)
 		return PV_EXIT_FAIL;
 	return exit_code && total ? PV_EXIT_FAIL : PV_EXIT_OK;

@@ -339,3 +339,29 @@ size_t repro_compare(const json_t *ra, const json_t *rb, const char *a, const ch
 	}
 	return diffs;
 }
+
+int repro_file_content(const struct host_plan *hp, const char *title, char **content, size_t *len,
+                       char digest[65])
+{
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		struct stage st;
+
+		if (!r->type || strcmp(r->title, title) || strcmp(r->type->name, "file"))
+			continue;
+		if (r->secret || !r->type->stage)
+			return -1;
+		resource_digest(r, digest);
+		stage_init(&st);
+		r->type->stage(r, 0, &st);
+		int rc = -1;
+		if (st.n == 1 && !st.files[0].secret) {
+			*content = xstrndup(st.files[0].data, st.files[0].len);
+			*len = st.files[0].len;
+			rc = 0;
+		}
+		stage_release(&st);
+		return rc;
+	}
+	return -1;
+}

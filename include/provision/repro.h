@@ -49,6 +49,14 @@ void repro_pkgs_parse(struct host_plan *hp, const char *out, size_t len);
 int repro_frozen_check(const struct host_plan *hp, struct pv_error *err);
 
 /*
+ * The content a file resource installs (allocated) and its digest as
+ * recorded; -1 when there is no such file resource, it has no content of
+ * its own, or it holds a secret.
+ */
+int repro_file_content(const struct host_plan *hp, const char *title, char **content, size_t *len,
+                       char digest[65]);
+
+/*
  * Compare two records (each "repro" objects of a layout: host -> record);
  * one line per difference into out, labelled with names a and b.  Returns
  * the number of differences.

@@ -39,6 +39,11 @@ check "diff succeeds (got $rc)" test "$rc" = 0
 check "diff reports exactly one difference" grep -qx '1 difference' "$WORK/diff.out"
 check "the difference is the overridden fail2ban file" \
 	grep -qx "  app1: file /etc/fail2ban/jail.d/provision-sshd.local (role base) differs" "$WORK/diff.out"
+check "diff shows how the file differs" grep -qx -- '-maxretry = 3' "$WORK/diff.out"
+check "in both directions" grep -qx -- '+maxretry = 5' "$WORK/diff.out"
+check "with both environments in the headers" \
+	sh -c "grep -qx -- '--- staging/app1:/etc/fail2ban/jail.d/provision-sshd.local' '$WORK/diff.out' && grep -qx -- '+++ production/app1:/etc/fail2ban/jail.d/provision-sshd.local' '$WORK/diff.out'"
+check "and no other line of the file as a change" test "$(grep -c '^[-+][^-+]' "$WORK/diff.out")" = 2
 pvj diff -e staging -e production >"$WORK/diff.json" 2>&1
 check "diff --json lists that one resource and nothing else" \
 	test "$(jq -c '[.items[] | [.host, .kind, .what]]' "$WORK/diff.json")" = '[["app1","resource","file /etc/fail2ban/jail.d/provision-sshd.local"]]'
@@ -50,6 +55,13 @@ pv diff -e staging >"$WORK/one.out" 2>&1
 check "diff with one environment is a usage error" test $? = 2
 pv -e staging -e production plan phase1 >"$WORK/two.out" 2>&1
 check "two -e outside diff are a usage error" sh -c "test $? = 2 && grep -q 'only .diff. compares two environments' '$WORK/two.out'"
+
+# once the inventory changes, the recorded difference stays but its content is not guessed at
+sed -i 's/fail2ban_maxretry: 3/fail2ban_maxretry: 4/' "$WORK/inventory.yml"
+pv diff -e staging -e production >"$WORK/diff-changed.out" 2>&1
+check "a file rendered differently since is not shown as if the host had it" \
+	sh -c "grep -q 'content not shown' '$WORK/diff-changed.out' && ! grep -q 'maxretry = 4' '$WORK/diff-changed.out'"
+sed -i 's/fail2ban_maxretry: 4/fail2ban_maxretry: 3/' "$WORK/inventory.yml"
 
 # a package version that differs is reported too (edit the record of staging)
 jq '.environments.staging.layouts.phase1.repro.app1.packages.sudo = "0.0-other"' "$state" >"$WORK/s2" && cp "$WORK/s2" "$state"
