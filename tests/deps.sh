@@ -11,6 +11,8 @@ packages=(
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
 	# tests: ssh client and server, JSON on the command line
 	openssh-client openssh-server jq ca-certificates
+	# tests of the application roles: HTTPS requests, YAML schema checks
+	curl python3-yaml
 )
 
 missing=()
