@@ -732,8 +732,9 @@ static void ufw_explain(const struct resource *r, struct buf *out)
 	for (size_t i = 0; i < n_have; i++)
 		if (!wanted_tuple(&rs, have[i]))
 			buf_addf(out, "- ufw rule %s\n", have[i]);
-	if (sp->docker)
-		buf_addf(out, "~ DOCKER-USER rules in /etc/ufw/after.rules\n");
+	if (r->reason && strstr(r->reason, "docker rules"))
+		buf_addf(out, "~ %s DOCKER-USER rules in /etc/ufw/after.rules\n",
+		         sp->docker ? "write the" : "remove the");
 	strv_free(have, n_have);
 }
 
