@@ -71,9 +71,12 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 		buf_release(&out);
 		return PV_EXIT_FAIL;
 	}
-	/* the health checks come from the roles, rendered like for 'up' */
-	if (session_render(s, l, hosts, n, NULL, 0, &plans) != PV_EXIT_OK)
-		rc = PV_EXIT_FAIL;
+	/*
+	 * The health checks come from the roles, rendered like for 'up'.  An
+	 * inventory that does not render (a secret's variable unset) leaves
+	 * the hosts without checks; the problems are printed above.
+	 */
+	bool rendered = session_render(s, l, hosts, n, NULL, 0, &plans) == PV_EXIT_OK;
 	printf("%s (provider '%s', environment '%s'):\n", l->name, l->provider, s->env);
 	fputs(out.s, stdout);
 	buf_release(&out);
@@ -100,6 +103,9 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 		} else {
 			printf("  %-16s ssh: ok, system: %.*s\n", hosts[i].name,
 			       (int)strcspn(o.s, "\n"), o.s);
+			if (!plans[i].host && !rendered)
+				printf(
+				    "    health checks: not run (the inventory did not render)\n");
 			if (plans[i].host && plans[i].n_health) {
 				struct buf sh = BUF_INIT;
 				script_health(&plans[i], &sh);
