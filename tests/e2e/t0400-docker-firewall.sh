@@ -69,13 +69,20 @@ echo port-90-inside > /srv/c90/index.html
 for p in 80 90; do
 	nohup setsid ip netns exec ctr2 python3 -m http.server $p --bind 172.17.0.2 --directory /srv/c$p >/dev/null 2>&1 </dev/null &
 done
-# what Docker adds for: docker run -p 8080:80 -p 9090:90
+' >/dev/null 2>&1 || bail "cannot build the container namespaces on app1"
+# What Docker adds for: docker run -p 8080:80 -p 9090:90 (and adds again
+# for its running containers when dockerd restarts).
+docker_publish() {
+	on_host app1 '
+set -e
 for m in 8080:80 9090:90; do
 	h=${m%:*} c=${m#*:}
 	iptables -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport $h -j DNAT --to-destination 172.17.0.2:$c
 	iptables -t filter -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport $c -j ACCEPT
 	iptables -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport $c -j MASQUERADE
-done' >/dev/null 2>&1 || bail "cannot build the container namespaces on app1"
+done' >/dev/null 2>&1
+}
+docker_publish || bail "cannot add Docker's rules for the published ports"
 # /dev/tcp is bash's; the namespace commands run through sh, so wait with bash
 on_host app1 'for i in $(seq 50); do ip netns exec ctr2 bash -c "exec 3<>/dev/tcp/172.17.0.2/90" 2>/dev/null && exit 0; sleep 0.1; done; exit 1' ||
 	bail "the HTTP servers in the container namespace did not start"
@@ -115,10 +122,12 @@ check "a container reaches the outside (HTTP to $gw:3142), got: ${out%$'\r'}" sh
 out=$(on_host app1 "ip netns exec ctr3 timeout 5 bash -c 'exec 3<>/dev/tcp/172.17.0.2/90 && printf \"GET / HTTP/1.0\\r\\n\\r\\n\" >&3 && tail -n 1 <&3'" 2>/dev/null)
 check "containers talk to each other (172.17.0.3 -> 172.17.0.2:90), got: $out" test "$out" = port-90-inside
 
-# dockerd restarting keeps the rules (Docker leaves DOCKER-USER's rules alone).
+# dockerd restarting keeps the tool's rules (Docker leaves DOCKER-USER alone).
 on_host app1 'systemctl restart docker' >/dev/null 2>&1
 check "after a docker restart DOCKER-USER still drops unopened ports" on_host app1 \
 	'iptables -S DOCKER-USER | grep -q -- "-o docker0 -j DROP"'
+# Docker rebuilds its own chains with the rules of running containers.
+docker_publish || bail "cannot add Docker's rules again after the restart"
 
 # Second run: nothing changes; hardening and Docker stay.
 pvj up phase1 >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(cat "$WORK/up2.err")"
@@ -129,8 +138,26 @@ check "hardening stays: ufw active, deny incoming" on_host app1 \
 	'ufw status verbose | grep -q "^Default: deny (incoming)"'
 check "hardening stays: kernel network sysctls" on_host app1 '[ $(sysctl -n net.ipv4.conf.all.accept_redirects) = 0 ]'
 check "docker still runs after the second up" on_host app1 'systemctl is-active docker && docker info >/dev/null'
+got=$(get_from_cli 8080 2>/dev/null)
+check "after the second up port 8080 still answers, got: $got" test "$got" = port-80-inside
 got=$(get_from_cli 9090 2>/dev/null)
 check "after the second up port 9090 is still closed${got:+, got: $got}" test -z "$got"
+
+# Drift: the block edited by hand (8080 dropped) is shown by plan and put
+# back by up; the rest of after.rules (ufw's own rules) stays as it was.
+stock=$(on_host app1 "grep -c '^-A ufw-after-input' /etc/ufw/after.rules")
+on_host app1 "sed -i '/--ctorigdstport 8080/d' /etc/ufw/after.rules && ufw reload" >/dev/null 2>&1
+got=$(get_from_cli 8080 2>/dev/null)
+check "drift: with the 8080 rule removed by hand, 8080 is closed${got:+, got: $got}" test -z "$got"
+pv plan phase1 >"$WORK/plan-drift" 2>&1
+check "drift: plan shows the DOCKER-USER block differs" grep -q 'docker rules in after.rules differ' "$WORK/plan-drift"
+pvj up phase1 >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up after drift failed: $(cat "$WORK/up3.err")"
+check "drift: up changes exactly the ufw resource" \
+	test "$(json_resources "$WORK/up3.json" changed | tr '\n' ' ')" = "ufw "
+got=$(get_from_cli 8080 2>/dev/null)
+check "drift: after up 8080 answers again, got: $got" test "$got" = port-80-inside
+check "drift: ufw's own rules in after.rules are untouched" \
+	test "$(on_host app1 "grep -c '^-A ufw-after-input' /etc/ufw/after.rules")" = "$stock"
 
 # provision status shows the role's health check.
 pv status phase1 >"$WORK/status" 2>&1
