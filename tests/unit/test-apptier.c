@@ -207,6 +207,9 @@ static void setup(void)
 	           "      kamal:\n"
 	           "        roles: [base, ufw, docker, proxy]\n"
 	           "        vars: { proxy_flavour: kamal }\n"
+	           "      badflavour:\n"
+	           "        roles: [proxy]\n"
+	           "        vars: { proxy_flavour: nginx }\n"
 	           "      ts:\n"
 	           "        roles: [base, tailscale, ufw]\n"
 	           "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n");
@@ -387,6 +390,20 @@ static void test_builtin_roles(void)
 	render_ok(&hp, "dockerfwd0");
 	t = titles(&hp);
 	CHECK_HAS(t, "role docker needs ip_forward: 1");
+	free(t);
+	plan_release(&hp);
+
+	/* a flavour the role does not know: a resource that fails saying so */
+	render_ok(&hp, "badflavour");
+	t = titles(&hp);
+	CHECK_HAS(t, "command echo 'proxy_flavour is caddy, traefik or kamal");
+	CHECK(!strstr(t, "Caddyfile"));
+	free(t);
+	plan_release(&hp);
+
+	render_ok(&hp, "caddy");
+	t = titles(&hp);
+	CHECK(!strstr(t, "proxy_flavour is"));
 	free(t);
 	plan_release(&hp);
 
