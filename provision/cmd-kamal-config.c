@@ -14,6 +14,7 @@
  *   (postgres:16), kamal_accessory_port (5432).
  * Secrets stay Kamal's: the file names the environment variables
  * (KAMAL_REGISTRY_PASSWORD, POSTGRES_PASSWORD), never their values.
+ * An existing file that differs is left alone unless --force is given.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -109,7 +110,24 @@ fail:
 	return -1;
 }
 
-static int kamal_layout(struct session *s, const struct inv_layout *l, const char *out_path)
+/* The file's content, or NULL when it does not exist (or cannot be read). */
+static char *read_existing(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	struct buf b = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	return buf_detach(&b, NULL);
+}
+
+static int kamal_layout(struct session *s, const struct inv_layout *l, const char *out_path,
+                        bool force)
 {
 	const struct provider_ops *p = session_provider(s, l);
 	struct provider_ctx c;
@@ -226,6 +244,22 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 		free(pub);
 	}
 	free(dflt_image);
+	/* a deploy.yml edited by hand is not overwritten without --force */
+	char *old = read_existing(out_path);
+	if (old && !strcmp(old, y.s)) {
+		printf("%s: unchanged\n", out_path);
+		free(old);
+		goto out;
+	}
+	if (old && !force) {
+		pv_say_error("%s exists and differs from what the layout gives; keep it, or "
+		             "replace it with --force",
+		             out_path);
+		free(old);
+		rc = PV_EXIT_FAIL;
+		goto out;
+	}
+	free(old);
 	if (write_config(out_path, y.s, &err) < 0) {
 		pv_say_error("%s", err.msg);
 		rc = PV_EXIT_FAIL;
@@ -246,11 +280,14 @@ static int cmd_kamal_config(struct session *s, int argc, char **argv)
 {
 	const char *out = NULL;
 	const char *layout = NULL;
+	bool force = false;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc)
 			out = argv[++i];
+		else if (!strcmp(argv[i], "--force"))
+			force = true;
 		else if (argv[i][0] != '-' && !layout)
 			layout = argv[i];
 		else {
@@ -274,15 +311,16 @@ static int cmd_kamal_config(struct session *s, int argc, char **argv)
 		free(cfg);
 		out = dflt;
 	}
-	rc = kamal_layout(s, l, out);
+	rc = kamal_layout(s, l, out, force);
 	free(dflt);
 	return rc;
 }
 
 const struct cmd_entry cmd_kamal_config_entry = {
     .name = "kamal-config",
-    .usage = "kamal-config LAYOUT [-o FILE]",
+    .usage = "kamal-config LAYOUT [-o FILE] [--force]",
     .summary = "write Kamal's config/deploy.yml for the layout's hosts",
-    .help = "  -o FILE   where to write (default: config/deploy.yml next to the inventory)\n",
+    .help = "  -o FILE   where to write (default: config/deploy.yml next to the inventory)\n"
+            "  --force   replace a file that differs (one edited by hand)\n",
     .exec = cmd_kamal_config,
 };

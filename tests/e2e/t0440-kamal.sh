@@ -55,6 +55,14 @@ sed '/^registry:/,/^ssh:/{/^ssh:/!d}' "$WORK/config/deploy.yml" >"$WORK/deploy-b
 check "the check fails a deploy.yml without its registry" \
 	sh -c "! '$CHECK' kamal '$WORK/deploy-broken.yml' '$web2_ip' db '$db1_ip' app.shop.test >/dev/null"
 check "deploy.yml names the image from the inventory" grep -qx 'image: "shop/web"' "$WORK/config/deploy.yml"
+out=$(pv kamal-config phase1 2>&1)
+check "kamal-config again: the file is unchanged ($out)" sh -c "printf '%s' '$out' | grep -q 'unchanged'"
+echo "# my own note" >>"$WORK/config/deploy.yml"
+pv kamal-config phase1 >/dev/null 2>&1
+rc=$?
+check "kamal-config keeps a file edited by hand (exit $rc)" sh -c "[ $rc = 1 ] && grep -q '# my own note' '$WORK/config/deploy.yml'"
+pv kamal-config phase1 --force >/dev/null 2>&1
+check "kamal-config --force replaces it" sh -c "! grep -q '# my own note' '$WORK/config/deploy.yml'"
 pv kamal-config nosuch >/dev/null 2>&1
 rc=$?
 check "kamal-config of an unknown layout is an input error (exit $rc)" test "$rc" = 2
