@@ -32,6 +32,12 @@ void plan_release(struct host_plan *hp)
 	free(hp->ports);
 	json_decref(hp->pkg_installed);
 	json_decref(hp->pkg_candidate);
+	for (size_t i = 0; i < hp->n_health; i++) {
+		free(hp->health[i].role);
+		free(hp->health[i].title);
+		free(hp->health[i].sh);
+	}
+	free(hp->health);
 	scope_release(&hp->scope);
 	memset(hp, 0, sizeof(*hp));
 }
@@ -44,25 +50,123 @@ static bool is_meta_key(const char *k)
 	return false;
 }
 
-/* "name" or "!name": the variable's truth, as templates judge it. */
+/* A variable's scalar text, or NULL when it is undefined or not a scalar. */
+static const char *when_scalar(const struct scope *s, const char *name)
+{
+	const struct node *v = scope_get(s, name);
+
+	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
+}
+
+/*
+ * One term: "name" or "!name" (the variable's truth, as templates judge
+ * it), "name == text" or "name != text" (an undefined variable equals
+ * nothing).  Returns -1 when the term is malformed.
+ */
+static int when_term(const char *term, const struct scope *s, bool *out)
+{
+	char *t = xstrdup(term), *op, *name = t, *end;
+	bool neg = false;
+	int rc = 0;
+
+	while (*name == ' ')
+		name++;
+	end = name + strlen(name);
+	while (end > name && end[-1] == ' ')
+		*--end = '\0';
+	if ((op = strstr(name, "==")) || (op = strstr(name, "!="))) {
+		bool eq = op[0] == '=';
+		char *lhs_end = op, *rhs = op + 2;
+		while (lhs_end > name && lhs_end[-1] == ' ')
+			lhs_end--;
+		*lhs_end = '\0';
+		while (*rhs == ' ')
+			rhs++;
+		size_t rl = strlen(rhs);
+		if (rl >= 2 && (rhs[0] == '"' || rhs[0] == '\'') && rhs[rl - 1] == rhs[0]) {
+			rhs[rl - 1] = '\0';
+			rhs++;
+		}
+		if (!*name || strchr(name, ' ')) {
+			rc = -1;
+		} else {
+			const char *v = when_scalar(s, name);
+			*out = (v && !strcmp(v, rhs)) == eq;
+		}
+		free(t);
+		return rc;
+	}
+	if (*name == '!') {
+		neg = true;
+		name++;
+		while (*name == ' ')
+			name++;
+	}
+	if (!*name || strchr(name, ' '))
+		rc = -1;
+	else
+		*out = tpl_truth(scope_get(s, name)) != neg;
+	free(t);
+	return rc;
+}
+
+/* Terms joined by "||": true when any holds. */
+static int when_or(const struct node *w, const struct scope *s, bool *out, struct diags *d)
+{
+	char *text = xstrdup(w->scalar), *p = text;
+	int rc = 0;
+
+	*out = false;
+	for (;;) {
+		char *bar = strstr(p, "||");
+		bool one = false;
+		if (bar)
+			*bar = '\0';
+		if (when_term(p, s, &one) < 0) {
+			diags_add(d, &w->pos,
+			          "'when' term '%s' is not 'name', '!name', 'name == text' or "
+			          "'name != text'",
+			          p);
+			rc = -1;
+			break;
+		}
+		*out = *out || one;
+		if (!bar)
+			break;
+		p = bar + 2;
+	}
+	free(text);
+	return rc;
+}
+
+/*
+ * when: "name" | "!name" | "name == text" | "name != text", terms joined
+ * by "||"; a list of such texts must all hold.
+ */
 static int eval_when(const struct node *w, const struct scope *s, bool *out, struct diags *d)
 {
-	const char *name;
-	bool neg;
-
+	if (w->kind == NODE_SEQ && w->n) {
+		*out = true;
+		for (size_t i = 0; i < w->n; i++) {
+			bool one;
+			if (w->items[i]->kind != NODE_SCALAR || !*w->items[i]->scalar) {
+				diags_add(d, &w->items[i]->pos,
+				          "items of 'when' must be conditions, not %s",
+				          node_kind_name(w->items[i]));
+				return -1;
+			}
+			if (when_or(w->items[i], s, &one, d) < 0)
+				return -1;
+			*out = *out && one;
+		}
+		return 0;
+	}
 	if (w->kind != NODE_SCALAR || !*w->scalar) {
 		diags_add(d, &w->pos, "'when' must name a variable ('name' or '!name'), not %s",
 		          node_kind_name(w));
 		return -1;
 	}
-	name = w->scalar;
-	neg = *name == '!';
-	if (neg)
-		name++;
-	while (*name == ' ')
-		name++;
-	*out = tpl_truth(scope_get(s, name)) != neg;
-	return 0;
+	return when_or(w, s, out, d);
 }
 
 /*
@@ -362,6 +466,96 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		scope_copy(s, in->facts);
 }
 
+/*
+ *   - unit: NAME                       active systemd unit
+ *   - http: URL                        curl on the host gets this status
+ *     status: 200
+ *     when: ...                        as on resources
+ */
+static void parse_health(struct host_plan *hp, const struct role *role, const struct node *item,
+                         size_t *alloc, struct diags *d)
+{
+	static const char *const keys[] = {"unit", "http", "status", "when"};
+	char *where = xasprintf("health check of role '%s'", role->name);
+	struct resource tmp;
+	char *unit = NULL, *url = NULL, *status = NULL;
+	const struct node *w;
+	bool on = true;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (item->kind != NODE_MAP) {
+		diags_add(d, &item->pos, "each %s must be a mapping, not %s", where,
+		          node_kind_name(item));
+		goto out;
+	}
+	if (res_check_map(item, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
+		goto out;
+	if ((w = node_get(item, "when")) && (eval_when(w, &hp->scope, &on, d) < 0 || !on))
+		goto out;
+	if (res_field_str(&tmp, item, "unit", false, NULL, TPL_TEXT, &hp->scope, where, &unit, d) <
+	        0 ||
+	    res_field_str(&tmp, item, "http", false, NULL, TPL_TEXT, &hp->scope, where, &url, d) <
+	        0 ||
+	    res_field_str(&tmp, item, "status", false, "200", TPL_TEXT, &hp->scope, where, &status,
+	                  d) < 0)
+		goto out;
+	if (!unit == !url) {
+		diags_add(d, &item->pos, "a %s names either 'unit' or 'http'", where);
+		goto out;
+	}
+	if (strspn(status, "0123456789") != strlen(status) || strlen(status) != 3) {
+		struct pos at = res_pos(item, "status");
+		diags_add(d, &at, "'status' of a %s must be an HTTP status like 200", where);
+		goto out;
+	}
+	if (url && strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		struct pos at = res_pos(item, "http");
+		diags_add(d, &at, "'http' of a %s must be an http:// or https:// URL", where);
+		goto out;
+	}
+	PV_GROW(hp->health, hp->n_health + 1, *alloc);
+	struct health_check *h = &hp->health[hp->n_health++];
+	struct buf sh = BUF_INIT;
+	h->role = xstrdup(role->name);
+	if (unit) {
+		h->title = xasprintf("unit %s", unit);
+		buf_adds(&sh, "pv_s=$(systemctl is-active");
+		sh_word(&sh, unit);
+		buf_adds(&sh, " 2>&1); [ \"$pv_s\" = active ] || { echo \"$pv_s\"; false; }");
+	} else {
+		h->title = xasprintf("http %s %s", url, status);
+		buf_adds(&sh, "command -v curl >/dev/null 2>&1 || { echo 'curl is not installed'; "
+		              "exit 1; }; pv_s=$(curl -ks -o /dev/null -m 5 -w '%{http_code}'");
+		sh_word(&sh, url);
+		buf_adds(&sh, "); [ \"$pv_s\" =");
+		sh_word(&sh, status);
+		buf_adds(&sh, " ] || { echo \"status $pv_s\"; false; }");
+	}
+	h->sh = xstrdup(sh.s);
+	buf_release(&sh);
+out:
+	free(unit);
+	free(url);
+	free(status);
+	free(tmp.title);
+	free(where);
+}
+
+void script_health(const struct host_plan *hp, struct buf *sh)
+{
+	buf_adds(sh, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	             "export PATH LC_ALL=C\n");
+	for (size_t i = 0; i < hp->n_health; i++) {
+		buf_addf(sh,
+		         "pv_o=$( (%s) </dev/null 2>&1); pv_x=$?\n"
+		         "pv_o=$(printf '%%s' \"$pv_o\" | tr '\\n' ' ' | cut -c1-200)\n"
+		         "if [ $pv_x = 0 ]; then echo '@@K %zu ok'; else echo \"@@K %zu failed "
+		         "$pv_o\"; fi\n",
+		         hp->health[i].sh, i, i);
+	}
+	buf_adds(sh, "echo @@Z\n");
+}
+
 int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d)
 {
 	const struct inv_server *srv = in->server;
@@ -395,6 +589,12 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 		const struct node *rs = roles[i]->resources;
 		for (size_t k = 0; wanted && rs && k < rs->n; k++)
 			parse_resource(hp, roles[i], rs->items[k], in, &res_alloc, d);
+	}
+	size_t health_alloc = 0;
+	for (size_t i = 0; i < n_roles; i++) {
+		const struct node *hs = roles[i]->health;
+		for (size_t k = 0; hs && k < hs->n; k++)
+			parse_health(hp, roles[i], hs->items[k], &health_alloc, d);
 	}
 	free(roles);
 	return d->n == before ? 0 : -1;

@@ -1,8 +1,8 @@
 /*
  * res-command.c - a shell command, guarded so a second run changes nothing.
  *
- *   command: { run: "tailscale up --authkey {{ tailscale_authkey }}",
- *              creates: /var/lib/tailscale/tailscaled.state }
+ *   command: { run: "update-ca-certificates --fresh",
+ *              creates: /etc/ssl/certs/ca-certificates.crt }
  *   command: { run: "...", unless: "test -s /etc/thing" }
  *
  * run and unless are rendered with every {{ }} shell-quoted; they run

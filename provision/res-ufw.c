@@ -8,6 +8,9 @@
  *             "on tailscale0"]
  *     default_incoming: deny               # deny | reject | allow
  *     default_outgoing: allow
+ *     docker: true                         # published container ports obey the rules
+ *     ssh_only_on: tailscale0              # SSH only on this interface ...
+ *     ssh_only_on_proof: /var/lib/provision/tailnet-ssh-proven   # ... once proven
  *
  * A rule is "[on IFACE] [PORT[:PORT][/PROTO]] [from CIDR]".  The rules ufw
  * holds are compared with the wanted ones through the tuples ufw writes in
@@ -15,6 +18,23 @@
  * ufw, a Python program, costs a few hundred milliseconds), and a rule the
  * inventory does not name is removed.  The SSH rule must be in the set, and
  * it is added before the firewall is switched on.
+ *
+ * docker: Docker's published ports are forwarded (DNAT), not delivered to
+ * the host, so ufw's input rules never see them.  With docker: true the
+ * resource also owns a block in /etc/ufw/after.rules that fills the
+ * DOCKER-USER chain (which Docker consults before its own rules): traffic
+ * from the containers' bridges and replies pass; from outside, a new
+ * connection reaches a container only when its original destination port
+ * (before DNAT) is one the rules allow.  ufw loads the block whenever it
+ * starts or reloads, and a reload refills the chain (iptables-restore
+ * flushes a chain it declares).  IPv4 only: Docker leaves IPv6 off unless
+ * configured.
+ *
+ * ssh_only_on: the public SSH rule is replaced by one on that interface,
+ * but only while the host itself shows that SSH over it works: the proof
+ * file names an address (written after a login over the interface was
+ * seen) and the interface holds that address right now.  Otherwise the
+ * public rule stays: a missing tailnet never locks the operator out.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -36,7 +56,15 @@ struct ufw_spec {
 	size_t ssh; /* index of the SSH rule in rules */
 	char *in_policy, *out_policy; /* DROP/REJECT/ACCEPT */
 	char *in_word, *out_word; /* deny/reject/allow */
+	bool docker;
+	char *only_on, *proof; /* ssh_only_on and its proof file, or NULL */
+	/* the rules while SSH is only on only_on (when only_on is set) */
+	struct ufw_rule *alt;
+	size_t n_alt, alt_ssh;
 };
+
+#define DOCKER_BEGIN "# BEGIN provision docker"
+#define DOCKER_END "# END provision docker"
 
 static void rule_release(struct ufw_rule *u)
 {
@@ -54,6 +82,11 @@ static void ufw_free(void *p)
 	for (size_t i = 0; i < s->n; i++)
 		rule_release(&s->rules[i]);
 	free(s->rules);
+	for (size_t i = 0; i < s->n_alt; i++)
+		rule_release(&s->alt[i]);
+	free(s->alt);
+	free(s->only_on);
+	free(s->proof);
 	free(s->in_policy);
 	free(s->out_policy);
 	free(s->in_word);
@@ -186,6 +219,9 @@ out:
 	return msg;
 }
 
+static void rule_copy(struct ufw_rule *dst, const struct ufw_rule *src);
+static bool rule_in_fam(const struct ufw_rule *u, int fam);
+
 static bool rule_same(const struct ufw_rule *a, const struct ufw_rule *b)
 {
 #define SAME(x) ((!a->x && !b->x) || (a->x && b->x && !strcmp(a->x, b->x)))
@@ -209,7 +245,9 @@ static int policy(const char *word, char **pol)
 static int ufw_parse(struct resource *r, const struct node *n, const struct scope *s,
                      const struct render_ctx *ctx, struct diags *d)
 {
-	static const char *const keys[] = {"ssh", "allow", "default_incoming", "default_outgoing"};
+	static const char *const keys[] = {
+	    "ssh",    "allow",       "default_incoming", "default_outgoing",
+	    "docker", "ssh_only_on", "ssh_only_on_proof"};
 	const char *where = "ufw resource";
 	struct ufw_spec *sp;
 	char **list = NULL, *ssh = NULL;
@@ -227,8 +265,24 @@ static int ufw_parse(struct resource *r, const struct node *n, const struct scop
 	                     &sp->in_word, d);
 	bad |= res_field_str(r, n, "default_outgoing", false, "allow", TPL_TEXT, s, where,
 	                     &sp->out_word, d);
+	bad |= res_field_bool(r, n, "docker", false, s, where, &sp->docker, NULL, d);
+	bad |= res_field_str(r, n, "ssh_only_on", false, NULL, TPL_TEXT, s, where, &sp->only_on, d);
+	bad |= res_field_str(r, n, "ssh_only_on_proof", false, NULL, TPL_TEXT, s, where, &sp->proof,
+	                     d);
 	if (bad)
 		return -1;
+	if (sp->only_on && !*sp->only_on) {
+		free(sp->only_on);
+		sp->only_on = NULL;
+	}
+	if (sp->only_on && (!iface_ok(sp->only_on) || !sp->proof || sp->proof[0] != '/')) {
+		struct pos at = res_pos(n, "ssh_only_on");
+		diags_add(d, &at,
+		          "'ssh_only_on' in %s needs an interface name and 'ssh_only_on_proof', "
+		          "an absolute path",
+		          where);
+		return -1;
+	}
 	if (policy(sp->in_word, &sp->in_policy) < 0 || policy(sp->out_word, &sp->out_policy) < 0) {
 		diags_add(d, &n->pos, "default policies in %s are deny, reject or allow", where);
 		return -1;
@@ -277,10 +331,83 @@ static int ufw_parse(struct resource *r, const struct node *n, const struct scop
 		          where, ssh);
 		bad = -1;
 	}
+	if (!bad && sp->only_on) {
+		/* the same rules with SSH moved onto the interface */
+		sp->alt = xcalloc(sp->n + 1, sizeof(*sp->alt));
+		rule_copy(&sp->alt[0], &sp->rules[sp->ssh]);
+		free(sp->alt[0].iface);
+		sp->alt[0].iface = xstrdup(sp->only_on);
+		free(sp->alt[0].text);
+		sp->alt[0].text = xasprintf("%s on %s", sp->rules[sp->ssh].text, sp->only_on);
+		sp->n_alt = 1;
+		sp->alt_ssh = 0;
+		for (size_t i = 0; i < sp->n; i++)
+			if (!rule_same(&sp->rules[i], &want_ssh) &&
+			    !rule_same(&sp->rules[i], &sp->alt[0]))
+				rule_copy(&sp->alt[sp->n_alt++], &sp->rules[i]);
+	}
 	rule_release(&want_ssh);
 	free(ssh);
 	strv_free(list, n_list);
 	return bad;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void rule_copy(struct ufw_rule *dst, const struct ufw_rule *src)
+{
+	dst->text = xstrdup(src->text);
+	dst->iface = dup_or_null(src->iface);
+	dst->proto = dup_or_null(src->proto);
+	dst->port = dup_or_null(src->port);
+	dst->from = dup_or_null(src->from);
+	dst->fam = src->fam;
+}
+
+/*
+ * The DOCKER-USER block of after.rules for a rule set: replies and
+ * traffic from the containers' own bridges pass; from elsewhere a new
+ * connection to a container passes when a rule allows its original
+ * destination port; everything else headed for a bridge is dropped.
+ */
+static void docker_block(struct buf *b, const struct ufw_rule *rules, size_t n)
+{
+	buf_adds(b, DOCKER_BEGIN
+	         "\n"
+	         "# Published container ports obey the rules of ufw (managed by provision).\n"
+	         "*filter\n"
+	         ":DOCKER-USER - [0:0]\n"
+	         "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n"
+	         "-A DOCKER-USER -i docker0 -j RETURN\n"
+	         "-A DOCKER-USER -i br-+ -j RETURN\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct ufw_rule *u = &rules[i];
+		if (!rule_in_fam(u, 4))
+			continue;
+		for (int k = 0; k < 2; k++) {
+			const char *proto = u->proto ? u->proto : k ? "udp" : "tcp";
+			if (u->proto && k)
+				break;
+			if (!u->port && k)
+				break;
+			buf_adds(b, "-A DOCKER-USER");
+			if (u->iface)
+				buf_addf(b, " -i %s", u->iface);
+			if (u->from)
+				buf_addf(b, " -s %s", u->from);
+			if (u->port)
+				buf_addf(b,
+				         " -p %s -m conntrack --ctorigdstport %s --ctdir ORIGINAL",
+				         proto, u->port);
+			buf_adds(b, " -j RETURN\n");
+		}
+	}
+	buf_adds(b, "-A DOCKER-USER -o docker0 -j DROP\n"
+	            "-A DOCKER-USER -o br-+ -j DROP\n"
+	            "COMMIT\n" DOCKER_END "\n");
 }
 
 /* The tuple ufw writes for u in family fam, prefixed "4 " or "6 ". */
@@ -320,12 +447,67 @@ static void rule_command(struct buf *sh, const char *verb, const struct ufw_rule
 	buf_adds(sh, " >/dev/null\n");
 }
 
+/* A rule set: the normal one, or the one with SSH only on the interface. */
+struct rule_set {
+	const struct ufw_rule *rules;
+	size_t n, ssh;
+};
+
+static struct rule_set set_of(const struct ufw_spec *sp, bool alt)
+{
+	struct rule_set rs = {sp->rules, sp->n, sp->ssh};
+
+	if (alt && sp->only_on) {
+		rs.rules = sp->alt;
+		rs.n = sp->n_alt;
+		rs.ssh = sp->alt_ssh;
+	}
+	return rs;
+}
+
+/* printf commands writing the tuples of a set (v6 only with IPv6 on). */
+static void want_printf(struct buf *sh, const struct rule_set *rs)
+{
+	for (int fam = 4; fam <= 6; fam += 2) {
+		struct buf t = BUF_INIT;
+		for (size_t i = 0; i < rs->n; i++) {
+			if (!rule_in_fam(&rs->rules[i], fam))
+				continue;
+			rule_tuple(&t, &rs->rules[i], fam);
+			buf_addc(&t, '\n');
+		}
+		if (fam == 6)
+			buf_adds(sh, " [ -z \"$pv_v6\" ] ||");
+		buf_adds(sh, " printf '%s'");
+		sh_word(sh, t.s);
+		buf_adds(sh, ";");
+		buf_release(&t);
+	}
+}
+
+/* The docker block wanted for a set (empty without docker). */
+static void want_block(struct buf *b, const struct ufw_spec *sp, const struct rule_set *rs)
+{
+	if (sp->docker)
+		docker_block(b, rs->rules, rs->n);
+}
+
 static void ufw_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct ufw_spec *sp = r->spec;
+	struct rule_set normal = set_of(sp, false), alt = set_of(sp, true);
+	struct buf blk = BUF_INIT, blk_alt = BUF_INIT;
 
-	buf_adds(sh, "pv_r=\npv_send=\npv_have=\n"
-	             "if ! command -v ufw >/dev/null 2>&1; then\n\tpv_add 'ufw not installed'\n"
+	buf_adds(sh, "pv_r=\npv_send=\npv_have=\npv_alt=\n");
+	if (sp->only_on) {
+		/* the proof names an address; the interface must hold it now */
+		buf_adds(sh, "pv_a=$(head -n 1");
+		sh_word(sh, sp->proof);
+		buf_adds(sh, " 2>/dev/null)\nif [ -n \"$pv_a\" ] && ip -o addr show dev");
+		sh_word(sh, sp->only_on);
+		buf_adds(sh, " 2>/dev/null | grep -qF \" $pv_a/\"; then pv_alt=1; fi\n");
+	}
+	buf_adds(sh, "if ! command -v ufw >/dev/null 2>&1; then\n\tpv_add 'ufw not installed'\n"
 	             "\tpv_send=1\nelse\n"
 	             "\tgrep -qx 'ENABLED=yes' /etc/ufw/ufw.conf || pv_add 'not enabled'\n"
 	             "\tiptables -w -n -L ufw-user-input >/dev/null 2>&1 || pv_add 'not active'\n"
@@ -339,30 +521,37 @@ static void ufw_probe(const struct resource *r, int idx, struct buf *sh)
 	             "\tpv_have=$( { sed -n 's/^### tuple ### /4 /p' /etc/ufw/user.rules\n"
 	             "\t\t[ -z \"$pv_v6\" ] || sed -n 's/^### tuple ### /6 /p' "
 	             "/etc/ufw/user6.rules; } 2>/dev/null | sort)\n"
-	             "\tpv_want=$( {");
-	for (int fam = 4; fam <= 6; fam += 2) {
-		struct buf t = BUF_INIT;
-		for (size_t i = 0; i < sp->n; i++) {
-			if (!rule_in_fam(&sp->rules[i], fam))
-				continue;
-			rule_tuple(&t, &sp->rules[i], fam);
-			buf_addc(&t, '\n');
-		}
-		if (fam == 6)
-			buf_adds(sh, " [ -z \"$pv_v6\" ] ||");
-		buf_adds(sh, " printf '%s'");
-		sh_word(sh, t.s);
-		buf_adds(sh, ";");
-		buf_release(&t);
-	}
-	buf_adds(sh, " } | sort)\n"
+	             "\tpv_want=$( if [ -n \"$pv_alt\" ]; then {");
+	want_printf(sh, &alt);
+	buf_adds(sh, " }; else {");
+	want_printf(sh, &normal);
+	buf_adds(sh, " }; fi | sort)\n"
 	             "\tif [ \"$pv_have\" != \"$pv_want\" ]; then pv_add 'rules differ'; "
-	             "pv_send=1; fi\nfi\n");
+	             "pv_send=1; fi\n");
+	want_block(&blk, sp, &normal);
+	want_block(&blk_alt, sp, &alt);
+	buf_adds(sh, "\tpv_blk=$(sed -n '/^" DOCKER_BEGIN "$/,/^" DOCKER_END
+	             "$/p' /etc/ufw/after.rules 2>/dev/null)\n"
+	             "\tif [ -n \"$pv_alt\" ]; then pv_wblk=$(printf '%s'");
+	sh_word(sh, blk_alt.s);
+	buf_adds(sh, "); else pv_wblk=$(printf '%s'");
+	sh_word(sh, blk.s);
+	buf_adds(sh, "); fi\n"
+	             "\tif [ \"$pv_blk\" != \"$pv_wblk\" ]; then pv_add 'docker rules in "
+	             "after.rules differ'; pv_send=1; fi\nfi\n");
 	buf_addf(sh, "pv_end %d\n", idx);
 	buf_addf(sh,
-	         "if [ -n \"$pv_send\" ]; then echo '@@B %d'; printf '%%s\\n' \"$pv_have\" | "
-	         "base64; echo '@@E %d'; fi\n",
+	         "if [ -n \"$pv_send\" ]; then echo '@@B %d'; printf '%%s\\n%%s\\n' "
+	         "\"${pv_alt:+#alt}\" \"$pv_have\" | base64; echo '@@E %d'; fi\n",
 	         idx, idx);
+	buf_release(&blk);
+	buf_release(&blk_alt);
+}
+
+/* Did the probe find the SSH-only-on-interface proof in place? */
+static bool probe_alt(const struct resource *r)
+{
+	return r->has_current && !strncmp(r->current.s, "#alt\n", 5);
 }
 
 /* Lines of the tuples the host has (from the probe). */
@@ -375,7 +564,7 @@ static char **have_lines(const struct resource *r, size_t *n)
 	*n = 0;
 	while (*p) {
 		size_t l = strcspn(p, "\n");
-		if (l) {
+		if (l && *p != '#') {
 			PV_GROW(out, *n + 1, alloc);
 			out[(*n)++] = xstrndup(p, l);
 		}
@@ -384,17 +573,17 @@ static char **have_lines(const struct resource *r, size_t *n)
 	return out;
 }
 
-static bool wanted_tuple(const struct ufw_spec *sp, const char *line)
+static bool wanted_tuple(const struct rule_set *rs, const char *line)
 {
 	struct buf t = BUF_INIT;
 	bool found = false;
 
-	for (size_t i = 0; i < sp->n && !found; i++) {
+	for (size_t i = 0; i < rs->n && !found; i++) {
 		for (int fam = 4; fam <= 6 && !found; fam += 2) {
-			if (!rule_in_fam(&sp->rules[i], fam))
+			if (!rule_in_fam(&rs->rules[i], fam))
 				continue;
 			buf_reset(&t);
-			rule_tuple(&t, &sp->rules[i], fam);
+			rule_tuple(&t, &rs->rules[i], fam);
 			found = !strcmp(t.s, line);
 		}
 	}
@@ -476,23 +665,38 @@ static void delete_command(struct buf *sh, const char *line)
 static void ufw_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct ufw_spec *sp = r->spec;
+	struct rule_set rs = set_of(sp, probe_alt(r));
 	size_t n_have;
 	char **have = have_lines(r, &n_have);
-	struct buf done = BUF_INIT;
+	struct buf done = BUF_INIT, blk = BUF_INIT;
 
 	buf_adds(sh,
 	         "command -v ufw >/dev/null 2>&1 || { echo 'ufw is not installed'; exit 1; }\n");
+	/* the docker block of after.rules: the rest of the file is left as it is */
+	want_block(&blk, sp, &rs);
+	buf_adds(sh, "pv_reload=\npv_ar=/etc/ufw/after.rules\n"
+	             "if [ -e \"$pv_ar\" ] || [ -n ");
+	sh_word(sh, blk.s);
+	buf_adds(sh, " ]; then\n"
+	             "\t{ sed '/^" DOCKER_BEGIN "$/,/^" DOCKER_END "$/d' \"$pv_ar\" 2>/dev/null; "
+	             "printf '%s'");
+	sh_word(sh, blk.s);
+	buf_adds(sh, "; } >\"$pv_ar.provision-new\"\n"
+	             "\tif cmp -s \"$pv_ar.provision-new\" \"$pv_ar\"; then rm -f "
+	             "\"$pv_ar.provision-new\"\n"
+	             "\telse chmod 640 \"$pv_ar.provision-new\"; mv -f \"$pv_ar.provision-new\" "
+	             "\"$pv_ar\"; pv_reload=1; fi\nfi\n");
 	/* the SSH rule first: whatever happens next, the operator stays in */
-	if (!rule_present(&sp->rules[sp->ssh], have, n_have))
-		rule_command(sh, "allow", &sp->rules[sp->ssh]);
-	for (size_t i = 0; i < sp->n; i++)
-		if (i != sp->ssh && !rule_present(&sp->rules[i], have, n_have))
-			rule_command(sh, "allow", &sp->rules[i]);
+	if (!rule_present(&rs.rules[rs.ssh], have, n_have))
+		rule_command(sh, "allow", &rs.rules[rs.ssh]);
+	for (size_t i = 0; i < rs.n; i++)
+		if (i != rs.ssh && !rule_present(&rs.rules[i], have, n_have))
+			rule_command(sh, "allow", &rs.rules[i]);
 	buf_addf(sh, "ufw default %s incoming >/dev/null\nufw default %s outgoing >/dev/null\n",
 	         sp->in_word, sp->out_word);
 	for (size_t i = 0; i < n_have; i++) {
 		struct buf cmd = BUF_INIT;
-		if (wanted_tuple(sp, have[i]))
+		if (wanted_tuple(&rs, have[i]))
 			continue;
 		delete_command(&cmd, have[i]);
 		/* a v4/v6 pair is one rule: delete it once */
@@ -504,14 +708,17 @@ static void ufw_apply(const struct resource *r, int idx, struct buf *sh)
 	}
 	buf_adds(sh, "if ! grep -qx 'ENABLED=yes' /etc/ufw/ufw.conf || "
 	             "! iptables -w -n -L ufw-user-input >/dev/null 2>&1; then\n"
-	             "\tufw --force enable >/dev/null\nfi\n");
+	             "\tufw --force enable >/dev/null\n"
+	             "elif [ -n \"$pv_reload\" ]; then\n\tufw reload >/dev/null\nfi\n");
 	buf_release(&done);
+	buf_release(&blk);
 	strv_free(have, n_have);
 }
 
 static void ufw_explain(const struct resource *r, struct buf *out)
 {
 	const struct ufw_spec *sp = r->spec;
+	struct rule_set rs = set_of(sp, probe_alt(r));
 	size_t n_have;
 	char **have = have_lines(r, &n_have);
 
@@ -519,12 +726,15 @@ static void ufw_explain(const struct resource *r, struct buf *out)
 		strv_free(have, n_have);
 		return;
 	}
-	for (size_t i = 0; i < sp->n; i++)
-		if (!rule_present(&sp->rules[i], have, n_have))
-			buf_addf(out, "+ allow %s\n", sp->rules[i].text);
+	for (size_t i = 0; i < rs.n; i++)
+		if (!rule_present(&rs.rules[i], have, n_have))
+			buf_addf(out, "+ allow %s\n", rs.rules[i].text);
 	for (size_t i = 0; i < n_have; i++)
-		if (!wanted_tuple(sp, have[i]))
+		if (!wanted_tuple(&rs, have[i]))
 			buf_addf(out, "- ufw rule %s\n", have[i]);
+	if (r->reason && strstr(r->reason, "docker rules"))
+		buf_addf(out, "~ %s DOCKER-USER rules in /etc/ufw/after.rules\n",
+		         sp->docker ? "write the" : "remove the");
 	strv_free(have, n_have);
 }
 

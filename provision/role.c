@@ -14,8 +14,8 @@
 #include "provision/buf.h"
 #include "provision/role.h"
 
-static const char *const role_keys[] = {"description", "requires",  "ports",
-                                        "vars",        "resources", "handlers"};
+static const char *const role_keys[] = {"description", "requires", "ports", "vars",
+                                        "resources",   "handlers", "health"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -137,11 +137,25 @@ static int str_list(const struct node *doc, const char *key, const char *where, 
 	return 0;
 }
 
-/* "80/tcp", "443", "60000:61000/udp" */
+/* "80/tcp", "443", "60000:61000/udp", "on tailscale0", "on wg0 51820/udp" */
 static bool port_ok(const char *p)
 {
 	char *end;
-	long a = strtol(p, &end, 10), b = a;
+	long a, b;
+
+	if (!strncmp(p, "on ", 3)) {
+		size_t il = strspn(p + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                          "0123456789_.-");
+		if (il == 0 || il > 15)
+			return false;
+		if (!p[3 + il])
+			return true;
+		if (p[3 + il] != ' ')
+			return false;
+		p += 4 + il;
+	}
+	a = strtol(p, &end, 10);
+	b = a;
 
 	if (end == p || a < 1 || a > 65535)
 		return false;
@@ -191,7 +205,8 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 	for (size_t i = 0; i < r->n_ports; i++)
 		if (!port_ok(r->ports[i]))
 			diags_add(d, &node_get(r->doc, "ports")->items[i]->pos,
-			          "invalid port '%s' in %s (like 443/tcp, 53/udp or 8000:8100/tcp)",
+			          "invalid port '%s' in %s (like 443/tcp, 53/udp, 8000:8100/tcp or "
+			          "'on tailscale0')",
 			          r->ports[i], where);
 	v = node_get(r->doc, "vars");
 	if (v && !node_is_null(v) && v->kind != NODE_MAP)
@@ -211,6 +226,12 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		          node_kind_name(v));
 	else if (v && v->kind == NODE_MAP)
 		r->handlers = v;
+	v = node_get(r->doc, "health");
+	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
+		diags_add(d, &v->pos, "'health' in %s must be a list, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_SEQ)
+		r->health = v;
 	if (d->n != before)
 		goto fail;
 	free(where);

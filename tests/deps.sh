@@ -12,6 +12,8 @@ packages=(
 	# tests: ssh client and server, JSON on the command line; the stand-in Tailscale API
 	# (python3 standard library only) and curl to drive its test controls
 	openssh-client openssh-server jq ca-certificates python3 curl
+	# tests of the application roles: YAML schema checks
+	python3-yaml
 )
 
 missing=()

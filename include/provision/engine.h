@@ -22,6 +22,13 @@ struct handler {
 	enum res_status status; /* RES_PENDING, RES_CHANGED (ran) or RES_FAILED */
 };
 
+/* A role's health check (role.yml 'health'), rendered for one host. */
+struct health_check {
+	char *role;
+	char *title; /* "unit docker", "http http://127.0.0.1:2019/config/ 200" */
+	char *sh; /* POSIX shell: exits 0 when healthy, prints why not */
+};
+
 /* Everything one host will be checked against. */
 struct host_plan {
 	const struct inv_server *server;
@@ -38,6 +45,8 @@ struct host_plan {
 	json_t *pkg_candidate; /* name -> what apt would install, for those not installed */
 	const json_t *frozen_pkgs; /* with --frozen: the recorded versions (borrowed) */
 	bool frozen;
+	struct health_check *health; /* of every role of the server */
+	size_t n_health;
 };
 
 /*
@@ -76,6 +85,12 @@ struct render_input {
  */
 int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d);
 void plan_release(struct host_plan *hp);
+
+/*
+ * One script running every health check of the plan:
+ *   "@@K <idx> ok" | "@@K <idx> failed <reason>"
+ */
+void script_health(const struct host_plan *hp, struct buf *sh);
 
 /* The one probe script for all resources of the plan. */
 void script_probe(const struct host_plan *hp, struct buf *sh);

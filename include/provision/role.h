@@ -12,6 +12,11 @@
  *   handlers:                 # name -> one resource, run once after changes that notify it
  *     restart fail2ban:
  *       service: { name: fail2ban, action: restart }
+ *   health:                   # what 'provision status' checks on the host
+ *     - unit: fail2ban                      # the systemd unit is active
+ *     - http: "http://127.0.0.1:2019/config/"  # this URL answers with status
+ *       status: 200                         # (default 200); curl on the host
+ *       when: "proxy_flavour == caddy"      # optional, as on resources
  *
  * Roles are searched in <inventory dir>/roles then the installed roles dir.
  */
@@ -33,6 +38,7 @@ struct role {
 	const struct node *vars; /* map or NULL */
 	const struct node *resources; /* seq or NULL */
 	const struct node *handlers; /* map or NULL */
+	const struct node *health; /* seq or NULL: checks 'provision status' runs */
 };
 
 struct role_entry; /* a loaded role, or the problems of its failed load */

@@ -22,7 +22,8 @@ inv=inventory.yml
 		name=${vm%%:*} ip=${vm#*:}
 		key=$(ssh-keyscan -t ed25519 "$ip" 2>/dev/null | awk '{print $2, $3}')
 		[ -n "$key" ] || { echo "run.sh: $name ($ip) does not answer; vagrant up first" >&2; exit 1; }
-		echo "      $name: { roles: [base, ufw], address: $ip, host_key: \"$key\" }"
+		# static servers have no os facts: os_id picks Docker's own repository
+		echo "      $name: { roles: [base, ufw, docker], address: $ip, host_key: \"$key\", vars: { os_id: ubuntu } }"
 	done
 } >"$inv"
 
@@ -40,6 +41,9 @@ for vm in jammy noble; do
 	check "$vm: ufw denies incoming by default" sh -c "$(declare -f on); on 'ufw status verbose' | grep -q 'deny (incoming)'"
 	check "$vm: fail2ban is active" sh -c "$(declare -f on); on 'systemctl is-active fail2ban'"
 	check "$vm: unattended-upgrades is active" sh -c "$(declare -f on); on 'systemctl is-active unattended-upgrades'"
+	check "$vm: docker-ce from Docker's repository answers" sh -c "$(declare -f on); on 'dpkg -s docker-ce >/dev/null && docker info >/dev/null'"
+	check "$vm: Docker's repository is pinned with signed-by" sh -c "$(declare -f on); on 'grep -q signed-by=/etc/apt/keyrings/docker.asc /etc/apt/sources.list.d/docker.list'"
+	check "$vm: docker run works (publishing a port) with the DOCKER-USER rules in place" sh -c "$(declare -f on); on 'docker run -d --rm --name pvt -p 9090:80 nginx:alpine >/dev/null && sleep 2 && iptables -S DOCKER-USER | grep -q \"o docker0 -j DROP\"; r=\$?; docker rm -f pvt >/dev/null; exit \$r'"
 done
 echo "$fails failed"
 [ "$fails" = 0 ]

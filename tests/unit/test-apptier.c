@@ -1,0 +1,465 @@
+/*
+ * test-apptier.c - what the application-tier roles rely on in the engine:
+ * 'when' comparisons, '||' and lists; role health checks and the script
+ * that runs them (by the local /bin/sh); the ufw resource's DOCKER-USER
+ * block and its SSH-only-on-an-interface rule set; and the built-in
+ * roles docker, tailscale and proxy rendering cleanly for each flavour.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "provision/buf.h"
+#include "provision/common.h"
+#include "provision/engine.h"
+#include "provision/inventory.h"
+#include "provision/resource.h"
+#include "provision/role.h"
+#include "provision/scope.h"
+
+static char scratch[] = "/tmp/test-apptier-XXXXXX";
+static struct inventory *inv;
+static struct role_set roles;
+static struct scope facts;
+static const char *template_dirs[2];
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f))
+		die(path);
+}
+
+static void role(const char *name, const char *text)
+{
+	char *dir = xasprintf("%s/roles/%s", scratch, name);
+	char *file = xasprintf("%s/role.yml", dir);
+
+	if (mkdir(dir, 0755) < 0)
+		die(dir);
+	write_file(file, text);
+	free(file);
+	free(dir);
+}
+
+static int render(struct host_plan *hp, struct diags *d, const char *server)
+{
+	const struct inv_layout *l = inventory_layout(inv, "l1");
+	struct render_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.inv = inv;
+	in.layout = l;
+	in.server = l ? layout_server(l, server) : NULL;
+	if (!in.server) {
+		fprintf(stderr, "no server '%s' in the test inventory\n", server);
+		exit(2);
+	}
+	in.env = "default";
+	in.facts = &facts;
+	in.admin_public_key = "ssh-ed25519 AAAAtest test@key";
+	in.roles = &roles;
+	in.template_dirs = template_dirs;
+	in.n_template_dirs = 2;
+	memset(hp, 0, sizeof(*hp));
+	diags_init(d);
+	return plan_render(hp, &in, d);
+}
+
+static void render_ok(struct host_plan *hp, const char *server)
+{
+	struct diags d;
+
+	CHECK(render(hp, &d, server) == 0);
+	CHECK(d.n == 0);
+	for (size_t i = 0; i < d.n; i++)
+		printf("  diag (%s): %s\n", server, d.msgs[i]);
+	diags_release(&d);
+}
+
+/* Titles of the resources, joined by '|'. */
+static char *titles(const struct host_plan *hp)
+{
+	struct buf b = BUF_INIT;
+
+	for (size_t i = 0; i < hp->n_res; i++)
+		buf_addf(&b, "%s%s", i ? "|" : "", hp->res[i].title);
+	return buf_detach(&b, NULL);
+}
+
+/* Run sh with script on stdin; its output into out. */
+static int run_sh(const char *script, struct buf *out)
+{
+	char *path = xasprintf("%s/script.sh", scratch);
+	char *cmd = xasprintf("sh %s", path);
+	char line[512];
+	FILE *p;
+	int st;
+
+	write_file(path, script);
+	if (!(p = popen(cmd, "r")))
+		die("popen");
+	while (fgets(line, sizeof(line), p))
+		buf_adds(out, line);
+	st = pclose(p);
+	free(cmd);
+	free(path);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static const char role_when[] =
+    "resources:\n"
+    "  - directory: { path: /w/eq }\n"
+    "    when: \"os_id == debian\"\n"
+    "  - directory: { path: /w/ne }\n"
+    "    when: \"os_id != debian\"\n"
+    "  - directory: { path: /w/quoted }\n"
+    "    when: 'flavour == \"kamal\"'\n"
+    "  - directory: { path: /w/undefined-eq }\n"
+    "    when: \"nosuch == x\"\n"
+    "  - directory: { path: /w/undefined-ne }\n"
+    "    when: \"nosuch != x\"\n"
+    "  - directory: { path: /w/or }\n"
+    "    when: \"os_id == ubuntu || flavour == kamal\"\n"
+    "  - directory: { path: /w/or-none }\n"
+    "    when: \"os_id == ubuntu || flavour == caddy\"\n"
+    "  - directory: { path: /w/list }\n"
+    "    when: [\"os_id == debian\", \"!container\"]\n"
+    "  - directory: { path: /w/list-all }\n"
+    "    when: [\"os_id == debian\", container, \"flavour != caddy\"]\n";
+
+static const char role_badwhen[] = "resources:\n"
+                                   "  - directory: { path: /w/bad }\n"
+                                   "    when: \"two words\"\n";
+
+static const char role_health[] = "resources: []\n"
+                                  "health:\n"
+                                  "  - unit: \"no-such-unit-{{ flavour }}\"\n"
+                                  "  - http: \"http://127.0.0.1:1/x\"\n"
+                                  "    status: 204\n"
+                                  "  - unit: skipped\n"
+                                  "    when: \"flavour == caddy\"\n";
+
+static const char role_badhealth[] = "resources: []\n"
+                                     "health:\n"
+                                     "  - { unit: a, http: \"http://x/\" }\n"
+                                     "  - { http: \"ftp://x/\" }\n"
+                                     "  - { http: \"http://x/\", status: 20 }\n"
+                                     "  - { sevice: x }\n";
+
+static const char role_fw[] =
+    "ports: [\"on tailscale0\", 41641/udp]\n"
+    "resources:\n"
+    "  - ufw:\n"
+    "      ssh: 22/tcp\n"
+    "      allow: [22/tcp, 8080/tcp, \"5432/tcp from 10.0.0.0/24\", \"{{ role_ports }}\"]\n"
+    "      docker: true\n"
+    "      ssh_only_on: tailscale0\n"
+    "      ssh_only_on_proof: /var/lib/provision/tailnet-ssh-proven\n";
+
+static void setup(void)
+{
+	struct diags d;
+	char *p;
+
+	if (!mkdtemp(scratch))
+		die(scratch);
+	p = xasprintf("%s/roles", scratch);
+	if (mkdir(p, 0755) < 0)
+		die(p);
+	free(p);
+	p = xasprintf("%s/inventory.yml", scratch);
+	write_file(p,
+	           "project: apptier\n"
+	           "vars: { flavour: kamal }\n"
+	           "secrets: { tailscale_auth_key: \"env:TEST_APPTIER_KEY\" }\n"
+	           "layouts:\n"
+	           "  l1:\n"
+	           "    servers:\n"
+	           "      when: { roles: [whenrole] }\n"
+	           "      badwhen: { roles: [badwhen] }\n"
+	           "      health: { roles: [healthrole] }\n"
+	           "      badhealth: { roles: [badhealth] }\n"
+	           "      fw: { roles: [fw] }\n"
+	           "      docker: { roles: [docker] }\n"
+	           "      dockerfwd0:\n"
+	           "        roles: [docker]\n"
+	           "        vars: { ip_forward: 0 }\n"
+	           "      ubuntu:\n"
+	           "        roles: [docker]\n"
+	           "      caddy: { roles: [base, ufw, proxy] }\n"
+	           "      traefik:\n"
+	           "        roles: [base, ufw, docker, proxy]\n"
+	           "        vars:\n"
+	           "          proxy_flavour: traefik\n"
+	           "          proxy_sites: [{ host: a.test, upstream: \"127.0.0.1:3000\" }]\n"
+	           "      kamal:\n"
+	           "        roles: [base, ufw, docker, proxy]\n"
+	           "        vars: { proxy_flavour: kamal }\n"
+	           "      badflavour:\n"
+	           "        roles: [proxy]\n"
+	           "        vars: { proxy_flavour: nginx }\n"
+	           "      ts:\n"
+	           "        roles: [base, tailscale, ufw]\n"
+	           "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n");
+	setenv("TEST_APPTIER_KEY", "tskey-unit-secret", 1);
+	diags_init(&d);
+	if (inventory_load(&inv, p, &d) < 0) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.msgs[i]);
+		exit(2);
+	}
+	diags_release(&d);
+	free(p);
+	role("whenrole", role_when);
+	role("badwhen", role_badwhen);
+	role("healthrole", role_health);
+	role("badhealth", role_badhealth);
+	role("fw", role_fw);
+	role_set_init(&roles);
+	p = xasprintf("%s/roles", scratch);
+	role_set_add_dir(&roles, p);
+	free(p);
+	role_set_add_dir(&roles, "roles"); /* the built-in ones */
+	template_dirs[0] = "templates";
+	template_dirs[1] = "templates";
+	scope_init(&facts);
+	scope_set_str(&facts, "container", "true");
+	scope_set_str(&facts, "address", "192.0.2.10");
+	scope_set_str(&facts, "os_id", "debian");
+}
+
+static void test_when_terms(void)
+{
+	struct host_plan hp;
+	struct diags d;
+	char *t;
+
+	render_ok(&hp, "when");
+	t = titles(&hp);
+	CHECK_STR(t, "directory /w/eq|directory /w/quoted|directory /w/undefined-ne|"
+	             "directory /w/or|directory /w/list-all");
+	free(t);
+	plan_release(&hp);
+
+	CHECK(render(&hp, &d, "badwhen") == -1);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL, "role.yml:3:11: 'when' term 'two words' is not");
+	plan_release(&hp);
+	diags_release(&d);
+}
+
+static void test_health(void)
+{
+	struct host_plan hp;
+	struct diags d;
+	struct buf sh = BUF_INIT, out = BUF_INIT;
+
+	render_ok(&hp, "health");
+	CHECK(hp.n_health == 2);
+	if (hp.n_health == 2) {
+		CHECK_STR(hp.health[0].title, "unit no-such-unit-kamal");
+		CHECK_STR(hp.health[0].role, "healthrole");
+		CHECK_STR(hp.health[1].title, "http http://127.0.0.1:1/x 204");
+		script_health(&hp, &sh);
+		run_sh(sh.s, &out);
+		/* both fail here, each with its reason on one line */
+		CHECK_HAS(out.s, "@@K 0 failed ");
+		CHECK_HAS(out.s, "@@K 1 failed ");
+		CHECK_HAS(out.s, "@@Z");
+		CHECK(!strstr(out.s, "@@K 0 ok"));
+	}
+	plan_release(&hp);
+	buf_release(&sh);
+	buf_release(&out);
+
+	CHECK(render(&hp, &d, "badhealth") == -1);
+	CHECK(d.n == 4);
+	for (size_t i = 0; d.n != 4 && i < d.n; i++)
+		printf("  diag: %s\n", d.msgs[i]);
+	CHECK_HAS(d.n > 0 ? d.msgs[0] : NULL, "names either 'unit' or 'http'");
+	CHECK_HAS(d.n > 1 ? d.msgs[1] : NULL, "must be an http:// or https:// URL");
+	CHECK_HAS(d.n > 2 ? d.msgs[2] : NULL, "must be an HTTP status like 200");
+	CHECK_HAS(d.n > 3 ? d.msgs[3] : NULL, "unknown key 'sevice'");
+	plan_release(&hp);
+	diags_release(&d);
+}
+
+/* The ufw resource of a plan, with a probe payload as the host would send. */
+static void apply_ufw(struct host_plan *hp, const char *payload, struct buf *sh)
+{
+	struct stage st;
+
+	for (size_t i = 0; i < hp->n_res; i++) {
+		hp->res[i].status = RES_CHANGE;
+		if (payload) {
+			buf_reset(&hp->res[i].current);
+			buf_adds(&hp->res[i].current, payload);
+			hp->res[i].has_current = true;
+		}
+	}
+	stage_init(&st);
+	script_apply(hp, sh, &st);
+	stage_release(&st);
+}
+
+static void test_ufw_docker_block(void)
+{
+	struct host_plan hp;
+	struct buf sh = BUF_INIT;
+
+	render_ok(&hp, "fw");
+	CHECK(hp.n_res == 1);
+	if (hp.n_res != 1) {
+		plan_release(&hp);
+		return;
+	}
+	apply_ufw(&hp, "\n4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n", &sh);
+	/* the published ports the rules allow, by their port before DNAT */
+	CHECK_HAS(sh.s, "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 8080 --ctdir "
+	                "ORIGINAL -j RETURN\n");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -s 10.0.0.0/24 -p tcp -m conntrack --ctorigdstport "
+	                "5432 --ctdir ORIGINAL -j RETURN\n");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -p udp -m conntrack --ctorigdstport 41641");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -i tailscale0 -j RETURN\n");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -i docker0 -j RETURN\n");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n");
+	CHECK_HAS(sh.s, "-A DOCKER-USER -o docker0 -j DROP\n-A DOCKER-USER -o br-+ -j DROP\n");
+	/* without the proof, public SSH stays and is not deleted */
+	CHECK_HAS(sh.s, "--ctorigdstport 22 ");
+	CHECK(!strstr(sh.s, "ufw delete allow in proto tcp from any to any port 22"));
+	CHECK(!strstr(sh.s, "on tailscale0 proto tcp from any to any port 22"));
+	buf_reset(&sh);
+
+	/* with the proof in place: SSH on tailscale0 first, then public SSH goes */
+	apply_ufw(&hp, "#alt\n4 allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n", &sh);
+	const char *add = strstr(sh.s, "ufw allow in on tailscale0 proto tcp from any to any "
+	                               "port 22 ");
+	const char *del = strstr(sh.s, "ufw delete allow in proto tcp from any to any port 22 ");
+	CHECK(add != NULL);
+	CHECK(del != NULL);
+	CHECK(add && del && add < del);
+	CHECK_HAS(sh.s, "-A DOCKER-USER -i tailscale0 -p tcp -m conntrack --ctorigdstport 22 ");
+	CHECK(!strstr(sh.s, "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 22 "));
+	buf_release(&sh);
+	plan_release(&hp);
+}
+
+static void test_builtin_roles(void)
+{
+	static const char *const clean[] = {"docker", "caddy", "traefik", "kamal", "ts"};
+	struct host_plan hp;
+	struct diags d;
+	char *t;
+
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		render_ok(&hp, clean[i]);
+		plan_release(&hp);
+	}
+
+	/* Debian: docker.io; the Ubuntu repository only with os_id ubuntu */
+	render_ok(&hp, "docker");
+	t = titles(&hp);
+	CHECK_HAS(t, "package docker.io");
+	CHECK(!strstr(t, "docker-ce"));
+	free(t);
+	CHECK(hp.n_health == 1);
+	plan_release(&hp);
+	scope_set_str(&facts, "os_id", "ubuntu");
+	render_ok(&hp, "ubuntu");
+	t = titles(&hp);
+	CHECK_HAS(t, "package docker-ce");
+	CHECK_HAS(t, "/etc/apt/keyrings");
+	CHECK(!strstr(t, "package docker.io"));
+	free(t);
+	plan_release(&hp);
+	scope_set_str(&facts, "os_id", "debian");
+
+	/* forwarding off with docker: a resource that fails with the reason */
+	render_ok(&hp, "dockerfwd0");
+	t = titles(&hp);
+	CHECK_HAS(t, "role docker needs ip_forward: 1");
+	free(t);
+	plan_release(&hp);
+
+	/* a flavour the role does not know: a resource that fails saying so */
+	render_ok(&hp, "badflavour");
+	t = titles(&hp);
+	CHECK_HAS(t, "command echo 'proxy_flavour is caddy, traefik or kamal");
+	CHECK(!strstr(t, "Caddyfile"));
+	free(t);
+	plan_release(&hp);
+
+	render_ok(&hp, "caddy");
+	t = titles(&hp);
+	CHECK(!strstr(t, "proxy_flavour is"));
+	free(t);
+	plan_release(&hp);
+
+	render_ok(&hp, "caddy");
+	t = titles(&hp);
+	CHECK_HAS(t, "file /etc/caddy/Caddyfile");
+	CHECK(!strstr(t, "traefik"));
+	free(t);
+	CHECK(hp.n_health == 2);
+	plan_release(&hp);
+
+	render_ok(&hp, "traefik");
+	t = titles(&hp);
+	CHECK_HAS(t, "file /etc/traefik/dynamic/provision.yml");
+	CHECK(!strstr(t, "caddy"));
+	/* in a container the image cannot run: enabled, not started */
+	CHECK(!strstr(t, "service traefik running"));
+	free(t);
+	plan_release(&hp);
+
+	/* the auth key: a secret file, never in a command */
+	render_ok(&hp, "ts");
+	bool key_file = false, in_cmd = false;
+	for (size_t i = 0; i < hp.n_res; i++) {
+		if (strstr(hp.res[i].title, "auth-key") && strstr(hp.res[i].title, "file "))
+			key_file = hp.res[i].secret;
+		if (strstr(hp.res[i].title, "tskey-unit-secret"))
+			in_cmd = true;
+	}
+	CHECK(key_file);
+	CHECK(!in_cmd);
+	/* the tailnet-only switch reaches the ufw resource */
+	CHECK(hp.n_ports == 2);
+	plan_release(&hp);
+	(void)d;
+}
+
+static void cleanup(void)
+{
+	char *cmd = xasprintf("rm -rf %s", scratch);
+
+	if (system(cmd) != 0)
+		printf("cleanup failed: %s\n", cmd);
+	free(cmd);
+	role_set_release(&roles);
+	inventory_free(inv);
+	scope_release(&facts);
+}
+
+int main(void)
+{
+	setup();
+	RUN(test_when_terms);
+	RUN(test_health);
+	RUN(test_ufw_docker_block);
+	RUN(test_builtin_roles);
+	cleanup();
+	return check_done("apptier");
+}
