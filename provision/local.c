@@ -433,9 +433,12 @@ static int ensure_bridge(struct provider_ctx *c, const struct names *nm, const c
 		goto out;
 	char *flush[] = {"ip", "addr", "replace", cidr, "dev", (char *)nm->bridge, NULL};
 	char *up[] = {"ip", "link", "set", (char *)nm->bridge, "up", NULL};
-	/* the bridge says whose it is: `ip -d link` shows project, environment and layout */
-	char *label =
-	    xasprintf("provision %s env=%s layout=%s", c->inv->project, c->env, c->layout->name);
+	/* the bridge says whose it is: `ip -d link` shows project, environment, layout
+	 * and the state directory, so two checkouts of one project stay apart */
+	char *sdir = realpath(c->state->dir, NULL);
+	char *label = xasprintf("provision %s env=%s layout=%s state=%s", c->inv->project, c->env,
+	                        c->layout->name, sdir ? sdir : c->state->dir);
+	free(sdir);
 	char *alias[] = {"ip", "link", "set", "dev", (char *)nm->bridge, "alias", label, NULL};
 	state_set_str(pd, "env", c->env);
 	int arc = run(err, "labelling the bridge", alias);

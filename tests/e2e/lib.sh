@@ -108,10 +108,18 @@ json_resources() {
 }
 
 # State of the machine that belongs to the tool: nspawn hosts, caches, bridges, mounts.
+# Bridges this test's project made: the local provider labels each bridge
+# with its state directory, so hosts of other projects on this machine (a
+# demo, another checkout's tests) are never mistaken for this test's.
+t_bridges() {
+	ip -o link show type bridge | grep -F " state=$WORK/.provision" |
+		sed -n 's/^[0-9]*: \(pv[0-9a-f]*\):.*/ \1/p'
+}
+
+# What the tool left on this machine for this test's project.
 tool_footprint() {
-	pgrep -a -f 'systemd-nspawn.*-M p' || true
+	pgrep -a -f "systemd-nspawn.* -D $WORK/" || true
 	pgrep -a -f "apt-cacher-ng.*$WORK" || true
 	grep " $WORK" /proc/mounts || true
-	ip -o link show type bridge | grep -o ' pv[0-9a-f]*' || true
-	ip -o addr show | grep -o ' 10\.213\.[0-9]*\.[0-9]*/' || true
+	t_bridges
 }

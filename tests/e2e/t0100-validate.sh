@@ -22,7 +22,7 @@ expect_error() {
 	fi
 	out=$(pv up phase1 2>&1)
 	rc=$?
-	if [ "$rc" = 2 ] && [ ! -e "$WORK/.provision/state.json" ] && ! ip -o link show type bridge | grep -q ' pv'; then
+	if [ "$rc" = 2 ] && [ ! -e "$WORK/.provision/state.json" ] && ! ip -o link show type bridge | grep -qF " state=$WORK/.provision"; then
 		pass "$name: up refuses (exit 2) and creates nothing"
 	else
 		fail "$name: up exit $rc; state or bridge left behind: $out"
@@ -164,7 +164,7 @@ kill "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
 check "up refuses while another run holds the lock (exit 1), got $rc: $out" \
 	sh -c "[ $rc = 1 ] && printf '%s' \"\$1\" | grep -q 'another provision run holds the lock'" _ "$out"
-check "a refused run creates nothing" sh -c "! ip -o link show type bridge | grep -q ' pv'"
+check "a refused run creates nothing" sh -c "! ip -o link show type bridge | grep -qF ' state=$WORK/.provision'"
 
 out=$(pv frobnicate 2>&1)
 rc=$?

@@ -37,7 +37,7 @@ rc=$?
 check "a missing secret is an input error (exit 2), got $rc" test "$rc" = 2
 check "one error, naming the reference: $out" \
 	sh -c "[ \$(printf '%s\n' \"\$1\" | grep -c .) = 1 ] && printf '%s' \"\$1\" | grep -q 'inventory.yml:3:14: .*env:PV_TEST_TOKEN'" _ "$out"
-check "a missing secret creates nothing" sh -c "! ip -o link show type bridge | grep -q ' pv' && ! jq -e '.environments.default' '$WORK/.provision/state.json' >/dev/null 2>&1"
+check "a missing secret creates nothing" sh -c "! ip -o link show type bridge | grep -qF ' state=$WORK/.provision' && ! jq -e '.environments.default' '$WORK/.provision/state.json' >/dev/null 2>&1"
 
 export PV_TEST_TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pvj up one >"$WORK/up.json" 2>"$WORK/up.err" || bail "up with the secret failed: $(cat "$WORK/up.err")"
