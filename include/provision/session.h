@@ -34,6 +34,8 @@ struct session {
 	size_t n_template_dirs;
 	struct secrets secrets; /* resolved on first render */
 	bool secrets_resolved;
+	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
+	size_t n_vars_nodes, vars_alloc;
 };
 
 /* A command: one file each, one table in main.c. */
