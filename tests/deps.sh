@@ -10,7 +10,7 @@ packages=(
 	# local hosts: nspawn, a Debian root file system, a package cache on the bridge
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
 	# tests: ssh client and server, JSON on the command line
-	openssh-client openssh-server jq ca-certificates
+	openssh-client openssh-server jq ca-certificates curl
 )
 
 missing=()
