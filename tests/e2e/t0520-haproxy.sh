@@ -2,8 +2,9 @@
 # Role haproxy on a load balancer in front of two web nodes: traffic goes
 # to both; a web node whose service stops gets no more traffic (every
 # request still answered, by the other node); when it returns it gets
-# traffic again; a second run changes nothing.  The web nodes run nginx
-# through the project's own role 'web', which is what haproxy balances.
+# traffic again; a second run changes nothing.  The web nodes have the
+# built-in role 'web', which is what haproxy balances, and run nginx
+# through the project's own role 'hello'.
 . "$(dirname "$0")/lib.sh"
 
 t_project <<'YML'
@@ -12,14 +13,13 @@ layouts:
   web:
     servers:
       lb1: { roles: [base, ufw, haproxy] }
-      web1: { roles: [base, ufw, web] }
-      web2: { roles: [base, ufw, web] }
+      web1: { roles: [base, ufw, web, hello] }
+      web2: { roles: [base, ufw, web, hello] }
 YML
 t_uses web
-mkdir -p "$WORK/roles/web"
-cat >"$WORK/roles/web/role.yml" <<'YML'
-description: a web node that names itself
-ports: [80/tcp]
+mkdir -p "$WORK/roles/hello"
+cat >"$WORK/roles/hello/role.yml" <<'YML'
+description: a web server that names itself
 resources:
   - package: { name: [nginx] }
   - file: { path: /var/www/html/index.html, content: "{{ server_name }}\n", mode: "0644" }
