@@ -71,7 +71,11 @@ all_streaming() { [ "$(members pg1 pg2 pg3 | grep -Ec ' (Replica|Sync Standby) r
 
 check "a leader and two streaming replicas" wait_for 120 all_streaming
 members pg1 pg2 pg3 | sed 's/^/  /'
-check "one standby is synchronous" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh pg1 -- sudo -n patronictl -c /etc/patroni/config.yml list | grep -q 'Sync Standby'"
+# Patroni names the synchronous standby a loop after the replicas run; the
+# writer must not start before (until then commits do not wait for one)
+has_sync() { members pg1 pg2 pg3 | grep -q ' Sync Standby running$'; }
+wait_for 60 has_sync || bail "no synchronous standby: $(members pg1 pg2 pg3 | tr '\n' ';')"
+pass "one standby is synchronous"
 check "etcd has three members" \
 	test "$(on_host pg1 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list' | grep -c started)" = 3
 
