@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "provision/cmd.h"
+#include "provision/pgmigrate.h"
 #include "provision/session.h"
 
 /* Keep the hosts named in filter (all when n_filter is 0); error for unknown names. */
@@ -57,7 +58,8 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 
 	if (!p)
 		return PV_EXIT_USAGE;
-	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, false)))
+	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, false)) ||
+	    (rc = pgmigrate_check(s, l)))
 		return rc;
 	session_provider_ctx(s, l, &c);
 	if (p->plan(&c, &out, &err) < 0) {
@@ -92,6 +94,17 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 		report_info(s->rep, NULL, "%s", out.s);
 	}
 	buf_release(&out);
+	/* the data a new primary takes from another layout, said before anything happens */
+	if (session_keys(s) == PV_EXIT_OK) {
+		struct buf mig = BUF_INIT;
+		if (pgmigrate_plan(s, l, hosts, n, &mig) != PV_EXIT_OK)
+			rc = PV_EXIT_FAIL;
+		if (mig.len && reporter_mode(s->rep) != REPORT_JSON)
+			printf("%s", mig.s);
+		else if (mig.len)
+			report_info(s->rep, NULL, "%s", mig.s);
+		buf_release(&mig);
+	}
 	if ((rc = cmd_filter_hosts(l, hosts, &n, hosts_filter, n_hosts_filter)))
 		goto done;
 	if (!n)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provision/pgstatus.h"
 #include "provision/remote.h"
 #include "provision/session.h"
 
@@ -119,6 +120,18 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 				}
 				buf_release(&sh);
 			}
+			const struct inv_server *srv = layout_server(l, hosts[i].name);
+			struct buf pg = BUF_INIT;
+			if (srv && pg_server_has_db(srv)) {
+				if (pg_status(r, &hosts[i], "                     ", &pg, &err) <
+				    0) {
+					printf("  %-16s postgres: FAILED: %s\n", hosts[i].name,
+					       err.msg);
+					rc = PV_EXIT_FAIL;
+				}
+				fputs(pg.s, stdout);
+			}
+			buf_release(&pg);
 		}
 		if (r)
 			remote_close(r);
@@ -156,7 +169,8 @@ static int cmd_status(struct session *s, int argc, char **argv)
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "status [LAYOUT]",
-    .summary = "show the layout's hosts, whether each answers over SSH, and its health checks",
+    .summary = "show the layout's hosts, whether each answers over SSH, its health checks and "
+               "PostgreSQL replication",
     .help = "",
     .exec = cmd_status,
 };

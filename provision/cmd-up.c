@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "provision/cmd.h"
+#include "provision/pgmigrate.h"
 #include "provision/session.h"
 
 struct run_opts {
@@ -131,7 +132,7 @@ static int cmd_up(struct session *s, int argc, char **argv)
 		goto out;
 	}
 	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, true)) ||
-	    (rc = session_keys(s)))
+	    (rc = session_keys(s)) || (rc = pgmigrate_check(s, l)))
 		goto out;
 	if (!(p = session_provider(s, l))) {
 		rc = PV_EXIT_USAGE;
@@ -159,6 +160,9 @@ static int cmd_up(struct session *s, int argc, char **argv)
 	if ((rc = cmd_filter_hosts(l, hosts, &n, o.hosts, o.n_hosts)))
 		goto out;
 	rc = converge_layout(s, l, hosts, n, &o);
+	/* the data moves only onto a converged primary */
+	if (rc == PV_EXIT_OK)
+		rc = pgmigrate_run(s, l, hosts, n);
 out:
 	hosts_free(hosts, n);
 	free_run_opts(&o);

@@ -458,12 +458,36 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "admin_public_key", in->admin_public_key);
 	snprintf(port, sizeof(port), "%d", inv->ssh_port);
 	scope_set_str(s, "ssh_port", port);
-	struct node *ports = node_new_seq(&tool);
-	for (size_t i = 0; i < hp->n_ports; i++)
-		node_seq_append(ports, node_new_scalar(hp->ports[i], &tool));
-	scope_set_owned(s, "role_ports", ports);
 	if (in->facts)
 		scope_copy(s, in->facts);
+	/* after the facts: "PORT private" opens PORT to the private network only */
+	struct node *ports = node_new_seq(&tool);
+	for (size_t i = 0; i < hp->n_ports; i++) {
+		const char *p = hp->ports[i];
+		size_t plen = strlen(p);
+		const char *sp =
+		    plen > 8 && !strcmp(p + plen - 8, " private") ? p + plen - 8 : NULL;
+		const struct node *net;
+
+		/* "on IFACE [PORT]" and plain ports are rules as they are */
+		if (!sp) {
+			node_seq_append(ports, node_new_scalar(p, &tool));
+			continue;
+		}
+		net = scope_get(s, "private_network");
+		if (!net || net->kind != NODE_SCALAR || !net->scalar || !*net->scalar) {
+			diags_add(
+			    d, NULL,
+			    "server '%s' opens %.*s to the private network only: set variable "
+			    "'private_network' (e.g. 10.0.0.0/24)",
+			    in->server->name, (int)(sp - p), p);
+			continue;
+		}
+		char *rule = xasprintf("%.*s from %s", (int)(sp - p), p, net->scalar);
+		node_seq_append(ports, node_new_scalar(rule, &tool));
+		free(rule);
+	}
+	scope_set_owned(s, "role_ports", ports);
 }
 
 /*

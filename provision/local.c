@@ -880,6 +880,9 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 	scope_set_str(&h->facts, "address", h->address);
 	scope_set_str(&h->facts, "private_address", h->address);
 	scope_set_str(&h->facts, "bridge_address", br);
+	char *net = xasprintf("%s.0/24", prefix);
+	scope_set_str(&h->facts, "private_network", net);
+	free(net);
 	scope_set_str(&h->facts, "os_id", "debian");
 	scope_set_str(&h->facts, "os_version_id", "12");
 	scope_set_str(&h->facts, "provider", "local");

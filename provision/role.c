@@ -165,7 +165,10 @@ static bool port_ok(const char *p)
 		if (end == q || b < a || b > 65535)
 			return false;
 	}
-	return !*end || !strcmp(end, "/tcp") || !strcmp(end, "/udp");
+	/* " private": open to the private network only (the private_network variable) */
+	if (!strncmp(end, "/tcp", 4) || !strncmp(end, "/udp", 4))
+		end += 4;
+	return !*end || !strcmp(end, " private");
 }
 
 static struct role *role_load(const char *name, const char *dir, struct diags *d)
@@ -206,7 +209,7 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		if (!port_ok(r->ports[i]))
 			diags_add(d, &node_get(r->doc, "ports")->items[i]->pos,
 			          "invalid port '%s' in %s (like 443/tcp, 53/udp, 8000:8100/tcp or "
-			          "'on tailscale0')",
+			          "'on tailscale0' or 5432/tcp private)",
 			          r->ports[i], where);
 	v = node_get(r->doc, "vars");
 	if (v && !node_is_null(v) && v->kind != NODE_MAP)

@@ -206,6 +206,71 @@ const struct provider_ops *session_provider(struct session *s, const struct inv_
 	return p;
 }
 
+/*
+ * The variable 'servers': every server of the layout that has an address,
+ * in inventory order, as {name, id (the name with '_' for '-'), address
+ * (the private one), roles: {ROLE:
+ * "true"}} with '-' in role names written '_' (so postgres-replica is
+ * s.roles.postgres_replica).  Templates build peer lists from it (pg_hba,
+ * load balancer backends).  Addresses come from hosts[], else the state.
+ */
+static struct node *servers_var(struct session *s, const struct inv_layout *l,
+                                const struct host *hosts, size_t n, bool preview)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct node *list = node_new_seq(&tool);
+	json_t *lst = s->st_open ? state_layout(&s->st, s->env, l->name, false) : NULL;
+	json_t *shosts = lst ? json_object_get(lst, "hosts") : NULL;
+
+	for (size_t i = 0; i < l->n_servers; i++) {
+		const struct inv_server *srv = &l->servers[i];
+		const char *addr = NULL;
+		char pre[32];
+
+		for (size_t k = 0; k < n && !addr; k++)
+			if (!strcmp(hosts[k].name, srv->name)) {
+				const struct node *a =
+				    scope_get(&hosts[k].facts, "private_address");
+				addr = a && a->kind == NODE_SCALAR ? a->scalar : hosts[k].address;
+			}
+		if (!addr && shosts) {
+			json_t *h = json_object_get(shosts, srv->name);
+			addr = state_str(h, "private_address") ? state_str(h, "private_address")
+			                                       : state_str(h, "address");
+		}
+		if (!addr && preview) {
+			snprintf(pre, sizeof(pre), "192.0.2.%zu", 10 + i % 200);
+			addr = pre;
+		}
+		if (!addr)
+			continue;
+		struct node *e = node_new_map(&tool);
+		struct node *roles = node_new_map(&tool);
+		node_map_set(e, "name", node_new_scalar(srv->name, &tool));
+		/* the name as an identifier (replication slot, application_name) */
+		char *id = xstrdup(srv->name);
+		for (char *c = id; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		node_map_set(e, "id", node_new_scalar(id, &tool));
+		free(id);
+		node_map_set(e, "address", node_new_scalar(addr, &tool));
+		for (size_t r = 0; r < srv->n_roles; r++) {
+			char *key = xstrdup(srv->roles[r]);
+			for (char *c = key; *c; c++)
+				if (*c == '-')
+					*c = '_';
+			node_map_set(roles, key, node_new_scalar("true", &tool));
+			free(key);
+		}
+		node_map_set(e, "roles", roles);
+		node_seq_append(list, e);
+	}
+	PV_GROW(s->vars_nodes, s->n_vars_nodes + 1, s->vars_alloc);
+	s->vars_nodes[s->n_vars_nodes++] = list;
+	return list;
+}
+
 /* Facts as a provider would give them, for checking templates before any host exists. */
 static void preview_facts(struct scope *f, const char *provider)
 {
@@ -213,6 +278,8 @@ static void preview_facts(struct scope *f, const char *provider)
 	scope_set_str(f, "address", "192.0.2.10");
 	scope_set_str(f, "private_address", "192.0.2.10");
 	scope_set_str(f, "bridge_address", "192.0.2.1");
+	if (!strcmp(provider, "local"))
+		scope_set_str(f, "private_network", "192.0.2.0/24");
 	scope_set_str(f, "os_id", "debian");
 	scope_set_str(f, "os_version_id", "12");
 	scope_set_str(f, "provider", provider);
@@ -246,6 +313,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = session_provider(s, l);
 	struct diags d;
+	struct node *peers = NULL;
 	int rc = PV_EXIT_OK;
 
 	if (!p)
@@ -260,6 +328,9 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 
 		scope_init(&facts);
 		preview_facts(&facts, l->provider);
+		if (i == 0)
+			peers = servers_var(s, l, NULL, 0, true);
+		scope_set(&facts, "servers", peers);
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
@@ -372,6 +443,7 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 	int rc = PV_EXIT_OK;
 
 	diags_init(&d);
+	struct node *peers = servers_var(s, l, hosts, n, false);
 	for (size_t i = 0; i < n; i++) {
 		const struct inv_server *srv = layout_server(l, hosts[i].name);
 		struct render_input in;
@@ -381,6 +453,7 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 			          hosts[i].name, l->name);
 			continue;
 		}
+		scope_set(&hosts[i].facts, "servers", peers);
 		fill_render_input(s, l, srv, &hosts[i].facts, only_roles, n_only, &in);
 		if (plan_render(&p[i], &in, &d) == 0)
 			p[i].host = &hosts[i];
@@ -466,6 +539,9 @@ void session_release(struct session *s)
 	free(s->private_key);
 	free(s->public_key);
 	free(s->data_dir);
+	for (size_t i = 0; i < s->n_vars_nodes; i++)
+		node_free(s->vars_nodes[i]);
+	free(s->vars_nodes);
 	if (s->rep)
 		reporter_free(s->rep);
 }

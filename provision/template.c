@@ -37,6 +37,7 @@ enum filter_kind {
 	FILTER_SH,
 	FILTER_JOIN,
 	FILTER_DEFAULT,
+	FILTER_SECRET,
 };
 
 struct filter {
@@ -517,6 +518,12 @@ static int parse_expr(struct tpl *t, const struct tok *k, struct expr *e)
 		f.off = lx.tok_off;
 		if (strcmp(lx.val.s, "sh") == 0) {
 			f.kind = FILTER_SH;
+		} else if (strcmp(lx.val.s, "secret") == 0) {
+			if (e->n_filters > 0) {
+				tpl_error(t, f.off, "'secret' must be the first filter");
+				goto out;
+			}
+			f.kind = FILTER_SECRET;
 		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0) {
 			f.kind = lx.val.s[0] == 'j' ? FILTER_JOIN : FILTER_DEFAULT;
 			lex_next(&lx);
@@ -828,6 +835,27 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 		const struct filter *f = &e->filters[i];
 
 		switch (f->kind) {
+		case FILTER_SECRET: {
+			/* the value names a secret of the inventory: use that secret */
+			const struct node *w;
+
+			if (!v) {
+				err_undefined(t, e->off, e->name);
+				goto out;
+			}
+			if (v->kind != NODE_SCALAR) {
+				err_not_string(t, e->off, e->name, v);
+				goto out;
+			}
+			w = scope_get(s, v->scalar ? v->scalar : "");
+			if (!w || !w->secret || w->kind != NODE_SCALAR) {
+				tpl_error(t, f->off, "'%s' names no secret ('%s')", e->name,
+				          v->scalar ? v->scalar : "");
+				goto out;
+			}
+			v = w;
+			break;
+		}
 		case FILTER_DEFAULT:
 			if (!v && !have_str) {
 				buf_adds(&val, f->arg);

@@ -41,6 +41,8 @@ struct session {
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
+	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
+	size_t n_vars_nodes, vars_alloc;
 };
 
 /* A command: one file each, one table in main.c. */
@@ -53,7 +55,8 @@ struct cmd_entry {
 };
 
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
-    cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry;
+    cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
+    cmd_switchover_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
 /* Print "provision: <message>" to stderr (redacted). */

@@ -5,6 +5,7 @@
  *   {{ name | sh }}         the value as one quoted shell word (shquote.h)
  *   {{ name | join ", " }}  a list joined by the separator
  *   {{ name | default "x" }} only filter that accepts an undefined variable
+ *   {{ name | secret }}     the value names a secret: the secret's value (first filter)
  *   {% if name %} ... {% elif other %} ... {% else %} ... {% endif %}
  *   {% if name == "text" %}  {% if name != "text" %}  {% if not name %}
  *   {% for x in name %} ... {{ x }} ... {% endfor %}

@@ -461,6 +461,13 @@ static const char role_app[] = "description: the app\n"
                                "      path: \"{{ root }}/order/ports\"\n"
                                "      content: '{{ role_ports | join \",\" }}'\n";
 
+/* "PORT private": a rule from the private network only. */
+static const char role_db[] = "ports: [5432/tcp private, 9187/tcp]\n"
+                              "resources:\n"
+                              "  - file:\n"
+                              "      path: \"{{ root }}/db/ports\"\n"
+                              "      content: '{{ role_ports | join \",\" }}'\n";
+
 /* Line and column of every problem matter: the test checks them. */
 static const char role_badkeys[] = "handlers:\n"
                                    "  restart foo:\n"
@@ -643,6 +650,7 @@ static void setup(void)
 	                 "        roles: [prio]\n"
 	                 "        vars: { lvl_server: server, address: server }\n"
 	                 "      order: { roles: [app, common] }\n"
+	                 "      db: { roles: [dbrole] }\n"
 	                 "      cycle: { roles: [cyc-a] }\n"
 	                 "      bad: { roles: [badkeys] }\n"
 	                 "      when: { roles: [whenrole] }\n"
@@ -687,6 +695,8 @@ static void setup(void)
 	role("common", role_common);
 	role("web", role_web);
 	role("app", role_app);
+	role("dbrole", role_db);
+	role("badport", "ports: [5432/tcp privat]\n");
 	role("cyc-a", "requires: [cyc-b]\n");
 	role("cyc-b", "requires: [cyc-a]\n");
 	role("badkeys", role_badkeys);
@@ -772,6 +782,42 @@ static void test_requires_order_and_ports(void)
 		CHECK_STR(hp.ports[3], "8000:8100/tcp");
 	}
 	plan_release(&hp);
+}
+
+static void test_private_ports(void)
+{
+	struct host_plan hp;
+	struct diags d;
+	struct scope f;
+
+	/* the private network is a fact (local provider) or a variable */
+	scope_init(&f);
+	scope_copy(&f, &facts_container);
+	scope_set_str(&f, "private_network", "10.213.7.0/24");
+	CHECK(render(&hp, &d, "db", &f, NULL, 0) == 0);
+	CHECK(hp.n_res == 1);
+	if (hp.n_res == 1)
+		CHECK_STR(staged(&hp, 0), "5432/tcp from 10.213.7.0/24,9187/tcp");
+	diags_release(&d);
+	plan_release(&hp);
+	scope_release(&f);
+
+	/* without one the rule cannot be written: an error, never an open port */
+	CHECK(render(&hp, &d, "db", &facts_container, NULL, 0) < 0);
+	CHECK(d.n == 1);
+	if (d.n == 1)
+		CHECK_STR(d.msgs[0], "server 'db' opens 5432/tcp to the private network only: set "
+		                     "variable 'private_network' (e.g. 10.0.0.0/24)");
+	diags_release(&d);
+	plan_release(&hp);
+
+	/* a misspelt qualifier is an error of the role */
+	diags_init(&d);
+	role_get(&roles, "badport", NULL, &d);
+	CHECK(d.n == 1);
+	if (d.n == 1)
+		CHECK(strstr(d.msgs[0], "invalid port '5432/tcp privat'") != NULL);
+	diags_release(&d);
 }
 
 static void test_only_roles(void)
@@ -1534,6 +1580,7 @@ int main(void)
 	RUN(test_status_names);
 	RUN(test_var_priority);
 	RUN(test_requires_order_and_ports);
+	RUN(test_private_ports);
 	RUN(test_only_roles);
 	RUN(test_requires_cycle);
 	RUN(test_bad_resources);

@@ -36,7 +36,9 @@ static const char vars_yaml[] = "name: world\n"
                                 "f: \"no\"\n"
                                 "zero: \"0\"\n"
                                 "falsy: \"FALSE\"\n"
-                                "x: outer\n";
+                                "x: outer\n"
+                                "pwname: pw\n"
+                                "dbusers: [{name: shop, password: pw}]\n";
 
 static struct node *vars_root;
 static struct scope vars;
@@ -524,6 +526,34 @@ static void test_undefined(void)
 
 /* ---- secrets ---------------------------------------------------------- */
 
+/* "| secret": a variable names a secret, and the secret's value is used. */
+static void test_secret_filter(void)
+{
+	struct pv_error err;
+	bool secret;
+	char *got;
+
+	secret = false;
+	got = render("{{ pwname | secret }}", NULL, TPL_TEXT, &secret, &err);
+	CHECK_STR(got, "hunter2");
+	CHECK(secret);
+	free(got);
+
+	secret = false;
+	got =
+	    render("{% for u in dbusers %}{{ u.name }}={{ u.password | secret | sh }}{% endfor %}",
+	           NULL, TPL_TEXT, &secret, &err);
+	CHECK_STR(got, "shop=hunter2");
+	CHECK(secret);
+	free(got);
+
+	/* a name that is no secret is an error, never the plain value */
+	want_error("{{ name | secret }}", "<template>:1:11: 'name' names no secret ('world')");
+	want_error("{{ nope | secret }}", "<template>:1:4: undefined variable 'nope'");
+	want_error("{{ pwname | sh | secret }}",
+	           "<template>:1:18: 'secret' must be the first filter");
+}
+
 static void test_secret(void)
 {
 	struct pv_error err;
@@ -827,6 +857,7 @@ int main(void)
 	RUN(test_shell_mode);
 	RUN(test_undefined);
 	RUN(test_secret);
+	RUN(test_secret_filter);
 	RUN(test_render_node);
 	RUN(test_render_node_positions);
 	RUN(test_malformed);
