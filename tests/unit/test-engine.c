@@ -462,7 +462,7 @@ static const char role_app[] = "description: the app\n"
                                "      content: '{{ role_ports | join \",\" }}'\n";
 
 /* "PORT private": a rule from the private network only. */
-static const char role_db[] = "ports: [5432/tcp private, 9187/tcp]\n"
+static const char role_db[] = "ports: [5432/tcp private, 9187/tcp, on tailscale0]\n"
                               "resources:\n"
                               "  - file:\n"
                               "      path: \"{{ root }}/db/ports\"\n"
@@ -797,7 +797,7 @@ static void test_private_ports(void)
 	CHECK(render(&hp, &d, "db", &f, NULL, 0) == 0);
 	CHECK(hp.n_res == 1);
 	if (hp.n_res == 1)
-		CHECK_STR(staged(&hp, 0), "5432/tcp from 10.213.7.0/24,9187/tcp");
+		CHECK_STR(staged(&hp, 0), "5432/tcp from 10.213.7.0/24,9187/tcp,on tailscale0");
 	diags_release(&d);
 	plan_release(&hp);
 	scope_release(&f);
