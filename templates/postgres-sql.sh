@@ -13,6 +13,10 @@ role)
 \getenv name PV_NAME
 \getenv pw PV_PW
 \getenv repl PV_REPL
+-- the statement below carries the password: keep it out of the server log
+-- even when it fails (the default logs a failed statement's text)
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
 SELECT format('CREATE ROLE %I', :'name')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'name') \gexec
 SELECT format('ALTER ROLE %I LOGIN %s PASSWORD %L', :'name',
