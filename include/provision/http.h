@@ -1,0 +1,132 @@
+/*
+ * http.h - a small JSON-over-HTTPS client for provider APIs (libcurl, jansson).
+ *
+ * One client per thread (it owns one curl handle and its connection cache).
+ * The bearer token lives only in the client and in the Authorization header
+ * handed to curl; it is never part of an error message, a note or a URL, and
+ * it is wiped when the client is released.
+ *
+ * Retries, in one place for every provider:
+ *   - 429: wait until the reset the response names (Retry-After in seconds,
+ *     or RateLimit-Reset as a Unix time), then send again.  When an earlier
+ *     response said no requests remain before a reset, the client waits for
+ *     that reset before sending at all, so it never spends more than the
+ *     budget the headers allow.
+ *   - 409 and 423 (conflict, locked): retried with backoff; the resource is
+ *     busy with another action and will be free soon.
+ *   - 5xx and transport errors: retried with exponential backoff and full
+ *     jitter, but only for requests that are safe to repeat (GET, PUT,
+ *     DELETE, or HTTP_IDEMPOTENT).  A POST that creates something is not
+ *     repeated blindly: its response may have been lost after the provider
+ *     acted, so the caller must look (list by label) before creating again.
+ *
+ * http_request() returns 0 once a response has arrived (any status; check
+ * resp->status), and -1 when no usable response came (transport failure
+ * after the retries, or a budget that ran out), with the reason in *err.
+ */
+#ifndef PROVISION_HTTP_H
+#define PROVISION_HTTP_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "provision/buf.h"
+#include "provision/common.h"
+
+/* Called for waits and retries ("rate limited; waiting 12 s"); may be NULL. */
+typedef void (*http_note_fn)(void *arg, const char *msg);
+
+struct http_client {
+	char *base; /* scheme://host[:port][/prefix], no trailing slash */
+	char *auth_header; /* "Authorization: Bearer ..." (secret) */
+	void *curl;
+
+	/* Policy; http_client_init sets defaults, callers may change them. */
+	long timeout_s; /* one attempt, whole transfer (default 60) */
+	long connect_timeout_s; /* default 10 */
+	int max_attempts; /* per request, including the first (default 6) */
+	double backoff_base_s; /* first backoff (default 0.5 s) */
+	double backoff_max_s; /* cap on one backoff (default 20 s) */
+	double max_wait_s; /* longest single rate-limit wait (default 3600 s) */
+
+	http_note_fn note;
+	void *note_arg;
+
+	/* The rate budget as last reported by the server (-1: unknown). */
+	long rl_limit;
+	long rl_remaining;
+	time_t rl_reset;
+
+	/* Counters (requests actually sent on the wire). */
+	unsigned long sent;
+	unsigned long sent_writes; /* methods other than GET and HEAD */
+	unsigned long retries;
+	unsigned long rate_waits;
+};
+
+enum http_flags {
+	HTTP_IDEMPOTENT = 1 << 0, /* safe to repeat after a 5xx or transport error */
+	HTTP_NO_RETRY = 1 << 1, /* one attempt, whatever happens */
+};
+
+struct http_opts {
+	unsigned flags;
+	const json_t *body; /* sent as application/json */
+	const char *raw_body; /* or this text, with content_type */
+	const char *content_type;
+	const char *accept; /* default application/json */
+	const char *if_match; /* ETag for optimistic concurrency */
+};
+
+struct http_response {
+	long status; /* 0 until a response arrived */
+	struct buf body;
+	json_t *json; /* parsed body when it is JSON, else NULL */
+	json_t *headers; /* object: lower-case name -> last value */
+};
+
+int http_client_init(struct http_client *c, const char *base, const char *token,
+                     struct pv_error *err);
+void http_client_release(struct http_client *c);
+
+void http_response_init(struct http_response *r);
+void http_response_release(struct http_response *r);
+
+/* A response header by lower-case name, or NULL. */
+const char *http_header(const struct http_response *r, const char *name);
+
+/*
+ * Send METHOD base+path (path starts with '/', may carry a query already
+ * escaped by the caller; see http_escape).  opts may be NULL.
+ */
+int http_request(struct http_client *c, const char *method, const char *path,
+                 const struct http_opts *opts, struct http_response *resp, struct pv_error *err);
+
+/*
+ * Describe a failed response for a message: "HTTP 422 invalid_input: name is
+ * already used".  Understands the error bodies of Hetzner
+ * ({"error":{"code","message"}}), DigitalOcean ({"id","message"}) and
+ * Tailscale ({"message"}).  Sets *err to "WHAT: <that>" and returns -1.
+ */
+int http_fail(const struct http_response *r, struct pv_error *err, const char *what, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Percent-encode s for a query value or a path segment (caller frees). */
+char *http_escape(const char *s);
+
+enum http_paging {
+	HTTP_PAGES_HETZNER, /* ?page=N&per_page=50; meta.pagination.next_page */
+	HTTP_PAGES_DIGITALOCEAN, /* ?page=N&per_page=200; links.pages.next */
+};
+
+/*
+ * GET every page of a list and return the concatenation of the arrays found
+ * under key (a new reference in *items).  path may carry a query (for a label
+ * selector or a tag); paging parameters are appended.
+ */
+int http_get_all(struct http_client *c, const char *path, const char *key, enum http_paging paging,
+                 json_t **items, struct pv_error *err);
+
+#endif

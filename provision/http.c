@@ -1,0 +1,553 @@
+/*
+ * http.c - JSON over HTTPS for provider APIs, with the retry policy in one place.
+ */
+#include "provision/http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include <curl/curl.h>
+
+#define HTTP_BODY_LIMIT ((size_t)32 << 20)
+#define HTTP_ERROR_BODY_SHOWN 200
+
+static void http_sleep(double seconds)
+{
+	if (seconds <= 0)
+		return;
+	struct timespec ts = {.tv_sec = (time_t)seconds,
+	                      .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static double http_random01(void)
+{
+	unsigned int v = 0;
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (unsigned int)time(NULL) * 2654435761u;
+	return (double)v / 4294967296.0;
+}
+
+static void http_note(struct http_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void http_note(struct http_client *c, const char *fmt, ...)
+{
+	if (!c->note)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	c->note(c->note_arg, msg);
+	free(msg);
+}
+
+int http_client_init(struct http_client *c, const char *base, const char *token,
+                     struct pv_error *err)
+{
+	memset(c, 0, sizeof *c);
+	if (!base || !*base)
+		return pv_error_set(err, "API endpoint is empty");
+	if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
+		return pv_error_set(err, "API endpoint %s: must start with https:// or http://",
+		                    base);
+	if (!token || !*token)
+		return pv_error_set(err, "API token is empty");
+	for (const char *p = token; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == ' ')
+			return pv_error_set(err, "API token contains white space or a line break");
+	c->curl = curl_easy_init();
+	if (!c->curl)
+		return pv_error_set(err, "cannot start an HTTP client");
+	c->base = xstrdup(base);
+	size_t n = strlen(c->base);
+	while (n > 0 && c->base[n - 1] == '/')
+		c->base[--n] = '\0';
+	c->auth_header = xasprintf("Authorization: Bearer %s", token);
+	c->timeout_s = 60;
+	c->connect_timeout_s = 10;
+	c->max_attempts = 6;
+	c->backoff_base_s = 0.5;
+	c->backoff_max_s = 20;
+	c->max_wait_s = 3600;
+	c->rl_limit = -1;
+	c->rl_remaining = -1;
+	c->rl_reset = 0;
+	return 0;
+}
+
+void http_client_release(struct http_client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	if (c->auth_header) {
+		explicit_bzero(c->auth_header, strlen(c->auth_header));
+		free(c->auth_header);
+	}
+	free(c->base);
+	memset(c, 0, sizeof *c);
+}
+
+void http_response_init(struct http_response *r)
+{
+	r->status = 0;
+	buf_init(&r->body, HTTP_BODY_LIMIT);
+	r->json = NULL;
+	r->headers = json_object();
+}
+
+void http_response_release(struct http_response *r)
+{
+	buf_release(&r->body);
+	json_decref(r->json);
+	json_decref(r->headers);
+	r->json = NULL;
+	r->headers = NULL;
+	r->status = 0;
+}
+
+static void http_response_reset(struct http_response *r)
+{
+	buf_reset(&r->body);
+	json_decref(r->json);
+	r->json = NULL;
+	json_object_clear(r->headers);
+	r->status = 0;
+}
+
+const char *http_header(const struct http_response *r, const char *name)
+{
+	return r->headers ? json_string_value(json_object_get(r->headers, name)) : NULL;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_response *r = arg;
+	size_t n = size * nmemb;
+	return buf_add(&r->body, data, n) == 0 ? n : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_response *r = arg;
+	size_t n = size * nmemb;
+	const char *colon = memchr(data, ':', n);
+	if (!colon) {
+		/* A status line starts a new header block (after a 100 Continue). */
+		if (n > 5 && strncmp(data, "HTTP/", 5) == 0)
+			json_object_clear(r->headers);
+		return n;
+	}
+	size_t klen = (size_t)(colon - data);
+	if (klen == 0 || klen > 128)
+		return n;
+	char key[129];
+	for (size_t i = 0; i < klen; i++)
+		key[i] = (char)tolower((unsigned char)data[i]);
+	key[klen] = '\0';
+	const char *v = colon + 1;
+	const char *end = data + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	json_object_set_new(r->headers, key, json_stringn(v, (size_t)(end - v)));
+	return n;
+}
+
+static long header_long(const struct http_response *r, const char *name, bool *ok)
+{
+	const char *v = http_header(r, name);
+	*ok = false;
+	if (!v || !*v)
+		return 0;
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (errno || *end)
+		return 0;
+	*ok = true;
+	return x;
+}
+
+/* Remember the budget the server reported. */
+static void take_rate_headers(struct http_client *c, const struct http_response *r)
+{
+	bool ok;
+	long v = header_long(r, "ratelimit-limit", &ok);
+	if (ok)
+		c->rl_limit = v;
+	v = header_long(r, "ratelimit-remaining", &ok);
+	if (ok)
+		c->rl_remaining = v;
+	v = header_long(r, "ratelimit-reset", &ok);
+	if (ok)
+		c->rl_reset = (time_t)v;
+}
+
+/* Seconds to wait after a 429, from Retry-After or RateLimit-Reset. */
+static double rate_wait(const struct http_response *r)
+{
+	bool ok;
+	long v = header_long(r, "retry-after", &ok);
+	if (ok && v >= 0)
+		return (double)v;
+	v = header_long(r, "ratelimit-reset", &ok);
+	if (ok) {
+		double d = difftime((time_t)v, time(NULL));
+		return d > 0 ? d + 0.2 : 0.2;
+	}
+	return -1;
+}
+
+static double backoff(const struct http_client *c, int attempt)
+{
+	double cap = c->backoff_base_s;
+	for (int i = 0; i < attempt && cap < c->backoff_max_s; i++)
+		cap *= 2;
+	if (cap > c->backoff_max_s)
+		cap = c->backoff_max_s;
+	/* Full jitter, but never less than a tenth of the step. */
+	return cap * (0.1 + 0.9 * http_random01());
+}
+
+static bool method_is_safe(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+	       strcmp(method, "PUT") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+/* Transport errors where the request surely never reached the server. */
+static bool not_sent(CURLcode rc)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	       rc == CURLE_COULDNT_RESOLVE_PROXY;
+}
+
+static bool is_json_type(const char *ct)
+{
+	return ct && (strstr(ct, "application/json") || strstr(ct, "+json"));
+}
+
+static int send_once(struct http_client *c, const char *method, const char *url,
+                     const struct http_opts *o, const char *body, bool unsafe_ok,
+                     struct http_response *r, CURLcode *rc_out, char *curl_err)
+{
+	CURL *h = c->curl;
+	curl_easy_reset(h);
+	struct curl_slist *hdr = NULL;
+	hdr = curl_slist_append(hdr, c->auth_header);
+	char *accept = xasprintf("Accept: %s", o->accept ? o->accept : "application/json");
+	hdr = curl_slist_append(hdr, accept);
+	char *ctype = NULL;
+	if (body) {
+		ctype = xasprintf("Content-Type: %s",
+		                  o->content_type ? o->content_type : "application/json");
+		hdr = curl_slist_append(hdr, ctype);
+	}
+	char *ifm = NULL;
+	if (o->if_match) {
+		ifm = xasprintf("If-Match: %s", o->if_match);
+		hdr = curl_slist_append(hdr, ifm);
+	}
+	hdr = curl_slist_append(hdr, "Expect:");
+
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	/* curl resends a request by itself when a reused connection proves dead;
+	 * a request that must not run twice gets a connection of its own. */
+	if (!unsafe_ok)
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "provision/1");
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+	curl_err[0] = '\0';
+
+	c->sent++;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		c->sent_writes++;
+	CURLcode rc = curl_easy_perform(h);
+	*rc_out = rc;
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+
+	curl_slist_free_all(hdr);
+	free(accept);
+	free(ctype);
+	free(ifm);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+/* The URL for messages: the request target without any query string. */
+static void url_for_message(const char *method, const char *path, char *out, size_t n)
+{
+	size_t plen = strcspn(path, "?");
+	snprintf(out, n, "%s %.*s", method, (int)(plen > 300 ? 300 : plen), path);
+}
+
+int http_request(struct http_client *c, const char *method, const char *path,
+                 const struct http_opts *opts, struct http_response *r, struct pv_error *err)
+{
+	static const struct http_opts none = {0};
+	const struct http_opts *o = opts ? opts : &none;
+	char what[400];
+	url_for_message(method, path, what, sizeof what);
+	if (path[0] != '/')
+		return pv_error_set(err, "%s: path must start with '/'", what);
+
+	char *url = xasprintf("%s%s", c->base, path);
+	char *body = NULL;
+	if (o->body) {
+		body = json_dumps(o->body, JSON_COMPACT);
+		if (!body) {
+			free(url);
+			return pv_error_set(err, "%s: request body cannot be encoded", what);
+		}
+	} else if (o->raw_body) {
+		body = xstrdup(o->raw_body);
+	}
+
+	bool safe = method_is_safe(method) || (o->flags & HTTP_IDEMPOTENT);
+	int attempts = (o->flags & HTTP_NO_RETRY) ? 1 : c->max_attempts;
+	int rv = -1;
+	char curl_err[CURL_ERROR_SIZE];
+
+	for (int attempt = 0;; attempt++) {
+		/* Spend no more than the budget: wait for the reset when none is left. */
+		if (c->rl_remaining == 0 && c->rl_reset > 0) {
+			double d = difftime(c->rl_reset, time(NULL));
+			if (d > c->max_wait_s) {
+				pv_error_set(
+				    err,
+				    "%s: rate limit exhausted and the reset is %.0f s away "
+				    "(limit %.0f s)",
+				    what, d, c->max_wait_s);
+				break;
+			}
+			if (d > -1) {
+				http_note(c,
+				          "API rate budget used up; waiting %.0f s for the reset",
+				          d > 0 ? d + 0.2 : 0.2);
+				c->rate_waits++;
+				http_sleep(d > 0 ? d + 0.2 : 0.2);
+			}
+			c->rl_remaining = -1;
+		}
+
+		http_response_reset(r);
+		CURLcode rc = CURLE_OK;
+		int sent = send_once(c, method, url, o, body, safe, r, &rc, curl_err);
+		bool last = attempt + 1 >= attempts;
+
+		if (sent != 0) {
+			const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
+			if (last || !(safe || not_sent(rc))) {
+				pv_error_set(
+				    err, "%s: %s%s", what, why,
+				    safe || not_sent(rc)
+				        ? ""
+				        : " (not repeated: the request may have been carried "
+				          "out)");
+				break;
+			}
+			double d = backoff(c, attempt);
+			http_note(c, "%s: %s; retrying in %.1f s", what, why, d);
+			c->retries++;
+			http_sleep(d);
+			continue;
+		}
+
+		take_rate_headers(c, r);
+		long st = r->status;
+		if (st == 429 && !last) {
+			double d = rate_wait(r);
+			if (d < 0)
+				d = backoff(c, attempt);
+			if (d > c->max_wait_s) {
+				pv_error_set(
+				    err, "%s: rate limited, reset is %.0f s away (limit %.0f s)",
+				    what, d, c->max_wait_s);
+				break;
+			}
+			http_note(c, "%s: rate limited; waiting %.0f s", what, d);
+			c->rate_waits++;
+			c->retries++;
+			/* The wait covers the reset; do not wait for it a second time. */
+			c->rl_remaining = -1;
+			http_sleep(d);
+			attempt--; /* a rate-limit wait is not a failed attempt */
+			if (c->rate_waits > 1000) {
+				pv_error_set(err, "%s: rate limited too many times", what);
+				break;
+			}
+			continue;
+		}
+		if ((st == 409 || st == 423) && !last) {
+			double d = backoff(c, attempt);
+			http_note(c, "%s: HTTP %ld (busy); retrying in %.1f s", what, st, d);
+			c->retries++;
+			http_sleep(d);
+			continue;
+		}
+		if (st >= 500 && safe && !last) {
+			double d = backoff(c, attempt);
+			http_note(c, "%s: HTTP %ld; retrying in %.1f s", what, st, d);
+			c->retries++;
+			http_sleep(d);
+			continue;
+		}
+
+		if (r->body.len > 0 && is_json_type(http_header(r, "content-type"))) {
+			json_error_t je;
+			r->json = json_loadb(r->body.s, r->body.len, 0, &je);
+			if (!r->json && st < 400) {
+				pv_error_set(err, "%s: HTTP %ld with a body that is not JSON: %s",
+				             what, st, je.text);
+				break;
+			}
+		}
+		rv = 0;
+		break;
+	}
+
+	if (body) {
+		explicit_bzero(body, strlen(body));
+		free(body);
+	}
+	free(url);
+	return rv;
+}
+
+int http_fail(const struct http_response *r, struct pv_error *err, const char *what, ...)
+{
+	va_list ap;
+	va_start(ap, what);
+	char *w = xvasprintf(what, ap);
+	va_end(ap);
+
+	const char *code = NULL, *msg = NULL;
+	const json_t *j = r->json;
+	if (json_is_object(j)) {
+		const json_t *e = json_object_get(j, "error");
+		if (json_is_object(e)) {
+			code = json_string_value(json_object_get(e, "code"));
+			msg = json_string_value(json_object_get(e, "message"));
+		} else {
+			code = json_string_value(json_object_get(j, "id"));
+			msg = json_string_value(json_object_get(j, "message"));
+		}
+	}
+	if (code || msg) {
+		pv_error_set(err, "%s: HTTP %ld%s%s%s%s", w, r->status, code ? " " : "",
+		             code ? code : "", msg ? ": " : "", msg ? msg : "");
+	} else {
+		size_t n =
+		    r->body.len < HTTP_ERROR_BODY_SHOWN ? r->body.len : HTTP_ERROR_BODY_SHOWN;
+		char shown[HTTP_ERROR_BODY_SHOWN + 1];
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			unsigned char ch = (unsigned char)r->body.s[i];
+			shown[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+		}
+		shown[k] = '\0';
+		pv_error_set(err, "%s: HTTP %ld%s%s", w, r->status, k ? ": " : "", shown);
+	}
+	free(w);
+	return -1;
+}
+
+char *http_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = xmalloc(n * 3 + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			out[k++] = (char)ch;
+		} else {
+			out[k++] = '%';
+			out[k++] = hex[ch >> 4];
+			out[k++] = hex[ch & 15];
+		}
+	}
+	out[k] = '\0';
+	return out;
+}
+
+/* Is there a page after this one? */
+static bool has_next(const json_t *body, enum http_paging paging)
+{
+	if (paging == HTTP_PAGES_HETZNER) {
+		const json_t *p = json_object_get(json_object_get(body, "meta"), "pagination");
+		return json_integer_value(json_object_get(p, "next_page")) > 0;
+	}
+	const json_t *pages = json_object_get(json_object_get(body, "links"), "pages");
+	return json_is_string(json_object_get(pages, "next"));
+}
+
+int http_get_all(struct http_client *c, const char *path, const char *key, enum http_paging paging,
+                 json_t **items, struct pv_error *err)
+{
+	json_t *all = json_array();
+	int per_page = paging == HTTP_PAGES_HETZNER ? 50 : 200;
+	const char *sep = strchr(path, '?') ? "&" : "?";
+	for (int page = 1; page <= 10000; page++) {
+		char *p = xasprintf("%s%spage=%d&per_page=%d", path, sep, page, per_page);
+		struct http_response r;
+		http_response_init(&r);
+		int rc = http_request(c, "GET", p, NULL, &r, err);
+		free(p);
+		if (rc != 0) {
+			http_response_release(&r);
+			json_decref(all);
+			return -1;
+		}
+		if (r.status != 200) {
+			http_fail(&r, err, "GET %.*s", (int)strcspn(path, "?"), path);
+			http_response_release(&r);
+			json_decref(all);
+			return -1;
+		}
+		json_t *arr = json_object_get(r.json, key);
+		if (!json_is_array(arr)) {
+			pv_error_set(err, "GET %.*s: response has no \"%s\" list",
+			             (int)strcspn(path, "?"), path, key);
+			http_response_release(&r);
+			json_decref(all);
+			return -1;
+		}
+		json_array_extend(all, arr);
+		bool more = has_next(r.json, paging) && json_array_size(arr) > 0;
+		http_response_release(&r);
+		if (!more) {
+			*items = all;
+			return 0;
+		}
+	}
+	json_decref(all);
+	return pv_error_set(err, "GET %.*s: more than 10000 pages", (int)strcspn(path, "?"), path);
+}
