@@ -9,6 +9,7 @@
 static const struct provider_ops *const providers[] = {
     &provider_local,
     &provider_static,
+    &provider_hetzner,
 };
 
 const struct provider_ops *provider_find(const char *name)

@@ -64,8 +64,9 @@ STATE = {
 NEXT_ID = [100]
 FAULTS = []
 RATE = {"limit": 3600, "per_second": 1.0, "tokens": 3600.0, "at": time.time(),
-        "blocked_until": 0.0}
-STATS = {"requests": 0, "writes": 0, "rate_limited": 0, "early": 0, "faults": 0}
+        "told_until": 0.0}
+STATS = {"requests": 0, "writes": 0, "rate_limited": 0, "early": 0, "faults": 0,
+         "told_to_wait": 0}
 HOSTS = {}  # server id -> {"pid":..., "dir":...}
 SINGULAR = {"ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
             "servers": "server", "volumes": "volume", "load_balancers": "load_balancer"}
@@ -698,8 +699,7 @@ def create_server(body, fail):
                          "mac_address": "86:00:00:00:00:%02x" % (sid % 256)} for n in nets],
         "server_type": {"name": body["server_type"]},
         "image": {"name": body["image"]}, "volumes": [], "load_balancers": [],
-        "datacenter": {"name": (body.get("location") or "fsn1") + "-dc14",
-                       "location": {"name": body.get("location") or "fsn1"}},
+        "location": {"name": body.get("location") or "fsn1"},
         "protection": {"delete": False, "rebuild": False}, "rescue_enabled": False,
         "locked": False, "backup_window": None, "outgoing_traffic": None,
         "ingoing_traffic": None, "included_traffic": 0, "primary_disk_size": 40,
@@ -763,7 +763,7 @@ def delete_plain(kind):
 def create_volume(body, fail):
     name_unique("volumes", body["name"])
     srv = get_res("servers", body["server"]) if body.get("server") else None
-    loc = body.get("location") or (srv["datacenter"]["location"]["name"] if srv else "fsn1")
+    loc = body.get("location") or (srv["location"]["name"] if srv else "fsn1")
     vid = new_id()
     v = synth(resource_schema("volumes"), {
         "id": vid, "name": body["name"], "size": body["size"], "labels": labels_of(body),
@@ -796,10 +796,22 @@ def create_lb(body, fail):
     net = get_res("networks", body["network"]) if body.get("network") else None
     targets = []
     for t in body.get("targets", []):
+        if t["type"] == "label_selector":
+            targets.append({"type": "label_selector", "label_selector": t["label_selector"],
+                            "use_private_ip": t.get("use_private_ip", False),
+                            "targets": [{"type": "server", "server": {"id": s["id"]},
+                                         "health_status": [], "use_private_ip":
+                                         t.get("use_private_ip", False)}
+                                        for s in STATE["servers"].values()
+                                        if labels_match(s["labels"],
+                                                        t["label_selector"]["selector"])]})
+            continue
+        if t["type"] != "server":
+            raise ApiError(422, "invalid_input", "the test server takes server targets only")
         s = get_res("servers", t["server"]["id"])
         targets.append({"type": "server", "server": {"id": s["id"]},
                         "use_private_ip": t.get("use_private_ip", False),
-                        "health_status": [], "ip": None})
+                        "health_status": []})
     lb = synth(resource_schema("load_balancers"), {
         "id": lid, "name": body["name"], "labels": labels_of(body), "created": now_iso(),
         "public_net": {"enabled": True, "ipv4": {"ip": public_ip(2), "dns_ptr": None},
@@ -855,15 +867,18 @@ def rate_take():
         r = RATE
         r["tokens"] = min(r["limit"], r["tokens"] + (t - r["at"]) * r["per_second"])
         r["at"] = t
-        if t < r["blocked_until"]:
+        # the client was told (remaining 0, or a 429) to wait until told_until
+        if t < r["told_until"]:
             STATS["early"] += 1
         ok = r["tokens"] >= 1
         if ok:
             r["tokens"] -= 1
         reset = int(t + (r["limit"] - r["tokens"]) / r["per_second"]) + 1
         if not ok:
-            r["blocked_until"] = reset
             STATS["rate_limited"] += 1
+        if not ok or int(r["tokens"]) == 0:
+            r["told_until"] = max(r["told_until"], reset)
+            STATS["told_to_wait"] += 1
         return ok, int(r["tokens"]), reset
 
 
@@ -904,8 +919,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/ratelimit" and method == "POST":
             c = json.loads(body)
             with LOCK:
-                RATE.update(limit=c["limit"], per_second=c["per_second"], tokens=float(c["limit"]),
-                            at=time.time())
+                # "tokens" below the limit: another client of the project spent them
+                RATE.update(limit=c["limit"], per_second=c["per_second"],
+                            tokens=float(c.get("tokens", c["limit"])), at=time.time())
             return self.send_json(200, {"ok": True})
         if path == "/__control/stats":
             with LOCK:

@@ -82,8 +82,15 @@ cloud_net() {
 	# packages for the hosts: an apt-cacher-ng on the bridge, sharing the local provider's cache
 	local conf="$CLOUD_DIR/acng" port
 	mkdir -p "$conf/log" "$BASE_RECIPE_DIR/apt-cacher-ng"
-	port=$(python3 -c 'import socket,sys
-s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$CLOUD_PREFIX.1")
+	# a free port near 3142 (apt-cacher-ng does not bind to high ports)
+	port=$(/usr/bin/python3 -c 'import socket,sys
+for p in range(3142, 3342):
+    s = socket.socket()
+    try:
+        s.bind((sys.argv[1], p))
+    except OSError:
+        continue
+    s.close(); print(p); break' "$CLOUD_PREFIX.1")
 	echo "http://deb.debian.org/debian/" >"$conf/backends_debian"
 	cat >"$conf/acng.conf" <<-EOF
 		CacheDir: $BASE_RECIPE_DIR/apt-cacher-ng
