@@ -1137,11 +1137,12 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	json_t *hc_http = json_pack("{s:s, s:s, s:n, s:[s,s], s:b}", "protocol", "http", "path", hp,
 	                            "domain", "status_codes", "2??", "3??", "tls", 0);
 	json_object_del(hc_http, "protocol");
-	json_t *svc_http =
-	    json_pack("{s:s, s:i, s:i, s:b, s:{s:s, s:i, s:i, s:i, s:i, s:o}}", "protocol", "http",
-	              "listen_port", 80, "destination_port", 80, "proxyprotocol", 0, "health_check",
-	              "protocol", "http", "port", 80, "interval", 15, "timeout", 10, "retries", 3,
-	              "http", hc_http);
+	json_t *svc_http = json_pack(
+	    "{s:s, s:i, s:i, s:b, s:{s:s, s:i, s:i, s:i, s:i, s:o}, s:{s:s, s:i, s:i, s:b}}",
+	    "protocol", "http", "listen_port", 80, "destination_port", 80, "proxyprotocol", 0,
+	    "health_check", "protocol", "http", "port", 80, "interval", 15, "timeout", 10,
+	    "retries", 3, "http", hc_http, "http", "cookie_name", "HCLBSTICKY", "cookie_lifetime",
+	    300, "timeout_idle", 60, "sticky_sessions", 0);
 	json_t *svc_tls = json_pack("{s:s, s:i, s:i, s:b, s:{s:s, s:i, s:i, s:i, s:i}}", "protocol",
 	                            "tcp", "listen_port", 443, "destination_port", 443,
 	                            "proxyprotocol", 0, "health_check", "protocol", "tcp", "port",

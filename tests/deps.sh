@@ -11,6 +11,8 @@ packages=(
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
 	# tests: ssh client and server, JSON on the command line
 	openssh-client openssh-server jq ca-certificates
+	# cloud provider tests: the API test servers (Debian's Python, its modules) and curl
+	python3 python3-jsonschema python3-yaml curl
 )
 
 missing=()

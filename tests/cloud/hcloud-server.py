@@ -257,6 +257,8 @@ def synth(schema, overlay=None):
     if overlay is not None and not isinstance(overlay, dict) and not (
             isinstance(overlay, list) and t == "array"):
         return overlay
+    if t is None and "properties" not in schema and overlay is not None:
+        return overlay  # oneOf/anyOf: the overlay is the value
     if t == "object" or "properties" in schema:
         overlay = overlay or {}
         out = {}
@@ -804,7 +806,8 @@ def create_lb(body, fail):
         if t["type"] == "label_selector":
             targets.append({"type": "label_selector", "label_selector": t["label_selector"],
                             "use_private_ip": t.get("use_private_ip", False),
-                            "targets": [{"type": "server", "server": {"id": s["id"]},
+                            "targets": [{"type": "server", "server": {
+                                "id": s["id"], "ip": s["public_net"]["ipv4"]["ip"]},
                                          "health_status": [], "use_private_ip":
                                          t.get("use_private_ip", False)}
                                         for s in STATE["servers"].values()
