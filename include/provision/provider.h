@@ -53,5 +53,6 @@ const char *const *provider_names(size_t *n);
 extern const struct provider_ops provider_local;
 extern const struct provider_ops provider_static;
 extern const struct provider_ops provider_hetzner;
+extern const struct provider_ops provider_digitalocean;
 
 #endif

@@ -55,6 +55,7 @@ import yaml
 
 ARGS = None
 SPEC = None
+VALIDATOR = jsonschema.Draft202012Validator  # OpenAPI 3.1 is JSON Schema 2020-12
 OPS = []  # (regex, template, {method: operation})
 LOCK = threading.RLock()
 STATE = {
@@ -123,30 +124,51 @@ def schema_type(s):
     return t
 
 
+def prop_names(schema):
+    """Property names a schema allows, through allOf/oneOf/anyOf; None: any."""
+    if not isinstance(schema, dict):
+        return None
+    names = set(schema.get("properties", {}))
+    open_ = schema.get("additionalProperties") not in (None, False)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for alt in schema.get(key, []):
+            n = prop_names(alt)
+            if n is None:
+                open_ = True
+            else:
+                names |= n
+    if open_ or not names:
+        return None
+    return names
+
+
+def prop_schema(schema, k):
+    if not isinstance(schema, dict):
+        return None
+    if k in schema.get("properties", {}):
+        return schema["properties"][k]
+    for key in ("allOf", "oneOf", "anyOf"):
+        for alt in schema.get(key, []):
+            s = prop_schema(alt, k)
+            if s is not None:
+                return s
+    return None
+
+
 def unknown_props(schema, value, where, out):
     """Properties a request sends that its schema does not name."""
     if not isinstance(schema, dict):
         return
-    if isinstance(value, dict) and "properties" in schema:
-        extra = schema.get("additionalProperties")
+    if isinstance(value, dict):
+        names = prop_names(schema)
         for k, v in value.items():
-            if k in schema["properties"]:
-                unknown_props(schema["properties"][k], v, where + "." + k, out)
-            elif extra is None or extra is False:
+            if names is not None and k not in names:
                 out.append("%s: property '%s' is not in the specification" % (where, k))
+            else:
+                unknown_props(prop_schema(schema, k), v, where + "." + k, out)
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for i, v in enumerate(value):
             unknown_props(schema["items"], v, "%s[%d]" % (where, i), out)
-    for key in ("anyOf", "oneOf", "allOf"):
-        if key in schema and isinstance(value, dict):
-            # only report what no alternative names
-            names = set()
-            for alt in schema[key]:
-                names.update(alt.get("properties", {}).keys())
-            if names and "properties" not in schema:
-                for k in value:
-                    if k not in names:
-                        out.append("%s: property '%s' is not in the specification" % (where, k))
 
 
 def check_value(schema, raw, name):
@@ -161,7 +183,7 @@ def check_value(schema, raw, name):
             return None, "parameter '%s': '%s' is not a boolean" % (name, raw)
         v = raw == "true"
     try:
-        jsonschema.validate(v, schema, cls=jsonschema.Draft202012Validator)
+        jsonschema.validate(v, schema, cls=VALIDATOR)
     except jsonschema.ValidationError as e:
         return None, "parameter '%s': %s" % (name, e.message)
     return v, None
@@ -229,7 +251,7 @@ def check_request(method, path, query, headers, body):
             problems.append("%s %s takes no body" % (method, tmpl))
         elif parsed is not None:
             schema = rb["content"]["application/json"]["schema"]
-            v = jsonschema.Draft202012Validator(schema)
+            v = VALIDATOR(schema)
             for e in v.iter_errors(parsed):
                 problems.append("body%s: %s" % ("".join("[%r]" % x for x in e.absolute_path),
                                                 e.message))
@@ -240,7 +262,8 @@ def check_request(method, path, query, headers, body):
 
 
 def response_schema(op, status):
-    r = op["responses"].get(str(status)) or op["responses"].get("%dxx" % (status // 100))
+    r = (op["responses"].get(str(status)) or op["responses"].get("%dxx" % (status // 100))
+         or op["responses"].get("default"))
     if not r:
         return None, False
     c = r.get("content", {}).get("application/json")
@@ -249,9 +272,27 @@ def response_schema(op, status):
 
 # ---- spec-shaped bodies ----
 
+def flat(schema):
+    """allOf merged into one object schema (for building values)."""
+    if not isinstance(schema, dict) or "allOf" not in schema:
+        return schema
+    out = {k: v for k, v in schema.items() if k != "allOf"}
+    props, req = dict(out.get("properties", {})), list(out.get("required", []))
+    for part in schema["allOf"]:
+        part = flat(part)
+        props.update(part.get("properties", {}))
+        req += [r for r in part.get("required", []) if r not in req]
+        for k in ("type", "example"):
+            if k in part and k not in out:
+                out[k] = part[k]
+    out["properties"], out["required"] = props, req
+    return out
+
+
 def synth(schema, overlay=None):
     """A value of schema: the overlay's values where given, else the
     document's example, enum or an empty value for required properties."""
+    schema = flat(schema)
     t = schema_type(schema)
     nullable = isinstance(schema.get("type"), list) and "null" in schema["type"]
     if overlay is not None and not isinstance(overlay, dict) and not (
@@ -266,7 +307,7 @@ def synth(schema, overlay=None):
         for k in list(schema.get("required", [])) + [k for k in overlay if k in props]:
             if k in out:
                 continue
-            ps = props.get(k, {})
+            ps = flat(props.get(k, {}))
             if k in overlay:
                 ov = overlay[k]
                 if isinstance(ov, dict) and (schema_type(ps) == "object" or "properties" in ps):
@@ -363,7 +404,7 @@ CLOUD_KEYS = {"hostname", "fqdn", "preserve_hostname", "users", "ssh_keys", "ssh
 USER_KEYS = {"name", "sudo", "shell", "groups", "lock_passwd", "ssh_authorized_keys"}
 
 
-def apply_cloud_config(srv, root, user_data):
+def apply_cloud_config(name, root, user_data):
     """What cloud-init does with the document, for the keys the client uses."""
     where = "POST /servers user_data"
     if not user_data.startswith("#cloud-config\n"):
@@ -376,7 +417,7 @@ def apply_cloud_config(srv, root, user_data):
     for k in doc:
         if k not in CLOUD_KEYS:
             violation("POST", "/servers", "%s: key '%s' is not applied by the test hosts" % (where, k))
-    name = doc.get("hostname", srv["name"])
+    name = doc.get("hostname", name)
     put(root, "etc/hostname", name + "\n")
     put(root, "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost\n" % name)
     keys = doc.get("ssh_keys") or {}
@@ -411,8 +452,8 @@ def apply_cloud_config(srv, root, user_data):
                 "%s %s\n" % (u["name"], u["sudo"]), 0o440)
 
 
-def boot_host(srv, user_data):
-    sid = srv["id"]
+def boot_host(sid, name, public, private, user_data):
+    """Boot host sid with the addresses public and private (a list)."""
     d = os.path.join(ARGS.dir, "hosts", str(sid))
     upper, work, root = (os.path.join(d, x) for x in ("upper", "work", "root"))
     for x in (upper, work, root):
@@ -423,9 +464,7 @@ def boot_host(srv, user_data):
     put(root, "etc/machine-id", hashlib.md5(str(sid).encode() + os.urandom(8)).hexdigest() + "\n",
         0o444)
     put(root, "etc/resolv.conf", "# no resolver on the test bridge\n")
-    addrs = ["Address=%s/24" % srv["public_net"]["ipv4"]["ip"]]
-    for pn in srv["private_net"]:
-        addrs.append("Address=%s/24" % pn["ip"])
+    addrs = ["Address=%s/24" % public] + ["Address=%s/24" % ip for ip in private]
     put(root, "etc/systemd/network/10-host0.network",
         "[Match]\nName=host0\n\n[Network]\n%s\nGateway=%s.1\nLinkLocalAddressing=no\n"
         "IPv6AcceptRA=no\n" % ("\n".join(addrs), ARGS.prefix))
@@ -438,12 +477,12 @@ def boot_host(srv, user_data):
     # service really runs, as it does on the servers the tool is for.
     put(root, "etc/systemd/system/systemd-timesyncd.service.d/10-test-host.conf",
         "[Unit]\nConditionVirtualization=\n")
-    apply_cloud_config(srv, root, user_data or "")
+    apply_cloud_config(name, root, user_data or "")
     log = open(os.path.join(d, "console.log"), "ab")
     p = subprocess.Popen(
         ["systemd-nspawn", "--quiet", "-D", root, "--boot", "--register=no", "--keep-unit",
          "--link-journal=no", "--resolv-conf=off", "--network-bridge=" + ARGS.bridge,
-         "-M", "hc%d-%d" % (ARGS.port, sid), "--hostname=" + srv["name"]],
+         "-M", "hc%d-%s" % (ARGS.port, str(sid)[:8]), "--hostname=" + name],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     HOSTS[sid]["pid"] = p.pid
     HOSTS[sid]["proc"] = p
@@ -720,7 +759,8 @@ def create_server(body, fail):
     user_data = body.get("user_data")
 
     def work():
-        boot_host(srv, user_data)
+        boot_host(sid, srv["name"], srv["public_net"]["ipv4"]["ip"],
+                  [p["ip"] for p in srv["private_net"]], user_data)
         with LOCK:
             srv["status"] = "running"
 
@@ -890,6 +930,15 @@ def rate_take():
         return ok, int(r["tokens"]), reset
 
 
+def error_body(code, message):
+    return {"error": {"code": code, "message": message, "details": {}}}
+
+
+def fault_code(status):
+    return {500: "server_error", 503: "unavailable", 409: "conflict", 423: "locked",
+            502: "bad_gateway", 504: "timeout"}.get(status, "server_error")
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -948,7 +997,7 @@ class Handler(BaseHTTPRequestHandler):
         path = u.path
         if not path.startswith(ARGS.base_path + "/"):
             violation(method, path, "not under the API base path %s" % ARGS.base_path)
-            return self.send_json(404, {"error": {"code": "not_found", "message": "no such path"}})
+            return self.send_json(404, error_body("not_found", "no such path"))
         path = path[len(ARGS.base_path):]
         query = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         tmpl, op, pv, q, parsed, problems = check_request(method, path, query, self.headers, body)
@@ -973,10 +1022,7 @@ class Handler(BaseHTTPRequestHandler):
                                % RATE["limit"])
             fault = take_fault(method, tmpl)
             if fault and fault["kind"] == "status":
-                raise ApiError(fault["status"], {500: "server_error", 503: "unavailable",
-                                                 409: "conflict", 423: "locked",
-                                                 502: "bad_gateway", 504: "timeout"}
-                               .get(fault["status"], "server_error"), "injected fault")
+                raise ApiError(fault["status"], fault_code(fault["status"]), "injected fault")
             if fault and fault["kind"] == "drop":
                 self.log(method, path, 0)
                 self.close_connection = True
@@ -987,19 +1033,17 @@ class Handler(BaseHTTPRequestHandler):
             status, out = handle(method, tmpl, pv, q, parsed or {},
                                  bool(fault and fault["kind"] == "action_error"))
         except ApiError as e:
-            status, out = e.status, {"error": {"code": e.code, "message": e.message,
-                                               "details": {}}}
+            status, out = e.status, error_body(e.code, e.message)
         except Exception as e:
             traceback.print_exc()
-            status, out = 500, {"error": {"code": "server_error", "message": str(e),
-                                          "details": {}}}
+            status, out = 500, error_body("server_error", str(e))
         if op:
             schema, declared = response_schema(op, status)
             if not declared:
                 violation(method, path, "server bug: status %d is not declared" % status)
             elif schema and out is not None:
                 try:
-                    jsonschema.validate(out, schema, cls=jsonschema.Draft202012Validator)
+                    jsonschema.validate(out, schema, cls=VALIDATOR)
                 except jsonschema.ValidationError as e:
                     violation(method, path, "server bug: response %s: %s" % (
                         "/".join(str(x) for x in e.absolute_path), e.message))
@@ -1015,7 +1059,7 @@ class Handler(BaseHTTPRequestHandler):
                                   "t": round(time.time(), 3)})
 
 
-def main():
+def main(setup=None):
     global ARGS
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
@@ -1032,6 +1076,8 @@ def main():
     ARGS = ap.parse_args()
     with open(ARGS.token, encoding="utf-8") as f:
         ARGS.token = f.read().strip()
+    if setup:
+        setup()
     load_spec()
     os.makedirs(os.path.join(ARGS.dir, "hosts"), exist_ok=True)
     open(os.path.join(ARGS.dir, "violations.jsonl"), "a").close()

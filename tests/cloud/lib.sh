@@ -111,16 +111,17 @@ for p in range(3142, 3342):
 	CLOUD_APT_PROXY="http://$CLOUD_PREFIX.1:$port"
 }
 
-# The Hetzner Cloud API test server.  Extra arguments go to the server.
-hcloud_start() {
-	local base
+# Start an API test server: cloud_server SCRIPT SPEC [ARGS...]; sets CLOUD_URL.
+cloud_server() {
+	local script=$1 spec=$2 base
+	shift 2
 	base=$(cloud_base) || bail "cannot build the Debian base file system"
 	cloud_net
 	umask 077
 	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$CLOUD_DIR/token"
 	umask 022
-	/usr/bin/python3 "$ROOT/tests/cloud/hcloud-server.py" \
-		--spec "$ROOT/tests/cloud/specs/hetzner-cloud.subset.json" \
+	/usr/bin/python3 "$ROOT/tests/cloud/$script" \
+		--spec "$ROOT/tests/cloud/specs/$spec" \
 		--dir "$CLOUD_DIR/api" --token "$CLOUD_DIR/token" \
 		--bridge "$CLOUD_BRIDGE" --prefix "$CLOUD_PREFIX" --base "$base" \
 		--apt-proxy "$CLOUD_APT_PROXY" "$@" >"$CLOUD_DIR/server.log" 2>&1 &
@@ -128,9 +129,22 @@ hcloud_start() {
 	for _ in $(seq 1 100); do [ -s "$CLOUD_DIR/api/port" ] && break; sleep 0.1; done
 	[ -s "$CLOUD_DIR/api/port" ] || bail "the API test server did not start: $(cat "$CLOUD_DIR/server.log")"
 	CLOUD_URL="http://127.0.0.1:$(cat "$CLOUD_DIR/api/port")"
+}
+
+# The Hetzner Cloud API test server; the tool finds it through HCLOUD_ENDPOINT.
+hcloud_start() {
+	cloud_server hcloud-server.py hetzner-cloud.subset.json "$@"
 	export HCLOUD_ENDPOINT="$CLOUD_URL/v1"
 	HCLOUD_TOKEN=$(cat "$CLOUD_DIR/token")
 	export HCLOUD_TOKEN
+}
+
+# The DigitalOcean API test server; the tool finds it through DIGITALOCEAN_API_URL.
+do_start() {
+	cloud_server do-server.py digitalocean.subset.json "$@"
+	export DIGITALOCEAN_API_URL="$CLOUD_URL"
+	DIGITALOCEAN_TOKEN=$(cat "$CLOUD_DIR/token")
+	export DIGITALOCEAN_TOKEN
 }
 
 # POST a control request to the test server: cloud_ctl faults '[...]'
@@ -162,6 +176,14 @@ cloud_labelled() {
 		.value[] | select(.labels.project == $p) | "\($k) \(.name)"'
 }
 
+# DigitalOcean: everything left of a layout: what carries its tag, and what
+# carries no tags but its name (SSH key, VPC, firewall, load balancer).
+do_left() {
+	cloud_state | jq -r --arg t "pv:$1" --arg n "$2" 'to_entries[] | select(.key != "actions") |
+		.key as $k | .value[] | select(((.tags // []) | index($t)) or (.name | startswith($n))) |
+		"\($k) \(.name)"'
+}
+
 # An inventory for provider hetzner on the test server's networks.
 hcloud_inventory() {
 	cat <<-EOF
@@ -181,6 +203,29 @@ hcloud_inventory() {
 		        type: cx22
 		        image: debian-12
 		        location: fsn1
+		        volumes: [{ name: data, size: 10 }]
+	EOF
+}
+
+# An inventory for provider digitalocean on the test server's networks.
+do_inventory() {
+	cat <<-EOF
+		project: ${1:-shop}
+		ssh: { user: admin }
+		vars: { ssh_permit_root_login: prohibit-password, ufw_allow: [22/tcp, 80/tcp, 443/tcp] }
+		providers:
+		  digitalocean:
+		    vpc: { ip_range: $CLOUD_PRIVATE.0/24 }
+		    region: fra1
+		    poll_interval: 0.2
+		layouts:
+		  phase1:
+		    provider: digitalocean
+		    servers:
+		      app1:
+		        roles: [base, ufw]
+		        size: s-1vcpu-2gb
+		        image: debian-12-x64
 		        volumes: [{ name: data, size: 10 }]
 	EOF
 }
