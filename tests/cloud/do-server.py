@@ -240,7 +240,8 @@ def create(kind, b, fail):
     if kind == "load_balancers":
         unique(kind, b["name"])
         lb = core.synth(res_schema(kind), dict(
-            {k: v for k, v in b.items()}, id=str(uuid.uuid4()), ip=ip_in(
+            {k: v for k, v in b.items()}, region={"slug": b.get("region")},
+            id=str(uuid.uuid4()), ip=ip_in(
                 core.ARGS.prefix + ".0/24", used_ips() | {core.ARGS.prefix + ".%d" % n
                                                          for n in range(2, 11)}),
             status="new", created_at=now(),
@@ -274,7 +275,8 @@ def delete(kind, r):
                     v["droplet_ids"] = [x for x in v["droplet_ids"] if x != rid]
                 for f in STATE["firewalls"].values():
                     f["droplet_ids"] = [x for x in f["droplet_ids"] if x != rid]
-        r["status"] = "off"
+        # (the bundled document's status enum lost "off" to YAML 1.1, which
+        # read it as false: a deleted droplet stays "active" until it is gone)
         threading.Thread(target=gone, daemon=True).start()
         return 204, None
     del STATE[kind][rid]
