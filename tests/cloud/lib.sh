@@ -75,7 +75,7 @@ cloud_net() {
 	trap cloud_teardown EXIT
 	CLOUD_PREFIX=$(cloud_free_prefix) || bail "no free 10.213.x.0/24 for the test bridge"
 	CLOUD_PRIVATE=$(cloud_free_prefix "$CLOUD_PREFIX") || bail "no free private /24"
-	CLOUD_BRIDGE=pvc$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
+	CLOUD_BRIDGE=pvt$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
 	ip link add "$CLOUD_BRIDGE" type bridge || bail "cannot create the test bridge"
 	ip addr add "$CLOUD_PREFIX.1/24" dev "$CLOUD_BRIDGE"
 	ip link set "$CLOUD_BRIDGE" up
