@@ -685,11 +685,60 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 			goto out;
 		rc = -1;
 	}
+	if (!k) {
+		/* the project may have the key already, unlabelled, under another name */
+		json_t *every = NULL, *v;
+		size_t i;
+		if (http_get_all(&z->http, "/ssh_keys", "ssh_keys", HTTP_PAGES_HETZNER, &every,
+		                 err) < 0)
+			goto out;
+		json_array_foreach(every, i, v)
+		{
+			if (!k && same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+				report_info(z->c->rep, NULL,
+				            "the project has this SSH key as '%s'; using it",
+				            jstr(v, "name") ? jstr(v, "name") : "?");
+				set_id(pd, "ssh_key_id", jid(v, "id"));
+				k = v;
+			}
+		}
+		json_decref(every);
+		if (k) {
+			rc = state_save(z->c->state, err);
+			goto out;
+		}
+	}
 	report_info(z->c->rep, NULL, "creating SSH key %s", name);
 	json_t *body = json_pack("{s:s, s:s, s:o}", "name", name, "public_key",
 	                         z->c->admin_public_key, "labels", labels(z, "ssh-key", NULL));
 	int c1 = call(z, "POST", "/ssh_keys", body, 0, &r, err, "creating the SSH key");
 	json_decref(body);
+	if (c1 < 0 && r.status == 409) {
+		/* the project has this key under another name: use it, never delete it */
+		json_t *every = NULL, *v;
+		size_t i;
+		struct pv_error e2 = {{0}};
+		if (http_get_all(&z->http, "/ssh_keys", "ssh_keys", HTTP_PAGES_HETZNER, &every,
+		                 &e2) == 0) {
+			json_array_foreach(every, i, v)
+			{
+				if (same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+					report_info(
+					    z->c->rep, NULL,
+					    "the project has this SSH key as '%s'; using it",
+					    jstr(v, "name") ? jstr(v, "name") : "?");
+					set_id(pd, "ssh_key_id", jid(v, "id"));
+					c1 = 0;
+				}
+			}
+		}
+		json_decref(every);
+		http_response_release(&r);
+		if (c1 < 0)
+			goto out;
+		rc = state_save(z->c->state, err);
+		goto out;
+	}
 	if (c1 < 0) {
 		http_response_release(&r);
 		goto out;
