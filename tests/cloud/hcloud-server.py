@@ -27,7 +27,9 @@ with K one of
   lost         act (create, delete ...), then close without an answer
   delay        wait "seconds" before acting and answering
   action_error the action this request starts ends in error
-and rate limiting with POST /__control/ratelimit {"limit": L, "per_second": R}.
+and rate limiting with POST /__control/ratelimit {"limit": L, "per_second": R}
+(with "drain_next": true the next request finds the budget spent, as if
+another client of the project had used it).
 GET /__control/stats tells requests, writes, 429s and early requests (sent
 after a 429 before the reset time it named).
 
@@ -918,6 +920,9 @@ def rate_take():
         # the client was told (remaining 0, or a 429) to wait until told_until
         if t < r["told_until"]:
             STATS["early"] += 1
+        if r.get("drain_next"):
+            # another client of the project spends the whole budget just now
+            r["tokens"], r["drain_next"] = 0.0, False
         ok = r["tokens"] >= 1
         if ok:
             r["tokens"] -= 1
@@ -978,7 +983,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 # "tokens" below the limit: another client of the project spent them
                 RATE.update(limit=c["limit"], per_second=c["per_second"],
-                            tokens=float(c.get("tokens", c["limit"])), at=time.time())
+                            tokens=float(c.get("tokens", c["limit"])), at=time.time(),
+                            drain_next=bool(c.get("drain_next")))
             return self.send_json(200, {"ok": True})
         if path == "/__control/stats":
             with LOCK:

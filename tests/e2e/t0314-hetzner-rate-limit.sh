@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A rate-limit storm: a budget of 10 requests refilled at 2 a second, and
+# A rate-limit storm: a budget of 5 requests refilled at 1 a second, and
 # another client of the project spending it all in the middle of the run.
 # up finishes, and never sends a request before the reset the headers
 # named (after a 429, or after a response saying none remain).
@@ -11,15 +11,15 @@ hcloud_start
 hcloud_inventory >"$WORK/inventory.yml"
 t_uses phase1
 
-cloud_ctl ratelimit '{"limit": 10, "per_second": 2}'
+cloud_ctl ratelimit '{"limit": 5, "per_second": 1}'
 "$PROVISION" -i "$WORK/inventory.yml" --json up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" &
 pid=$!
 # once the run is under way, someone else spends the whole budget
 for _ in $(seq 1 300); do
-	[ "$(cloud_stats | jq .requests)" -ge 6 ] && break
+	[ "$(cloud_stats | jq .requests)" -ge 3 ] && break
 	sleep 0.05
 done
-cloud_ctl ratelimit '{"limit": 10, "per_second": 2, "tokens": 0}'
+cloud_ctl ratelimit '{"limit": 5, "per_second": 1, "drain_next": true}'
 wait "$pid"
 rc=$?
 check "up finishes under the storm${rc/#0/}" test "$rc" = 0
