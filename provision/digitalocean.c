@@ -573,6 +573,32 @@ static bool same_key(const char *a, const char *b)
 	return la == lb && !strncmp(a, b, la);
 }
 
+/* Size, image or region an existing droplet has other than the inventory's. */
+static void drift(const struct provider_ctx *c, const struct inv_server *s, json_t *d,
+                  struct buf *plan)
+{
+	const char *have[3] = {jstr(d, "size_slug"), jstr(json_object_get(d, "image"), "slug"),
+	                       jstr(json_object_get(d, "region"), "slug")};
+	const char *what[3] = {"size", "image", "region"};
+	const char *defs[3] = {"s-1vcpu-2gb", "debian-12-x64", "fra1"};
+
+	for (size_t i = 0; i < 3; i++) {
+		const char *want = server_setting(c, s, what[i], defs[i]);
+		if (!have[i] || !strcmp(have[i], want))
+			continue;
+		if (plan)
+			buf_addf(plan,
+			         "  ! cloud: droplet %s has %s %s, the inventory says %s; not "
+			         "changed in place\n",
+			         s->name, what[i], have[i], want);
+		else
+			report_warn(c->rep, s->name,
+			            "droplet %s has %s %s, the inventory says %s; not changed in "
+			            "place (destroy and up again to rebuild it)",
+			            s->name, what[i], have[i], want);
+	}
+}
+
 /* ---- hosts ---- */
 
 static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
@@ -900,6 +926,7 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 				            "adopting it",
 				            s->name, jid(d, "id"));
 			record_droplet(o, d);
+			drift(c, s, d, NULL);
 			const char *st = jstr(d, "status");
 			wait[i] = !st || strcmp(st, "active");
 			if (st && !strcmp(st, "off")) {
@@ -1231,6 +1258,8 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 			         server_setting(c, s, "region", "fra1"));
 		else if (jstr(d, "status") && !strcmp(jstr(d, "status"), "off"))
 			buf_addf(out, "  ~ cloud: power on droplet %s\n", s->name);
+		if (d)
+			drift(c, s, d, out);
 		const struct node *sv = server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++)
 			buf_addf(out, "  + cloud: volume %s-%s-%s (%s GB) on %s\n", c->inv->project,

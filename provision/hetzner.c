@@ -593,6 +593,38 @@ static bool is_lb_target(const struct provider_ctx *c, const char *server)
 	return false;
 }
 
+/*
+ * What the inventory asks for but an existing server is not (type, image,
+ * location): not changed in place, which would mean a resize or a rebuild
+ * the operator should choose.  One line each, to the plan or as warnings.
+ */
+static void drift(const struct provider_ctx *c, const struct inv_server *s, json_t *srv,
+                  struct buf *plan)
+{
+	static const char *const keys[][3] = {
+	    {"type", "server_type", "cx22"},
+	    {"image", "image", "debian-12"},
+	    {"location", "location", "fsn1"},
+	};
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++) {
+		const char *want = server_setting(c, s, keys[i][0], keys[i][2]);
+		const char *have = jstr(json_object_get(srv, keys[i][1]), "name");
+		if (!have || !strcmp(have, want))
+			continue;
+		if (plan)
+			buf_addf(plan,
+			         "  ! cloud: server %s has %s %s, the inventory says %s; not "
+			         "changed in place\n",
+			         s->name, keys[i][0], have, want);
+		else
+			report_warn(c->rep, s->name,
+			            "server %s has %s %s, the inventory says %s; not changed in "
+			            "place (destroy and up again to rebuild it)",
+			            s->name, keys[i][0], have, want);
+	}
+}
+
 /* ---- hosts from the state ---- */
 
 static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
@@ -1000,6 +1032,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			}
 			bool known = jid(o, "server_id") == jid(srv, "id");
 			record_server(o, srv);
+			drift(c, s, srv, NULL);
 			if (!known)
 				report_info(c->rep, s->name,
 				            "found server %s (id %lld) made by an earlier run; "
@@ -1308,6 +1341,8 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 		else if (jstr(srv, "status") && !strcmp(jstr(srv, "status"), "off"))
 			buf_addf(out, "  ~ cloud: power on server %s (id %lld)\n", name,
 			         jid(srv, "id"));
+		if (srv)
+			drift(c, s, srv, out);
 		const struct node *sv = server_volumes(s);
 		for (size_t k = 0; sv && k < sv->n; k++) {
 			char *vn =

@@ -75,7 +75,7 @@ cloud_net() {
 	trap cloud_teardown EXIT
 	CLOUD_PREFIX=$(cloud_free_prefix) || bail "no free 10.213.x.0/24 for the test bridge"
 	CLOUD_PRIVATE=$(cloud_free_prefix "$CLOUD_PREFIX") || bail "no free private /24"
-	CLOUD_BRIDGE=pvt$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
+	CLOUD_BRIDGE=ctb$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
 	ip link add "$CLOUD_BRIDGE" type bridge || bail "cannot create the test bridge"
 	ip addr add "$CLOUD_PREFIX.1/24" dev "$CLOUD_BRIDGE"
 	ip link set "$CLOUD_BRIDGE" up
@@ -129,12 +129,24 @@ cloud_server() {
 	for _ in $(seq 1 100); do [ -s "$CLOUD_DIR/api/port" ] && break; sleep 0.1; done
 	[ -s "$CLOUD_DIR/api/port" ] || bail "the API test server did not start: $(cat "$CLOUD_DIR/server.log")"
 	CLOUD_URL="http://127.0.0.1:$(cat "$CLOUD_DIR/api/port")"
+	# the token reaches curl in a file, never on a command line
+	umask 077
+	printf 'Authorization: Bearer %s\n' "$(cat "$CLOUD_DIR/token")" >"$CLOUD_DIR/auth-header"
+	umask 022
+}
+
+# A request to the API as another client of the project would send it:
+# cloud_api METHOD PATH [JSON]; PATH is below the API base URL.
+cloud_api() {
+	curl -fsS -X "$1" -H @"$CLOUD_DIR/auth-header" -H 'Content-Type: application/json' \
+		${3:+--data "$3"} "$CLOUD_API$2"
 }
 
 # The Hetzner Cloud API test server; the tool finds it through HCLOUD_ENDPOINT.
 hcloud_start() {
 	cloud_server hcloud-server.py hetzner-cloud.subset.json "$@"
 	export HCLOUD_ENDPOINT="$CLOUD_URL/v1"
+	CLOUD_API=$HCLOUD_ENDPOINT
 	HCLOUD_TOKEN=$(cat "$CLOUD_DIR/token")
 	export HCLOUD_TOKEN
 }
@@ -143,6 +155,7 @@ hcloud_start() {
 do_start() {
 	cloud_server do-server.py digitalocean.subset.json "$@"
 	export DIGITALOCEAN_API_URL="$CLOUD_URL"
+	CLOUD_API=$DIGITALOCEAN_API_URL
 	DIGITALOCEAN_TOKEN=$(cat "$CLOUD_DIR/token")
 	export DIGITALOCEAN_TOKEN
 }

@@ -49,8 +49,7 @@ check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' s
 check "sshd allows no passwords" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n sshd -T | grep -qx 'passwordauthentication no'"
 
 # secrets: the token and the root password the API returned appear nowhere
-tok=$HCLOUD_TOKEN
-check "the API token is not in output or state" sh -c "! grep -rqF -- '$tok' '$WORK/up1.json' '$WORK/up1.err' '$WORK/plan' '$WORK/.provision'"
+check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/plan' '$WORK/.provision'"
 check "the root password the API returned is not in output or state" sh -c "! grep -rq 'pvtest-root-password' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
 check "the host's private key is not in the state" sh -c "! grep -rq 'PRIVATE KEY' '$WORK/.provision/state.json'"
 

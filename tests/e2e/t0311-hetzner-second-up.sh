@@ -34,5 +34,12 @@ check "a labelled server whose host key is unknown is refused, not trusted" sh -
 check "and nothing was created for it" test "$(cloud_writes)" = "$before"
 cp "$WORK/state.keep" "$WORK/.provision/state.json"
 
+# a server type the existing server does not have: shown, never changed behind the operator's back
+sed -i 's/^        type: cx22$/        type: cx32/' "$WORK/inventory.yml"
+pv plan phase1 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
+check "plan shows the type the server does not have" grep -q '! cloud: server app1 has type cx22, the inventory says cx32' "$WORK/plan2"
+pvj up phase1 --only cloud >"$WORK/up5.json" 2>"$WORK/up5.err" || bail "up failed: $(cat "$WORK/up5.err")"
+check "up warns and writes nothing" sh -c "grep -q 'has type cx22, the inventory says cx32' '$WORK/up5.json' && [ $(cloud_writes) = $before ]"
+
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

@@ -30,8 +30,7 @@ check "the adopted server is reached with its pinned key" test -n "$pinned" -a "
 # someone empties the firewall rules in the console; putting them back is an
 # action, and one that ends in error stops the run with its code and message
 cloud_state | jq -c '.firewalls[] | .id' >"$WORK/fwid"
-curl -fsS -X POST -H "Authorization: Bearer $HCLOUD_TOKEN" -H 'Content-Type: application/json' \
-	--data '{"rules": []}' "$HCLOUD_ENDPOINT/firewalls/$(cat "$WORK/fwid")/actions/set_rules" >/dev/null
+cloud_api POST "/firewalls/$(cat "$WORK/fwid")/actions/set_rules" '{"rules": []}' >/dev/null
 sleep 2
 cloud_ctl faults '[{"match": "POST /firewalls/{id}/actions/set_rules", "kind": "action_error", "count": 1}]'
 if pvj up phase1 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err"; then rc=0; else rc=$?; fi

@@ -10,22 +10,18 @@ hcloud_start
 hcloud_inventory >"$WORK/inventory.yml"
 t_uses phase1
 
-api() {
-	curl -fsS -X "$1" -H "Authorization: Bearer $HCLOUD_TOKEN" -H 'Content-Type: application/json' \
-		${3:+--data "$3"} "$HCLOUD_ENDPOINT$2"
-}
 # the operator's key is already in the project, unlabelled, under another name
 ssh-keygen -q -t ed25519 -N '' -C operator -f "$WORK/operator" >/dev/null
 sed -i 's|^ssh: { user: admin }|ssh: { user: admin, private_key: operator }|' "$WORK/inventory.yml"
-api POST /ssh_keys "$(jq -n --arg k "$(cat "$WORK/operator.pub")" '{name: "operator-laptop", public_key: $k}')" >/dev/null
+cloud_api POST /ssh_keys "$(jq -n --arg k "$(cat "$WORK/operator.pub")" '{name: "operator-laptop", public_key: $k}')" >/dev/null
 
 pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
 check "the key the project already has is used, not added twice" sh -c "grep -q \"has this SSH key as 'operator-laptop'\" '$WORK/up.json' && [ \$(curl -fsS '$CLOUD_URL/__control/state' | jq '.ssh_keys | length') = 1 ]"
 
 # what is not ours: an unlabelled SSH key, and a network of another environment
 ssh-keygen -q -t ed25519 -N '' -C other -f "$WORK/other" >/dev/null
-api POST /ssh_keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
-api POST /networks '{"name": "shop-staging-phase1", "ip_range": "10.213.0.0/24", "labels": {"project": "shop", "env": "staging", "layout": "phase1"}}' >/dev/null
+cloud_api POST /ssh_keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
+cloud_api POST /networks '{"name": "shop-staging-phase1", "ip_range": "10.213.0.0/24", "labels": {"project": "shop", "env": "staging", "layout": "phase1"}}' >/dev/null
 
 n_before=$(cloud_labelled shop | wc -l)
 check "up made labelled resources ($n_before)" test "$n_before" -ge 4

@@ -33,11 +33,15 @@ pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
 onhost=$(on_host app1 'cat /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}')
 check "the pinned host key is the key the host has" test -n "$pinned" -a "$pinned" = "$onhost"
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"
-check "the API token is not in output or state" sh -c "! grep -rqF -- '$DIGITALOCEAN_TOKEN' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
+check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
 
 before=$(cloud_writes)
 pvj up phase1 >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(cat "$WORK/up2.err")"
 check "second up: 0 writes to the API (got $(($(cloud_writes) - before)))" test "$(cloud_writes)" = "$before"
 check "second up: 0 changed on the host" test "$(json_total "$WORK/up2.json" changed)" = 0
+sed -i 's/^        size: s-1vcpu-2gb$/        size: s-2vcpu-4gb/' "$WORK/inventory.yml"
+pv plan phase1 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
+check "plan shows the size the droplet does not have" grep -q '! cloud: droplet app1 has size s-1vcpu-2gb, the inventory says s-2vcpu-4gb' "$WORK/plan2"
+
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

@@ -42,13 +42,9 @@ check "HTTPS 443 passed through" test "$(jq -c '[.forwarding_rules[] | select(.e
 check "the firewall opens 5432 only to the VPC" test "$(jq -c '[.firewalls[].inbound_rules[] | select(.ports == "5432") | .sources.addresses]' <<<"$state")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
 
 # not the layout's: a droplet of another project, an SSH key of someone else
-api() {
-	curl -fsS -X "$1" -H "Authorization: Bearer $DIGITALOCEAN_TOKEN" -H 'Content-Type: application/json' \
-		${3:+--data "$3"} "$DIGITALOCEAN_API_URL$2"
-}
 ssh-keygen -q -t ed25519 -N '' -C other -f "$WORK/other" >/dev/null
-api POST /v2/account/keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
-api POST /v2/vpcs '{"name": "other-vpc", "region": "fra1", "ip_range": "10.213.1.0/24"}' >/dev/null
+cloud_api POST /v2/account/keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
+cloud_api POST /v2/vpcs '{"name": "other-vpc", "region": "fra1", "ip_range": "10.213.1.0/24"}' >/dev/null
 
 if pv destroy phase2 </dev/null >"$WORK/d0" 2>&1; then rc=0; else rc=$?; fi
 check "destroy without --yes and without a terminal refuses (exit 2)" test "$rc" = 2
