@@ -48,6 +48,7 @@ static int cmd_destroy(struct session *s, int argc, char **argv)
 		pv_usage(&cmd_destroy_entry);
 		return PV_EXIT_USAGE;
 	}
+	s->allow_recorded_env = true; /* what an environment made can always be removed */
 	if ((rc = session_load(s)))
 		return rc;
 	if (!(l = session_layout(s, argv[optind])) || !(p = session_provider(s, l)))

@@ -17,6 +17,7 @@ struct run_opts {
 	bool diff;
 	int jobs;
 	bool only_cloud;
+	bool frozen;
 	char **hosts;
 	size_t n_hosts;
 	char **roles;
@@ -27,13 +28,10 @@ static int parse_run_opts(const struct cmd_entry *e, int argc, char **argv, stru
                           bool is_up)
 {
 	static const struct option opts[] = {
-	    {"check", no_argument, NULL, 'c'},
-	    {"diff", no_argument, NULL, 'd'},
-	    {"jobs", required_argument, NULL, 'j'},
-	    {"hosts", required_argument, NULL, 'H'},
-	    {"roles", required_argument, NULL, 'R'},
-	    {"only", required_argument, NULL, 'O'},
-	    {NULL, 0, NULL, 0},
+	    {"check", no_argument, NULL, 'c'},       {"diff", no_argument, NULL, 'd'},
+	    {"jobs", required_argument, NULL, 'j'},  {"hosts", required_argument, NULL, 'H'},
+	    {"roles", required_argument, NULL, 'R'}, {"only", required_argument, NULL, 'O'},
+	    {"frozen", no_argument, NULL, 'F'},      {NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -58,6 +56,9 @@ static int parse_run_opts(const struct cmd_entry *e, int argc, char **argv, stru
 			break;
 		case 'R':
 			o->roles = pv_split_list(optarg, &o->n_roles);
+			break;
+		case 'F':
+			o->frozen = true;
 			break;
 		case 'O':
 			if (!is_up || strcmp(optarg, "cloud")) {
@@ -86,6 +87,13 @@ static int converge_layout(struct session *s, const struct inv_layout *l, struct
 	struct host_plan *plans = NULL;
 	int rc;
 
+	/* a run of some roles only would record a part as the whole */
+	s->record_layout = o->n_roles ? NULL : l;
+	s->frozen = o->frozen;
+	if (o->frozen && o->n_roles) {
+		pv_say_error("--frozen checks every role's packages: it cannot go with --roles");
+		return PV_EXIT_USAGE;
+	}
 	if ((rc = session_render(s, l, hosts, n, o->roles, o->n_roles, &plans)) == PV_EXIT_OK)
 		rc = session_converge(s, plans, n, o->check, o->diff || o->check, o->jobs);
 	for (size_t i = 0; plans && i < n; i++)
@@ -226,11 +234,13 @@ out:
 	"      --check           show what would change, with diffs; change nothing\n"             \
 	"      --diff            show diffs of the changes made\n"                                 \
 	"      --hosts LIST      only these hosts (comma-separated)\n"                             \
-	"      --roles LIST      only these roles (comma-separated)\n"
+	"      --roles LIST      only these roles (comma-separated)\n"                             \
+	"      --frozen          refuse package versions other than the recorded ones\n"
 
 const struct cmd_entry cmd_up_entry = {
     .name = "up",
-    .usage = "up LAYOUT [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--only cloud]",
+    .usage = "up LAYOUT [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--frozen] "
+             "[--only cloud]",
     .summary = "create what the layout is missing, then converge every host",
     .help = "Options:\n" RUN_HELP
             "      --only cloud      stop once servers and networks exist, before any SSH\n",
@@ -239,7 +249,7 @@ const struct cmd_entry cmd_up_entry = {
 
 const struct cmd_entry cmd_apply_entry = {
     .name = "apply",
-    .usage = "apply [LAYOUT] [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST]",
+    .usage = "apply [LAYOUT] [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--frozen]",
     .summary = "converge the roles of existing hosts; creates nothing",
     .help = "Options:\n" RUN_HELP,
     .exec = cmd_apply,

@@ -8,6 +8,7 @@
 #include "provision/common.h"
 #include "provision/converge.h"
 #include "provision/remote.h"
+#include "provision/repro.h"
 
 /* Remote wrappers: scripts always arrive on stdin, never in argv. */
 #define SH_AS_ROOT "sudo -n -- sh -s"
@@ -141,6 +142,7 @@ static void host_run(struct job *j)
 	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0 ||
 	    script_parse_probe(p, out.s, out.len, &err) < 0)
 		goto fail;
+	repro_pkgs_parse(p, out.s, out.len);
 
 	for (size_t i = 0; i < p->n_res; i++) {
 		struct resource *r = &p->res[i];
@@ -161,6 +163,12 @@ static void host_run(struct job *j)
 		res->would_change = (int)pending;
 		goto count;
 	}
+	/* before anything changes: --frozen refuses other package versions than recorded */
+	if (p->frozen && repro_frozen_check(p, &err) < 0)
+		goto fail;
+	/* and asks apt for exactly those: lists refreshed by the apply cannot move them */
+	for (size_t i = 0; p->frozen && i < p->n_res; i++)
+		res_package_pin(&p->res[i], p->frozen_pkgs);
 	if (!pending)
 		goto count;
 
@@ -172,6 +180,7 @@ static void host_run(struct job *j)
 	if (run_script(rem, apply_command(h), tar.s, tar.len, &out, res, &err) < 0 ||
 	    script_parse_apply(p, out.s, out.len, &err) < 0)
 		goto fail;
+	repro_pkgs_parse(p, out.s, out.len);
 
 	if (any_changed_verify(p)) {
 		struct pv_error verr = {{0}};

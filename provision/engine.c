@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provision/engine.h"
+#include "provision/repro.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
 #include "res-util.h"
@@ -29,6 +30,8 @@ void plan_release(struct host_plan *hp)
 	for (size_t i = 0; i < hp->n_ports; i++)
 		free(hp->ports[i]);
 	free(hp->ports);
+	json_decref(hp->pkg_installed);
+	json_decref(hp->pkg_candidate);
 	scope_release(&hp->scope);
 	memset(hp, 0, sizeof(*hp));
 }
@@ -413,6 +416,7 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	script_head(sh);
 	for (size_t i = 0; i < hp->n_res; i++)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
+	repro_versions_sh(hp, sh);
 	buf_adds(sh, "echo @@Z\n");
 }
 
@@ -593,6 +597,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n",
 		         h, h, h, name);
 	}
+	repro_versions_sh(hp, sh);
 	buf_adds(sh, "echo @@Z\n");
 }
 

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provision/environment.h"
 #include "provision/inventory.h"
 #include "provision/report.h"
 
-static const char *const top_keys[] = {"project", "ssh", "vars", "secrets", "providers", "layouts"};
+static const char *const top_keys[] = {"project",   "ssh",     "vars",        "secrets",
+                                       "providers", "layouts", "environments"};
 static const char *const ssh_keys[] = {"user", "private_key", "port"};
 static const char *const layout_keys[] = {"provider", "vars", "servers"};
 static const char *const server_keys[] = {
@@ -601,7 +603,16 @@ static void sort_diags(struct diags *d, size_t start)
 	}
 }
 
+static void load_tree(struct inventory *inv, const struct node *root, struct diags *d);
+/* Set while the other environments are checked (single-threaded: at load time). */
+static bool env_others_done;
+
 int inventory_load(struct inventory **out, const char *path, struct diags *d)
+{
+	return inventory_load_env(out, path, NULL, d);
+}
+
+int inventory_load_env(struct inventory **out, const char *path, const char *env, struct diags *d)
 {
 	struct inventory *inv = xcalloc(1, sizeof(*inv));
 	struct pv_error err = {{0}};
@@ -632,6 +643,58 @@ int inventory_load(struct inventory **out, const char *path, struct diags *d)
 		goto out;
 	}
 	node_check_keys(root, top_keys, PV_ARRAY_SIZE(top_keys), "the inventory", d);
+	size_t before_env = d->n;
+	env_check(root, d);
+	bool env_bad = d->n > before_env;
+	if (!env_bad && env_find(root, env, path, d) < 0) {
+		sort_diags(d, start);
+		goto out;
+	}
+	/* the rest reads the selected environment: the tree with its overrides merged
+	 * (the layouts as written when the overrides themselves are broken) */
+	inv->env = xstrdup(env ? env : "default");
+	inv->env_root = env_merge(root, env_bad ? NULL : env);
+	load_tree(inv, inv->env_root, d);
+	/* the other environments must be valid too: a mistake shows before it is selected */
+	v = node_get(root, "environments");
+	for (size_t i = 0; !env_bad && !env_others_done && v && v->kind == NODE_MAP && i < v->n;
+	     i++) {
+		struct inventory *other;
+		struct diags od;
+
+		if (!strcmp(v->keys[i], inv->env))
+			continue;
+		diags_init(&od);
+		env_others_done = true; /* no recursion */
+		if (inventory_load_env(&other, path, v->keys[i], &od) == 0)
+			inventory_free(other);
+		env_others_done = false;
+		for (size_t k = 0; k < od.n; k++) {
+			bool seen = false;
+			for (size_t m = start; m < d->n && !seen; m++)
+				seen = !strcmp(d->msgs[m], od.msgs[k]);
+			if (!seen)
+				diags_add(d, NULL, "%s", od.msgs[k]);
+		}
+		diags_release(&od);
+	}
+
+	if (d->n > start) {
+		sort_diags(d, start);
+		goto out;
+	}
+	*out = inv;
+	inv = NULL; /* transferred */
+	ret = 0;
+out:
+	inventory_free(inv);
+	return ret;
+}
+
+/* Everything below the top keys, read from root (the selected environment's tree). */
+static void load_tree(struct inventory *inv, const struct node *root, struct diags *d)
+{
+	const struct node *v;
 
 	v = node_get(root, "project");
 	if (!v) {
@@ -657,17 +720,6 @@ int inventory_load(struct inventory **out, const char *path, struct diags *d)
 	inv->providers = opt_map(node_get(root, "providers"), "'providers'", d);
 	check_providers(inv->providers, d);
 	load_layouts(inv, root, d);
-
-	if (d->n > start) {
-		sort_diags(d, start);
-		goto out;
-	}
-	*out = inv;
-	inv = NULL; /* transferred */
-	ret = 0;
-out:
-	inventory_free(inv);
-	return ret;
 }
 
 void inventory_free(struct inventory *inv)
@@ -692,6 +744,8 @@ void inventory_free(struct inventory *inv)
 	}
 	free(inv->layouts);
 	node_free(inv->root);
+	node_free(inv->env_root);
+	free(inv->env);
 	free(inv->path);
 	free(inv->dir);
 	free(inv->project);

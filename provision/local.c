@@ -433,7 +433,14 @@ static int ensure_bridge(struct provider_ctx *c, const struct names *nm, const c
 		goto out;
 	char *flush[] = {"ip", "addr", "replace", cidr, "dev", (char *)nm->bridge, NULL};
 	char *up[] = {"ip", "link", "set", (char *)nm->bridge, "up", NULL};
-	if (run(err, "giving the bridge its address", flush) < 0 ||
+	/* the bridge says whose it is: `ip -d link` shows project, environment and layout */
+	char *label =
+	    xasprintf("provision %s env=%s layout=%s", c->inv->project, c->env, c->layout->name);
+	char *alias[] = {"ip", "link", "set", "dev", (char *)nm->bridge, "alias", label, NULL};
+	state_set_str(pd, "env", c->env);
+	int arc = run(err, "labelling the bridge", alias);
+	free(label);
+	if (arc < 0 || run(err, "giving the bridge its address", flush) < 0 ||
 	    run(err, "bringing the bridge up", up) < 0)
 		goto out;
 	rc = 0;
@@ -674,6 +681,14 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	free(text);
 	if (rc < 0)
 		return -1;
+	/* the host says whose it is, as cloud labels do */
+	text = xasprintf("# written by provision\nPROJECT=%s\nENVIRONMENT=%s\nLAYOUT=%s\n"
+	                 "SERVER=%s\n",
+	                 c->inv->project, c->env, c->layout->name, h->name);
+	rc = put(h->root, "etc/provision-host", text, 0644, err);
+	free(text);
+	if (rc < 0)
+		return -1;
 	/* no DNS on the bridge: fail fast instead of waiting for a resolver */
 	if (put(h->root, "etc/resolv.conf", "# no resolver on the provision bridge\n", 0644, err) <
 	    0)
@@ -816,6 +831,7 @@ static void record_host(struct provider_ctx *c, const struct newhost *h)
 	json_t *o = state_obj(hosts_obj(c, true), h->name, true);
 
 	state_set_str(o, "address", h->address);
+	state_set_str(o, "env", c->env);
 	state_set_str(o, "machine", h->machine);
 	state_set_str(o, "dir", h->dir);
 	if (h->public_key)

@@ -15,8 +15,8 @@
 #define PROVISION_VERSION "0.1.0"
 
 static const struct cmd_entry *const commands[] = {
-    &cmd_validate_entry, &cmd_plan_entry,    &cmd_up_entry,  &cmd_apply_entry,
-    &cmd_status_entry,   &cmd_destroy_entry, &cmd_ssh_entry,
+    &cmd_validate_entry, &cmd_plan_entry, &cmd_up_entry,   &cmd_apply_entry, &cmd_status_entry,
+    &cmd_destroy_entry,  &cmd_ssh_entry,  &cmd_diff_entry, &cmd_share_entry, &cmd_unshare_entry,
 };
 
 static void main_help(FILE *f)
@@ -52,7 +52,7 @@ static const struct cmd_entry *find_command(const char *name)
  */
 static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 {
-	int out = 1;
+	int out = 1, env_seen = 0;
 	bool after_dashdash = false;
 
 	for (int i = 1; i < *argc; i++) {
@@ -71,7 +71,7 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 		if (!strcmp(a, "-i") || !strcmp(a, "--inventory"))
 			target = &s->inventory_path;
 		else if (!strcmp(a, "-e") || !strcmp(a, "--env"))
-			target = &s->env;
+			target = env_seen++ ? &s->env_b : &s->env;
 		if (target) {
 			if (i + 1 >= *argc) {
 				pv_say_error("option '%s' needs a value", a);
@@ -83,7 +83,7 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 		if (!strncmp(a, "--inventory=", 12)) {
 			s->inventory_path = a + 12;
 		} else if (!strncmp(a, "--env=", 6)) {
-			s->env = a + 6;
+			*(env_seen++ ? &s->env_b : &s->env) = a + 6;
 		} else if (!strcmp(a, "--json")) {
 			s->mode = REPORT_JSON;
 			s->mode_forced = true;
@@ -159,6 +159,16 @@ int main(int argc, char **argv)
 	if (help) {
 		pv_help(c);
 		return PV_EXIT_OK;
+	}
+	if (s.env_b && strcmp(c->name, "diff")) {
+		pv_say_error("-e is given twice; only 'diff' compares two environments");
+		return PV_EXIT_USAGE;
+	}
+	if (s.env_b && !valid_env_name(s.env_b)) {
+		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
+		             "starting with a letter)",
+		             s.env_b);
+		return PV_EXIT_USAGE;
 	}
 	if (!valid_env_name(s.env)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "provision/shquote.h"
 #include "res-util.h"
 
@@ -142,3 +144,34 @@ const struct res_type res_type_package = {
     .apply = pkg_apply,
     .free_spec = pkg_free,
 };
+
+const char *const *res_package_names(const struct resource *r, size_t *n, bool *present)
+{
+	const struct pkg_spec *k;
+
+	if (r->type != &res_type_package || !r->spec)
+		return NULL;
+	k = r->spec;
+	*n = k->n;
+	*present = k->present;
+	return (const char *const *)k->names;
+}
+
+void res_package_pin(struct resource *r, const json_t *versions)
+{
+	struct pkg_spec *k = r->spec;
+
+	if (r->type != &res_type_package || !k || !k->present)
+		return;
+	for (size_t i = 0; i < k->n; i++) {
+		const char *v;
+		if (strpbrk(k->names[i], "=:"))
+			continue;
+		v = json_string_value(json_object_get(versions, k->names[i]));
+		if (!v)
+			continue;
+		char *pinned = xasprintf("%s=%s", k->names[i], v);
+		free(k->names[i]);
+		k->names[i] = pinned;
+	}
+}

@@ -1,6 +1,7 @@
 /*
  * session.c - shared setup for the commands.
  */
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 
 #include "provision/buf.h"
 #include "provision/common.h"
+#include "provision/environment.h"
 #include "provision/keys.h"
+#include "provision/repro.h"
 #include "provision/session.h"
 
 void pv_say_error(const char *fmt, ...)
@@ -89,18 +92,56 @@ static char *find_data_dir(void)
 	return xstrdup("/usr/local/share/provision");
 }
 
+/* env is not declared in the inventory at path, but its state still holds layouts. */
+static bool env_only_in_state(const char *path, const char *env)
+{
+	struct node *root = NULL;
+	struct pv_error err = {{0}};
+	struct diags d;
+	bool declared = true, recorded = false;
+
+	if (!strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
+		return false;
+	diags_init(&d);
+	declared = root->kind != NODE_MAP || env_find(root, env, path, &d) == 0;
+	diags_release(&d);
+	node_free(root);
+	if (declared)
+		return false;
+	char *copy = xstrdup(path), *dir = realpath(dirname(copy), NULL);
+	char *sdir = dir ? pv_path_join(dir, ".provision") : NULL;
+	char *spath = sdir ? pv_path_join(sdir, "state.json") : NULL;
+	json_t *st = spath ? json_load_file(spath, 0, NULL) : NULL;
+	json_t *layouts =
+	    json_object_get(json_object_get(json_object_get(st, "environments"), env), "layouts");
+	recorded = json_object_size(layouts) > 0;
+	json_decref(st);
+	free(spath);
+	free(sdir);
+	free(dir);
+	free(copy);
+	return recorded;
+}
+
 int session_load(struct session *s)
 {
 	struct diags d;
 	const char *path = s->inventory_path;
+	const char *load_env = s->env;
 
 	if (!path)
 		path = getenv("PROVISION_INVENTORY");
 	if (!path || !*path)
 		path = "inventory.yml";
 	s->inventory_path = path;
+	if (s->allow_recorded_env && env_only_in_state(path, s->env)) {
+		pv_say_error("warning: environment '%s' is no longer in '%s'; removing what the "
+		             "state records for it, with the layouts as written",
+		             s->env, path);
+		load_env = NULL;
+	}
 	diags_init(&d);
-	if (inventory_load(&s->inv, path, &d) < 0) {
+	if (inventory_load_env(&s->inv, path, load_env, &d) < 0) {
 		print_diags(&d);
 		if (d.n > 1)
 			fprintf(stderr, "provision: %zu problems in '%s'\n", d.n, path);
@@ -243,6 +284,25 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 	return rc;
 }
 
+int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
+                    bool strict, struct scope *facts, struct host_plan *hp)
+{
+	struct render_input in;
+	struct diags d;
+	int rc;
+
+	diags_init(&d);
+	scope_init(facts);
+	preview_facts(facts, l->provider);
+	fill_render_input(s, l, srv, facts, NULL, 0, &in);
+	memset(hp, 0, sizeof(*hp));
+	rc = plan_render(hp, &in, &d) < 0 && strict ? PV_EXIT_USAGE : PV_EXIT_OK;
+	if (strict)
+		print_diags(&d);
+	diags_release(&d);
+	return rc;
+}
+
 int session_open_state(struct session *s, bool lock)
 {
 	struct pv_error err = {{0}};
@@ -347,9 +407,39 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 	};
 	struct host_result *res = xcalloc(n ? n : 1, sizeof(*res));
 	const char **names = xcalloc(n ? n : 1, sizeof(*names));
+	json_t *repro = NULL, **rec = NULL;
 	int rc;
 
+	if (s->record_layout && !check) {
+		repro = state_obj(state_layout(&s->st, s->env, s->record_layout->name, true),
+		                  "repro", true);
+		rec = xcalloc(n ? n : 1, sizeof(*rec));
+		for (size_t i = 0; i < n; i++) {
+			rec[i] = repro_digests(
+			    &plans[i]); /* before the probe fills in the host's side */
+			plans[i].frozen = s->frozen;
+			plans[i].frozen_pkgs = json_object_get(
+			    json_object_get(repro, plans[i].host->name), "packages");
+		}
+	}
 	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
+	if (repro) {
+		struct pv_error err = {{0}};
+		for (size_t i = 0; i < n; i++) {
+			if (!res[i].error && !res[i].failed && plans[i].pkg_installed) {
+				json_object_set_new(rec[i], "packages",
+				                    json_deep_copy(plans[i].pkg_installed));
+				json_object_set_new(repro, plans[i].host->name, rec[i]);
+			} else {
+				json_decref(rec[i]);
+			}
+		}
+		free(rec);
+		if (state_save(&s->st, &err) < 0) {
+			pv_say_error("%s", err.msg);
+			rc = PV_EXIT_FAIL;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = plans[i].host->name;
 	report_summary(s->rep, names, res, n);

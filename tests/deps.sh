@@ -9,10 +9,11 @@ packages=(
 	libssh2-1-dev libyaml-dev libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
 	# local hosts: nspawn, a Debian root file system, a package cache on the bridge
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
-	# tests: ssh client and server, JSON on the command line
-	openssh-client openssh-server jq ca-certificates
-	# cloud provider tests: the API test servers (Debian's Python, its modules) and curl
-	python3 python3-jsonschema python3-yaml curl
+	# tests: ssh client and server, JSON on the command line; the stand-in Tailscale API
+	# (python3 standard library only) and curl to drive its test controls
+	openssh-client openssh-server jq ca-certificates python3 curl
+	# cloud provider tests: the API test servers use Debian's jsonschema and yaml modules
+	python3-jsonschema python3-yaml
 )
 
 missing=()

@@ -7,6 +7,8 @@
 #ifndef PROVISION_ENGINE_H
 #define PROVISION_ENGINE_H
 
+#include <jansson.h>
+
 #include "provision/host.h"
 #include "provision/inventory.h"
 #include "provision/resource.h"
@@ -31,6 +33,11 @@ struct host_plan {
 	size_t n_handlers;
 	char **ports; /* union of the ports the host's roles declare */
 	size_t n_ports;
+	/* package versions the probe and the apply read (repro.h); owned */
+	json_t *pkg_installed; /* name -> version */
+	json_t *pkg_candidate; /* name -> what apt would install, for those not installed */
+	const json_t *frozen_pkgs; /* with --frozen: the recorded versions (borrowed) */
+	bool frozen;
 };
 
 /*

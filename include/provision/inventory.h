@@ -10,6 +10,7 @@
  *   secrets:                      # name: env:VAR | file:PATH; usable as variables, never shown
  *   providers:                    # settings per provider (keys checked by the provider)
  *     local: { subnet: 10.213.7.0/24 }
+ *   environments: { staging: { ... } }   # overrides per environment (environment.h)
  *   layouts:
  *     phase1:
  *       provider: local           # default: local
@@ -62,6 +63,8 @@ struct inventory {
 	const struct node *providers; /* map provider name -> settings map, or NULL */
 	struct inv_layout *layouts;
 	size_t n_layouts;
+	char *env; /* the environment read ("default": the layouts as written) */
+	struct node *env_root; /* the tree with its overrides merged; the structs point here */
 };
 
 /*
@@ -71,6 +74,12 @@ struct inventory {
  */
 int inventory_load(struct inventory **out, const char *path, struct diags *d);
 void inventory_free(struct inventory *inv);
+/*
+ * The same for environment env (environment.h): its overrides merged into
+ * the layouts; an environment the inventory does not declare is an error
+ * with the nearest name.  NULL or "default": the layouts as written.
+ */
+int inventory_load_env(struct inventory **out, const char *path, const char *env, struct diags *d);
 
 const struct inv_layout *inventory_layout(const struct inventory *inv, const char *name);
 const struct inv_server *layout_server(const struct inv_layout *l, const char *name);

@@ -34,6 +34,13 @@ struct session {
 	size_t n_template_dirs;
 	struct secrets secrets; /* resolved on first render */
 	bool secrets_resolved;
+	const char *env_b; /* a second -e: only diff compares two environments */
+	/* set by up/apply: session_converge records what each host got (repro.h) */
+	const struct inv_layout *record_layout;
+	bool frozen; /* refuse package versions other than recorded */
+	/* destroy: an environment no longer in the inventory but still in the state may be
+	 * removed (read with the layouts as written) */
+	bool allow_recorded_env;
 };
 
 /* A command: one file each, one table in main.c. */
@@ -47,6 +54,7 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry;
+extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
 /* Print "provision: <message>" to stderr (redacted). */
 void pv_say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -70,6 +78,15 @@ void session_provider_ctx(struct session *s, const struct inv_layout *l, struct 
  */
 int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
                    char **only_roles, size_t n_only, struct host_plan **plans);
+/*
+ * Render one server with preview facts (no host needed), to read its
+ * variables.  strict: problems are printed and an exit code returned;
+ * otherwise they are ignored (hp->scope holds the variables anyway).
+ * facts is filled here and borrowed by hp: release it (scope_release)
+ * after plan_release(hp).
+ */
+int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
+                    bool strict, struct scope *facts, struct host_plan *hp);
 /* Converge rendered plans and print the summary; returns an exit code. */
 int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
                      int jobs);

@@ -9,6 +9,7 @@ PROVISION="$ROOT/bin/provision"
 PV_RESULTS=${PV_RESULTS:-/dev/null}
 WORK=
 PV_LAYOUTS=()
+PV_ENV_LAYOUTS=() # "ENV LAYOUT" pairs
 
 pass() {
 	echo "ok - $*"
@@ -49,6 +50,12 @@ t_cleanup() {
 		"$PROVISION" -i "$WORK/inventory.yml" --plain destroy "$l" --yes >/dev/null 2>&1 ||
 			echo "cleanup: destroy $l failed" >&2
 	done
+	for l in "${PV_ENV_LAYOUTS[@]}"; do
+		# shellcheck disable=SC2086 # "ENV LAYOUT"
+		set -- $l
+		"$PROVISION" -i "$WORK/inventory.yml" -e "$1" --plain destroy "$2" --yes >/dev/null 2>&1 ||
+			echo "cleanup: destroy $2 in environment $1 failed" >&2
+	done
 	# never delete through a host's disk that is still mounted
 	if grep -q " $WORK/" /proc/mounts; then
 		echo "cleanup: mounts are left under $WORK; not removing it" >&2
@@ -60,6 +67,11 @@ t_cleanup() {
 # Remember a layout so that cleanup destroys it.
 t_uses() {
 	PV_LAYOUTS+=("$@")
+}
+
+# Remember a layout of an environment so that cleanup destroys it: t_uses_env ENV LAYOUT.
+t_uses_env() {
+	PV_ENV_LAYOUTS+=("$1 $2")
 }
 
 pv() {
@@ -76,6 +88,13 @@ on_host() {
 	shift
 	# ssh joins its arguments into one line for the remote shell: quote it once
 	"$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
+}
+
+# on_host for a host of environment ENV: on_env_host ENV HOST CMD...
+on_env_host() {
+	local env=$1 host=$2
+	shift 2
+	"$PROVISION" -i "$WORK/inventory.yml" -e "$env" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
 }
 
 # From a --json run's output: total changed / failed of the summary event.

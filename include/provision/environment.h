@@ -1,0 +1,26 @@
+/*
+ * environment.h - environments declared in the inventory ("environments:").
+ *
+ * An environment reuses the layouts with overrides: variables, secrets,
+ * provider settings, and per layout its variables and servers (keys of a
+ * server replace, its vars merge; "~" leaves a server out; a new name adds
+ * one).  "default" is the layouts as written.  Everything the tool makes
+ * is keyed by the environment (state, local hosts and bridges, cloud
+ * labels), so two environments never touch each other's resources.
+ */
+#ifndef PROVISION_ENVIRONMENT_H
+#define PROVISION_ENVIRONMENT_H
+
+#include "provision/buf.h"
+#include "provision/node.h"
+
+/* [a-z][a-z0-9-]*, at most 24 characters. */
+bool env_name_valid(const char *e);
+/* Check the structure of every environment in root (all of them, selected or not). */
+void env_check(const struct node *root, struct diags *d);
+/* Is env ("default" or NULL: the layouts as written) declared?  A diagnostic when not. */
+int env_find(const struct node *root, const char *env, const char *path, struct diags *d);
+/* A copy of root with env's overrides merged in (positions kept). */
+struct node *env_merge(const struct node *root, const char *env);
+
+#endif

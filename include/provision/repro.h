@@ -1,0 +1,67 @@
+/*
+ * repro.h - what makes two hosts the same: the record the state keeps per
+ * host, and the checks on it.
+ *
+ * After a host converges, the state holds under its layout
+ *   "repro": { "app1": {
+ *       "digest": <sha256 of everything below>,
+ *       "roles": { "base": <sha256>, ... },
+ *       "resources": { "file /etc/...": { "role": "base", "digest": <sha256> }, ... },
+ *       "packages": { "fail2ban": "1.0.2-2", ... } } }
+ * A resource's digest covers what the host is given: its rendered apply
+ * half and the files staged for it (for a resource rendered with a secret,
+ * the shell only: a digest of a secret could be guessed at).  Package
+ * versions are those of the packages the roles name, read by the probe and
+ * again at the end of the apply, in the round trips that run anyway.
+ */
+#ifndef PROVISION_REPRO_H
+#define PROVISION_REPRO_H
+
+#include <jansson.h>
+
+#include "provision/engine.h"
+
+/* The package names of a package resource (NULL for other types). */
+const char *const *res_package_names(const struct resource *r, size_t *n, bool *present);
+
+/* With --frozen: install the packages of r at these versions (name -> version). */
+void res_package_pin(struct resource *r, const json_t *versions);
+
+/* The digests of a rendered plan, as a new "repro" object without "packages". */
+json_t *repro_digests(const struct host_plan *hp);
+
+/*
+ * Shell that prints "@@V NAME VERSION STATUS" for every package the plan
+ * names, and "@@C NAME CANDIDATE" for those not installed (what apt would
+ * install).  Appended to the probe and to the apply script.
+ */
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh);
+
+/* Read the "@@V"/"@@C" lines of a probe's or apply's output into hp->pkg_*. */
+void repro_pkgs_parse(struct host_plan *hp, const char *out, size_t len);
+
+/*
+ * --frozen: fail when converging would make a package version differ from
+ * hp->frozen_pkgs (name -> version, NULL when the host has no record): a named
+ * package that is not recorded, installed at another version, or would be
+ * installed at another version.  The message names every such package.
+ */
+int repro_frozen_check(const struct host_plan *hp, struct pv_error *err);
+
+/*
+ * The content a file resource installs (allocated) and its digest as
+ * recorded; -1 when there is no such file resource, it has no content of
+ * its own, or it holds a secret.
+ */
+int repro_file_content(const struct host_plan *hp, const char *title, char **content, size_t *len,
+                       char digest[65]);
+
+/*
+ * Compare two records (each "repro" objects of a layout: host -> record);
+ * one line per difference into out, labelled with names a and b.  Returns
+ * the number of differences.
+ */
+size_t repro_compare(const json_t *ra, const json_t *rb, const char *a, const char *b,
+                     struct buf *out, json_t *jout);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * repro.c - the per-host record of rendered roles and package versions,
+ * the --frozen check and the comparison of two environments.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/repro.h"
+#include "provision/shquote.h"
+#include "res-util.h"
+
+/* The digest of what one resource gives the host, before any probe. */
+static void resource_digest(const struct resource *r, char out[65])
+{
+	struct buf b = BUF_INIT;
+	struct stage st;
+
+	stage_init(&st);
+	buf_addf(&b, "%s\n%s\n", r->type->name, r->title);
+	r->type->probe(r, 0, &b);
+	r->type->apply(r, 0, &b);
+	if (r->type->stage)
+		r->type->stage(r, 0, &st);
+	for (size_t i = 0; i < st.n; i++) {
+		buf_addf(&b, "\n@@stage %s %zu\n", st.files[i].name, st.files[i].len);
+		/* a digest of a secret could be guessed at: only its size counts */
+		if (!st.files[i].secret && !r->secret)
+			buf_add(&b, st.files[i].data, st.files[i].len);
+	}
+	if (r->secret) {
+		/* the shell of a secret resource may hold the secret itself */
+		buf_reset(&b);
+		buf_addf(&b, "%s\n%s\n(secret)\n", r->type->name, r->title);
+	}
+	pv_sha256_hex(b.s, b.len, out);
+	buf_wipe(&b);
+	stage_release(&st);
+}
+
+json_t *repro_digests(const struct host_plan *hp)
+{
+	json_t *rec = json_object(), *roles = json_object(), *res = json_object();
+	struct buf all = BUF_INIT, role = BUF_INIT;
+	const char *cur_role = NULL;
+	char hex[65];
+
+	for (size_t i = 0; i <= hp->n_res + hp->n_handlers; i++) {
+		const struct resource *r = NULL;
+		const char *what = "";
+		if (i < hp->n_res) {
+			r = &hp->res[i];
+		} else if (i < hp->n_res + hp->n_handlers) {
+			r = &hp->handlers[i - hp->n_res].res;
+			what = "handler ";
+		}
+		if (!r || !r->type)
+			continue;
+		resource_digest(r, hex);
+		char *key = xasprintf("%s%s", what, r->title);
+		for (int k = 2; json_object_get(res, key); k++) {
+			free(key);
+			key = xasprintf("%s%s #%d", what, r->title, k);
+		}
+		json_object_set_new(
+		    res, key,
+		    json_pack("{s:s, s:s}", "role", r->role ? r->role : "", "digest", hex));
+		buf_addf(&all, "%s %s\n", key, hex);
+		free(key);
+		(void)cur_role;
+	}
+	/* per role: its resources and handlers in order */
+	const char *k;
+	json_t *v;
+	json_t *by_role = json_object();
+	json_object_foreach(res, k, v)
+	{
+		const char *rn = json_string_value(json_object_get(v, "role"));
+		json_t *acc = json_object_get(by_role, rn);
+		const char *prev = acc ? json_string_value(acc) : "";
+		char *next = xasprintf("%s%s %s\n", prev, k,
+		                       json_string_value(json_object_get(v, "digest")));
+		json_object_set_new(by_role, rn, json_string(next));
+		free(next);
+	}
+	json_object_foreach(by_role, k, v)
+	{
+		const char *text = json_string_value(v);
+		pv_sha256_hex(text, strlen(text), hex);
+		json_object_set_new(roles, k, json_string(hex));
+	}
+	json_decref(by_role);
+	pv_sha256_hex(all.s, all.len, hex);
+	json_object_set_new(rec, "digest", json_string(hex));
+	json_object_set_new(rec, "roles", roles);
+	json_object_set_new(rec, "resources", res);
+	buf_release(&all);
+	buf_release(&role);
+	return rec;
+}
+
+/* The names of every package the plan wants present (allocated list, borrowed strings). */
+static const char **wanted(const struct host_plan *hp, size_t *n)
+{
+	const char **out = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		size_t k;
+		bool present;
+		const char *const *names = res_package_names(&hp->res[i], &k, &present);
+		for (size_t j = 0; names && present && j < k; j++) {
+			PV_GROW(out, *n + 1, alloc);
+			out[(*n)++] = names[j];
+		}
+	}
+	return out;
+}
+
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh)
+{
+	size_t n;
+	const char **names = wanted(hp, &n);
+	struct buf want = BUF_INIT;
+
+	if (!n) {
+		free(names);
+		return;
+	}
+	/* one dpkg-query; apt-cache only for what is not installed (nothing, once converged) */
+	buf_adds(sh, "pv_vq=$(dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\\n' --");
+	for (size_t i = 0; i < n; i++) {
+		char *base = xstrndup(names[i], strcspn(names[i], "=:"));
+		sh_word(sh, base);
+		buf_addf(&want, "%s%s", i ? " " : "", base);
+		free(base);
+	}
+	buf_adds(sh, " 2>/dev/null)\nprintf '%s\\n' \"$pv_vq\" | awk 'NF { print \"@@V \" $0 }'\n"
+	             "pv_miss=$(printf '%s\\n' \"$pv_vq\" | awk -v want=");
+	sh_quote_buf(sh, want.s);
+	buf_adds(sh, " 'BEGIN { n = split(want, w, \" \") } $3 ~ /^ii/ { ok[$1] = 1 } "
+	             "END { for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }')\n"
+	             "[ -z \"$pv_miss\" ] || apt-cache policy -- $pv_miss 2>/dev/null | "
+	             "awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } "
+	             "/^  Candidate:/ { print \"@@C \" p \" \" $2 }'\n");
+	buf_release(&want);
+	free(names);
+}
+
+void repro_pkgs_parse(struct host_plan *p, const char *out, size_t len)
+{
+	const char *s = out, *e = out + len;
+
+	if (!p->pkg_installed)
+		p->pkg_installed = json_object();
+	if (!p->pkg_candidate)
+		p->pkg_candidate = json_object();
+	json_object_clear(p->pkg_installed);
+	json_object_clear(p->pkg_candidate);
+	while (s < e) {
+		const char *nl = memchr(s, '\n', (size_t)(e - s));
+		size_t l = nl ? (size_t)(nl - s) : (size_t)(e - s);
+		char *line = xstrndup(s, l);
+		char name[256], ver[256], st[16];
+
+		s += l + (nl ? 1 : 0);
+		if (!strncmp(line, "@@V ", 4)) {
+			/* a package dpkg knows but that is not installed has no version */
+			int got = sscanf(line + 4, "%255s %255s %15s", name, ver, st);
+			if (got == 3 && !strncmp(st, "ii", 2))
+				json_object_set_new(p->pkg_installed, name, json_string(ver));
+		} else if (!strncmp(line, "@@C ", 4)) {
+			if (sscanf(line + 4, "%255s %255s", name, ver) == 2 &&
+			    strcmp(ver, "(none)"))
+				json_object_set_new(p->pkg_candidate, name, json_string(ver));
+		}
+		free(line);
+	}
+}
+
+int repro_frozen_check(const struct host_plan *hp, struct pv_error *err)
+{
+	const json_t *recorded = hp->frozen_pkgs;
+
+	if (!recorded)
+		return pv_error_set(
+		    err, "--frozen: no package versions are recorded for this host; "
+		         "nothing was changed (run once without --frozen to record them)");
+	size_t n;
+	const char **names = wanted(hp, &n);
+	struct buf msg = BUF_INIT;
+	size_t bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *name = xstrndup(names[i], strcspn(names[i], "=:"));
+		const char *rec = json_string_value(json_object_get(recorded, name));
+		const char *inst = json_string_value(json_object_get(hp->pkg_installed, name));
+		const char *cand = json_string_value(json_object_get(hp->pkg_candidate, name));
+
+		if (!rec)
+			buf_addf(&msg, "%spackage '%s' has no recorded version", bad++ ? "; " : "",
+			         name);
+		else if (inst && strcmp(inst, rec))
+			buf_addf(&msg, "%spackage '%s' is %s on the host, recorded %s",
+			         bad++ ? "; " : "", name, inst, rec);
+		else if (!inst && (!cand || strcmp(cand, rec)))
+			buf_addf(&msg, "%spackage '%s' would be installed at %s, recorded %s",
+			         bad++ ? "; " : "", name, cand ? cand : "(no candidate)", rec);
+		free(name);
+	}
+	free(names);
+	if (bad) {
+		pv_error_set(err,
+		             "--frozen: %s; nothing was changed (run without --frozen to accept "
+		             "new versions)",
+		             msg.s);
+		buf_release(&msg);
+		return -1;
+	}
+	buf_release(&msg);
+	return 0;
+}
+
+static void line(struct buf *out, json_t *jout, const char *host, const char *kind,
+                 const char *what, const char *va, const char *vb, const char *text)
+{
+	buf_addf(out, "  %s: %s\n", host, text);
+	if (jout)
+		json_array_append_new(jout,
+		                      json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "host", host, "kind",
+		                                kind, "what", what, "a", va, "b", vb));
+}
+
+size_t repro_compare(const json_t *ra, const json_t *rb, const char *a, const char *b,
+                     struct buf *out, json_t *jout)
+{
+	size_t diffs = 0;
+	const char *host;
+	json_t *ha;
+
+	json_object_foreach((json_t *)ra, host, ha)
+	{
+		json_t *hb = json_object_get(rb, host);
+		char *t;
+
+		if (!hb) {
+			t = xasprintf("only in '%s'", a);
+			line(out, jout, host, "host", host, a, NULL, t);
+			free(t);
+			diffs++;
+			continue;
+		}
+		/* roles */
+		json_t *roa = json_object_get(ha, "roles"), *rob = json_object_get(hb, "roles");
+		const char *k;
+		json_t *v;
+		json_object_foreach(roa, k, v)
+		{
+			if (!json_object_get(rob, k)) {
+				t = xasprintf("role '%s' only in '%s'", k, a);
+				line(out, jout, host, "role", k, a, NULL, t);
+				free(t);
+				diffs++;
+			}
+		}
+		json_object_foreach(rob, k, v)
+		{
+			if (!json_object_get(roa, k)) {
+				t = xasprintf("role '%s' only in '%s'", k, b);
+				line(out, jout, host, "role", k, NULL, b, t);
+				free(t);
+				diffs++;
+			}
+		}
+		/* rendered resources, files among them */
+		json_t *rsa = json_object_get(ha, "resources"),
+		       *rsb = json_object_get(hb, "resources");
+		json_object_foreach(rsa, k, v)
+		{
+			json_t *w = json_object_get(rsb, k);
+			const char *da = json_string_value(json_object_get(v, "digest"));
+			const char *role = json_string_value(json_object_get(v, "role"));
+			if (!w) {
+				t = xasprintf("%s (role %s) only in '%s'", k, role, a);
+				line(out, jout, host, "resource", k, a, NULL, t);
+			} else if (strcmp(da, json_string_value(json_object_get(w, "digest")))) {
+				t = xasprintf("%s (role %s) differs", k, role);
+				line(out, jout, host, "resource", k, da,
+				     json_string_value(json_object_get(w, "digest")), t);
+			} else {
+				continue;
+			}
+			free(t);
+			diffs++;
+		}
+		json_object_foreach(rsb, k, v)
+		{
+			if (json_object_get(rsa, k))
+				continue;
+			t = xasprintf("%s (role %s) only in '%s'", k,
+			              json_string_value(json_object_get(v, "role")), b);
+			line(out, jout, host, "resource", k, NULL, b, t);
+			free(t);
+			diffs++;
+		}
+		/* package versions */
+		json_t *pa = json_object_get(ha, "packages"), *pb = json_object_get(hb, "packages");
+		json_object_foreach(pa, k, v)
+		{
+			const char *va = json_string_value(v);
+			const char *vb = json_string_value(json_object_get(pb, k));
+			if (vb && !strcmp(va, vb))
+				continue;
+			t = xasprintf("package %s: %s in '%s', %s in '%s'", k, va, a,
+			              vb ? vb : "not installed", b);
+			line(out, jout, host, "package", k, va, vb, t);
+			free(t);
+			diffs++;
+		}
+		json_object_foreach(pb, k, v)
+		{
+			if (json_object_get(pa, k))
+				continue;
+			t = xasprintf("package %s: not installed in '%s', %s in '%s'", k, a,
+			              json_string_value(v), b);
+			line(out, jout, host, "package", k, NULL, json_string_value(v), t);
+			free(t);
+			diffs++;
+		}
+	}
+	json_object_foreach((json_t *)rb, host, ha)
+	{
+		if (json_object_get(ra, host))
+			continue;
+		char *t = xasprintf("only in '%s'", b);
+		line(out, jout, host, "host", host, NULL, b, t);
+		free(t);
+		diffs++;
+	}
+	return diffs;
+}
+
+int repro_file_content(const struct host_plan *hp, const char *title, char **content, size_t *len,
+                       char digest[65])
+{
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		struct stage st;
+
+		if (!r->type || strcmp(r->title, title) || strcmp(r->type->name, "file"))
+			continue;
+		if (r->secret || !r->type->stage)
+			return -1;
+		resource_digest(r, digest);
+		stage_init(&st);
+		r->type->stage(r, 0, &st);
+		int rc = -1;
+		if (st.n == 1 && !st.files[0].secret) {
+			*content = xstrndup(st.files[0].data, st.files[0].len);
+			*len = st.files[0].len;
+			rc = 0;
+		}
+		stage_release(&st);
+		return rc;
+	}
+	return -1;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# up --frozen refuses, before changing anything, to install or keep package
+# versions other than the recorded ones, naming host and package.
+. "$(dirname "$0")/lib.sh"
+
+t_project <<'YML'
+project: frozen
+layouts:
+  phase1:
+    servers:
+      app1: { roles: [base, ufw] }
+YML
+t_uses phase1
+state=$WORK/.provision/state.json
+rec=.environments.default.layouts.phase1.repro.app1
+
+# last_apt_asked WORD: the last apt-get run on app1 named WORD.
+last_apt_asked() {
+	on_host app1 'grep ^Commandline: /var/log/apt/history.log | tail -1' | tr ' ' '\n' | grep -qx "$1"
+}
+# not_installed PKG: dpkg on app1 does not have PKG installed.
+not_installed() {
+	! on_host app1 "dpkg-query -W -f '\${Status}' $1 2>/dev/null" | grep -q 'ok installed'
+}
+
+pv up phase1 --frozen >"$WORK/first.out" 2>&1
+check "--frozen on a host with no record refuses" sh -c "test $? = 1 && grep -q 'no package versions are recorded' '$WORK/first.out'"
+check "and changed nothing (ufw is not installed)" not_installed ufw
+pvj up phase1 >"$WORK/up.json" 2>"$WORK/up.err" || bail "up phase1 failed: $(tail -5 "$WORK/up.err")"
+pvj up phase1 --frozen >"$WORK/frozen.json" 2>&1
+check "--frozen with the recorded versions converges (0 changed)" \
+	sh -c "test \"\$(jq -r 'select(.event == \"summary\") | .changed' '$WORK/frozen.json')\" = 0 && test \"\$(jq -r 'select(.event == \"summary\") | .failed' '$WORK/frozen.json')\" = 0"
+
+# the host loses fail2ban and a file drifts; the record says another version
+on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1; echo drift >>/etc/systemd/journald.conf.d/10-provision.conf' || true
+jq "$rec.packages.fail2ban = \"0.0.1-1\"" "$state" >"$WORK/s2" && cp "$WORK/s2" "$state"
+pv up phase1 --frozen >"$WORK/refuse.out" 2>&1
+rc=$?
+check "--frozen refuses a version other than recorded (exit 1, got $rc)" test "$rc" = 1
+check "the refusal names the host" grep -q "app1" "$WORK/refuse.out"
+check "the refusal names the package and both versions" \
+	grep -q "package 'fail2ban' would be installed at [^ ]*, recorded 0.0.1-1" "$WORK/refuse.out"
+check "nothing was changed: fail2ban is still not installed" not_installed fail2ban
+check "nothing was changed: the drifted file is as it was" on_host app1 'grep -qx drift /etc/systemd/journald.conf.d/10-provision.conf'
+check "the record was not touched" test "$(jq -r "$rec.packages.fail2ban" "$state")" = 0.0.1-1
+
+# an installed version other than recorded is refused too
+jq "$rec.packages.sudo = \"0.0.2-1\"" "$state" >"$WORK/s3" && cp "$WORK/s3" "$state"
+pv up phase1 --frozen >"$WORK/refuse2.out" 2>&1
+check "an installed version other than recorded is refused" \
+	grep -q "package 'sudo' is [^ ]* on the host, recorded 0.0.2-1" "$WORK/refuse2.out"
+
+# without --frozen the new versions are accepted and recorded
+pv up phase1 >"$WORK/up2.out" 2>&1 || bail "up without --frozen failed: $(tail -5 "$WORK/up2.out")"
+want=$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")
+check "up without --frozen reinstalls and records the version ($want)" \
+	test -n "$want" -a "$(jq -r "$rec.packages.fail2ban" "$state")" = "$want"
+check "--frozen passes again" pv up phase1 --frozen
+
+# a package lost on the host comes back at the recorded version, asked for by version
+on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1' || true
+pvj up phase1 --frozen --diff >"$WORK/reinstall.json" 2>&1
+check "--frozen reinstalls a lost package at the recorded version" \
+	test "$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")" = "$want"
+check "asking apt for exactly that version (apt's own history)" last_apt_asked "fail2ban=$want"
