@@ -34,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "provision/cloud.h"
 #include "provision/http.h"
 #include "provision/keys.h"
 #include "provision/provider.h"
@@ -48,7 +49,6 @@ static const char *const setting_keys[] = {
 static const char *const vpc_keys[] = {"ip_range"};
 static const char *const lb_keys[] = {"size_unit", "health_path", "targets"};
 static const char *const volume_keys[] = {"name", "size", "format"};
-static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
 
 struct dz {
 	struct provider_ctx *c;
@@ -425,62 +425,28 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 
 static json_t *firewall_body(struct dz *z)
 {
-	json_t *in = json_array();
-	int ports[64];
-	char protos[64][4];
-	size_t n = 0;
-	struct diags d;
-	const int fixed[] = {z->c->inv->ssh_port, 80, 443};
+	json_t *in = json_array(), *outr = json_array();
+	struct cloud_port ports[64];
+	size_t n = cloud_firewall_ports(z->c, ports, PV_ARRAY_SIZE(ports));
+	const char *oprotos[] = {"tcp", "udp", "icmp"};
 
-	diags_init(&d);
-	for (size_t i = 0; i < PV_ARRAY_SIZE(fixed); i++) {
-		ports[n] = fixed[i];
-		snprintf(protos[n++], sizeof(protos[0]), "tcp");
-	}
-	for (size_t i = 0; z->c->roles && i < z->c->layout->n_servers; i++) {
-		const struct inv_server *s = &z->c->layout->servers[i];
-		struct role **rl = NULL;
-		size_t nr = 0;
-		if (role_closure(z->c->roles, s->roles, s->role_pos, s->n_roles, &rl, &nr, &d) < 0)
-			continue;
-		for (size_t k = 0; k < nr; k++) {
-			for (size_t p = 0; p < rl[k]->n_ports && n < PV_ARRAY_SIZE(ports); p++) {
-				int port = atoi(rl[k]->ports[p]);
-				const char *slash = strchr(rl[k]->ports[p], '/');
-				const char *proto = slash ? slash + 1 : "tcp";
-				bool seen = false;
-				for (size_t q = 0; q < n && !seen; q++)
-					seen = ports[q] == port && !strcmp(protos[q], proto);
-				if (seen || port <= 0 ||
-				    (strcmp(proto, "tcp") && strcmp(proto, "udp")))
-					continue;
-				ports[n] = port;
-				snprintf(protos[n++], sizeof(protos[0]), "%s", proto);
-			}
-		}
-		free(rl);
-	}
 	for (size_t i = 0; i < n; i++) {
-		bool priv = false;
-		for (size_t k = 0; k < PV_ARRAY_SIZE(private_ports) && !priv; k++)
-			priv = ports[i] == private_ports[k];
 		char port[16];
-		snprintf(port, sizeof(port), "%d", ports[i]);
-		json_t *src = priv ? json_pack("{s:[s]}", "addresses", z->ip_range)
-		                   : json_pack("{s:[s,s]}", "addresses", "0.0.0.0/0", "::/0");
-		json_array_append_new(in, json_pack("{s:s, s:s, s:o}", "protocol", protos[i],
+		snprintf(port, sizeof(port), "%d", ports[i].port);
+		json_t *src = ports[i].private_only
+		                  ? json_pack("{s:[s]}", "addresses", z->ip_range)
+		                  : json_pack("{s:[s,s]}", "addresses", "0.0.0.0/0", "::/0");
+		json_array_append_new(in, json_pack("{s:s, s:s, s:o}", "protocol", ports[i].proto,
 		                                    "ports", port, "sources", src));
 	}
 	json_array_append_new(in, json_pack("{s:s, s:s, s:{s:[s,s]}}", "protocol", "icmp", "ports",
 	                                    "0", "sources", "addresses", "0.0.0.0/0", "::/0"));
-	json_t *outr = json_array();
-	const char *oprotos[] = {"tcp", "udp", "icmp"};
+	/* a DigitalOcean firewall without outbound rules blocks all outbound traffic */
 	for (size_t i = 0; i < PV_ARRAY_SIZE(oprotos); i++)
 		json_array_append_new(outr,
 		                      json_pack("{s:s, s:s, s:{s:[s,s]}}", "protocol", oprotos[i],
 		                                "ports", i < 2 ? "all" : "0", "destinations",
 		                                "addresses", "0.0.0.0/0", "::/0"));
-	diags_release(&d);
 	return json_pack("{s:s, s:o, s:o, s:[s]}", "name", z->prefix, "inbound_rules", in,
 	                 "outbound_rules", outr, "tags", z->tag);
 }
@@ -492,55 +458,6 @@ static bool rules_equal(json_t *have, json_t *want)
 	       json_equal(json_object_get(have, "outbound_rules"),
 	                  json_object_get(want, "outbound_rules")) &&
 	       json_equal(json_object_get(have, "tags"), json_object_get(want, "tags"));
-}
-
-static void yaml_str(struct buf *b, const char *s)
-{
-	buf_addc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_addf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			buf_addf(b, "\\x%02x", (unsigned char)*s);
-		else
-			buf_addc(b, *s);
-	}
-	buf_addc(b, '"');
-}
-
-/* The cloud-init document, as for hetzner: admin user, the tool's host key. */
-static char *user_data(const struct provider_ctx *c, const char *name, const char *priv,
-                       const char *pub)
-{
-	struct buf b;
-
-	buf_init(&b, 64 * 1024);
-	buf_adds(&b, "#cloud-config\nhostname: ");
-	yaml_str(&b, name);
-	buf_adds(&b, "\nssh_pwauth: false\nssh_deletekeys: true\nssh_genkeytypes: []\n");
-	if (strcmp(c->admin_user, "root")) {
-		buf_adds(&b, "users:\n  - name: ");
-		yaml_str(&b, c->admin_user);
-		buf_adds(
-		    &b, "\n    shell: /bin/bash\n    lock_passwd: true\n"
-		        "    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    ssh_authorized_keys:\n      - ");
-		yaml_str(&b, c->admin_public_key);
-		buf_adds(&b, "\n");
-	}
-	buf_adds(&b, "ssh_keys:\n  ed25519_private: |\n");
-	for (const char *p = priv; *p;) {
-		size_t l = strcspn(p, "\n");
-		buf_adds(&b, "    ");
-		buf_add(&b, p, l);
-		buf_addc(&b, '\n');
-		p += l;
-		if (*p == '\n')
-			p++;
-	}
-	buf_adds(&b, "  ed25519_public: ");
-	yaml_str(&b, pub);
-	buf_adds(&b, "\n");
-	return buf_detach(&b, NULL);
 }
 
 static const struct node *server_volumes(const struct inv_server *s)
@@ -558,19 +475,6 @@ static bool is_lb_target(const struct provider_ctx *c, const char *server)
 		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
 			return true;
 	return false;
-}
-
-static bool same_key(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	if (!a || !b)
-		return false;
-	la = strcspn(a, " \t");
-	la += a[la] ? 1 + strcspn(a + la + 1, " \t\n") : 0;
-	lb = strcspn(b, " \t");
-	lb += b[lb] ? 1 + strcspn(b + lb + 1, " \t\n") : 0;
-	return la == lb && !strncmp(a, b, la);
 }
 
 /* Size, image or region an existing droplet has other than the inventory's. */
@@ -668,13 +572,13 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 		json_t *v;
 		json_array_foreach(keys, i, v)
 		{
-			if (same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
 				k = v;
 				json_object_set_new(pd, "ssh_key_foreign", json_true());
 			}
 		}
 	}
-	if (k && same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
+	if (k && cloud_same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
 		rc = state_save(z->c->state, err);
 		goto out;
@@ -822,7 +726,7 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	json_object_del(o, "droplet_id");
 	if (state_save(c->state, err) < 0)
 		goto out;
-	ud = user_data(c, s->name, priv, pub);
+	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *tags = json_pack("[s,s]", z->tag, stag);
 	if (is_lb_target(c, s->name)) {
 		char *lt = xasprintf("%s:lb", z->tag);
@@ -1235,7 +1139,7 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	json_t *v;
 	json_array_foreach(keys, i, v)
 	{
-		key = key || same_key(jstr(v, "public_key"), c->admin_public_key);
+		key = key || cloud_same_key(jstr(v, "public_key"), c->admin_public_key);
 	}
 	if (!key)
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);

@@ -37,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "provision/cloud.h"
 #include "provision/http.h"
 #include "provision/keys.h"
 #include "provision/provider.h"
@@ -52,9 +53,6 @@ static const char *const setting_keys[] = {"token",         "location",       "t
 static const char *const network_keys[] = {"ip_range", "subnet", "zone"};
 static const char *const lb_keys[] = {"type", "health_path", "targets", "location"};
 static const char *const volume_keys[] = {"name", "size", "format"};
-
-/* Database ports: open only to the private network. */
-static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
 
 struct hz {
 	struct provider_ctx *c;
@@ -440,64 +438,22 @@ static char *server_name(const struct hz *z, const char *server)
 static json_t *firewall_rules(struct hz *z, struct pv_error *err)
 {
 	json_t *rules = json_array();
-	int *ports = NULL;
-	char **protos = NULL;
-	size_t n = 0, alloc = 0, palloc = 0;
-	struct diags d;
-	const int fixed[] = {z->c->inv->ssh_port, 80, 443};
+	struct cloud_port ports[64];
+	size_t n = cloud_firewall_ports(z->c, ports, PV_ARRAY_SIZE(ports));
 
-	diags_init(&d);
-	for (size_t i = 0; i < PV_ARRAY_SIZE(fixed); i++) {
-		PV_GROW(ports, n + 1, alloc);
-		PV_GROW(protos, n + 1, palloc);
-		ports[n] = fixed[i];
-		protos[n++] = xstrdup("tcp");
-	}
-	for (size_t i = 0; z->c->roles && i < z->c->layout->n_servers; i++) {
-		const struct inv_server *s = &z->c->layout->servers[i];
-		struct role **rl = NULL;
-		size_t nr = 0;
-		if (role_closure(z->c->roles, s->roles, s->role_pos, s->n_roles, &rl, &nr, &d) < 0)
-			continue;
-		for (size_t k = 0; k < nr; k++) {
-			for (size_t p = 0; p < rl[k]->n_ports; p++) {
-				int port = atoi(rl[k]->ports[p]);
-				const char *slash = strchr(rl[k]->ports[p], '/');
-				const char *proto = slash ? slash + 1 : "tcp";
-				bool seen = false;
-				for (size_t q = 0; q < n && !seen; q++)
-					seen = ports[q] == port && !strcmp(protos[q], proto);
-				if (seen || port <= 0 ||
-				    (strcmp(proto, "tcp") && strcmp(proto, "udp")))
-					continue;
-				PV_GROW(ports, n + 1, alloc);
-				PV_GROW(protos, n + 1, palloc);
-				ports[n] = port;
-				protos[n++] = xstrdup(proto);
-			}
-		}
-		free(rl);
-	}
 	for (size_t i = 0; i < n; i++) {
-		bool priv = false;
-		for (size_t k = 0; k < PV_ARRAY_SIZE(private_ports) && !priv; k++)
-			priv = ports[i] == private_ports[k];
 		char port[16];
-		snprintf(port, sizeof(port), "%d", ports[i]);
-		json_t *src =
-		    priv ? json_pack("[s]", z->ip_range) : json_pack("[s,s]", "0.0.0.0/0", "::/0");
-		json_array_append_new(rules, json_pack("{s:s, s:s, s:s, s:o, s:s}", "direction",
-		                                       "in", "protocol", protos[i], "port", port,
-		                                       "source_ips", src, "description",
-		                                       priv ? "private network only" : "open"));
-		free(protos[i]);
+		snprintf(port, sizeof(port), "%d", ports[i].port);
+		json_t *src = ports[i].private_only ? json_pack("[s]", z->ip_range)
+		                                    : json_pack("[s,s]", "0.0.0.0/0", "::/0");
+		json_array_append_new(
+		    rules, json_pack("{s:s, s:s, s:s, s:o, s:s}", "direction", "in", "protocol",
+		                     ports[i].proto, "port", port, "source_ips", src, "description",
+		                     ports[i].private_only ? "private network only" : "open"));
 	}
 	json_array_append_new(rules, json_pack("{s:s, s:s, s:[s,s], s:s}", "direction", "in",
 	                                       "protocol", "icmp", "source_ips", "0.0.0.0/0",
 	                                       "::/0", "description", "ping"));
-	free(ports);
-	free(protos);
-	diags_release(&d);
 	(void)err;
 	return rules;
 }
@@ -520,60 +476,6 @@ static bool rules_equal(json_t *a, json_t *b)
 			return false;
 	}
 	return true;
-}
-
-/* "key: "value"" for YAML: the value double-quoted and escaped. */
-static void yaml_str(struct buf *b, const char *s)
-{
-	buf_addc(b, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_addf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			buf_addf(b, "\\x%02x", (unsigned char)*s);
-		else
-			buf_addc(b, *s);
-	}
-	buf_addc(b, '"');
-}
-
-/*
- * The cloud-init document: the admin user with the operator's key and
- * sudo, and the host key the tool made (no other host key is generated).
- * The result holds a private key: the caller wipes it.
- */
-static char *user_data(const struct provider_ctx *c, const char *name, const char *priv,
-                       const char *pub)
-{
-	struct buf b;
-
-	buf_init(&b, 64 * 1024);
-	buf_adds(&b, "#cloud-config\nhostname: ");
-	yaml_str(&b, name);
-	buf_adds(&b, "\nssh_pwauth: false\nssh_deletekeys: true\nssh_genkeytypes: []\n");
-	if (strcmp(c->admin_user, "root")) {
-		buf_adds(&b, "users:\n  - name: ");
-		yaml_str(&b, c->admin_user);
-		buf_adds(
-		    &b, "\n    shell: /bin/bash\n    lock_passwd: true\n"
-		        "    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    ssh_authorized_keys:\n      - ");
-		yaml_str(&b, c->admin_public_key);
-		buf_adds(&b, "\n");
-	}
-	buf_adds(&b, "ssh_keys:\n  ed25519_private: |\n");
-	for (const char *p = priv; *p;) {
-		size_t l = strcspn(p, "\n");
-		buf_adds(&b, "    ");
-		buf_add(&b, p, l);
-		buf_addc(&b, '\n');
-		p += l;
-		if (*p == '\n')
-			p++;
-	}
-	buf_adds(&b, "  ed25519_public: ");
-	yaml_str(&b, pub);
-	buf_adds(&b, "\n");
-	return buf_detach(&b, NULL);
 }
 
 static const struct node *server_volumes(const struct inv_server *s)
@@ -676,20 +578,6 @@ static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, s
 
 /* ---- up ---- */
 
-/* Same key type and key, whatever the comments say. */
-static bool same_key(const char *a, const char *b)
-{
-	size_t la, lb;
-
-	if (!a || !b)
-		return false;
-	la = strcspn(a, " \t");
-	la += a[la] ? 1 + strcspn(a + la + 1, " \t\n") : 0;
-	lb = strcspn(b, " \t");
-	lb += b[lb] ? 1 + strcspn(b + lb + 1, " \t\n") : 0;
-	return la == lb && !strncmp(a, b, la);
-}
-
 static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *keys = NULL, *k;
@@ -702,7 +590,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 	k = find_id(keys, jid(pd, "ssh_key_id"));
 	if (!k)
 		k = find_name(keys, name);
-	if (k && same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
+	if (k && cloud_same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
 		set_id(pd, "ssh_key_id", jid(k, "id"));
 		rc = state_save(z->c->state, err);
 		goto out;
@@ -726,7 +614,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 			goto out;
 		json_array_foreach(every, i, v)
 		{
-			if (!k && same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (!k && cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
 				report_info(z->c->rep, NULL,
 				            "the project has this SSH key as '%s'; using it",
 				            jstr(v, "name") ? jstr(v, "name") : "?");
@@ -754,7 +642,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 		                 &e2) == 0) {
 			json_array_foreach(every, i, v)
 			{
-				if (same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+				if (cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
 					report_info(
 					    z->c->rep, NULL,
 					    "the project has this SSH key as '%s'; using it",
@@ -950,7 +838,7 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 	json_object_del(o, "server_id");
 	if (state_save(c->state, err) < 0)
 		goto out;
-	ud = user_data(c, s->name, priv, pub);
+	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *lab = labels(z, "server", s->name);
 	if (is_lb_target(c, s->name))
 		json_object_set_new(lab, "lb-target", json_string("true"));
