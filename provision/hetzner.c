@@ -428,10 +428,14 @@ static char *ssh_key_name(const struct hz *z)
 	return xasprintf("%s", z->prefix);
 }
 
+/*
+ * Server names are unique per project: app1.phase1.default.shop, so every
+ * environment and layout of a project can have its app1.  The host name on
+ * the server is app1 (cloud-init sets it).
+ */
 static char *server_name(const struct hz *z, const char *server)
 {
-	(void)z;
-	return xasprintf("%s", server);
+	return xasprintf("%s.%s.%s.%s", server, z->c->layout->name, z->c->env, z->c->inv->project);
 }
 
 /* Firewall rules mirroring the hosts' own firewalls. */
@@ -963,7 +967,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 				report_warn(c->rep, s->name,
 				            "the create got no answer, but server %s exists (id "
 				            "%lld); adopting it",
-				            nm, jid(srv, "id"));
+				            s->name, jid(srv, "id"));
 				record_server(o, srv);
 				state_set_str(o, "status", "created");
 				cr = state_save(c->state, err) < 0 ? -1 : 2;
@@ -1223,7 +1227,7 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 			buf_addf(out,
 			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
 			         "boot\n",
-			         name, server_setting(c, s, "type", "cx22"),
+			         s->name, server_setting(c, s, "type", "cx22"),
 			         server_setting(c, s, "image", "debian-12"),
 			         server_setting(c, s, "location", "fsn1"));
 		else if (jstr(srv, "status") && !strcmp(jstr(srv, "status"), "off"))

@@ -71,6 +71,7 @@ RATE = {"limit": 3600, "per_second": 1.0, "tokens": 3600.0, "at": time.time(),
 STATS = {"requests": 0, "writes": 0, "rate_limited": 0, "early": 0, "faults": 0,
          "told_to_wait": 0}
 HOSTS = {}  # server id -> {"pid":..., "dir":...}
+HOSTNAMES = {}  # thread -> the host name the cloud-config set
 SINGULAR = {"ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
             "servers": "server", "volumes": "volume", "load_balancers": "load_balancer"}
 
@@ -420,6 +421,7 @@ def apply_cloud_config(name, root, user_data):
         if k not in CLOUD_KEYS:
             violation("POST", "/servers", "%s: key '%s' is not applied by the test hosts" % (where, k))
     name = doc.get("hostname", name)
+    HOSTNAMES[threading.get_ident()] = name
     put(root, "etc/hostname", name + "\n")
     put(root, "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost\n" % name)
     keys = doc.get("ssh_keys") or {}
@@ -480,6 +482,7 @@ def boot_host(sid, name, public, private, user_data):
     put(root, "etc/systemd/system/systemd-timesyncd.service.d/10-test-host.conf",
         "[Unit]\nConditionVirtualization=\n")
     apply_cloud_config(name, root, user_data or "")
+    name = HOSTNAMES.pop(threading.get_ident(), name)
     log = open(os.path.join(d, "console.log"), "ab")
     p = subprocess.Popen(
         ["systemd-nspawn", "--quiet", "-D", root, "--boot", "--register=no", "--keep-unit",

@@ -33,6 +33,8 @@ check "one server, labelled project/env/layout/server" test "$(jq '[.servers[] |
 check "one network, one firewall, one SSH key, one volume" test "$(jq -c '[(.networks|length), (.firewalls|length), (.ssh_keys|length), (.volumes|length)]' <<<"$state")" = "[1,1,1,1]"
 check "the firewall opens 22, 80 and 443/tcp" test "$(jq -c '[.firewalls[].rules[] | select(.protocol == "tcp") | .port] | sort' <<<"$state")" = '["22","443","80"]'
 check "the server is attached to the network and the firewall" test "$(jq -c '.servers[] | [(.private_net|length), (.public_net.firewalls|length)]' <<<"$state")" = "[1,1]"
+check "the server's name is unique in the project: app1.phase1.default.shop" test "$(jq -r '.servers[].name' <<<"$state")" = app1.phase1.default.shop
+check "its host name is app1" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- hostname | grep -qx app1"
 sid=$(jq -r '.servers[] | .id' <<<"$state")
 check "the server id is in the state" test "$(jq -r '.environments.default.layouts.phase1.hosts.app1.server_id' "$WORK/.provision/state.json")" = "$sid"
 

@@ -45,12 +45,12 @@ check "HTTP 80 -> 80 with a health check on /up" test "$(jq -c '[.services[] | s
 check "HTTPS 443 passed through to 443" test "$(jq -c '[.services[] | select(.protocol == "tcp") | [.listen_port, .destination_port]]' <<<"$lb")" = '[[443,443]]'
 check "the load balancer is on the private network" test "$(jq '.private_net | length' <<<"$lb")" = 1
 targets=$(jq -r --arg sel "$(jq -r '.targets[0].label_selector.selector' <<<"$lb")" \
-	'.servers[] | select(.labels["lb-target"] == "true") | .name' <<<"$state" | sort | tr '\n' ' ')
+	'.servers[] | select(.labels["lb-target"] == "true") | .labels.server' <<<"$state" | sort | tr '\n' ' ')
 check "it targets exactly the web servers by label: $targets" test "$targets" = "web1 web2 "
 fw=$(jq -c '.firewalls[].rules' <<<"$state")
 check "the firewall opens 5432 only to the private network" test "$(jq -c '[.[] | select(.port == "5432") | .source_ips]' <<<"$fw")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
 check "the firewall opens 22, 80, 443 to all" test "$(jq -c '[.[] | select(.source_ips == ["0.0.0.0/0", "::/0"] and .protocol == "tcp") | .port] | sort' <<<"$fw")" = '["22","443","80"]'
-check "db1's volume is attached to db1" test "$(jq -r --argjson id "$(jq '.servers[] | select(.name == "db1") | .id' <<<"$state")" '.volumes[] | select(.server == $id) | .name' <<<"$state")" = shop-default-phase2-db1-pgdata
+check "db1's volume is attached to db1" test "$(jq -r --argjson id "$(jq '.servers[] | select(.labels.server == "db1") | .id' <<<"$state")" '.volumes[] | select(.server == $id) | .name' <<<"$state")" = shop-default-phase2-db1-pgdata
 pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed"
 check "a second up changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up2.json"
 viol=$(cloud_violations)
