@@ -11,6 +11,7 @@
  *       load_balancer: { size_unit: 1, health_path: /up, targets: [web1, web2] }
  *       poll_interval: 1
  *       action_timeout: 600
+ *       request_timeout: 60
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
  *
@@ -45,7 +46,8 @@
 #define BOOT_TIMEOUT_MS 300000
 
 static const char *const setting_keys[] = {
-    "token", "region", "size", "image", "vpc", "load_balancer", "poll_interval", "action_timeout"};
+    "token",         "region",        "size",           "image",          "vpc",
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout"};
 static const char *const vpc_keys[] = {"ip_range"};
 static const char *const lb_keys[] = {"size_unit", "health_path", "targets"};
 static const char *const volume_keys[] = {"name", "size", "format"};
@@ -160,6 +162,7 @@ static void do_validate(const struct inventory *inv, const struct inv_layout *l,
 		}
 		check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60, d);
 		check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1, 86400, d);
+		check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1, 600, d);
 	}
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
@@ -241,6 +244,8 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 	if (rc < 0)
 		return -1;
 	z->http_open = true;
+	/* one attempt's limit; a request that takes longer is retried (reads) or looked for */
+	z->http.timeout_s = strtol(setting(c, "request_timeout", "60"), NULL, 10);
 	z->http.note = note;
 	z->http.note_arg = z;
 	return 0;

@@ -11,6 +11,7 @@
  *       load_balancer: { type: lb11, health_path: /up, targets: [web1, web2] }
  *       poll_interval: 1                 # seconds between action polls
  *       action_timeout: 600              # seconds an action may take
+ *       request_timeout: 60              # seconds one HTTP request may take
  *   servers:
  *     app1: { type: cx32, image: debian-12, location: nbg1,
  *             volumes: [{ name: data, size: 20 }] }
@@ -47,9 +48,9 @@
 #define DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
 #define BOOT_TIMEOUT_MS 300000
 
-static const char *const setting_keys[] = {"token",         "location",       "type",
-                                           "image",         "network",        "load_balancer",
-                                           "poll_interval", "action_timeout", "endpoint"};
+static const char *const setting_keys[] = {
+    "token",         "location",      "type",           "image",           "network",
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
 static const char *const network_keys[] = {"ip_range", "subnet", "zone"};
 static const char *const lb_keys[] = {"type", "health_path", "targets", "location"};
 static const char *const volume_keys[] = {"name", "size", "format"};
@@ -170,6 +171,7 @@ static void hetzner_validate(const struct inventory *inv, const struct inv_layou
 		}
 		check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60, d);
 		check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1, 86400, d);
+		check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1, 600, d);
 	}
 	if (!valid_label_value(inv->project))
 		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
@@ -259,6 +261,8 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	if (rc < 0)
 		return -1;
 	z->http_open = true;
+	/* one attempt's limit; a request that takes longer is retried (reads) or looked for */
+	z->http.timeout_s = strtol(setting(c, "request_timeout", "60"), NULL, 10);
 	z->http.note = note;
 	z->http.note_arg = z;
 	return 0;
