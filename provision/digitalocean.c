@@ -1027,7 +1027,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
 	const struct node *lbs = node_get(c->settings, "load_balancer");
-	json_t *pd = pdata(c), *all = NULL, *lb;
+	json_t *pd = pdata(c), *all = NULL, *lb, *body = NULL;
 	const char *hp = str_at(lbs, "health_path") ? str_at(lbs, "health_path") : "/";
 	char *name = NULL, *tag = NULL;
 	int rc = -1;
@@ -1041,14 +1041,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	lb = find_id(all, json_object_get(pd, "load_balancer_id"));
 	if (!lb)
 		lb = find_name(all, name);
-	if (lb) {
-		json_object_set(pd, "load_balancer_id", json_object_get(lb, "id"));
-		rc = state_save(c->state, err);
-		goto out;
-	}
-	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
-	            name, hp);
-	json_t *body = json_pack(
+	body = json_pack(
 	    "{s:s, s:s, s:I, s:s, s:O, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i, s:b}], "
 	    "s:{s:s, s:i, s:s, s:i, s:i, s:i, s:i}}",
 	    "name", name, "region", setting(c, "region", "fra1"), "size_unit",
@@ -1059,9 +1052,29 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	    443, "tls_passthrough", 1, "health_check", "protocol", "http", "port", 80, "path", hp,
 	    "check_interval_seconds", 10, "response_timeout_seconds", 5, "healthy_threshold", 3,
 	    "unhealthy_threshold", 3);
+	if (lb) {
+		json_object_set(pd, "load_balancer_id", json_object_get(lb, "id"));
+		if ((rc = state_save(c->state, err)) < 0)
+			goto out;
+		const char *have = jstr(json_object_get(lb, "health_check"), "path");
+		if (have && strcmp(have, hp)) {
+			/* an update names the whole load balancer: the same body as a create */
+			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
+			            name, have, hp);
+			char *p = xasprintf("/v2/load_balancers/%s", jstr(lb, "id"));
+			struct http_response r;
+			rc = call(z, "PUT", p, body, &r, err, "updating the load balancer");
+			free(p);
+			http_response_release(&r);
+			*changed = true;
+		}
+		goto out;
+	}
+	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
+	            name, hp);
+
 	struct http_response r;
 	rc = call(z, "POST", "/v2/load_balancers", body, &r, err, "creating the load balancer");
-	json_decref(body);
 	if (rc == 0) {
 		json_t *id = json_object_get(json_object_get(r.json, "load_balancer"), "id");
 		json_object_set(pd, "load_balancer_id", id);
@@ -1075,6 +1088,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	http_response_release(&r);
 out:
+	json_decref(body);
 	json_decref(all);
 	free(name);
 	free(tag);
@@ -1177,8 +1191,14 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		if (!find_name(lbs, ln))
+		json_t *lb = find_name(lbs, ln);
+		const char *hp = str_at(node_get(c->settings, "load_balancer"), "health_path");
+		const char *have = jstr(json_object_get(lb, "health_check"), "path");
+		if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
+		else if (have && strcmp(have, hp ? hp : "/"))
+			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
+			         ln, have, hp ? hp : "/");
 		free(ln);
 	}
 	rc = 0;

@@ -1086,6 +1086,21 @@ out:
 	return rc;
 }
 
+/* The health check path of the load balancer's HTTP service on port 80, or NULL. */
+static const char *lb_health_path(json_t *lb)
+{
+	size_t i;
+	json_t *svc;
+
+	json_array_foreach(json_object_get(lb, "services"), i, svc)
+	{
+		if (jid(svc, "listen_port") == 80)
+			return jstr(json_object_get(json_object_get(svc, "health_check"), "http"),
+			            "path");
+	}
+	return NULL;
+}
+
 static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
@@ -1105,7 +1120,29 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 		lb = find_name(all, name);
 	if (lb) {
 		set_id(pd, "load_balancer_id", jid(lb, "id"));
-		rc = state_save(c->state, err);
+		if ((rc = state_save(c->state, err)) < 0)
+			goto out;
+		const char *have = lb_health_path(lb);
+		if (have && strcmp(have, hp)) {
+			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
+			            name, have, hp);
+			char *p =
+			    xasprintf("/load_balancers/%lld/actions/update_service", jid(lb, "id"));
+			json_t *body = json_pack(
+			    "{s:i, s:{s:s, s:i, s:i, s:i, s:i, s:{s:s, s:n, s:[s,s], s:b}}}",
+			    "listen_port", 80, "health_check", "protocol", "http", "port", 80,
+			    "interval", 15, "timeout", 10, "retries", 3, "http", "path", hp,
+			    "domain", "status_codes", "2??", "3??", "tls", 0);
+			struct http_response r;
+			rc = call(z, "POST", p, body, 0, &r, err, "updating the load balancer");
+			json_decref(body);
+			free(p);
+			if (rc == 0)
+				rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+				                 "load balancer", err);
+			http_response_release(&r);
+			*changed = true;
+		}
 		goto out;
 	}
 	sel = xasprintf("project==%s,env==%s,layout==%s,lb-target==true", c->inv->project, c->env,
@@ -1252,8 +1289,13 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		if (!find_name(lbs, ln))
+		json_t *lb = find_name(lbs, ln);
+		const char *hp = str_at(node_get(c->settings, "load_balancer"), "health_path");
+		if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
+		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
+			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
+			         ln, lb_health_path(lb), hp ? hp : "/");
 		free(ln);
 	}
 	size_t i;

@@ -305,6 +305,13 @@ def handle(method, tmpl, pv, q, body, fail):
                     return 200, {ONE[kind]: r}
                 if method == "DELETE":
                     return delete(kind, r)
+                if method == "PUT" and kind == "load_balancers":
+                    keep = {k: r[k] for k in ("id", "ip", "status", "created_at",
+                                              "droplet_ids")}
+                    r.clear()
+                    r.update(core.synth(res_schema(kind), dict(
+                        body, region={"slug": body.get("region")}, **keep)))
+                    return 200, {"load_balancer": r}
                 if method == "PUT" and kind == "firewalls":
                     keep = {k: r[k] for k in ("id", "status", "created_at", "pending_changes")}
                     r.clear()

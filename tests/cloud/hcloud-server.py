@@ -890,6 +890,19 @@ def delete_lb(lb, fail):
     return 204, None
 
 
+def lb_update_service(lb, body, fail):
+    for svc in lb["services"]:
+        if svc["listen_port"] == body["listen_port"]:
+            for k, v in body.items():
+                if isinstance(v, dict) and isinstance(svc.get(k), dict):
+                    svc[k].update(v)
+                else:
+                    svc[k] = v
+            return 201, {"action": start_action("update_service", [("load_balancer", lb["id"])],
+                                                fail=fail)}
+    raise ApiError(404, "not_found", "no service on port %d" % body["listen_port"])
+
+
 CREATE = {"ssh_keys": create_ssh_key, "networks": create_network, "firewalls": create_firewall,
           "servers": create_server, "volumes": create_volume, "load_balancers": create_lb}
 DELETE = {"servers": delete_server, "ssh_keys": delete_plain("ssh_keys"),
@@ -898,7 +911,8 @@ DELETE = {"servers": delete_server, "ssh_keys": delete_plain("ssh_keys"),
 ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("firewalls", "apply_to_resources"): fw_apply,
            ("firewalls", "remove_from_resources"): fw_remove,
-           ("volumes", "detach"): vol_detach}
+           ("volumes", "detach"): vol_detach,
+           ("load_balancers", "update_service"): lb_update_service}
 
 
 # ---- HTTP ----

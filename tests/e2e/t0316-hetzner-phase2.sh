@@ -53,5 +53,12 @@ check "the firewall opens 22, 80, 443 to all" test "$(jq -c '[.[] | select(.sour
 check "db1's volume is attached to db1" test "$(jq -r --argjson id "$(jq '.servers[] | select(.labels.server == "db1") | .id' <<<"$state")" '.volumes[] | select(.server == $id) | .name' <<<"$state")" = shop-default-phase2-db1-pgdata
 pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed"
 check "a second up changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up2.json"
+# the app's health path changes: the load balancer's check follows
+sed -i 's|health_path: /up|health_path: /healthz|' "$WORK/inventory.yml"
+pv plan phase2 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
+check "plan shows the new health check path" grep -q '~ cloud: load balancer shop-default-phase2-lb: health check path /up -> /healthz' "$WORK/plan2"
+pvj up phase2 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up failed: $(cat "$WORK/up3.err")"
+check "up changed the health check in place" test "$(cloud_state | jq -r '[.load_balancers[].services[] | select(.listen_port == 80) | .health_check.http.path] | join(",")')" = /healthz
+check "still one load balancer" test "$(cloud_state | jq '.load_balancers | length')" = 1
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

@@ -41,6 +41,13 @@ check "HTTP 80 -> 80, health check on /up" test "$(jq -c '[([.forwarding_rules[]
 check "HTTPS 443 passed through" test "$(jq -c '[.forwarding_rules[] | select(.entry_protocol == "https") | [.entry_port, .tls_passthrough]]' <<<"$lb")" = '[[443,true]]'
 check "the firewall opens 5432 only to the VPC" test "$(jq -c '[.firewalls[].inbound_rules[] | select(.ports == "5432") | .sources.addresses]' <<<"$state")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
 
+# the app's health path changes: the load balancer's check follows, in place
+sed -i 's|health_path: /up|health_path: /healthz|' "$WORK/inventory.yml"
+pv plan phase2 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
+check "plan shows the new health check path" grep -q '~ cloud: load balancer shop-default-phase2-lb: health check path /up -> /healthz' "$WORK/plan2"
+pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up failed: $(cat "$WORK/up2.err")"
+check "up changed the health check of the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .health_check.path]]')" = "$(jq -c '[[.id, "/healthz"]]' <<<"$lb")"
+
 # not the layout's: a droplet of another project, an SSH key of someone else
 ssh-keygen -q -t ed25519 -N '' -C other -f "$WORK/other" >/dev/null
 cloud_api POST /v2/account/keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
