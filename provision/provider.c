@@ -9,6 +9,8 @@
 static const struct provider_ops *const providers[] = {
     &provider_local,
     &provider_static,
+    &provider_hetzner,
+    &provider_digitalocean,
 };
 
 const struct provider_ops *provider_find(const char *name)

@@ -12,8 +12,9 @@ packages=(
 	# tests: ssh client and server, JSON on the command line; the stand-in Tailscale API
 	# (python3 standard library only) and curl to drive its test controls
 	openssh-client openssh-server jq ca-certificates python3 curl
-	# tests of the application roles: YAML schema checks
-	python3-yaml
+	# tests of the application roles (YAML schema checks) and the cloud API test servers
+	# (Debian's jsonschema and yaml modules)
+	python3-yaml python3-jsonschema
 )
 
 missing=()

@@ -13,6 +13,7 @@
 #include "provision/host.h"
 #include "provision/inventory.h"
 #include "provision/report.h"
+#include "provision/role.h"
 #include "provision/state.h"
 
 struct provider_ctx {
@@ -26,6 +27,7 @@ struct provider_ctx {
 	const char *known_hosts; /* the tool's known_hosts file (pin keys here) */
 	const char *admin_user; /* user to create at first boot */
 	const char *admin_public_key; /* its authorized key */
+	struct role_set *roles; /* the roles, for the ports a cloud firewall opens */
 };
 
 struct provider_ops {
@@ -50,5 +52,7 @@ const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;
 extern const struct provider_ops provider_static;
+extern const struct provider_ops provider_hetzner;
+extern const struct provider_ops provider_digitalocean;
 
 #endif

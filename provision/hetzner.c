@@ -1,0 +1,1445 @@
+/*
+ * hetzner.c - servers on Hetzner Cloud (https://docs.hetzner.cloud).
+ *
+ *   providers:
+ *     hetzner:
+ *       token: env:HCLOUD_TOKEN          # or file:PATH; default: $HCLOUD_TOKEN
+ *       location: fsn1                   # default of every server
+ *       type: cx22
+ *       image: debian-12
+ *       network: { ip_range: 10.0.0.0/16, subnet: 10.0.1.0/24, zone: eu-central }
+ *       load_balancer: { type: lb11, health_path: /up, targets: [web1, web2] }
+ *       poll_interval: 1                 # seconds between action polls
+ *       action_timeout: 600              # seconds an action may take
+ *       request_timeout: 60              # seconds one HTTP request may take
+ *   servers:
+ *     app1: { type: cx32, image: debian-12, location: nbg1,
+ *             volumes: [{ name: data, size: 20 }] }
+ *
+ * A layout is one SSH key, one private network, one firewall, its servers
+ * (with their volumes) and, when asked for, one load balancer.  Every one
+ * carries the labels project, env, layout (and server), so the tool finds
+ * what it made by listing with a label selector: what exists is adopted,
+ * never created twice.  The id of everything created is written to the
+ * state the moment the API returns it; a server's entry (with the public
+ * half of its new host key) is written before the create is even sent, so
+ * an interrupted run is finished by the next one and destroy finds it.
+ *
+ * No trust on first use: the tool makes each server's ed25519 host key and
+ * hands it over in the cloud-init user_data (ssh_keys), pins it, and SSH
+ * accepts only that key.  The root password the API returns when no SSH
+ * key is given is never read (an SSH key is always given).
+ *
+ * The base URL is https://api.hetzner.cloud/v1, or $HCLOUD_ENDPOINT as for
+ * the hcloud CLI.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "provision/cloud.h"
+#include "provision/http.h"
+#include "provision/keys.h"
+#include "provision/provider.h"
+#include "provision/remote.h"
+#include "provision/role.h"
+
+#define DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
+#define BOOT_TIMEOUT_MS 300000
+
+static const char *const setting_keys[] = {
+    "token",         "location",      "type",           "image",           "network",
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
+static const char *const network_keys[] = {"ip_range", "subnet", "zone"};
+static const char *const lb_keys[] = {"type", "health_path", "targets", "location"};
+static const char *const volume_keys[] = {"name", "size", "format"};
+
+struct hz {
+	struct provider_ctx *c;
+	struct http_client http;
+	bool http_open;
+	char *prefix; /* shop-default-phase1: names of what the layout owns */
+	char *selector; /* project==shop,env==default,layout==phase1 (escaped) */
+	double poll_s;
+	long action_timeout_s;
+	const char *ip_range, *subnet, *zone;
+};
+
+/* ---- settings ---- */
+
+static const char *str_at(const struct node *map, const char *key)
+{
+	const struct node *v = node_get(map, key);
+
+	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
+}
+
+static const char *setting(const struct provider_ctx *c, const char *key, const char *def)
+{
+	const char *v = str_at(c->settings, key);
+
+	return v ? v : def;
+}
+
+static const char *server_setting(const struct provider_ctx *c, const struct inv_server *s,
+                                  const char *key, const char *def)
+{
+	const char *v = str_at(s->node, key);
+
+	return v ? v : setting(c, key, def);
+}
+
+static bool valid_label_value(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		             (ch >= '0' && ch <= '9');
+		if (!alnum && ((i == 0 || i == n - 1) || !strchr("-_.", ch)))
+			return false;
+	}
+	return true;
+}
+
+static void check_number(const struct node *v, const char *what, double min, double max,
+                         struct diags *d)
+{
+	char *end;
+	double x;
+
+	if (!v)
+		return;
+	x = v->kind == NODE_SCALAR ? strtod(v->scalar, &end) : 0;
+	if (v->kind != NODE_SCALAR || *end || x < min || x > max)
+		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
+}
+
+static void hetzner_validate(const struct inventory *inv, const struct inv_layout *l,
+                             const struct node *settings, struct diags *d)
+{
+	const struct node *v;
+
+	if (settings && settings->kind == NODE_MAP) {
+		node_check_keys(settings, setting_keys, PV_ARRAY_SIZE(setting_keys),
+		                "provider 'hetzner'", d);
+		if ((v = node_get(settings, "token")) &&
+		    (v->kind != NODE_SCALAR || !secret_ref_valid(v->scalar)))
+			diags_add(d, &v->pos,
+			          "'token' of provider 'hetzner' must be a secret reference "
+			          "(env:NAME or file:PATH), never the token itself");
+		if ((v = node_get(settings, "network"))) {
+			if (v->kind != NODE_MAP)
+				diags_add(d, &v->pos,
+				          "'network' of provider 'hetzner' must be a mapping");
+			else
+				node_check_keys(v, network_keys, PV_ARRAY_SIZE(network_keys),
+				                "'network' of provider 'hetzner'", d);
+		}
+		if ((v = node_get(settings, "load_balancer"))) {
+			if (v->kind != NODE_MAP) {
+				diags_add(
+				    d, &v->pos,
+				    "'load_balancer' of provider 'hetzner' must be a mapping");
+			} else {
+				node_check_keys(v, lb_keys, PV_ARRAY_SIZE(lb_keys),
+				                "'load_balancer' of provider 'hetzner'", d);
+				const struct node *t = node_get(v, "targets");
+				for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
+					const struct node *x = t->items[i];
+					if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
+						diags_add(
+						    d, &x->pos,
+						    "load balancer target '%s' is not a server "
+						    "of layout '%s'",
+						    x->kind == NODE_SCALAR ? x->scalar : "?",
+						    l->name);
+				}
+				if (!t || t->kind != NODE_SEQ || !t->n)
+					diags_add(d, &v->pos,
+					          "'load_balancer' needs 'targets': the servers it "
+					          "sends traffic to");
+				const char *hp = str_at(v, "health_path");
+				if (hp && hp[0] != '/')
+					diags_add(d, &node_get(v, "health_path")->pos,
+					          "'health_path' must start with '/'");
+			}
+		}
+		check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60, d);
+		check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1, 86400, d);
+		check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1, 600, d);
+	}
+	if (!valid_label_value(inv->project))
+		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
+	for (size_t i = 0; i < l->n_servers; i++) {
+		const struct inv_server *s = &l->servers[i];
+		const char *dokeys[] = {"region", "size"};
+		for (size_t k = 0; k < PV_ARRAY_SIZE(dokeys); k++)
+			if ((v = node_get(s->node, dokeys[k])))
+				diags_add(d, &v->pos,
+				          "'%s' is a DigitalOcean key; provider 'hetzner' uses "
+				          "'%s'",
+				          dokeys[k], k == 0 ? "location" : "type");
+		if ((v = node_get(s->node, "volumes")) && !node_is_null(v)) {
+			if (v->kind != NODE_SEQ) {
+				diags_add(d, &v->pos,
+				          "'volumes' of server '%s' must be a list of "
+				          "{ name, size } mappings",
+				          s->name);
+				continue;
+			}
+			for (size_t k = 0; k < v->n; k++) {
+				const struct node *vol = v->items[k];
+				if (vol->kind != NODE_MAP) {
+					diags_add(d, &vol->pos,
+					          "a volume must be a mapping { name, size }");
+					continue;
+				}
+				node_check_keys(vol, volume_keys, PV_ARRAY_SIZE(volume_keys),
+				                "a volume", d);
+				const char *nm = str_at(vol, "name");
+				if (!nm || !valid_label_value(nm))
+					diags_add(
+					    d, &vol->pos,
+					    "a volume needs a 'name' of letters, digits and '-'");
+				check_number(node_get(vol, "size"), "a volume's 'size' (GB)", 10,
+				             10240, d);
+				if (!node_get(vol, "size"))
+					diags_add(d, &vol->pos,
+					          "a volume needs a 'size' in GB (10 or more)");
+			}
+		}
+	}
+}
+
+/* ---- the API ---- */
+
+static void note(void *arg, const char *msg)
+{
+	struct hz *z = arg;
+
+	report_info(z->c->rep, NULL, "hetzner: %s", msg);
+}
+
+static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_error *err)
+{
+	const struct node *tok = node_get(c->settings, "token");
+	const struct node *net = node_get(c->settings, "network");
+	const char *ep = getenv("HCLOUD_ENDPOINT");
+	char *token = NULL, *sel;
+
+	memset(z, 0, sizeof(*z));
+	z->c = c;
+	z->prefix = xasprintf("%s-%s-%s", c->inv->project, c->env, c->layout->name);
+	sel = xasprintf("project==%s,env==%s,layout==%s", c->inv->project, c->env, c->layout->name);
+	z->selector = http_escape(sel);
+	free(sel);
+	z->poll_s = strtod(setting(c, "poll_interval", "1"), NULL);
+	z->action_timeout_s = strtol(setting(c, "action_timeout", "600"), NULL, 10);
+	z->ip_range = str_at(net, "ip_range") ? str_at(net, "ip_range") : "10.0.0.0/16";
+	z->subnet = str_at(net, "subnet") ? str_at(net, "subnet") : "10.0.1.0/24";
+	z->zone = str_at(net, "zone") ? str_at(net, "zone") : "eu-central";
+	if (!api)
+		return 0;
+	if (tok && tok->kind == NODE_SCALAR) {
+		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, err) < 0)
+			return -1;
+	} else if (getenv("HCLOUD_TOKEN") && *getenv("HCLOUD_TOKEN")) {
+		token = xstrdup(getenv("HCLOUD_TOKEN"));
+	} else {
+		return pv_error_set(err, "provider 'hetzner' needs an API token: set HCLOUD_TOKEN "
+		                         "or providers.hetzner.token (env:NAME or file:PATH)");
+	}
+	report_secret(token);
+	int rc = http_client_init(
+	    &z->http, ep && *ep ? ep : setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
+	pv_free_secret(token);
+	if (rc < 0)
+		return -1;
+	z->http_open = true;
+	/* one attempt's limit; a request that takes longer is retried (reads) or looked for */
+	z->http.timeout_s = strtol(setting(c, "request_timeout", "60"), NULL, 10);
+	z->http.note = note;
+	z->http.note_arg = z;
+	return 0;
+}
+
+static void hz_close(struct hz *z)
+{
+	if (z->http_open)
+		http_client_release(&z->http);
+	free(z->prefix);
+	free(z->selector);
+}
+
+static json_t *labels(const struct hz *z, const char *kind, const char *server)
+{
+	json_t *l =
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "project", z->c->inv->project, "env", z->c->env,
+	              "layout", z->c->layout->name, "managed-by", "provision", "resource", kind);
+
+	if (server)
+		json_object_set_new(l, "server", json_string(server));
+	return l;
+}
+
+/* Send and expect one of the statuses (0 ends the list); the response stays in r. */
+static int call(struct hz *z, const char *method, const char *path, json_t *body, unsigned flags,
+                struct http_response *r, struct pv_error *err, const char *what)
+{
+	struct http_opts o = {.flags = flags, .body = body};
+	int rc;
+
+	http_response_init(r);
+	rc = http_request(&z->http, method, path, &o, r, err);
+	if (rc < 0)
+		return pv_error_prefix(err, "%s", what);
+	if (r->status < 200 || r->status > 299)
+		return http_fail(r, err, "%s", what);
+	return 0;
+}
+
+static long long jid(const json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* What the layout owns of one kind: GET /kind?label_selector=..., every page. */
+static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *err)
+{
+	char *path = xasprintf("/%s?label_selector=%s", kind, z->selector);
+	int rc = http_get_all(&z->http, path, kind, HTTP_PAGES_HETZNER, out, err);
+
+	free(path);
+	return rc;
+}
+
+static json_t *find_name(json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		const char *n = jstr(v, "name");
+		if (n && !strcmp(n, name))
+			return v;
+	}
+	return NULL;
+}
+
+static json_t *find_id(json_t *arr, long long id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		if (id && jid(v, "id") == id)
+			return v;
+	}
+	return NULL;
+}
+
+/* Poll an action to its end, with progress, within the time limit. */
+static int wait_action(struct hz *z, long long id, const char *what, struct pv_error *err)
+{
+	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
+	long last = -1;
+
+	for (;;) {
+		struct http_response r;
+		char *path = xasprintf("/actions/%lld", id);
+		int rc = call(z, "GET", path, NULL, 0, &r, err, what);
+		free(path);
+		if (rc < 0) {
+			http_response_release(&r);
+			return -1;
+		}
+		json_t *a = json_object_get(r.json, "action");
+		const char *st = jstr(a, "status");
+		long prog = (long)jid(a, "progress");
+		if (st && !strcmp(st, "success")) {
+			http_response_release(&r);
+			return 0;
+		}
+		if (st && !strcmp(st, "error")) {
+			json_t *e = json_object_get(a, "error");
+			pv_error_set(err, "%s: action %lld (%s) failed: %s: %s", what, id,
+			             jstr(a, "command") ? jstr(a, "command") : "?",
+			             jstr(e, "code") ? jstr(e, "code") : "error",
+			             jstr(e, "message") ? jstr(e, "message") : "no message");
+			http_response_release(&r);
+			return -1;
+		}
+		if (prog != last) {
+			report_info(z->c->rep, NULL, "%s: %ld%%", what, prog);
+			last = prog;
+		}
+		http_response_release(&r);
+		if (pv_now_ms() > deadline)
+			return pv_error_set(err, "%s: action %lld did not finish within %ld s",
+			                    what, id, z->action_timeout_s);
+		usleep((useconds_t)(z->poll_s * 1e6));
+	}
+}
+
+static int wait_actions(struct hz *z, json_t *acts, const char *what, struct pv_error *err)
+{
+	size_t i;
+	json_t *a;
+
+	json_array_foreach(acts, i, a)
+	{
+		if (wait_action(z, jid(a, "id"), what, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static json_t *pdata(struct provider_ctx *c)
+{
+	return state_obj(c->lstate, "provider_data", true);
+}
+
+static json_t *hosts_obj(struct provider_ctx *c, bool create)
+{
+	return state_obj(c->lstate, "hosts", create);
+}
+
+static void set_id(json_t *o, const char *key, long long id)
+{
+	json_object_set_new(o, key, json_integer(id));
+}
+
+/* ---- what the layout should have ---- */
+
+static char *ssh_key_name(const struct hz *z)
+{
+	return xasprintf("%s", z->prefix);
+}
+
+/*
+ * Server names are unique per project: app1.phase1.default.shop, so every
+ * environment and layout of a project can have its app1.  The host name on
+ * the server is app1 (cloud-init sets it).
+ */
+static char *server_name(const struct hz *z, const char *server)
+{
+	return xasprintf("%s.%s.%s.%s", server, z->c->layout->name, z->c->env, z->c->inv->project);
+}
+
+/* Firewall rules mirroring the hosts' own firewalls. */
+static json_t *firewall_rules(struct hz *z, struct pv_error *err)
+{
+	json_t *rules = json_array();
+	struct cloud_port ports[64];
+	size_t n = cloud_firewall_ports(z->c, ports, PV_ARRAY_SIZE(ports));
+
+	for (size_t i = 0; i < n; i++) {
+		char port[16];
+		snprintf(port, sizeof(port), "%d", ports[i].port);
+		json_t *src = ports[i].private_only ? json_pack("[s]", z->ip_range)
+		                                    : json_pack("[s,s]", "0.0.0.0/0", "::/0");
+		json_array_append_new(
+		    rules, json_pack("{s:s, s:s, s:s, s:o, s:s}", "direction", "in", "protocol",
+		                     ports[i].proto, "port", port, "source_ips", src, "description",
+		                     ports[i].private_only ? "private network only" : "open"));
+	}
+	json_array_append_new(rules, json_pack("{s:s, s:s, s:[s,s], s:s}", "direction", "in",
+	                                       "protocol", "icmp", "source_ips", "0.0.0.0/0",
+	                                       "::/0", "description", "ping"));
+	(void)err;
+	return rules;
+}
+
+/* Do two rule lists say the same (the fields the tool sets)? */
+static bool rules_equal(json_t *a, json_t *b)
+{
+	static const char *const keys[] = {"direction", "protocol", "port"};
+
+	if (json_array_size(a) != json_array_size(b))
+		return false;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+		for (size_t k = 0; k < PV_ARRAY_SIZE(keys); k++) {
+			const char *p = jstr(x, keys[k]), *q = jstr(y, keys[k]);
+			if ((p || q) && (!p || !q || strcmp(p, q)))
+				return false;
+		}
+		if (!json_equal(json_object_get(x, "source_ips"), json_object_get(y, "source_ips")))
+			return false;
+	}
+	return true;
+}
+
+static const struct node *server_volumes(const struct inv_server *s)
+{
+	const struct node *v = node_get(s->node, "volumes");
+
+	return v && v->kind == NODE_SEQ ? v : NULL;
+}
+
+static bool is_lb_target(const struct provider_ctx *c, const char *server)
+{
+	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
+
+	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
+		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
+			return true;
+	return false;
+}
+
+/*
+ * What the inventory asks for but an existing server is not (type, image,
+ * location): not changed in place, which would mean a resize or a rebuild
+ * the operator should choose.  One line each, to the plan or as warnings.
+ */
+static void drift(const struct provider_ctx *c, const struct inv_server *s, json_t *srv,
+                  struct buf *plan)
+{
+	static const char *const keys[][3] = {
+	    {"type", "server_type", "cx22"},
+	    {"image", "image", "debian-12"},
+	    {"location", "location", "fsn1"},
+	};
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++) {
+		const char *want = server_setting(c, s, keys[i][0], keys[i][2]);
+		const char *have = jstr(json_object_get(srv, keys[i][1]), "name");
+		if (!have || !strcmp(have, want))
+			continue;
+		if (plan)
+			buf_addf(plan,
+			         "  ! cloud: server %s has %s %s, the inventory says %s; not "
+			         "changed in place\n",
+			         s->name, keys[i][0], have, want);
+		else
+			report_warn(c->rep, s->name,
+			            "server %s has %s %s, the inventory says %s; not changed in "
+			            "place (destroy and up again to rebuild it)",
+			            s->name, keys[i][0], have, want);
+	}
+}
+
+/* ---- hosts from the state ---- */
+
+static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
+                      const json_t *o, const char *image)
+{
+	const char *priv = state_str(o, "private_address");
+	char os[32] = "debian", ver[32] = "12";
+
+	if (image && sscanf(image, "%31[a-z]-%31s", os, ver) != 2) {
+		snprintf(os, sizeof(os), "debian");
+		snprintf(ver, sizeof(ver), "12");
+	}
+	h->name = xstrdup(name);
+	h->address = xstrdup(state_str(o, "address"));
+	h->port = c->inv->ssh_port;
+	h->user = xstrdup(c->inv->ssh_user);
+	h->host_key = xstrdup(state_str(o, "host_key"));
+	scope_init(&h->facts);
+	scope_set_str(&h->facts, "container", "false");
+	scope_set_str(&h->facts, "address", h->address);
+	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
+	scope_set_str(&h->facts, "os_id", os);
+	scope_set_str(&h->facts, "os_version_id", ver);
+	scope_set_str(&h->facts, "provider", "hetzner");
+	char id[32];
+	snprintf(id, sizeof(id), "%lld", jid(o, "server_id"));
+	scope_set_str(&h->facts, "server_id", id);
+}
+
+static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
+{
+	json_t *hs = hosts_obj(c, false);
+	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
+	size_t k = 0;
+
+	(void)err;
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		json_t *o = state_obj(hs, s->name, false);
+		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
+		    !jid(o, "server_id"))
+			continue;
+		fill_host(&hosts[k++], c, s->name, o, server_setting(c, s, "image", "debian-12"));
+	}
+	*out = hosts;
+	*n = k;
+	return 0;
+}
+
+/* ---- up ---- */
+
+static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
+{
+	json_t *pd = pdata(z->c), *keys = NULL, *k;
+	char *name = ssh_key_name(z);
+	struct http_response r;
+	int rc = -1;
+
+	if (list(z, "ssh_keys", &keys, err) < 0)
+		goto out;
+	k = find_id(keys, jid(pd, "ssh_key_id"));
+	if (!k)
+		k = find_name(keys, name);
+	if (k && cloud_same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
+		set_id(pd, "ssh_key_id", jid(k, "id"));
+		rc = state_save(z->c->state, err);
+		goto out;
+	}
+	if (k) {
+		/* the operator's key changed: the old one goes, the new one comes */
+		char *p = xasprintf("/ssh_keys/%lld", jid(k, "id"));
+		rc = call(z, "DELETE", p, NULL, 0, &r, err, "deleting the old SSH key");
+		free(p);
+		http_response_release(&r);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+	}
+	if (!k) {
+		/* the project may have the key already, unlabelled, under another name */
+		json_t *every = NULL, *v;
+		size_t i;
+		if (http_get_all(&z->http, "/ssh_keys", "ssh_keys", HTTP_PAGES_HETZNER, &every,
+		                 err) < 0)
+			goto out;
+		json_array_foreach(every, i, v)
+		{
+			if (!k && cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+				report_info(z->c->rep, NULL,
+				            "the project has this SSH key as '%s'; using it",
+				            jstr(v, "name") ? jstr(v, "name") : "?");
+				set_id(pd, "ssh_key_id", jid(v, "id"));
+				k = v;
+			}
+		}
+		json_decref(every);
+		if (k) {
+			rc = state_save(z->c->state, err);
+			goto out;
+		}
+	}
+	report_info(z->c->rep, NULL, "creating SSH key %s", name);
+	json_t *body = json_pack("{s:s, s:s, s:o}", "name", name, "public_key",
+	                         z->c->admin_public_key, "labels", labels(z, "ssh-key", NULL));
+	int c1 = call(z, "POST", "/ssh_keys", body, 0, &r, err, "creating the SSH key");
+	json_decref(body);
+	if (c1 < 0 && r.status == 409) {
+		/* the project has this key under another name: use it, never delete it */
+		json_t *every = NULL, *v;
+		size_t i;
+		struct pv_error e2 = {{0}};
+		if (http_get_all(&z->http, "/ssh_keys", "ssh_keys", HTTP_PAGES_HETZNER, &every,
+		                 &e2) == 0) {
+			json_array_foreach(every, i, v)
+			{
+				if (cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+					report_info(
+					    z->c->rep, NULL,
+					    "the project has this SSH key as '%s'; using it",
+					    jstr(v, "name") ? jstr(v, "name") : "?");
+					set_id(pd, "ssh_key_id", jid(v, "id"));
+					c1 = 0;
+				}
+			}
+		}
+		json_decref(every);
+		http_response_release(&r);
+		if (c1 < 0)
+			goto out;
+		rc = state_save(z->c->state, err);
+		goto out;
+	}
+	if (c1 < 0) {
+		http_response_release(&r);
+		goto out;
+	}
+	set_id(pd, "ssh_key_id", jid(json_object_get(r.json, "ssh_key"), "id"));
+	http_response_release(&r);
+	*changed = true;
+	rc = state_save(z->c->state, err);
+out:
+	json_decref(keys);
+	free(name);
+	return rc;
+}
+
+static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
+{
+	json_t *pd = pdata(z->c), *nets = NULL, *n;
+	struct http_response r;
+	int rc = -1;
+
+	if (list(z, "networks", &nets, err) < 0)
+		goto out;
+	n = find_id(nets, jid(pd, "network_id"));
+	if (!n)
+		n = find_name(nets, z->prefix);
+	if (n) {
+		if (jstr(n, "ip_range") && strcmp(jstr(n, "ip_range"), z->ip_range)) {
+			pv_error_set(err,
+			             "network %s has ip_range %s, the inventory asks for %s; a "
+			             "network's range is not changed in place",
+			             z->prefix, jstr(n, "ip_range"), z->ip_range);
+			goto out;
+		}
+		set_id(pd, "network_id", jid(n, "id"));
+		rc = state_save(z->c->state, err);
+		goto out;
+	}
+	report_info(z->c->rep, NULL, "creating network %s (%s)", z->prefix, z->ip_range);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}], s:o}", "name", z->prefix, "ip_range",
+	              z->ip_range, "subnets", "type", "cloud", "ip_range", z->subnet,
+	              "network_zone", z->zone, "labels", labels(z, "network", NULL));
+	int c1 = call(z, "POST", "/networks", body, 0, &r, err, "creating the network");
+	json_decref(body);
+	if (c1 == 0) {
+		set_id(pd, "network_id", jid(json_object_get(r.json, "network"), "id"));
+		*changed = true;
+		rc = state_save(z->c->state, err);
+	}
+	http_response_release(&r);
+out:
+	json_decref(nets);
+	return rc;
+}
+
+static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
+{
+	json_t *pd = pdata(z->c), *fws = NULL, *f, *rules = firewall_rules(z, err);
+	struct http_response r;
+	int rc = -1;
+
+	if (list(z, "firewalls", &fws, err) < 0)
+		goto out;
+	f = find_id(fws, jid(pd, "firewall_id"));
+	if (!f)
+		f = find_name(fws, z->prefix);
+	if (f) {
+		set_id(pd, "firewall_id", jid(f, "id"));
+		if (state_save(z->c->state, err) < 0)
+			goto out;
+		if (!rules_equal(json_object_get(f, "rules"), rules)) {
+			report_info(z->c->rep, NULL, "updating the rules of firewall %s",
+			            z->prefix);
+			char *p = xasprintf("/firewalls/%lld/actions/set_rules", jid(f, "id"));
+			json_t *body = json_pack("{s:O}", "rules", rules);
+			int c1 =
+			    call(z, "POST", p, body, 0, &r, err, "updating the firewall rules");
+			json_decref(body);
+			free(p);
+			if (c1 == 0)
+				c1 = wait_actions(z, json_object_get(r.json, "actions"),
+				                  "firewall rules", err);
+			http_response_release(&r);
+			if (c1 < 0)
+				goto out;
+			*changed = true;
+		}
+		rc = 0;
+		goto out;
+	}
+	report_info(z->c->rep, NULL, "creating firewall %s (%zu rules)", z->prefix,
+	            json_array_size(rules));
+	json_t *body = json_pack("{s:s, s:O, s:o}", "name", z->prefix, "rules", rules, "labels",
+	                         labels(z, "firewall", NULL));
+	int c1 = call(z, "POST", "/firewalls", body, 0, &r, err, "creating the firewall");
+	json_decref(body);
+	if (c1 == 0) {
+		set_id(pd, "firewall_id", jid(json_object_get(r.json, "firewall"), "id"));
+		*changed = true;
+		rc = state_save(z->c->state, err);
+		if (rc == 0)
+			rc = wait_actions(z, json_object_get(r.json, "actions"), "firewall", err);
+	}
+	http_response_release(&r);
+out:
+	json_decref(fws);
+	json_decref(rules);
+	return rc;
+}
+
+/* Record what the API says of a server: id, addresses. */
+static void record_server(json_t *o, json_t *srv)
+{
+	json_t *pn = json_object_get(srv, "private_net");
+	const char *ip = jstr(json_object_get(json_object_get(srv, "public_net"), "ipv4"), "ip");
+
+	set_id(o, "server_id", jid(srv, "id"));
+	if (ip)
+		state_set_str(o, "address", ip);
+	if (json_array_size(pn) && jstr(json_array_get(pn, 0), "ip"))
+		state_set_str(o, "private_address", jstr(json_array_get(pn, 0), "ip"));
+}
+
+/* Wait until a server the tool did not see the create action of is running. */
+static int wait_server(struct hz *z, long long id, const char *name, json_t *o,
+                       struct pv_error *err)
+{
+	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
+	char *path = xasprintf("/servers/%lld", id);
+	int rc = -1;
+
+	for (;;) {
+		struct http_response r;
+		char *what = xasprintf("server %s", name);
+		int c1 = call(z, "GET", path, NULL, 0, &r, err, what);
+		free(what);
+		if (c1 < 0) {
+			http_response_release(&r);
+			break;
+		}
+		json_t *srv = json_object_get(r.json, "server");
+		record_server(o, srv);
+		const char *st = jstr(srv, "status");
+		bool running = st && !strcmp(st, "running");
+		http_response_release(&r);
+		if (running) {
+			rc = 0;
+			break;
+		}
+		if (pv_now_ms() > deadline) {
+			pv_error_set(err, "server %s is not running after %ld s (status %s)", name,
+			             z->action_timeout_s, st ? st : "?");
+			break;
+		}
+		usleep((useconds_t)(z->poll_s * 1e6));
+	}
+	free(path);
+	return rc;
+}
+
+static int create_server(struct hz *z, const struct inv_server *s, json_t *o, long long *action,
+                         struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *pd = pdata(c);
+	char *priv = NULL, *pub = NULL, *comment = xasprintf("root@%s", s->name);
+	char *name = server_name(z, s->name), *ud = NULL;
+	struct http_response r;
+	int rc = -1;
+
+	http_response_init(&r);
+	if (keygen_ed25519(&priv, &pub, comment, err) < 0)
+		goto out;
+	/* recorded before the request: an interrupted create is found and finished */
+	state_set_str(o, "host_key", pub);
+	state_set_str(o, "status", "creating");
+	json_object_del(o, "server_id");
+	if (state_save(c->state, err) < 0)
+		goto out;
+	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
+	json_t *lab = labels(z, "server", s->name);
+	if (is_lb_target(c, s->name))
+		json_object_set_new(lab, "lb-target", json_string("true"));
+	/* the API takes SSH key names or ids as strings */
+	char idbuf[32];
+	snprintf(idbuf, sizeof(idbuf), "%lld", jid(pd, "ssh_key_id"));
+	json_t *body =
+	    json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[I], s:[{s:I}], s:s, s:o, s:b, s:{s:b, s:b}}",
+	              "name", name, "server_type", server_setting(c, s, "type", "cx22"), "image",
+	              server_setting(c, s, "image", "debian-12"), "location",
+	              server_setting(c, s, "location", "fsn1"), "ssh_keys", idbuf, "networks",
+	              (json_int_t)jid(pd, "network_id"), "firewalls", "firewall",
+	              (json_int_t)jid(pd, "firewall_id"), "user_data", ud, "labels", lab,
+	              "start_after_create", 1, "public_net", "enable_ipv4", 1, "enable_ipv6", 1);
+	report_info(c->rep, s->name, "creating server %s (%s, %s, %s)", name,
+	            server_setting(c, s, "type", "cx22"),
+	            server_setting(c, s, "image", "debian-12"),
+	            server_setting(c, s, "location", "fsn1"));
+	struct http_opts opts = {.body = body};
+	int c1 = http_request(&z->http, "POST", "/servers", &opts, &r, err);
+	json_decref(body);
+	if (c1 < 0) {
+		/* the server may exist although the answer was lost: look before anything else */
+		pv_error_prefix(err, "creating server %s", name);
+		rc = 1;
+		goto out;
+	}
+	if (r.status != 201) {
+		http_fail(&r, err, "creating server %s", name);
+		/* a 5xx may come after the provider acted: look before trying again */
+		rc = r.status >= 500 ? 1 : -1;
+		goto out;
+	}
+	/* root_password is never read: the server was given an SSH key */
+	json_t *srv = json_object_get(r.json, "server");
+	record_server(o, srv);
+	*action = jid(json_object_get(r.json, "action"), "id");
+	state_set_str(o, "status", "created");
+	rc = state_save(c->state, err);
+out:
+	http_response_release(&r);
+	pv_free_secret(priv);
+	if (ud)
+		pv_free_secret(ud);
+	free(pub);
+	free(comment);
+	free(name);
+	return rc;
+}
+
+static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *hs = hosts_obj(c, true), *srvs = NULL;
+	size_t n = c->layout->n_servers;
+	long long *actions = xcalloc(n + 1, sizeof(*actions));
+	bool *wait = xcalloc(n + 1, sizeof(*wait));
+	int rc = -1;
+
+	if (list(z, "servers", &srvs, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		json_t *o = state_obj(hs, s->name, true);
+		char *name = server_name(z, s->name);
+		json_t *srv = find_id(srvs, jid(o, "server_id"));
+		if (!srv)
+			srv = find_name(srvs, name);
+		free(name);
+		if (srv) {
+			if (!state_str(o, "host_key")) {
+				pv_error_set(err,
+				             "server %s (id %lld) carries this layout's labels but "
+				             "its host key is not in the state, so it cannot be "
+				             "trusted; delete it ('provision destroy %s') and run "
+				             "up again",
+				             s->name, jid(srv, "id"), c->layout->name);
+				goto out;
+			}
+			bool known = jid(o, "server_id") == jid(srv, "id");
+			record_server(o, srv);
+			drift(c, s, srv, NULL);
+			if (!known)
+				report_info(c->rep, s->name,
+				            "found server %s (id %lld) made by an earlier run; "
+				            "adopting it",
+				            s->name, jid(srv, "id"));
+			const char *st = jstr(srv, "status");
+			wait[i] = !st || strcmp(st, "running");
+			if (wait[i] && st && !strcmp(st, "off")) {
+				char *p =
+				    xasprintf("/servers/%lld/actions/poweron", jid(srv, "id"));
+				struct http_response r;
+				report_info(c->rep, s->name, "powering on the stopped server");
+				int c1 = call(z, "POST", p, NULL, 0, &r, err, "powering on");
+				free(p);
+				if (c1 == 0)
+					actions[i] = jid(json_object_get(r.json, "action"), "id");
+				http_response_release(&r);
+				if (c1 < 0)
+					goto out;
+				*changed = true;
+			}
+			state_set_str(o, "status", "created");
+			if (state_save(c->state, err) < 0)
+				goto out;
+			continue;
+		}
+		int cr = 1;
+		for (int attempt = 0; cr == 1 && attempt < 3; attempt++) {
+			if (attempt)
+				report_warn(c->rep, s->name, "%s; it does not exist: trying again",
+				            err->msg);
+			cr = create_server(z, s, o, &actions[i], err);
+			if (cr != 1)
+				break;
+			/* no answer: the create may have happened; one look by label */
+			struct pv_error e2 = {{0}};
+			json_t *again = NULL;
+			char *nm = server_name(z, s->name);
+			if (list(z, "servers", &again, &e2) == 0 && (srv = find_name(again, nm))) {
+				report_warn(c->rep, s->name,
+				            "the create got no answer, but server %s exists (id "
+				            "%lld); adopting it",
+				            s->name, jid(srv, "id"));
+				record_server(o, srv);
+				state_set_str(o, "status", "created");
+				cr = state_save(c->state, err) < 0 ? -1 : 2;
+				wait[i] = true;
+			}
+			free(nm);
+			json_decref(again);
+		}
+		if (cr == 2)
+			cr = 0;
+		if (cr != 0)
+			goto out;
+		*changed = true;
+		wait[i] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		json_t *o = state_obj(hs, s->name, false);
+		char *what = xasprintf("server %s", s->name);
+		int c1 = 0;
+		if (actions[i])
+			c1 = wait_action(z, actions[i], what, err);
+		if (c1 == 0 && wait[i])
+			c1 = wait_server(z, jid(o, "server_id"), s->name, o, err);
+		free(what);
+		if (c1 < 0 || state_save(c->state, err) < 0)
+			goto out;
+	}
+	/* servers of the layout that are gone from the inventory are kept, never deleted here */
+	size_t i;
+	json_t *v;
+	json_array_foreach(srvs, i, v)
+	{
+		const char *sv = jstr(json_object_get(v, "labels"), "server");
+		if (sv && !layout_server(c->layout, sv))
+			report_warn(c->rep, sv,
+			            "server %s is no longer in layout '%s'; it is kept until "
+			            "'provision destroy %s'",
+			            sv, c->layout->name, c->layout->name);
+	}
+	rc = 0;
+out:
+	json_decref(srvs);
+	free(actions);
+	free(wait);
+	return rc;
+}
+
+static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *vols = NULL, *vs = state_obj(pdata(c), "volumes", true);
+	int rc = -1;
+
+	bool any = false;
+	for (size_t i = 0; i < c->layout->n_servers; i++)
+		any = any || server_volumes(&c->layout->servers[i]);
+	if (!any)
+		return 0;
+	if (list(z, "volumes", &vols, err) < 0)
+		return -1;
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		const struct node *sv = server_volumes(s);
+		json_t *o = state_obj(hosts_obj(c, true), s->name, false);
+		for (size_t k = 0; sv && k < sv->n; k++) {
+			const char *vn = str_at(sv->items[k], "name");
+			char *key = xasprintf("%s/%s", s->name, vn);
+			char *name = xasprintf("%s-%s-%s", z->prefix, s->name, vn);
+			json_t *v = find_id(vols, jid(vs, key));
+			if (!v)
+				v = find_name(vols, name);
+			if (v) {
+				set_id(vs, key, jid(v, "id"));
+				free(key);
+				free(name);
+				continue;
+			}
+			report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
+			            str_at(sv->items[k], "size"));
+			json_t *lab = labels(z, "volume", s->name);
+			json_object_set_new(lab, "volume", json_string(vn));
+			json_t *body = json_pack(
+			    "{s:s, s:I, s:I, s:b, s:s, s:o}", "name", name, "size",
+			    (json_int_t)atoll(str_at(sv->items[k], "size")), "server",
+			    (json_int_t)jid(o, "server_id"), "automount", 0, "format",
+			    str_at(sv->items[k], "format") ? str_at(sv->items[k], "format")
+			                                   : "ext4",
+			    "labels", lab);
+			struct http_response r;
+			int c1 = call(z, "POST", "/volumes", body, 0, &r, err, "creating a volume");
+			json_decref(body);
+			if (c1 == 0) {
+				set_id(vs, key, jid(json_object_get(r.json, "volume"), "id"));
+				c1 = state_save(c->state, err);
+				if (c1 == 0)
+					c1 = wait_action(
+					    z, jid(json_object_get(r.json, "action"), "id"), name,
+					    err);
+			}
+			http_response_release(&r);
+			free(key);
+			free(name);
+			if (c1 < 0)
+				goto out;
+			*changed = true;
+		}
+	}
+	rc = state_save(c->state, err);
+out:
+	json_decref(vols);
+	return rc;
+}
+
+/* The health check path of the load balancer's HTTP service on port 80, or NULL. */
+static const char *lb_health_path(json_t *lb)
+{
+	size_t i;
+	json_t *svc;
+
+	json_array_foreach(json_object_get(lb, "services"), i, svc)
+	{
+		if (jid(svc, "listen_port") == 80)
+			return jstr(json_object_get(json_object_get(svc, "health_check"), "http"),
+			            "path");
+	}
+	return NULL;
+}
+
+static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	const struct node *lbs = node_get(c->settings, "load_balancer");
+	json_t *pd = pdata(c), *all = NULL, *lb;
+	const char *hp = str_at(lbs, "health_path") ? str_at(lbs, "health_path") : "/";
+	char *name = NULL, *sel = NULL;
+	int rc = -1;
+
+	if (!lbs)
+		return 0;
+	name = xasprintf("%s-lb", z->prefix);
+	if (list(z, "load_balancers", &all, err) < 0)
+		goto out;
+	lb = find_id(all, jid(pd, "load_balancer_id"));
+	if (!lb)
+		lb = find_name(all, name);
+	if (lb) {
+		set_id(pd, "load_balancer_id", jid(lb, "id"));
+		if ((rc = state_save(c->state, err)) < 0)
+			goto out;
+		const char *have = lb_health_path(lb);
+		if (have && strcmp(have, hp)) {
+			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
+			            name, have, hp);
+			char *p =
+			    xasprintf("/load_balancers/%lld/actions/update_service", jid(lb, "id"));
+			json_t *body = json_pack(
+			    "{s:i, s:{s:s, s:i, s:i, s:i, s:i, s:{s:s, s:n, s:[s,s], s:b}}}",
+			    "listen_port", 80, "health_check", "protocol", "http", "port", 80,
+			    "interval", 15, "timeout", 10, "retries", 3, "http", "path", hp,
+			    "domain", "status_codes", "2??", "3??", "tls", 0);
+			struct http_response r;
+			rc = call(z, "POST", p, body, 0, &r, err, "updating the load balancer");
+			json_decref(body);
+			free(p);
+			if (rc == 0)
+				rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+				                 "load balancer", err);
+			http_response_release(&r);
+			*changed = true;
+		}
+		goto out;
+	}
+	sel = xasprintf("project==%s,env==%s,layout==%s,lb-target==true", c->inv->project, c->env,
+	                c->layout->name);
+	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
+	            name, hp);
+	json_t *hc_http = json_pack("{s:s, s:s, s:n, s:[s,s], s:b}", "protocol", "http", "path", hp,
+	                            "domain", "status_codes", "2??", "3??", "tls", 0);
+	json_object_del(hc_http, "protocol");
+	json_t *svc_http = json_pack(
+	    "{s:s, s:i, s:i, s:b, s:{s:s, s:i, s:i, s:i, s:i, s:o}, s:{s:s, s:i, s:i, s:b}}",
+	    "protocol", "http", "listen_port", 80, "destination_port", 80, "proxyprotocol", 0,
+	    "health_check", "protocol", "http", "port", 80, "interval", 15, "timeout", 10,
+	    "retries", 3, "http", hc_http, "http", "cookie_name", "HCLBSTICKY", "cookie_lifetime",
+	    300, "timeout_idle", 60, "sticky_sessions", 0);
+	json_t *svc_tls = json_pack("{s:s, s:i, s:i, s:b, s:{s:s, s:i, s:i, s:i, s:i}}", "protocol",
+	                            "tcp", "listen_port", 443, "destination_port", 443,
+	                            "proxyprotocol", 0, "health_check", "protocol", "tcp", "port",
+	                            443, "interval", 15, "timeout", 10, "retries", 3);
+	json_t *body = json_pack(
+	    "{s:s, s:s, s:s, s:I, s:{s:s}, s:[o,o], s:[{s:s, s:{s:s}, s:b}], s:b, s:o}", "name",
+	    name, "load_balancer_type", str_at(lbs, "type") ? str_at(lbs, "type") : "lb11",
+	    "location",
+	    str_at(lbs, "location") ? str_at(lbs, "location") : setting(c, "location", "fsn1"),
+	    "network", (json_int_t)jid(pd, "network_id"), "algorithm", "type", "round_robin",
+	    "services", svc_http, svc_tls, "targets", "type", "label_selector", "label_selector",
+	    "selector", sel, "use_private_ip", 1, "public_interface", 1, "labels",
+	    labels(z, "load-balancer", NULL));
+	struct http_response r;
+	int c1 = call(z, "POST", "/load_balancers", body, 0, &r, err, "creating the load balancer");
+	json_decref(body);
+	if (c1 == 0) {
+		set_id(pd, "load_balancer_id", jid(json_object_get(r.json, "load_balancer"), "id"));
+		c1 = state_save(c->state, err);
+		if (c1 == 0)
+			c1 = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+			                 "load balancer", err);
+		*changed = true;
+	}
+	http_response_release(&r);
+	rc = c1;
+out:
+	json_decref(all);
+	free(name);
+	free(sel);
+	return rc;
+}
+
+static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
+{
+	struct hz z;
+	bool changed = false;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (hz_open(&z, c, true, err) < 0)
+		goto out;
+	if (ensure_ssh_key(&z, &changed, err) < 0 || ensure_network(&z, &changed, err) < 0 ||
+	    ensure_firewall(&z, &changed, err) < 0 || ensure_servers(&z, &changed, err) < 0 ||
+	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0)
+		goto out;
+	json_t *hs = hosts_obj(c, true);
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
+		if (known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port,
+		                    state_str(o, "host_key"), err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
+		long long deadline = pv_now_ms() + BOOT_TIMEOUT_MS;
+		while (remote_wait_port(state_str(o, "address"), c->inv->ssh_port, 1000, err) < 0) {
+			if (pv_now_ms() > deadline) {
+				pv_error_prefix(err, "server %s does not answer on SSH",
+				                c->layout->servers[i].name);
+				goto out;
+			}
+		}
+	}
+	report_info(c->rep, NULL, "hetzner: %s; %lu API requests (%lu writes)",
+	            changed ? "cloud resources created or updated" : "cloud resources up to date",
+	            z.http.sent, z.http.sent_writes);
+	rc = hetzner_hosts(c, out, n, err);
+out:
+	hz_close(&z);
+	return rc;
+}
+
+/* ---- plan ---- */
+
+static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+{
+	struct hz z;
+	json_t *keys = NULL, *nets = NULL, *fws = NULL, *srvs = NULL, *vols = NULL, *lbs = NULL;
+	json_t *rules = NULL, *f;
+	char *kn = NULL;
+	int rc = -1;
+
+	if (hz_open(&z, c, true, err) < 0)
+		goto out;
+	if (list(&z, "ssh_keys", &keys, err) < 0 || list(&z, "networks", &nets, err) < 0 ||
+	    list(&z, "firewalls", &fws, err) < 0 || list(&z, "servers", &srvs, err) < 0 ||
+	    list(&z, "volumes", &vols, err) < 0 || list(&z, "load_balancers", &lbs, err) < 0)
+		goto out;
+	kn = ssh_key_name(&z);
+	if (!find_name(keys, kn))
+		buf_addf(out, "  + cloud: SSH key %s\n", kn);
+	if (!find_name(nets, z.prefix))
+		buf_addf(out, "  + cloud: network %s (%s, subnet %s)\n", z.prefix, z.ip_range,
+		         z.subnet);
+	rules = firewall_rules(&z, err);
+	if (!(f = find_name(fws, z.prefix)))
+		buf_addf(out, "  + cloud: firewall %s (%zu rules)\n", z.prefix,
+		         json_array_size(rules));
+	else if (!rules_equal(json_object_get(f, "rules"), rules))
+		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		char *name = server_name(&z, s->name);
+		json_t *srv = find_name(srvs, name);
+		if (!srv)
+			buf_addf(out,
+			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
+			         "boot\n",
+			         s->name, server_setting(c, s, "type", "cx22"),
+			         server_setting(c, s, "image", "debian-12"),
+			         server_setting(c, s, "location", "fsn1"));
+		else if (jstr(srv, "status") && !strcmp(jstr(srv, "status"), "off"))
+			buf_addf(out, "  ~ cloud: power on server %s (id %lld)\n", name,
+			         jid(srv, "id"));
+		if (srv)
+			drift(c, s, srv, out);
+		const struct node *sv = server_volumes(s);
+		for (size_t k = 0; sv && k < sv->n; k++) {
+			char *vn =
+			    xasprintf("%s-%s-%s", z.prefix, s->name, str_at(sv->items[k], "name"));
+			if (!find_name(vols, vn))
+				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
+				         str_at(sv->items[k], "size"), name);
+			free(vn);
+		}
+		free(name);
+	}
+	if (node_get(c->settings, "load_balancer")) {
+		char *ln = xasprintf("%s-lb", z.prefix);
+		json_t *lb = find_name(lbs, ln);
+		const char *hp = str_at(node_get(c->settings, "load_balancer"), "health_path");
+		if (!lb)
+			buf_addf(out, "  + cloud: load balancer %s\n", ln);
+		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
+			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
+			         ln, lb_health_path(lb), hp ? hp : "/");
+		free(ln);
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(srvs, i, v)
+	{
+		const char *sv = jstr(json_object_get(v, "labels"), "server");
+		if (sv && !layout_server(c->layout, sv))
+			buf_addf(
+			    out,
+			    "  ! cloud: server %s is no longer in the layout; kept until destroy\n",
+			    sv);
+	}
+	rc = 0;
+out:
+	json_decref(keys);
+	json_decref(nets);
+	json_decref(fws);
+	json_decref(srvs);
+	json_decref(vols);
+	json_decref(lbs);
+	json_decref(rules);
+	free(kn);
+	hz_close(&z);
+	return rc;
+}
+
+/* ---- destroy ---- */
+
+/* Is this resource labelled as this project's, environment's and layout's? */
+static bool ours(const struct hz *z, json_t *r)
+{
+	json_t *l = json_object_get(r, "labels");
+	const char *p = jstr(l, "project"), *e = jstr(l, "env"), *y = jstr(l, "layout");
+
+	return p && e && y && !strcmp(p, z->c->inv->project) && !strcmp(e, z->c->env) &&
+	       !strcmp(y, z->c->layout->name);
+}
+
+/* Delete every labelled resource of a kind; servers and volumes wait for their actions. */
+static int delete_kind(struct hz *z, const char *kind, const char *what, struct pv_error *err)
+{
+	json_t *all = NULL;
+	size_t i;
+	json_t *v;
+	int rc = 0;
+
+	if (list(z, kind, &all, err) < 0)
+		return -1;
+	json_array_foreach(all, i, v)
+	{
+		if (!ours(z, v))
+			continue; /* the selector said so; the labels must too */
+		long long id = jid(v, "id");
+		struct http_response r;
+		char *p;
+		if (!strcmp(kind, "volumes") && jid(v, "server")) {
+			p = xasprintf("/volumes/%lld/actions/detach", id);
+			rc = call(z, "POST", p, NULL, 0, &r, err, "detaching a volume");
+			free(p);
+			if (rc == 0)
+				rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+				                 jstr(v, "name"), err);
+			http_response_release(&r);
+			if (rc < 0)
+				break;
+		}
+		report_info(z->c->rep, NULL, "deleting %s %s (id %lld)", what, jstr(v, "name"), id);
+		p = xasprintf("/%s/%lld", kind, id);
+		char *msg = xasprintf("deleting %s %s", what, jstr(v, "name"));
+		struct http_opts o = {0};
+		http_response_init(&r);
+		rc = http_request(&z->http, "DELETE", p, &o, &r, err);
+		if (rc < 0)
+			pv_error_prefix(err, "%s", msg);
+		else if (r.status != 404 && (r.status < 200 || r.status > 299))
+			rc = http_fail(&r, err, "%s", msg);
+		free(p);
+		free(msg);
+		if (rc == 0 && json_object_get(r.json, "action"))
+			rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+			                 jstr(v, "name"), err);
+		http_response_release(&r);
+		if (rc < 0)
+			break;
+	}
+	json_decref(all);
+	return rc;
+}
+
+static int hetzner_destroy(struct provider_ctx *c, struct pv_error *err)
+{
+	struct hz z;
+	int rc = -1;
+
+	if (hz_open(&z, c, true, err) < 0)
+		goto out;
+	/* what depends on others goes first */
+	if (delete_kind(&z, "load_balancers", "load balancer", err) < 0 ||
+	    delete_kind(&z, "volumes", "volume", err) < 0 ||
+	    delete_kind(&z, "servers", "server", err) < 0 ||
+	    delete_kind(&z, "firewalls", "firewall", err) < 0 ||
+	    delete_kind(&z, "networks", "network", err) < 0 ||
+	    delete_kind(&z, "ssh_keys", "SSH key", err) < 0)
+		goto out;
+	json_t *hs = hosts_obj(c, false);
+	const char *k;
+	json_t *v;
+	json_object_foreach(hs, k, v)
+	{
+		if (state_str(v, "address") &&
+		    known_hosts_forget(c->known_hosts, state_str(v, "address"), c->inv->ssh_port,
+		                       err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	hz_close(&z);
+	return rc;
+}
+
+static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+{
+	json_t *hs = hosts_obj(c, false);
+
+	(void)err;
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		if (!o || !jid(o, "server_id"))
+			buf_addf(out, "  %-16s not created\n", name);
+		else
+			buf_addf(out, "  %-16s server %lld %s\n", name, jid(o, "server_id"),
+			         state_str(o, "address") ? state_str(o, "address") : "-");
+	}
+	return 0;
+}
+
+const struct provider_ops provider_hetzner = {
+    .name = "hetzner",
+    .validate = hetzner_validate,
+    .plan = hetzner_plan,
+    .up = hetzner_up,
+    .hosts = hetzner_hosts,
+    .destroy = hetzner_destroy,
+    .status = hetzner_status,
+};

@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""A DigitalOcean API (v2) server for the test suite, built from the official
+OpenAPI document (tests/cloud/specs/digitalocean.subset.json).
+
+It shares everything but the resources with hcloud-server.py (request and
+response checks against the document, violations.jsonl, requests.jsonl,
+actions that take time, faults, rate limiting, the /__control endpoints,
+booting a real host from the user_data of each droplet); read that file's
+description.  The document is OpenAPI 3.0: 'nullable' is turned into a null
+type and schemas are checked as JSON Schema draft 4.
+
+Resources: SSH keys (/v2/account/keys), VPCs, firewalls (applied to droplets
+by tag), droplets (tags, user_data, vpc_uuid; actions power_on), volumes
+(attach/detach actions), load balancers (targets by tag), actions.
+"""
+import importlib.util
+import os
+import sys
+import threading
+import time
+import uuid
+
+import jsonschema
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("core", os.path.join(HERE, "hcloud-server.py"))
+core = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(core)
+ApiError = core.ApiError
+LOCK = core.LOCK
+STATE = core.STATE
+STATE.clear()
+STATE.update({"ssh_keys": {}, "vpcs": {}, "firewalls": {}, "droplets": {}, "volumes": {},
+              "load_balancers": {}, "actions": {}})
+ONE = {"ssh_keys": "ssh_key", "vpcs": "vpc", "firewalls": "firewall", "droplets": "droplet",
+       "volumes": "volume", "load_balancers": "load_balancer"}
+# path segment -> kind
+SEG = {"account/keys": "ssh_keys", "vpcs": "vpcs", "firewalls": "firewalls",
+       "droplets": "droplets", "volumes": "volumes", "load_balancers": "load_balancers"}
+ITEM_PATH = {"ssh_keys": "/v2/account/keys/{ssh_key_identifier}", "vpcs": "/v2/vpcs/{vpc_id}",
+             "firewalls": "/v2/firewalls/{firewall_id}", "droplets": "/v2/droplets/{droplet_id}",
+             "volumes": "/v2/volumes/{volume_id}",
+             "load_balancers": "/v2/load_balancers/{lb_id}"}
+
+
+def nullable(s):
+    """OpenAPI 3.0 'nullable: true' as JSON Schema's null type."""
+    if isinstance(s, dict):
+        if s.get("nullable") is True and "type" in s and not isinstance(s["type"], list):
+            s["type"] = [s["type"], "null"]
+            if "enum" in s:
+                s["enum"] = list(s["enum"]) + [None]
+        for v in s.values():
+            nullable(v)
+    elif isinstance(s, list):
+        for v in s:
+            nullable(v)
+
+
+def setup():
+    core.VALIDATOR = jsonschema.Draft4Validator
+    core.ARGS.base_path = ""
+    orig = core.load_spec
+
+    def load():
+        orig()
+        nullable(core.SPEC)
+
+    core.load_spec = load
+    core.handle = handle
+    core.error_body = lambda code, message: {"id": code, "message": message,
+                                             "request_id": str(uuid.uuid4())}
+    core.fault_code = lambda st: {500: "server_error", 503: "service_unavailable",
+                                  409: "conflict", 423: "locked"}.get(st, "server_error")
+
+
+def res_schema(kind):
+    op = core.SPEC["paths"][ITEM_PATH[kind]]["get" if kind != "ssh_keys" else "get"]
+    s = core.flat(op["responses"]["200"]["content"]["application/json"]["schema"])
+    return s["properties"][ONE[kind]]
+
+
+def now():
+    return core.now_iso().replace("+00:00", "Z")
+
+
+def action(kind, rid, typ, work=None, fail=False):
+    """A DigitalOcean action: in-progress, then completed or errored."""
+    aid = core.new_id()
+    a = {"id": aid, "status": "in-progress", "type": typ, "started_at": now(),
+         "completed_at": None, "resource_id": rid if isinstance(rid, int) else 0,
+         "resource_type": kind, "region": {"slug": "fra1"}, "region_slug": "fra1"}
+    a = core.synth(core.flat(core.SPEC["paths"]["/v2/actions/{action_id}"]["get"]["responses"]
+                             ["200"]["content"]["application/json"]["schema"])
+                   ["properties"]["action"], a)
+    with LOCK:
+        STATE["actions"][aid] = a
+
+    def run():
+        err = None
+        t0 = time.time()
+        try:
+            if work:
+                work()
+        except Exception as e:
+            err = str(e)
+        while time.time() - t0 < core.ARGS.action_seconds:
+            time.sleep(0.1)
+        with LOCK:
+            a["completed_at"] = now()
+            a["status"] = "errored" if (fail or err) else "completed"
+
+    threading.Thread(target=run, daemon=True).start()
+    return a
+
+
+def page(kind, items, q):
+    per = min(q.get("per_page", 20), core.ARGS.max_per_page)
+    p = q.get("page", 1)
+    chunk = items[(p - 1) * per: p * per]
+    links = {}
+    if p * per < len(items):
+        links = {"pages": {"next": "%s?page=%d&per_page=%d" % (kind, p + 1, per),
+                           "last": "%s?page=%d&per_page=%d" % (kind, (len(items) + per - 1) // per,
+                                                               per)}}
+    return 200, {kind: chunk, "links": links, "meta": {"total": len(items)}}
+
+
+def get(kind, rid):
+    with LOCK:
+        for k, v in STATE[kind].items():
+            if str(k) == str(rid):
+                return v
+    raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+
+
+def unique(kind, name):
+    if any(r["name"] == name for r in STATE[kind].values()):
+        raise ApiError(422, "unprocessable_entity", "name is already in use")
+
+
+def ip_in(rng, used):
+    base = rng.split("/")[0].rsplit(".", 1)[0]
+    for n in range(2, 250):
+        a = "%s.%d" % (base, n)
+        if a not in used:
+            return a
+    raise ApiError(422, "unprocessable_entity", "no address left")
+
+
+def used_ips():
+    out = set()
+    for d in STATE["droplets"].values():
+        out |= {n["ip_address"] for n in d["networks"]["v4"]}
+    for lb in STATE["load_balancers"].values():
+        out.add(lb["ip"])
+    return out
+
+
+def create(kind, b, fail):
+    if kind == "ssh_keys":
+        import base64
+        import hashlib
+        unique(kind, b["name"])
+        try:
+            blob = base64.b64decode(b["public_key"].split()[1], validate=True)
+        except (ValueError, IndexError):
+            raise ApiError(422, "unprocessable_entity", "invalid public key")
+        h = hashlib.md5(blob).hexdigest()
+        fp = ":".join(h[i:i + 2] for i in range(0, 32, 2))
+        if any(k["fingerprint"] == fp for k in STATE[kind].values()):
+            raise ApiError(422, "unprocessable_entity", "SSH Key is already in use on your account")
+        k = core.synth(res_schema(kind), {"id": core.new_id(), "name": b["name"],
+                                          "public_key": b["public_key"], "fingerprint": fp})
+        STATE[kind][k["id"]] = k
+        return 201, {"ssh_key": k}
+    if kind == "vpcs":
+        unique(kind, b["name"])
+        v = core.synth(res_schema(kind), {
+            "id": str(uuid.uuid4()), "name": b["name"], "region": b["region"],
+            "ip_range": b.get("ip_range", "10.10.10.0/24"), "description": b.get("description", ""),
+            "default": False, "created_at": now(), "urn": "do:vpc:x"})
+        v["urn"] = "do:vpc:" + v["id"]
+        STATE[kind][v["id"]] = v
+        return 201, {"vpc": v}
+    if kind == "firewalls":
+        f = core.synth(res_schema(kind), dict(b, id=str(uuid.uuid4()), status="succeeded",
+                                              created_at=now(), pending_changes=[],
+                                              droplet_ids=b.get("droplet_ids", []),
+                                              tags=b.get("tags", [])))
+        STATE[kind][f["id"]] = f
+        return 202, {"firewall": f}
+    if kind == "droplets":
+        if "names" in b:
+            raise ApiError(422, "unprocessable_entity", "the test server creates one droplet at a time")
+        unique(kind, b["name"])
+        vpc = get("vpcs", b["vpc_uuid"]) if b.get("vpc_uuid") else None
+        for k in b.get("ssh_keys", []):
+            if not any(str(x["id"]) == str(k) or x["fingerprint"] == k
+                       for x in STATE["ssh_keys"].values()):
+                raise ApiError(422, "unprocessable_entity", "ssh key %s not found" % k)
+        did = core.new_id()
+        used = used_ips()
+        pub = core.public_ip(0) if False else ip_in(core.ARGS.prefix + ".0/24",
+                                                     used | {core.ARGS.prefix + ".%d" % n
+                                                             for n in range(2, 11)})
+        v4 = [{"ip_address": pub, "netmask": "255.255.255.0", "gateway": core.ARGS.prefix + ".1",
+               "type": "public"}]
+        if vpc:
+            v4.append({"ip_address": ip_in(vpc["ip_range"], used | {pub}),
+                       "netmask": "255.255.255.0", "gateway": "", "type": "private"})
+        d = core.synth(res_schema(kind), {
+            "id": did, "name": b["name"], "status": "new", "created_at": now(),
+            "tags": b.get("tags", []), "vpc_uuid": vpc["id"] if vpc else None,
+            "networks": {"v4": v4, "v6": []}, "size_slug": b["size"],
+            "image": {"slug": b["image"] if isinstance(b["image"], str) else None},
+            "region": {"slug": b["region"]}, "volume_ids": [], "locked": False,
+            "features": [], "backup_ids": [], "snapshot_ids": [], "next_backup_window": None})
+        d["image"]["slug"] = b["image"] if isinstance(b["image"], str) else None
+        STATE[kind][did] = d
+        ud = b.get("user_data")
+
+        def work():
+            core.boot_host(did, b["name"], pub, [n["ip_address"] for n in v4[1:]], ud)
+            with LOCK:
+                d["status"] = "active"
+
+        a = action("droplet", did, "create", work=work, fail=fail)
+        return 202, {"droplet": d, "links": {"actions": [
+            {"id": a["id"], "rel": "create", "href": "/v2/actions/%d" % a["id"]}]}}
+    if kind == "volumes":
+        unique(kind, b["name"])
+        v = core.synth(res_schema(kind), {
+            "id": str(uuid.uuid4()), "name": b["name"], "size_gigabytes": b["size_gigabytes"],
+            "region": {"slug": b.get("region")}, "droplet_ids": [], "tags": b.get("tags", []),
+            "created_at": now(), "filesystem_type": b.get("filesystem_type", ""),
+            "description": b.get("description", ""), "filesystem_label": ""})
+        STATE[kind][v["id"]] = v
+        return 201, {"volume": v}
+    if kind == "load_balancers":
+        unique(kind, b["name"])
+        lb = core.synth(res_schema(kind), dict(
+            {k: v for k, v in b.items()}, region={"slug": b.get("region")},
+            id=str(uuid.uuid4()), ip=ip_in(
+                core.ARGS.prefix + ".0/24", used_ips() | {core.ARGS.prefix + ".%d" % n
+                                                         for n in range(2, 11)}),
+            status="new", created_at=now(),
+            droplet_ids=[d["id"] for d in STATE["droplets"].values()
+                         if b.get("tag") in d["tags"]]))
+        STATE[kind][lb["id"]] = lb
+
+        def later():
+            time.sleep(core.ARGS.action_seconds)
+            with LOCK:
+                lb["status"] = "active"
+
+        threading.Thread(target=later, daemon=True).start()
+        return 202, {"load_balancer": lb}
+    raise ApiError(422, "unprocessable_entity", "not implemented")
+
+
+def delete(kind, r):
+    rid = r["id"]
+    if kind == "vpcs" and any(d.get("vpc_uuid") == rid for d in STATE["droplets"].values()):
+        raise ApiError(409, "conflict", "VPC has members")
+    if kind == "volumes" and r["droplet_ids"]:
+        raise ApiError(409, "conflict", "volume is attached to a droplet")
+    if kind == "droplets":
+        def gone():
+            time.sleep(core.ARGS.action_seconds)
+            core.stop_host(rid)
+            with LOCK:
+                STATE["droplets"].pop(rid, None)
+                for v in STATE["volumes"].values():
+                    v["droplet_ids"] = [x for x in v["droplet_ids"] if x != rid]
+                for f in STATE["firewalls"].values():
+                    f["droplet_ids"] = [x for x in f["droplet_ids"] if x != rid]
+        # (the bundled document's status enum lost "off" to YAML 1.1, which
+        # read it as false: a deleted droplet stays "active" until it is gone)
+        threading.Thread(target=gone, daemon=True).start()
+        return 204, None
+    del STATE[kind][rid]
+    return 204, None
+
+
+def handle(method, tmpl, pv, q, body, fail):
+    path = tmpl[len("/v2/"):]
+    with LOCK:
+        if tmpl == "/v2/actions/{action_id}":
+            return 200, {"action": get("actions", pv["action_id"])}
+        for seg, kind in SEG.items():
+            if path == seg:
+                if method == "GET":
+                    items = sorted(STATE[kind].values(), key=lambda r: str(r["id"]))
+                    if q.get("tag_name"):
+                        items = [r for r in items if q["tag_name"] in r.get("tags", [])]
+                    if q.get("name"):
+                        items = [r for r in items if r["name"] == q["name"]]
+                    return page(kind, items, q)
+                if method == "POST":
+                    return create(kind, body, fail)
+            if path.startswith(seg + "/{") and path.count("/") == seg.count("/") + 1:
+                r = get(kind, list(pv.values())[0])
+                if method == "GET":
+                    return 200, {ONE[kind]: r}
+                if method == "DELETE":
+                    return delete(kind, r)
+                if method == "PUT" and kind == "load_balancers":
+                    keep = {k: r[k] for k in ("id", "ip", "status", "created_at",
+                                              "droplet_ids")}
+                    r.clear()
+                    r.update(core.synth(res_schema(kind), dict(
+                        body, region={"slug": body.get("region")}, **keep)))
+                    return 200, {"load_balancer": r}
+                if method == "PUT" and kind == "firewalls":
+                    keep = {k: r[k] for k in ("id", "status", "created_at", "pending_changes")}
+                    r.clear()
+                    r.update(core.synth(res_schema(kind), dict(body, **keep)))
+                    return 200, {"firewall": r}
+            if path.startswith(seg + "/{") and path.endswith("/actions") and method == "POST":
+                r = get(kind, list(pv.values())[0])
+                typ = body.get("type")
+                if kind == "volumes" and typ in ("attach", "detach"):
+                    d = get("droplets", body["droplet_id"])
+                    if typ == "attach":
+                        r["droplet_ids"] = [d["id"]]
+                        d["volume_ids"].append(r["id"])
+                    else:
+                        r["droplet_ids"] = []
+                        d["volume_ids"] = [x for x in d["volume_ids"] if x != r["id"]]
+                    a = action("volume", 0, typ + "_volume", fail=fail)
+                    return 202, {"action": a}
+                if kind == "droplets" and typ == "power_on":
+                    def on():
+                        with LOCK:
+                            r["status"] = "active"
+                    return 201, {"action": action("droplet", r["id"], "power_on", work=on,
+                                                  fail=fail)}
+    raise ApiError(422, "unprocessable_entity",
+                   "the test server does not implement %s %s" % (method, tmpl))
+
+
+if __name__ == "__main__":
+    core.main(setup)

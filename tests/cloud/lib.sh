@@ -1,0 +1,244 @@
+# Helpers for the cloud provider tests: a bridge, a package cache and the
+# provider's API test server on this machine.  Source after tests/e2e/lib.sh
+# and t_project:
+#   . "$ROOT/tests/cloud/lib.sh"
+#   hcloud_start            # sets HCLOUD_ENDPOINT, HCLOUD_TOKEN, CLOUD_PREFIX, CLOUD_PRIVATE
+# Everything started here is stopped by PID on exit, success or failure,
+# after the test's own cleanup (destroy) has run against the live server.
+
+CLOUD_DIR=
+CLOUD_BRIDGE=
+CLOUD_SERVER_PID=
+CLOUD_ACNG_PID=
+CLOUD_PREFIX=
+CLOUD_PRIVATE=
+BASE_RECIPE_DIR=${PROVISION_CACHE_DIR:-/var/cache/provision}
+
+cloud_teardown() {
+	t_cleanup
+	if [ -n "$CLOUD_SERVER_PID" ] && kill -0 "$CLOUD_SERVER_PID" 2>/dev/null; then
+		kill -TERM "$CLOUD_SERVER_PID"
+		for _ in $(seq 1 300); do kill -0 "$CLOUD_SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$CLOUD_SERVER_PID" 2>/dev/null
+	fi
+	if [ -n "$CLOUD_ACNG_PID" ]; then
+		kill -TERM "$CLOUD_ACNG_PID" 2>/dev/null
+		wait "$CLOUD_ACNG_PID" 2>/dev/null
+	fi
+	if [ -n "$CLOUD_BRIDGE" ] && ip link show "$CLOUD_BRIDGE" >/dev/null 2>&1; then
+		ip link del "$CLOUD_BRIDGE"
+	fi
+	if [ -n "$CLOUD_DIR" ]; then
+		if grep -q " $CLOUD_DIR/" /proc/mounts; then
+			echo "cleanup: mounts are left under $CLOUD_DIR; not removing it" >&2
+		else
+			rm -rf "$CLOUD_DIR"
+		fi
+	fi
+}
+
+# A /24 in 10.213.230-253 that nothing on this machine uses.
+cloud_free_prefix() {
+	local skip=${1:-} n p
+	for n in $(seq 230 253 | shuf); do
+		p=10.213.$n
+		[ "$p" = "$skip" ] && continue
+		ip -o addr show | grep -q " $p\." && continue
+		echo "$p"
+		return 0
+	done
+	return 1
+}
+
+# The Debian 12 base file system, the same recipe as the local provider's.
+cloud_base() {
+	local base="$BASE_RECIPE_DIR/debian-bookworm-r1"
+	if [ ! -d "$base" ]; then
+		mkdir -p "$BASE_RECIPE_DIR"
+		(
+			flock 9
+			[ -d "$base" ] && exit 0
+			rm -rf "$base.build-$$"
+			mmdebstrap --variant=minbase \
+				--include=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates \
+				--customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+				--customize-hook='chroot "$1" systemctl enable systemd-networkd' \
+				--customize-hook=': > "$1"/etc/machine-id' \
+				bookworm "$base.build-$$" >"$base.log" 2>&1 && mv "$base.build-$$" "$base"
+		) 9>"$BASE_RECIPE_DIR/.lock" || return 1
+	fi
+	echo "$base"
+}
+
+cloud_net() {
+	CLOUD_DIR=$(mktemp -d /tmp/provision-cloud.XXXXXX)
+	trap cloud_teardown EXIT
+	CLOUD_PREFIX=$(cloud_free_prefix) || bail "no free 10.213.x.0/24 for the test bridge"
+	CLOUD_PRIVATE=$(cloud_free_prefix "$CLOUD_PREFIX") || bail "no free private /24"
+	CLOUD_BRIDGE=ctb$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
+	ip link add "$CLOUD_BRIDGE" type bridge || bail "cannot create the test bridge"
+	ip addr add "$CLOUD_PREFIX.1/24" dev "$CLOUD_BRIDGE"
+	ip link set "$CLOUD_BRIDGE" up
+	# packages for the hosts: an apt-cacher-ng on the bridge, sharing the local provider's cache
+	local conf="$CLOUD_DIR/acng" port
+	mkdir -p "$conf/log" "$BASE_RECIPE_DIR/apt-cacher-ng"
+	# a free port near 3142 (apt-cacher-ng does not bind to high ports)
+	port=$(/usr/bin/python3 -c 'import socket,sys
+for p in range(3142, 3342):
+    s = socket.socket()
+    try:
+        s.bind((sys.argv[1], p))
+    except OSError:
+        continue
+    s.close(); print(p); break' "$CLOUD_PREFIX.1")
+	echo "http://deb.debian.org/debian/" >"$conf/backends_debian"
+	cat >"$conf/acng.conf" <<-EOF
+		CacheDir: $BASE_RECIPE_DIR/apt-cacher-ng
+		LogDir: $conf/log
+		SupportDir: /usr/lib/apt-cacher-ng
+		Port: $port
+		BindAddress: $CLOUD_PREFIX.1
+		ForeGround: 1
+		PidFile: $conf/pid
+		SocketPath: $conf/socket
+		Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian
+		Remap-secdeb: security.debian.org security.debian.org/debian-security deb.debian.org/debian-security /debian-security ; deb.debian.org/debian-security
+		ExThreshold: 4
+		FreshIndexMaxAge: 300
+	EOF
+	/usr/sbin/apt-cacher-ng -c "$conf" >"$conf/daemon.log" 2>&1 &
+	CLOUD_ACNG_PID=$!
+	CLOUD_APT_PROXY="http://$CLOUD_PREFIX.1:$port"
+}
+
+# Start an API test server: cloud_server SCRIPT SPEC [ARGS...]; sets CLOUD_URL.
+cloud_server() {
+	local script=$1 spec=$2 base
+	shift 2
+	base=$(cloud_base) || bail "cannot build the Debian base file system"
+	cloud_net
+	umask 077
+	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$CLOUD_DIR/token"
+	umask 022
+	/usr/bin/python3 "$ROOT/tests/cloud/$script" \
+		--spec "$ROOT/tests/cloud/specs/$spec" \
+		--dir "$CLOUD_DIR/api" --token "$CLOUD_DIR/token" \
+		--bridge "$CLOUD_BRIDGE" --prefix "$CLOUD_PREFIX" --base "$base" \
+		--apt-proxy "$CLOUD_APT_PROXY" "$@" >"$CLOUD_DIR/server.log" 2>&1 &
+	CLOUD_SERVER_PID=$!
+	for _ in $(seq 1 100); do [ -s "$CLOUD_DIR/api/port" ] && break; sleep 0.1; done
+	[ -s "$CLOUD_DIR/api/port" ] || bail "the API test server did not start: $(cat "$CLOUD_DIR/server.log")"
+	CLOUD_URL="http://127.0.0.1:$(cat "$CLOUD_DIR/api/port")"
+	# the token reaches curl in a file, never on a command line
+	umask 077
+	printf 'Authorization: Bearer %s\n' "$(cat "$CLOUD_DIR/token")" >"$CLOUD_DIR/auth-header"
+	umask 022
+}
+
+# A request to the API as another client of the project would send it:
+# cloud_api METHOD PATH [JSON]; PATH is below the API base URL.
+cloud_api() {
+	curl -fsS -X "$1" -H @"$CLOUD_DIR/auth-header" -H 'Content-Type: application/json' \
+		${3:+--data "$3"} "$CLOUD_API$2"
+}
+
+# The Hetzner Cloud API test server; the tool finds it through HCLOUD_ENDPOINT.
+hcloud_start() {
+	cloud_server hcloud-server.py hetzner-cloud.subset.json "$@"
+	export HCLOUD_ENDPOINT="$CLOUD_URL/v1"
+	CLOUD_API=$HCLOUD_ENDPOINT
+	HCLOUD_TOKEN=$(cat "$CLOUD_DIR/token")
+	export HCLOUD_TOKEN
+}
+
+# The DigitalOcean API test server; the tool finds it through DIGITALOCEAN_API_URL.
+do_start() {
+	cloud_server do-server.py digitalocean.subset.json "$@"
+	export DIGITALOCEAN_API_URL="$CLOUD_URL"
+	CLOUD_API=$DIGITALOCEAN_API_URL
+	DIGITALOCEAN_TOKEN=$(cat "$CLOUD_DIR/token")
+	export DIGITALOCEAN_TOKEN
+}
+
+# POST a control request to the test server: cloud_ctl faults '[...]'
+cloud_ctl() {
+	curl -fsS -X POST -H 'Content-Type: application/json' --data "$2" "$CLOUD_URL/__control/$1" >/dev/null
+}
+
+cloud_stats() {
+	curl -fsS "$CLOUD_URL/__control/stats"
+}
+
+cloud_state() {
+	curl -fsS "$CLOUD_URL/__control/state"
+}
+
+# Requests the server saw that deviate from the specification, one per line.
+cloud_violations() {
+	cat "$CLOUD_DIR/api/violations.jsonl"
+}
+
+# Writes (POST, PUT, DELETE) the server has logged so far.
+cloud_writes() {
+	jq -s '[.[] | select(.method != "GET")] | length' "$CLOUD_DIR/api/requests.jsonl"
+}
+
+# Resources labelled with this project, of any kind, as "kind name" lines.
+cloud_labelled() {
+	cloud_state | jq -r --arg p "$1" 'to_entries[] | select(.key != "actions") | .key as $k |
+		.value[] | select(.labels.project == $p) | "\($k) \(.name)"'
+}
+
+# DigitalOcean: everything left of a layout: what carries its tag, and what
+# carries no tags but its name (SSH key, VPC, firewall, load balancer).
+do_left() {
+	cloud_state | jq -r --arg t "pv:$1" --arg n "$2" 'to_entries[] | select(.key != "actions") |
+		.key as $k | .value[] | select(((.tags // []) | index($t)) or (.name | startswith($n))) |
+		"\($k) \(.name)"'
+}
+
+# An inventory for provider hetzner on the test server's networks.
+hcloud_inventory() {
+	cat <<-EOF
+		project: ${1:-shop}
+		ssh: { user: admin }
+		vars: { ssh_permit_root_login: prohibit-password, ufw_allow: [22/tcp, 80/tcp, 443/tcp] }
+		providers:
+		  hetzner:
+		    network: { ip_range: $CLOUD_PRIVATE.0/24, subnet: $CLOUD_PRIVATE.0/24, zone: eu-central }
+		    poll_interval: 0.2
+		layouts:
+		  phase1:
+		    provider: hetzner
+		    servers:
+		      app1:
+		        roles: [base, ufw]
+		        type: cx22
+		        image: debian-12
+		        location: fsn1
+		        volumes: [{ name: data, size: 10 }]
+	EOF
+}
+
+# An inventory for provider digitalocean on the test server's networks.
+do_inventory() {
+	cat <<-EOF
+		project: ${1:-shop}
+		ssh: { user: admin }
+		vars: { ssh_permit_root_login: prohibit-password, ufw_allow: [22/tcp, 80/tcp, 443/tcp] }
+		providers:
+		  digitalocean:
+		    vpc: { ip_range: $CLOUD_PRIVATE.0/24 }
+		    region: fra1
+		    poll_interval: 0.2
+		layouts:
+		  phase1:
+		    provider: digitalocean
+		    servers:
+		      app1:
+		        roles: [base, ufw]
+		        size: s-1vcpu-2gb
+		        image: debian-12-x64
+		        volumes: [{ name: data, size: 10 }]
+	EOF
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# DigitalOcean, phase 2's cloud part and destroy: droplets tagged per layout
+# and server, a load balancer (HTTP with a health check on the app's path,
+# HTTPS passed through) targeting the web droplets' tag, a firewall opening
+# the database port only to the VPC.  destroy asks first, removes all of it
+# in dependency order and keeps what is not the layout's.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/cloud/lib.sh"
+
+t_project </dev/null
+do_start
+mkdir -p "$WORK/roles/dbport"
+cat >"$WORK/roles/dbport/role.yml" <<-'EOF2'
+	description: declares the PostgreSQL port (the firewall test needs one database port)
+	ports: [5432/tcp]
+	resources: []
+EOF2
+cat >"$WORK/inventory.yml" <<-EOF2
+	project: shop
+	providers:
+	  digitalocean:
+	    vpc: { ip_range: $CLOUD_PRIVATE.0/24 }
+	    load_balancer: { health_path: /up, targets: [web1, web2] }
+	    poll_interval: 0.2
+	layouts:
+	  phase2:
+	    provider: digitalocean
+	    servers:
+	      web1: { roles: [base, ufw] }
+	      web2: { roles: [base, ufw] }
+	      db1: { roles: [base, ufw, dbport], size: s-2vcpu-4gb, volumes: [{ name: pgdata, size: 20 }] }
+EOF2
+t_uses phase2
+
+pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
+state=$(cloud_state)
+lb=$(jq -c '.load_balancers[]' <<<"$state")
+check "one load balancer targeting the web droplets' tag" test "$(jq -r '.tag' <<<"$lb")" = pv:shop:default:phase2:lb
+check "the web droplets, and only they, carry that tag" test "$(jq -r '.droplets[] | select(.tags | index("pv:shop:default:phase2:lb")) | .name' <<<"$state" | sort | tr '\n' ' ')" = "web1 web2 "
+check "HTTP 80 -> 80, health check on /up" test "$(jq -c '[([.forwarding_rules[] | select(.entry_protocol == "http") | [.entry_port, .target_port]]), .health_check.path]' <<<"$lb")" = '[[[80,80]],"/up"]'
+check "HTTPS 443 passed through" test "$(jq -c '[.forwarding_rules[] | select(.entry_protocol == "https") | [.entry_port, .tls_passthrough]]' <<<"$lb")" = '[[443,true]]'
+check "the firewall opens 5432 only to the VPC" test "$(jq -c '[.firewalls[].inbound_rules[] | select(.ports == "5432") | .sources.addresses]' <<<"$state")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
+
+# the app's health path changes: the load balancer's check follows, in place
+sed -i 's|health_path: /up|health_path: /healthz|' "$WORK/inventory.yml"
+pv plan phase2 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
+check "plan shows the new health check path" grep -q '~ cloud: load balancer shop-default-phase2-lb: health check path /up -> /healthz' "$WORK/plan2"
+pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up failed: $(cat "$WORK/up2.err")"
+check "up changed the health check of the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .health_check.path]]')" = "$(jq -c '[[.id, "/healthz"]]' <<<"$lb")"
+
+# not the layout's: a droplet of another project, an SSH key of someone else
+ssh-keygen -q -t ed25519 -N '' -C other -f "$WORK/other" >/dev/null
+cloud_api POST /v2/account/keys "$(jq -n --arg k "$(cat "$WORK/other.pub")" '{name: "someone-else", public_key: $k}')" >/dev/null
+cloud_api POST /v2/vpcs '{"name": "other-vpc", "region": "fra1", "ip_range": "10.213.1.0/24"}' >/dev/null
+
+if pv destroy phase2 </dev/null >"$WORK/d0" 2>&1; then rc=0; else rc=$?; fi
+check "destroy without --yes and without a terminal refuses (exit 2)" test "$rc" = 2
+pv destroy phase2 --yes >"$WORK/destroy" 2>&1 || bail "destroy failed: $(cat "$WORK/destroy")"
+PV_LAYOUTS=()
+left=$(do_left shop:default:phase2 shop-default-phase2)
+check "nothing of the layout is left${left:+: $left}" test -z "$left"
+check "the other SSH key and VPC are kept" test "$(cloud_state | jq -c '[.ssh_keys[].name, .vpcs[].name]')" = '["someone-else","other-vpc"]'
+order=$(jq -r 'select(.method == "DELETE") | .path | split("/")[2]' "$CLOUD_DIR/api/requests.jsonl" | uniq | tr '\n' ' ')
+check "deleted in dependency order: $order" test "$order" = "load_balancers volumes droplets firewalls vpcs account "
+check "no host of the layout is left" sh -c "! pgrep -f '[s]ystemd-nspawn.*-M hc$(cat "$CLOUD_DIR/api/port")-' >/dev/null"
+check "no pinned host key is left" sh -c "! grep -q . '$WORK/.provision/known_hosts' 2>/dev/null"
+viol=$(cloud_violations)
+check "every request followed the specification${viol:+: $viol}" test -z "$viol"
