@@ -80,19 +80,57 @@ bool cloud_same_key(const char *a, const char *b)
 	return la == lb && la > 0 && !strncmp(a, b, la);
 }
 
-static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, const char *proto)
+static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, int end,
+                       const char *proto, bool private_only)
 {
+	if (end < port)
+		end = port;
 	for (size_t i = 0; i < n; i++)
-		if (out[i].port == port && !strcmp(out[i].proto, proto))
+		if (out[i].port == port && out[i].port_end == end && !strcmp(out[i].proto, proto)) {
+			/* open to all wins over private only */
+			out[i].private_only = out[i].private_only && private_only;
 			return n;
-	if (n >= max || port <= 0 || port > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
+		}
+	if (n >= max || port <= 0 || end > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
 		return n;
 	out[n].port = port;
+	out[n].port_end = end;
 	snprintf(out[n].proto, sizeof(out[n].proto), "%s", proto);
-	out[n].private_only = false;
+	out[n].private_only = private_only;
 	for (size_t k = 0; k < PV_ARRAY_SIZE(private_ports); k++)
 		out[n].private_only = out[n].private_only || port == private_ports[k];
 	return n + 1;
+}
+
+/*
+ * One port a role declares: "80/tcp", "53/udp", "8000:8100/tcp", "443",
+ * "5432/tcp private".  Rules for an interface ("on tailscale0") concern
+ * the host's own firewall only and are skipped.
+ */
+static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const char *spec)
+{
+	char proto[4] = "tcp";
+	char *end;
+
+	if (!strncmp(spec, "on ", 3))
+		return n;
+	long a = strtol(spec, &end, 10), b = a;
+	if (end == spec)
+		return n;
+	if (*end == ':') {
+		const char *q = end + 1;
+		b = strtol(q, &end, 10);
+		if (end == q)
+			return n;
+	}
+	if (!strncmp(end, "/tcp", 4) || !strncmp(end, "/udp", 4)) {
+		memcpy(proto, end + 1, 3);
+		end += 4;
+	}
+	bool priv = !strcmp(end, " private");
+	if (*end && !priv)
+		return n;
+	return add_port(out, n, max, (int)a, (int)b, proto, priv);
 }
 
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max)
@@ -100,9 +138,9 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 	struct diags d;
 	size_t n = 0;
 
-	n = add_port(out, n, max, c->inv->ssh_port, "tcp");
-	n = add_port(out, n, max, 80, "tcp");
-	n = add_port(out, n, max, 443, "tcp");
+	n = add_port(out, n, max, c->inv->ssh_port, 0, "tcp", false);
+	n = add_port(out, n, max, 80, 0, "tcp", false);
+	n = add_port(out, n, max, 443, 0, "tcp", false);
 	diags_init(&d);
 	for (size_t i = 0; c->roles && i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
@@ -111,11 +149,8 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 		if (role_closure(c->roles, s->roles, s->role_pos, s->n_roles, &rl, &nr, &d) < 0)
 			continue;
 		for (size_t k = 0; k < nr; k++) {
-			for (size_t p = 0; p < rl[k]->n_ports; p++) {
-				const char *slash = strchr(rl[k]->ports[p], '/');
-				n = add_port(out, n, max, atoi(rl[k]->ports[p]),
-				             slash ? slash + 1 : "tcp");
-			}
+			for (size_t p = 0; p < rl[k]->n_ports; p++)
+				n = add_role_port(out, n, max, rl[k]->ports[p]);
 		}
 		free(rl);
 	}

@@ -436,8 +436,11 @@ static json_t *firewall_body(struct dz *z)
 	const char *oprotos[] = {"tcp", "udp", "icmp"};
 
 	for (size_t i = 0; i < n; i++) {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", ports[i].port);
+		char port[32];
+		if (ports[i].port_end > ports[i].port)
+			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
+		else
+			snprintf(port, sizeof(port), "%d", ports[i].port);
 		json_t *src = ports[i].private_only
 		                  ? json_pack("{s:[s]}", "addresses", z->ip_range)
 		                  : json_pack("{s:[s,s]}", "addresses", "0.0.0.0/0", "::/0");

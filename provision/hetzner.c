@@ -450,8 +450,11 @@ static json_t *firewall_rules(struct hz *z, struct pv_error *err)
 	size_t n = cloud_firewall_ports(z->c, ports, PV_ARRAY_SIZE(ports));
 
 	for (size_t i = 0; i < n; i++) {
-		char port[16];
-		snprintf(port, sizeof(port), "%d", ports[i].port);
+		char port[32];
+		if (ports[i].port_end > ports[i].port)
+			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
+		else
+			snprintf(port, sizeof(port), "%d", ports[i].port);
 		json_t *src = ports[i].private_only ? json_pack("[s]", z->ip_range)
 		                                    : json_pack("[s,s]", "0.0.0.0/0", "::/0");
 		json_array_append_new(

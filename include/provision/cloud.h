@@ -30,14 +30,16 @@ bool cloud_same_key(const char *a, const char *b);
 
 struct cloud_port {
 	int port;
+	int port_end; /* == port unless a range */
 	char proto[4]; /* "tcp" or "udp" */
-	bool private_only; /* a database port: only from the private network */
+	bool private_only; /* a database port or "PORT private": only from the private network */
 };
 
 /*
  * The firewall's ports: the SSH port, 80 and 443/tcp, then every port the
- * layout's servers' roles declare (c->roles), each once; database ports
- * (5432, 3306, 6379, 27017, 9200) are private_only.  Returns how many were
+ * layout's servers' roles declare (c->roles), each once; ports declared
+ * "PORT private" and database ports (5432, 3306, 6379, 27017, 9200) are
+ * private_only; interface rules ("on tailscale0") are the hosts' own.  Returns how many were
  * written to out (at most max).
  */
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max);

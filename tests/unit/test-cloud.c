@@ -2,13 +2,17 @@
  * test-cloud.c - what the cloud providers share: the cloud-init document
  * read back by a YAML parser, public key comparison, firewall ports.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "provision/cloud.h"
 #include "provision/keys.h"
 #include "provision/node.h"
+#include "provision/role.h"
 
 static const char *scalar(const struct node *map, const char *key)
 {
@@ -95,11 +99,57 @@ static void test_firewall_ports(void)
 	CHECK(cloud_firewall_ports(&c, p, 1) == 1);
 }
 
+/* The ports roles declare, in every form a role may write them. */
+static void test_firewall_role_ports(void)
+{
+	char dir[] = "/tmp/test-cloud.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char *rdir = xasprintf("%s/db", dir);
+	char *rfile = xasprintf("%s/role.yml", rdir);
+	CHECK(mkdir(rdir, 0755) == 0);
+	FILE *f = fopen(rfile, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("ports: [\"5432/tcp private\", \"8000:8100/tcp\", \"on tailscale0\", "
+	      "\"53/udp\", \"9000/tcp private\", \"9000/tcp\"]\n",
+	      f);
+	fclose(f);
+
+	struct role_set rs;
+	role_set_init(&rs);
+	role_set_add_dir(&rs, dir);
+	char *roles[] = {"db"};
+	struct pos rp[] = {{"inventory.yml", 1, 1}};
+	struct inv_server srv = {.name = "db1", .roles = roles, .role_pos = rp, .n_roles = 1};
+	struct inventory inv = {.ssh_port = 22};
+	struct inv_layout l = {.name = "phase2", .servers = &srv, .n_servers = 1};
+	struct provider_ctx c = {.inv = &inv, .layout = &l, .roles = &rs};
+	struct cloud_port p[16];
+	size_t n = cloud_firewall_ports(&c, p, PV_ARRAY_SIZE(p));
+
+	/* 22, 80, 443, then 5432 (private), 8000-8100, 53/udp, 9000 (open wins) */
+	CHECK(n == 7);
+	if (n == 7) {
+		CHECK(p[3].port == 5432 && p[3].port_end == 5432 && p[3].private_only);
+		CHECK(p[4].port == 8000 && p[4].port_end == 8100 && !p[4].private_only);
+		CHECK(p[5].port == 53 && !strcmp(p[5].proto, "udp"));
+		CHECK(p[6].port == 9000 && !p[6].private_only);
+	}
+	role_set_release(&rs);
+	unlink(rfile);
+	rmdir(rdir);
+	rmdir(dir);
+	free(rfile);
+	free(rdir);
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
 	RUN(test_user_data_root);
 	RUN(test_same_key);
 	RUN(test_firewall_ports);
+	RUN(test_firewall_role_ports);
 	return check_done("cloud");
 }
