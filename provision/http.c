@@ -236,6 +236,18 @@ static bool is_json_type(const char *ct)
 	return ct && (strstr(ct, "application/json") || strstr(ct, "+json"));
 }
 
+/* A 409 that waiting cannot resolve: a name already taken (Hetzner's uniqueness_error). */
+static bool permanent_conflict(const struct http_response *r)
+{
+	if (r->status != 409 || !r->body.len)
+		return false;
+	json_t *j = json_loadb(r->body.s, r->body.len, 0, NULL);
+	const char *code = json_string_value(json_object_get(json_object_get(j, "error"), "code"));
+	bool permanent = code && strcmp(code, "uniqueness_error") == 0;
+	json_decref(j);
+	return permanent;
+}
+
 static int send_once(struct http_client *c, const char *method, const char *url,
                      const struct http_opts *o, const char *body, bool unsafe_ok,
                      struct http_response *r, CURLcode *rc_out, char *curl_err)
@@ -404,7 +416,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			}
 			continue;
 		}
-		if ((st == 409 || st == 423) && !last) {
+		if ((st == 409 || st == 423) && !last && !permanent_conflict(r)) {
 			double d = backoff(c, attempt);
 			http_note(c, "%s: HTTP %ld (busy); retrying in %.1f s", what, st, d);
 			c->retries++;

@@ -13,7 +13,8 @@
  *     that reset before sending at all, so it never spends more than the
  *     budget the headers allow.
  *   - 409 and 423 (conflict, locked): retried with backoff; the resource is
- *     busy with another action and will be free soon.
+ *     busy with another action and will be free soon.  A name already taken
+ *     (Hetzner's uniqueness_error) is returned at once: waiting cannot help.
  *   - 5xx and transport errors: retried with exponential backoff and full
  *     jitter, but only for requests that are safe to repeat (GET, PUT,
  *     DELETE, or HTTP_IDEMPOTENT).  A POST that creates something is not

@@ -362,6 +362,39 @@ static void test_paging(void)
 	server_stop(&s);
 }
 
+static void test_conflicts(void)
+{
+	static const char *const script[] = {
+	    "HTTP/1.1 423 Locked\r\nContent-Type: application/json\r\n\r\n"
+	    "{\"error\":{\"code\":\"locked\",\"message\":\"busy\"}}",
+	    "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n"
+	    "{\"error\":{\"code\":\"conflict\",\"message\":\"changed\"}}",
+	    JSON_OK("{}"),
+	    "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n"
+	    "{\"error\":{\"code\":\"uniqueness_error\",\"message\":\"name is already used\"}}",
+	};
+	struct server s;
+	server_start(&s, script, 4);
+	struct http_client c;
+	client(&c, &s, "tok");
+	struct http_response r;
+	http_response_init(&r);
+	struct pv_error e;
+	/* busy resources are waited for, even for a POST (nothing was done) */
+	CHECK(http_request(&c, "POST", "/servers/1/actions/poweron", NULL, &r, &e) == 0);
+	CHECK(r.status == 200);
+	CHECK(s.nreq == 3);
+	/* a name already taken is not: waiting cannot change it */
+	CHECK(http_request(&c, "POST", "/ssh_keys", NULL, &r, &e) == 0);
+	CHECK(r.status == 409);
+	CHECK(s.nreq == 4);
+	http_fail(&r, &e, "create SSH key");
+	CHECK_STR(e.msg, "create SSH key: HTTP 409 uniqueness_error: name is already used");
+	http_response_release(&r);
+	http_client_release(&c);
+	server_stop(&s);
+}
+
 static void test_bad_input(void)
 {
 	struct http_client c;
@@ -385,6 +418,7 @@ int main(void)
 	RUN(test_lost_post_response);
 	RUN(test_rate_limit_waits_for_reset);
 	RUN(test_paging);
+	RUN(test_conflicts);
 	RUN(test_bad_input);
 	curl_global_cleanup();
 	return check_done("test-http");
