@@ -439,8 +439,8 @@ void report_summary(struct reporter *r, const char *const *hosts, const struct h
 			json_object_set_new(h, "failed", json_integer(results[i].failed));
 			json_object_set_new(h, "would_change",
 			                    json_integer(results[i].would_change));
-			json_object_set_new(h, "unreachable",
-			                    json_boolean(results[i].error != NULL));
+			/* a host-level error: no connection, or the host refused (--frozen) */
+			json_object_set_new(h, "error", json_boolean(results[i].error != NULL));
 			json_array_append_new(arr, h);
 		}
 		json_object_set_new(o, "hosts", arr);
@@ -456,7 +456,7 @@ void report_summary(struct reporter *r, const char *const *hosts, const struct h
 			if (results[i].would_change)
 				fprintf(r->out, " would_change=%d", results[i].would_change);
 			if (results[i].error)
-				fprintf(r->out, " unreachable");
+				fprintf(r->out, " error");
 			fputc('\n', r->out);
 		}
 		fprintf(r->out, "%zu host%s: %d ok, %d changed, %d failed", n, n == 1 ? "" : "s",
