@@ -24,8 +24,12 @@ static void main_help(FILE *f)
 {
 	fprintf(f, "usage: provision [-i FILE] [-e ENV] [--json|--plain] COMMAND [ARGS]\n\n"
 	           "Builds hardened servers from a declarative inventory.\n\nCommands:\n");
+	int w = 0;
 	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+		if ((int)strlen(commands[i]->name) > w)
+			w = (int)strlen(commands[i]->name);
+	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-*s  %s\n", w, commands[i]->name, commands[i]->summary);
 	fprintf(f, "\n'provision COMMAND --help' shows a command's options.\n"
 	           "Exit status: 0 success, 1 something failed, 2 usage or input error.\n");
 }
