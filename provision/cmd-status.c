@@ -169,8 +169,7 @@ static int cmd_status(struct session *s, int argc, char **argv)
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "status [LAYOUT]",
-    .summary = "show the layout's hosts, whether each answers over SSH, its health checks and "
-               "PostgreSQL replication",
+    .summary = "show each host: running, SSH, health checks, PostgreSQL replication",
     .help = "",
     .exec = cmd_status,
 };
