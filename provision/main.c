@@ -16,7 +16,7 @@
 
 static const struct cmd_entry *const commands[] = {
     &cmd_validate_entry, &cmd_plan_entry,    &cmd_up_entry,  &cmd_apply_entry,
-    &cmd_status_entry,   &cmd_destroy_entry, &cmd_ssh_entry,
+    &cmd_status_entry,   &cmd_destroy_entry, &cmd_ssh_entry, &cmd_backup_entry,
 };
 
 static void main_help(FILE *f)

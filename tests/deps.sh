@@ -11,6 +11,8 @@ packages=(
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
 	# tests: ssh client and server, JSON on the command line
 	openssh-client openssh-server jq ca-certificates curl
+	# backup tests: an S3-compatible store from npm (s3rver), a test CA
+	nodejs npm openssl python3
 )
 
 missing=()

@@ -1,0 +1,165 @@
+#!/bin/sh
+# Written by provision (role backup): pgBackRest on this server.
+#   backup.sh stanza | has-stanza      create / check the repository stanza
+#   backup.sh run TYPE                 a backup (the timers' service); nothing on a standby
+#   backup.sh now TYPE                 the service, now; its log when it fails
+#   backup.sh info                     the repository's backups (JSON)
+#   backup.sh status                   lines for 'provision status'
+#   backup.sh restore                  PV_AT (a time) or PV_POINT (a restore point) or
+#                                      neither (the latest); PV_YES, PV_ARCHIVE
+#   backup.sh checksums                each table's row count and checksum
+#   backup.sh mark NAME                a restore point NAME, the checksums as of then
+stanza={{ backup_stanza | sh }}
+v={{ postgres_version | sh }}
+d=/var/lib/postgresql/$v/main
+unit=postgresql@$v-main
+scratch={% if backup_scratch %}yes{% else %}no{% endif %}
+pgb() { runuser -u postgres -- pgbackrest --stanza="$stanza" "$@"; }
+q() { runuser -u postgres -- psql -X -q -tA -F '|' -v ON_ERROR_STOP=1 "$@"; }
+standby() { [ "$(q -d postgres -c 'select pg_is_in_recovery()' 2>/dev/null)" = t ]; }
+running() { q -d postgres -c 'select 1' >/dev/null 2>&1; }
+
+checksums() {
+	for db in $(q -d postgres -c "select datname from pg_database where datallowconn and not datistemplate and datname <> 'postgres' order by 1"); do
+		q -d "$db" <<'SQL' | sed "s/^/C $db|/"
+select format('select %L, count(*), md5(coalesce(string_agg(md5(t::text), '''' order by md5(t::text)), '''')) from %I.%I t',
+              schemaname || '.' || tablename, schemaname, tablename)
+  from pg_tables where schemaname not in ('pg_catalog', 'information_schema') order by 1
+\gexec
+SQL
+	done
+}
+
+# Switch to a new WAL segment and wait until it is archived: every commit
+# so far is then in the repository.
+flush_wal() {
+	w=$(q -d postgres -c 'select pg_walfile_name(pg_switch_wal())') || return 1
+	i=0
+	while [ "$(q -d postgres -c "select coalesce(last_archived_wal >= '$w', false) from pg_stat_archiver")" != t ]; do
+		i=$((i + 1))
+		if [ "$i" -gt 120 ]; then
+			echo "WAL segment $w was not archived within 60 s: archiving fails (see 'provision status')" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+case "$1" in
+has-stanza)
+	[ "$scratch" = yes ] && exit 0
+	standby && exit 0
+	pgb info --output=json 2>/dev/null | grep -q '"status":{"code":[02],'
+	;;
+stanza)
+	pgb stanza-create
+	;;
+run)
+	if [ "$scratch" = yes ]; then
+		echo "a scratch server: it never writes to the repository"
+		exit 0
+	fi
+	if standby; then
+		echo "a standby: the primary backs up"
+		exit 0
+	fi
+	pgb --type="$2" backup
+	;;
+now)
+	u=provision-backup@$2.service
+	if systemctl start "$u"; then
+		exit 0
+	fi
+	id=$(systemctl show -p InvocationID --value "$u")
+	journalctl -q -o cat --no-pager "_SYSTEMD_INVOCATION_ID=$id" | tail -n 20 >&2
+	exit 1
+	;;
+info)
+	pgb info --output=json
+	;;
+status)
+	echo "N $(date +%s)"
+	for t in full diff; do
+		echo "U $t $(systemctl is-active provision-backup@$t.service) $(systemctl is-active provision-backup-$t.timer)"
+	done
+	if standby; then
+		echo "S standby"
+		exit 0
+	fi
+	if [ "$scratch" = yes ]; then
+		echo "S scratch"
+		exit 0
+	fi
+	if out=$(pgb info --output=json 2>&1); then
+		echo "J $out" | tr '\n' ' '
+		echo
+	else
+		echo "E $(printf '%s' "$out" | tr '\n' ' ')"
+	fi
+	q -d postgres -c "select 'A', archived_count, coalesce(last_archived_wal, '-'),
+	    coalesce(extract(epoch from last_archived_time)::bigint, 0), failed_count,
+	    coalesce(last_failed_wal, '-'), coalesce(extract(epoch from last_failed_time)::bigint, 0)
+	  from pg_stat_archiver" 2>/dev/null | tr '|' ' '
+	echo "R $(ls "$d/pg_wal/archive_status" 2>/dev/null | grep -c '\.ready$')"
+	;;
+checksums)
+	checksums
+	;;
+mark)
+	# a named restore point, the tables as of then, and the WAL archived
+	q -d postgres -c "select pg_create_restore_point('$2')" >/dev/null || exit 1
+	checksums
+	flush_wal
+	;;
+restore)
+	if running && ! standby && [ "${PV_YES:-}" != yes ]; then
+		echo "REFUSED: PostgreSQL runs here as a primary; restoring replaces its data (add --yes)" >&2
+		exit 3
+	fi
+	info=$(pgb info --output=json) || exit 1
+	case "$info" in
+	*'"status":{"code":0,'*) ;;
+	*) echo "the repository holds no usable backup: $info" >&2; exit 1 ;;
+	esac
+	if running && ! standby && [ "$(q -d postgres -c 'show archive_mode')" = on ]; then
+		flush_wal || exit 1
+	fi
+	systemctl stop "$unit" || exit 1
+	old=
+	if [ -d "$d" ] && [ -n "$(ls -A "$d")" ]; then
+		old=$d.before-restore-$(date -u +%Y%m%dT%H%M%SZ)
+		mv "$d" "$old" || exit 1
+	fi
+	put_back() {
+		echo "$1" >&2
+		tail -n 15 "/var/log/postgresql/postgresql-$v-main.log" >&2 2>/dev/null
+		systemctl stop "$unit"
+		if [ -n "$old" ]; then
+			rm -rf "$d.failed-restore"
+			mv "$d" "$d.failed-restore" && mv "$old" "$d" && systemctl start "$unit"
+			echo "the previous data directory is back in place; the failed restore is in $d.failed-restore" >&2
+		fi
+		exit 1
+	}
+	install -d -o postgres -g postgres -m 0700 "$d"
+	set -- --pg1-path="$d"
+	[ -n "${PV_AT:-}" ] && set -- "$@" --type=time "--target=$PV_AT" --target-action=promote
+	[ -n "${PV_POINT:-}" ] && set -- "$@" --type=name "--target=$PV_POINT" --target-action=promote
+	[ "${PV_ARCHIVE:-on}" = off ] && set -- "$@" --archive-mode=off
+	pgb "$@" restore || put_back "pgbackrest restore failed"
+	systemctl start "$unit" || put_back "PostgreSQL did not start on the restored data"
+	i=0
+	while ! running || standby; do
+		i=$((i + 1))
+		systemctl -q is-active "$unit" || put_back "PostgreSQL stopped during recovery"
+		[ "$i" -gt 1200 ] && put_back "recovery did not finish within 10 minutes"
+		sleep 0.5
+	done
+	echo "O ${old:--}"
+	checksums
+	;;
+*)
+	echo "usage: backup.sh stanza|has-stanza|run|now|info|status|restore|checksums" >&2
+	exit 2
+	;;
+esac
