@@ -319,8 +319,9 @@ static int do_now(struct bk *b, const struct opts *o)
 	char *script;
 	int st;
 
-	if (strcmp(type, "full") && strcmp(type, "diff") && strcmp(type, "incr")) {
-		pv_say_error("--type must be full, diff or incr, not '%s'", type);
+	if (strcmp(type, "full") && strcmp(type, "diff") && strcmp(type, "incr") &&
+	    strcmp(type, "dump")) {
+		pv_say_error("--type must be full, diff, incr or dump, not '%s'", type);
 		return PV_EXIT_USAGE;
 	}
 	if (!(h = bk_host(b, o->host)))
@@ -345,6 +346,20 @@ static int do_now(struct bk *b, const struct opts *o)
 	buf_release(&out);
 	buf_release(&e);
 	printf("%s: %s backup done\n", h->name, type);
+	if (!strcmp(type, "dump")) {
+		/* the dump's own lines are in the unit's journal */
+		buf_init(&out, 1 << 20);
+		script =
+		    xasprintf("journalctl -q -o cat --no-pager "
+		              "_SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value "
+		              "provision-backup@dump.service) | grep -E '^(database|expired) '\n");
+		st = bk_run(b, h, script, &out, NULL);
+		free(script);
+		if (out.s)
+			fputs(out.s, stdout);
+		buf_release(&out);
+		return PV_EXIT_OK;
+	}
 	return info_on(b, h, true);
 }
 
@@ -549,7 +564,8 @@ const struct cmd_entry cmd_backup_entry = {
     .usage = "backup now|list|restore|verify [LAYOUT] [options]",
     .summary = "PostgreSQL backups (pgBackRest): take one, list them, restore, verify",
     .help = "Commands:\n"
-            "  now [--type full|diff|incr]   a backup now (default full)\n"
+            "  now [--type full|diff|incr|dump]  a backup now (default full; dump: the\n"
+            "                                logical dumps, with role variable backup_dump)\n"
             "  list                          the backups in the repository\n"
             "  restore [--at TIME] [--yes]   restore into a fresh data directory (the old one\n"
             "                                is kept aside), to TIME or the latest state;\n"

@@ -18,6 +18,60 @@ pgb() { runuser -u postgres -- pgbackrest --stanza="$stanza" "$@"; }
 q() { runuser -u postgres -- psql -X -q -tA -F '|' -v ON_ERROR_STOP=1 "$@"; }
 standby() { [ "$(q -d postgres -c 'select pg_is_in_recovery()' 2>/dev/null)" = t ]; }
 running() { q -d postgres -c 'select 1' >/dev/null 2>&1; }
+has_stanza() { pgb info --output=json 2>/dev/null | grep -q '"status":{"code":[02],'; }
+
+# The logical flavour: each database dumped, encrypted, uploaded; old dumps removed.
+s3() {
+	curl -sS --fail-with-body -K /etc/pgbackrest/dump-curl.conf \
+		--aws-sigv4 "aws:amz:"{{ backup_s3_region | sh }}":s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+		{% if backup_s3_ca %}--cacert /etc/pgbackrest/s3-ca.crt {% endif %}"$@"
+}
+{% if backup_s3_uri_style == "path" %}
+s3base=https://{{ backup_s3_endpoint | sh }}:{{ backup_s3_port | sh }}/{{ backup_s3_bucket | sh }}
+{% else %}
+s3base=https://{{ backup_s3_bucket | sh }}.{{ backup_s3_endpoint | sh }}:{{ backup_s3_port | sh }}
+{% endif %}
+dprefix={% if backup_s3_path %}{{ backup_s3_path | sh }}{% else %}/{{ project | sh }}/{{ env | sh }}/{{ layout | sh }}{% endif %}/dump
+dprefix=${dprefix#/}
+keep_days={{ backup_dump_keep_days | sh }}
+
+dump() {
+	ts=$(date -u +%Y%m%dT%H%M%SZ)
+	tmp=/var/lib/pgbackrest/dump.tmp
+	umask 077
+	rc=0
+	for db in $(q -d postgres -c "select datname from pg_database where datallowconn and not datistemplate and datname <> 'postgres' order by 1"); do
+		case "$db" in *[!A-Za-z0-9_.-]*) echo "database '$db': a name the dump cannot use as a key; skipped" >&2; rc=1; continue ;; esac
+		rm -f "$tmp.dump" "$tmp.enc"
+		if ! runuser -u postgres -- pg_dump -Fc -Z 6 -d "$db" >"$tmp.dump"; then
+			echo "pg_dump of database $db failed" >&2
+			rc=1
+			continue
+		fi
+		openssl enc -aes-256-cbc -pbkdf2 -iter 200000 -salt -pass file:/etc/pgbackrest/dump.pass \
+			-in "$tmp.dump" -out "$tmp.enc" || { rc=1; continue; }
+		if s3 -o /dev/null -T "$tmp.enc" "$s3base/$dprefix/$db/$ts.dump.enc"; then
+			echo "database $db: $dprefix/$db/$ts.dump.enc ($(wc -c <"$tmp.enc") bytes)"
+		else
+			echo "uploading the dump of database $db failed" >&2
+			rc=1
+		fi
+	done
+	rm -f "$tmp.dump" "$tmp.enc"
+	[ "$rc" = 0 ] || return 1
+	# retention by age: the time is in each dump's name
+	cutoff=$(date -u -d "@$(($(date +%s) - keep_days * 86400))" +%Y%m%dT%H%M%SZ)
+	list=$(s3 "$s3base?list-type=2&prefix=$dprefix/") || { echo "listing the dumps failed" >&2; return 1; }
+	printf '%s' "$list" | sed 's/<Key>/\n<Key>/g' | sed -n 's/^<Key>\([^<]*\)<\/Key>.*/\1/p' |
+		while read -r key; do
+			t=${key##*/}
+			t=${t%.dump.enc}
+			case "$t" in [0-9]*T*Z) ;; *) continue ;; esac
+			if [ "$t" \< "$cutoff" ]; then
+				s3 -o /dev/null -X DELETE "$s3base/$key" && echo "expired $key"
+			fi
+		done
+}
 
 checksums() {
 	for db in $(q -d postgres -c "select datname from pg_database where datallowconn and not datistemplate and datname <> 'postgres' order by 1"); do
@@ -49,9 +103,13 @@ case "$1" in
 has-stanza)
 	[ "$scratch" = yes ] && exit 0
 	standby && exit 0
-	pgb info --output=json 2>/dev/null | grep -q '"status":{"code":[02],'
+	has_stanza
 	;;
 stanza)
+	# A stanza that exists is left alone, even one of another cluster: a
+	# new server replacing a lost one restores from it (archiving from
+	# this cluster fails until then, and 'provision status' shows it).
+	has_stanza && exit 0
 	pgb stanza-create
 	;;
 run)
@@ -63,7 +121,11 @@ run)
 		echo "a standby: the primary backs up"
 		exit 0
 	fi
-	pgb --type="$2" backup
+	if [ "$2" = dump ]; then
+		dump
+	else
+		pgb --type="$2" backup
+	fi
 	;;
 now)
 	u=provision-backup@$2.service
@@ -79,7 +141,7 @@ info)
 	;;
 status)
 	echo "N $(date +%s)"
-	for t in full diff; do
+	for t in full diff{% if backup_dump %} dump{% endif %}; do
 		echo "U $t $(systemctl is-active provision-backup@$t.service) $(systemctl is-active provision-backup-$t.timer)"
 	done
 	if standby; then
@@ -121,7 +183,10 @@ restore)
 	*'"status":{"code":0,'*) ;;
 	*) echo "the repository holds no usable backup: $info" >&2; exit 1 ;;
 	esac
-	if running && ! standby && [ "$(q -d postgres -c 'show archive_mode')" = on ]; then
+	# the cluster here is the repository's: every commit so far goes there first
+	if running && ! standby && [ "$(q -d postgres -c 'show archive_mode')" = on ] &&
+		sid=$(q -d postgres -c 'select system_identifier from pg_control_system()') &&
+		printf '%s' "$info" | grep -q "\"system-id\":$sid[,}]"; then
 		flush_wal || exit 1
 	fi
 	systemctl stop "$unit" || exit 1
