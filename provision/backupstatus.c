@@ -91,21 +91,29 @@ int backup_status(struct remote *r, const struct host *h, const char *indent, st
 	static const char script[] = HELPER " status\n";
 	struct buf o;
 	int st = -1;
-	long long now = 0;
-	char *save = NULL;
 
-	*bad = false;
 	buf_init(&o, 1 << 20);
 	if (remote_exec(r, converge_shell(h), script, strlen(script), &o, NULL, &st, err) < 0) {
 		buf_release(&o);
 		return -1;
 	}
-	if (st != 0 || !strstr(o.s, "N ")) {
+	backup_status_format(o.s ? o.s : "", st, indent, out, bad);
+	buf_release(&o);
+	return 0;
+}
+
+void backup_status_format(const char *text, int st, const char *indent, struct buf *out, bool *bad)
+{
+	char *copy = xstrdup(text), *save = NULL;
+	long long now = 0;
+
+	*bad = false;
+	if (st != 0 || !strstr(copy, "N ")) {
 		buf_addf(out, "%sbackups: FAILED: the backup helper did not run (exit %d)\n",
 		         indent, st);
 		*bad = true;
 	}
-	for (char *line = strtok_r(o.s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char a[64] = "", b[64] = "", c[64] = "", d[64] = "";
 		long long n1 = 0, t1 = 0, n2 = 0, t2 = 0;
 
@@ -156,6 +164,5 @@ int backup_status(struct remote *r, const struct host *h, const char *indent, st
 			         line + 2);
 		}
 	}
-	buf_release(&o);
-	return 0;
+	free(copy);
 }

@@ -347,15 +347,11 @@ static int do_now(struct bk *b, const struct opts *o)
 	buf_release(&e);
 	printf("%s: %s backup done\n", h->name, type);
 	if (!strcmp(type, "dump")) {
-		/* the dump's own lines are in the unit's journal */
+		/* what the dump did */
+		static const char show[] = "grep -E '^(database|expired) ' "
+		                           "/var/lib/pgbackrest/last-dump.log\n";
 		buf_init(&out, 1 << 20);
-		script =
-		    xasprintf("journalctl -q -o cat --no-pager "
-		              "_SYSTEMD_INVOCATION_ID=$(systemctl show -p InvocationID --value "
-		              "provision-backup@dump.service) | grep -E '^(database|expired) '\n");
-		st = bk_run(b, h, script, &out, NULL);
-		free(script);
-		if (out.s)
+		if (bk_run(b, h, show, &out, NULL) >= 0 && out.s)
 			fputs(out.s, stdout);
 		buf_release(&out);
 		return PV_EXIT_OK;
@@ -380,8 +376,11 @@ static int restore_on(struct bk *b, const struct host *h, const char *at, const 
 	sh_quote_buf(&script, at ? at : "");
 	buf_addf(&script, " PV_POINT=");
 	sh_quote_buf(&script, point ? point : "");
-	buf_addf(&script, " PV_YES=%s PV_ARCHIVE=%s\nexport PV_AT PV_POINT PV_YES PV_ARCHIVE\n",
-	         yes ? "yes" : "no", archive ? "on" : "off");
+	/* a scratch server (no archiving) keeps no copy of what it had */
+	buf_addf(&script,
+	         " PV_YES=%s PV_ARCHIVE=%s PV_DISCARD=%s\n"
+	         "export PV_AT PV_POINT PV_YES PV_ARCHIVE PV_DISCARD\n",
+	         yes ? "yes" : "no", archive ? "on" : "off", archive ? "no" : "yes");
 	buf_addf(&script, HELPER " restore\n");
 	buf_init(&out, 1 << 22);
 	buf_init(&e, 1 << 20);

@@ -4,6 +4,7 @@
 #   backup.sh run TYPE                 a backup (the timers' service); nothing on a standby
 #   backup.sh now TYPE                 the service, now; its log when it fails
 #   backup.sh info                     the repository's backups (JSON)
+#   backup.sh check-store              fails, saying why, when the store cannot be used
 #   backup.sh status                   lines for 'provision status'
 #   backup.sh restore                  PV_AT (a time) or PV_POINT (a restore point) or
 #                                      neither (the latest); PV_YES, PV_ARCHIVE
@@ -109,6 +110,8 @@ stanza)
 	# A stanza that exists is left alone, even one of another cluster: a
 	# new server replacing a lost one restores from it (archiving from
 	# this cluster fails until then, and 'provision status' shows it).
+	[ "$scratch" = yes ] && exit 0
+	standby && exit 0
 	has_stanza && exit 0
 	pgb stanza-create
 	;;
@@ -121,19 +124,34 @@ run)
 		echo "a standby: the primary backs up"
 		exit 0
 	fi
+	# the output goes to the journal and, for 'now', to a file
+	log=/var/lib/pgbackrest/last-$2.log
 	if [ "$2" = dump ]; then
-		dump
+		dump >"$log" 2>&1
 	else
-		pgb --type="$2" backup
+		pgb --type="$2" backup >"$log" 2>&1
 	fi
+	rc=$?
+	cat "$log"
+	exit "$rc"
+	;;
+check-store)
+	out=$(pgb info --output=json 2>&1) || { echo "the backup store: $out" >&2; exit 1; }
+	case "$out" in
+	*'"status":{"code":0,'* | *'"status":{"code":2,'*) ;;
+	*) echo "the backup store cannot be used: $out" >&2; exit 1 ;;
+	esac
 	;;
 now)
+	if standby; then
+		echo "a standby does not back up; the primary does" >&2
+		exit 1
+	fi
 	u=provision-backup@$2.service
 	if systemctl start "$u"; then
 		exit 0
 	fi
-	id=$(systemctl show -p InvocationID --value "$u")
-	journalctl -q -o cat --no-pager "_SYSTEMD_INVOCATION_ID=$id" | tail -n 20 >&2
+	tail -n 20 "/var/lib/pgbackrest/last-$2.log" >&2
 	exit 1
 	;;
 info)
@@ -220,6 +238,11 @@ restore)
 		[ "$i" -gt 1200 ] && put_back "recovery did not finish within 10 minutes"
 		sleep 0.5
 	done
+	# a scratch server's previous copy is of no use
+	if [ "${PV_DISCARD:-}" = yes ] && [ -n "$old" ]; then
+		rm -rf "$old"
+		old=
+	fi
 	echo "O ${old:--}"
 	checksums
 	;;

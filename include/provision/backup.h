@@ -25,4 +25,10 @@ bool backup_server_has(const struct inv_server *srv);
 int backup_status(struct remote *r, const struct host *h, const char *indent, struct buf *out,
                   bool *bad, struct pv_error *err);
 
+/*
+ * The lines of the host helper's 'status' output (text, its exit status
+ * st) as backup_status appends them; pure, for tests.
+ */
+void backup_status_format(const char *text, int st, const char *indent, struct buf *out, bool *bad);
+
 #endif

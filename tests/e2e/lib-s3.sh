@@ -95,7 +95,8 @@ bk_project() {
 }
 
 # The inventory's secrets and the store's variables for role backup (extra
-# variable lines as arguments, indented by two spaces).  The keys are the
+# variable lines as arguments, indented by two spaces; more secrets'
+# lines in BK_SECRETS).  The keys are the
 # ones s3rver takes; the passphrase is made per run.
 export PV_S3_KEY=S3RVER PV_S3_SECRET=S3RVER
 export PV_BACKUP_PASS="pass-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -106,6 +107,9 @@ secrets:
   s3_key: env:PV_S3_KEY
   s3_secret: env:PV_S3_SECRET
   backup_pass: env:PV_BACKUP_PASS
+YML
+	[ -z "${BK_SECRETS:-}" ] || printf '%s\n' "$BK_SECRETS"
+	cat <<'YML'
 vars:
   backup_s3_endpoint: S3-ADDR
   backup_s3_port: 9443
