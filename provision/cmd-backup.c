@@ -284,7 +284,8 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+	/* options before or after the layout (GNU getopt permutes) */
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == '?' || !strchr(allowed, ch)) {
 			if (ch != '?')
 				pv_say_error("option '%s' does not apply here", argv[optind - 1]);

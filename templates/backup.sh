@@ -116,16 +116,16 @@ stanza)
 	pgb stanza-create
 	;;
 run)
+	# the output goes to the journal and, for 'now', to a file
+	log=/var/lib/pgbackrest/last-$2.log
 	if [ "$scratch" = yes ]; then
-		echo "a scratch server: it never writes to the repository"
+		echo "a scratch server: it never writes to the repository" | tee "$log"
 		exit 0
 	fi
 	if standby; then
-		echo "a standby: the primary backs up"
+		echo "a standby: the primary backs up" | tee "$log"
 		exit 0
 	fi
-	# the output goes to the journal and, for 'now', to a file
-	log=/var/lib/pgbackrest/last-$2.log
 	if [ "$2" = dump ]; then
 		dump >"$log" 2>&1
 	else

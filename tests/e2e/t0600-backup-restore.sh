@@ -49,7 +49,8 @@ psql_on db1 "create table items (id int primary key, name text, n bigint);
 before=$(table_sums db1)
 
 pv backup now >"$WORK/now1" 2>&1
-check "backup now succeeds: $(tail -n 3 "$WORK/now1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "backup now succeeds: $(tail -n 3 "$WORK/now1" | tr '\n' ' ')" test "$rc" = 0
 pv backup list >"$WORK/list1" 2>&1
 check "backup list shows the full backup" grep -Eq '^  [0-9]{8}-[0-9]{6}F +full ' "$WORK/list1"
 check "the store holds the repository" test -n "$(find "$WORK/s3/data/backups" -name 'backup.info*' | head -n 1)"
@@ -63,7 +64,8 @@ check "the repository is encrypted: no row is in the store in clear text" \
 on_host db1 "systemctl stop postgresql@15-main && rm -rf /var/lib/postgresql/15/main" ||
 	bail "destroying the database failed"
 pv backup restore >"$WORK/restore1" 2>&1
-check "backup restore succeeds: $(tail -n 4 "$WORK/restore1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "backup restore succeeds: $(tail -n 4 "$WORK/restore1" | tr '\n' ' ')" test "$rc" = 0
 after=$(table_sums db1)
 check "row counts and checksums equal after the restore ($after)" test "$before" = "$after"
 check "PostgreSQL is a primary again" test "$(psql_on db1 'select pg_is_in_recovery()')" = f
@@ -79,7 +81,8 @@ check "the refused restore left the data alone" \
 	test "$(psql_on db1 "select count(*) from events where what = 'after the restore'")" = 1
 
 pv status db >"$WORK/status1" 2>&1
-check "status succeeds with a good backup: $(grep -E 'backup|WAL' "$WORK/status1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "status succeeds with a good backup: $(grep -E 'backup|WAL' "$WORK/status1" | tr '\n' ' ')" test "$rc" = 0
 check "status shows the last good backup's age" grep -Eq 'last good backup: [0-9]{8}-[0-9]{6}F \(full\), [0-9]+ (s|min) ago' "$WORK/status1"
 check "status shows the WAL archive" grep -q 'WAL archive: last segment' "$WORK/status1"
 

@@ -43,7 +43,8 @@ check "a time PostgreSQL cannot read fails the restore (exit $rc)" test "$rc" = 
 check "and leaves the data as it was" test "$(psql_on db1 "select string_agg(name, ',' order by id) from items")" = "A,B"
 
 pv backup restore --at "$at" --yes >"$WORK/restore1" 2>&1
-check "restore --at '$at' succeeds: $(tail -n 4 "$WORK/restore1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "restore --at '$at' succeeds: $(tail -n 4 "$WORK/restore1" | tr '\n' ' ')" test "$rc" = 0
 rows=$(psql_on db1 "select string_agg(name, ',' order by id) from items")
 check "A is there and B is not (got '$rows')" test "$rows" = A
 check "PostgreSQL is a primary after the restore" test "$(psql_on db1 'select pg_is_in_recovery()')" = f
@@ -51,6 +52,8 @@ check "the previous data directory was kept" grep -q 'previous data directory is
 
 psql_on db1 "insert into items values (3, 'C')" >/dev/null
 pv backup now --type diff >"$WORK/now2" 2>&1
-check "a backup after the restore succeeds: $(tail -n 2 "$WORK/now2" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "a backup after the restore succeeds: $(tail -n 2 "$WORK/now2" | tr '\n' ' ')" test "$rc" = 0
 pv status db >"$WORK/status" 2>&1
-check "status is good after the restore: $(grep -E 'backup|WAL' "$WORK/status" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "status is good after the restore: $(grep -E 'backup|WAL' "$WORK/status" | tr '\n' ' ')" test "$rc" = 0

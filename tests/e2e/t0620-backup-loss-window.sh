@@ -48,7 +48,8 @@ check "the primary host is gone" sh -c "! kill -0 $init 2>/dev/null"
 pv up new >"$WORK/up2" 2>&1 || bail "up new failed: $(tail -n 30 "$WORK/up2")"
 pass "a new host with role backup"
 pv backup restore new --host db9 --yes >"$WORK/restore" 2>&1
-check "restore on the new host succeeds: $(tail -n 4 "$WORK/restore" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "restore on the new host succeeds: $(tail -n 4 "$WORK/restore" | tr '\n' ' ')" test "$rc" = 0
 check "the last write, 60 s before the loss, is there" \
 	test "$(psql_on db9 "select name from items where id = 1000")" = "the last write"
 check "and every row before it" test "$(psql_on db9 'select count(*) from items')" = 101

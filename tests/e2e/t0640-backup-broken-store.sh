@@ -33,7 +33,8 @@ pv backup now >"$WORK/now1" 2>&1
 rc=$?
 check "backup now fails with the bucket missing (exit $rc)" test "$rc" = 1
 check "and says so loudly: $(grep -m1 -i 'error' "$WORK/now1")" grep -Eqi 'FAILED' "$WORK/now1"
-check "naming the store's answer" grep -Eqi 'bucket|404|not exist|NoSuchBucket' "$WORK/now1"
+check "naming what is wrong: $(grep -Ei -m1 'ERROR: \[' "$WORK/now1")" \
+	grep -Eqi 'NoSuchBucket|404|missing|unable to' "$WORK/now1"
 pv status db >"$WORK/status1" 2>&1
 rc=$?
 check "status exits 1 with the bucket missing (exit $rc)" test "$rc" = 1
@@ -55,7 +56,8 @@ pv backup now >"$WORK/now2" 2>&1
 rc=$?
 check "backup now fails with the wrong key (exit $rc)" test "$rc" = 1
 pv status db >"$WORK/status2" 2>&1
-check "status exits 1 with the wrong key" test $? = 1
+rc=$?
+check "status exits 1 with the wrong key" test "$rc" = 1
 check "status shows the repository failing" grep -q 'backups: FAILED' "$WORK/status2"
 check "the wrong key's failure is in backup now's output" grep -Eqi 'InvalidAccessKeyId|403' "$WORK/now2"
 check "no secret key in the output" \
@@ -63,8 +65,11 @@ check "no secret key in the output" \
 
 # all good again
 pv apply db >"$WORK/apply2" 2>&1
-check "the right key again: the run succeeds" test $? = 0
+rc=$?
+check "the right key again: the run succeeds" test "$rc" = 0
 pv backup now >"$WORK/now3" 2>&1
-check "backup now succeeds again" test $? = 0
+rc=$?
+check "backup now succeeds again" test "$rc" = 0
 pv status db >"$WORK/status3" 2>&1
-check "status is good again: $(grep -E 'backup|WAL' "$WORK/status3" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "status is good again: $(grep -E 'backup|WAL' "$WORK/status3" | tr '\n' ' ')" test "$rc" = 0

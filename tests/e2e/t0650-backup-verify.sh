@@ -39,7 +39,8 @@ psql_on db1 "insert into events (what) values ('after the backup'); delete from 
 	bail "writing failed"
 
 pv backup verify --on scratch1 >"$WORK/verify1" 2>&1
-check "verify succeeds: $(tail -n 2 "$WORK/verify1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "verify succeeds: $(tail -n 2 "$WORK/verify1" | tr '\n' ' ')" test "$rc" = 0
 check "verify compared both tables" grep -q 'verify ok: 2 tables on scratch1 equal db1' "$WORK/verify1"
 check "the scratch copy has the write after the backup" \
 	test "$(psql_on scratch1 "select count(*) from events where what = 'after the backup'")" = 1
@@ -50,4 +51,5 @@ pv backup list >"$WORK/list" 2>&1
 check "the repository holds only the primary's backup" test "$(grep -Ec '^  [0-9]{8}-' "$WORK/list")" = 1
 
 pv backup verify --on db1 >"$WORK/verify2" 2>&1
-check "verify refuses the source as the scratch server" test $? = 2
+rc=$?
+check "verify refuses the source as the scratch server" test "$rc" = 2

@@ -48,7 +48,8 @@ keys() { s3 "$base?list-type=2&prefix=$prefix/" | grep -o '<Key>[^<]*</Key>' | s
 check "an old dump is in the store" sh -c "printf '%s\n' '$(keys)' | grep -q 20200101T000000Z"
 
 pv backup now --type dump >"$WORK/dump1" 2>&1
-check "backup now --type dump succeeds: $(tail -n 3 "$WORK/dump1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "backup now --type dump succeeds: $(tail -n 3 "$WORK/dump1" | tr '\n' ' ')" test "$rc" = 0
 now=$(keys)
 check "the dump older than 2 days is removed ($now)" sh -c "! printf '%s\n' '$now' | grep -q 20200101T000000Z"
 new=$(printf '%s\n' "$now" | grep -E '/[0-9]{8}T[0-9]{6}Z\.dump\.enc$' | tail -n 1)
@@ -57,7 +58,8 @@ s3 -o "$WORK/new.enc" "$base/$new" || bail "downloading the dump failed"
 check "the dump in the store is ciphertext" sh -c "[ \"\$(head -c 8 '$WORK/new.enc')\" = Salted__ ]"
 openssl enc -d -aes-256-cbc -pbkdf2 -iter 200000 -pass env:PV_BACKUP_PASS -in "$WORK/new.enc" \
 	-out "$WORK/new.dump" 2>"$WORK/dec.err"
-check "the passphrase decrypts it" test $? = 0
+rc=$?
+check "the passphrase decrypts it" test "$rc" = 0
 check "to a pg_dump custom-format file" sh -c "[ \"\$(head -c 5 '$WORK/new.dump')\" = PGDMP ]"
 toc=$("$PROVISION" -i "$WORK/inventory.yml" ssh db1 -- "pg_restore -l" <"$WORK/new.dump")
 check "pg_restore lists the table's data" sh -c "printf '%s\n' \"\$1\" | grep -q 'TABLE DATA public items'" _ "$toc"

@@ -31,13 +31,15 @@ pass "up converges a primary and a standby, both with role backup"
 psql_on db1 "create table items (id int primary key, name text);
   insert into items select i, 'row ' || i from generate_series(1, 200) i" || bail "populating failed"
 pv backup now >"$WORK/now1" 2>&1
-check "backup now backs up the primary" test $? = 0
+rc=$?
+check "backup now backs up the primary" test "$rc" = 0
 pv backup now --host db2 >"$WORK/now2" 2>&1
 rc=$?
 check "backup now on the standby is refused (exit $rc)" test "$rc" = 1
 check "saying the primary backs up" grep -q 'the primary does' "$WORK/now2"
 pv status db >"$WORK/status1" 2>&1
-check "status is good: $(grep -E 'backups|last good' "$WORK/status1" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "status is good: $(grep -E 'backups|last good' "$WORK/status1" | tr '\n' ' ')" test "$rc" = 0
 check "status says the standby leaves backups to the primary" grep -q 'backups: a standby; the primary backs up' "$WORK/status1"
 check "the standby's timers run and do nothing" \
 	on_host db2 "systemctl start provision-backup@diff.service && grep -q 'a standby' /var/lib/pgbackrest/last-diff.log"
@@ -52,7 +54,8 @@ done
 check "db2 is the primary now" test "$(psql_on db2 'select pg_is_in_recovery()')" = f
 psql_on db2 "insert into items values (1000, 'after the failover')" || bail "writing on db2 failed"
 pv backup now --host db2 --type diff >"$WORK/now3" 2>&1
-check "the promoted server backs up into the same repository: $(tail -n 2 "$WORK/now3" | tr '\n' ' ')" test $? = 0
+rc=$?
+check "the promoted server backs up into the same repository: $(tail -n 2 "$WORK/now3" | tr '\n' ' ')" test "$rc" = 0
 check "the repository holds the full backup of db1 and the diff of db2" \
 	test "$(grep -Ec '^  [0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}D)? ' "$WORK/now3")" = 2
 psql_on db2 "select pg_switch_wal()" >/dev/null
