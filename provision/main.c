@@ -15,8 +15,9 @@
 #define PROVISION_VERSION "0.1.0"
 
 static const struct cmd_entry *const commands[] = {
-    &cmd_validate_entry, &cmd_plan_entry,    &cmd_up_entry,  &cmd_apply_entry,
-    &cmd_status_entry,   &cmd_destroy_entry, &cmd_ssh_entry, &cmd_backup_entry,
+    &cmd_validate_entry, &cmd_plan_entry,       &cmd_up_entry,
+    &cmd_apply_entry,    &cmd_status_entry,     &cmd_destroy_entry,
+    &cmd_ssh_entry,      &cmd_switchover_entry, &cmd_backup_entry,
 };
 
 static void main_help(FILE *f)

@@ -13,7 +13,7 @@ bool pg_server_has_db(const struct inv_server *srv)
 {
 	for (size_t i = 0; i < srv->n_roles; i++)
 		if (!strcmp(srv->roles[i], "postgres") ||
-		    !strcmp(srv->roles[i], "postgres-replica"))
+		    !strcmp(srv->roles[i], "postgres-replica") || !strcmp(srv->roles[i], "patroni"))
 			return true;
 	return false;
 }

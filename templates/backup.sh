@@ -129,6 +129,9 @@ run)
 	if [ "$2" = dump ]; then
 		dump >"$log" 2>&1
 	else
+		# just after a promotion pg_control still names the old timeline
+		# until a checkpoint, and pgBackRest refuses to start
+		q -d postgres -c checkpoint >/dev/null 2>&1
 		pgb --type="$2" backup >"$log" 2>&1
 	fi
 	rc=$?

@@ -11,7 +11,7 @@
 #include "provision/inventory.h"
 #include "provision/remote.h"
 
-/* True when the server has role postgres or postgres-replica. */
+/* True when the server has role postgres, postgres-replica or patroni. */
 bool pg_server_has_db(const struct inv_server *srv);
 
 /*

@@ -48,7 +48,7 @@ struct cmd_entry {
 };
 
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
-    cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_backup_entry;
+    cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_switchover_entry, cmd_backup_entry;
 
 /* Print "provision: <message>" to stderr (redacted). */
 void pv_say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

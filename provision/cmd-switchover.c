@@ -1,0 +1,131 @@
+/*
+ * cmd-switchover.c - provision switchover LAYOUT [--to SERVER]
+ *
+ * A planned change of the Patroni leader: asks Patroni (patronictl on one
+ * of the layout's patroni servers) to hand the leader role to SERVER, or
+ * to the healthiest standby, and shows the cluster afterwards.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provision/converge.h"
+#include "provision/remote.h"
+#include "provision/session.h"
+#include "provision/shquote.h"
+
+static bool has_patroni(const struct inv_layout *l, const char *name)
+{
+	const struct inv_server *srv = layout_server(l, name);
+
+	for (size_t i = 0; srv && i < srv->n_roles; i++)
+		if (!strcmp(srv->roles[i], "patroni"))
+			return true;
+	return false;
+}
+
+static int cmd_switchover(struct session *s, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"to", required_argument, NULL, 't'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *to = NULL;
+	const struct inv_layout *l;
+	const struct provider_ops *p;
+	struct provider_ctx c;
+	struct pv_error err = {{0}};
+	struct host *hosts = NULL;
+	size_t n = 0;
+	int ch, rc;
+	bool tried = false;
+
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 't') {
+			pv_usage(&cmd_switchover_entry);
+			return PV_EXIT_USAGE;
+		}
+		to = optarg;
+	}
+	if (optind != argc - 1) {
+		pv_usage(&cmd_switchover_entry);
+		return PV_EXIT_USAGE;
+	}
+	if ((rc = session_load(s)) || (rc = session_open_state(s, true)) || (rc = session_keys(s)))
+		return rc;
+	if (!(l = session_layout(s, argv[optind])) || !(p = session_provider(s, l)))
+		return PV_EXIT_USAGE;
+	if (to && !has_patroni(l, to)) {
+		pv_say_error("server '%s' of layout '%s' has no role patroni", to, l->name);
+		return PV_EXIT_USAGE;
+	}
+	if (!state_layout(&s->st, s->env, l->name, false)) {
+		pv_say_error("layout '%s' is not created in environment '%s'", l->name, s->env);
+		return PV_EXIT_FAIL;
+	}
+	session_provider_ctx(s, l, &c);
+	if (p->hosts(&c, &hosts, &n, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_FAIL;
+	}
+	rc = PV_EXIT_FAIL;
+	for (size_t i = 0; i < n && rc != PV_EXIT_OK; i++) {
+		struct remote_target t = {
+		    .name = hosts[i].name,
+		    .address = hosts[i].address,
+		    .port = hosts[i].port,
+		    .user = hosts[i].user,
+		    .private_key = s->private_key,
+		    .known_hosts = s->known_hosts,
+		    .timeout_ms = 5000,
+		};
+		struct remote *r = NULL;
+		struct buf sh = BUF_INIT, o, e;
+		int st = -1;
+
+		if (!has_patroni(l, hosts[i].name))
+			continue;
+		tried = true;
+		buf_init(&o, 1 << 20);
+		buf_init(&e, 1 << 20);
+		buf_adds(&sh, "patronictl -c /etc/patroni/config.yml switchover --force");
+		if (to) {
+			buf_adds(&sh, " --candidate ");
+			sh_quote_buf(&sh, to);
+		}
+		buf_adds(&sh, " && sleep 3 && patronictl -c /etc/patroni/config.yml list\n");
+		if (remote_connect(&r, &t, &err) < 0 ||
+		    remote_exec(r, converge_shell(&hosts[i]), sh.s, sh.len, &o, &e, &st, &err) <
+		        0) {
+			pv_say_error("%s", err.msg);
+		} else if (st != 0) {
+			fputs(o.s, stdout);
+			pv_say_error("switchover through %s failed: %s", hosts[i].name, e.s);
+			rc = PV_EXIT_FAIL;
+			i = n; /* Patroni answered: trying elsewhere would not help */
+		} else {
+			fputs(o.s, stdout);
+			rc = PV_EXIT_OK;
+		}
+		if (r)
+			remote_close(r);
+		buf_release(&sh);
+		buf_release(&o);
+		buf_release(&e);
+	}
+	if (!tried)
+		pv_say_error("layout '%s' has no server with role patroni", l->name);
+	hosts_free(hosts, n);
+	return rc;
+}
+
+const struct cmd_entry cmd_switchover_entry = {
+    .name = "switchover",
+    .usage = "switchover LAYOUT [--to SERVER]",
+    .summary = "hand the Patroni leader role to another server, as planned",
+    .help = "Options:\n"
+            "      --to SERVER       the new leader (default: Patroni picks the best standby;\n"
+            "                        in synchronous mode it must be the synchronous standby)\n",
+    .exec = cmd_switchover,
+};

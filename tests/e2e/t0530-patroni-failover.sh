@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Patroni with etcd on three local hosts, HAProxy sending writes to the
+# leader (it asks each node's REST API) and PgBouncer in front of it on the
+# load balancer.  A writer commits rows through that one endpoint while the
+# leader's host is stopped hard (its init killed: no shutdown); a new
+# leader is elected, writes resume through the same endpoint, and with
+# synchronous replication every committed row is there.  The failover time
+# is measured and printed (not asserted: the suite has no timed
+# assertions; the README shows the figure).  The old leader's host comes
+# back with up and rejoins as a replica; switchover hands the leader role
+# on; a second run changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+t_project <<'YML'
+project: ha
+secrets:
+  db_password: env:PV_TEST_DB_PW
+  repl_password: env:PV_TEST_REPL_PW
+  su_password: env:PV_TEST_SU_PW
+vars:
+  patroni_superuser_password: su_password
+  postgres_replication_password: repl_password
+  postgres_users: [{name: shop, password: db_password}]
+  postgres_databases: [{name: shop, owner: shop}]
+layouts:
+  ha:
+    servers:
+      lb1: { roles: [base, ufw, pgbouncer], vars: { haproxy_postgres: true } }
+      pg1: { roles: [base, ufw, patroni] }
+      pg2: { roles: [base, ufw, patroni] }
+      pg3: { roles: [base, ufw, patroni] }
+YML
+t_uses ha
+export PV_TEST_DB_PW="db-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REPL_PW="repl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_SU_PW="su-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+pv up ha >"$WORK/up1" 2>&1 || bail "up ha failed: $(tail -n 40 "$WORK/up1")"
+pass "up ha converges three Patroni nodes and the load balancer"
+has_shop() {
+	local h
+	for h in pg1 pg2 pg3; do
+		[ "$(on_host "$h" "runuser -u postgres -- psql -X -tA -d shop -c 'select pg_get_userbyid(datdba) from pg_database where datname = current_database()'" 2>/dev/null)" = shop ] && return 0
+	done
+	return 1
+}
+check "the inventory's database exists, owned by its user" has_shop
+
+# "name role state" of every member, as a surviving node sees it
+members() {
+	local h
+	for h in "$@"; do
+		on_host "$h" "patronictl -c /etc/patroni/config.yml list -f json" 2>/dev/null |
+			jq -r '.[] | "\(.Member) \(.Role) \(.State)"' 2>/dev/null && return 0
+	done
+	return 1
+}
+leader_of() { members "$@" | awk '$2 == "Leader" && $3 == "running" { print $1 }'; }
+# Wait up to $1 seconds for a command to succeed.
+wait_for() {
+	local t=$1 i
+	shift
+	for i in $(seq 1 "$t"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 1
+	done
+	return 1
+}
+# Patroni 3.0 shows a streaming replica as "running"
+all_streaming() { [ "$(members pg1 pg2 pg3 | grep -Ec ' (Replica|Sync Standby) running$')" = 2 ]; }
+
+check "a leader and two streaming replicas" wait_for 120 all_streaming
+members pg1 pg2 pg3 | sed 's/^/  /'
+# Patroni names the synchronous standby a loop after the replicas run; the
+# writer must not start before (until then commits do not wait for one)
+has_sync() { members pg1 pg2 pg3 | grep -q ' Sync Standby running$'; }
+wait_for 60 has_sync || bail "no synchronous standby: $(members pg1 pg2 pg3 | tr '\n' ';')"
+pass "one standby is synchronous"
+check "etcd has three members" \
+	test "$(on_host pg1 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list' | grep -c started)" = 3
+
+# the writer: one insert per connection through PgBouncer on the load balancer
+on_host lb1 "printf '%s\n' '127.0.0.1:6432:*:shop:$PV_TEST_DB_PW' >/root/.pgpass && chmod 600 /root/.pgpass" ||
+	bail "cannot give the writer its password"
+ep="PGPASSFILE=/root/.pgpass psql -X -w -q -tA -h 127.0.0.1 -p 6432 -U shop -d shop"
+on_host lb1 "$ep -c 'create table ticks (n int primary key, at timestamptz default clock_timestamp())'" >/dev/null ||
+	bail "cannot write through the endpoint"
+pass "writes go through PgBouncer and HAProxy to the leader"
+on_host lb1 "cat >/root/writer.sh <<'SH'
+i=0
+while [ ! -e /root/writer.stop ]; do
+	i=\$((i + 1))
+	if [ \"\$($ep -c \"insert into ticks (n) values (\$i) returning n\" 2>/dev/null)\" = \"\$i\" ]; then
+		echo \"\$(date +%s.%N) ok \$i\"
+	else
+		echo \"\$(date +%s.%N) fail \$i\"
+	fi >>/root/writer.log
+	sleep 0.1
+done
+SH
+setsid sh /root/writer.sh </dev/null >/dev/null 2>&1 &" || bail "cannot start the writer"
+writer_ok() { on_host lb1 "grep -c ' ok ' /root/writer.log"; }
+wait_for 30 sh -c "[ \$('$PROVISION' -i '$WORK/inventory.yml' ssh lb1 -- sudo -n grep -c \"' ok '\" /root/writer.log) -ge 20 ]" ||
+	bail "the writer does not commit"
+
+old=$(leader_of pg1 pg2 pg3)
+[ -n "$old" ] || bail "no leader"
+survivors=$(printf '%s\n' pg1 pg2 pg3 | grep -vx "$old" | tr '\n' ' ')
+pid=$(jq -r ".environments.default.layouts.ha.hosts.$old.pid" "$WORK/.provision/state.json")
+init=$(pgrep -P "$pid" | head -n 1)
+[ -n "$init" ] || bail "cannot find the init of $old's host"
+t0=$(date +%s.%N)
+kill -KILL "$init"
+pass "the leader $old's host is stopped hard"
+
+new=
+for _ in $(seq 1 120); do
+	# shellcheck disable=SC2086
+	new=$(leader_of $survivors)
+	[ -n "$new" ] && [ "$new" != "$old" ] && break
+	new=
+	sleep 0.5
+done
+t_leader=$(date +%s.%N)
+check "a new leader is elected ($new)" test -n "$new"
+resumed=$(on_host lb1 "awk -v t=$t0 '\$1 > t && \$2 == \"ok\" { print \$1; exit }' /root/writer.log")
+for _ in $(seq 1 60); do
+	[ -n "$resumed" ] && break
+	sleep 1
+	resumed=$(on_host lb1 "awk -v t=$t0 '\$1 > t && \$2 == \"ok\" { print \$1; exit }' /root/writer.log")
+done
+check "writes resume through the same endpoint" test -n "$resumed"
+leader_s=$(awk "BEGIN { printf \"%.1f\", $t_leader - $t0 }")
+failover_s=$(awk "BEGIN { printf \"%.1f\", ${resumed:-$t0} - $t0 }")
+echo "# failover: new leader seen after ${leader_s} s (polled), writes resumed after ${failover_s} s"
+pass "failover time measured: writes resumed ${failover_s} s after the leader's host stopped"
+
+on_host lb1 "touch /root/writer.stop" >/dev/null
+sleep 1
+on_host lb1 "awk '\$2 == \"ok\" { print \$3 }' /root/writer.log | sort -n" >"$WORK/committed"
+# shellcheck disable=SC2086
+on_host "$new" "runuser -u postgres -- psql -X -tA -d shop -c 'select n from ticks order by n'" | sort -n >"$WORK/present"
+lost=$(comm -23 "$WORK/committed" "$WORK/present" | wc -l)
+check "no committed row is lost ($(wc -l <"$WORK/committed") committed, $lost missing)" test "$lost" = 0
+check "the writer committed rows before and after the failover" \
+	sh -c "[ \$(wc -l <'$WORK/committed') -gt 20 ] && [ -n '$resumed' ]"
+
+pv up ha >"$WORK/up2" 2>&1 || fail "up after the stop failed: $(tail -n 20 "$WORK/up2")"
+check "up starts the stopped host" grep -q "$old: starting the stopped host" "$WORK/up2"
+rejoined() { members $survivors | grep -Eq "^$old (Replica|Sync Standby) running$"; }
+check "the old leader $old rejoins as a replica" wait_for 120 rejoined
+members pg1 pg2 pg3 | sed 's/^/  /'
+
+# in synchronous mode Patroni hands over to the synchronous standby
+pv switchover ha >"$WORK/sw" 2>&1
+cat "$WORK/sw"
+moved() { l=$(leader_of pg1 pg2 pg3) && [ -n "$l" ] && [ "$l" != "$new" ]; }
+check "switchover hands the leader role from $new to another node" wait_for 60 moved
+check "writes go through the endpoint after the switchover" wait_for 30 on_host lb1 "$ep -c 'insert into ticks (n) values (-1)'"
+
+pvj up ha >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "third up failed: $(cat "$WORK/up3.err")"
+check "second run: 0 changed ($(json_resources "$WORK/up3.json" changed | tr '\n' ' '))" \
+	test "$(json_total "$WORK/up3.json" changed)" = 0
