@@ -287,8 +287,10 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
 	/* options before or after the layout (GNU getopt permutes) */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == '?' || !strchr(allowed, ch)) {
-			if (ch != '?')
-				pv_say_error("option '%s' does not apply here", argv[optind - 1]);
+			for (size_t i = 0; ch != '?' && lo[i].name; i++)
+				if (lo[i].val == ch)
+					pv_say_error("option '--%s' does not apply here",
+					             lo[i].name);
 			pv_usage(ce);
 			return -1;
 		}
