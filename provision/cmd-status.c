@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provision/backup.h"
 #include "provision/pgstatus.h"
 #include "provision/remote.h"
 #include "provision/session.h"
@@ -132,6 +133,20 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 				fputs(pg.s, stdout);
 			}
 			buf_release(&pg);
+			struct buf bk = BUF_INIT;
+			bool bad = false;
+			if (srv && backup_server_has(srv)) {
+				if (backup_status(r, &hosts[i], "                     ", &bk, &bad,
+				                  &err) < 0) {
+					printf("  %-16s backups: FAILED: %s\n", hosts[i].name,
+					       err.msg);
+					bad = true;
+				}
+				fputs(bk.s ? bk.s : "", stdout);
+				if (bad)
+					rc = PV_EXIT_FAIL;
+			}
+			buf_release(&bk);
 		}
 		if (r)
 			remote_close(r);

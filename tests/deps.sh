@@ -15,6 +15,8 @@ packages=(
 	# tests of the application roles (YAML schema checks) and the cloud API test servers
 	# (Debian's jsonschema and yaml modules)
 	python3-yaml python3-jsonschema
+	# backup tests: a test CA (and npm, below, for the S3-compatible store s3rver)
+	openssl
 )
 
 missing=()
@@ -23,6 +25,11 @@ for p in "${packages[@]}"; do
 		missing+=("$p")
 	fi
 done
+# npm may come with a Node.js from elsewhere (its own package, not Debian's
+# npm); Debian's is installed only when there is no npm at all.
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(nodejs npm)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps: installing ${missing[*]}"

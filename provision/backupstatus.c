@@ -1,0 +1,168 @@
+/*
+ * backupstatus.c - the backups of a server with role backup for 'provision
+ * status' (see backup.h), from the host's helper script in one round trip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "provision/backup.h"
+#include "provision/converge.h"
+
+#define HELPER "sh /usr/local/lib/provision/backup.sh"
+
+bool backup_server_has(const struct inv_server *srv)
+{
+	for (size_t i = 0; i < srv->n_roles; i++)
+		if (!strcmp(srv->roles[i], "backup"))
+			return true;
+	return false;
+}
+
+static void age(struct buf *out, long long s)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		buf_addf(out, "%lld s", s);
+	else if (s < 7200)
+		buf_addf(out, "%lld min", s / 60);
+	else if (s < 172800)
+		buf_addf(out, "%lld h", s / 3600);
+	else
+		buf_addf(out, "%lld days", s / 86400);
+}
+
+/* The newest backup of pgBackRest's info JSON, and the stanza's status. */
+static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
+                       bool *bad)
+{
+	json_error_t je;
+	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
+	json_t *status = json_object_get(st, "status"), *backups = json_object_get(st, "backup");
+	long long code = json_integer_value(json_object_get(status, "code"));
+	const char *msg = json_string_value(json_object_get(status, "message"));
+	json_t *newest = NULL;
+	size_t i;
+	json_t *b;
+
+	if (!st) {
+		buf_addf(out, "%sbackups: FAILED: unreadable repository information\n", indent);
+		*bad = true;
+		json_decref(root);
+		return;
+	}
+	json_array_foreach(backups, i, b)
+	{
+		if (json_is_true(json_object_get(b, "error")))
+			continue;
+		newest = b;
+	}
+	if (code != 0 && code != 2) {
+		json_t *repo = json_array_get(json_object_get(st, "repo"), 0);
+		const char *rmsg =
+		    json_string_value(json_object_get(json_object_get(repo, "status"), "message"));
+		buf_addf(out, "%sbackups: FAILED: the repository: %s\n", indent,
+		         rmsg  ? rmsg
+		         : msg ? msg
+		               : "unknown error");
+		*bad = true;
+	}
+	if (!newest) {
+		buf_addf(out, "%sbackups: none yet\n", indent);
+		*bad = true;
+	} else {
+		json_t *ts = json_object_get(newest, "timestamp");
+		long long stop = json_integer_value(json_object_get(ts, "stop"));
+		buf_addf(out, "%slast good backup: %s (%s), ", indent,
+		         json_string_value(json_object_get(newest, "label")),
+		         json_string_value(json_object_get(newest, "type")));
+		age(out, now - stop);
+		buf_addf(out, " ago; %zu in the repository\n", json_array_size(backups));
+	}
+	json_decref(root);
+}
+
+int backup_status(struct remote *r, const struct host *h, const char *indent, struct buf *out,
+                  bool *bad, struct pv_error *err)
+{
+	static const char script[] = HELPER " status\n";
+	struct buf o;
+	int st = -1;
+
+	buf_init(&o, 1 << 20);
+	if (remote_exec(r, converge_shell(h), script, strlen(script), &o, NULL, &st, err) < 0) {
+		buf_release(&o);
+		return -1;
+	}
+	backup_status_format(o.s ? o.s : "", st, indent, out, bad);
+	buf_release(&o);
+	return 0;
+}
+
+void backup_status_format(const char *text, int st, const char *indent, struct buf *out, bool *bad)
+{
+	char *copy = xstrdup(text), *save = NULL;
+	long long now = 0;
+
+	*bad = false;
+	if (st != 0 || !strstr(copy, "N ")) {
+		buf_addf(out, "%sbackups: FAILED: the backup helper did not run (exit %d)\n",
+		         indent, st);
+		*bad = true;
+	}
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char a[64] = "", b[64] = "", c[64] = "", d[64] = "";
+		long long n1 = 0, t1 = 0, n2 = 0, t2 = 0;
+
+		if (!strncmp(line, "N ", 2)) {
+			now = atoll(line + 2);
+		} else if (!strncmp(line, "U ", 2) &&
+		           sscanf(line + 2, "%63s %63s %63s", a, b, c) == 3) {
+			bool failed = !strcmp(b, "failed") || !strcmp(c, "failed");
+			bool off = strcmp(c, "active") != 0;
+			if (failed || off)
+				*bad = true;
+			buf_addf(
+			    out, "%sbackup timer %s: %s%s%s\n", indent, a,
+			    failed ? "FAILED (the last run failed; journalctl -u provision-backup@"
+			    : off  ? "NOT ACTIVE"
+			           : "active",
+			    failed ? a : "", failed ? ".service)" : "");
+		} else if (!strcmp(line, "S standby")) {
+			buf_addf(out, "%sbackups: a standby; the primary backs up\n", indent);
+		} else if (!strcmp(line, "S scratch")) {
+			buf_addf(out, "%sbackups: a scratch server for restore drills\n", indent);
+		} else if (!strncmp(line, "J ", 2)) {
+			info_lines(out, indent, line + 2, now, bad);
+		} else if (!strncmp(line, "E ", 2)) {
+			buf_addf(out, "%sbackups: FAILED: the repository cannot be read: %s\n",
+			         indent, line + 2);
+			*bad = true;
+		} else if (!strncmp(line, "A ", 2) &&
+		           sscanf(line + 2, "%lld %63s %lld %lld %63s %lld", &n1, a, &t1, &n2, d,
+		                  &t2) == 6) {
+			if (n1 == 0)
+				buf_addf(out, "%sWAL archive: nothing archived yet", indent);
+			else {
+				buf_addf(out, "%sWAL archive: last segment %s archived ", indent,
+				         a);
+				age(out, now - t1);
+				buf_addf(out, " ago");
+			}
+			if (n2 > 0 && t2 >= t1) {
+				buf_addf(out, "; FAILING since segment %s (", d);
+				age(out, now - t2);
+				buf_addf(out, " ago, %lld failures)", n2);
+				*bad = true;
+			}
+			buf_addf(out, "\n");
+		} else if (!strncmp(line, "R ", 2)) {
+			buf_addf(out, "%sWAL archive lag: %s segment(s) waiting\n", indent,
+			         line + 2);
+		}
+	}
+	free(copy);
+}

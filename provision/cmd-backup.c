@@ -1,0 +1,581 @@
+/*
+ * cmd-backup.c - provision backup now|list|restore|verify [LAYOUT]
+ *
+ * Each subcommand runs the helper script role backup installs
+ * (/usr/local/lib/provision/backup.sh) over one SSH connection per host:
+ * pgBackRest itself holds the store's keys and the passphrase on the host,
+ * so nothing secret passes through here.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "provision/backup.h"
+#include "provision/converge.h"
+#include "provision/remote.h"
+#include "provision/session.h"
+#include "provision/shquote.h"
+
+#define HELPER "sh /usr/local/lib/provision/backup.sh"
+
+struct bk {
+	struct session *s;
+	const struct inv_layout *l;
+	struct host *hosts;
+	size_t n;
+};
+
+static bool is_role(const struct inv_server *srv, const char *role)
+{
+	for (size_t i = 0; i < srv->n_roles; i++)
+		if (!strcmp(srv->roles[i], role))
+			return true;
+	return false;
+}
+
+static bool layout_has_backup(const struct inv_layout *l)
+{
+	for (size_t i = 0; i < l->n_servers; i++)
+		if (backup_server_has(&l->servers[i]))
+			return true;
+	return false;
+}
+
+/* The layout named, or the only one with role backup that exists. */
+static int bk_open(struct bk *b, struct session *s, const char *layout)
+{
+	struct pv_error err = {{0}};
+	const struct provider_ops *p;
+	struct provider_ctx c;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->s = s;
+	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
+		return rc;
+	if (layout) {
+		if (!(b->l = session_layout(s, layout)))
+			return PV_EXIT_USAGE;
+	} else {
+		for (size_t i = 0; i < s->inv->n_layouts; i++) {
+			const struct inv_layout *l = &s->inv->layouts[i];
+			if (!layout_has_backup(l) || !state_layout(&s->st, s->env, l->name, false))
+				continue;
+			if (b->l) {
+				pv_say_error("layouts '%s' and '%s' both have backups; name one",
+				             b->l->name, l->name);
+				return PV_EXIT_USAGE;
+			}
+			b->l = l;
+		}
+		if (!b->l) {
+			pv_say_error("no layout with role backup exists in environment '%s'",
+			             s->env);
+			return PV_EXIT_USAGE;
+		}
+	}
+	if (!layout_has_backup(b->l)) {
+		pv_say_error("layout '%s' has no server with role backup", b->l->name);
+		return PV_EXIT_USAGE;
+	}
+	if (!state_layout(&s->st, s->env, b->l->name, false)) {
+		pv_say_error("layout '%s' is not created in environment '%s'", b->l->name, s->env);
+		return PV_EXIT_USAGE;
+	}
+	if (!(p = session_provider(s, b->l)))
+		return PV_EXIT_USAGE;
+	session_provider_ctx(s, b->l, &c);
+	if (p->hosts(&c, &b->hosts, &b->n, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_FAIL;
+	}
+	return PV_EXIT_OK;
+}
+
+static void bk_close(struct bk *b)
+{
+	hosts_free(b->hosts, b->n);
+	b->hosts = NULL;
+	b->n = 0;
+}
+
+/*
+ * The host called name (which must have role backup), or by default the
+ * layout's first primary with role backup.
+ */
+static struct host *bk_host(struct bk *b, const char *name)
+{
+	for (size_t i = 0; i < b->l->n_servers; i++) {
+		const struct inv_server *srv = &b->l->servers[i];
+		if (name ? strcmp(srv->name, name) != 0
+		         : !backup_server_has(srv) || !is_role(srv, "postgres"))
+			continue;
+		if (!backup_server_has(srv)) {
+			pv_say_error("server '%s' of layout '%s' has no role backup", srv->name,
+			             b->l->name);
+			return NULL;
+		}
+		for (size_t k = 0; k < b->n; k++)
+			if (!strcmp(b->hosts[k].name, srv->name))
+				return &b->hosts[k];
+		pv_say_error("server '%s' of layout '%s' does not exist; run 'provision up %s'",
+		             srv->name, b->l->name, b->l->name);
+		return NULL;
+	}
+	if (name)
+		pv_say_error("no server '%s' in layout '%s'", name, b->l->name);
+	else
+		pv_say_error("layout '%s' has no server with roles postgres and backup; name one "
+		             "with --host",
+		             b->l->name);
+	return NULL;
+}
+
+/* Run script on h as root; out/errb collect.  Returns the exit status or -1. */
+static int bk_run(struct bk *b, const struct host *h, const char *script, struct buf *out,
+                  struct buf *errb)
+{
+	struct remote_target t = {
+	    .name = h->name,
+	    .address = h->address,
+	    .port = h->port,
+	    .user = h->user,
+	    .private_key = b->s->private_key,
+	    .known_hosts = b->s->known_hosts,
+	};
+	struct pv_error err = {{0}};
+	struct remote *r = NULL;
+	int st = -1;
+
+	if (remote_connect(&r, &t, &err) < 0 ||
+	    remote_exec(r, converge_shell(h), script, strlen(script), out, errb, &st, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		if (r)
+			remote_close(r);
+		return -1;
+	}
+	remote_close(r);
+	return st;
+}
+
+static void say_stderr(const struct host *h, const struct buf *e)
+{
+	char *copy = xstrdup(e->s ? e->s : ""), *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		pv_say_error("%s: %s", h->name, line);
+	free(copy);
+}
+
+static void fmt_time(char *dst, size_t n, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(dst, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* The backups of pgBackRest's info JSON as a table. */
+static int print_info(const char *json, const char *host)
+{
+	json_error_t je;
+	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0), *b;
+	json_t *backups = json_object_get(st, "backup");
+	size_t i;
+
+	if (!st) {
+		pv_say_error("%s: unreadable pgBackRest information: %s", host, je.text);
+		json_decref(root);
+		return -1;
+	}
+	printf("%s: stanza %s: %s\n", host, json_string_value(json_object_get(st, "name")),
+	       json_string_value(json_object_get(json_object_get(st, "status"), "message")));
+	if (json_array_size(backups))
+		printf("  %-26s %-5s %-23s %-23s %12s  %s\n", "label", "type", "started",
+		       "finished", "size", "WAL");
+	json_array_foreach(backups, i, b)
+	{
+		json_t *ts = json_object_get(b, "timestamp"), *ar = json_object_get(b, "archive");
+		char t1[40], t2[40];
+		fmt_time(t1, sizeof(t1), json_integer_value(json_object_get(ts, "start")));
+		fmt_time(t2, sizeof(t2), json_integer_value(json_object_get(ts, "stop")));
+		printf("  %-26s %-5s %-23s %-23s %12lld  %s..%s%s\n",
+		       json_string_value(json_object_get(b, "label")),
+		       json_string_value(json_object_get(b, "type")), t1, t2,
+		       (long long)json_integer_value(
+		           json_object_get(json_object_get(b, "info"), "size")),
+		       json_string_value(json_object_get(ar, "start")),
+		       json_string_value(json_object_get(ar, "stop")),
+		       json_is_true(json_object_get(b, "error")) ? "  (has errors)" : "");
+	}
+	if (!json_array_size(backups))
+		printf("  no backups\n");
+	json_decref(root);
+	return 0;
+}
+
+static int info_on(struct bk *b, const struct host *h, bool quiet_json)
+{
+	struct buf o, e;
+	int st, rc = PV_EXIT_OK;
+
+	buf_init(&o, 1 << 22);
+	buf_init(&e, 1 << 16);
+	st = bk_run(b, h, HELPER " info\n", &o, &e);
+	if (st != 0) {
+		if (st > 0)
+			say_stderr(h, &e);
+		pv_say_error("%s: reading the backup repository failed", h->name);
+		rc = PV_EXIT_FAIL;
+	} else if (b->s->mode == REPORT_JSON && !quiet_json) {
+		fputs(o.s, stdout);
+	} else if (print_info(o.s, h->name) < 0) {
+		rc = PV_EXIT_FAIL;
+	}
+	buf_release(&o);
+	buf_release(&e);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A run's checksum lines ("C db|table|rows|md5"), sorted, one string. */
+static char *checksum_lines(const char *out, size_t *tables)
+{
+	struct buf b = BUF_INIT;
+	char *copy = xstrdup(out), *save = NULL;
+	char **lines = NULL;
+	size_t n = 0, alloc = 0;
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (!strncmp(line, "C ", 2)) {
+			PV_GROW(lines, n + 1, alloc);
+			lines[n++] = line + 2;
+		}
+	qsort(lines, n, sizeof(*lines), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s\n", lines[i]);
+	free(lines);
+	free(copy);
+	*tables = n;
+	return b.s ? b.s : xstrdup("");
+}
+
+struct opts {
+	const char *layout, *host, *at, *on, *type;
+	bool yes;
+};
+
+static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts *o,
+                 const char *allowed)
+{
+	static const struct option lo[] = {
+	    {"host", required_argument, NULL, 'H'}, {"at", required_argument, NULL, 'a'},
+	    {"yes", no_argument, NULL, 'y'},        {"on", required_argument, NULL, 'o'},
+	    {"type", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	/* options before or after the layout (GNU getopt permutes) */
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == '?' || !strchr(allowed, ch)) {
+			for (size_t i = 0; ch != '?' && lo[i].name; i++)
+				if (lo[i].val == ch)
+					pv_say_error("option '--%s' does not apply here",
+					             lo[i].name);
+			pv_usage(ce);
+			return -1;
+		}
+		if (ch == 'H')
+			o->host = optarg;
+		else if (ch == 'a')
+			o->at = optarg;
+		else if (ch == 'y')
+			o->yes = true;
+		else if (ch == 'o')
+			o->on = optarg;
+		else if (ch == 't')
+			o->type = optarg;
+	}
+	if (optind < argc)
+		o->layout = argv[optind++];
+	if (optind < argc) {
+		pv_usage(ce);
+		return -1;
+	}
+	return 0;
+}
+
+static int do_now(struct bk *b, const struct opts *o)
+{
+	const char *type = o->type ? o->type : "full";
+	struct host *h;
+	struct buf out, e;
+	char *script;
+	int st;
+
+	if (strcmp(type, "full") && strcmp(type, "diff") && strcmp(type, "incr") &&
+	    strcmp(type, "dump")) {
+		pv_say_error("--type must be full, diff, incr or dump, not '%s'", type);
+		return PV_EXIT_USAGE;
+	}
+	if (!(h = bk_host(b, o->host)))
+		return PV_EXIT_USAGE;
+	printf("%s: %s backup to the repository...\n", h->name, type);
+	fflush(stdout);
+	buf_init(&out, 1 << 20);
+	buf_init(&e, 1 << 20);
+	script = xasprintf(HELPER " now %s\n", type);
+	st = bk_run(b, h, script, &out, &e);
+	free(script);
+	if (st != 0) {
+		if (st > 0)
+			say_stderr(h, &e);
+		pv_say_error("%s: the %s backup FAILED; 'provision status' shows it until a backup "
+		             "succeeds",
+		             h->name, type);
+		buf_release(&out);
+		buf_release(&e);
+		return PV_EXIT_FAIL;
+	}
+	buf_release(&out);
+	buf_release(&e);
+	printf("%s: %s backup done\n", h->name, type);
+	if (!strcmp(type, "dump")) {
+		/* what the dump did */
+		static const char show[] = "grep -E '^(database|expired) ' "
+		                           "/var/lib/pgbackrest/last-dump.log\n";
+		buf_init(&out, 1 << 20);
+		if (bk_run(b, h, show, &out, NULL) >= 0 && out.s)
+			fputs(out.s, stdout);
+		buf_release(&out);
+		return PV_EXIT_OK;
+	}
+	return info_on(b, h, true);
+}
+
+static int do_list(struct bk *b, const struct opts *o)
+{
+	struct host *h = bk_host(b, o->host);
+	return h ? info_on(b, h, false) : PV_EXIT_USAGE;
+}
+
+/* A restore of h (PV_ vars exported first); prints and returns the checksum lines. */
+static int restore_on(struct bk *b, const struct host *h, const char *at, const char *point,
+                      bool yes, bool archive, char **sums, size_t *tables)
+{
+	struct buf script = BUF_INIT, out, e;
+	int st;
+
+	buf_addf(&script, "PV_AT=");
+	sh_quote_buf(&script, at ? at : "");
+	buf_addf(&script, " PV_POINT=");
+	sh_quote_buf(&script, point ? point : "");
+	/* a scratch server (no archiving) keeps no copy of what it had */
+	buf_addf(&script,
+	         " PV_YES=%s PV_ARCHIVE=%s PV_DISCARD=%s\n"
+	         "export PV_AT PV_POINT PV_YES PV_ARCHIVE PV_DISCARD\n",
+	         yes ? "yes" : "no", archive ? "on" : "off", archive ? "no" : "yes");
+	buf_addf(&script, HELPER " restore\n");
+	buf_init(&out, 1 << 22);
+	buf_init(&e, 1 << 20);
+	st = bk_run(b, h, script.s, &out, &e);
+	buf_release(&script);
+	if (st == 3) {
+		say_stderr(h, &e);
+		pv_say_error("%s: PostgreSQL runs there as a primary: nothing was changed; "
+		             "'--yes' replaces its data (kept aside) with the backup",
+		             h->name);
+		buf_release(&out);
+		buf_release(&e);
+		return PV_EXIT_USAGE;
+	}
+	if (st != 0) {
+		if (st > 0)
+			say_stderr(h, &e);
+		pv_say_error("%s: the restore FAILED", h->name);
+		buf_release(&out);
+		buf_release(&e);
+		return PV_EXIT_FAIL;
+	}
+	char *old = strstr(out.s, "O ");
+	*sums = checksum_lines(out.s, tables);
+	printf("%s: restored%s%s; PostgreSQL runs as a primary; %zu tables read in full\n", h->name,
+	       at ? " to " : "", at ? at : "", *tables);
+	if (old && strncmp(old, "O -", 3))
+		printf("%s: the previous data directory is kept at %.*s\n", h->name,
+		       (int)strcspn(old + 2, "\n"), old + 2);
+	buf_release(&out);
+	buf_release(&e);
+	return PV_EXIT_OK;
+}
+
+static int do_restore(struct bk *b, const struct opts *o)
+{
+	struct host *h;
+	char *sums = NULL;
+	size_t tables = 0;
+	int rc;
+
+	if (o->at && (!*o->at || strpbrk(o->at, "'\"\\\n;$`"))) {
+		pv_say_error("--at takes a time such as '2026-05-01 12:00:00+00', not '%s'", o->at);
+		return PV_EXIT_USAGE;
+	}
+	if (!(h = bk_host(b, o->host)))
+		return PV_EXIT_USAGE;
+	printf("%s: restoring from the repository%s%s...\n", h->name, o->at ? " to " : "",
+	       o->at ? o->at : " (the latest state archived)");
+	fflush(stdout);
+	rc = restore_on(b, h, o->at, NULL, o->yes, true, &sums, &tables);
+	if (rc == PV_EXIT_OK) {
+		char *copy = xstrdup(sums), *save = NULL;
+		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+			char *bar1 = strchr(l, '|'), *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
+			char *bar3 = bar2 ? strchr(bar2 + 1, '|') : NULL;
+			if (bar3)
+				printf("  %.*s.%.*s: %.*s rows\n", (int)(bar1 - l), l,
+				       (int)(bar2 - bar1 - 1), bar1 + 1, (int)(bar3 - bar2 - 1),
+				       bar2 + 1);
+		}
+		free(copy);
+	}
+	free(sums);
+	return rc;
+}
+
+static int do_verify(struct bk *b, const struct opts *o)
+{
+	struct host *src, *scratch;
+	struct buf out, e;
+	char point[64], *script, *sums = NULL, *src_sums;
+	size_t tables = 0, src_tables = 0;
+	int st, rc;
+
+	if (!o->on) {
+		pv_say_error("verify needs --on SCRATCH: the server restored onto (its data is "
+		             "replaced)");
+		return PV_EXIT_USAGE;
+	}
+	if (!(src = bk_host(b, o->host)) || !(scratch = bk_host(b, o->on)))
+		return PV_EXIT_USAGE;
+	if (src == scratch) {
+		pv_say_error("the scratch server must not be the source '%s'", src->name);
+		return PV_EXIT_USAGE;
+	}
+	snprintf(point, sizeof(point), "provision-verify-%lld", (long long)time(NULL));
+	buf_init(&out, 1 << 22);
+	buf_init(&e, 1 << 20);
+	script = xasprintf(HELPER " mark %s\n", point);
+	st = bk_run(b, src, script, &out, &e);
+	free(script);
+	if (st != 0) {
+		if (st > 0)
+			say_stderr(src, &e);
+		pv_say_error("%s: marking a restore point and reading the checksums failed",
+		             src->name);
+		buf_release(&out);
+		buf_release(&e);
+		return PV_EXIT_FAIL;
+	}
+	src_sums = checksum_lines(out.s, &src_tables);
+	buf_release(&out);
+	buf_release(&e);
+	printf("%s: restore point %s, %zu tables\n", src->name, point, src_tables);
+	printf("%s: restoring it here...\n", scratch->name);
+	fflush(stdout);
+	rc = restore_on(b, scratch, NULL, point, true, false, &sums, &tables);
+	if (rc == PV_EXIT_OK) {
+		if (strcmp(sums, src_sums)) {
+			pv_say_error("verify FAILED: the restored tables differ from %s (written "
+			             "while verifying?):",
+			             src->name);
+			char *c1 = xstrdup(src_sums), *save = NULL;
+			for (char *l = strtok_r(c1, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
+				if (!strstr(sums, l))
+					pv_say_error("  %s: %s", src->name, l);
+			free(c1);
+			c1 = xstrdup(sums);
+			save = NULL;
+			for (char *l = strtok_r(c1, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
+				if (!strstr(src_sums, l))
+					pv_say_error("  %s: %s", scratch->name, l);
+			free(c1);
+			rc = PV_EXIT_FAIL;
+		} else {
+			printf(
+			    "verify ok: %zu tables on %s equal %s's (row counts and checksums)\n",
+			    tables, scratch->name, src->name);
+		}
+	}
+	free(sums);
+	free(src_sums);
+	return rc;
+}
+
+static int cmd_backup(struct session *s, int argc, char **argv)
+{
+	struct opts o;
+	struct bk b;
+	const char *sub;
+	int rc;
+
+	if (argc < 2) {
+		pv_usage(&cmd_backup_entry);
+		return PV_EXIT_USAGE;
+	}
+	sub = argv[1];
+	const char *allowed = !strcmp(sub, "now")       ? "Ht"
+	                      : !strcmp(sub, "list")    ? "H"
+	                      : !strcmp(sub, "restore") ? "Hay"
+	                      : !strcmp(sub, "verify")  ? "Ho"
+	                                                : NULL;
+	if (!allowed) {
+		pv_say_error("unknown backup command '%s' (now, list, restore, verify)", sub);
+		return PV_EXIT_USAGE;
+	}
+	if (parse(&cmd_backup_entry, argc - 1, argv + 1, &o, allowed) < 0)
+		return PV_EXIT_USAGE;
+	if ((rc = bk_open(&b, s, o.layout))) {
+		bk_close(&b);
+		return rc;
+	}
+	if (!strcmp(sub, "now"))
+		rc = do_now(&b, &o);
+	else if (!strcmp(sub, "list"))
+		rc = do_list(&b, &o);
+	else if (!strcmp(sub, "restore"))
+		rc = do_restore(&b, &o);
+	else
+		rc = do_verify(&b, &o);
+	bk_close(&b);
+	return rc;
+}
+
+const struct cmd_entry cmd_backup_entry = {
+    .name = "backup",
+    .usage = "backup now|list|restore|verify [LAYOUT] [options]",
+    .summary = "PostgreSQL backups (pgBackRest): take one, list them, restore, verify",
+    .help = "Commands:\n"
+            "  now [--type full|diff|incr|dump]  a backup now (default full; dump: the\n"
+            "                                logical dumps, with role variable backup_dump)\n"
+            "  list                          the backups in the repository\n"
+            "  restore [--at TIME] [--yes]   restore into a fresh data directory (the old one\n"
+            "                                is kept aside), to TIME or the latest state;\n"
+            "                                a running primary only with --yes\n"
+            "  verify --on SCRATCH           restore onto the server SCRATCH and compare every\n"
+            "                                table's rows and checksum with the source\n"
+            "Options:\n"
+            "  --host SERVER   the server backed up or restored (default: the layout's\n"
+            "                  server with roles postgres and backup)\n",
+    .exec = cmd_backup,
+};

@@ -1,0 +1,138 @@
+# A real S3-compatible store for the backup tests: s3rver (npm) behind TLS
+# with a certificate from a CA made for the test, bound to the test's bridge
+# address (hosts reach it there; nothing listens beyond the test network).
+# Source after lib.sh, then:
+#   bk_project < <(bk_common; cat <<'YML' ... YML)
+#   s3_install; pv up LAYOUT --only cloud; s3_start LAYOUT BUCKET
+# then the inventory's placeholders S3-ADDR and S3-CA (values) are filled in.
+# s3rver takes the access key and secret S3RVER.
+S3_VERSION=3.7.1
+S3_PORT=9443
+S3_PID=
+S3_DIR=${PROVISION_CACHE_DIR:-/var/cache/provision}/npm-s3rver-$S3_VERSION
+
+s3_install() {
+	[ -x "$S3_DIR/node_modules/.bin/s3rver" ] && return 0
+	local tmp
+	command -v npm >/dev/null || bail "npm is missing (tests/deps.sh installs it)"
+	mkdir -p "$(dirname "$S3_DIR")"
+	tmp=$(mktemp -d "$S3_DIR.XXXXXX")
+	(cd "$tmp" && npm install --no-audit --no-fund --silent "s3rver@$S3_VERSION" >/dev/null) ||
+		{ rm -rf "$tmp"; bail "npm install s3rver@$S3_VERSION failed"; }
+	mv "$tmp" "$S3_DIR" 2>/dev/null || rm -rf "$tmp"
+}
+
+# s3_start LAYOUT BUCKET...: a CA, a certificate for the bridge address, s3rver.
+s3_start() {
+	local layout=$1 b args=()
+	shift
+	S3_ADDR=$(jq -r ".environments.default.providers.local.bridge_address // empty" "$WORK/.provision/state.json")
+	[ -n "$S3_ADDR" ] || S3_ADDR=$(jq -r '[.. | objects | .bridge_address? // empty] | first' "$WORK/.provision/state.json")
+	case "$S3_ADDR" in 10.213.*) ;; *) bail "no bridge address on the test network for $layout: '$S3_ADDR'" ;; esac
+	mkdir -p "$WORK/s3/data"
+	# pgBackRest matches the endpoint against the certificate's DNS names only,
+	# so the address is one of those too
+	(
+		cd "$WORK/s3" &&
+			openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 \
+				-subj /CN=provision-test-ca -addext basicConstraints=critical,CA:TRUE &&
+			openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=$S3_ADDR" &&
+			printf 'subjectAltName=IP:%s,DNS:%s\nbasicConstraints=CA:FALSE\n' "$S3_ADDR" "$S3_ADDR" >ext &&
+			openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+				-extfile ext -out server.crt
+	) >"$WORK/s3/openssl.log" 2>&1 || bail "making the test CA failed: $(cat "$WORK/s3/openssl.log")"
+	for b in "$@"; do args+=(--configure-bucket "$b"); done
+	s3_run "${args[@]}"
+	/usr/bin/python3 - "$WORK/inventory.yml" "$S3_ADDR" "$WORK/s3/ca.crt" <<'PY'
+import sys
+p, addr, ca = sys.argv[1:]
+t = open(p).read().replace("S3-ADDR", addr)
+pem = open(ca).read().rstrip("\n")
+t = t.replace("S3-CA", "|\n" + "\n".join("    " + l for l in pem.split("\n")))
+open(p, "w").write(t)
+PY
+}
+
+# s3_run ARGS...: (re)start s3rver on the same data directory.
+s3_run() {
+	s3_stop
+	setsid node "$S3_DIR/node_modules/.bin/s3rver" -d "$WORK/s3/data" -a "$S3_ADDR" -p "$S3_PORT" \
+		--key "$WORK/s3/server.key" --cert "$WORK/s3/server.crt" "$@" >>"$WORK/s3/s3rver.log" 2>&1 &
+	S3_PID=$!
+	local i
+	for i in $(seq 100); do
+		curl -s -o /dev/null --cacert "$WORK/s3/ca.crt" "https://$S3_ADDR:$S3_PORT/" && return 0
+		kill -0 "$S3_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	bail "s3rver did not start: $(tail -n 20 "$WORK/s3/s3rver.log")"
+}
+
+s3_stop() {
+	local i
+	if [ -n "$S3_PID" ]; then
+		kill "$S3_PID" 2>/dev/null
+		for i in $(seq 50); do
+			kill -0 "$S3_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$S3_PID" 2>/dev/null
+		wait "$S3_PID" 2>/dev/null
+		S3_PID=
+	fi
+}
+
+# t_cleanup, and the store first
+s3_cleanup() {
+	s3_stop
+	t_cleanup
+}
+
+# t_project (inventory on stdin), with the store stopped on exit.
+bk_project() {
+	t_project
+	trap s3_cleanup EXIT
+}
+
+# The inventory's secrets and the store's variables for role backup (extra
+# variable lines as arguments, indented by two spaces; more secrets'
+# lines in BK_SECRETS).  The keys are the
+# ones s3rver takes; the passphrase is made per run.
+export PV_S3_KEY=S3RVER PV_S3_SECRET=S3RVER
+export PV_BACKUP_PASS="pass-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+bk_common() {
+	local l
+	cat <<'YML'
+secrets:
+  s3_key: env:PV_S3_KEY
+  s3_secret: env:PV_S3_SECRET
+  backup_pass: env:PV_BACKUP_PASS
+YML
+	[ -z "${BK_SECRETS:-}" ] || printf '%s\n' "$BK_SECRETS"
+	cat <<'YML'
+vars:
+  backup_s3_endpoint: S3-ADDR
+  backup_s3_port: 9443
+  backup_s3_bucket: backups
+  backup_s3_uri_style: path
+  backup_s3_key: s3_key
+  backup_s3_key_secret: s3_secret
+  backup_cipher_pass: backup_pass
+  backup_s3_ca: S3-CA
+  postgres_memory_mb: 256
+YML
+	for l in "$@"; do printf '  %s\n' "$l"; done
+}
+
+# psql as postgres on HOST in database shop: psql_on HOST SQL
+psql_on() {
+	local sql
+	sql=$(printf '%s' "$2" | tr '\n\t' '  ') # one line: dash reads no $'...'
+	on_host "$1" "runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -d shop -c $(printf '%q' "$sql")"
+}
+
+# Every table of database shop: "table rows md5", computed here (not by the tool).
+table_sums() {
+	psql_on "$1" "select 'items ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' order by id), '')) from items t
+	  union all select 'events ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' order by id), '')) from events t"
+}

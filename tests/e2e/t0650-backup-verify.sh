@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The restore drill: 'provision backup verify --on scratch1' restores the
+# repository onto a scratch server up to a restore point marked on the
+# primary and compares every table's rows and checksum.  The scratch server
+# never writes to the repository.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-s3.sh"
+
+bk_project < <(
+	bk_common "postgres_users: [{name: shop, password: backup_pass}]" \
+		"postgres_databases: [{name: shop, owner: shop}]"
+	cat <<'YML'
+project: bk0650
+layouts:
+  db:
+    servers:
+      db1: { roles: [base, postgres, backup] }
+      scratch1: { roles: [base, postgres, backup], vars: { backup_scratch: true } }
+YML
+)
+t_uses db
+s3_install
+pv up db --only cloud >"$WORK/up0" 2>&1 || bail "creating the hosts failed: $(tail -n 20 "$WORK/up0")"
+s3_start db backups
+pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
+pass "up converges a primary and a scratch server"
+check "the scratch server does not archive" \
+	test "$(on_host scratch1 "runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
+check "the scratch server has no backup timers running" \
+	sh -c "! '$PROVISION' -i '$WORK/inventory.yml' ssh scratch1 -- systemctl -q is-active provision-backup-full.timer"
+
+psql_on db1 "create table items (id int primary key, name text);
+  create table events (id bigserial primary key, what text);
+  insert into items select i, 'item ' || i from generate_series(1, 3000) i;
+  insert into events (what) select 'e' || i from generate_series(1, 500) i" || bail "populating failed"
+pv backup now >"$WORK/now1" 2>&1 || bail "backup now failed: $(tail -n 5 "$WORK/now1")"
+# written after the backup: verify must bring it through the archived WAL
+psql_on db1 "insert into events (what) values ('after the backup'); delete from items where id <= 10" ||
+	bail "writing failed"
+
+pv backup verify --on scratch1 >"$WORK/verify1" 2>&1
+rc=$?
+check "verify succeeds: $(tail -n 2 "$WORK/verify1" | tr '\n' ' ')" test "$rc" = 0
+check "verify compared both tables" grep -q 'verify ok: 2 tables on scratch1 equal db1' "$WORK/verify1"
+check "the scratch copy has the write after the backup" \
+	test "$(psql_on scratch1 "select count(*) from events where what = 'after the backup'")" = 1
+check "and the rows as on the primary" test "$(table_sums scratch1)" = "$(table_sums db1)"
+check "the scratch server still does not archive" \
+	test "$(on_host scratch1 "runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
+pv backup list >"$WORK/list" 2>&1
+check "the repository holds only the primary's backup" test "$(grep -Ec '^  [0-9]{8}-' "$WORK/list")" = 1
+
+pv backup verify --on db1 >"$WORK/verify2" 2>&1
+rc=$?
+check "verify refuses the source as the scratch server" test "$rc" = 2

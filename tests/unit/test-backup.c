@@ -1,0 +1,133 @@
+/*
+ * test-backup.c - what 'provision status' says about a server's backups,
+ * from the helper's status lines: a good repository, a failed timer, a
+ * store that cannot be read, WAL archiving failing, no backup yet.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "provision/backup.h"
+
+static const char good_info[] =
+    "J [{\"name\":\"main\",\"status\":{\"code\":0,\"message\":\"ok\"},"
+    "\"backup\":[{\"label\":\"20260101-010000F\",\"type\":\"full\","
+    "\"timestamp\":{\"start\":1767229200,\"stop\":1767229260}},"
+    "{\"label\":\"20260101-010000F_20260102-010000D\",\"type\":\"diff\","
+    "\"timestamp\":{\"start\":1767315600,\"stop\":1767315630}}]}]\n";
+
+static void fmt(const char *text, int st, struct buf *out, bool *bad)
+{
+	buf_init(out, 4096);
+	backup_status_format(text, st, "", out, bad);
+}
+
+static void test_good(void)
+{
+	struct buf out;
+	bool bad = true;
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\nU diff inactive active\n%s"
+	         "A 120 000000010000000000000009 1767319200 0 - 0\nR 0\n",
+	         good_info);
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s, "backup timer full: active\n");
+	/* the newest backup, 3600 s after it stopped */
+	CHECK_HAS(out.s, "last good backup: 20260101-010000F_20260102-010000D (diff), 60 min ago; "
+	                 "2 in the repository\n");
+	CHECK_HAS(out.s, "WAL archive: last segment 000000010000000000000009 archived 30 s ago\n");
+	CHECK_HAS(out.s, "WAL archive lag: 0 segment(s) waiting\n");
+	CHECK(!strstr(out.s, "FAILED"));
+	buf_release(&out);
+}
+
+static void test_failed_timer(void)
+{
+	struct buf out;
+	bool bad = false;
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full failed active\nU diff inactive active\n%s", good_info);
+	fmt(text, 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backup timer full: FAILED");
+	CHECK_HAS(out.s, "backup timer diff: active\n");
+	buf_release(&out);
+
+	fmt("N 1\nU full inactive inactive\n", 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backup timer full: NOT ACTIVE\n");
+	buf_release(&out);
+}
+
+static void test_store_broken(void)
+{
+	struct buf out;
+	bool bad = false;
+
+	fmt("N 1\nU full inactive active\nE ERROR: [039]: HTTP request failed with 404\n", 0, &out,
+	    &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backups: FAILED: the repository cannot be read: ERROR: [039]");
+	buf_release(&out);
+
+	fmt("N 1\nJ [{\"name\":\"main\",\"status\":{\"code\":99,\"message\":\"other\"},"
+	    "\"repo\":[{\"key\":1,\"status\":{\"code\":99,\"message\":\"[039]: NoSuchBucket\"}}],"
+	    "\"backup\":[]}]\n",
+	    0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backups: FAILED: the repository: [039]: NoSuchBucket\n");
+	CHECK_HAS(out.s, "backups: none yet\n");
+	buf_release(&out);
+}
+
+static void test_archive_failing(void)
+{
+	struct buf out;
+	bool bad = false;
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+	         "N 1767319230\n%sA 120 000000010000000000000009 1767319200 4 "
+	         "00000001000000000000000A 1767319000\nR 0\n",
+	         good_info);
+	/* an old failure (before the last success) is not failing */
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	buf_release(&out);
+	snprintf(text, sizeof(text),
+	         "N 1767319230\n%sA 120 000000010000000000000009 1767319000 4 "
+	         "00000001000000000000000A 1767319220\nR 3\n",
+	         good_info);
+	fmt(text, 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "FAILING since segment 00000001000000000000000A (10 s ago, 4 failures)");
+	CHECK_HAS(out.s, "WAL archive lag: 3 segment(s) waiting\n");
+	buf_release(&out);
+}
+
+static void test_helper_missing(void)
+{
+	struct buf out;
+	bool bad = false;
+
+	fmt("sh: 0: cannot open /usr/local/lib/provision/backup.sh\n", 2, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backups: FAILED: the backup helper did not run (exit 2)");
+	buf_release(&out);
+}
+
+int main(void)
+{
+	RUN(test_good);
+	RUN(test_failed_timer);
+	RUN(test_store_broken);
+	RUN(test_archive_failing);
+	RUN(test_helper_missing);
+	return check_done("test-backup");
+}
