@@ -8,6 +8,8 @@
 
 #include "provision/buf.h"
 #include "provision/cloud.h"
+#include "provision/keys.h"
+#include "provision/remote.h"
 #include "provision/role.h"
 
 static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
@@ -156,4 +158,308 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 	}
 	diags_release(&d);
 	return n;
+}
+
+/* ---- settings and validation ---- */
+
+const char *cloud_str(const struct node *map, const char *key)
+{
+	const struct node *v = node_get(map, key);
+
+	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
+}
+
+const char *cloud_setting(const struct provider_ctx *c, const char *key, const char *def)
+{
+	const char *v = cloud_str(c->settings, key);
+
+	return v ? v : def;
+}
+
+const char *cloud_server_setting(const struct provider_ctx *c, const struct inv_server *s,
+                                 const char *key, const char *def)
+{
+	const char *v = cloud_str(s->node, key);
+
+	return v ? v : cloud_setting(c, key, def);
+}
+
+void cloud_check_number(const struct node *v, const char *what, double min, double max,
+                        struct diags *d)
+{
+	char *end;
+	double x;
+
+	if (!v)
+		return;
+	x = v->kind == NODE_SCALAR ? strtod(v->scalar, &end) : 0;
+	if (v->kind != NODE_SCALAR || *end || x < min || x > max)
+		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
+}
+
+/* A mapping setting with known keys; returns it, or NULL. */
+static const struct node *check_map(const struct cloud_rules *r, const struct node *settings,
+                                    const char *key, const char *const *keys, size_t n,
+                                    struct diags *d)
+{
+	const struct node *v = node_get(settings, key);
+	char what[96];
+
+	if (!v)
+		return NULL;
+	snprintf(what, sizeof(what), "'%s' of provider '%s'", key, r->provider);
+	if (v->kind != NODE_MAP) {
+		diags_add(d, &v->pos, "%s must be a mapping", what);
+		return NULL;
+	}
+	node_check_keys(v, keys, n, what, d);
+	return v;
+}
+
+static void check_lb(const struct node *lb, const struct inv_layout *l, struct diags *d)
+{
+	const struct node *t = node_get(lb, "targets");
+	const char *hp = cloud_str(lb, "health_path");
+
+	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
+		const struct node *x = t->items[i];
+		if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
+			diags_add(d, &x->pos,
+			          "load balancer target '%s' is not a server of layout '%s'",
+			          x->kind == NODE_SCALAR ? x->scalar : "?", l->name);
+	}
+	if (!t || t->kind != NODE_SEQ || !t->n)
+		diags_add(d, &lb->pos,
+		          "'load_balancer' needs 'targets': the servers it sends traffic to");
+	if (hp && hp[0] != '/')
+		diags_add(d, &node_get(lb, "health_path")->pos,
+		          "'health_path' must start with '/'");
+}
+
+static void check_server(const struct cloud_rules *r, const struct inv_server *s, struct diags *d)
+{
+	const struct node *v;
+
+	for (size_t k = 0; k < PV_ARRAY_SIZE(r->foreign); k++)
+		if ((v = node_get(s->node, r->foreign[k])))
+			diags_add(d, &v->pos, "'%s' is a %s key; provider '%s' uses '%s'",
+			          r->foreign[k], r->foreign_provider, r->provider, r->own[k]);
+	if (!(v = node_get(s->node, "volumes")) || node_is_null(v))
+		return;
+	if (v->kind != NODE_SEQ) {
+		diags_add(d, &v->pos,
+		          "'volumes' of server '%s' must be a list of { name, size } mappings",
+		          s->name);
+		return;
+	}
+	for (size_t k = 0; k < v->n; k++) {
+		const struct node *vol = v->items[k];
+		if (vol->kind != NODE_MAP) {
+			diags_add(d, &vol->pos, "a volume must be a mapping { name, size }");
+			continue;
+		}
+		node_check_keys(vol, r->volume_keys, r->n_volume_keys, "a volume", d);
+		if (!r->volume_name_ok(cloud_str(vol, "name")))
+			diags_add(d, &vol->pos, "%s", r->volume_name_rule);
+		if (!node_get(vol, "size"))
+			diags_add(d, &vol->pos, "%s", r->volume_size_rule);
+		cloud_check_number(node_get(vol, "size"), "a volume's 'size' (GB)",
+		                   r->volume_min_gb, r->volume_max_gb, d);
+	}
+}
+
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
+                                  const struct node *settings, struct diags *d)
+{
+	const struct node *v, *lb = NULL;
+	char what[64];
+
+	if (settings && settings->kind == NODE_MAP) {
+		snprintf(what, sizeof(what), "provider '%s'", r->provider);
+		node_check_keys(settings, r->keys, r->n_keys, what, d);
+		if ((v = node_get(settings, "token")) &&
+		    (v->kind != NODE_SCALAR || !secret_ref_valid(v->scalar)))
+			diags_add(d, &v->pos,
+			          "'token' of provider '%s' must be a secret reference "
+			          "(env:NAME or file:PATH), never the token itself",
+			          r->provider);
+		check_map(r, settings, r->net, r->net_keys, r->n_net_keys, d);
+		if ((lb = check_map(r, settings, "load_balancer", r->lb_keys, r->n_lb_keys, d)))
+			check_lb(lb, l, d);
+		cloud_check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60,
+		                   d);
+		cloud_check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1,
+		                   86400, d);
+		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
+		                   600, d);
+	}
+	for (size_t i = 0; i < l->n_servers; i++)
+		check_server(r, &l->servers[i], d);
+	return lb;
+}
+
+/* ---- the API's JSON and the state ---- */
+
+long long cloud_jid(const json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
+}
+
+const char *cloud_jstr(const json_t *o, const char *key)
+{
+	json_t *v = o ? json_object_get(o, key) : NULL;
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+json_t *cloud_find_name(json_t *arr, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		const char *n = cloud_jstr(v, "name");
+		if (n && !strcmp(n, name))
+			return v;
+	}
+	return NULL;
+}
+
+const struct node *cloud_server_volumes(const struct inv_server *s)
+{
+	const struct node *v = node_get(s->node, "volumes");
+
+	return v && v->kind == NODE_SEQ ? v : NULL;
+}
+
+bool cloud_is_lb_target(const struct provider_ctx *c, const char *server)
+{
+	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
+
+	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
+		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
+			return true;
+	return false;
+}
+
+void cloud_drift(const struct provider_ctx *c, const char *kind, const struct inv_server *s,
+                 const char *what, const char *have, const char *want, struct buf *plan)
+{
+	if (!have || !strcmp(have, want))
+		return;
+	if (plan)
+		buf_addf(
+		    plan,
+		    "  ! cloud: %s %s has %s %s, the inventory says %s; not changed in place\n",
+		    kind, s->name, what, have, want);
+	else
+		report_warn(c->rep, s->name,
+		            "%s %s has %s %s, the inventory says %s; not changed in place (destroy "
+		            "and up again to rebuild it)",
+		            kind, s->name, what, have, want);
+}
+
+/* A host from its state entry o; the OS from an image name such as debian-12. */
+static void fill_host(struct host *h, const struct provider_ctx *c, const char *provider,
+                      const char *name, const json_t *o, const char *id_key, const char *image)
+{
+	const char *priv = state_str(o, "private_address");
+	char os[32] = "debian", ver[32] = "12", id[32];
+
+	if (image && sscanf(image, "%31[a-z]-%31[0-9.-]", os, ver) != 2) {
+		snprintf(os, sizeof(os), "debian");
+		snprintf(ver, sizeof(ver), "12");
+	}
+	ver[strcspn(ver, "-")] = '\0';
+	h->name = xstrdup(name);
+	h->address = xstrdup(state_str(o, "address"));
+	h->port = c->inv->ssh_port;
+	h->user = xstrdup(c->inv->ssh_user);
+	h->host_key = xstrdup(state_str(o, "host_key"));
+	scope_init(&h->facts);
+	scope_set_str(&h->facts, "container", "false");
+	scope_set_str(&h->facts, "address", h->address);
+	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
+	scope_set_str(&h->facts, "os_id", os);
+	scope_set_str(&h->facts, "os_version_id", ver);
+	scope_set_str(&h->facts, "provider", provider);
+	snprintf(id, sizeof(id), "%lld", cloud_jid(o, id_key));
+	scope_set_str(&h->facts, id_key, id);
+}
+
+int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
+                const char *image_key, const char *default_image, struct host **out, size_t *n)
+{
+	json_t *hs = state_obj(c->lstate, "hosts", false);
+	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		json_t *o = state_obj(hs, s->name, false);
+		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
+		    !cloud_jid(o, id_key))
+			continue;
+		fill_host(&hosts[k++], c, provider, s->name, o, id_key,
+		          cloud_server_setting(c, s, image_key, default_image));
+	}
+	*out = hosts;
+	*n = k;
+	return 0;
+}
+
+int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeout_ms,
+                       struct pv_error *err)
+{
+	json_t *hs = state_obj(c->lstate, "hosts", true);
+
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
+		if (known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port,
+		                    state_str(o, "host_key"), err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
+		long long deadline = pv_now_ms() + timeout_ms;
+		while (remote_wait_port(state_str(o, "address"), c->inv->ssh_port, 1000, err) < 0) {
+			if (pv_now_ms() > deadline)
+				return pv_error_prefix(err, "%s %s does not answer on SSH", kind,
+				                       c->layout->servers[i].name);
+		}
+	}
+	return 0;
+}
+
+int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err)
+{
+	const char *k;
+	json_t *h;
+
+	json_object_foreach(state_obj(c->lstate, "hosts", false), k, h)
+	{
+		if (state_str(h, "address") &&
+		    known_hosts_forget(c->known_hosts, state_str(h, "address"), c->inv->ssh_port,
+		                       err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, struct buf *out)
+{
+	json_t *hs = state_obj(c->lstate, "hosts", false);
+
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		if (!o || !cloud_jid(o, id_key))
+			buf_addf(out, "  %-16s not created\n", name);
+		else
+			buf_addf(out, "  %-16s %s %lld %s\n", name, kind, cloud_jid(o, id_key),
+			         state_str(o, "address") ? state_str(o, "address") : "-");
+	}
 }

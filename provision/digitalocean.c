@@ -63,41 +63,6 @@ struct dz {
 	const char *ip_range;
 };
 
-static const char *str_at(const struct node *map, const char *key)
-{
-	const struct node *v = node_get(map, key);
-
-	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
-}
-
-static const char *setting(const struct provider_ctx *c, const char *key, const char *def)
-{
-	const char *v = str_at(c->settings, key);
-
-	return v ? v : def;
-}
-
-static const char *server_setting(const struct provider_ctx *c, const struct inv_server *s,
-                                  const char *key, const char *def)
-{
-	const char *v = str_at(s->node, key);
-
-	return v ? v : setting(c, key, def);
-}
-
-static void check_number(const struct node *v, const char *what, double min, double max,
-                         struct diags *d)
-{
-	char *end;
-	double x;
-
-	if (!v)
-		return;
-	x = v->kind == NODE_SCALAR ? strtod(v->scalar, &end) : 0;
-	if (v->kind != NODE_SCALAR || *end || x < min || x > max)
-		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
-}
-
 static bool volume_name_ok(const char *s)
 {
 	if (!s || !*s || !(s[0] >= 'a' && s[0] <= 'z') || strlen(s) > 20)
@@ -108,100 +73,36 @@ static bool volume_name_ok(const char *s)
 	return true;
 }
 
+static const struct cloud_rules settings_rules = {
+    .provider = "digitalocean",
+    .keys = setting_keys,
+    .n_keys = PV_ARRAY_SIZE(setting_keys),
+    .net = "vpc",
+    .net_keys = vpc_keys,
+    .n_net_keys = PV_ARRAY_SIZE(vpc_keys),
+    .lb_keys = lb_keys,
+    .n_lb_keys = PV_ARRAY_SIZE(lb_keys),
+    .volume_keys = volume_keys,
+    .n_volume_keys = PV_ARRAY_SIZE(volume_keys),
+    .foreign_provider = "Hetzner",
+    .foreign = {"location", "type"},
+    .own = {"region", "size"},
+    .volume_name_ok = volume_name_ok,
+    .volume_name_rule = "a volume needs a 'name' of lowercase letters, digits and '-' (at "
+                        "most 20), starting with a letter",
+    .volume_min_gb = 1,
+    .volume_max_gb = 16384,
+    .volume_size_rule = "a volume needs a 'size' in GB",
+};
+
 static void do_validate(const struct inventory *inv, const struct inv_layout *l,
                         const struct node *settings, struct diags *d)
 {
-	const struct node *v;
+	const struct node *lb = cloud_validate(&settings_rules, l, settings, d);
 
 	(void)inv;
-	if (settings && settings->kind == NODE_MAP) {
-		node_check_keys(settings, setting_keys, PV_ARRAY_SIZE(setting_keys),
-		                "provider 'digitalocean'", d);
-		if ((v = node_get(settings, "token")) &&
-		    (v->kind != NODE_SCALAR || !secret_ref_valid(v->scalar)))
-			diags_add(d, &v->pos,
-			          "'token' of provider 'digitalocean' must be a secret reference "
-			          "(env:NAME or file:PATH), never the token itself");
-		if ((v = node_get(settings, "vpc"))) {
-			if (v->kind != NODE_MAP)
-				diags_add(d, &v->pos,
-				          "'vpc' of provider 'digitalocean' must be a mapping");
-			else
-				node_check_keys(v, vpc_keys, PV_ARRAY_SIZE(vpc_keys),
-				                "'vpc' of provider 'digitalocean'", d);
-		}
-		if ((v = node_get(settings, "load_balancer"))) {
-			if (v->kind != NODE_MAP) {
-				diags_add(
-				    d, &v->pos,
-				    "'load_balancer' of provider 'digitalocean' must be a mapping");
-			} else {
-				node_check_keys(v, lb_keys, PV_ARRAY_SIZE(lb_keys),
-				                "'load_balancer' of provider 'digitalocean'", d);
-				const struct node *t = node_get(v, "targets");
-				for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
-					const struct node *x = t->items[i];
-					if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
-						diags_add(
-						    d, &x->pos,
-						    "load balancer target '%s' is not a server "
-						    "of layout '%s'",
-						    x->kind == NODE_SCALAR ? x->scalar : "?",
-						    l->name);
-				}
-				if (!t || t->kind != NODE_SEQ || !t->n)
-					diags_add(d, &v->pos,
-					          "'load_balancer' needs 'targets': the servers it "
-					          "sends traffic to");
-				check_number(node_get(v, "size_unit"), "'size_unit'", 1, 100, d);
-				const char *hp = str_at(v, "health_path");
-				if (hp && hp[0] != '/')
-					diags_add(d, &node_get(v, "health_path")->pos,
-					          "'health_path' must start with '/'");
-			}
-		}
-		check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60, d);
-		check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1, 86400, d);
-		check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1, 600, d);
-	}
-	for (size_t i = 0; i < l->n_servers; i++) {
-		const struct inv_server *s = &l->servers[i];
-		const char *hzkeys[] = {"location", "type"};
-		for (size_t k = 0; k < PV_ARRAY_SIZE(hzkeys); k++)
-			if ((v = node_get(s->node, hzkeys[k])))
-				diags_add(
-				    d, &v->pos,
-				    "'%s' is a Hetzner key; provider 'digitalocean' uses '%s'",
-				    hzkeys[k], k == 0 ? "region" : "size");
-		if ((v = node_get(s->node, "volumes")) && !node_is_null(v)) {
-			if (v->kind != NODE_SEQ) {
-				diags_add(d, &v->pos,
-				          "'volumes' of server '%s' must be a list of "
-				          "{ name, size } mappings",
-				          s->name);
-				continue;
-			}
-			for (size_t k = 0; k < v->n; k++) {
-				const struct node *vol = v->items[k];
-				if (vol->kind != NODE_MAP) {
-					diags_add(d, &vol->pos,
-					          "a volume must be a mapping { name, size }");
-					continue;
-				}
-				node_check_keys(vol, volume_keys, PV_ARRAY_SIZE(volume_keys),
-				                "a volume", d);
-				if (!volume_name_ok(str_at(vol, "name")))
-					diags_add(
-					    d, &vol->pos,
-					    "a volume needs a 'name' of lowercase letters, digits "
-					    "and '-' (at most 20), starting with a letter");
-				if (!node_get(vol, "size"))
-					diags_add(d, &vol->pos, "a volume needs a 'size' in GB");
-				check_number(node_get(vol, "size"), "a volume's 'size' (GB)", 1,
-				             16384, d);
-			}
-		}
-	}
+	if (lb)
+		cloud_check_number(node_get(lb, "size_unit"), "'size_unit'", 1, 100, d);
 }
 
 /* ---- the API ---- */
@@ -223,9 +124,9 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 	z->c = c;
 	z->prefix = xasprintf("%s-%s-%s", c->inv->project, c->env, c->layout->name);
 	z->tag = xasprintf("pv:%s:%s:%s", c->inv->project, c->env, c->layout->name);
-	z->poll_s = strtod(setting(c, "poll_interval", "1"), NULL);
-	z->action_timeout_s = strtol(setting(c, "action_timeout", "600"), NULL, 10);
-	z->ip_range = str_at(node_get(c->settings, "vpc"), "ip_range");
+	z->poll_s = strtod(cloud_setting(c, "poll_interval", "1"), NULL);
+	z->action_timeout_s = strtol(cloud_setting(c, "action_timeout", "600"), NULL, 10);
+	z->ip_range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 	if (!z->ip_range)
 		z->ip_range = "10.10.10.0/24";
 	if (tok && tok->kind == NODE_SCALAR) {
@@ -245,7 +146,7 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 		return -1;
 	z->http_open = true;
 	/* one attempt's limit; a request that takes longer is retried (reads) or looked for */
-	z->http.timeout_s = strtol(setting(c, "request_timeout", "60"), NULL, 10);
+	z->http.timeout_s = strtol(cloud_setting(c, "request_timeout", "60"), NULL, 10);
 	z->http.note = note;
 	z->http.note_arg = z;
 	return 0;
@@ -272,36 +173,9 @@ static int call(struct dz *z, const char *method, const char *path, json_t *body
 	return 0;
 }
 
-static long long jid(const json_t *o, const char *key)
-{
-	json_t *v = o ? json_object_get(o, key) : NULL;
-
-	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	json_t *v = o ? json_object_get(o, key) : NULL;
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static int list(struct dz *z, const char *path, const char *key, json_t **out, struct pv_error *err)
 {
 	return http_get_all(&z->http, path, key, HTTP_PAGES_DIGITALOCEAN, out, err);
-}
-
-static json_t *find_name(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-	{
-		if (jstr(v, "name") && !strcmp(jstr(v, "name"), name))
-			return v;
-	}
-	return NULL;
 }
 
 /* Match an id that is a number (droplets, keys) or a string (UUIDs). */
@@ -359,14 +233,14 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		json_t *a = json_object_get(r.json, "action");
-		const char *st = jstr(a, "status");
+		const char *st = cloud_jstr(a, "status");
 		if (st && !strcmp(st, "completed")) {
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "errored")) {
 			pv_error_set(err, "%s: action %lld (%s) errored", what, id,
-			             jstr(a, "type") ? jstr(a, "type") : "?");
+			             cloud_jstr(a, "type") ? cloud_jstr(a, "type") : "?");
 			http_response_release(&r);
 			return -1;
 		}
@@ -407,7 +281,7 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 			return -1;
 		}
 		json_t *obj = json_object_get(r.json, key);
-		const char *st = jstr(obj, "status");
+		const char *st = cloud_jstr(obj, "status");
 		if (keep)
 			json_object_update(keep, obj);
 		if (want && st && !strcmp(st, want)) {
@@ -468,97 +342,27 @@ static bool rules_equal(json_t *have, json_t *want)
 	       json_equal(json_object_get(have, "tags"), json_object_get(want, "tags"));
 }
 
-static const struct node *server_volumes(const struct inv_server *s)
-{
-	const struct node *v = node_get(s->node, "volumes");
-
-	return v && v->kind == NODE_SEQ ? v : NULL;
-}
-
-static bool is_lb_target(const struct provider_ctx *c, const char *server)
-{
-	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
-
-	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
-		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
-			return true;
-	return false;
-}
-
 /* Size, image or region an existing droplet has other than the inventory's. */
 static void drift(const struct provider_ctx *c, const struct inv_server *s, json_t *d,
                   struct buf *plan)
 {
-	const char *have[3] = {jstr(d, "size_slug"), jstr(json_object_get(d, "image"), "slug"),
-	                       jstr(json_object_get(d, "region"), "slug")};
+	const char *have[3] = {cloud_jstr(d, "size_slug"),
+	                       cloud_jstr(json_object_get(d, "image"), "slug"),
+	                       cloud_jstr(json_object_get(d, "region"), "slug")};
 	const char *what[3] = {"size", "image", "region"};
 	const char *defs[3] = {"s-1vcpu-2gb", "debian-12-x64", "fra1"};
 
-	for (size_t i = 0; i < 3; i++) {
-		const char *want = server_setting(c, s, what[i], defs[i]);
-		if (!have[i] || !strcmp(have[i], want))
-			continue;
-		if (plan)
-			buf_addf(plan,
-			         "  ! cloud: droplet %s has %s %s, the inventory says %s; not "
-			         "changed in place\n",
-			         s->name, what[i], have[i], want);
-		else
-			report_warn(c->rep, s->name,
-			            "droplet %s has %s %s, the inventory says %s; not changed in "
-			            "place (destroy and up again to rebuild it)",
-			            s->name, what[i], have[i], want);
-	}
+	for (size_t i = 0; i < 3; i++)
+		cloud_drift(c, "droplet", s, what[i], have[i],
+		            cloud_server_setting(c, s, what[i], defs[i]), plan);
 }
 
 /* ---- hosts ---- */
 
-static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
-                      const json_t *o, const char *image)
-{
-	const char *priv = state_str(o, "private_address");
-	char os[32] = "debian", ver[32] = "12", id[32];
-
-	if (image && sscanf(image, "%31[a-z]-%31[0-9.-]", os, ver) != 2) {
-		snprintf(os, sizeof(os), "debian");
-		snprintf(ver, sizeof(ver), "12");
-	}
-	ver[strcspn(ver, "-")] = '\0';
-	h->name = xstrdup(name);
-	h->address = xstrdup(state_str(o, "address"));
-	h->port = c->inv->ssh_port;
-	h->user = xstrdup(c->inv->ssh_user);
-	h->host_key = xstrdup(state_str(o, "host_key"));
-	scope_init(&h->facts);
-	scope_set_str(&h->facts, "container", "false");
-	scope_set_str(&h->facts, "address", h->address);
-	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
-	scope_set_str(&h->facts, "os_id", os);
-	scope_set_str(&h->facts, "os_version_id", ver);
-	scope_set_str(&h->facts, "provider", "digitalocean");
-	snprintf(id, sizeof(id), "%lld", jid(o, "droplet_id"));
-	scope_set_str(&h->facts, "droplet_id", id);
-}
-
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
-	json_t *hs = hosts_obj(c, false);
-	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
-	size_t k = 0;
-
 	(void)err;
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, false);
-		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
-		    !jid(o, "droplet_id"))
-			continue;
-		fill_host(&hosts[k++], c, s->name, o,
-		          server_setting(c, s, "image", "debian-12-x64"));
-	}
-	*out = hosts;
-	*n = k;
-	return 0;
+	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64", out, n);
 }
 
 /* ---- up ---- */
@@ -573,20 +377,20 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
 	if (!k)
-		k = find_name(keys, z->prefix);
+		k = cloud_find_name(keys, z->prefix);
 	if (!k) {
 		/* the same key under another name: DigitalOcean keeps one per account */
 		size_t i;
 		json_t *v;
 		json_array_foreach(keys, i, v)
 		{
-			if (cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key)) {
 				k = v;
 				json_object_set_new(pd, "ssh_key_foreign", json_true());
 			}
 		}
 	}
-	if (k && cloud_same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
+	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
 		rc = state_save(z->c->state, err);
 		goto out;
@@ -619,13 +423,13 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 		return -1;
 	v = find_id(vpcs, json_object_get(pd, "vpc_id"));
 	if (!v)
-		v = find_name(vpcs, z->prefix);
+		v = cloud_find_name(vpcs, z->prefix);
 	if (v) {
-		if (jstr(v, "ip_range") && strcmp(jstr(v, "ip_range"), z->ip_range)) {
+		if (cloud_jstr(v, "ip_range") && strcmp(cloud_jstr(v, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
 			             "VPC %s has ip_range %s, the inventory asks for %s; a VPC's "
 			             "range cannot be changed",
-			             z->prefix, jstr(v, "ip_range"), z->ip_range);
+			             z->prefix, cloud_jstr(v, "ip_range"), z->ip_range);
 			goto out;
 		}
 		json_object_set(pd, "vpc_id", json_object_get(v, "id"));
@@ -634,7 +438,7 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	report_info(z->c->rep, NULL, "creating VPC %s (%s)", z->prefix, z->ip_range);
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", z->prefix, "region",
-	                         setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
+	                         cloud_setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
 	                         "description", "made by provision for this layout");
 	rc = call(z, "POST", "/v2/vpcs", body, &r, err, "creating the VPC");
 	json_decref(body);
@@ -660,13 +464,13 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	f = find_id(fws, json_object_get(pd, "firewall_id"));
 	if (!f)
-		f = find_name(fws, z->prefix);
+		f = cloud_find_name(fws, z->prefix);
 	if (f) {
 		json_object_set(pd, "firewall_id", json_object_get(f, "id"));
 		if (state_save(z->c->state, err) < 0)
 			goto out;
 		if (!rules_equal(f, want)) {
-			char *p = xasprintf("/v2/firewalls/%s", jstr(f, "id"));
+			char *p = xasprintf("/v2/firewalls/%s", cloud_jstr(f, "id"));
 			report_info(z->c->rep, NULL, "updating the rules of firewall %s",
 			            z->prefix);
 			rc = call(z, "PUT", p, want, &r, err, "updating the firewall");
@@ -699,10 +503,10 @@ static void record_droplet(json_t *o, json_t *d)
 	size_t i;
 	json_t *n;
 
-	json_object_set_new(o, "droplet_id", json_integer(jid(d, "id")));
+	json_object_set_new(o, "droplet_id", json_integer(cloud_jid(d, "id")));
 	json_array_foreach(json_object_get(json_object_get(d, "networks"), "v4"), i, n)
 	{
-		const char *t = jstr(n, "type"), *ip = jstr(n, "ip_address");
+		const char *t = cloud_jstr(n, "type"), *ip = cloud_jstr(n, "ip_address");
 		if (t && ip && !strcmp(t, "public"))
 			state_set_str(o, "address", ip);
 		else if (t && ip && !strcmp(t, "private"))
@@ -736,22 +540,22 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *tags = json_pack("[s,s]", z->tag, stag);
-	if (is_lb_target(c, s->name)) {
+	if (cloud_is_lb_target(c, s->name)) {
 		char *lt = xasprintf("%s:lb", z->tag);
 		json_array_append_new(tags, json_string(lt));
 		free(lt);
 	}
 	json_t *body =
 	    json_pack("{s:s, s:s, s:s, s:s, s:[O], s:o, s:s, s:O, s:b, s:b}", "name", s->name,
-	              "region", server_setting(c, s, "region", "fra1"), "size",
-	              server_setting(c, s, "size", "s-1vcpu-2gb"), "image",
-	              server_setting(c, s, "image", "debian-12-x64"), "ssh_keys",
+	              "region", cloud_server_setting(c, s, "region", "fra1"), "size",
+	              cloud_server_setting(c, s, "size", "s-1vcpu-2gb"), "image",
+	              cloud_server_setting(c, s, "image", "debian-12-x64"), "ssh_keys",
 	              json_object_get(pd, "ssh_key_id"), "tags", tags, "user_data", ud, "vpc_uuid",
 	              json_object_get(pd, "vpc_id"), "ipv6", 1, "monitoring", 0);
 	report_info(c->rep, s->name, "creating droplet %s (%s, %s, %s)", s->name,
-	            server_setting(c, s, "size", "s-1vcpu-2gb"),
-	            server_setting(c, s, "image", "debian-12-x64"),
-	            server_setting(c, s, "region", "fra1"));
+	            cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
+	            cloud_server_setting(c, s, "image", "debian-12-x64"),
+	            cloud_server_setting(c, s, "region", "fra1"));
 	struct http_opts opts = {.body = body};
 	int c1 = http_request(&z->http, "POST", "/v2/droplets", &opts, &r, err);
 	json_decref(body);
@@ -767,7 +571,7 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	}
 	record_droplet(o, json_object_get(r.json, "droplet"));
 	json_t *acts = json_object_get(json_object_get(r.json, "links"), "actions");
-	*action = jid(json_array_get(acts, 0), "id");
+	*action = cloud_jid(json_array_get(acts, 0), "id");
 	state_set_str(o, "status", "created");
 	rc = state_save(c->state, err);
 out:
@@ -829,20 +633,21 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 				    "droplet %s (id %lld) carries this layout's tags but its "
 				    "host key is not in the state, so it cannot be trusted; "
 				    "delete it ('provision destroy %s') and run up again",
-				    s->name, jid(d, "id"), c->layout->name);
+				    s->name, cloud_jid(d, "id"), c->layout->name);
 				goto out;
 			}
-			if (jid(o, "droplet_id") != jid(d, "id"))
+			if (cloud_jid(o, "droplet_id") != cloud_jid(d, "id"))
 				report_info(c->rep, s->name,
 				            "found droplet %s (id %lld) made by an earlier run; "
 				            "adopting it",
-				            s->name, jid(d, "id"));
+				            s->name, cloud_jid(d, "id"));
 			record_droplet(o, d);
 			drift(c, s, d, NULL);
-			const char *st = jstr(d, "status");
+			const char *st = cloud_jstr(d, "status");
 			wait[i] = !st || strcmp(st, "active");
 			if (st && !strcmp(st, "off")) {
-				char *p = xasprintf("/v2/droplets/%lld/actions", jid(d, "id"));
+				char *p =
+				    xasprintf("/v2/droplets/%lld/actions", cloud_jid(d, "id"));
 				json_t *body = json_pack("{s:s}", "type", "power_on");
 				struct http_response r;
 				report_info(c->rep, s->name, "powering on the droplet");
@@ -850,7 +655,8 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 				json_decref(body);
 				free(p);
 				if (c1 == 0)
-					actions[i] = jid(json_object_get(r.json, "action"), "id");
+					actions[i] =
+					    cloud_jid(json_object_get(r.json, "action"), "id");
 				http_response_release(&r);
 				if (c1 < 0)
 					goto out;
@@ -876,7 +682,7 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 				report_warn(c->rep, s->name,
 				            "the create got no answer, but droplet %s exists (id "
 				            "%lld); adopting it",
-				            s->name, jid(d, "id"));
+				            s->name, cloud_jid(d, "id"));
 				record_droplet(o, d);
 				state_set_str(o, "status", "created");
 				cr = state_save(c->state, err) < 0 ? -1 : 2;
@@ -898,7 +704,7 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 		if (actions[i])
 			c1 = wait_action(z, actions[i], what, err);
 		if (c1 == 0 && wait[i]) {
-			char *p = xasprintf("/v2/droplets/%lld", jid(o, "droplet_id"));
+			char *p = xasprintf("/v2/droplets/%lld", cloud_jid(o, "droplet_id"));
 			json_t *d = json_object();
 			c1 = wait_status(z, p, "droplet", "active", d, what, err);
 			if (c1 == 0)
@@ -914,7 +720,7 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 	json_t *v;
 	json_array_foreach(drops, i, v)
 	{
-		const char *nm = jstr(v, "name");
+		const char *nm = cloud_jstr(v, "name");
 		if (nm && !layout_server(c->layout, nm))
 			report_warn(c->rep, nm,
 			            "droplet %s is no longer in layout '%s'; it is kept until "
@@ -937,22 +743,22 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 	int rc = -1;
 
 	for (size_t i = 0; i < c->layout->n_servers; i++)
-		any = any || server_volumes(&c->layout->servers[i]);
+		any = any || cloud_server_volumes(&c->layout->servers[i]);
 	if (!any)
 		return 0;
 	if (list(z, "/v2/volumes", "volumes", &vols, err) < 0)
 		return -1;
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
-		const struct node *sv = server_volumes(s);
+		const struct node *sv = cloud_server_volumes(s);
 		json_t *o = state_obj(hosts_obj(c, true), s->name, false);
 		for (size_t k = 0; sv && k < sv->n; k++) {
-			const char *vn = str_at(sv->items[k], "name");
+			const char *vn = cloud_str(sv->items[k], "name");
 			char *key = xasprintf("%s/%s", s->name, vn);
 			/* volume names are unique per region: a short one, tagged as ours */
 			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
-			if (!v && (v = find_name(vols, name)) && !has_tag(v, z->tag)) {
+			if (!v && (v = cloud_find_name(vols, name)) && !has_tag(v, z->tag)) {
 				pv_error_set(
 				    err,
 				    "a volume named %s exists but is not this layout's (no "
@@ -966,13 +772,14 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			int c1 = 0;
 			if (!v) {
 				report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
-				            str_at(sv->items[k], "size"));
+				            cloud_str(sv->items[k], "size"));
 				json_t *body = json_pack(
 				    "{s:s, s:I, s:s, s:s, s:[s]}", "name", name, "size_gigabytes",
-				    (json_int_t)atoll(str_at(sv->items[k], "size")), "region",
-				    server_setting(c, s, "region", "fra1"), "filesystem_type",
-				    str_at(sv->items[k], "format") ? str_at(sv->items[k], "format")
-				                                   : "ext4",
+				    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "region",
+				    cloud_server_setting(c, s, "region", "fra1"), "filesystem_type",
+				    cloud_str(sv->items[k], "format")
+				        ? cloud_str(sv->items[k], "format")
+				        : "ext4",
 				    "tags", z->tag);
 				c1 = call(z, "POST", "/v2/volumes", body, &r, err,
 				          "creating a volume");
@@ -995,22 +802,22 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			json_array_foreach(json_object_get(v, "droplet_ids"), q, x)
 			{
 				attached =
-				    attached || json_integer_value(x) == jid(o, "droplet_id");
+				    attached || json_integer_value(x) == cloud_jid(o, "droplet_id");
 			}
 			if (c1 == 0 && !attached) {
 				char *p = xasprintf("/v2/volumes/%s/actions",
 				                    json_string_value(json_object_get(vs, key)));
 				json_t *body =
 				    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id",
-				              (json_int_t)jid(o, "droplet_id"), "region",
-				              server_setting(c, s, "region", "fra1"));
+				              (json_int_t)cloud_jid(o, "droplet_id"), "region",
+				              cloud_server_setting(c, s, "region", "fra1"));
 				c1 = call(z, "POST", p, body, &r, err, "attaching a volume");
 				json_decref(body);
 				free(p);
 				if (c1 == 0)
 					c1 = wait_action(
-					    z, jid(json_object_get(r.json, "action"), "id"), name,
-					    err);
+					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
+					    name, err);
 				http_response_release(&r);
 				*changed = true;
 			}
@@ -1031,7 +838,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	struct provider_ctx *c = z->c;
 	const struct node *lbs = node_get(c->settings, "load_balancer");
 	json_t *pd = pdata(c), *all = NULL, *lb, *body = NULL;
-	const char *hp = str_at(lbs, "health_path") ? str_at(lbs, "health_path") : "/";
+	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *tag = NULL;
 	int rc = -1;
 
@@ -1043,28 +850,28 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	lb = find_id(all, json_object_get(pd, "load_balancer_id"));
 	if (!lb)
-		lb = find_name(all, name);
+		lb = cloud_find_name(all, name);
 	body = json_pack(
 	    "{s:s, s:s, s:I, s:s, s:O, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i, s:b}], "
 	    "s:{s:s, s:i, s:s, s:i, s:i, s:i, s:i}}",
-	    "name", name, "region", setting(c, "region", "fra1"), "size_unit",
-	    (json_int_t)atoll(str_at(lbs, "size_unit") ? str_at(lbs, "size_unit") : "1"), "tag",
-	    tag, "vpc_uuid", json_object_get(pd, "vpc_id"), "forwarding_rules", "entry_protocol",
-	    "http", "entry_port", 80, "target_protocol", "http", "target_port", 80,
-	    "entry_protocol", "https", "entry_port", 443, "target_protocol", "https", "target_port",
-	    443, "tls_passthrough", 1, "health_check", "protocol", "http", "port", 80, "path", hp,
-	    "check_interval_seconds", 10, "response_timeout_seconds", 5, "healthy_threshold", 3,
-	    "unhealthy_threshold", 3);
+	    "name", name, "region", cloud_setting(c, "region", "fra1"), "size_unit",
+	    (json_int_t)atoll(cloud_str(lbs, "size_unit") ? cloud_str(lbs, "size_unit") : "1"),
+	    "tag", tag, "vpc_uuid", json_object_get(pd, "vpc_id"), "forwarding_rules",
+	    "entry_protocol", "http", "entry_port", 80, "target_protocol", "http", "target_port",
+	    80, "entry_protocol", "https", "entry_port", 443, "target_protocol", "https",
+	    "target_port", 443, "tls_passthrough", 1, "health_check", "protocol", "http", "port",
+	    80, "path", hp, "check_interval_seconds", 10, "response_timeout_seconds", 5,
+	    "healthy_threshold", 3, "unhealthy_threshold", 3);
 	if (lb) {
 		json_object_set(pd, "load_balancer_id", json_object_get(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
 			goto out;
-		const char *have = jstr(json_object_get(lb, "health_check"), "path");
+		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");
 		if (have && strcmp(have, hp)) {
 			/* an update names the whole load balancer: the same body as a create */
 			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
 			            name, have, hp);
-			char *p = xasprintf("/v2/load_balancers/%s", jstr(lb, "id"));
+			char *p = xasprintf("/v2/load_balancers/%s", cloud_jstr(lb, "id"));
 			struct http_response r;
 			rc = call(z, "PUT", p, body, &r, err, "updating the load balancer");
 			free(p);
@@ -1112,24 +919,8 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_droplets(&z, &changed, err) < 0 ||
 	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0)
 		goto out;
-	json_t *hs = hosts_obj(c, true);
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
-		if (known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port,
-		                    state_str(o, "host_key"), err) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
-		long long deadline = pv_now_ms() + BOOT_TIMEOUT_MS;
-		while (remote_wait_port(state_str(o, "address"), c->inv->ssh_port, 1000, err) < 0) {
-			if (pv_now_ms() > deadline) {
-				pv_error_prefix(err, "droplet %s does not answer on SSH",
-				                c->layout->servers[i].name);
-				goto out;
-			}
-		}
-	}
+	if (cloud_pin_and_wait(c, "droplet", BOOT_TIMEOUT_MS, err) < 0)
+		goto out;
 	report_info(c->rep, NULL, "digitalocean: %s; %lu API requests (%lu writes)",
 	            changed ? "cloud resources created or updated" : "cloud resources up to date",
 	            z.http.sent, z.http.sent_writes);
@@ -1156,19 +947,19 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	    list_droplets(&z, &drops, err) < 0 ||
 	    list(&z, "/v2/load_balancers", "load_balancers", &lbs, err) < 0)
 		goto out;
-	bool key = find_name(keys, z.prefix) != NULL;
+	bool key = cloud_find_name(keys, z.prefix) != NULL;
 	size_t i;
 	json_t *v;
 	json_array_foreach(keys, i, v)
 	{
-		key = key || cloud_same_key(jstr(v, "public_key"), c->admin_public_key);
+		key = key || cloud_same_key(cloud_jstr(v, "public_key"), c->admin_public_key);
 	}
 	if (!key)
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
-	if (!find_name(vpcs, z.prefix))
+	if (!cloud_find_name(vpcs, z.prefix))
 		buf_addf(out, "  + cloud: VPC %s (%s)\n", z.prefix, z.ip_range);
 	want = firewall_body(&z);
-	if (!(f = find_name(fws, z.prefix)))
+	if (!(f = cloud_find_name(fws, z.prefix)))
 		buf_addf(out, "  + cloud: firewall %s\n", z.prefix);
 	else if (!rules_equal(f, want))
 		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
@@ -1179,24 +970,24 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 			buf_addf(out,
 			         "  + cloud: droplet %s (%s, %s, %s), host key pinned before first "
 			         "boot\n",
-			         s->name, server_setting(c, s, "size", "s-1vcpu-2gb"),
-			         server_setting(c, s, "image", "debian-12-x64"),
-			         server_setting(c, s, "region", "fra1"));
-		else if (jstr(d, "status") && !strcmp(jstr(d, "status"), "off"))
+			         s->name, cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
+			         cloud_server_setting(c, s, "image", "debian-12-x64"),
+			         cloud_server_setting(c, s, "region", "fra1"));
+		else if (cloud_jstr(d, "status") && !strcmp(cloud_jstr(d, "status"), "off"))
 			buf_addf(out, "  ~ cloud: power on droplet %s\n", s->name);
 		if (d)
 			drift(c, s, d, out);
-		const struct node *sv = server_volumes(s);
+		const struct node *sv = cloud_server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++)
 			buf_addf(out, "  + cloud: volume %s-%s-%s (%s GB) on %s\n", c->inv->project,
-			         s->name, str_at(sv->items[q], "name"),
-			         str_at(sv->items[q], "size"), s->name);
+			         s->name, cloud_str(sv->items[q], "name"),
+			         cloud_str(sv->items[q], "size"), s->name);
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = find_name(lbs, ln);
-		const char *hp = str_at(node_get(c->settings, "load_balancer"), "health_path");
-		const char *have = jstr(json_object_get(lb, "health_check"), "path");
+		json_t *lb = cloud_find_name(lbs, ln);
+		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
+		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");
 		if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (have && strcmp(have, hp ? hp : "/"))
@@ -1249,9 +1040,9 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	int c1 = list(&z, "/v2/load_balancers", "load_balancers", &all, err);
 	json_array_foreach(all, i, v)
 	{
-		if (c1 == 0 && jstr(v, "name") && !strcmp(jstr(v, "name"), ln) && jstr(v, "tag") &&
-		    !strcmp(jstr(v, "tag"), lt)) {
-			p = xasprintf("/v2/load_balancers/%s", jstr(v, "id"));
+		if (c1 == 0 && cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), ln) &&
+		    cloud_jstr(v, "tag") && !strcmp(cloud_jstr(v, "tag"), lt)) {
+			p = xasprintf("/v2/load_balancers/%s", cloud_jstr(v, "id"));
 			what = xasprintf("load balancer %s", ln);
 			c1 = del(&z, p, what, err);
 			free(p);
@@ -1272,25 +1063,27 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 		if (!has_tag(v, z.tag))
 			continue;
 		json_t *ds = json_object_get(v, "droplet_ids");
-		what = xasprintf("volume %s", jstr(v, "name"));
+		what = xasprintf("volume %s", cloud_jstr(v, "name"));
 		for (size_t k = 0; c1 == 0 && k < json_array_size(ds); k++) {
 			struct http_response r;
-			p = xasprintf("/v2/volumes/%s/actions", jstr(v, "id"));
-			json_t *body = json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
-			                         json_array_get(ds, k), "region",
-			                         jstr(json_object_get(v, "region"), "slug")
-			                             ? jstr(json_object_get(v, "region"), "slug")
-			                             : setting(c, "region", "fra1"));
+			p = xasprintf("/v2/volumes/%s/actions", cloud_jstr(v, "id"));
+			json_t *body =
+			    json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
+			              json_array_get(ds, k), "region",
+			              cloud_jstr(json_object_get(v, "region"), "slug")
+			                  ? cloud_jstr(json_object_get(v, "region"), "slug")
+			                  : cloud_setting(c, "region", "fra1"));
 			c1 = call(&z, "POST", p, body, &r, err, "detaching a volume");
 			json_decref(body);
 			free(p);
 			if (c1 == 0)
-				c1 = wait_action(&z, jid(json_object_get(r.json, "action"), "id"),
+				c1 = wait_action(&z,
+				                 cloud_jid(json_object_get(r.json, "action"), "id"),
 				                 what, err);
 			http_response_release(&r);
 		}
 		if (c1 == 0) {
-			p = xasprintf("/v2/volumes/%s", jstr(v, "id"));
+			p = xasprintf("/v2/volumes/%s", cloud_jstr(v, "id"));
 			c1 = del(&z, p, what, err);
 			free(p);
 		}
@@ -1307,8 +1100,8 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	{
 		if (!has_tag(v, z.tag))
 			continue;
-		p = xasprintf("/v2/droplets/%lld", jid(v, "id"));
-		what = xasprintf("droplet %s", jstr(v, "name"));
+		p = xasprintf("/v2/droplets/%lld", cloud_jid(v, "id"));
+		what = xasprintf("droplet %s", cloud_jstr(v, "name"));
 		c1 = del(&z, p, what, err);
 		if (c1 == 0)
 			c1 = wait_status(&z, p, "droplet", NULL, NULL, what, err);
@@ -1324,8 +1117,9 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 		goto out;
 	json_array_foreach(all, i, v)
 	{
-		if (jstr(v, "name") && !strcmp(jstr(v, "name"), z.prefix) && has_tag(v, z.tag)) {
-			p = xasprintf("/v2/firewalls/%s", jstr(v, "id"));
+		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
+		    has_tag(v, z.tag)) {
+			p = xasprintf("/v2/firewalls/%s", cloud_jstr(v, "id"));
 			what = xasprintf("firewall %s", z.prefix);
 			c1 = del(&z, p, what, err);
 			free(p);
@@ -1341,9 +1135,9 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 		goto out;
 	json_array_foreach(all, i, v)
 	{
-		if (jstr(v, "name") && !strcmp(jstr(v, "name"), z.prefix) &&
+		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
 		    json_equal(json_object_get(v, "id"), json_object_get(pd, "vpc_id"))) {
-			p = xasprintf("/v2/vpcs/%s", jstr(v, "id"));
+			p = xasprintf("/v2/vpcs/%s", cloud_jstr(v, "id"));
 			what = xasprintf("VPC %s", z.prefix);
 			c1 = del(&z, p, what, err);
 			free(p);
@@ -1358,10 +1152,10 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 		goto out;
 	json_array_foreach(all, i, v)
 	{
-		if (jstr(v, "name") && !strcmp(jstr(v, "name"), z.prefix) &&
+		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
 		    json_equal(json_object_get(v, "id"), json_object_get(pd, "ssh_key_id")) &&
 		    !json_is_true(json_object_get(pd, "ssh_key_foreign"))) {
-			p = xasprintf("/v2/account/keys/%lld", jid(v, "id"));
+			p = xasprintf("/v2/account/keys/%lld", cloud_jid(v, "id"));
 			what = xasprintf("SSH key %s", z.prefix);
 			c1 = del(&z, p, what, err);
 			free(p);
@@ -1370,15 +1164,8 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 				goto out;
 		}
 	}
-	const char *k;
-	json_t *h;
-	json_object_foreach(hosts_obj(c, false), k, h)
-	{
-		if (state_str(h, "address") &&
-		    known_hosts_forget(c->known_hosts, state_str(h, "address"), c->inv->ssh_port,
-		                       err) < 0)
-			goto out;
-	}
+	if (cloud_forget_hosts(c, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	json_decref(all);
@@ -1388,18 +1175,8 @@ out:
 
 static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
-	json_t *hs = hosts_obj(c, false);
-
 	(void)err;
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const char *name = c->layout->servers[i].name;
-		json_t *o = state_obj(hs, name, false);
-		if (!o || !jid(o, "droplet_id"))
-			buf_addf(out, "  %-16s not created\n", name);
-		else
-			buf_addf(out, "  %-16s droplet %lld %s\n", name, jid(o, "droplet_id"),
-			         state_str(o, "address") ? state_str(o, "address") : "-");
-	}
+	cloud_status(c, "droplet", "droplet_id", out);
 	return 0;
 }
 

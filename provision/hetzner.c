@@ -66,30 +66,6 @@ struct hz {
 	const char *ip_range, *subnet, *zone;
 };
 
-/* ---- settings ---- */
-
-static const char *str_at(const struct node *map, const char *key)
-{
-	const struct node *v = node_get(map, key);
-
-	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
-}
-
-static const char *setting(const struct provider_ctx *c, const char *key, const char *def)
-{
-	const char *v = str_at(c->settings, key);
-
-	return v ? v : def;
-}
-
-static const char *server_setting(const struct provider_ctx *c, const struct inv_server *s,
-                                  const char *key, const char *def)
-{
-	const char *v = str_at(s->node, key);
-
-	return v ? v : setting(c, key, def);
-}
-
 static bool valid_label_value(const char *s)
 {
 	size_t n = strlen(s);
@@ -106,114 +82,38 @@ static bool valid_label_value(const char *s)
 	return true;
 }
 
-static void check_number(const struct node *v, const char *what, double min, double max,
-                         struct diags *d)
+static bool volume_name_ok(const char *s)
 {
-	char *end;
-	double x;
-
-	if (!v)
-		return;
-	x = v->kind == NODE_SCALAR ? strtod(v->scalar, &end) : 0;
-	if (v->kind != NODE_SCALAR || *end || x < min || x > max)
-		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
+	return s && valid_label_value(s);
 }
+
+static const struct cloud_rules settings_rules = {
+    .provider = "hetzner",
+    .keys = setting_keys,
+    .n_keys = PV_ARRAY_SIZE(setting_keys),
+    .net = "network",
+    .net_keys = network_keys,
+    .n_net_keys = PV_ARRAY_SIZE(network_keys),
+    .lb_keys = lb_keys,
+    .n_lb_keys = PV_ARRAY_SIZE(lb_keys),
+    .volume_keys = volume_keys,
+    .n_volume_keys = PV_ARRAY_SIZE(volume_keys),
+    .foreign_provider = "DigitalOcean",
+    .foreign = {"region", "size"},
+    .own = {"location", "type"},
+    .volume_name_ok = volume_name_ok,
+    .volume_name_rule = "a volume needs a 'name' of letters, digits and '-'",
+    .volume_min_gb = 10,
+    .volume_max_gb = 10240,
+    .volume_size_rule = "a volume needs a 'size' in GB (10 or more)",
+};
 
 static void hetzner_validate(const struct inventory *inv, const struct inv_layout *l,
                              const struct node *settings, struct diags *d)
 {
-	const struct node *v;
-
-	if (settings && settings->kind == NODE_MAP) {
-		node_check_keys(settings, setting_keys, PV_ARRAY_SIZE(setting_keys),
-		                "provider 'hetzner'", d);
-		if ((v = node_get(settings, "token")) &&
-		    (v->kind != NODE_SCALAR || !secret_ref_valid(v->scalar)))
-			diags_add(d, &v->pos,
-			          "'token' of provider 'hetzner' must be a secret reference "
-			          "(env:NAME or file:PATH), never the token itself");
-		if ((v = node_get(settings, "network"))) {
-			if (v->kind != NODE_MAP)
-				diags_add(d, &v->pos,
-				          "'network' of provider 'hetzner' must be a mapping");
-			else
-				node_check_keys(v, network_keys, PV_ARRAY_SIZE(network_keys),
-				                "'network' of provider 'hetzner'", d);
-		}
-		if ((v = node_get(settings, "load_balancer"))) {
-			if (v->kind != NODE_MAP) {
-				diags_add(
-				    d, &v->pos,
-				    "'load_balancer' of provider 'hetzner' must be a mapping");
-			} else {
-				node_check_keys(v, lb_keys, PV_ARRAY_SIZE(lb_keys),
-				                "'load_balancer' of provider 'hetzner'", d);
-				const struct node *t = node_get(v, "targets");
-				for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
-					const struct node *x = t->items[i];
-					if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
-						diags_add(
-						    d, &x->pos,
-						    "load balancer target '%s' is not a server "
-						    "of layout '%s'",
-						    x->kind == NODE_SCALAR ? x->scalar : "?",
-						    l->name);
-				}
-				if (!t || t->kind != NODE_SEQ || !t->n)
-					diags_add(d, &v->pos,
-					          "'load_balancer' needs 'targets': the servers it "
-					          "sends traffic to");
-				const char *hp = str_at(v, "health_path");
-				if (hp && hp[0] != '/')
-					diags_add(d, &node_get(v, "health_path")->pos,
-					          "'health_path' must start with '/'");
-			}
-		}
-		check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60, d);
-		check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1, 86400, d);
-		check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1, 600, d);
-	}
+	cloud_validate(&settings_rules, l, settings, d);
 	if (!valid_label_value(inv->project))
 		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
-	for (size_t i = 0; i < l->n_servers; i++) {
-		const struct inv_server *s = &l->servers[i];
-		const char *dokeys[] = {"region", "size"};
-		for (size_t k = 0; k < PV_ARRAY_SIZE(dokeys); k++)
-			if ((v = node_get(s->node, dokeys[k])))
-				diags_add(d, &v->pos,
-				          "'%s' is a DigitalOcean key; provider 'hetzner' uses "
-				          "'%s'",
-				          dokeys[k], k == 0 ? "location" : "type");
-		if ((v = node_get(s->node, "volumes")) && !node_is_null(v)) {
-			if (v->kind != NODE_SEQ) {
-				diags_add(d, &v->pos,
-				          "'volumes' of server '%s' must be a list of "
-				          "{ name, size } mappings",
-				          s->name);
-				continue;
-			}
-			for (size_t k = 0; k < v->n; k++) {
-				const struct node *vol = v->items[k];
-				if (vol->kind != NODE_MAP) {
-					diags_add(d, &vol->pos,
-					          "a volume must be a mapping { name, size }");
-					continue;
-				}
-				node_check_keys(vol, volume_keys, PV_ARRAY_SIZE(volume_keys),
-				                "a volume", d);
-				const char *nm = str_at(vol, "name");
-				if (!nm || !valid_label_value(nm))
-					diags_add(
-					    d, &vol->pos,
-					    "a volume needs a 'name' of letters, digits and '-'");
-				check_number(node_get(vol, "size"), "a volume's 'size' (GB)", 10,
-				             10240, d);
-				if (!node_get(vol, "size"))
-					diags_add(d, &vol->pos,
-					          "a volume needs a 'size' in GB (10 or more)");
-			}
-		}
-	}
 }
 
 /* ---- the API ---- */
@@ -238,11 +138,11 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	sel = xasprintf("project==%s,env==%s,layout==%s", c->inv->project, c->env, c->layout->name);
 	z->selector = http_escape(sel);
 	free(sel);
-	z->poll_s = strtod(setting(c, "poll_interval", "1"), NULL);
-	z->action_timeout_s = strtol(setting(c, "action_timeout", "600"), NULL, 10);
-	z->ip_range = str_at(net, "ip_range") ? str_at(net, "ip_range") : "10.0.0.0/16";
-	z->subnet = str_at(net, "subnet") ? str_at(net, "subnet") : "10.0.1.0/24";
-	z->zone = str_at(net, "zone") ? str_at(net, "zone") : "eu-central";
+	z->poll_s = strtod(cloud_setting(c, "poll_interval", "1"), NULL);
+	z->action_timeout_s = strtol(cloud_setting(c, "action_timeout", "600"), NULL, 10);
+	z->ip_range = cloud_str(net, "ip_range") ? cloud_str(net, "ip_range") : "10.0.0.0/16";
+	z->subnet = cloud_str(net, "subnet") ? cloud_str(net, "subnet") : "10.0.1.0/24";
+	z->zone = cloud_str(net, "zone") ? cloud_str(net, "zone") : "eu-central";
 	if (!api)
 		return 0;
 	if (tok && tok->kind == NODE_SCALAR) {
@@ -256,13 +156,13 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	}
 	report_secret(token);
 	int rc = http_client_init(
-	    &z->http, ep && *ep ? ep : setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
+	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
 	pv_free_secret(token);
 	if (rc < 0)
 		return -1;
 	z->http_open = true;
 	/* one attempt's limit; a request that takes longer is retried (reads) or looked for */
-	z->http.timeout_s = strtol(setting(c, "request_timeout", "60"), NULL, 10);
+	z->http.timeout_s = strtol(cloud_setting(c, "request_timeout", "60"), NULL, 10);
 	z->http.note = note;
 	z->http.note_arg = z;
 	return 0;
@@ -303,20 +203,6 @@ static int call(struct hz *z, const char *method, const char *path, json_t *body
 	return 0;
 }
 
-static long long jid(const json_t *o, const char *key)
-{
-	json_t *v = o ? json_object_get(o, key) : NULL;
-
-	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
-}
-
-static const char *jstr(const json_t *o, const char *key)
-{
-	json_t *v = o ? json_object_get(o, key) : NULL;
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* What the layout owns of one kind: GET /kind?label_selector=..., every page. */
 static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *err)
 {
@@ -327,20 +213,6 @@ static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *e
 	return rc;
 }
 
-static json_t *find_name(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-	{
-		const char *n = jstr(v, "name");
-		if (n && !strcmp(n, name))
-			return v;
-	}
-	return NULL;
-}
-
 static json_t *find_id(json_t *arr, long long id)
 {
 	size_t i;
@@ -348,7 +220,7 @@ static json_t *find_id(json_t *arr, long long id)
 
 	json_array_foreach(arr, i, v)
 	{
-		if (id && jid(v, "id") == id)
+		if (id && cloud_jid(v, "id") == id)
 			return v;
 	}
 	return NULL;
@@ -370,8 +242,8 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		json_t *a = json_object_get(r.json, "action");
-		const char *st = jstr(a, "status");
-		long prog = (long)jid(a, "progress");
+		const char *st = cloud_jstr(a, "status");
+		long prog = (long)cloud_jid(a, "progress");
 		if (st && !strcmp(st, "success")) {
 			http_response_release(&r);
 			return 0;
@@ -379,9 +251,10 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 		if (st && !strcmp(st, "error")) {
 			json_t *e = json_object_get(a, "error");
 			pv_error_set(err, "%s: action %lld (%s) failed: %s: %s", what, id,
-			             jstr(a, "command") ? jstr(a, "command") : "?",
-			             jstr(e, "code") ? jstr(e, "code") : "error",
-			             jstr(e, "message") ? jstr(e, "message") : "no message");
+			             cloud_jstr(a, "command") ? cloud_jstr(a, "command") : "?",
+			             cloud_jstr(e, "code") ? cloud_jstr(e, "code") : "error",
+			             cloud_jstr(e, "message") ? cloud_jstr(e, "message")
+			                                      : "no message");
 			http_response_release(&r);
 			return -1;
 		}
@@ -404,7 +277,7 @@ static int wait_actions(struct hz *z, json_t *acts, const char *what, struct pv_
 
 	json_array_foreach(acts, i, a)
 	{
-		if (wait_action(z, jid(a, "id"), what, err) < 0)
+		if (wait_action(z, cloud_jid(a, "id"), what, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -479,7 +352,7 @@ static bool rules_equal(json_t *a, json_t *b)
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
 		for (size_t k = 0; k < PV_ARRAY_SIZE(keys); k++) {
-			const char *p = jstr(x, keys[k]), *q = jstr(y, keys[k]);
+			const char *p = cloud_jstr(x, keys[k]), *q = cloud_jstr(y, keys[k]);
 			if ((p || q) && (!p || !q || strcmp(p, q)))
 				return false;
 		}
@@ -487,23 +360,6 @@ static bool rules_equal(json_t *a, json_t *b)
 			return false;
 	}
 	return true;
-}
-
-static const struct node *server_volumes(const struct inv_server *s)
-{
-	const struct node *v = node_get(s->node, "volumes");
-
-	return v && v->kind == NODE_SEQ ? v : NULL;
-}
-
-static bool is_lb_target(const struct provider_ctx *c, const char *server)
-{
-	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
-
-	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
-		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
-			return true;
-	return false;
 }
 
 /*
@@ -520,71 +376,18 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 	    {"location", "location", "fsn1"},
 	};
 
-	for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++) {
-		const char *want = server_setting(c, s, keys[i][0], keys[i][2]);
-		const char *have = jstr(json_object_get(srv, keys[i][1]), "name");
-		if (!have || !strcmp(have, want))
-			continue;
-		if (plan)
-			buf_addf(plan,
-			         "  ! cloud: server %s has %s %s, the inventory says %s; not "
-			         "changed in place\n",
-			         s->name, keys[i][0], have, want);
-		else
-			report_warn(c->rep, s->name,
-			            "server %s has %s %s, the inventory says %s; not changed in "
-			            "place (destroy and up again to rebuild it)",
-			            s->name, keys[i][0], have, want);
-	}
+	for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++)
+		cloud_drift(c, "server", s, keys[i][0],
+		            cloud_jstr(json_object_get(srv, keys[i][1]), "name"),
+		            cloud_server_setting(c, s, keys[i][0], keys[i][2]), plan);
 }
 
 /* ---- hosts from the state ---- */
 
-static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
-                      const json_t *o, const char *image)
-{
-	const char *priv = state_str(o, "private_address");
-	char os[32] = "debian", ver[32] = "12";
-
-	if (image && sscanf(image, "%31[a-z]-%31s", os, ver) != 2) {
-		snprintf(os, sizeof(os), "debian");
-		snprintf(ver, sizeof(ver), "12");
-	}
-	h->name = xstrdup(name);
-	h->address = xstrdup(state_str(o, "address"));
-	h->port = c->inv->ssh_port;
-	h->user = xstrdup(c->inv->ssh_user);
-	h->host_key = xstrdup(state_str(o, "host_key"));
-	scope_init(&h->facts);
-	scope_set_str(&h->facts, "container", "false");
-	scope_set_str(&h->facts, "address", h->address);
-	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
-	scope_set_str(&h->facts, "os_id", os);
-	scope_set_str(&h->facts, "os_version_id", ver);
-	scope_set_str(&h->facts, "provider", "hetzner");
-	char id[32];
-	snprintf(id, sizeof(id), "%lld", jid(o, "server_id"));
-	scope_set_str(&h->facts, "server_id", id);
-}
-
 static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
-	json_t *hs = hosts_obj(c, false);
-	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
-	size_t k = 0;
-
 	(void)err;
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, false);
-		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
-		    !jid(o, "server_id"))
-			continue;
-		fill_host(&hosts[k++], c, s->name, o, server_setting(c, s, "image", "debian-12"));
-	}
-	*out = hosts;
-	*n = k;
-	return 0;
+	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12", out, n);
 }
 
 /* ---- up ---- */
@@ -598,17 +401,17 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "ssh_keys", &keys, err) < 0)
 		goto out;
-	k = find_id(keys, jid(pd, "ssh_key_id"));
+	k = find_id(keys, cloud_jid(pd, "ssh_key_id"));
 	if (!k)
-		k = find_name(keys, name);
-	if (k && cloud_same_key(jstr(k, "public_key"), z->c->admin_public_key)) {
-		set_id(pd, "ssh_key_id", jid(k, "id"));
+		k = cloud_find_name(keys, name);
+	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
+		set_id(pd, "ssh_key_id", cloud_jid(k, "id"));
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
 	if (k) {
 		/* the operator's key changed: the old one goes, the new one comes */
-		char *p = xasprintf("/ssh_keys/%lld", jid(k, "id"));
+		char *p = xasprintf("/ssh_keys/%lld", cloud_jid(k, "id"));
 		rc = call(z, "DELETE", p, NULL, 0, &r, err, "deleting the old SSH key");
 		free(p);
 		http_response_release(&r);
@@ -625,11 +428,12 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 			goto out;
 		json_array_foreach(every, i, v)
 		{
-			if (!k && cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (!k &&
+			    cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key)) {
 				report_info(z->c->rep, NULL,
 				            "the project has this SSH key as '%s'; using it",
-				            jstr(v, "name") ? jstr(v, "name") : "?");
-				set_id(pd, "ssh_key_id", jid(v, "id"));
+				            cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?");
+				set_id(pd, "ssh_key_id", cloud_jid(v, "id"));
 				k = v;
 			}
 		}
@@ -653,12 +457,13 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 		                 &e2) == 0) {
 			json_array_foreach(every, i, v)
 			{
-				if (cloud_same_key(jstr(v, "public_key"), z->c->admin_public_key)) {
+				if (cloud_same_key(cloud_jstr(v, "public_key"),
+				                   z->c->admin_public_key)) {
 					report_info(
 					    z->c->rep, NULL,
 					    "the project has this SSH key as '%s'; using it",
-					    jstr(v, "name") ? jstr(v, "name") : "?");
-					set_id(pd, "ssh_key_id", jid(v, "id"));
+					    cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?");
+					set_id(pd, "ssh_key_id", cloud_jid(v, "id"));
 					c1 = 0;
 				}
 			}
@@ -674,7 +479,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 		http_response_release(&r);
 		goto out;
 	}
-	set_id(pd, "ssh_key_id", jid(json_object_get(r.json, "ssh_key"), "id"));
+	set_id(pd, "ssh_key_id", cloud_jid(json_object_get(r.json, "ssh_key"), "id"));
 	http_response_release(&r);
 	*changed = true;
 	rc = state_save(z->c->state, err);
@@ -692,18 +497,18 @@ static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "networks", &nets, err) < 0)
 		goto out;
-	n = find_id(nets, jid(pd, "network_id"));
+	n = find_id(nets, cloud_jid(pd, "network_id"));
 	if (!n)
-		n = find_name(nets, z->prefix);
+		n = cloud_find_name(nets, z->prefix);
 	if (n) {
-		if (jstr(n, "ip_range") && strcmp(jstr(n, "ip_range"), z->ip_range)) {
+		if (cloud_jstr(n, "ip_range") && strcmp(cloud_jstr(n, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
 			             "network %s has ip_range %s, the inventory asks for %s; a "
 			             "network's range is not changed in place",
-			             z->prefix, jstr(n, "ip_range"), z->ip_range);
+			             z->prefix, cloud_jstr(n, "ip_range"), z->ip_range);
 			goto out;
 		}
-		set_id(pd, "network_id", jid(n, "id"));
+		set_id(pd, "network_id", cloud_jid(n, "id"));
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
@@ -715,7 +520,7 @@ static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 	int c1 = call(z, "POST", "/networks", body, 0, &r, err, "creating the network");
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "network_id", jid(json_object_get(r.json, "network"), "id"));
+		set_id(pd, "network_id", cloud_jid(json_object_get(r.json, "network"), "id"));
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
@@ -733,17 +538,18 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "firewalls", &fws, err) < 0)
 		goto out;
-	f = find_id(fws, jid(pd, "firewall_id"));
+	f = find_id(fws, cloud_jid(pd, "firewall_id"));
 	if (!f)
-		f = find_name(fws, z->prefix);
+		f = cloud_find_name(fws, z->prefix);
 	if (f) {
-		set_id(pd, "firewall_id", jid(f, "id"));
+		set_id(pd, "firewall_id", cloud_jid(f, "id"));
 		if (state_save(z->c->state, err) < 0)
 			goto out;
 		if (!rules_equal(json_object_get(f, "rules"), rules)) {
 			report_info(z->c->rep, NULL, "updating the rules of firewall %s",
 			            z->prefix);
-			char *p = xasprintf("/firewalls/%lld/actions/set_rules", jid(f, "id"));
+			char *p =
+			    xasprintf("/firewalls/%lld/actions/set_rules", cloud_jid(f, "id"));
 			json_t *body = json_pack("{s:O}", "rules", rules);
 			int c1 =
 			    call(z, "POST", p, body, 0, &r, err, "updating the firewall rules");
@@ -767,7 +573,7 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 	int c1 = call(z, "POST", "/firewalls", body, 0, &r, err, "creating the firewall");
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "firewall_id", jid(json_object_get(r.json, "firewall"), "id"));
+		set_id(pd, "firewall_id", cloud_jid(json_object_get(r.json, "firewall"), "id"));
 		*changed = true;
 		rc = state_save(z->c->state, err);
 		if (rc == 0)
@@ -784,13 +590,14 @@ out:
 static void record_server(json_t *o, json_t *srv)
 {
 	json_t *pn = json_object_get(srv, "private_net");
-	const char *ip = jstr(json_object_get(json_object_get(srv, "public_net"), "ipv4"), "ip");
+	const char *ip =
+	    cloud_jstr(json_object_get(json_object_get(srv, "public_net"), "ipv4"), "ip");
 
-	set_id(o, "server_id", jid(srv, "id"));
+	set_id(o, "server_id", cloud_jid(srv, "id"));
 	if (ip)
 		state_set_str(o, "address", ip);
-	if (json_array_size(pn) && jstr(json_array_get(pn, 0), "ip"))
-		state_set_str(o, "private_address", jstr(json_array_get(pn, 0), "ip"));
+	if (json_array_size(pn) && cloud_jstr(json_array_get(pn, 0), "ip"))
+		state_set_str(o, "private_address", cloud_jstr(json_array_get(pn, 0), "ip"));
 }
 
 /* Wait until a server the tool did not see the create action of is running. */
@@ -812,7 +619,7 @@ static int wait_server(struct hz *z, long long id, const char *name, json_t *o,
 		}
 		json_t *srv = json_object_get(r.json, "server");
 		record_server(o, srv);
-		const char *st = jstr(srv, "status");
+		const char *st = cloud_jstr(srv, "status");
 		bool running = st && !strcmp(st, "running");
 		http_response_release(&r);
 		if (running) {
@@ -851,23 +658,23 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *lab = labels(z, "server", s->name);
-	if (is_lb_target(c, s->name))
+	if (cloud_is_lb_target(c, s->name))
 		json_object_set_new(lab, "lb-target", json_string("true"));
 	/* the API takes SSH key names or ids as strings */
 	char idbuf[32];
-	snprintf(idbuf, sizeof(idbuf), "%lld", jid(pd, "ssh_key_id"));
+	snprintf(idbuf, sizeof(idbuf), "%lld", cloud_jid(pd, "ssh_key_id"));
 	json_t *body =
 	    json_pack("{s:s, s:s, s:s, s:s, s:[s], s:[I], s:[{s:I}], s:s, s:o, s:b, s:{s:b, s:b}}",
-	              "name", name, "server_type", server_setting(c, s, "type", "cx22"), "image",
-	              server_setting(c, s, "image", "debian-12"), "location",
-	              server_setting(c, s, "location", "fsn1"), "ssh_keys", idbuf, "networks",
-	              (json_int_t)jid(pd, "network_id"), "firewalls", "firewall",
-	              (json_int_t)jid(pd, "firewall_id"), "user_data", ud, "labels", lab,
+	              "name", name, "server_type", cloud_server_setting(c, s, "type", "cx22"),
+	              "image", cloud_server_setting(c, s, "image", "debian-12"), "location",
+	              cloud_server_setting(c, s, "location", "fsn1"), "ssh_keys", idbuf, "networks",
+	              (json_int_t)cloud_jid(pd, "network_id"), "firewalls", "firewall",
+	              (json_int_t)cloud_jid(pd, "firewall_id"), "user_data", ud, "labels", lab,
 	              "start_after_create", 1, "public_net", "enable_ipv4", 1, "enable_ipv6", 1);
 	report_info(c->rep, s->name, "creating server %s (%s, %s, %s)", name,
-	            server_setting(c, s, "type", "cx22"),
-	            server_setting(c, s, "image", "debian-12"),
-	            server_setting(c, s, "location", "fsn1"));
+	            cloud_server_setting(c, s, "type", "cx22"),
+	            cloud_server_setting(c, s, "image", "debian-12"),
+	            cloud_server_setting(c, s, "location", "fsn1"));
 	struct http_opts opts = {.body = body};
 	int c1 = http_request(&z->http, "POST", "/servers", &opts, &r, err);
 	json_decref(body);
@@ -886,7 +693,7 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 	/* root_password is never read: the server was given an SSH key */
 	json_t *srv = json_object_get(r.json, "server");
 	record_server(o, srv);
-	*action = jid(json_object_get(r.json, "action"), "id");
+	*action = cloud_jid(json_object_get(r.json, "action"), "id");
 	state_set_str(o, "status", "created");
 	rc = state_save(c->state, err);
 out:
@@ -915,9 +722,9 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 		const struct inv_server *s = &c->layout->servers[i];
 		json_t *o = state_obj(hs, s->name, true);
 		char *name = server_name(z, s->name);
-		json_t *srv = find_id(srvs, jid(o, "server_id"));
+		json_t *srv = find_id(srvs, cloud_jid(o, "server_id"));
 		if (!srv)
-			srv = find_name(srvs, name);
+			srv = cloud_find_name(srvs, name);
 		free(name);
 		if (srv) {
 			if (!state_str(o, "host_key")) {
@@ -926,28 +733,29 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 				             "its host key is not in the state, so it cannot be "
 				             "trusted; delete it ('provision destroy %s') and run "
 				             "up again",
-				             s->name, jid(srv, "id"), c->layout->name);
+				             s->name, cloud_jid(srv, "id"), c->layout->name);
 				goto out;
 			}
-			bool known = jid(o, "server_id") == jid(srv, "id");
+			bool known = cloud_jid(o, "server_id") == cloud_jid(srv, "id");
 			record_server(o, srv);
 			drift(c, s, srv, NULL);
 			if (!known)
 				report_info(c->rep, s->name,
 				            "found server %s (id %lld) made by an earlier run; "
 				            "adopting it",
-				            s->name, jid(srv, "id"));
-			const char *st = jstr(srv, "status");
+				            s->name, cloud_jid(srv, "id"));
+			const char *st = cloud_jstr(srv, "status");
 			wait[i] = !st || strcmp(st, "running");
 			if (wait[i] && st && !strcmp(st, "off")) {
-				char *p =
-				    xasprintf("/servers/%lld/actions/poweron", jid(srv, "id"));
+				char *p = xasprintf("/servers/%lld/actions/poweron",
+				                    cloud_jid(srv, "id"));
 				struct http_response r;
 				report_info(c->rep, s->name, "powering on the stopped server");
 				int c1 = call(z, "POST", p, NULL, 0, &r, err, "powering on");
 				free(p);
 				if (c1 == 0)
-					actions[i] = jid(json_object_get(r.json, "action"), "id");
+					actions[i] =
+					    cloud_jid(json_object_get(r.json, "action"), "id");
 				http_response_release(&r);
 				if (c1 < 0)
 					goto out;
@@ -970,11 +778,12 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			struct pv_error e2 = {{0}};
 			json_t *again = NULL;
 			char *nm = server_name(z, s->name);
-			if (list(z, "servers", &again, &e2) == 0 && (srv = find_name(again, nm))) {
+			if (list(z, "servers", &again, &e2) == 0 &&
+			    (srv = cloud_find_name(again, nm))) {
 				report_warn(c->rep, s->name,
 				            "the create got no answer, but server %s exists (id "
 				            "%lld); adopting it",
-				            s->name, jid(srv, "id"));
+				            s->name, cloud_jid(srv, "id"));
 				record_server(o, srv);
 				state_set_str(o, "status", "created");
 				cr = state_save(c->state, err) < 0 ? -1 : 2;
@@ -998,7 +807,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 		if (actions[i])
 			c1 = wait_action(z, actions[i], what, err);
 		if (c1 == 0 && wait[i])
-			c1 = wait_server(z, jid(o, "server_id"), s->name, o, err);
+			c1 = wait_server(z, cloud_jid(o, "server_id"), s->name, o, err);
 		free(what);
 		if (c1 < 0 || state_save(c->state, err) < 0)
 			goto out;
@@ -1008,7 +817,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 	json_t *v;
 	json_array_foreach(srvs, i, v)
 	{
-		const char *sv = jstr(json_object_get(v, "labels"), "server");
+		const char *sv = cloud_jstr(json_object_get(v, "labels"), "server");
 		if (sv && !layout_server(c->layout, sv))
 			report_warn(c->rep, sv,
 			            "server %s is no longer in layout '%s'; it is kept until "
@@ -1031,49 +840,49 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 
 	bool any = false;
 	for (size_t i = 0; i < c->layout->n_servers; i++)
-		any = any || server_volumes(&c->layout->servers[i]);
+		any = any || cloud_server_volumes(&c->layout->servers[i]);
 	if (!any)
 		return 0;
 	if (list(z, "volumes", &vols, err) < 0)
 		return -1;
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
-		const struct node *sv = server_volumes(s);
+		const struct node *sv = cloud_server_volumes(s);
 		json_t *o = state_obj(hosts_obj(c, true), s->name, false);
 		for (size_t k = 0; sv && k < sv->n; k++) {
-			const char *vn = str_at(sv->items[k], "name");
+			const char *vn = cloud_str(sv->items[k], "name");
 			char *key = xasprintf("%s/%s", s->name, vn);
 			char *name = xasprintf("%s-%s-%s", z->prefix, s->name, vn);
-			json_t *v = find_id(vols, jid(vs, key));
+			json_t *v = find_id(vols, cloud_jid(vs, key));
 			if (!v)
-				v = find_name(vols, name);
+				v = cloud_find_name(vols, name);
 			if (v) {
-				set_id(vs, key, jid(v, "id"));
+				set_id(vs, key, cloud_jid(v, "id"));
 				free(key);
 				free(name);
 				continue;
 			}
 			report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
-			            str_at(sv->items[k], "size"));
+			            cloud_str(sv->items[k], "size"));
 			json_t *lab = labels(z, "volume", s->name);
 			json_object_set_new(lab, "volume", json_string(vn));
 			json_t *body = json_pack(
 			    "{s:s, s:I, s:I, s:b, s:s, s:o}", "name", name, "size",
-			    (json_int_t)atoll(str_at(sv->items[k], "size")), "server",
-			    (json_int_t)jid(o, "server_id"), "automount", 0, "format",
-			    str_at(sv->items[k], "format") ? str_at(sv->items[k], "format")
-			                                   : "ext4",
+			    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "server",
+			    (json_int_t)cloud_jid(o, "server_id"), "automount", 0, "format",
+			    cloud_str(sv->items[k], "format") ? cloud_str(sv->items[k], "format")
+			                                      : "ext4",
 			    "labels", lab);
 			struct http_response r;
 			int c1 = call(z, "POST", "/volumes", body, 0, &r, err, "creating a volume");
 			json_decref(body);
 			if (c1 == 0) {
-				set_id(vs, key, jid(json_object_get(r.json, "volume"), "id"));
+				set_id(vs, key, cloud_jid(json_object_get(r.json, "volume"), "id"));
 				c1 = state_save(c->state, err);
 				if (c1 == 0)
 					c1 = wait_action(
-					    z, jid(json_object_get(r.json, "action"), "id"), name,
-					    err);
+					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
+					    name, err);
 			}
 			http_response_release(&r);
 			free(key);
@@ -1097,9 +906,9 @@ static const char *lb_health_path(json_t *lb)
 
 	json_array_foreach(json_object_get(lb, "services"), i, svc)
 	{
-		if (jid(svc, "listen_port") == 80)
-			return jstr(json_object_get(json_object_get(svc, "health_check"), "http"),
-			            "path");
+		if (cloud_jid(svc, "listen_port") == 80)
+			return cloud_jstr(
+			    json_object_get(json_object_get(svc, "health_check"), "http"), "path");
 	}
 	return NULL;
 }
@@ -1109,7 +918,7 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	struct provider_ctx *c = z->c;
 	const struct node *lbs = node_get(c->settings, "load_balancer");
 	json_t *pd = pdata(c), *all = NULL, *lb;
-	const char *hp = str_at(lbs, "health_path") ? str_at(lbs, "health_path") : "/";
+	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *sel = NULL;
 	int rc = -1;
 
@@ -1118,19 +927,19 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	name = xasprintf("%s-lb", z->prefix);
 	if (list(z, "load_balancers", &all, err) < 0)
 		goto out;
-	lb = find_id(all, jid(pd, "load_balancer_id"));
+	lb = find_id(all, cloud_jid(pd, "load_balancer_id"));
 	if (!lb)
-		lb = find_name(all, name);
+		lb = cloud_find_name(all, name);
 	if (lb) {
-		set_id(pd, "load_balancer_id", jid(lb, "id"));
+		set_id(pd, "load_balancer_id", cloud_jid(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
 			goto out;
 		const char *have = lb_health_path(lb);
 		if (have && strcmp(have, hp)) {
 			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
 			            name, have, hp);
-			char *p =
-			    xasprintf("/load_balancers/%lld/actions/update_service", jid(lb, "id"));
+			char *p = xasprintf("/load_balancers/%lld/actions/update_service",
+			                    cloud_jid(lb, "id"));
 			json_t *body = json_pack(
 			    "{s:i, s:{s:s, s:i, s:i, s:i, s:i, s:{s:s, s:n, s:[s,s], s:b}}}",
 			    "listen_port", 80, "health_check", "protocol", "http", "port", 80,
@@ -1141,7 +950,8 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 			json_decref(body);
 			free(p);
 			if (rc == 0)
-				rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+				rc = wait_action(z,
+				                 cloud_jid(json_object_get(r.json, "action"), "id"),
 				                 "load balancer", err);
 			http_response_release(&r);
 			*changed = true;
@@ -1165,23 +975,25 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	                            "tcp", "listen_port", 443, "destination_port", 443,
 	                            "proxyprotocol", 0, "health_check", "protocol", "tcp", "port",
 	                            443, "interval", 15, "timeout", 10, "retries", 3);
-	json_t *body = json_pack(
-	    "{s:s, s:s, s:s, s:I, s:{s:s}, s:[o,o], s:[{s:s, s:{s:s}, s:b}], s:b, s:o}", "name",
-	    name, "load_balancer_type", str_at(lbs, "type") ? str_at(lbs, "type") : "lb11",
-	    "location",
-	    str_at(lbs, "location") ? str_at(lbs, "location") : setting(c, "location", "fsn1"),
-	    "network", (json_int_t)jid(pd, "network_id"), "algorithm", "type", "round_robin",
-	    "services", svc_http, svc_tls, "targets", "type", "label_selector", "label_selector",
-	    "selector", sel, "use_private_ip", 1, "public_interface", 1, "labels",
-	    labels(z, "load-balancer", NULL));
+	json_t *body =
+	    json_pack("{s:s, s:s, s:s, s:I, s:{s:s}, s:[o,o], s:[{s:s, s:{s:s}, s:b}], s:b, s:o}",
+	              "name", name, "load_balancer_type",
+	              cloud_str(lbs, "type") ? cloud_str(lbs, "type") : "lb11", "location",
+	              cloud_str(lbs, "location") ? cloud_str(lbs, "location")
+	                                         : cloud_setting(c, "location", "fsn1"),
+	              "network", (json_int_t)cloud_jid(pd, "network_id"), "algorithm", "type",
+	              "round_robin", "services", svc_http, svc_tls, "targets", "type",
+	              "label_selector", "label_selector", "selector", sel, "use_private_ip", 1,
+	              "public_interface", 1, "labels", labels(z, "load-balancer", NULL));
 	struct http_response r;
 	int c1 = call(z, "POST", "/load_balancers", body, 0, &r, err, "creating the load balancer");
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "load_balancer_id", jid(json_object_get(r.json, "load_balancer"), "id"));
+		set_id(pd, "load_balancer_id",
+		       cloud_jid(json_object_get(r.json, "load_balancer"), "id"));
 		c1 = state_save(c->state, err);
 		if (c1 == 0)
-			c1 = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
+			c1 = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
 			                 "load balancer", err);
 		*changed = true;
 	}
@@ -1208,24 +1020,8 @@ static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, stru
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_servers(&z, &changed, err) < 0 ||
 	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0)
 		goto out;
-	json_t *hs = hosts_obj(c, true);
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
-		if (known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port,
-		                    state_str(o, "host_key"), err) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
-		long long deadline = pv_now_ms() + BOOT_TIMEOUT_MS;
-		while (remote_wait_port(state_str(o, "address"), c->inv->ssh_port, 1000, err) < 0) {
-			if (pv_now_ms() > deadline) {
-				pv_error_prefix(err, "server %s does not answer on SSH",
-				                c->layout->servers[i].name);
-				goto out;
-			}
-		}
-	}
+	if (cloud_pin_and_wait(c, "server", BOOT_TIMEOUT_MS, err) < 0)
+		goto out;
 	report_info(c->rep, NULL, "hetzner: %s; %lu API requests (%lu writes)",
 	            changed ? "cloud resources created or updated" : "cloud resources up to date",
 	            z.http.sent, z.http.sent_writes);
@@ -1252,13 +1048,13 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	    list(&z, "volumes", &vols, err) < 0 || list(&z, "load_balancers", &lbs, err) < 0)
 		goto out;
 	kn = ssh_key_name(&z);
-	if (!find_name(keys, kn))
+	if (!cloud_find_name(keys, kn))
 		buf_addf(out, "  + cloud: SSH key %s\n", kn);
-	if (!find_name(nets, z.prefix))
+	if (!cloud_find_name(nets, z.prefix))
 		buf_addf(out, "  + cloud: network %s (%s, subnet %s)\n", z.prefix, z.ip_range,
 		         z.subnet);
 	rules = firewall_rules(&z, err);
-	if (!(f = find_name(fws, z.prefix)))
+	if (!(f = cloud_find_name(fws, z.prefix)))
 		buf_addf(out, "  + cloud: firewall %s (%zu rules)\n", z.prefix,
 		         json_array_size(rules));
 	else if (!rules_equal(json_object_get(f, "rules"), rules))
@@ -1266,34 +1062,34 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		char *name = server_name(&z, s->name);
-		json_t *srv = find_name(srvs, name);
+		json_t *srv = cloud_find_name(srvs, name);
 		if (!srv)
 			buf_addf(out,
 			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
 			         "boot\n",
-			         s->name, server_setting(c, s, "type", "cx22"),
-			         server_setting(c, s, "image", "debian-12"),
-			         server_setting(c, s, "location", "fsn1"));
-		else if (jstr(srv, "status") && !strcmp(jstr(srv, "status"), "off"))
+			         s->name, cloud_server_setting(c, s, "type", "cx22"),
+			         cloud_server_setting(c, s, "image", "debian-12"),
+			         cloud_server_setting(c, s, "location", "fsn1"));
+		else if (cloud_jstr(srv, "status") && !strcmp(cloud_jstr(srv, "status"), "off"))
 			buf_addf(out, "  ~ cloud: power on server %s (id %lld)\n", name,
-			         jid(srv, "id"));
+			         cloud_jid(srv, "id"));
 		if (srv)
 			drift(c, s, srv, out);
-		const struct node *sv = server_volumes(s);
+		const struct node *sv = cloud_server_volumes(s);
 		for (size_t k = 0; sv && k < sv->n; k++) {
-			char *vn =
-			    xasprintf("%s-%s-%s", z.prefix, s->name, str_at(sv->items[k], "name"));
-			if (!find_name(vols, vn))
+			char *vn = xasprintf("%s-%s-%s", z.prefix, s->name,
+			                     cloud_str(sv->items[k], "name"));
+			if (!cloud_find_name(vols, vn))
 				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
-				         str_at(sv->items[k], "size"), name);
+				         cloud_str(sv->items[k], "size"), name);
 			free(vn);
 		}
 		free(name);
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = find_name(lbs, ln);
-		const char *hp = str_at(node_get(c->settings, "load_balancer"), "health_path");
+		json_t *lb = cloud_find_name(lbs, ln);
+		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
 		if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
@@ -1305,7 +1101,7 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	json_t *v;
 	json_array_foreach(srvs, i, v)
 	{
-		const char *sv = jstr(json_object_get(v, "labels"), "server");
+		const char *sv = cloud_jstr(json_object_get(v, "labels"), "server");
 		if (sv && !layout_server(c->layout, sv))
 			buf_addf(
 			    out,
@@ -1332,7 +1128,8 @@ out:
 static bool ours(const struct hz *z, json_t *r)
 {
 	json_t *l = json_object_get(r, "labels");
-	const char *p = jstr(l, "project"), *e = jstr(l, "env"), *y = jstr(l, "layout");
+	const char *p = cloud_jstr(l, "project"), *e = cloud_jstr(l, "env"),
+	           *y = cloud_jstr(l, "layout");
 
 	return p && e && y && !strcmp(p, z->c->inv->project) && !strcmp(e, z->c->env) &&
 	       !strcmp(y, z->c->layout->name);
@@ -1352,23 +1149,25 @@ static int delete_kind(struct hz *z, const char *kind, const char *what, struct 
 	{
 		if (!ours(z, v))
 			continue; /* the selector said so; the labels must too */
-		long long id = jid(v, "id");
+		long long id = cloud_jid(v, "id");
 		struct http_response r;
 		char *p;
-		if (!strcmp(kind, "volumes") && jid(v, "server")) {
+		if (!strcmp(kind, "volumes") && cloud_jid(v, "server")) {
 			p = xasprintf("/volumes/%lld/actions/detach", id);
 			rc = call(z, "POST", p, NULL, 0, &r, err, "detaching a volume");
 			free(p);
 			if (rc == 0)
-				rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
-				                 jstr(v, "name"), err);
+				rc = wait_action(z,
+				                 cloud_jid(json_object_get(r.json, "action"), "id"),
+				                 cloud_jstr(v, "name"), err);
 			http_response_release(&r);
 			if (rc < 0)
 				break;
 		}
-		report_info(z->c->rep, NULL, "deleting %s %s (id %lld)", what, jstr(v, "name"), id);
+		report_info(z->c->rep, NULL, "deleting %s %s (id %lld)", what,
+		            cloud_jstr(v, "name"), id);
 		p = xasprintf("/%s/%lld", kind, id);
-		char *msg = xasprintf("deleting %s %s", what, jstr(v, "name"));
+		char *msg = xasprintf("deleting %s %s", what, cloud_jstr(v, "name"));
 		struct http_opts o = {0};
 		http_response_init(&r);
 		rc = http_request(&z->http, "DELETE", p, &o, &r, err);
@@ -1379,8 +1178,8 @@ static int delete_kind(struct hz *z, const char *kind, const char *what, struct 
 		free(p);
 		free(msg);
 		if (rc == 0 && json_object_get(r.json, "action"))
-			rc = wait_action(z, jid(json_object_get(r.json, "action"), "id"),
-			                 jstr(v, "name"), err);
+			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                 cloud_jstr(v, "name"), err);
 		http_response_release(&r);
 		if (rc < 0)
 			break;
@@ -1404,16 +1203,8 @@ static int hetzner_destroy(struct provider_ctx *c, struct pv_error *err)
 	    delete_kind(&z, "networks", "network", err) < 0 ||
 	    delete_kind(&z, "ssh_keys", "SSH key", err) < 0)
 		goto out;
-	json_t *hs = hosts_obj(c, false);
-	const char *k;
-	json_t *v;
-	json_object_foreach(hs, k, v)
-	{
-		if (state_str(v, "address") &&
-		    known_hosts_forget(c->known_hosts, state_str(v, "address"), c->inv->ssh_port,
-		                       err) < 0)
-			goto out;
-	}
+	if (cloud_forget_hosts(c, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	hz_close(&z);
@@ -1422,18 +1213,8 @@ out:
 
 static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
-	json_t *hs = hosts_obj(c, false);
-
 	(void)err;
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const char *name = c->layout->servers[i].name;
-		json_t *o = state_obj(hs, name, false);
-		if (!o || !jid(o, "server_id"))
-			buf_addf(out, "  %-16s not created\n", name);
-		else
-			buf_addf(out, "  %-16s server %lld %s\n", name, jid(o, "server_id"),
-			         state_str(o, "address") ? state_str(o, "address") : "-");
-	}
+	cloud_status(c, "server", "server_id", out);
 	return 0;
 }
 

@@ -12,6 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
+#include "provision/buf.h"
 #include "provision/provider.h"
 
 /*
@@ -43,5 +46,89 @@ struct cloud_port {
  * written to out (at most max).
  */
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max);
+
+/* ---- settings and validation ---- */
+
+/* The scalar at key of a mapping, or NULL. */
+const char *cloud_str(const struct node *map, const char *key);
+/* The provider's setting key, or def. */
+const char *cloud_setting(const struct provider_ctx *c, const char *key, const char *def);
+/* The server's own key, else the provider's setting, else def. */
+const char *cloud_server_setting(const struct provider_ctx *c, const struct inv_server *s,
+                                 const char *key, const char *def);
+/* A diagnostic at v unless v (when given) is a number from min to max. */
+void cloud_check_number(const struct node *v, const char *what, double min, double max,
+                        struct diags *d);
+
+/* What one provider accepts; cloud_validate checks what every provider shares. */
+struct cloud_rules {
+	const char *provider; /* "hetzner" */
+	const char *const *keys; /* the provider's settings */
+	size_t n_keys;
+	const char *net; /* the private network's setting: "network", "vpc" */
+	const char *const *net_keys;
+	size_t n_net_keys;
+	const char *const *lb_keys;
+	size_t n_lb_keys;
+	const char *const *volume_keys;
+	size_t n_volume_keys;
+	/* the other provider's server keys, and this one's names for them */
+	const char *foreign_provider;
+	const char *foreign[2], *own[2];
+	bool (*volume_name_ok)(const char *name);
+	const char *volume_name_rule; /* "a volume needs a 'name' of ..." */
+	double volume_min_gb, volume_max_gb;
+	const char *volume_size_rule; /* "a volume needs a 'size' in GB ..." */
+};
+
+/*
+ * The settings (known keys; token a secret reference; the network and the
+ * load balancer as mappings with known keys, load balancer targets naming
+ * servers of the layout, a health path starting with '/'; the time
+ * settings in range) and each server's keys and volumes.  Returns the
+ * load_balancer mapping, for the provider's own further checks, or NULL.
+ */
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
+                                  const struct node *settings, struct diags *d);
+
+/* ---- the API's JSON and the state ---- */
+
+long long cloud_jid(const json_t *o, const char *key); /* an integer member, or 0 */
+const char *cloud_jstr(const json_t *o, const char *key); /* a string member, or NULL */
+json_t *cloud_find_name(json_t *arr, const char *name); /* the element named name */
+
+/* A server's volumes list, or NULL. */
+const struct node *cloud_server_volumes(const struct inv_server *s);
+/* Whether the load balancer's targets name server. */
+bool cloud_is_lb_target(const struct provider_ctx *c, const char *server);
+
+/*
+ * An existing server's setting (what: type, image, ...) that differs from
+ * the inventory's: a line in plan, or a warning when plan is NULL.  kind
+ * names it ("server", "droplet").
+ */
+void cloud_drift(const struct provider_ctx *c, const char *kind, const struct inv_server *s,
+                 const char *what, const char *have, const char *want, struct buf *plan);
+
+/*
+ * The hosts of the state's entries that have an address, a host key and
+ * a non-zero id_key (as facts: provider, id_key, the OS from the image
+ * name such as debian-12 or ubuntu-24-04-x64).
+ */
+int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
+                const char *image_key, const char *default_image, struct host **out, size_t *n);
+
+/*
+ * Pin every server's host key (from the state) and wait until each answers
+ * on the SSH port, at most timeout_ms each; kind names them in the error.
+ */
+int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeout_ms,
+                       struct pv_error *err);
+
+/* Forget the known_hosts entry of every server in the state (after destroy). */
+int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
+
+/* A line per server: its kind and id_key from the state, and address. */
+void cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, struct buf *out);
 
 #endif
