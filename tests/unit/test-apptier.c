@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "render.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/engine.h"
@@ -55,37 +56,16 @@ static void role(const char *name, const char *text)
 
 static int render(struct host_plan *hp, struct diags *d, const char *server)
 {
-	const struct inv_layout *l = inventory_layout(inv, "l1");
-	struct render_input in;
+	struct test_renderer t = {inv, "default", &roles, template_dirs, 2};
 
-	memset(&in, 0, sizeof(in));
-	in.inv = inv;
-	in.layout = l;
-	in.server = l ? layout_server(l, server) : NULL;
-	if (!in.server) {
-		fprintf(stderr, "no server '%s' in the test inventory\n", server);
-		exit(2);
-	}
-	in.env = "default";
-	in.facts = &facts;
-	in.admin_public_key = "ssh-ed25519 AAAAtest test@key";
-	in.roles = &roles;
-	in.template_dirs = template_dirs;
-	in.n_template_dirs = 2;
-	memset(hp, 0, sizeof(*hp));
-	diags_init(d);
-	return plan_render(hp, &in, d);
+	return test_render(&t, hp, d, server, &facts, NULL, 0);
 }
 
 static void render_ok(struct host_plan *hp, const char *server)
 {
-	struct diags d;
+	struct test_renderer t = {inv, "default", &roles, template_dirs, 2};
 
-	CHECK(render(hp, &d, server) == 0);
-	CHECK(d.n == 0);
-	for (size_t i = 0; i < d.n; i++)
-		printf("  diag (%s): %s\n", server, d.msgs[i]);
-	diags_release(&d);
+	test_render_ok(&t, hp, server, &facts);
 }
 
 /* Titles of the resources, joined by '|'. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "render.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/engine.h"
@@ -271,41 +272,17 @@ static void rm_rf(const char *path)
 static int render(struct host_plan *hp, struct diags *d, const char *server,
                   const struct scope *facts, const char *const *only, size_t n_only)
 {
-	const struct inv_layout *l = inventory_layout(inv, "l1");
-	struct render_input in;
+	struct test_renderer t = {inv, "staging", &roles, template_dirs, 1};
 
-	memset(&in, 0, sizeof(in));
-	in.inv = inv;
-	in.layout = l;
-	in.server = l ? layout_server(l, server) : NULL;
-	if (!in.server) {
-		fprintf(stderr, "no server '%s' in the test inventory\n", server);
-		exit(2);
-	}
-	in.env = "staging";
-	in.facts = facts;
-	in.admin_public_key = "ssh-ed25519 AAAAtest test@key";
-	in.roles = &roles;
-	in.template_dirs = template_dirs;
-	in.n_template_dirs = 1;
-	in.only_roles = only;
-	in.n_only_roles = n_only;
-	memset(hp, 0, sizeof(*hp));
-	diags_init(d);
-	return plan_render(hp, &in, d);
+	return test_render(&t, hp, d, server, facts, only, n_only);
 }
 
 /* Render a server that must render cleanly (in a container). */
 static void render_ok(struct host_plan *hp, const char *server)
 {
-	struct diags d;
-	int rc = render(hp, &d, server, &facts_container, NULL, 0);
+	struct test_renderer t = {inv, "staging", &roles, template_dirs, 1};
 
-	CHECK(rc == 0);
-	CHECK(d.n == 0);
-	for (size_t i = 0; i < d.n; i++)
-		printf("  diag: %s\n", d.msgs[i]);
-	diags_release(&d);
+	test_render_ok(&t, hp, server, &facts_container);
 }
 
 /* "change ok ..." for the resources of hp. */
