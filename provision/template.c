@@ -38,6 +38,7 @@ enum filter_kind {
 	FILTER_JOIN,
 	FILTER_DEFAULT,
 	FILTER_SECRET,
+	FILTER_HOST,
 };
 
 struct filter {
@@ -524,6 +525,8 @@ static int parse_expr(struct tpl *t, const struct tok *k, struct expr *e)
 				goto out;
 			}
 			f.kind = FILTER_SECRET;
+		} else if (strcmp(lx.val.s, "host") == 0) {
+			f.kind = FILTER_HOST;
 		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0) {
 			f.kind = lx.val.s[0] == 'j' ? FILTER_JOIN : FILTER_DEFAULT;
 			lex_next(&lx);
@@ -821,6 +824,67 @@ static int take_scalar(struct tpl *t, const struct expr *e, const struct node *v
 	return 0;
 }
 
+/*
+ * A host name ("shop.example.com", "*.example.com", "localhost"), an IPv4
+ * address or a bracketed IPv6 one, with an optional ":PORT": nothing a
+ * configuration file could read as syntax.
+ */
+static bool host_ok(const char *s)
+{
+	const char *end = s + strlen(s), *colon;
+	size_t label = 0;
+
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		if (!close || close == s + 1)
+			return false;
+		for (const char *c = s + 1; c < close; c++)
+			if (!strchr("0123456789abcdefABCDEF:.", *c))
+				return false;
+		colon = close[1] ? close + 1 : NULL;
+		if (colon && *colon != ':')
+			return false;
+		end = close;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon)
+			end = colon;
+		if (!strncmp(s, "*.", 2))
+			s += 2;
+		if (s == end || end - s > 253)
+			return false;
+		for (const char *c = s; c < end; c++) {
+			bool alnum = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			             (*c >= '0' && *c <= '9');
+			if (*c == '.') {
+				if (!label || c[-1] == '-')
+					return false;
+				label = 0;
+			} else if (alnum || (*c == '-' && label > 0)) {
+				if (++label > 63)
+					return false;
+			} else {
+				return false;
+			}
+		}
+		if (!label || end[-1] == '-')
+			return false;
+	}
+	if (colon) {
+		long port = 0;
+		const char *c = colon + 1;
+		if (!*c)
+			return false;
+		for (; *c; c++) {
+			if (*c < '0' || *c > '9' || (port = port * 10 + (*c - '0')) > 65535)
+				return false;
+		}
+		if (port == 0)
+			return false;
+	}
+	return true;
+}
+
 static int render_var(struct tpl *t, const struct tnode *n, const struct scope *s)
 {
 	const struct expr *e = &n->expr;
@@ -854,6 +918,43 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 				goto out;
 			}
 			v = w;
+			break;
+		}
+		case FILTER_HOST: {
+			const char *hv;
+
+			if (!have_str) {
+				if (take_scalar(t, e, v, &val, &secret) < 0)
+					goto out;
+				have_str = true;
+			}
+			hv = val.s ? val.s : "";
+			if (!host_ok(hv)) {
+				if (v && !v->secret && v->pos.file) {
+					struct buf shown = BUF_INIT;
+					for (const char *c = hv; *c; c++) {
+						if ((unsigned char)*c < 0x20)
+							buf_addf(&shown, "\\x%02x",
+							         (unsigned char)*c);
+						else
+							buf_addc(&shown, *c);
+					}
+					tpl_error(
+					    t, f->off,
+					    "'%s' (%s:%d:%d) is '%s', not a host name or address "
+					    "with an optional :PORT",
+					    e->name, v->pos.file, v->pos.line, v->pos.col,
+					    shown.s ? shown.s : "");
+					buf_release(&shown);
+				} else {
+					tpl_error(t, f->off,
+					          "'%s' is not a host name or address with an "
+					          "optional :PORT",
+					          e->name);
+				}
+				goto out;
+			}
+			v = NULL;
 			break;
 		}
 		case FILTER_DEFAULT:

@@ -6,6 +6,8 @@
  *   {{ name | join ", " }}  a list joined by the separator
  *   {{ name | default "x" }} only filter that accepts an undefined variable
  *   {{ name | secret }}     the value names a secret: the secret's value (first filter)
+ *   {{ name | host }}       the value, which must be a host name, IPv4 or [IPv6]
+ *                           address with an optional :PORT; anything else is an error
  *   {% if name %} ... {% elif other %} ... {% else %} ... {% endif %}
  *   {% if name == "text" %}  {% if name != "text" %}  {% if not name %}
  *   {% for x in name %} ... {{ x }} ... {% endfor %}

@@ -137,6 +137,20 @@ out=$(pv validate 2>&1)
 check "a hostile variable value is accepted as data" test $? = 0
 
 rm -rf "$WORK/roles" "$WORK/templates"
+# values written into a configuration file must be what they claim to be
+write <<'YML'
+project: shop
+layouts:
+  phase1:
+    servers:
+      app1:
+        roles: [base, ufw, proxy]
+        vars:
+          proxy_sites: [{ host: shop.example.com, upstream: "127.0.0.1:3000 {" }]
+YML
+expect_error "a proxy upstream that is not host:port" \
+	"'site.upstream' ($WORK/inventory.yml:8:61) is '127.0.0.1:3000 {', not a host name or address with an optional :PORT"
+
 write <<'YML'
 project: shop
 layouts:

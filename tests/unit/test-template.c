@@ -38,7 +38,9 @@ static const char vars_yaml[] = "name: world\n"
                                 "falsy: \"FALSE\"\n"
                                 "x: outer\n"
                                 "pwname: pw\n"
-                                "dbusers: [{name: shop, password: pw}]\n";
+                                "dbusers: [{name: shop, password: pw}]\n"
+                                "site: {host: shop.example.com, up: \"127.0.0.1:3000\", "
+                                "bad: \"a.com {\\n}\"}\n";
 
 static struct node *vars_root;
 static struct scope vars;
@@ -242,6 +244,40 @@ static void test_sh_filter(void)
 		free(script);
 	}
 	buf_release(&out);
+}
+
+static void test_host(void)
+{
+	want_text("{{ site.host | host }}", "shop.example.com");
+	want_text("{{ site.up | host }}", "127.0.0.1:3000");
+	want_text("{{ site.up | host | sh }}", "127.0.0.1:3000");
+	want_text("{{ site.host | default \"x\" | host }}", "shop.example.com");
+	want_text("{{ nope | default \"*.example.com\" | host }}", "*.example.com");
+	want_text("{{ nope | default \"localhost:8080\" | host }}", "localhost:8080");
+	want_text("{{ nope | default \"[::1]:8080\" | host }}", "[::1]:8080");
+	want_text("{{ nope | default \"a-b.c\" | host }}", "a-b.c");
+	want_error(
+	    "{{ site.bad | host }}",
+	    "<template>:1:15: 'site.bad' (vars.yml:20:59) is 'a.com {\\x0a}', not a host name "
+	    "or address with an optional :PORT");
+	want_error("{{ evil | host }}", "<template>:1:11: 'evil' (vars.yml:2:7) is '" EVIL
+	                                "', not a host name or address with an optional :PORT");
+	const char *bad[] = {"",        "-a.com",     "a-.com",      "a..com",   ".a",
+	                     "a.com:",  "a.com:0",    "a.com:65536", "a.com:8o", "a b",
+	                     "a/b",     "[]",         "[::1]x",      "[::g]",    "*.",
+	                     "a.*.com", "a.com:80:81"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *tpl = xasprintf("{{ nope | default \"%s\" | host }}", bad[i]);
+		struct pv_error err = {{0}};
+		bool secret = false;
+		char *got = render(tpl, NULL, TPL_TEXT, &secret, &err);
+		CHECK(got == NULL);
+		if (got)
+			printf("  '%s' passed as a host\n", bad[i]);
+		free(got);
+		free(tpl);
+	}
+	want_error("{{ pkgs | host }}", "<template>:1:4: 'pkgs' is a list, not a string");
 }
 
 static void test_join_default(void)
@@ -849,6 +885,7 @@ int main(void)
 	RUN(test_substitution);
 	RUN(test_sh_filter);
 	RUN(test_join_default);
+	RUN(test_host);
 	RUN(test_if);
 	RUN(test_truth);
 	RUN(test_for);
