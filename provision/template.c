@@ -39,6 +39,8 @@ enum filter_kind {
 	FILTER_DEFAULT,
 	FILTER_SECRET,
 	FILTER_HOST,
+	FILTER_ESCAPE,
+	FILTER_DOUBLE,
 };
 
 struct filter {
@@ -527,12 +529,19 @@ static int parse_expr(struct tpl *t, const struct tok *k, struct expr *e)
 			f.kind = FILTER_SECRET;
 		} else if (strcmp(lx.val.s, "host") == 0) {
 			f.kind = FILTER_HOST;
-		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0) {
-			f.kind = lx.val.s[0] == 'j' ? FILTER_JOIN : FILTER_DEFAULT;
+		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0 ||
+		           strcmp(lx.val.s, "escape") == 0 || strcmp(lx.val.s, "double") == 0) {
+			const char *fname = lx.val.s[0] == 'j'   ? "join"
+			                    : lx.val.s[0] == 'e' ? "escape"
+			                    : lx.val.s[1] == 'e' ? "default"
+			                                         : "double";
+			f.kind = fname[0] == 'j'   ? FILTER_JOIN
+			         : fname[0] == 'e' ? FILTER_ESCAPE
+			         : fname[1] == 'e' ? FILTER_DEFAULT
+			                           : FILTER_DOUBLE;
 			lex_next(&lx);
 			if (lx.kind != LX_STR) {
-				tpl_error(t, f.off, "'%s' needs a quoted string argument",
-				          f.kind == FILTER_JOIN ? "join" : "default");
+				tpl_error(t, f.off, "'%s' needs a quoted string argument", fname);
 				goto out;
 			}
 			f.arg = xstrdup(lx.val.s);
@@ -955,6 +964,27 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 				goto out;
 			}
 			v = NULL;
+			break;
+		}
+		case FILTER_ESCAPE:
+		case FILTER_DOUBLE: {
+			/* a backslash before, or a second copy of, each character in arg */
+			struct buf was = BUF_INIT;
+
+			if (!have_str) {
+				if (take_scalar(t, e, v, &val, &secret) < 0)
+					goto out;
+				have_str = true;
+				v = NULL;
+			}
+			buf_add(&was, val.s ? val.s : "", val.len);
+			buf_reset(&val);
+			for (size_t j = 0; j < was.len; j++) {
+				if (strchr(f->arg, was.s[j]) && was.s[j])
+					buf_addc(&val, f->kind == FILTER_ESCAPE ? '\\' : was.s[j]);
+				buf_addc(&val, was.s[j]);
+			}
+			buf_wipe(&was);
 			break;
 		}
 		case FILTER_DEFAULT:

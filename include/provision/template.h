@@ -6,6 +6,8 @@
  *   {{ name | join ", " }}  a list joined by the separator
  *   {{ name | default "x" }} only filter that accepts an undefined variable
  *   {{ name | secret }}     the value names a secret: the secret's value (first filter)
+ *   {{ name | escape ":\\" }} a backslash before each of the characters given
+ *   {{ name | double "\"" }}  each of the characters given written twice
  *   {{ name | host }}       the value, which must be a host name, IPv4 or [IPv6]
  *                           address with an optional :PORT; anything else is an error
  *   {% if name %} ... {% elif other %} ... {% else %} ... {% endif %}

@@ -26,7 +26,8 @@ layouts:
 YML
 t_uses db
 export PV_TEST_DB_PW="db'pw \$x:$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export PV_TEST_REPL_PW="repl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# what .pgpass and the configuration files must escape: : \ " $ ` ' and a space
+export PV_TEST_REPL_PW="repl:\\\"\$\`' x-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
 pass "up db converges a primary and a standby"

@@ -31,9 +31,11 @@ layouts:
       pg3: { roles: [base, ufw, patroni] }
 YML
 t_uses ha
-export PV_TEST_DB_PW="db-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export PV_TEST_REPL_PW="repl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export PV_TEST_SU_PW="su-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# passwords with what PgBouncer's user list, systemd's environment file and
+# .pgpass must escape: " \ : $ ` ' and a space
+export PV_TEST_DB_PW="db\"pw:\\ \$-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REPL_PW="repl:\\\"\$\`' -$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_SU_PW="su\"\\\$\`:' -$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 pv up ha >"$WORK/up1" 2>&1 || bail "up ha failed: $(tail -n 40 "$WORK/up1")"
 pass "up ha converges three Patroni nodes and the load balancer"
@@ -80,7 +82,8 @@ check "etcd has three members" \
 	test "$(on_host pg1 'ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 member list' | grep -c started)" = 3
 
 # the writer: one insert per connection through PgBouncer on the load balancer
-on_host lb1 "printf '%s\n' '127.0.0.1:6432:*:shop:$PV_TEST_DB_PW' >/root/.pgpass && chmod 600 /root/.pgpass" ||
+printf '127.0.0.1:6432:*:shop:%s\n' "$(printf '%s' "$PV_TEST_DB_PW" | sed 's/[\\:]/\\&/g')" |
+	"$PROVISION" -i "$WORK/inventory.yml" ssh lb1 -- "sudo -n sh -c 'umask 077 && cat >/root/.pgpass'" ||
 	bail "cannot give the writer its password"
 ep="PGPASSFILE=/root/.pgpass psql -X -w -q -tA -h 127.0.0.1 -p 6432 -U shop -d shop"
 on_host lb1 "$ep -c 'create table ticks (n int primary key, at timestamptz default clock_timestamp())'" >/dev/null ||

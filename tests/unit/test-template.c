@@ -280,6 +280,26 @@ static void test_host(void)
 	want_error("{{ pkgs | host }}", "<template>:1:4: 'pkgs' is a list, not a string");
 }
 
+static void test_escape_double(void)
+{
+	want_text("{{ nope | default \"a:b\\\\c\" | escape \":\\\\\" }}", "a\\:b\\\\c");
+	want_text("{{ name | escape \"\" }}", "world");
+	want_text("{{ name | escape \"o\" }}", "w\\orld");
+	want_text("{{ nope | default \"say \\\"hi\\\"\" | double \"\\\"\" }}", "say \"\"hi\"\"");
+	want_text("{{ evil | escape \"'\" | sh }}", "'x\\'\\''; rm -rf / #'");
+	want_text_mode("echo {{ name | double \"o\" }}", TPL_SHELL, "echo woorld");
+	want_error("{{ name | escape }}",
+	           "<template>:1:11: 'escape' needs a quoted string argument");
+	want_error("{{ pkgs | double \"x\" }}", "<template>:1:4: 'pkgs' is a list, not a string");
+	/* a secret stays a secret through them */
+	struct pv_error err = {{0}};
+	bool secret = false;
+	char *got = render("{{ pwname | secret | escape \"2\" }}", NULL, TPL_TEXT, &secret, &err);
+	CHECK_STR(got, "hunter\\2");
+	CHECK(secret);
+	free(got);
+}
+
 static void test_join_default(void)
 {
 	want_text("{{ pkgs | join \", \" }}", "nginx, curl");
@@ -886,6 +906,7 @@ int main(void)
 	RUN(test_sh_filter);
 	RUN(test_join_default);
 	RUN(test_host);
+	RUN(test_escape_double);
 	RUN(test_if);
 	RUN(test_truth);
 	RUN(test_for);
