@@ -449,17 +449,46 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err)
 	return 0;
 }
 
-void cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, struct buf *out)
+int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
+                 const char *why_not, struct buf *out)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
+	int missing = 0;
 
+	if (why_not)
+		buf_addf(out, "  (the cloud API was not asked: %s)\n", why_not);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
-		json_t *o = state_obj(hs, name, false);
-		if (!o || !cloud_jid(o, id_key))
+		json_t *o = state_obj(hs, name, false), *found = NULL, *v;
+		long long id = cloud_jid(o, id_key);
+		const char *st;
+		size_t k;
+
+		if (!o || !id) {
 			buf_addf(out, "  %-16s not created\n", name);
-		else
-			buf_addf(out, "  %-16s %s %lld %s\n", name, kind, cloud_jid(o, id_key),
-			         state_str(o, "address") ? state_str(o, "address") : "-");
+			continue;
+		}
+		buf_addf(out, "  %-16s %s %lld %s", name, kind, id,
+		         state_str(o, "address") ? state_str(o, "address") : "-");
+		if (!listed) {
+			buf_addc(out, '\n');
+			continue;
+		}
+		json_array_foreach(listed, k, v)
+		{
+			if (cloud_jid(v, "id") == id)
+				found = v;
+		}
+		st = cloud_jstr(found, "status");
+		if (found) {
+			buf_addf(out, ": %s\n", st ? st : "?");
+			continue;
+		}
+		missing = 1;
+		buf_addf(out,
+		         ": MISSING: the cloud has no %s %lld any more ('provision up' makes a new "
+		         "one)\n",
+		         kind, id);
 	}
+	return missing;
 }

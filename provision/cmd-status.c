@@ -68,7 +68,8 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 		return PV_EXIT_OK;
 	}
 	session_provider_ctx(s, l, &c);
-	if ((p->status && p->status(&c, &out, &err) < 0) || p->hosts(&c, &hosts, &n, &err) < 0) {
+	int pst = p->status ? p->status(&c, &out, &err) : 0;
+	if (pst < 0 || p->hosts(&c, &hosts, &n, &err) < 0) {
 		pv_say_error("%s", err.msg);
 		buf_release(&out);
 		return PV_EXIT_FAIL;
@@ -82,6 +83,8 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 	printf("%s (provider '%s', environment '%s'):\n", l->name, l->provider, s->env);
 	fputs(out.s, stdout);
 	buf_release(&out);
+	if (pst > 0)
+		rc = PV_EXIT_FAIL;
 	for (size_t i = 0; i < n; i++) {
 		struct remote_target t = {
 		    .name = hosts[i].name,

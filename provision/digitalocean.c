@@ -1175,9 +1175,17 @@ out:
 
 static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
+	struct dz z;
+	struct pv_error e = {{0}};
+	json_t *listed = NULL;
+
 	(void)err;
-	cloud_status(c, "droplet", "droplet_id", out);
-	return 0;
+	if (dz_open(&z, c, &e) == 0)
+		list_droplets(&z, &listed, &e);
+	int rc = cloud_status(c, "droplet", "droplet_id", listed, listed ? NULL : e.msg, out);
+	json_decref(listed);
+	dz_close(&z);
+	return rc;
 }
 
 const struct provider_ops provider_digitalocean = {

@@ -1213,9 +1213,17 @@ out:
 
 static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
+	struct hz z;
+	struct pv_error e = {{0}};
+	json_t *listed = NULL;
+
 	(void)err;
-	cloud_status(c, "server", "server_id", out);
-	return 0;
+	if (hz_open(&z, c, true, &e) == 0)
+		list(&z, "servers", &listed, &e);
+	int rc = cloud_status(c, "server", "server_id", listed, listed ? NULL : e.msg, out);
+	json_decref(listed);
+	hz_close(&z);
+	return rc;
 }
 
 const struct provider_ops provider_hetzner = {

@@ -128,7 +128,14 @@ int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeo
 /* Forget the known_hosts entry of every server in the state (after destroy). */
 int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
 
-/* A line per server: its kind and id_key from the state, and address. */
-void cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, struct buf *out);
+/*
+ * A line per server: its kind, id_key and address from the state, and
+ * the status the API reports for that id in listed (the layout's servers
+ * as the API lists them), or MISSING when it lists none with that id.
+ * listed NULL: the API was not asked, and why_not says why.  Returns 1
+ * when a server is MISSING, else 0.
+ */
+int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
+                 const char *why_not, struct buf *out);
 
 #endif

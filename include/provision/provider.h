@@ -43,7 +43,10 @@ struct provider_ops {
 	int (*hosts)(struct provider_ctx *c, struct host **hosts, size_t *n, struct pv_error *err);
 	/* Remove everything up made for the layout; the caller then drops its state. */
 	int (*destroy)(struct provider_ctx *c, struct pv_error *err);
-	/* One line per server: "app1 running 10.213.7.11" (optional). */
+	/*
+	 * One line per server: "app1 running 10.213.7.11" (optional).  Returns
+	 * 1 when a server the state records is not there (status then fails).
+	 */
 	int (*status)(struct provider_ctx *c, struct buf *out, struct pv_error *err);
 };
 

@@ -41,5 +41,21 @@ check "plan shows the type the server does not have" grep -q '! cloud: server ap
 pvj up phase1 --only cloud >"$WORK/up5.json" 2>"$WORK/up5.err" || bail "up failed: $(cat "$WORK/up5.err")"
 check "up warns and writes nothing" sh -c "grep -q 'has type cx22, the inventory says cx32' '$WORK/up5.json' && [ $(cloud_writes) = $before ]"
 
+# status asks the API what it has of each server, writing nothing
+pv status phase1 >"$WORK/status1" 2>&1
+rc=$?
+check "status shows the server as the API reports it (exit $rc)" \
+	sh -c "[ $rc = 0 ] && grep -Eq '^  app1 +server [0-9]+ [0-9.]+: running\$' '$WORK/status1'"
+check "status writes nothing to the API" test "$(cloud_writes)" = "$before"
+env -u HCLOUD_TOKEN "$PROVISION" -i "$WORK/inventory.yml" status phase1 >"$WORK/status2" 2>&1
+check "without a token status says the API was not asked, and why" grep -q '(the cloud API was not asked: .*needs an API token' "$WORK/status2"
+id=$(jq -r '.environments.default.layouts.phase1.hosts.app1.server_id' "$WORK/.provision/state.json")
+cloud_api DELETE "/servers/$id" >/dev/null || bail "deleting the server through the API failed"
+for i in $(seq 100); do cloud_api GET "/servers/$id" >/dev/null 2>&1 || break; sleep 0.2; done
+pv status phase1 >"$WORK/status3" 2>&1
+rc=$?
+check "a server deleted behind the tool's back shows as MISSING and status fails (exit $rc)" \
+	sh -c "[ $rc = 1 ] && grep -q 'app1 .*MISSING: the cloud has no server $id' '$WORK/status3'"
+
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

@@ -43,5 +43,10 @@ sed -i 's/^        size: s-1vcpu-2gb$/        size: s-2vcpu-4gb/' "$WORK/invento
 pv plan phase1 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
 check "plan shows the size the droplet does not have" grep -q '! cloud: droplet app1 has size s-1vcpu-2gb, the inventory says s-2vcpu-4gb' "$WORK/plan2"
 
+pv status phase1 >"$WORK/status1" 2>&1
+rc=$?
+check "status shows the droplet as the API reports it (exit $rc)" \
+	sh -c "[ $rc = 0 ] && grep -Eq '^  app1 +droplet [0-9]+ [0-9.]+: active\$' '$WORK/status1'"
+
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"
