@@ -129,6 +129,14 @@ streaming() {
 	done
 }
 
+# Those of them whose TLS server answers (pgBackRest itself would retry
+# a refused connection for minutes before giving up on a standby).
+readable() {
+	for a in $(streaming); do
+		runuser -u postgres -- pgbackrest server-ping "$a" --io-timeout=5 >/dev/null 2>&1 && echo "$a"
+	done
+}
+
 case "$1" in
 tls-check)
 	tls_check
@@ -147,7 +155,8 @@ backup)
 	# pg_backup_start/stop run here, on the primary; with a standby
 	# streaming, pgBackRest reads the data files from it
 	type=$2
-	from=$(streaming | tr '\n' ' ')
+	all=$(streaming | tr '\n' ' ')
+	from=$(readable | tr '\n' ' ')
 	rc=1
 	if [ -n "$from" ]; then
 		echo "standby ${from% }" >"$src.new"
@@ -159,6 +168,8 @@ backup)
 			echo "WARNING: the standby ${from% } streams but pgBackRest cannot read it: the backup is taken from the primary"
 			from=
 		fi
+	elif [ -n "$all" ]; then
+		echo "WARNING: the standby ${all% } streams, but its pgBackRest TLS server does not answer: the backup is taken from the primary"
 	else
 		echo "WARNING: backup_from is standby, but no standby streams from this primary: the backup is taken from the primary"
 	fi
@@ -183,7 +194,7 @@ said)
 	fi
 	;;
 status)
-	echo "G $(streaming | wc -l)"
+	echo "G $(readable | wc -l)"
 	[ -r "$src" ] && echo "F $(stat -c %Y "$src") $(cat "$src")"
 	exit 0
 	;;
