@@ -159,6 +159,31 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 				*bad = true;
 			}
 			buf_addf(out, "\n");
+		} else if (!strncmp(line, "G ", 2)) {
+			/* backup_from: standby, the standbys streaming now */
+			if (atoll(line + 2) > 0)
+				buf_addf(out,
+				         "%sbackups from a standby: %lld standby(s) streaming, "
+				         "the data files are read there\n",
+				         indent, atoll(line + 2));
+			else
+				buf_addf(out,
+				         "%sbackups from a standby: WARNING: no standby streams; "
+				         "backups are taken from the primary\n",
+				         indent);
+		} else if (!strncmp(line, "F ", 2) && sscanf(line + 2, "%lld %63s", &t1, a) == 2) {
+			/* "F TIME standby ADDR..." or "F TIME primary" */
+			const char *addrs = strstr(line + 2, " standby ");
+			if (!strcmp(a, "standby") && addrs)
+				buf_addf(out, "%slast backup taken from the standby %s, ", indent,
+				         addrs + 9);
+			else
+				buf_addf(out,
+				         "%slast backup taken from the primary (WARNING: no "
+				         "standby could be read), ",
+				         indent);
+			age(out, now - t1);
+			buf_addf(out, " ago\n");
 		} else if (!strncmp(line, "R ", 2)) {
 			buf_addf(out, "%sWAL archive lag: %s segment(s) waiting\n", indent,
 			         line + 2);

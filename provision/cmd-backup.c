@@ -170,6 +170,14 @@ static void say_stderr(const struct host *h, const struct buf *e)
 	free(copy);
 }
 
+static void say_lines(const struct host *h, const struct buf *o)
+{
+	char *copy = xstrdup(o->s ? o->s : ""), *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		printf("%s: %s\n", h->name, line);
+	free(copy);
+}
+
 static void fmt_time(char *dst, size_t n, long long t)
 {
 	time_t tt = (time_t)t;
@@ -346,6 +354,8 @@ static int do_now(struct bk *b, const struct opts *o)
 		buf_release(&e);
 		return PV_EXIT_FAIL;
 	}
+	/* what the helper says of it: where it was taken from (backup_from: standby) */
+	say_lines(h, &out);
 	buf_release(&out);
 	buf_release(&e);
 	printf("%s: %s backup done\n", h->name, type);

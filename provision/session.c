@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "provision/backupcheck.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/environment.h"
@@ -334,6 +335,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
+		backup_check_plan(&hp, &d);
 		plan_release(&hp);
 		scope_release(&facts);
 	}

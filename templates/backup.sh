@@ -132,7 +132,12 @@ run)
 		# just after a promotion pg_control still names the old timeline
 		# until a checkpoint, and pgBackRest refuses to start
 		q -d postgres -c checkpoint >/dev/null 2>&1
+		{% if backup_from == "standby" %}
+		# the data files from a streaming standby, when one streams
+		sh /usr/local/lib/provision/backup-standby.sh backup "$2" >"$log" 2>&1
+		{% else %}
 		pgb --type="$2" backup >"$log" 2>&1
+		{% endif %}
 	fi
 	rc=$?
 	cat "$log"
@@ -152,6 +157,9 @@ now)
 	fi
 	u=provision-backup@$2.service
 	if systemctl start "$u"; then
+		{% if backup_from == "standby" %}
+		[ "$2" = dump ] || sh /usr/local/lib/provision/backup-standby.sh said
+		{% endif %}
 		exit 0
 	fi
 	tail -n 20 "/var/lib/pgbackrest/last-$2.log" >&2
@@ -184,6 +192,9 @@ status)
 	    coalesce(last_failed_wal, '-'), coalesce(extract(epoch from last_failed_time)::bigint, 0)
 	  from pg_stat_archiver" 2>/dev/null | tr '|' ' '
 	echo "R $(ls "$d/pg_wal/archive_status" 2>/dev/null | grep -c '\.ready$')"
+	{% if backup_from == "standby" %}
+	sh /usr/local/lib/provision/backup-standby.sh status
+	{% endif %}
 	;;
 checksums)
 	checksums

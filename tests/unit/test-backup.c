@@ -122,6 +122,39 @@ static void test_helper_missing(void)
 	buf_release(&out);
 }
 
+static void test_from_standby(void)
+{
+	struct buf out;
+	bool bad = true;
+	char text[4096];
+
+	/* backup_from: standby, one streaming, the last backup read there */
+	snprintf(
+	    text, sizeof(text),
+	    "N 1767319230\nU full inactive active\n%sR 0\nG 1\nF 1767319110 standby 10.0.0.3\n",
+	    good_info);
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s, "backups from a standby: 1 standby(s) streaming, the data files are read "
+	                 "there\n");
+	CHECK_HAS(out.s, "last backup taken from the standby 10.0.0.3, 2 min ago\n");
+	CHECK(!strstr(out.s, "WARNING"));
+	buf_release(&out);
+
+	/* none streaming: taken from the primary, a warning (the backup itself is good) */
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\n%sG 0\nF 1767319200 primary\n", good_info);
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s,
+	          "backups from a standby: WARNING: no standby streams; backups are taken from "
+	          "the primary\n");
+	CHECK_HAS(
+	    out.s,
+	    "last backup taken from the primary (WARNING: no standby could be read), 30 s ago\n");
+	buf_release(&out);
+}
+
 int main(void)
 {
 	RUN(test_good);
@@ -129,5 +162,6 @@ int main(void)
 	RUN(test_store_broken);
 	RUN(test_archive_failing);
 	RUN(test_helper_missing);
+	RUN(test_from_standby);
 	return check_done("test-backup");
 }
