@@ -559,9 +559,10 @@ static bool patroni_refused(struct bk *b, const char *name, const char *what)
 	pv_say_error("to check the backups: 'provision backup verify %s --on SCRATCH' (a "
 	             "server with roles postgres and backup and backup_scratch: true)",
 	             b->l->name);
-	pv_say_error("to get the data back: restore onto a plain server with roles postgres "
-	             "and backup and the same backup_s3_path, then move the Patroni cluster "
-	             "onto it (see the README, Backups)");
+	pv_say_error("to get data back: 'provision backup restore %s --host SCRATCH [--at "
+	             "TIME] --yes' (the scratch server never archives), then copy what is "
+	             "needed to the leader",
+	             b->l->name);
 	return true;
 }
 

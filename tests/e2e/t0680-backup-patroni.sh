@@ -6,7 +6,8 @@
 # hard, a new leader is elected, 'backup now' goes there and its WAL on the
 # new timeline reaches the store; 'verify --on scratch1' brings back every
 # row written before and after the failover; a restore onto a Patroni
-# server is refused with nothing changed.
+# server is refused with nothing changed; the scratch server restores to a
+# point in time before the failover instead.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
@@ -110,6 +111,9 @@ check "backup now on a replica is refused (exit $rc)" test "$rc" = 1
 
 # the leader's host stopped hard: its init killed, no shutdown
 psql_on "$old" "insert into items values (201, 'just before the stop')" || bail "writing failed"
+sleep 1
+at=$(psql_on "$old" "select now()")
+sleep 1
 pid=$(jq -r ".environments.default.layouts.ha.hosts.$old.pid" "$WORK/.provision/state.json")
 init=$(pgrep -P "$pid" | head -n 1)
 [ -n "$init" ] || bail "cannot find the init of $old's host"
@@ -158,6 +162,13 @@ check "and the rows are the same as on the leader" \
 	test "$(psql_on scratch1 "select md5(string_agg(t::text, ',' order by id)) from items t")" = \
 	"$(psql_on "$new" "select md5(string_agg(t::text, ',' order by id)) from items t")"
 
+# the way back to data on a Patroni layout: a point in time, on the scratch server
+pv backup restore --host scratch1 --at "$at" --yes >"$WORK/restore-at" 2>&1
+rc=$?
+check "restore --host scratch1 --at (before the failover) succeeds: $(tail -n 2 "$WORK/restore-at" | tr '\n' ' ')" test "$rc" = 0
+check "the scratch server has the rows up to that time, none written after the failover" \
+	test "$(psql_on scratch1 "select count(*) filter (where id <= 201) || ' ' || count(*) filter (where id > 1000) from items")" = "201 0"
+
 before=$(psql_on "$new" "select count(*) from items")
 pv backup restore --yes >"$WORK/restore1" 2>&1
 rc=$?
@@ -175,7 +186,7 @@ check "the refused restores changed nothing: the same leader, the same rows" \
 check "no data directory was moved aside" \
 	on_host "$new" "! ls -d /var/lib/postgresql/15/*before-restore* 2>/dev/null"
 
-for f in up1 up2 now1 list1 status1 now2 verify1 restore1; do
+for f in up1 up2 now1 list1 status1 now2 verify1 restore1 restore-at; do
 	check "no passphrase or key in the output of $f" \
 		sh -c "! grep -Fq -e \"\$1\" -e \"\$2\" -e \"\$3\" -e \"\$4\" '$WORK/$f'" _ "$PV_BACKUP_PASS" "$PV_TEST_SU_PW" "$PV_TEST_REPL_PW" "$PV_S3_SECRET"
 done
