@@ -32,6 +32,26 @@ layouts:
 YML
 )
 t_uses ha
+
+# role backup on a server without a PostgreSQL role: refused, nothing made
+mkdir -p "$WORK/bad"
+cat >"$WORK/bad/inventory.yml" <<'YML'
+project: bk0680bad
+layouts:
+  bad:
+    servers:
+      x1: { roles: [base, backup] }
+YML
+for c in validate "up bad"; do
+	# shellcheck disable=SC2086
+	"$PROVISION" -i "$WORK/bad/inventory.yml" --plain $c >"$WORK/bad/out" 2>&1
+	rc=$?
+	check "$c refuses role backup without postgres, postgres-replica or patroni (exit $rc)" test "$rc" = 2
+	check "$c names the inventory position: $(head -n 1 "$WORK/bad/out")" \
+		grep -q "inventory.yml:5:27: role 'backup' needs one of the roles postgres, postgres-replica or patroni on the same server" "$WORK/bad/out"
+done
+check "the refused up made nothing" test ! -e "$WORK/bad/.provision/state.json"
+
 s3_install
 pv up ha --only cloud >"$WORK/up0" 2>&1 || bail "creating the hosts failed: $(tail -n 20 "$WORK/up0")"
 s3_start ha backups
@@ -166,6 +186,7 @@ check "and the rows are the same as on the leader" \
 pv backup restore --host scratch1 --at "$at" --yes >"$WORK/restore-at" 2>&1
 rc=$?
 check "restore --host scratch1 --at (before the failover) succeeds: $(tail -n 2 "$WORK/restore-at" | tr '\n' ' ')" test "$rc" = 0
+[ "$rc" = 0 ] || on_host scratch1 "journalctl -u postgresql@15-main --no-pager -n 30" 2>&1 | sed 's/^/# /'
 check "the scratch server has the rows up to that time, none written after the failover" \
 	test "$(psql_on scratch1 "select count(*) filter (where id <= 201) || ' ' || count(*) filter (where id > 1000) from items")" = "201 0"
 
