@@ -106,6 +106,8 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 {
 	char *copy = xstrdup(text), *save = NULL;
 	long long now = 0;
+	/* a scratch server's timers are off by design */
+	bool scratch = strstr(text, "\nS scratch\n") != NULL;
 
 	*bad = false;
 	if (st != 0 || !strstr(copy, "N ")) {
@@ -123,13 +125,14 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 		           sscanf(line + 2, "%63s %63s %63s", a, b, c) == 3) {
 			bool failed = !strcmp(b, "failed") || !strcmp(c, "failed");
 			bool off = strcmp(c, "active") != 0;
-			if (failed || off)
+			if (failed || (off && !scratch))
 				*bad = true;
 			buf_addf(
 			    out, "%sbackup timer %s: %s%s%s\n", indent, a,
 			    failed ? "FAILED (the last run failed; journalctl -u provision-backup@"
-			    : off  ? "NOT ACTIVE"
-			           : "active",
+			    : scratch ? (off ? "off (a scratch server)" : "active")
+			    : off     ? "NOT ACTIVE"
+			              : "active",
 			    failed ? a : "", failed ? ".service)" : "");
 		} else if (!strcmp(line, "S standby")) {
 			buf_addf(out, "%sbackups: a standby; the primary backs up\n", indent);

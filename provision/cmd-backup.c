@@ -19,6 +19,7 @@
 #include "provision/remote.h"
 #include "provision/session.h"
 #include "provision/shquote.h"
+#include "provision/template.h"
 
 #define HELPER "sh /usr/local/lib/provision/backup.sh"
 
@@ -103,17 +104,133 @@ static void bk_close(struct bk *b)
 	b->n = 0;
 }
 
+static void say_stderr(const struct host *h, const struct buf *e);
+
+/* A scratch server for restore drills (backup_scratch: true on it or its layout). */
+static bool is_scratch(const struct bk *b, const struct inv_server *srv)
+{
+	const struct node *v = srv->vars ? node_get(srv->vars, "backup_scratch") : NULL;
+
+	if (!v && b->l->vars)
+		v = node_get(b->l->vars, "backup_scratch");
+	return v && tpl_truth(v);
+}
+
+static struct host *host_of(struct bk *b, const char *name)
+{
+	for (size_t k = 0; k < b->n; k++)
+		if (!strcmp(b->hosts[k].name, name))
+			return &b->hosts[k];
+	return NULL;
+}
+
+/*
+ * The current Patroni leader among the layout's servers with roles patroni
+ * and backup: patronictl on the first of them that answers (one round
+ * trip, two when that one is down), then that server.
+ */
+static struct host *bk_leader(struct bk *b)
+{
+	static const char script[] = "patronictl -c /etc/patroni/config.yml list -f json\n";
+
+	for (size_t i = 0; i < b->l->n_servers; i++) {
+		const struct inv_server *srv = &b->l->servers[i];
+		struct host *h = host_of(b, srv->name);
+		struct remote_target t;
+		struct pv_error err = {{0}};
+		struct remote *r = NULL;
+		struct buf o, e;
+		int st = -1;
+
+		if (!h || !is_role(srv, "patroni"))
+			continue;
+		memset(&t, 0, sizeof(t));
+		t.name = h->name;
+		t.address = h->address;
+		t.port = h->port;
+		t.user = h->user;
+		t.private_key = b->s->private_key;
+		t.known_hosts = b->s->known_hosts;
+		t.timeout_ms = 5000;
+		buf_init(&o, 1 << 16);
+		buf_init(&e, 1 << 16);
+		if (remote_connect(&r, &t, &err) < 0 ||
+		    remote_exec(r, converge_shell(h), script, strlen(script), &o, &e, &st, &err) <
+		        0) {
+			/* down, perhaps the leader that failed: ask the next one */
+			fprintf(stderr, "%s: %s; asking another server who leads\n", h->name,
+			        err.msg);
+			if (r)
+				remote_close(r);
+			buf_release(&o);
+			buf_release(&e);
+			continue;
+		}
+		remote_close(r);
+		if (st != 0) {
+			/* Patroni cannot tell there (etcd out of reach?): ask the next one */
+			say_stderr(h, &e);
+			buf_release(&o);
+			buf_release(&e);
+			continue;
+		}
+		json_t *root = json_loads(o.s ? o.s : "", 0, NULL), *m;
+		const char *leader = NULL;
+		size_t k;
+		json_array_foreach(root, k, m)
+		{
+			const char *role = json_string_value(json_object_get(m, "Role"));
+			const char *state = json_string_value(json_object_get(m, "State"));
+			if (role && state && !strcmp(role, "Leader") && !strcmp(state, "running"))
+				leader = json_string_value(json_object_get(m, "Member"));
+		}
+		char *name = leader ? xstrdup(leader) : NULL;
+		json_decref(root);
+		if (!name) {
+			pv_say_error("%s: Patroni names no running leader now (a failover under "
+			             "way?); try again, or name a server with --host",
+			             h->name);
+			buf_release(&o);
+			buf_release(&e);
+			return NULL;
+		}
+		buf_release(&o);
+		buf_release(&e);
+		const struct inv_server *ls = layout_server(b->l, name);
+		struct host *lh = ls ? host_of(b, name) : NULL;
+		if (!lh || !backup_server_has(ls)) {
+			pv_say_error(
+			    "the Patroni leader '%s' is not a server of layout '%s' with role "
+			    "backup",
+			    name, b->l->name);
+			free(name);
+			return NULL;
+		}
+		fprintf(stderr, "%s: the Patroni leader (asked on %s)\n", lh->name, h->name);
+		free(name);
+		return lh;
+	}
+	pv_say_error("no server of layout '%s' with role patroni could say who leads; name one "
+	             "with --host",
+	             b->l->name);
+	return NULL;
+}
+
 /*
  * The host called name (which must have role backup), or by default the
- * layout's first primary with role backup.
+ * layout's first primary with role backup (not a scratch server); on a
+ * Patroni layout the current leader.
  */
 static struct host *bk_host(struct bk *b, const char *name)
 {
 	for (size_t i = 0; i < b->l->n_servers; i++) {
 		const struct inv_server *srv = &b->l->servers[i];
 		if (name ? strcmp(srv->name, name) != 0
-		         : !backup_server_has(srv) || !is_role(srv, "postgres"))
+		         : !backup_server_has(srv) || is_scratch(b, srv) ||
+		               !(is_role(srv, "postgres") || is_role(srv, "patroni")))
 			continue;
+		if (!name && is_role(srv, "patroni"))
+			return bk_leader(b);
 		if (!backup_server_has(srv)) {
 			pv_say_error("server '%s' of layout '%s' has no role backup", srv->name,
 			             b->l->name);
@@ -129,8 +246,8 @@ static struct host *bk_host(struct bk *b, const char *name)
 	if (name)
 		pv_say_error("no server '%s' in layout '%s'", name, b->l->name);
 	else
-		pv_say_error("layout '%s' has no server with roles postgres and backup; name one "
-		             "with --host",
+		pv_say_error("layout '%s' has no server with roles postgres (or patroni) and "
+		             "backup; name one with --host",
 		             b->l->name);
 	return NULL;
 }
@@ -428,6 +545,37 @@ static int restore_on(struct bk *b, const struct host *h, const char *at, const 
 	return PV_EXIT_OK;
 }
 
+/*
+ * Patroni owns the data directory of its servers and would fight a restore
+ * there: refused before anything runs, saying what to do instead.  name
+ * NULL: the default server (a Patroni layout's leader).
+ */
+static bool patroni_refused(struct bk *b, const char *name, const char *what)
+{
+	const struct inv_server *srv = NULL;
+
+	for (size_t i = 0; i < b->l->n_servers && !srv; i++) {
+		const struct inv_server *c = &b->l->servers[i];
+		if (name ? !strcmp(c->name, name)
+		         : backup_server_has(c) && !is_scratch(b, c) &&
+		               (is_role(c, "postgres") || is_role(c, "patroni")))
+			srv = c;
+	}
+	if (!srv || !is_role(srv, "patroni"))
+		return false;
+	pv_say_error("%s: %s refused: Patroni manages PostgreSQL on this server (role "
+	             "patroni); nothing was changed",
+	             srv->name, what);
+	pv_say_error("to check the backups: 'provision backup verify %s --on SCRATCH' (a "
+	             "server with roles postgres and backup and backup_scratch: true)",
+	             b->l->name);
+	pv_say_error("to get data back: 'provision backup restore %s --host SCRATCH [--at "
+	             "TIME] --yes' (the scratch server never archives), then copy what is "
+	             "needed to the leader",
+	             b->l->name);
+	return true;
+}
+
 static int do_restore(struct bk *b, const struct opts *o)
 {
 	struct host *h;
@@ -439,6 +587,8 @@ static int do_restore(struct bk *b, const struct opts *o)
 		pv_say_error("--at takes a time such as '2026-05-01 12:00:00+00', not '%s'", o->at);
 		return PV_EXIT_USAGE;
 	}
+	if (patroni_refused(b, o->host, "restore"))
+		return PV_EXIT_USAGE;
 	if (!(h = bk_host(b, o->host)))
 		return PV_EXIT_USAGE;
 	printf("%s: restoring from the repository%s%s...\n", h->name, o->at ? " to " : "",
@@ -474,6 +624,8 @@ static int do_verify(struct bk *b, const struct opts *o)
 		             "replaced)");
 		return PV_EXIT_USAGE;
 	}
+	if (patroni_refused(b, o->on, "restoring onto it"))
+		return PV_EXIT_USAGE;
 	if (!(src = bk_host(b, o->host)) || !(scratch = bk_host(b, o->on)))
 		return PV_EXIT_USAGE;
 	if (src == scratch) {
@@ -586,6 +738,7 @@ const struct cmd_entry cmd_backup_entry = {
             "                                table's rows and checksum with the source\n"
             "Options:\n"
             "  --host SERVER   the server backed up or restored (default: the layout's\n"
-            "                  server with roles postgres and backup)\n",
+            "                  server with roles postgres and backup, or on a Patroni\n"
+            "                  layout the current leader; restore refuses Patroni servers)\n",
     .exec = cmd_backup,
 };

@@ -14,8 +14,9 @@
 #include "provision/buf.h"
 #include "provision/role.h"
 
-static const char *const role_keys[] = {"description", "requires", "ports", "vars",
-                                        "resources",   "handlers", "health"};
+static const char *const role_keys[] = {"description",     "requires", "after",
+                                        "requires_one_of", "ports",    "vars",
+                                        "resources",       "handlers", "health"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -46,6 +47,12 @@ static void role_free(struct role *r)
 	for (size_t i = 0; i < r->n_requires; i++)
 		free(r->requires[i]);
 	free(r->requires);
+	for (size_t i = 0; i < r->n_after; i++)
+		free(r->after[i]);
+	free(r->after);
+	for (size_t i = 0; i < r->n_one_of; i++)
+		free(r->one_of[i]);
+	free(r->one_of);
 	for (size_t i = 0; i < r->n_ports; i++)
 		free(r->ports[i]);
 	free(r->ports);
@@ -204,6 +211,17 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 			diags_add(d, &node_get(r->doc, "requires")->items[i]->pos,
 			          "invalid role name '%s' in 'requires' of %s", r->requires[i],
 			          where);
+	str_list(r->doc, "after", where, &r->after, &r->n_after, d);
+	for (size_t i = 0; i < r->n_after; i++)
+		if (!role_name_ok(r->after[i]))
+			diags_add(d, &node_get(r->doc, "after")->items[i]->pos,
+			          "invalid role name '%s' in 'after' of %s", r->after[i], where);
+	str_list(r->doc, "requires_one_of", where, &r->one_of, &r->n_one_of, d);
+	for (size_t i = 0; i < r->n_one_of; i++)
+		if (!role_name_ok(r->one_of[i]))
+			diags_add(d, &node_get(r->doc, "requires_one_of")->items[i]->pos,
+			          "invalid role name '%s' in 'requires_one_of' of %s", r->one_of[i],
+			          where);
 	str_list(r->doc, "ports", where, &r->ports, &r->n_ports, d);
 	for (size_t i = 0; i < r->n_ports; i++)
 		if (!port_ok(r->ports[i]))
@@ -308,9 +326,27 @@ struct role *role_get(struct role_set *rs, const char *name, const struct pos *a
 	return e->role;
 }
 
-/* Depth-first: requires before the role; onstack detects cycles. */
+/* The roles a server has (NULL: none known yet). */
+struct have {
+	struct role *const *roles;
+	size_t n;
+};
+
+static bool have_role(const struct have *h, const char *name)
+{
+	for (size_t i = 0; h && i < h->n; i++)
+		if (!strcmp(h->roles[i]->name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Depth-first: requires before the role, then the roles of 'after' that
+ * the server has (h); onstack detects cycles.
+ */
 static int visit(struct role_set *rs, const char *name, const struct pos *at, char ***stack,
-                 size_t *depth, struct role ***out, size_t *n_out, size_t *alloc, struct diags *d)
+                 size_t *depth, struct role ***out, size_t *n_out, size_t *alloc,
+                 const struct have *h, struct diags *d)
 {
 	struct role *r;
 
@@ -335,7 +371,17 @@ static int visit(struct role_set *rs, const char *name, const struct pos *at, ch
 	const struct node *req = node_get(r->doc, "requires");
 	for (size_t i = 0; i < r->n_requires; i++) {
 		if (visit(rs, r->requires[i], &req -> items[i] -> pos, stack, depth, out, n_out,
-		          alloc, d) < 0) {
+		          alloc, h, d) < 0) {
+			(*depth)--;
+			return -1;
+		}
+	}
+	const struct node *aft = node_get(r->doc, "after");
+	for (size_t i = 0; i < r->n_after; i++) {
+		if (!have_role(h, r->after[i]))
+			continue;
+		if (visit(rs, r->after[i], &aft->items[i]->pos, stack, depth, out, n_out, alloc, h,
+		          d) < 0) {
 			(*depth)--;
 			return -1;
 		}
@@ -356,8 +402,51 @@ int role_closure(struct role_set *rs, char *const *names, const struct pos *name
 	*out = NULL;
 	*n_out = 0;
 	for (size_t i = 0; i < n; i++)
-		if (visit(rs, names[i], &name_pos[i], &stack, &depth, out, n_out, &alloc, d) < 0)
+		if (visit(rs, names[i], &name_pos[i], &stack, &depth, out, n_out, &alloc, NULL, d) <
+		    0)
 			rc = -1;
+	/* again, now that the server's roles are known: 'after' orders among them */
+	if (rc == 0) {
+		struct role **first = *out;
+		struct have h = {first, *n_out};
+		bool any_after = false;
+
+		for (size_t i = 0; i < h.n; i++)
+			any_after = any_after || first[i]->n_after > 0;
+		if (any_after) {
+			*out = NULL;
+			*n_out = 0;
+			alloc = 0;
+			for (size_t i = 0; i < n && rc == 0; i++)
+				if (visit(rs, names[i], &name_pos[i], &stack, &depth, out, n_out,
+				          &alloc, &h, d) < 0)
+					rc = -1;
+			free(first);
+		}
+	}
+	/* a role that needs one of some roles on the same server */
+	for (size_t i = 0; rc == 0 && i < *n_out; i++) {
+		struct role *r = (*out)[i];
+		struct have h = {*out, *n_out};
+		bool found = r->n_one_of == 0;
+		const struct pos *at = n ? &name_pos[0] : NULL;
+
+		for (size_t k = 0; k < r->n_one_of && !found; k++)
+			found = have_role(&h, r->one_of[k]);
+		if (found)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (!strcmp(names[k], r->name))
+				at = &name_pos[k];
+		struct buf list = BUF_INIT;
+		for (size_t k = 0; k < r->n_one_of; k++)
+			buf_addf(&list, "%s%s", k ? (k + 1 == r->n_one_of ? " or " : ", ") : "",
+			         r->one_of[k]);
+		diags_add(d, at, "role '%s' needs one of the roles %s on the same server", r->name,
+		          list.s);
+		buf_release(&list);
+		rc = -1;
+	}
 	free(stack);
 	return rc;
 }

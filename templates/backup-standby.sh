@@ -18,7 +18,7 @@
 # nothing else is.
 stanza={{ backup_stanza | sh }}
 v={{ postgres_version | sh }}
-port={{ postgres_port | sh }}
+port={{ postgres_port | default "5432" | sh }}
 addr={{ private_address | sh }}
 label=provision-backup-tls/{{ project | sh }}/{{ env | sh }}/{{ layout | sh }}
 # The other servers with role backup this one reads from or is read by: on

@@ -14,6 +14,11 @@ stanza={{ backup_stanza | sh }}
 v={{ postgres_version | sh }}
 d=/var/lib/postgresql/$v/main
 unit=postgresql@$v-main
+{% if postgres_patroni %}
+# Patroni's cluster: Patroni starts and stops it
+d=/var/lib/postgresql/$v/patroni
+unit=patroni
+{% endif %}
 scratch={% if backup_scratch %}yes{% else %}no{% endif %}
 pgb() { runuser -u postgres -- pgbackrest --stanza="$stanza" "$@"; }
 q() { runuser -u postgres -- psql -X -q -tA -F '|' -v ON_ERROR_STOP=1 "$@"; }
@@ -145,6 +150,10 @@ run)
 	;;
 check-store)
 	out=$(pgb info --output=json 2>&1) || { echo "the backup store: $out" >&2; exit 1; }
+	# the store answers; the stanza comes from the primary, perhaps still converging
+	if [ "$scratch" = yes ] || standby; then
+		case "$out" in *'"message":"missing stanza path"'*) exit 0 ;; esac
+	fi
 	case "$out" in
 	*'"status":{"code":0,'* | *'"status":{"code":2,'*) ;;
 	*) echo "the backup store cannot be used: $out" >&2; exit 1 ;;
@@ -189,7 +198,8 @@ status)
 	fi
 	q -d postgres -c "select 'A', archived_count, coalesce(last_archived_wal, '-'),
 	    coalesce(extract(epoch from last_archived_time)::bigint, 0), failed_count,
-	    coalesce(last_failed_wal, '-'), coalesce(extract(epoch from last_failed_time)::bigint, 0)
+	    coalesce(last_failed_wal, '-'), coalesce(extract(epoch from last_failed_time)::bigint
+	    * (last_failed_time >= coalesce(last_archived_time, last_failed_time))::int, 0)
 	  from pg_stat_archiver" 2>/dev/null | tr '|' ' '
 	echo "R $(ls "$d/pg_wal/archive_status" 2>/dev/null | grep -c '\.ready$')"
 	{% if backup_from == "standby" %}
@@ -206,6 +216,10 @@ mark)
 	flush_wal
 	;;
 restore)
+	{% if postgres_patroni %}
+	echo "REFUSED: Patroni manages PostgreSQL here; restore onto a plain server (see 'provision backup verify')" >&2
+	exit 4
+	{% endif %}
 	if running && ! standby && [ "${PV_YES:-}" != yes ]; then
 		echo "REFUSED: PostgreSQL runs here as a primary; restoring replaces its data (add --yes)" >&2
 		exit 3

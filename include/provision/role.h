@@ -3,6 +3,9 @@
  *
  *   description: one line
  *   requires: [base]          # roles applied before this one on the same server
+ *   after: [postgres]         # if the server also has these roles, they come first
+ *                             # (not pulled in)
+ *   requires_one_of: [a, b]   # the server must have at least one of these roles
  *   ports: [80/tcp, 443/tcp]  # ports this role opens; the ufw role reads them
  *   vars: { name: default }   # lowest-priority variables
  *   resources:                # applied in order; each item has exactly one type key
@@ -33,6 +36,10 @@ struct role {
 	char *description;
 	char **requires;
 	size_t n_requires;
+	char **after; /* ordered after these, when the server has them */
+	size_t n_after;
+	char **one_of; /* requires_one_of */
+	size_t n_one_of;
 	char **ports; /* "80/tcp" */
 	size_t n_ports;
 	const struct node *vars; /* map or NULL */
@@ -61,7 +68,9 @@ void role_set_release(struct role_set *rs);
 struct role *role_get(struct role_set *rs, const char *name, const struct pos *at, struct diags *d);
 /*
  * The ordered list of roles for a server: requires first (depth first),
- * each role once; a requires cycle is an error.
+ * then the roles of 'after' the server has, each role once; a cycle is an
+ * error, and so is a role whose 'requires_one_of' the server does not meet
+ * (reported where the role is named).
  */
 int role_closure(struct role_set *rs, char *const *names, const struct pos *name_pos, size_t n,
                  struct role ***out, size_t *n_out, struct diags *d);

@@ -65,6 +65,26 @@ static void test_failed_timer(void)
 	buf_release(&out);
 }
 
+static void test_scratch_timers_off(void)
+{
+	struct buf out;
+	bool bad = true;
+
+	/* a scratch server: its timers are off by design, not a failure */
+	fmt("N 1\nU full inactive inactive\nU diff inactive inactive\nS scratch\n", 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s, "backup timer full: off (a scratch server)\n");
+	CHECK_HAS(out.s, "backups: a scratch server for restore drills\n");
+	CHECK(!strstr(out.s, "NOT ACTIVE"));
+	buf_release(&out);
+
+	/* a failed run still fails there */
+	fmt("N 1\nU full failed inactive\nU diff inactive inactive\nS scratch\n", 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backup timer full: FAILED");
+	buf_release(&out);
+}
+
 static void test_store_broken(void)
 {
 	struct buf out;
@@ -159,6 +179,7 @@ int main(void)
 {
 	RUN(test_good);
 	RUN(test_failed_timer);
+	RUN(test_scratch_timers_off);
 	RUN(test_store_broken);
 	RUN(test_archive_failing);
 	RUN(test_helper_missing);
