@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "render.h"
 #include "provision/buf.h"
 #include "provision/common.h"
@@ -27,32 +28,6 @@ static struct inventory *inv;
 static struct role_set roles;
 static struct scope facts;
 static const char *template_dirs[2];
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fputs(text, f) < 0 || fclose(f))
-		die(path);
-}
-
-static void role(const char *name, const char *text)
-{
-	char *dir = xasprintf("%s/roles/%s", scratch, name);
-	char *file = xasprintf("%s/role.yml", dir);
-
-	if (mkdir(dir, 0755) < 0)
-		die(dir);
-	write_file(file, text);
-	free(file);
-	free(dir);
-}
 
 static int render(struct host_plan *hp, struct diags *d, const char *server)
 {
@@ -202,11 +177,11 @@ static void setup(void)
 	}
 	diags_release(&d);
 	free(p);
-	role("whenrole", role_when);
-	role("badwhen", role_badwhen);
-	role("healthrole", role_health);
-	role("badhealth", role_badhealth);
-	role("fw", role_fw);
+	write_role(scratch, "whenrole", role_when);
+	write_role(scratch, "badwhen", role_badwhen);
+	write_role(scratch, "healthrole", role_health);
+	write_role(scratch, "badhealth", role_badhealth);
+	write_role(scratch, "fw", role_fw);
 	role_set_init(&roles);
 	p = xasprintf("%s/roles", scratch);
 	role_set_add_dir(&roles, p);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1551,6 +1552,16 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	if (geteuid() != 0) {
 		printf("test-engine: must run as root (the scripts chown to root)\n");
+		return 1;
+	}
+	/*
+	 * The scripts keep what they replace in the machine's
+	 * /var/lib/provision/backup, and the test checks it is left as it was
+	 * found: two runs at once (two checkouts) would see each other's.
+	 */
+	int lock = open("/run/provision-test-engine.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0) {
+		perror("/run/provision-test-engine.lock");
 		return 1;
 	}
 	setup();

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/inventory.h"
@@ -21,32 +22,6 @@ static char scratch[] = "/tmp/test-roleorder-XXXXXX";
 static struct inventory *inv;
 static struct role_set roles;
 static char *inv_path;
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(2);
-}
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f || fputs(text, f) < 0 || fclose(f))
-		die(path);
-}
-
-static void role(const char *name, const char *text)
-{
-	char *dir = xasprintf("%s/roles/%s", scratch, name);
-	char *file = xasprintf("%s/role.yml", dir);
-
-	if (mkdir(dir, 0755) < 0)
-		die(dir);
-	write_file(file, text);
-	free(file);
-	free(dir);
-}
 
 static void setup(void)
 {
@@ -77,9 +52,9 @@ static void setup(void)
 		exit(2);
 	}
 	diags_release(&d);
-	role("loop-a", "after: [loop-b]\n");
-	role("loop-b", "after: [loop-a]\n");
-	role("needs-backup", "requires: [backup]\n");
+	write_role(scratch, "loop-a", "after: [loop-b]\n");
+	write_role(scratch, "loop-b", "after: [loop-a]\n");
+	write_role(scratch, "needs-backup", "requires: [backup]\n");
 	role_set_init(&roles);
 	p = xasprintf("%s/roles", scratch);
 	role_set_add_dir(&roles, p);

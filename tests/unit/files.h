@@ -1,0 +1,42 @@
+/*
+ * files.h - the unit tests' scratch files: a message and exit 2 when the
+ * test's own setup fails, a whole file written, a role written into
+ * DIR/roles/NAME/role.yml.
+ */
+#ifndef TEST_FILES_H
+#define TEST_FILES_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "provision/common.h"
+
+static inline void die(const char *what)
+{
+	perror(what);
+	exit(2);
+}
+
+static inline void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f))
+		die(path);
+}
+
+/* dir/roles must exist. */
+static inline void write_role(const char *dir, const char *name, const char *text)
+{
+	char *rdir = xasprintf("%s/roles/%s", dir, name);
+	char *file = xasprintf("%s/role.yml", rdir);
+
+	if (mkdir(rdir, 0755) < 0)
+		die(rdir);
+	write_file(file, text);
+	free(file);
+	free(rdir);
+}
+
+#endif
