@@ -10,6 +10,7 @@
 # back with up and rejoins as a replica; switchover hands the leader role
 # on; a second run changes nothing.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-patroni.sh"
 
 t_project <<'YML'
 project: ha
@@ -48,26 +49,6 @@ has_shop() {
 }
 check "the inventory's database exists, owned by its user" has_shop
 
-# "name role state" of every member, as a surviving node sees it
-members() {
-	local h
-	for h in "$@"; do
-		on_host "$h" "patronictl -c /etc/patroni/config.yml list -f json" 2>/dev/null |
-			jq -r '.[] | "\(.Member) \(.Role) \(.State)"' 2>/dev/null && return 0
-	done
-	return 1
-}
-leader_of() { members "$@" | awk '$2 == "Leader" && $3 == "running" { print $1 }'; }
-# Wait up to $1 seconds for a command to succeed.
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq 1 "$t"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 1
-	done
-	return 1
-}
 # Patroni 3.0 shows a streaming replica as "running"
 all_streaming() { [ "$(members pg1 pg2 pg3 | grep -Ec ' (Replica|Sync Standby) running$')" = 2 ]; }
 

@@ -9,6 +9,7 @@
 # server is refused with nothing changed; the scratch server restores to a
 # point in time before the failover instead.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-patroni.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
 export PV_TEST_REPL_PW="repl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -70,24 +71,6 @@ for h in pg1 pg2 pg3; do
 		on_host "$h" "test ! -e /etc/postgresql/15/main && ! systemctl -q is-active postgresql@15-main"
 done
 
-members() {
-	local h
-	for h in "$@"; do
-		on_host "$h" "patronictl -c /etc/patroni/config.yml list -f json" 2>/dev/null |
-			jq -r '.[] | "\(.Member) \(.Role) \(.State)"' 2>/dev/null && return 0
-	done
-	return 1
-}
-leader_of() { members "$@" | awk '$2 == "Leader" && $3 == "running" { print $1 }'; }
-wait_for() {
-	local t=$1 i
-	shift
-	for i in $(seq 1 "$t"); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 1
-	done
-	return 1
-}
 all_streaming() { [ "$(members pg1 pg2 pg3 | grep -Ec ' (Replica|Sync Standby) (running|streaming)$')" = 2 ]; }
 check "a leader and two streaming replicas" wait_for 120 all_streaming
 old=$(leader_of pg1 pg2 pg3)

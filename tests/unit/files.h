@@ -1,7 +1,7 @@
 /*
- * files.h - the unit tests' scratch files: a message and exit 2 when the
- * test's own setup fails, a whole file written, a role written into
- * DIR/roles/NAME/role.yml.
+ * files.h - the unit tests' scratch files: a scratch directory with roles/
+ * in it, a message and exit 2 when the test's own setup fails, a whole
+ * file written, a role written into DIR/roles/NAME/role.yml.
  */
 #ifndef TEST_FILES_H
 #define TEST_FILES_H
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "provision/common.h"
 
@@ -24,6 +25,19 @@ static inline void write_file(const char *path, const char *text)
 
 	if (!f || fputs(text, f) < 0 || fclose(f))
 		die(path);
+}
+
+/* mkdtemp(tmpl), and tmpl/roles in it. */
+static inline void make_scratch(char *tmpl)
+{
+	char *p;
+
+	if (!mkdtemp(tmpl))
+		die(tmpl);
+	p = xasprintf("%s/roles", tmpl);
+	if (mkdir(p, 0755) < 0)
+		die(p);
+	free(p);
 }
 
 /* dir/roles must exist. */

@@ -28,12 +28,7 @@ static void setup(void)
 	struct diags d;
 	char *p;
 
-	if (!mkdtemp(scratch))
-		die(scratch);
-	p = xasprintf("%s/roles", scratch);
-	if (mkdir(p, 0755) < 0)
-		die(p);
-	free(p);
+	make_scratch(scratch);
 	inv_path = xasprintf("%s/inventory.yml", scratch);
 	write_file(inv_path, "project: roleorder\n"
 	                     "layouts:\n"
