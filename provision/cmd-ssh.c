@@ -78,11 +78,17 @@ static int cmd_ssh(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 
+	/* user and address come from the inventory or the state: never let one be read as an
+	 * option (the inventory's types refuse them already; this holds for the state too) */
+	if (found->user[0] == '-' || found->address[0] == '-' || !found->address[0]) {
+		pv_say_error("host '%s' has an invalid user or address", name);
+		hosts_free(found, 1);
+		return PV_EXIT_USAGE;
+	}
 	char *khopt = xasprintf("UserKnownHostsFile=%s", s->known_hosts);
 	char *port = xasprintf("%d", found->port);
-	char *dest = xasprintf("%s@%s", found->user, found->address);
 	size_t extra = (size_t)(argc - optind);
-	char **av = xcalloc(20 + extra, sizeof(*av));
+	char **av = xcalloc(22 + extra, sizeof(*av));
 	size_t k = 0;
 	av[k++] = "ssh";
 	av[k++] = "-i";
@@ -99,9 +105,11 @@ static int cmd_ssh(struct session *s, int argc, char **argv)
 	av[k++] = "LogLevel=ERROR";
 	av[k++] = "-p";
 	av[k++] = port;
-	av[k++] = dest;
-	if (extra)
-		av[k++] = "--";
+	av[k++] = "-l";
+	av[k++] = found->user;
+	/* after '--' ssh reads no more options: the host and the command are taken as they are */
+	av[k++] = "--";
+	av[k++] = found->address;
 	for (int i = optind; i < argc; i++)
 		av[k++] = argv[i];
 	av[k] = NULL;

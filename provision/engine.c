@@ -12,6 +12,7 @@
 #include "provision/repro.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
+#include "provision/vars.h"
 #include "res-util.h"
 
 /* Keys a resource item may carry besides its one type key. */
@@ -430,9 +431,9 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 
 	for (size_t i = 0; i < n_roles; i++)
 		scope_set_map(s, roles[i]->vars);
-	scope_set_map(s, inv->vars);
-	scope_set_map(s, in->layout->vars);
-	scope_set_map(s, in->server->vars);
+	vars_set_layer(s, inv->vars);
+	vars_set_layer(s, in->layout->vars);
+	vars_set_layer(s, in->server->vars);
 	if (in->secrets) {
 		scope_copy(s, &in->secrets->values);
 		for (size_t i = 0; i < in->secrets->problems.n; i++)
@@ -605,6 +606,13 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 		for (size_t k = 0; k < roles[i]->n_ports; k++)
 			add_port(hp, roles[i]->ports[k], &port_alloc);
 	build_scope(hp, roles, n_roles, in, d);
+	/* every value checked against its type before anything is rendered from it */
+	size_t typed = d->n;
+	vars_check_scope(&hp->scope, roles, n_roles, in->secrets ? &in->secrets->values : NULL, d);
+	if (d->n != typed) {
+		free(roles);
+		return -1;
+	}
 	load_handlers(hp, roles, n_roles, in, d);
 	for (size_t i = 0; i < n_roles; i++) {
 		bool wanted = in->n_only_roles == 0;

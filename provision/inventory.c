@@ -13,6 +13,7 @@
 #include "provision/environment.h"
 #include "provision/inventory.h"
 #include "provision/report.h"
+#include "provision/vars.h"
 
 static const char *const top_keys[] = {"project",   "ssh",     "vars",        "secrets",
                                        "providers", "layouts", "environments"};
@@ -317,6 +318,7 @@ static void check_providers(const struct node *providers, struct diags *d)
 		} else {
 			char *what = xasprintf("provider '%s'", name);
 			opt_map(v, what, d);
+			vars_check_keys(v, name, d);
 			free(what);
 		}
 		free(s);
@@ -336,9 +338,16 @@ static void load_roles(struct inv_server *srv, const struct node *map, const str
 			diags_add(d, kp, "missing key 'roles' in server '%s'", srv->name);
 		return;
 	}
-	if (v->kind == NODE_SCALAR && is_plain_string(v)) {
-		items = (const struct node *const *)&v;
-		n = 1;
+	if (v->kind == NODE_SCALAR && is_plain_string(v) && *v->scalar) {
+		/* one name is still a list: a string here is most often a list gone wrong */
+		desc = shown(v->scalar);
+		diags_add(
+		    d, &v->pos,
+		    "'roles' in server '%s' must be a list of role names, not a string (write "
+		    "[%s])",
+		    srv->name, desc);
+		free(desc);
+		return;
 	} else if (v->kind == NODE_SEQ && v->n > 0) {
 		items = (const struct node *const *)v->items;
 		n = v->n;
@@ -418,6 +427,7 @@ static void load_server(struct inv_server *srv, const struct node *v, const stru
 		return;
 	}
 	load_roles(srv, v, kp, d);
+	vars_check_keys(v, "server", d);
 	vwhere = xasprintf("'vars' in %s", where);
 	srv->vars = opt_map(node_get(v, "vars"), vwhere, d);
 	check_var_names(srv->vars, where, d);

@@ -56,6 +56,10 @@ static void role_free(struct role *r)
 	for (size_t i = 0; i < r->n_ports; i++)
 		free(r->ports[i]);
 	free(r->ports);
+	for (size_t i = 0; i < r->n_decls; i++)
+		var_decl_release(&r->decls[i]);
+	free(r->decls);
+	node_free(r->defaults);
 	node_free(r->doc);
 	free(r);
 }
@@ -178,6 +182,36 @@ static bool port_ok(const char *p)
 	return !*end || !strcmp(end, " private");
 }
 
+/* The declarations of 'vars', and the map of their defaults. */
+static void load_vars(struct role *r, const struct node *vars, struct diags *d)
+{
+	struct pos at = vars->pos;
+
+	r->decls = xcalloc(vars->n ? vars->n : 1, sizeof(*r->decls));
+	r->defaults = node_new_map(&at);
+	for (size_t i = 0; i < vars->n; i++) {
+		char *where = xasprintf("variable '%s' of role '%s'", vars->keys[i], r->name);
+		struct var_decl *decl = &r->decls[r->n_decls];
+
+		if (var_decl_parse(decl, vars->keys[i], &vars->key_pos[i], vars->items[i], where,
+		                   d) == 0) {
+			r->n_decls++;
+			if (decl->dflt && !node_is_null(decl->dflt))
+				node_map_set(r->defaults, decl->name, node_clone(decl->dflt));
+		}
+		free(where);
+	}
+	r->vars = r->defaults;
+}
+
+const struct var_decl *role_decl(const struct role *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_decls; i++)
+		if (!strcmp(r->decls[i].name, name))
+			return &r->decls[i];
+	return NULL;
+}
+
 static struct role *role_load(const char *name, const char *dir, struct diags *d)
 {
 	struct role *r = xcalloc(1, sizeof(*r));
@@ -234,7 +268,7 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		diags_add(d, &v->pos, "'vars' in %s must be a mapping, not %s", where,
 		          node_kind_name(v));
 	else if (v && v->kind == NODE_MAP)
-		r->vars = v;
+		load_vars(r, v, d);
 	v = node_get(r->doc, "resources");
 	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
 		diags_add(d, &v->pos, "'resources' in %s must be a list, not %s", where,

@@ -16,6 +16,7 @@
 #include "provision/keys.h"
 #include "provision/repro.h"
 #include "provision/session.h"
+#include "provision/vars.h"
 
 void pv_say_error(const char *fmt, ...)
 {
@@ -322,6 +323,8 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 	diags_init(&d);
 	if (p->validate)
 		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
+	vars_check_names(s->inv, l, &s->roles, !s->inv_vars_checked, &d);
+	s->inv_vars_checked = true;
 	for (size_t i = 0; i < l->n_servers; i++) {
 		struct host_plan hp;
 		struct render_input in;

@@ -7,7 +7,8 @@
  *                             # (not pulled in)
  *   requires_one_of: [a, b]   # the server must have at least one of these roles
  *   ports: [80/tcp, 443/tcp]  # ports this role opens; the ufw role reads them
- *   vars: { name: default }   # lowest-priority variables
+ *   vars:                     # every variable the role reads, typed (vartype.h)
+ *     name: { type: int, min: 1, max: 10, default: 3, doc: one line }
  *   resources:                # applied in order; each item has exactly one type key
  *     - package: { name: [fail2ban] }
  *       notify: [restart fail2ban]      # optional, on any resource
@@ -27,6 +28,7 @@
 #define PROVISION_ROLE_H
 
 #include "provision/node.h"
+#include "provision/vartype.h"
 
 struct role {
 	char *name;
@@ -42,7 +44,10 @@ struct role {
 	size_t n_one_of;
 	char **ports; /* "80/tcp" */
 	size_t n_ports;
-	const struct node *vars; /* map or NULL */
+	const struct node *vars; /* the defaults (name -> value), or NULL */
+	struct var_decl *decls; /* what 'vars' declares */
+	size_t n_decls;
+	struct node *defaults; /* owned: what vars points to */
 	const struct node *resources; /* seq or NULL */
 	const struct node *handlers; /* map or NULL */
 	const struct node *health; /* seq or NULL: checks 'provision status' runs */
@@ -66,6 +71,8 @@ void role_set_release(struct role_set *rs);
  * role was named (for "unknown role 'x' (did you mean 'y'?)").
  */
 struct role *role_get(struct role_set *rs, const char *name, const struct pos *at, struct diags *d);
+/* The declaration of variable name in role r, or NULL. */
+const struct var_decl *role_decl(const struct role *r, const char *name);
 /*
  * The ordered list of roles for a server: requires first (depth first),
  * then the roles of 'after' the server has, each role once; a cycle is an

@@ -41,6 +41,7 @@ struct session {
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
+	bool inv_vars_checked; /* the inventory's 'vars' names were checked */
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
 };

@@ -116,6 +116,7 @@ YML
 expect_error "undefined template variable" "motd.txt:2:11: undefined variable 'owner_name'"
 
 # A hostile value is fine as data: it is quoted wherever it reaches a shell.
+# The role declares no variables: its free variable goes under 'custom'.
 cat >"$WORK/roles/motd/role.yml" <<'YML'
 description: message of the day
 resources:
@@ -126,7 +127,8 @@ YML
 write <<'YML'
 project: shop
 vars:
-  owner_name: "x'; rm -rf / #"
+  custom:
+    owner_name: "x'; rm -rf / #"
 layouts:
   phase1:
     servers:
@@ -149,7 +151,7 @@ layouts:
           proxy_sites: [{ host: shop.example.com, upstream: "127.0.0.1:3000 {" }]
 YML
 expect_error "a proxy upstream that is not host:port" \
-	"'site.upstream' ($WORK/inventory.yml:8:61) is '127.0.0.1:3000 {', not a host name or address with an optional :PORT"
+	"$WORK/inventory.yml:8:61: variable 'proxy_sites[0].upstream' must be HOST:PORT like '127.0.0.1:3000', not '127.0.0.1:3000 {'"
 
 write <<'YML'
 project: shop

@@ -343,12 +343,14 @@ static void test_builtin_roles(void)
 	free(t);
 	plan_release(&hp);
 
-	/* a flavour the role does not know: a resource that fails saying so */
-	render_ok(&hp, "badflavour");
-	t = titles(&hp);
-	CHECK_HAS(t, "command echo 'proxy_flavour is caddy, traefik or kamal");
-	CHECK(!strstr(t, "Caddyfile"));
-	free(t);
+	/* a flavour the role does not know: refused before anything renders, at the value */
+	CHECK(render(&hp, &d, "badflavour") < 0);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL,
+	          "inventory.yml:29:32: variable 'proxy_flavour' must be one of 'caddy', "
+	          "'traefik', 'kamal', not 'nginx'");
+	CHECK(hp.n_res == 0);
+	diags_release(&d);
 	plan_release(&hp);
 
 	render_ok(&hp, "caddy");

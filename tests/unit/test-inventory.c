@@ -589,7 +589,7 @@ static void test_valid(void)
 	                           "    provider: static\n" /* 26 */
 	                           "    servers:\n" /* 27 */
 	                           "      web1:\n" /* 28 */
-	                           "        roles: base\n" /* 29 */
+	                           "        roles: [base]\n" /* 29 */
 	                           "        address: 192.0.2.10\n"; /* 30 */
 	struct loaded l;
 	const struct inventory *inv;
@@ -703,10 +703,9 @@ static void test_valid(void)
 	if (p2->n_servers == 1) {
 		s = &p2->servers[0];
 		CHECK_STR(s->name, "web1");
-		/* one role may be written without a list */
 		CHECK(s->n_roles == 1);
 		CHECK_STR(s->n_roles ? s->roles[0] : NULL, "base");
-		CHECK(s->n_roles && pos_is(s->role_pos[0], f, 29, 16));
+		CHECK(s->n_roles && pos_is(s->role_pos[0], f, 29, 17));
 		CHECK_STR(node_get(s->node, "address")->scalar, "192.0.2.10");
 		CHECK(layout_server(p2, "web1") == s);
 	}
@@ -983,6 +982,10 @@ static void test_roles(void)
 	                       "          - ufw\n"
 	                       "          - ufw\n",
 	          "9:13: role 'ufw' is listed twice in server 'app1'");
+	/* one role is still a list: a string is refused, saying how to write it */
+	want_only(SERVERS_HEAD "      app1:\n        roles: base\n",
+	          "6:16: 'roles' in server 'app1' must be a list of role names, not a string "
+	          "(write [base])");
 	want_only(SERVERS_HEAD "      app1:\n        roles: [base, \"\"]\n",
 	          "6:23: 'roles' in server 'app1' must be a list of role names, not a list "
 	          "containing ''");
