@@ -608,7 +608,14 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 	build_scope(hp, roles, n_roles, in, d);
 	/* every value checked against its type before anything is rendered from it */
 	size_t typed = d->n;
-	vars_check_scope(&hp->scope, roles, n_roles, in->secrets ? &in->secrets->values : NULL, d);
+	struct scope own_secrets; /* secrets resolved here: the plan's scope holds them */
+	scope_init(&own_secrets);
+	for (size_t i = 0; !in->secrets && in->inv->secrets && i < in->inv->secrets->n; i++)
+		scope_set(&own_secrets, in->inv->secrets->keys[i],
+		          scope_get(&hp->scope, in->inv->secrets->keys[i]));
+	vars_check_scope(&hp->scope, roles, n_roles,
+	                 in->secrets ? &in->secrets->values : &own_secrets, d);
+	scope_release(&own_secrets);
 	if (d->n != typed) {
 		free(roles);
 		return -1;
