@@ -171,6 +171,25 @@ int session_load(struct session *s)
 	return PV_EXIT_OK;
 }
 
+int session_load_roles(struct session *s)
+{
+	const char *path = s->inventory_path;
+	struct stat sb;
+
+	if (!path)
+		path = getenv("PROVISION_INVENTORY");
+	if (s->inventory_path || (path && *path) || stat("inventory.yml", &sb) == 0)
+		return session_load(s);
+	/* no inventory here: the roles that come with the tool */
+	s->data_dir = find_data_dir();
+	role_set_init(&s->roles);
+	char *dir = pv_path_join(s->data_dir, "roles");
+	role_set_add_dir(&s->roles, dir);
+	free(dir);
+	s->roles_only = true;
+	return PV_EXIT_OK;
+}
+
 const struct inv_layout *session_layout(struct session *s, const char *name)
 {
 	const struct inv_layout *l = inventory_layout(s->inv, name);
@@ -534,7 +553,7 @@ void session_release(struct session *s)
 		state_close(&s->st);
 	if (s->secrets_resolved)
 		secrets_release(&s->secrets);
-	if (s->inv) {
+	if (s->inv || s->roles_only) {
 		role_set_release(&s->roles);
 		inventory_free(s->inv);
 	}

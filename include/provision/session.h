@@ -41,6 +41,7 @@ struct session {
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
+	bool roles_only; /* no inventory: only the role search path is set up */
 	bool inv_vars_checked; /* the inventory's 'vars' names were checked */
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
@@ -57,7 +58,7 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
-    cmd_switchover_entry, cmd_backup_entry;
+    cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
 /* Print "provision: <message>" to stderr (redacted). */
@@ -67,6 +68,11 @@ void pv_help(const struct cmd_entry *c); /* to stdout */
 
 /* Load and check the inventory structure; prints problems. Returns an exit code. */
 int session_load(struct session *s);
+/*
+ * The role search path: the inventory's (loaded as session_load does) when
+ * there is one, else only the roles that come with the tool.
+ */
+int session_load_roles(struct session *s);
 /* Find a layout by name, printing a did-you-mean error; NULL when absent. */
 const struct inv_layout *session_layout(struct session *s, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
