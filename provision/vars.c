@@ -242,23 +242,26 @@ struct names {
 	size_t n, alloc;
 };
 
-static void names_add_roles(struct names *ns, struct role_set *rs, const struct inv_server *srv)
+/* False when the server's roles do not load: that is reported by the render, and its
+ * variables cannot be judged. */
+static bool names_add_roles(struct names *ns, struct role_set *rs, const struct inv_server *srv)
 {
 	struct role **roles = NULL;
 	size_t n = 0;
-	struct diags scratch; /* a role that does not load is reported by the render */
+	struct diags scratch;
+	bool ok;
 
 	diags_init(&scratch);
-	if (srv->n_roles &&
-	    role_closure(rs, srv->roles, srv->role_pos, srv->n_roles, &roles, &n, &scratch) == 0) {
-		for (size_t r = 0; r < n; r++)
-			for (size_t i = 0; i < roles[r]->n_decls; i++) {
-				PV_GROW(ns->v, ns->n + 1, ns->alloc);
-				ns->v[ns->n++] = roles[r]->decls[i].name;
-			}
-	}
+	ok = srv->n_roles &&
+	     role_closure(rs, srv->roles, srv->role_pos, srv->n_roles, &roles, &n, &scratch) == 0;
+	for (size_t r = 0; ok && r < n; r++)
+		for (size_t i = 0; i < roles[r]->n_decls; i++) {
+			PV_GROW(ns->v, ns->n + 1, ns->alloc);
+			ns->v[ns->n++] = roles[r]->decls[i].name;
+		}
 	free(roles);
 	diags_release(&scratch);
+	return ok;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -370,11 +373,17 @@ void vars_check_names(const struct inventory *inv, const struct inv_layout *l, s
                       bool with_inventory, struct diags *d)
 {
 	struct names all = {0}, lay = {0};
+	bool complete = true;
 
 	for (size_t i = 0; i < l->n_servers; i++) {
 		struct names one = {0};
 		char *where = xasprintf("server '%s'", l->servers[i].name);
-		names_add_roles(&one, rs, &l->servers[i]);
+		if (!names_add_roles(&one, rs, &l->servers[i])) {
+			complete = false;
+			free(where);
+			free(one.v);
+			continue;
+		}
 		for (size_t k = 0; k < one.n; k++) {
 			PV_GROW(lay.v, lay.n + 1, lay.alloc);
 			lay.v[lay.n++] = one.v[k];
@@ -390,17 +399,21 @@ void vars_check_names(const struct inventory *inv, const struct inv_layout *l, s
 	}
 	names_sort(&lay);
 	char *where = xasprintf("layout '%s'", l->name);
-	check_block(l->vars, &lay, where, d);
+	if (complete)
+		check_block(l->vars, &lay, where, d);
 	free(where);
-	if (inv->vars && with_inventory) {
+	if (inv->vars && with_inventory && complete) {
 		for (size_t li = 0; li < inv->n_layouts; li++) {
 			if (&inv->layouts[li] == l)
 				continue;
 			for (size_t i = 0; i < inv->layouts[li].n_servers; i++)
-				names_add_roles(&all, rs, &inv->layouts[li].servers[i]);
+				complete =
+				    names_add_roles(&all, rs, &inv->layouts[li].servers[i]) &&
+				    complete;
 		}
 		names_sort(&all);
-		check_block(inv->vars, &all, "the inventory", d);
+		if (complete)
+			check_block(inv->vars, &all, "the inventory", d);
 	}
 	free(all.v);
 	free(lay.v);
