@@ -355,12 +355,57 @@ static void test_declarations_explicit(void)
 		}
 }
 
+/*
+ * The README names role variables in backquotes; each one it names with a
+ * role's prefix must be declared, so the documentation cannot speak of a
+ * variable validate does not know.
+ */
+static void test_readme_names_declared(void)
+{
+	static const char *const prefixes[] = {"ssh_",       "fail2ban_",  "postgres_", "patroni_",
+	                                       "backup_",    "proxy_",     "haproxy_",  "docker_",
+	                                       "rustfs_",    "tailscale_", "ufw_",      "journald_",
+	                                       "pgbouncer_", "traefik_"};
+	/* named in the README, and not variables: cloud-init keys, a server key, a secret */
+	static const char *const not_vars[] = {"ssh_deletekeys", "ssh_key", "ssh_keys", "ssh_user",
+	                                       "tailscale_api_key"};
+	char *text = NULL;
+	size_t len, seen = 0;
+	struct pv_error err;
+
+	CHECK(pv_read_file("README.md", &text, &len, 0, &err) == 0);
+	for (const char *p = text; p && (p = strchr(p, '`'));) {
+		const char *e = p + 1;
+		size_t l = ident_len(e);
+		bool pre = false, skip = false, ok = false;
+		for (size_t i = 0; i < PV_ARRAY_SIZE(prefixes) && !pre; i++)
+			pre = !strncmp(e, prefixes[i], strlen(prefixes[i]));
+		p = e;
+		if (!pre || !l || (e[l] != '`' && e[l] != ':'))
+			continue;
+		char *name = xstrndup(e, l);
+		for (size_t i = 0; i < PV_ARRAY_SIZE(not_vars) && !skip; i++)
+			skip = !strcmp(name, not_vars[i]);
+		ok = skip || vars_builtin(name, NULL);
+		for (size_t k = 0; k < n_all && !ok; k++)
+			ok = declares(all[k], name);
+		if (!ok)
+			printf("  README names variable '%s', which no role declares\n", name);
+		CHECK(ok);
+		seen++;
+		free(name);
+	}
+	CHECK(seen > 40); /* the scan finds the README's variables */
+	free(text);
+}
+
 int main(void)
 {
 	load_all();
 	RUN(test_every_read_declared);
 	RUN(test_undeclared_caught);
 	RUN(test_declarations_explicit);
+	RUN(test_readme_names_declared);
 	free(all);
 	role_set_release(&rs);
 	return check_done("roledecls");
