@@ -978,6 +978,13 @@ static void check_value(struct check *c, const struct vartype *t, const struct n
 		/* a value with something glued on: its first word may be what was meant */
 		char *w = first_word(s);
 		char *dummy = NULL;
+		/* an address written with a prefix or more: the address */
+		const char *slash = strchr(s, '/');
+		if (slash && (t->kind == VT_IP || t->kind == VT_IPV4 || t->kind == VT_IPV6 ||
+		              t->kind == VT_HOST)) {
+			free(w);
+			w = xstrndup(s, (size_t)(slash - s));
+		}
 		if (w && t->kind != VT_STRING && (scalar_ok(t, w, &dummy) || t->n_values)) {
 			near = w;
 			w = NULL;

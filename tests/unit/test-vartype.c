@@ -279,6 +279,9 @@ static void test_messages(void)
 	m = check1("{ type: cidr }", "v: 172.17.0.0/99\n", NULL);
 	CHECK_HAS(m, "not '172.17.0.0/99' (nearest valid value: '172.17.0.0/32')");
 	free(m);
+	m = check1("{ type: ip }", "v: \"10.0.0.2/0 trust #\"\n", NULL);
+	CHECK_HAS(m, "not '10.0.0.2/0 trust #' (nearest valid value: '10.0.0.2')");
+	free(m);
 	m = check1("{ type: ip }", "v: \"10.0.0.2 trust\"\n", NULL);
 	CHECK_HAS(m, "(nearest valid value: '10.0.0.2')");
 	free(m);
