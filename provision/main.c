@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	memset(&s, 0, sizeof(s));
-	s.env = "default";
+	s.env = NULL; /* the inventory's default environment, known once it is read */
 	s.mode = isatty(STDOUT_FILENO) ? REPORT_TTY : REPORT_PLAIN;
 	if (take_globals(&s, &argc, argv, &help) < 0)
 		return PV_EXIT_USAGE;
@@ -176,7 +176,7 @@ int main(int argc, char **argv)
 		             s.env_b);
 		return PV_EXIT_USAGE;
 	}
-	if (!valid_env_name(s.env)) {
+	if (s.env && !valid_env_name(s.env)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
 		             "starting with a letter)",
 		             s.env);

@@ -101,7 +101,7 @@ static bool env_only_in_state(const char *path, const char *env)
 	struct diags d;
 	bool declared = true, recorded = false;
 
-	if (!strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
+	if (!env || !strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
 		return false;
 	diags_init(&d);
 	declared = root->kind != NODE_MAP || env_find(root, env, path, &d) == 0;
@@ -129,6 +129,7 @@ int session_load(struct session *s)
 	struct diags d;
 	const char *path = s->inventory_path;
 	const char *load_env = s->env;
+	bool as_written = false;
 
 	if (!path)
 		path = getenv("PROVISION_INVENTORY");
@@ -139,7 +140,8 @@ int session_load(struct session *s)
 		pv_say_error("warning: environment '%s' is no longer in '%s'; removing what the "
 		             "state records for it, with the layouts as written",
 		             s->env, path);
-		load_env = NULL;
+		load_env = "default";
+		as_written = true;
 	}
 	diags_init(&d);
 	if (inventory_load_env(&s->inv, path, load_env, &d) < 0) {
@@ -150,6 +152,15 @@ int session_load(struct session *s)
 		return PV_EXIT_USAGE;
 	}
 	diags_release(&d);
+	const struct node *def = node_get(s->inv->root, "default_environment");
+	if (s->env && !strcmp(s->env, "default") && def && !node_is_null(def)) {
+		pv_say_error("%s:%d:%d: this inventory's default environment is '%s': use "
+		             "'-e %s', or leave out -e",
+		             def->pos.file, def->pos.line, def->pos.col, def->scalar, def->scalar);
+		return PV_EXIT_USAGE;
+	}
+	if (!as_written)
+		s->env = s->inv->env; /* the name default_environment gives, without -e */
 	s->state_dir = pv_path_join(s->inv->dir, ".provision");
 	s->known_hosts = pv_path_join(s->state_dir, "known_hosts");
 	s->data_dir = find_data_dir();

@@ -23,7 +23,7 @@ layouts:
       db1: { roles: [base] }
       gw1: { roles: [base, ufw] }
 environments:
-  staging: {}
+  staging: { providers: { local: { subnet: 10.213.251.0/24 } } }
 YML
 # what 'up' records: the default environment has its hosts, staging has none yet
 mkdir -m 700 "$WORK/.provision"
