@@ -31,11 +31,20 @@ static void main_help(FILE *f)
 			w = (int)strlen(commands[i]->name);
 	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-*s  %s\n", w, commands[i]->name, commands[i]->summary);
-	fprintf(f, "\n'provision COMMAND --help' shows a command's options.\n"
+	fprintf(f, "\nA command may be shortened to any prefix only it has ('provision st' is\n"
+	           "status; 'provision d' is ambiguous: destroy, diff).\n"
+	           "'provision COMMAND --help' shows a command's options.\n"
+	           "Output is a live view on a terminal, plain lines otherwise (and with\n"
+	           "NO_COLOR set or TERM=dumb); --json gives one JSON object per line.\n"
 	           "Exit status: 0 success, 1 something failed, 2 usage or input error.\n");
 }
 
-static const struct cmd_entry *find_command(const char *name)
+/*
+ * The command called name, or the only one it is a prefix of (as in tmux).
+ * NULL when there is none; *ambiguous then holds the names it is a prefix
+ * of, ", "-separated (empty when none).
+ */
+static const struct cmd_entry *find_command(const char *name, struct buf *ambiguous)
 {
 	const struct cmd_entry *found = NULL;
 	size_t len = strlen(name);
@@ -44,12 +53,17 @@ static const struct cmd_entry *find_command(const char *name)
 	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++) {
 		if (!strcmp(commands[i]->name, name))
 			return commands[i];
-		if (!strncmp(commands[i]->name, name, len)) {
+		if (len && !strncmp(commands[i]->name, name, len)) {
+			buf_addf(ambiguous, "%s%s", matches ? ", " : "", commands[i]->name);
 			found = commands[i];
 			matches++;
 		}
 	}
-	return matches == 1 ? found : NULL; /* a unique prefix works, as in tmux */
+	if (matches == 1) {
+		buf_reset(ambiguous);
+		return found;
+	}
+	return NULL;
 }
 
 /*
@@ -98,6 +112,11 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 			s->mode_forced = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			*help = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			pv_say_error("there is no '%s': every run already shows each resource and "
+			             "its diff; '--json' gives every event in full",
+			             a);
+			return -1;
 		} else {
 			argv[out++] = argv[i];
 		}
@@ -122,12 +141,13 @@ int main(int argc, char **argv)
 	struct session s;
 	const struct cmd_entry *c;
 	struct pv_error err = {{0}};
+	struct buf amb = BUF_INIT;
 	bool help = false;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
 	s.env = NULL; /* the inventory's default environment, known once it is read */
-	s.mode = isatty(STDOUT_FILENO) ? REPORT_TTY : REPORT_PLAIN;
+	s.mode = report_mode_auto(isatty(STDOUT_FILENO), getenv("TERM"), getenv("NO_COLOR"));
 	if (take_globals(&s, &argc, argv, &help) < 0)
 		return PV_EXIT_USAGE;
 	if (argc < 2) {
@@ -143,14 +163,25 @@ int main(int argc, char **argv)
 		return PV_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {
-		if (argc > 2 && (c = find_command(argv[2]))) {
+		if (argc > 2 && (c = find_command(argv[2], &amb))) {
 			pv_help(c);
 			return PV_EXIT_OK;
 		}
+		buf_release(&amb);
 		main_help(stdout);
 		return argc > 2 ? PV_EXIT_USAGE : PV_EXIT_OK;
 	}
-	c = find_command(argv[1]);
+	if (argv[1][0] == '-') {
+		pv_say_error("unknown option '%s'; see 'provision --help'", argv[1]);
+		return PV_EXIT_USAGE;
+	}
+	c = find_command(argv[1], &amb);
+	if (!c && amb.len) {
+		pv_say_error("ambiguous command '%s': %s", argv[1], amb.s);
+		buf_release(&amb);
+		return PV_EXIT_USAGE;
+	}
+	buf_release(&amb);
 	if (!c) {
 		const char *names[PV_ARRAY_SIZE(commands)];
 		for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)

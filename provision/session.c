@@ -1,6 +1,7 @@
 /*
  * session.c - shared setup for the commands.
  */
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -136,6 +137,18 @@ int session_load(struct session *s)
 	if (!path || !*path)
 		path = "inventory.yml";
 	s->inventory_path = path;
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		char *data = find_data_dir();
+		char *example = pv_path_join(data, "inventory.example.yml");
+		bool have = access(example, R_OK) == 0;
+		pv_say_error(
+		    "no inventory '%s': name one with -i FILE (or $PROVISION_INVENTORY)%s%s%s",
+		    path, have ? "; to start from the example: cp " : "", have ? example : "",
+		    have ? " inventory.yml" : "");
+		free(example);
+		free(data);
+		return PV_EXIT_USAGE;
+	}
 	if (s->allow_recorded_env && env_only_in_state(path, s->env)) {
 		pv_say_error("warning: environment '%s' is no longer in '%s'; removing what the "
 		             "state records for it, with the layouts as written",
@@ -387,6 +400,32 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 	return rc;
 }
 
+int session_provider_token(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = provider_find(l->provider);
+	const struct node *tok = node_get(inventory_provider(s->inv, l->provider), "token");
+	struct pv_error err = {{0}};
+	char *token = NULL;
+
+	if (!p || !p->token_env)
+		return PV_EXIT_OK;
+	if (tok && tok->kind == NODE_SCALAR) {
+		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, &err) < 0) {
+			pv_say_error("%s", err.msg);
+			return PV_EXIT_USAGE;
+		}
+		pv_wipe(token, strlen(token));
+		free(token);
+		return PV_EXIT_OK;
+	}
+	if (getenv(p->token_env) && *getenv(p->token_env))
+		return PV_EXIT_OK;
+	pv_say_error("provider '%s' needs an API token: set %s or providers.%s.token (env:NAME or "
+	             "file:PATH)",
+	             p->name, p->token_env, p->name);
+	return PV_EXIT_USAGE;
+}
+
 int session_open_state(struct session *s, bool lock)
 {
 	struct pv_error err = {{0}};
@@ -509,6 +548,8 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 		}
 	}
 	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
+	for (size_t i = 0; check && i < n; i++)
+		s->pending += res[i].would_change;
 	if (repro) {
 		struct pv_error err = {{0}};
 		for (size_t i = 0; i < n; i++) {

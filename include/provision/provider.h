@@ -32,6 +32,12 @@ struct provider_ctx {
 
 struct provider_ops {
 	const char *name;
+	/*
+	 * A cloud API's token: settings key 'token' (env:NAME or file:PATH), else
+	 * this environment variable; NULL when the provider needs none.  The
+	 * command layer checks it is there before asking the provider anything.
+	 */
+	const char *token_env;
 	/* Check provider settings and the provider-specific keys of each server. */
 	void (*validate)(const struct inventory *inv, const struct inv_layout *l,
 	                 const struct node *settings, struct diags *d);

@@ -38,6 +38,7 @@ struct session {
 	/* set by up/apply: session_converge records what each host got (repro.h) */
 	const struct inv_layout *record_layout;
 	bool frozen; /* refuse package versions other than recorded */
+	int pending; /* changes a plan found: cloud, new hosts, data to move, resources */
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
@@ -71,6 +72,8 @@ const struct inv_layout *session_layout(struct session *s, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
+/* The provider's API token can be read (an input error, exit 2, when not); plan and up. */
+int session_provider_token(struct session *s, const struct inv_layout *l);
 /* The tool's login key (made on first use) and its public line. */
 int session_keys(struct session *s);
 const struct provider_ops *session_provider(struct session *s, const struct inv_layout *l);

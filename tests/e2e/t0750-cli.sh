@@ -36,3 +36,99 @@ check "a default_environment that is not declared is refused at its position" \
 sed -i '/^default_environment:/d; /^  production: {}/d' "$WORK/inventory.yml"
 out=$(pv plan phase1 2>&1)
 check "without default_environment, commands use 'default'" grep -q "^plan for layout 'phase1' (environment 'default'" <<<"$out"
+
+# --- exit codes
+out=$(pv plan phase1 --detailed-exitcode 2>&1)
+rc=$?
+check "plan --detailed-exitcode with hosts to create: 2, changes pending (got $rc)" test "$rc" = 2
+check "and the plan is shown" grep -q "app1: new host" <<<"$out"
+pv plan phase7 --detailed-exitcode >/dev/null 2>&1
+rc=$?
+check "plan --detailed-exitcode on an error: 1 (got $rc)" test "$rc" = 1
+pv plan phase1 >/dev/null 2>&1
+rc=$?
+check "plan without --detailed-exitcode: 0 with changes pending (got $rc)" test "$rc" = 0
+cat >"$WORK/cloud.yml" <<'YML'
+project: clitest
+providers: { hetzner: { token: env:T0750_NOT_SET } }
+layouts:
+  phase1:
+    provider: hetzner
+    servers:
+      app1: { roles: [base], type: cx22, location: fsn1 }
+YML
+out=$("$PROVISION" -i "$WORK/cloud.yml" --plain plan phase1 2>&1)
+rc=$?
+check "plan with the provider's token secret not set: an input error, exit 2 (got $rc)" test "$rc" = 2
+check "naming the secret at its position" grep -q "cloud.yml:2:32: secret 'env:T0750_NOT_SET' is not set" <<<"$out"
+sed -i 's/{ token: env:T0750_NOT_SET }/{}/' "$WORK/cloud.yml"
+out=$(env -u HCLOUD_TOKEN "$PROVISION" -i "$WORK/cloud.yml" --plain plan phase1 2>&1)
+rc=$?
+check "plan with no token at all: exit 2 (got $rc)" test "$rc" = 2
+check "saying where a token comes from" grep -q "provider 'hetzner' needs an API token: set HCLOUD_TOKEN" <<<"$out"
+out=$(pv diff -e staging -e default 2>&1)
+rc=$?
+check "diff with nothing recorded on either side exits 0 (got $rc)" test "$rc" = 0
+# one side recorded: the layout exists in staging's state only
+mkdir -p -m 700 "$WORK/.provision"
+echo '{"version": 1, "project": "clitest", "environments": {"staging": {"layouts": {"phase1": {"provider": "local", "repro": {}}}}}}' >"$WORK/.provision/state.json"
+out=$(pv diff -e staging -e default 2>&1)
+rc=$?
+check "diff with one side recorded exits 0 without --exit-code (got $rc)" test "$rc" = 0
+check "and says so" grep -q "layout 'phase1': nothing recorded in environment 'default'" <<<"$out"
+check "counting it apart" grep -qx "0 differences, and 1 layout recorded in one environment only" <<<"$out"
+pv diff -e staging -e default --exit-code >/dev/null 2>&1
+rc=$?
+check "with --exit-code it is a difference: 1 (got $rc)" test "$rc" = 1
+rm -rf "$WORK/.provision"
+
+# --- terminal conventions
+out=$("$PROVISION" d 2>&1)
+rc=$?
+check "an ambiguous abbreviation is a usage error (got $rc)" test "$rc" = 2
+check "naming the commands it could be" grep -qx "provision: ambiguous command 'd': destroy, diff" <<<"$out"
+out=$(pv va 2>&1)
+check "a unique prefix runs the command ('va' is validate)" grep -q "valid (1 layout, 1 server)" <<<"$out"
+check "abbreviations are documented in --help" sh -c "'$PROVISION' --help | grep -q 'shortened to any prefix only it has'"
+for v in -v --verbose; do
+	out=$(pv plan phase1 "$v" 2>&1)
+	rc=$?
+	check "$v is refused (exit 2, got $rc)" test "$rc" = 2
+	check "$v: clearly, not as an unknown command" grep -q "there is no '$v': every run already shows each resource" <<<"$out"
+done
+out=$(cd "$WORK" && mkdir -p empty && cd empty && "$PROVISION" validate 2>&1)
+rc=$?
+check "no inventory.yml: exit 2 (got $rc)" test "$rc" = 2
+check "the message names -i FILE and the example" \
+	grep -q "no inventory 'inventory.yml': name one with -i FILE (or \$PROVISION_INVENTORY); to start from the example: cp $ROOT/inventory.example.yml inventory.yml" <<<"$out"
+
+# ssh: options after HOST (the order the usage line shows) are the tool's, not the remote command's
+cat >"$WORK/static.yml" <<'YML'
+project: clitest
+layouts:
+  phase1:
+    provider: static
+    servers:
+      app1: { roles: [base], address: 192.0.2.10, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1" }
+  phase2:
+    provider: static
+    servers:
+      app1: { roles: [base], address: 192.0.2.20, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1" }
+YML
+mkdir -p -m 700 "$WORK/.provision" "$WORK/stub"
+echo '{"version": 1, "project": "clitest", "environments": {"default": {"layouts": {"phase1": {"provider": "static"}, "phase2": {"provider": "static"}}}}}' >"$WORK/.provision/state.json"
+# a stand-in ssh that prints the arguments it was given, one per line
+printf '#!/bin/sh\nfor a in "$@"; do printf "%%s\\n" "$a"; done\n' >"$WORK/stub/ssh"
+chmod +x "$WORK/stub/ssh"
+sshpv() { PATH="$WORK/stub:$PATH" "$PROVISION" -i "$WORK/static.yml" --plain ssh "$@"; }
+out=$(sshpv app1 -l phase1 -- uptime 2>&1)
+check "ssh app1 -l phase1 -- uptime: the remote command is 'uptime' alone" \
+	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- uptime "
+check "and -l chose phase1's address" grep -qx 'admin@192.0.2.10' <<<"$out"
+out=$(sshpv app1 --layout=phase2 -- ls -l 2>&1)
+check "ssh app1 --layout=phase2 -- ls -l keeps the remote command's own -l" \
+	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- ls -l "
+check "and --layout=phase2 chose phase2's address" grep -qx 'admin@192.0.2.20' <<<"$out"
+out=$(sshpv -l phase2 app1 -- uptime 2>&1)
+check "ssh -l phase2 app1 -- uptime (options first) still works" grep -qx 'admin@192.0.2.20' <<<"$out"
+rm -rf "$WORK/.provision"
