@@ -148,6 +148,8 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 		    l->name, s->env, l->name);
 		return PV_EXIT_USAGE;
 	}
+	if ((rc = session_keys(s)))
+		return rc;
 	session_provider_ctx(s, l, &c);
 	if (p->hosts(&c, &hosts, &n, &err) < 0) {
 		pv_say_error("%s", err.msg);
@@ -299,7 +301,7 @@ static int cmd_kamal_config(struct session *s, int argc, char **argv)
 		pv_usage(&cmd_kamal_config_entry);
 		return PV_EXIT_USAGE;
 	}
-	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
+	if ((rc = session_load(s)) || (rc = session_open_state(s, false)))
 		return rc;
 	const struct inv_layout *l = session_layout(s, layout);
 	if (!l)

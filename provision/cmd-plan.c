@@ -98,7 +98,7 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 		s->pending++;
 	buf_release(&out);
 	/* the data a new primary takes from another layout, said before anything happens */
-	if (session_keys(s) == PV_EXIT_OK) {
+	if (session_keys_made(s)) {
 		struct buf mig = BUF_INIT;
 		if (pgmigrate_plan(s, l, hosts, n, &mig) != PV_EXIT_OK)
 			rc = PV_EXIT_FAIL;

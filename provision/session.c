@@ -440,6 +440,20 @@ int session_open_state(struct session *s, bool lock)
 	return PV_EXIT_OK;
 }
 
+bool session_keys_made(struct session *s)
+{
+	if (!s->public_key && !s->inv->ssh_private_key) {
+		char *keys = pv_path_join(s->state_dir, "keys");
+		char *path = pv_path_join(keys, "id_ed25519");
+		bool made = access(path, F_OK) == 0;
+		free(keys);
+		free(path);
+		if (!made)
+			return false;
+	}
+	return session_keys(s) == PV_EXIT_OK;
+}
+
 int session_keys(struct session *s)
 {
 	struct pv_error err = {{0}};
@@ -458,7 +472,14 @@ int session_keys(struct session *s)
 		s->private_key = pv_path_join(keys, "id_ed25519");
 		free(keys);
 		char *comment = xasprintf("provision@%s", s->inv->project);
-		int rc = key_ensure_file(s->private_key, comment, &err);
+		int rc = 0, lock_fd = -1;
+		/* made once, under the run lock: two first runs never make two keys */
+		if (access(s->private_key, F_OK) != 0 && !(s->st_open && s->st.lock_fd >= 0))
+			rc = lock_fd = state_lock_wait(s->state_dir, &err);
+		if (rc >= 0)
+			rc = key_ensure_file(s->private_key, comment, &err);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		free(comment);
 		if (rc < 0) {
 			pv_say_error("%s", err.msg);

@@ -74,8 +74,10 @@ int session_check_layout(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
 /* The provider's API token can be read (an input error, exit 2, when not); plan and up. */
 int session_provider_token(struct session *s, const struct inv_layout *l);
-/* The tool's login key (made on first use) and its public line. */
+/* The tool's login key (made on first use, under the run lock) and its public line. */
 int session_keys(struct session *s);
+/* The same for commands that change nothing: false, and nothing made, when there is no key yet. */
+bool session_keys_made(struct session *s);
 const struct provider_ops *session_provider(struct session *s, const struct inv_layout *l);
 void session_provider_ctx(struct session *s, const struct inv_layout *l, struct provider_ctx *c);
 /*

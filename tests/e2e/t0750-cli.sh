@@ -132,3 +132,26 @@ check "and --layout=phase2 chose phase2's address" grep -qx 'admin@192.0.2.20' <
 out=$(sshpv -l phase2 app1 -- uptime 2>&1)
 check "ssh -l phase2 app1 -- uptime (options first) still works" grep -qx 'admin@192.0.2.20' <<<"$out"
 rm -rf "$WORK/.provision"
+
+# --- the login key: read-only commands make none; first runs at once make one pair
+mkdir -p "$WORK/fresh"
+cp "$WORK/inventory.yml" "$WORK/fresh/inventory.yml"
+"$PROVISION" -i "$WORK/fresh/inventory.yml" --plain plan phase1 >/dev/null 2>&1
+"$PROVISION" -i "$WORK/fresh/inventory.yml" --plain kamal-config phase1 >/dev/null 2>&1
+check "plan and kamal-config in a fresh directory make no key" test ! -e "$WORK/fresh/.provision/keys/id_ed25519"
+pairs_ok=0 rounds=12
+for r in $(seq "$rounds"); do
+	d="$WORK/race$r"
+	mkdir -p "$d"
+	cp "$WORK/inventory.yml" "$d/inventory.yml"
+	for _ in 1 2 3 4 5 6; do
+		"$PROVISION" -i "$d/inventory.yml" --plain status >/dev/null 2>&1 &
+	done
+	wait
+	k="$d/.provision/keys/id_ed25519"
+	if [ -s "$k" ] && [ "$(ssh-keygen -y -f "$k" | cut -d' ' -f1,2)" = "$(cut -d' ' -f1,2 "$k.pub")" ]; then
+		pairs_ok=$((pairs_ok + 1))
+	fi
+	rm -rf "$d"
+done
+check "six first runs at once, $rounds times: each time one matching key pair ($pairs_ok of $rounds)" test "$pairs_ok" = "$rounds"
