@@ -155,3 +155,13 @@ for r in $(seq "$rounds"); do
 	rm -rf "$d"
 done
 check "six first runs at once, $rounds times: each time one matching key pair ($pairs_ok of $rounds)" test "$pairs_ok" = "$rounds"
+
+# --- docs: the example's list of built-in roles is every role there is
+listed=$(sed -n '/Built in:/,/the full phase 1/p' "$ROOT/inventory.example.yml")
+missing=""
+for r in "$ROOT"/roles/*/; do
+	r=$(basename "$r")
+	grep -qw -- "$r" <<<"$listed" || missing="$missing $r"
+done
+check "inventory.example.yml names every built-in role${missing:+ (missing:$missing)}" test -z "$missing"
+check "inventory.example.yml says it once (no garbled repeat)" test "$(grep -c 'Built in:' "$ROOT/inventory.example.yml")" = 1
