@@ -334,6 +334,17 @@ static void fill_render_input(struct session *s, const struct inv_layout *l,
 	in->secrets = &s->secrets;
 }
 
+static void free_ports(struct session *s)
+{
+	for (size_t i = 0; s->ports && i < s->ports_of->n_servers; i++)
+		pv_free_list(s->ports[i], s->n_ports[i]);
+	free(s->ports);
+	free(s->n_ports);
+	s->ports = NULL;
+	s->n_ports = NULL;
+	s->ports_of = NULL;
+}
+
 int session_check_layout(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = session_provider(s, l);
@@ -343,6 +354,10 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 
 	if (!p)
 		return PV_EXIT_USAGE;
+	free_ports(s);
+	s->ports_of = l;
+	s->ports = xcalloc(l->n_servers + 1, sizeof(*s->ports));
+	s->n_ports = xcalloc(l->n_servers + 1, sizeof(*s->n_ports));
 	diags_init(&d);
 	if (p->validate)
 		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
@@ -359,6 +374,10 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
+		s->ports[i] = hp.ports; /* transferred */
+		s->n_ports[i] = hp.n_ports;
+		hp.ports = NULL;
+		hp.n_ports = 0;
 		backup_check_plan(&hp, &d);
 		plan_release(&hp);
 		scope_release(&facts);
@@ -507,6 +526,10 @@ void session_provider_ctx(struct session *s, const struct inv_layout *l, struct 
 	c->admin_user = s->inv->ssh_user;
 	c->admin_public_key = s->public_key;
 	c->roles = &s->roles;
+	if (s->ports_of == l) {
+		c->server_ports = s->ports;
+		c->n_server_ports = s->n_ports;
+	}
 }
 
 int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
@@ -600,6 +623,7 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 
 void session_release(struct session *s)
 {
+	free_ports(s);
 	if (s->st_open)
 		state_close(&s->st);
 	if (s->secrets_resolved)

@@ -28,6 +28,10 @@ struct provider_ctx {
 	const char *admin_user; /* user to create at first boot */
 	const char *admin_public_key; /* its authorized key */
 	struct role_set *roles; /* the roles, for the ports a cloud firewall opens */
+	/* each server's ports as its roles declare them, rendered with its variables
+	 * (index as layout->servers); NULL when not rendered: the ports as written */
+	char **const *server_ports;
+	const size_t *n_server_ports;
 };
 
 struct provider_ops {

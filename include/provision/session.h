@@ -42,6 +42,10 @@ struct session {
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
+	/* each server's rendered ports (session_check_layout), for the provider */
+	const struct inv_layout *ports_of;
+	char ***ports;
+	size_t *n_ports;
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
 };
