@@ -42,6 +42,8 @@ struct provider_ops {
 	 * command layer checks it is there before asking the provider anything.
 	 */
 	const char *token_env;
+	/* hosts() reads the inventory alone (addresses written there): no state needed */
+	bool hosts_in_inventory;
 	/* Check provider settings and the provider-specific keys of each server. */
 	void (*validate)(const struct inventory *inv, const struct inv_layout *l,
 	                 const struct node *settings, struct diags *d);

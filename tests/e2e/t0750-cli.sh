@@ -165,3 +165,29 @@ for r in "$ROOT"/roles/*/; do
 done
 check "inventory.example.yml names every built-in role${missing:+ (missing:$missing)}" test -z "$missing"
 check "inventory.example.yml says it once (no garbled repeat)" test "$(grep -c 'Built in:' "$ROOT/inventory.example.yml")" = 1
+
+# --- kamal-config on a static layout: the addresses are in the inventory, no 'up' needed
+mkdir -p "$WORK/kamal"
+cat >"$WORK/kamal/inventory.yml" <<'YML'
+project: shop
+layouts:
+  metal:
+    provider: static
+    servers:
+      web1:
+        roles: [base, docker, ufw, proxy]
+        address: 192.0.2.31
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+      web2:
+        roles: [base, docker, ufw, proxy]
+        address: 192.0.2.32
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+YML
+out=$("$PROVISION" -i "$WORK/kamal/inventory.yml" --plain kamal-config metal -o "$WORK/kamal/deploy.yml" 2>&1)
+rc=$?
+check "kamal-config on a static layout never brought up succeeds (got $rc: $out)" test "$rc" = 0
+check "with both hosts' addresses from the inventory" \
+	sh -c "grep -qx '      - \"\\?192.0.2.31\"\\?' '$WORK/kamal/deploy.yml' && grep -qx '      - \"\\?192.0.2.32\"\\?' '$WORK/kamal/deploy.yml'"
+check "and it made no key" test ! -e "$WORK/kamal/.provision/keys/id_ed25519"
