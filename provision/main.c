@@ -1,6 +1,7 @@
 /*
  * main.c - the command table and the options every command shares.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,65 @@ static const struct cmd_entry *find_command(const char *name, struct buf *ambigu
 		return found;
 	}
 	return NULL;
+}
+
+/* Role names in dir (each a directory with a role.yml). */
+static void print_roles(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *sub = pv_path_join(dir, e->d_name);
+		char *yml = pv_path_join(sub, "role.yml");
+		if (e->d_name[0] != '.' && access(yml, R_OK) == 0)
+			printf("%s\n", e->d_name);
+		free(yml);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * provision __complete commands|layouts|hosts|roles|environments: one word
+ * a line, for the shell completion scripts (not a command of the table).
+ */
+static int complete(struct session *s, const char *what)
+{
+	if (!strcmp(what, "commands")) {
+		for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
+			printf("%s\n", commands[i]->name);
+		return PV_EXIT_OK;
+	}
+	if (session_load(s))
+		return PV_EXIT_USAGE;
+	if (!strcmp(what, "layouts") || !strcmp(what, "hosts")) {
+		for (size_t i = 0; i < s->inv->n_layouts; i++) {
+			const struct inv_layout *l = &s->inv->layouts[i];
+			if (what[0] == 'l')
+				printf("%s\n", l->name);
+			for (size_t k = 0; what[0] == 'h' && k < l->n_servers; k++)
+				printf("%s\n", l->servers[k].name);
+		}
+	} else if (!strcmp(what, "roles")) {
+		char *own = pv_path_join(s->inv->dir, "roles");
+		char *builtin = pv_path_join(s->data_dir, "roles");
+		print_roles(own);
+		if (strcmp(own, builtin))
+			print_roles(builtin);
+		free(own);
+		free(builtin);
+	} else if (!strcmp(what, "environments")) {
+		const struct node *envs = node_get(s->inv->root, "environments");
+		if (!node_get(s->inv->root, "default_environment"))
+			printf("default\n");
+		for (size_t i = 0; envs && envs->kind == NODE_MAP && i < envs->n; i++)
+			printf("%s\n", envs->keys[i]);
+	} else {
+		return PV_EXIT_USAGE;
+	}
+	return PV_EXIT_OK;
 }
 
 /*
@@ -170,6 +230,11 @@ int main(int argc, char **argv)
 		buf_release(&amb);
 		main_help(stdout);
 		return argc > 2 ? PV_EXIT_USAGE : PV_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "__complete") && argc == 3) {
+		rc = complete(&s, argv[2]);
+		session_release(&s);
+		return rc;
 	}
 	if (argv[1][0] == '-') {
 		pv_say_error("unknown option '%s'; see 'provision --help'", argv[1]);

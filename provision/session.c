@@ -46,7 +46,7 @@ void pv_help(const struct cmd_entry *c)
 	printf("\nGlobal options (before or after the command):\n"
 	       "  -i, --inventory FILE  inventory file (default: inventory.yml, or "
 	       "$PROVISION_INVENTORY)\n"
-	       "  -e, --env NAME        environment (default: default)\n"
+	       "  -e, --env NAME        environment (default: default_environment, else default)\n"
 	       "      --json            one JSON object per event on stdout\n"
 	       "      --plain           plain lines, even on a terminal\n");
 }
@@ -67,7 +67,11 @@ static bool is_dir(const char *p)
 	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Roles and templates that come with the tool: next to the binary's bin/, or installed. */
+/*
+ * Roles and templates that come with the tool: $PROVISION_DATA_DIR; next to
+ * the binary's bin/ (a checkout); PREFIX/share/provision for a binary in
+ * PREFIX/bin ('make install'); else /usr/local/share/provision.
+ */
 static char *find_data_dir(void)
 {
 	const char *envdir = getenv("PROVISION_DATA_DIR");
@@ -89,6 +93,13 @@ static char *find_data_dir(void)
 			free(roles);
 			if (ok)
 				return xstrdup(exe);
+			char *share = pv_path_join(exe, "share/provision");
+			char *sroles = pv_path_join(share, "roles");
+			ok = is_dir(sroles);
+			free(sroles);
+			if (ok)
+				return share;
+			free(share);
 		}
 	}
 	return xstrdup("/usr/local/share/provision");
