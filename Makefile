@@ -8,6 +8,7 @@
 #   make lint       clang-format check
 #   make install    bin/provision, roles, templates, man pages, completion under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
+#   make deb        build/provision_VERSION_ARCH.deb (apt install ./build/provision_*.deb)
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -34,7 +35,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c)
 
-.PHONY: all deps test unit e2e lint format demo bench clean check-deps install uninstall
+.PHONY: all deps test unit e2e lint format demo bench clean check-deps install uninstall deb
 
 all: bin/provision
 
@@ -95,6 +96,10 @@ install: bin/provision
 	install -m 0644 doc/provision-inventory.5 $(MANDIR)/man5/provision-inventory.5
 	install -m 0644 completion/provision.bash $(BASHCOMPDIR)/provision
 	install -m 0644 completion/_provision $(ZSHCOMPDIR)/_provision
+
+# A Debian package of the same tree (dpkg-deb): build/provision_VERSION_ARCH.deb
+deb: bin/provision
+	@packaging/deb.sh build
 
 uninstall:
 	rm -f $(BINDIR)/provision $(MANDIR)/man1/provision.1 $(MANDIR)/man5/provision-inventory.5

@@ -85,3 +85,20 @@ check "zsh completion is installed" test -f "$P/share/zsh/site-functions/_provis
 make -s -C "$ROOT" uninstall PREFIX="$P" >/dev/null 2>&1
 left=$(find "$P" -type f 2>/dev/null)
 check "make uninstall leaves no file${left:+: $left}" test -z "$left"
+
+# the Debian package: the same tree under /usr, checked without installing it here
+make -s -C "$ROOT" deb >"$WORK/deb.out" 2>&1 || bail "make deb failed: $(tail -5 "$WORK/deb.out")"
+deb=$(ls "$ROOT"/build/provision_*.deb)
+check "make deb builds one package" test "$(wc -w <<<"$deb")" = 1
+check "its control names the run-time libraries" sh -c "dpkg-deb -f '$deb' Depends | grep -q 'libssh2-1, libyaml-0-2, libcurl4, libssl3, libarchive13, libjansson4'"
+unmet=""
+for p in $(dpkg-deb -f "$deb" Depends | tr -d ' ' | tr ',' ' '); do
+	dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || unmet="$unmet $p"
+done
+check "every dependency is a package installed on this Debian 12${unmet:+ (unmet:$unmet)}" test -z "$unmet"
+dpkg-deb -x "$deb" "$WORK/debroot"
+out=$(cd / && "$WORK/debroot/usr/bin/provision" -i "$WORK/inventory.yml" validate 2>&1)
+check "the packaged binary finds its roles under /usr/share/provision ($out)" grep -q "valid (2 layouts" <<<"$out"
+check "man -l on the packaged page" sh -c "man -l '$WORK/debroot/usr/share/man/man1/provision.1.gz' 2>/dev/null | grep -q '^NAME'"
+check "the package has its copyright and changelog" \
+	test -f "$WORK/debroot/usr/share/doc/provision/copyright" -a -f "$WORK/debroot/usr/share/doc/provision/changelog.Debian.gz"
