@@ -92,6 +92,7 @@ install: bin/provision
 	cp -R roles templates $(DATADIR)/
 	chmod -R u=rwX,go=rX $(DATADIR)/roles $(DATADIR)/templates
 	install -m 0644 inventory.example.yml $(DATADIR)/inventory.example.yml
+	install -m 0644 doc/events.schema.json $(DATADIR)/events.schema.json
 	install -m 0644 doc/provision.1 $(MANDIR)/man1/provision.1
 	install -m 0644 doc/provision-inventory.5 $(MANDIR)/man5/provision-inventory.5
 	install -m 0644 completion/provision.bash $(BASHCOMPDIR)/provision

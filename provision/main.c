@@ -210,6 +210,7 @@ int main(int argc, char **argv)
 	s.mode = report_mode_auto(isatty(STDOUT_FILENO), getenv("TERM"), getenv("NO_COLOR"));
 	if (take_globals(&s, &argc, argv, &help) < 0)
 		return PV_EXIT_USAGE;
+	pv_errors_as_json(s.mode == REPORT_JSON);
 	if (argc < 2) {
 		if (help) {
 			main_help(stdout);

@@ -18,18 +18,61 @@
 #include "provision/repro.h"
 #include "provision/session.h"
 
+static bool errors_as_json;
+
+void pv_errors_as_json(bool on)
+{
+	errors_as_json = on;
+}
+
+/*
+ * One problem for the user: with --json an "error" (or "warning") event on
+ * stdout, with file, line and col when the message starts with them;
+ * otherwise prefix and the message on stderr.
+ */
+static void say(const char *prefix, const char *raw)
+{
+	char *msg = report_redact(raw);
+
+	if (!errors_as_json) {
+		fprintf(stderr, "%s%s\n", prefix, msg);
+		free(msg);
+		return;
+	}
+	const char *text = msg;
+	bool warning = !strncmp(text, "warning: ", 9);
+	json_t *o = json_object();
+	char file[PATH_MAX];
+	int line, col, used = 0;
+	if (warning)
+		text += 9;
+	if (sscanf(text, "%4095[^:]:%d:%d: %n", file, &line, &col, &used) == 3 && used > 0) {
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "line", json_integer(line));
+		json_object_set_new(o, "col", json_integer(col));
+		text += used;
+	}
+	json_object_set_new(o, "event", json_string(warning ? "warning" : "error"));
+	json_object_set_new(o, "message", json_string(text));
+	char *line_text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	fflush(stdout);
+	printf("%s\n", line_text);
+	fflush(stdout);
+	free(line_text);
+	json_decref(o);
+	free(msg);
+}
+
 void pv_say_error(const char *fmt, ...)
 {
 	va_list ap;
-	char *raw, *msg;
+	char *raw;
 
 	va_start(ap, fmt);
 	raw = xvasprintf(fmt, ap);
 	va_end(ap);
-	msg = report_redact(raw);
-	fprintf(stderr, "provision: %s\n", msg);
+	say("provision: ", raw);
 	free(raw);
-	free(msg);
 }
 
 void pv_usage(const struct cmd_entry *c)
@@ -53,6 +96,11 @@ void pv_help(const struct cmd_entry *c)
 
 static void print_diags(const struct diags *d)
 {
+	if (errors_as_json) {
+		for (size_t i = 0; i < d->n; i++)
+			say("", d->msgs[i]);
+		return;
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		char *m = report_redact(d->msgs[i]);
 		fprintf(stderr, "%s\n", m);
@@ -399,11 +447,8 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 			bool seen = false;
 			for (size_t k = 0; k < i && !seen; k++)
 				seen = !strcmp(d.msgs[i], d.msgs[k]);
-			if (!seen) {
-				char *m = report_redact(d.msgs[i]);
-				fprintf(stderr, "%s\n", m);
-				free(m);
-			}
+			if (!seen)
+				say("", d.msgs[i]);
 		}
 		rc = PV_EXIT_USAGE;
 	}

@@ -64,6 +64,8 @@ extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, 
     cmd_switchover_entry, cmd_backup_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
+/* With --json, errors are "error" events on stdout instead (main sets it). */
+void pv_errors_as_json(bool on);
 /* Print "provision: <message>" to stderr (redacted). */
 void pv_say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pv_usage(const struct cmd_entry *c); /* to stderr */

@@ -191,3 +191,21 @@ check "kamal-config on a static layout never brought up succeeds (got $rc: $out)
 check "with both hosts' addresses from the inventory" \
 	sh -c "grep -qx '      - \"\\?192.0.2.31\"\\?' '$WORK/kamal/deploy.yml' && grep -qx '      - \"\\?192.0.2.32\"\\?' '$WORK/kamal/deploy.yml'"
 check "and it made no key" test ! -e "$WORK/kamal/.provision/keys/id_ed25519"
+
+# --- --json: every line is an event the schema in doc/events.schema.json accepts, errors included
+mkdir -p "$WORK/js"
+cp "$WORK/inventory.yml" "$WORK/js/inventory.yml"
+pj() { "$PROVISION" -i "$WORK/js/inventory.yml" --json "$@"; }
+pj validate >"$WORK/js/validate.out" 2>/dev/null
+check "validate --json: a 'valid' event" test "$(jq -r .event "$WORK/js/validate.out")" = valid
+pj plan phase1 >"$WORK/js/plan.out" 2>/dev/null
+pj plan phase7 >"$WORK/js/unknown.out" 2>/dev/null
+check "an error with --json is an 'error' event on stdout" test "$(jq -r .event "$WORK/js/unknown.out")" = error
+pj diff -e staging -e default >"$WORK/js/diff.out" 2>/dev/null
+sed -i 's/app1: { roles: \[base, ufw\] }/app1: { rols: [base, ufw] }/' "$WORK/js/inventory.yml"
+pj validate >"$WORK/js/bad.out" 2>/dev/null
+check "an inventory problem has file, line, col and message" \
+	test "$(jq -c '[.event, (.file | test("inventory.yml$")), .line, .col, .message]' "$WORK/js/bad.out")" = \
+	"[\"error\",true,7,15,\"unknown key 'rols' in server 'app1' (did you mean 'roles'?)\"]"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/js/*.out 2>&1)
+check "every line validates against the schema${bad:+: $bad}" test -z "$bad"
