@@ -44,6 +44,35 @@ int cmd_filter_hosts(const struct inv_layout *l, struct host *hosts, size_t *n, 
 	return PV_EXIT_OK;
 }
 
+/* One "planned" event (--json): a change plan shows as a line; roles for a new host. */
+static void planned(const struct inv_layout *l, const char *line, const struct inv_server *srv)
+{
+	json_t *o = json_object();
+	char action[2] = "";
+	line += strspn(line, " ");
+	if (*line && strchr("+~!", *line)) {
+		action[0] = *line;
+		line += 1 + strspn(line + 1, " ");
+	}
+	json_object_set_new(o, "event", json_string("planned"));
+	json_object_set_new(o, "layout", json_string(l->name));
+	json_object_set_new(o, "action", json_string(action));
+	json_object_set_new(o, "change", json_string(line));
+	if (srv) {
+		json_t *roles = json_array();
+		json_object_set_new(o, "host", json_string(srv->name));
+		for (size_t r = 0; r < srv->n_roles; r++)
+			json_array_append_new(roles, json_string(srv->roles[r]));
+		json_object_set_new(o, "roles", roles);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	char *red = report_redact(text);
+	printf("%s\n", red);
+	free(red);
+	free(text);
+	json_decref(o);
+}
+
 int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_filter,
                     size_t n_hosts_filter, char **roles, size_t n_roles)
 {
@@ -91,8 +120,26 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 				printf("%s%s", r ? ", " : "", l->servers[i].roles[r]);
 			printf(" will be applied in full\n");
 		}
-	} else if (out.len) {
-		report_info(s->rep, NULL, "%s", out.s);
+	} else {
+		/* each line of the provider's plan, then each new host, as its own event */
+		for (char *at = out.s, *nl; out.len && *at; at = nl + 1) {
+			nl = strchr(at, '\n');
+			if (!nl)
+				nl = at + strlen(at) - 1;
+			char *line = xstrndup(at, (size_t)(nl - at + (*nl != '\n')));
+			planned(l, line, NULL);
+			free(line);
+		}
+		for (size_t i = 0; i < l->n_servers; i++) {
+			bool exists = false;
+			for (size_t k = 0; k < n && !exists; k++)
+				exists = !strcmp(hosts[k].name, l->servers[i].name);
+			if (!exists) {
+				s->pending++;
+				planned(l, "+ new host; its roles will be applied in full",
+				        &l->servers[i]);
+			}
+		}
 	}
 	if (out.len)
 		s->pending++;

@@ -199,6 +199,10 @@ pj() { "$PROVISION" -i "$WORK/js/inventory.yml" --json "$@"; }
 pj validate >"$WORK/js/validate.out" 2>/dev/null
 check "validate --json: a 'valid' event" test "$(jq -r .event "$WORK/js/validate.out")" = valid
 pj plan phase1 >"$WORK/js/plan.out" 2>/dev/null
+check "plan --json: the new host as a 'planned' event with its roles" \
+	test "$(jq -c 'select(.event == "planned" and .host == "app1") | [.action, .roles]' "$WORK/js/plan.out")" = '["+",["base","ufw"]]'
+check "and the provider's plan line by line" \
+	test "$(jq -r 'select(.event == "planned" and .host == null) | .action' "$WORK/js/plan.out" | sort -u)" = "+"
 pj plan phase7 >"$WORK/js/unknown.out" 2>/dev/null
 check "an error with --json is an 'error' event on stdout" test "$(jq -r .event "$WORK/js/unknown.out")" = error
 pj diff -e staging -e default >"$WORK/js/diff.out" 2>/dev/null
