@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "provision/common.h"
+#include "provision/environment.h"
 #include "provision/remote.h"
 #include "provision/session.h"
 
@@ -186,16 +187,6 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 	return 0;
 }
 
-static bool valid_env_name(const char *e)
-{
-	if (!*e || strlen(e) > 24 || !(e[0] >= 'a' && e[0] <= 'z'))
-		return false;
-	for (const char *p = e; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return false;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	struct session s;
@@ -267,13 +258,13 @@ int main(int argc, char **argv)
 		pv_say_error("-e is given twice; only 'diff' compares two environments");
 		return PV_EXIT_USAGE;
 	}
-	if (s.env_b && !valid_env_name(s.env_b)) {
+	if (s.env_b && !env_name_valid(s.env_b)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
 		             "starting with a letter)",
 		             s.env_b);
 		return PV_EXIT_USAGE;
 	}
-	if (s.env && !valid_env_name(s.env)) {
+	if (s.env && !env_name_valid(s.env)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
 		             "starting with a letter)",
 		             s.env);
