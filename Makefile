@@ -6,8 +6,18 @@
 #   make demo       deps + build + a hardened local host from inventory.example.yml
 #   make bench      converge timings for 1, 4 and 16 local hosts
 #   make lint       clang-format check
+#   make install    bin/provision, roles, templates, man pages, completion under
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
+#   make deb        build/provision_VERSION_ARCH.deb (apt install ./build/provision_*.deb)
 
 CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+DATADIR := $(DESTDIR)$(PREFIX)/share/provision
+MANDIR := $(DESTDIR)$(PREFIX)/share/man
+BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 PKGS := libssh2 yaml-0.1 libcurl openssl libarchive jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -25,7 +35,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c)
 
-.PHONY: all deps test unit e2e lint format demo bench clean check-deps
+.PHONY: all deps test unit e2e lint format demo bench clean check-deps install uninstall deb
 
 all: bin/provision
 
@@ -72,6 +82,30 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/bench.sh
+
+# Roles and templates go to $(PREFIX)/share/provision, where the installed
+# binary looks first (next to its bin/); $PROVISION_DATA_DIR overrides that.
+install: bin/provision
+	install -d $(BINDIR) $(DATADIR) $(MANDIR)/man1 $(MANDIR)/man5 $(BASHCOMPDIR) $(ZSHCOMPDIR)
+	install -m 0755 bin/provision $(BINDIR)/provision
+	rm -rf $(DATADIR)/roles $(DATADIR)/templates
+	cp -R roles templates $(DATADIR)/
+	chmod -R u=rwX,go=rX $(DATADIR)/roles $(DATADIR)/templates
+	install -m 0644 inventory.example.yml $(DATADIR)/inventory.example.yml
+	install -m 0644 doc/events.schema.json $(DATADIR)/events.schema.json
+	install -m 0644 doc/provision.1 $(MANDIR)/man1/provision.1
+	install -m 0644 doc/provision-inventory.5 $(MANDIR)/man5/provision-inventory.5
+	install -m 0644 completion/provision.bash $(BASHCOMPDIR)/provision
+	install -m 0644 completion/_provision $(ZSHCOMPDIR)/_provision
+
+# A Debian package of the same tree (dpkg-deb): build/provision_VERSION_ARCH.deb
+deb: bin/provision
+	@packaging/deb.sh build
+
+uninstall:
+	rm -f $(BINDIR)/provision $(MANDIR)/man1/provision.1 $(MANDIR)/man5/provision-inventory.5
+	rm -f $(BASHCOMPDIR)/provision $(ZSHCOMPDIR)/_provision
+	rm -rf $(DATADIR)
 
 clean:
 	rm -rf build bin

@@ -148,6 +148,11 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 		const struct inv_server *s = &c->layout->servers[i];
 		struct role **rl = NULL;
 		size_t nr = 0;
+		if (c->server_ports && c->server_ports[i]) {
+			for (size_t p = 0; p < c->n_server_ports[i]; p++)
+				n = add_role_port(out, n, max, c->server_ports[i][p]);
+			continue;
+		}
 		if (role_closure(c->roles, s->roles, s->role_pos, s->n_roles, &rl, &nr, &d) < 0)
 			continue;
 		for (size_t k = 0; k < nr; k++) {

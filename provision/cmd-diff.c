@@ -198,14 +198,16 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 		printf("%s\n", text);
 		free(text);
 		json_decref(o);
+	} else if (missing) {
+		printf("%zu difference%s, and %zu layout%s recorded in one environment only\n",
+		       total, total == 1 ? "" : "s", missing, missing == 1 ? "" : "s");
 	} else {
-		printf("%zu difference%s\n", total + missing, total + missing == 1 ? "" : "s");
+		printf("%zu difference%s\n", total, total == 1 ? "" : "s");
 	}
 	json_decref(jall);
 	inventory_free(other);
-	if (missing)
-		return PV_EXIT_FAIL;
-	return exit_code && total ? PV_EXIT_FAIL : PV_EXIT_OK;
+	/* a layout made on one side only is a difference, not a failure of diff */
+	return exit_code && (total || missing) ? PV_EXIT_FAIL : PV_EXIT_OK;
 }
 
 const struct cmd_entry cmd_diff_entry = {
@@ -214,6 +216,7 @@ const struct cmd_entry cmd_diff_entry = {
     .summary = "what differs between two environments: roles, rendered files, package versions",
     .help = "Compares what each host got when it last converged (recorded in the state).\n\n"
             "Options:\n"
-            "      --exit-code       exit with 1 when there are differences\n",
+            "      --exit-code       exit with 1 when there are differences (a layout\n"
+            "                        recorded in one environment only is one)\n",
     .exec = cmd_diff,
 };

@@ -141,13 +141,16 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 
 	if (!p)
 		return PV_EXIT_USAGE;
-	if (!state_layout(&s->st, s->env, l->name, false)) {
+	if (!p->hosts_in_inventory && !state_layout(&s->st, s->env, l->name, false)) {
 		pv_say_error(
 		    "layout '%s' is not created in environment '%s': run 'provision up %s' "
 		    "first (the file needs the hosts' addresses)",
 		    l->name, s->env, l->name);
 		return PV_EXIT_USAGE;
 	}
+	/* the file names no key: without the tool's key yet, none is made for it */
+	if (!session_keys_made(s) && !s->public_key)
+		s->public_key = xstrdup("");
 	session_provider_ctx(s, l, &c);
 	if (p->hosts(&c, &hosts, &n, &err) < 0) {
 		pv_say_error("%s", err.msg);
@@ -299,7 +302,7 @@ static int cmd_kamal_config(struct session *s, int argc, char **argv)
 		pv_usage(&cmd_kamal_config_entry);
 		return PV_EXIT_USAGE;
 	}
-	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
+	if ((rc = session_load(s)) || (rc = session_open_state(s, false)))
 		return rc;
 	const struct inv_layout *l = session_layout(s, layout);
 	if (!l)

@@ -44,6 +44,35 @@ int cmd_filter_hosts(const struct inv_layout *l, struct host *hosts, size_t *n, 
 	return PV_EXIT_OK;
 }
 
+/* One "planned" event (--json): a change plan shows as a line; roles for a new host. */
+static void planned(const struct inv_layout *l, const char *line, const struct inv_server *srv)
+{
+	json_t *o = json_object();
+	char action[2] = "";
+	line += strspn(line, " ");
+	if (*line && strchr("+~!", *line)) {
+		action[0] = *line;
+		line += 1 + strspn(line + 1, " ");
+	}
+	json_object_set_new(o, "event", json_string("planned"));
+	json_object_set_new(o, "layout", json_string(l->name));
+	json_object_set_new(o, "action", json_string(action));
+	json_object_set_new(o, "change", json_string(line));
+	if (srv) {
+		json_t *roles = json_array();
+		json_object_set_new(o, "host", json_string(srv->name));
+		for (size_t r = 0; r < srv->n_roles; r++)
+			json_array_append_new(roles, json_string(srv->roles[r]));
+		json_object_set_new(o, "roles", roles);
+	}
+	char *text = json_dumps(o, JSON_COMPACT);
+	char *red = report_redact(text);
+	printf("%s\n", red);
+	free(red);
+	free(text);
+	json_decref(o);
+}
+
 int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_filter,
                     size_t n_hosts_filter, char **roles, size_t n_roles)
 {
@@ -58,8 +87,8 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 
 	if (!p)
 		return PV_EXIT_USAGE;
-	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, false)) ||
-	    (rc = pgmigrate_check(s, l)))
+	if ((rc = session_check_layout(s, l)) || (rc = session_provider_token(s, l)) ||
+	    (rc = session_open_state(s, false)) || (rc = pgmigrate_check(s, l)))
 		return rc;
 	session_provider_ctx(s, l, &c);
 	if (p->plan(&c, &out, &err) < 0) {
@@ -85,20 +114,42 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 				exists = !strcmp(hosts[k].name, l->servers[i].name);
 			if (exists)
 				continue;
+			s->pending++;
 			printf("  %s: new host; roles ", l->servers[i].name);
 			for (size_t r = 0; r < l->servers[i].n_roles; r++)
 				printf("%s%s", r ? ", " : "", l->servers[i].roles[r]);
 			printf(" will be applied in full\n");
 		}
-	} else if (out.len) {
-		report_info(s->rep, NULL, "%s", out.s);
+	} else {
+		/* each line of the provider's plan, then each new host, as its own event */
+		for (char *at = out.s, *nl; out.len && *at; at = nl + 1) {
+			nl = strchr(at, '\n');
+			if (!nl)
+				nl = at + strlen(at) - 1;
+			char *line = xstrndup(at, (size_t)(nl - at + (*nl != '\n')));
+			planned(l, line, NULL);
+			free(line);
+		}
+		for (size_t i = 0; i < l->n_servers; i++) {
+			bool exists = false;
+			for (size_t k = 0; k < n && !exists; k++)
+				exists = !strcmp(hosts[k].name, l->servers[i].name);
+			if (!exists) {
+				s->pending++;
+				planned(l, "+ new host; its roles will be applied in full",
+				        &l->servers[i]);
+			}
+		}
 	}
+	if (out.len)
+		s->pending++;
 	buf_release(&out);
 	/* the data a new primary takes from another layout, said before anything happens */
-	if (session_keys(s) == PV_EXIT_OK) {
+	if (session_keys_made(s)) {
 		struct buf mig = BUF_INIT;
 		if (pgmigrate_plan(s, l, hosts, n, &mig) != PV_EXIT_OK)
 			rc = PV_EXIT_FAIL;
+		s->pending += mig.len > 0;
 		if (mig.len && reporter_mode(s->rep) != REPORT_JSON)
 			printf("%s", mig.s);
 		else if (mig.len)
@@ -127,10 +178,12 @@ static int cmd_plan(struct session *s, int argc, char **argv)
 	static const struct option opts[] = {
 	    {"hosts", required_argument, NULL, 'H'},
 	    {"roles", required_argument, NULL, 'R'},
+	    {"detailed-exitcode", no_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	char **hosts = NULL, **roles = NULL;
 	size_t n_hosts = 0, n_roles = 0;
+	bool detailed = false;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -141,14 +194,19 @@ static int cmd_plan(struct session *s, int argc, char **argv)
 		case 'R':
 			roles = pv_split_list(optarg, &n_roles);
 			break;
+		case 'D':
+			detailed = true;
+			break;
 		default:
 			pv_usage(&cmd_plan_entry);
-			return PV_EXIT_USAGE;
+			rc = PV_EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc - 1) {
 		pv_usage(&cmd_plan_entry);
-		return PV_EXIT_USAGE;
+		rc = PV_EXIT_USAGE;
+		goto out;
 	}
 	if ((rc = session_load(s)))
 		goto out;
@@ -157,15 +215,21 @@ static int cmd_plan(struct session *s, int argc, char **argv)
 out:
 	pv_free_list(hosts, n_hosts);
 	pv_free_list(roles, n_roles);
+	/* as terraform plan -detailed-exitcode: 0 nothing to do, 1 error, 2 changes pending */
+	if (detailed)
+		return rc != PV_EXIT_OK ? PV_EXIT_FAIL : s->pending ? 2 : PV_EXIT_OK;
 	return rc;
 }
 
 const struct cmd_entry cmd_plan_entry = {
     .name = "plan",
-    .usage = "plan LAYOUT [--hosts H1,H2] [--roles R1,R2]",
+    .usage = "plan LAYOUT [--hosts H1,H2] [--roles R1,R2] [--detailed-exitcode]",
     .summary = "show what 'up' would create and change, with diffs; changes nothing",
     .help = "Options:\n"
             "      --hosts LIST      only these hosts\n"
-            "      --roles LIST      only these roles\n",
+            "      --roles LIST      only these roles\n"
+            "      --detailed-exitcode\n"
+            "                        exit 0: nothing to do, 2: changes pending, 1: error\n"
+            "                        (input errors too)\n",
     .exec = cmd_plan,
 };

@@ -6,10 +6,13 @@
  *   provision share --acl [--apply]                   the ACL for shared hosts
  *   provision unshare HOST [--with EMAIL]             revoke invites
  *
- * A host's device is found by its Tailscale hostname (variable
- * tailscale_hostname, default the server name); its tags come from
- * tailscale_tags and the ports it shares from share_ports (default: the
- * ports its roles declare).  The token comes from $TAILSCALE_API_KEY or
+ * Only hosts the environment has created (its state records them) are
+ * shared.  A host's device is the one whose node id that record keeps;
+ * the first time, the device with the host's Tailscale hostname (variable
+ * tailscale_hostname, default the server name) and tags (tailscale_tags)
+ * that no other host or environment has recorded, and its node id is
+ * recorded from then on.  The ports it shares come from share_ports
+ * (default: the ports its roles declare).  The token comes from $TAILSCALE_API_KEY or
  * the inventory secret tailscale_api_key and is never shown.
  */
 #include <getopt.h>
@@ -30,6 +33,7 @@ struct share_host {
 	size_t n_tags;
 	char **ports;
 	size_t n_ports;
+	json_t *record; /* the host in the environment's state (borrowed), or NULL */
 	const json_t *device; /* borrowed from the device list, or NULL */
 };
 
@@ -213,9 +217,56 @@ static int open_api(struct session *s, struct ts_api *t)
 	return PV_EXIT_OK;
 }
 
-/* Match every host to its device; with need, a host without one is an error. */
-static int attach_devices(struct ts_api *t, struct share_host *hs, size_t n, json_t **devices,
+/* Each host's record in the environment's state; need must have one. */
+static int attach_records(struct session *s, struct share_host *hs, size_t n,
                           struct share_host *need)
+{
+	for (size_t i = 0; i < n; i++) {
+		json_t *lst = state_layout(&s->st, s->env, hs[i].layout->name, false);
+		hs[i].record = json_object_get(json_object_get(lst, "hosts"), hs[i].server->name);
+	}
+	if (need && !need->record) {
+		pv_say_error("server '%s' has not been created in environment '%s'; "
+		             "'provision%s%s up %s' creates it",
+		             need->server->name, s->env, strcmp(s->env, "default") ? " -e " : "",
+		             strcmp(s->env, "default") ? s->env : "", need->layout->name);
+		return PV_EXIT_USAGE;
+	}
+	return PV_EXIT_OK;
+}
+
+/* The Tailscale node ids the state records for every host but h, in every environment. */
+static const char **taken_ids(struct session *s, const struct share_host *h, size_t *n)
+{
+	const char **ids = NULL;
+	size_t alloc = 0;
+	const char *ename, *lname, *hname;
+	json_t *e, *l, *rec;
+
+	*n = 0;
+	json_object_foreach(json_object_get(s->st.root, "environments"), ename, e)
+	{
+		json_object_foreach(json_object_get(e, "layouts"), lname, l)
+		{
+			json_object_foreach(json_object_get(l, "hosts"), hname, rec)
+			{
+				const char *id = state_str(rec, "tailscale_node");
+				if (!id || rec == h->record)
+					continue;
+				PV_GROW(ids, *n + 1, alloc);
+				ids[(*n)++] = id;
+			}
+		}
+	}
+	return ids;
+}
+
+/*
+ * Match every created host to its device; with need, a host without one is
+ * an error, and a first match is recorded in the state.
+ */
+static int attach_devices(struct session *s, struct ts_api *t, struct share_host *hs, size_t n,
+                          json_t **devices, struct share_host *need)
 {
 	struct pv_error err = {{0}};
 
@@ -224,13 +275,39 @@ static int attach_devices(struct ts_api *t, struct share_host *hs, size_t n, jso
 		return PV_EXIT_FAIL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		hs[i].device = ts_device_by_hostname(*devices, hs[i].hostname, &err);
+		size_t n_taken;
+		if (!hs[i].record)
+			continue;
+		const char **taken = taken_ids(s, &hs[i], &n_taken);
+		const char *recorded = state_str(hs[i].record, "tailscale_node");
+		hs[i].device = ts_device_match(*devices, hs[i].hostname, recorded,
+		                               (const char *const *)hs[i].tags, hs[i].n_tags, taken,
+		                               n_taken, &err);
+		free(taken);
 		if (!hs[i].device && &hs[i] == need) {
 			pv_say_error("server '%s': %s", hs[i].server->name, err.msg);
 			return PV_EXIT_FAIL;
 		}
+		if (hs[i].device && &hs[i] == need && !recorded) {
+			state_set_str(hs[i].record, "tailscale_node", ts_device_id(hs[i].device));
+			if (state_save(&s->st, &err) < 0) {
+				pv_say_error("%s", err.msg);
+				return PV_EXIT_FAIL;
+			}
+		}
 	}
 	return PV_EXIT_OK;
+}
+
+/* " -e ENV" for commands to suggest, empty in the default environment. */
+static const char *env_opt(const struct session *s)
+{
+	static char opt[40];
+
+	if (!strcmp(s->env, "default"))
+		return "";
+	snprintf(opt, sizeof(opt), " -e %s", s->env);
+	return opt;
 }
 
 static const char *str(const json_t *o, const char *k)
@@ -262,9 +339,16 @@ static int do_share(struct session *s, struct ts_api *t, struct share_host *h, c
 		printf("shared %s (Tailscale device '%s') with %s\n", h->server->name, h->hostname,
 		       email);
 		printf("invite link: %s\n", str(inv, "inviteUrl"));
-		printf("Tailscale mails it to %s; anyone holding the link can accept it%s.\n"
-		       "Reach only the shared ports: provision share --acl --apply\n",
+		printf("Tailscale mails it to %s; anyone holding the link can accept it%s.\n",
 		       email, multi ? "" : " once");
+		if (h->n_ports)
+			printf("Reach only the shared ports: provision%s share --acl --apply\n",
+			       env_opt(s));
+		else
+			printf("It has no ports to share (set its variable 'share_ports', for "
+			       "example [443/tcp]);\n'provision%s share --acl --apply' keeps "
+			       "outsiders off all of its ports\n",
+			       env_opt(s));
 	}
 	json_decref(inv);
 	return PV_EXIT_OK;
@@ -281,10 +365,16 @@ static int do_list(struct session *s, struct ts_api *t, struct share_host *hs, s
 		size_t k;
 		json_t *v;
 
+		if (!hs[i].record) {
+			if (s->mode != REPORT_JSON)
+				printf("%s: not created in environment '%s'\n", hs[i].server->name,
+				       s->env);
+			continue;
+		}
 		if (!hs[i].device) {
 			if (s->mode != REPORT_JSON)
-				printf("%s: no Tailscale device named '%s'\n", hs[i].server->name,
-				       hs[i].hostname);
+				printf("%s: no Tailscale device of its own named '%s'\n",
+				       hs[i].server->name, hs[i].hostname);
 			continue;
 		}
 		if (ts_invites(t, ts_device_id(hs[i].device), &invs, &err) < 0) {
@@ -364,9 +454,9 @@ static int do_unshare(struct session *s, struct ts_api *t, struct share_host *h,
 	}
 	if (rc == PV_EXIT_OK)
 		report_info(s->rep, h->server->name,
-		            "%zu invite%s revoked; run 'provision share --acl --apply' to close "
+		            "%zu invite%s revoked; run 'provision%s share --acl --apply' to close "
 		            "its ports to outsiders",
-		            revoked, revoked == 1 ? "" : "s");
+		            revoked, revoked == 1 ? "" : "s", env_opt(s));
 	return rc;
 }
 
@@ -403,11 +493,12 @@ static int do_acl(struct session *s, struct ts_api *t, struct share_host *hs, si
 			goto out;
 		}
 		if (!hs[i].n_ports) {
-			pv_say_error("server '%s' is shared but has no ports to share: set its "
-			             "variable 'share_ports' (for example [443/tcp])",
-			             hs[i].server->name);
-			rc = PV_EXIT_USAGE;
-			goto out;
+			/* no rule for it: outsiders reach none of its ports */
+			report_warn(
+			    s->rep, hs[i].server->name,
+			    "shared, but no ports to share: outsiders reach none of its "
+			    "ports (set its variable 'share_ports', for example [443/tcp])");
+			continue;
 		}
 		sh[m++] = (struct ts_shared){hs[i].hostname,
 		                             addr,
@@ -513,10 +604,13 @@ static int run(struct session *s, int argc, char **argv, bool unshare)
 		rc = PV_EXIT_USAGE;
 		goto out;
 	}
+	/* share and unshare may record a host's node id: they take the run lock */
+	if ((rc = session_open_state(s, h != NULL)) || (rc = attach_records(s, hs, n, h)))
+		goto out;
 	if ((rc = open_api(s, &t)))
 		goto out;
 	t_open = true;
-	if ((rc = attach_devices(&t, hs, n, &devices, h)))
+	if ((rc = attach_devices(s, &t, hs, n, &devices, h)))
 		goto out;
 	if (unshare)
 		rc = do_unshare(s, &t, h, email);

@@ -35,8 +35,14 @@ static int cmd_ssh(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 	name = argv[optind++];
-	if (optind < argc && !strcmp(argv[optind], "--"))
-		optind++;
+	/* options may follow HOST too, as the usage line shows; "--" ends them */
+	while ((ch = getopt_long(argc, argv, "+l:", opts, NULL)) != -1) {
+		if (ch != 'l') {
+			pv_usage(&cmd_ssh_entry);
+			return PV_EXIT_USAGE;
+		}
+		want_layout = optarg;
+	}
 	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
 		return rc;
 	for (size_t i = 0; i < s->inv->n_layouts; i++) {

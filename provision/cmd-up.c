@@ -131,8 +131,9 @@ static int cmd_up(struct session *s, int argc, char **argv)
 		rc = cmd_plan_layout(s, l, o.hosts, o.n_hosts, o.roles, o.n_roles);
 		goto out;
 	}
-	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, true)) ||
-	    (rc = session_keys(s)) || (rc = pgmigrate_check(s, l)))
+	if ((rc = session_check_layout(s, l)) || (rc = session_provider_token(s, l)) ||
+	    (rc = session_open_state(s, true)) || (rc = session_keys(s)) ||
+	    (rc = pgmigrate_check(s, l)))
 		goto out;
 	if (!(p = session_provider(s, l))) {
 		rc = PV_EXIT_USAGE;
@@ -204,8 +205,8 @@ static int cmd_apply(struct session *s, int argc, char **argv)
 		rc = cmd_plan_layout(s, l, o.hosts, o.n_hosts, o.roles, o.n_roles);
 		goto out;
 	}
-	if ((rc = session_check_layout(s, l)) || (rc = session_open_state(s, true)) ||
-	    (rc = session_keys(s)))
+	if ((rc = session_check_layout(s, l)) || (rc = session_provider_token(s, l)) ||
+	    (rc = session_open_state(s, true)) || (rc = session_keys(s)))
 		goto out;
 	if (!(p = session_provider(s, l))) {
 		rc = PV_EXIT_USAGE;

@@ -1190,6 +1190,7 @@ static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *e
 
 const struct provider_ops provider_digitalocean = {
     .name = "digitalocean",
+    .token_env = "DIGITALOCEAN_TOKEN",
     .validate = do_validate,
     .plan = do_plan,
     .up = do_up,

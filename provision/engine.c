@@ -421,8 +421,40 @@ void secrets_release(struct secrets *sec)
 	diags_release(&sec->problems);
 }
 
+/*
+ * The k-th port role r declares, rendered with the server's variables when
+ * it names one ("{{ haproxy_port }}/tcp"): the port a role opens comes from
+ * the same variable as the port its service listens on.
+ */
+static void add_role_port(struct host_plan *hp, const struct role *r, size_t k, const char *server,
+                          size_t *alloc, struct diags *d)
+{
+	const struct node *list = node_get(r->doc, "ports");
+	const struct pos *at =
+	    list && list->kind == NODE_SEQ && k < list->n ? &list->items[k]->pos : NULL;
+	struct pv_error err = {{0}};
+	struct buf b = BUF_INIT;
+	bool secret = false;
+
+	if (!strstr(r->ports[k], "{{")) {
+		add_port(hp, r->ports[k], alloc);
+		return;
+	}
+	if (tpl_render(&b, r->ports[k], at, &hp->scope, TPL_TEXT, &secret, &err) < 0)
+		diags_add(d, NULL, "%s", err.msg);
+	else if (secret || !role_port_valid(b.s))
+		diags_add(
+		    d, at,
+		    "port '%s' of role '%s' is '%s' on server '%s', not a port (like 443/tcp, "
+		    "53/udp or 5432/tcp private)",
+		    r->ports[k], r->name, secret ? "[secret]" : b.s, server);
+	else
+		add_port(hp, b.s, alloc);
+	buf_release(&b);
+}
+
 static void build_scope(struct host_plan *hp, struct role *const *roles, size_t n_roles,
-                        const struct render_input *in, struct diags *d)
+                        const struct render_input *in, size_t *port_alloc, struct diags *d)
 {
 	const struct inventory *inv = in->inv;
 	struct scope *s = &hp->scope;
@@ -461,6 +493,9 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "ssh_port", port);
 	if (in->facts)
 		scope_copy(s, in->facts);
+	for (size_t i = 0; i < n_roles; i++)
+		for (size_t k = 0; k < roles[i]->n_ports; k++)
+			add_role_port(hp, roles[i], k, in->server->name, port_alloc, d);
 	/* after the facts: "PORT private" opens PORT to the private network only */
 	struct node *ports = node_new_seq(&tool);
 	for (size_t i = 0; i < hp->n_ports; i++) {
@@ -602,10 +637,7 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 			diags_add(d, NULL, "role '%s' is not a role of server '%s'",
 			          in->only_roles[i], srv->name);
 	}
-	for (size_t i = 0; i < n_roles; i++)
-		for (size_t k = 0; k < roles[i]->n_ports; k++)
-			add_port(hp, roles[i]->ports[k], &port_alloc);
-	build_scope(hp, roles, n_roles, in, d);
+	build_scope(hp, roles, n_roles, in, &port_alloc, d);
 	/* every value checked against its type before anything is rendered from it */
 	size_t typed = d->n;
 	struct scope own_secrets; /* secrets resolved here: the plan's scope holds them */

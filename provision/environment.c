@@ -1,8 +1,9 @@
 /*
  * environment.c - environments: one layout, several independent copies.
  *
+ *   default_environment: production      # what commands use without -e
  *   environments:
- *     production: {}                     # the layouts as written
+ *     production: {}                     # no overrides: the layouts as written
  *     staging:
  *       description: a copy for testing
  *       vars: { domain: staging.example.com }
@@ -131,11 +132,75 @@ static void check_layout_override(const struct node *base_layouts, const char *e
 	free(where);
 }
 
+/* Nothing but a description: the layouts as written under another name. */
+static bool no_overrides(const struct node *v)
+{
+	if (node_is_null(v))
+		return true;
+	for (size_t i = 0; is_map(v) && i < v->n; i++)
+		if (strcmp(v->keys[i], "description"))
+			return false;
+	return is_map(v);
+}
+
+const char *env_default(const struct node *root)
+{
+	const struct node *v = node_get(root, "default_environment");
+
+	return v && v->kind == NODE_SCALAR && env_name_valid(v->scalar) ? v->scalar : "default";
+}
+
+static void check_default(const struct node *root, const struct node *envs, struct diags *d)
+{
+	const struct node *v = node_get(root, "default_environment");
+	const char *def = NULL;
+
+	if (v && !node_is_null(v)) {
+		if (v->kind != NODE_SCALAR || !env_name_valid(v->scalar) ||
+		    !strcmp(v->scalar, "default")) {
+			diags_add(d, &v->pos,
+			          "'default_environment' must name an environment under "
+			          "'environments' (lowercase letters, digits and '-')");
+			return;
+		}
+		def = v->scalar;
+		if (!is_map(envs) || !node_get(envs, def)) {
+			const char *near =
+			    is_map(envs) ? pv_nearest(def, (const char *const *)envs->keys, envs->n)
+			                 : NULL;
+			if (near)
+				diags_add(
+				    d, &v->pos,
+				    "default_environment '%s' is not under 'environments' (did "
+				    "you mean '%s'?)",
+				    def, near);
+			else
+				diags_add(
+				    d, &v->pos,
+				    "default_environment '%s' is not under 'environments' (add "
+				    "'%s: {}' there)",
+				    def, def);
+			return;
+		}
+	}
+	for (size_t i = 0; is_map(envs) && i < envs->n; i++) {
+		if (def || !env_name_valid(envs->keys[i]) || !no_overrides(envs->items[i]))
+			continue;
+		diags_add(d, kpos(envs, i),
+		          "environment '%s' has no overrides, so it is the layouts as written "
+		          "under a second name, with hosts of its own apart from those of "
+		          "'default' (used without -e); set 'default_environment: %s' to make it "
+		          "the one used without -e, or give it overrides",
+		          envs->keys[i], envs->keys[i]);
+	}
+}
+
 void env_check(const struct node *root, struct diags *d)
 {
 	const struct node *envs = node_get(root, "environments");
 	const struct node *base_layouts = node_get(root, "layouts");
 
+	check_default(root, envs, d);
 	if (!envs || node_is_null(envs))
 		return;
 	if (envs->kind != NODE_MAP) {
@@ -152,7 +217,8 @@ void env_check(const struct node *root, struct diags *d)
 			diags_add(d, kpos(envs, i),
 			          "invalid environment name '%.40s': use lowercase letters, digits "
 			          "and '-', starting with a letter, at most 24 characters (and not "
-			          "'default', the layouts as written)",
+			          "'default', the layouts as written when there is no "
+			          "default_environment)",
 			          name);
 			continue;
 		}

@@ -1228,6 +1228,7 @@ static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_err
 
 const struct provider_ops provider_hetzner = {
     .name = "hetzner",
+    .token_env = "HCLOUD_TOKEN",
     .validate = hetzner_validate,
     .plan = hetzner_plan,
     .up = hetzner_up,

@@ -15,8 +15,9 @@
 #include "provision/report.h"
 #include "provision/vars.h"
 
-static const char *const top_keys[] = {"project",   "ssh",     "vars",        "secrets",
-                                       "providers", "layouts", "environments"};
+static const char *const top_keys[] = {
+    "project",   "ssh",     "vars",         "secrets",
+    "providers", "layouts", "environments", "default_environment"};
 static const char *const ssh_keys[] = {"user", "private_key", "port"};
 static const char *const layout_keys[] = {"provider", "vars", "servers"};
 static const char *const server_keys[] = {
@@ -662,8 +663,8 @@ int inventory_load_env(struct inventory **out, const char *path, const char *env
 	}
 	/* the rest reads the selected environment: the tree with its overrides merged
 	 * (the layouts as written when the overrides themselves are broken) */
-	inv->env = xstrdup(env ? env : "default");
-	inv->env_root = env_merge(root, env_bad ? NULL : env);
+	inv->env = xstrdup(env ? env : env_bad ? "default" : env_default(root));
+	inv->env_root = env_merge(root, env_bad ? NULL : inv->env);
 	load_tree(inv, inv->env_root, d);
 	/* the other environments must be valid too: a mistake shows before it is selected */
 	v = node_get(root, "environments");

@@ -284,8 +284,10 @@ int key_ensure_file(const char *path, const char *comment, struct pv_error *err)
 		return -1;
 	if (keygen_ed25519(&pem, &line, comment, err) < 0)
 		goto out;
-	/* The public half first: a crash in between leaves no private key, so
-	 * the next run starts over instead of keeping a stale .pub. */
+	/* Each half written under a temporary name, then renamed; the public
+	 * half first: a crash in between leaves no private key, so the next run
+	 * starts over instead of keeping a stale .pub.  Callers hold the run
+	 * lock, so two first runs never interleave their halves. */
 	pubpath = xasprintf("%s.pub", path);
 	pubtext = xasprintf("%s\n", line);
 	if (pv_write_file_atomic(pubpath, pubtext, strlen(pubtext), 0644, err) < 0 ||

@@ -1,6 +1,7 @@
 /*
  * main.c - the command table and the options every command shares.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "provision/common.h"
+#include "provision/environment.h"
 #include "provision/remote.h"
 #include "provision/session.h"
 
@@ -31,11 +33,20 @@ static void main_help(FILE *f)
 			w = (int)strlen(commands[i]->name);
 	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-*s  %s\n", w, commands[i]->name, commands[i]->summary);
-	fprintf(f, "\n'provision COMMAND --help' shows a command's options.\n"
+	fprintf(f, "\nA command may be shortened to any prefix only it has ('provision st' is\n"
+	           "status; 'provision d' is ambiguous: destroy, diff).\n"
+	           "'provision COMMAND --help' shows a command's options.\n"
+	           "Output is a live view on a terminal, plain lines otherwise (and with\n"
+	           "NO_COLOR set or TERM=dumb); --json gives one JSON object per line.\n"
 	           "Exit status: 0 success, 1 something failed, 2 usage or input error.\n");
 }
 
-static const struct cmd_entry *find_command(const char *name)
+/*
+ * The command called name, or the only one it is a prefix of (as in tmux).
+ * NULL when there is none; *ambiguous then holds the names it is a prefix
+ * of, ", "-separated (empty when none).
+ */
+static const struct cmd_entry *find_command(const char *name, struct buf *ambiguous)
 {
 	const struct cmd_entry *found = NULL;
 	size_t len = strlen(name);
@@ -44,12 +55,76 @@ static const struct cmd_entry *find_command(const char *name)
 	for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++) {
 		if (!strcmp(commands[i]->name, name))
 			return commands[i];
-		if (!strncmp(commands[i]->name, name, len)) {
+		if (len && !strncmp(commands[i]->name, name, len)) {
+			buf_addf(ambiguous, "%s%s", matches ? ", " : "", commands[i]->name);
 			found = commands[i];
 			matches++;
 		}
 	}
-	return matches == 1 ? found : NULL; /* a unique prefix works, as in tmux */
+	if (matches == 1) {
+		buf_reset(ambiguous);
+		return found;
+	}
+	return NULL;
+}
+
+/* Role names in dir (each a directory with a role.yml). */
+static void print_roles(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char *sub = pv_path_join(dir, e->d_name);
+		char *yml = pv_path_join(sub, "role.yml");
+		if (e->d_name[0] != '.' && access(yml, R_OK) == 0)
+			printf("%s\n", e->d_name);
+		free(yml);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * provision __complete commands|layouts|hosts|roles|environments: one word
+ * a line, for the shell completion scripts (not a command of the table).
+ */
+static int complete(struct session *s, const char *what)
+{
+	if (!strcmp(what, "commands")) {
+		for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
+			printf("%s\n", commands[i]->name);
+		return PV_EXIT_OK;
+	}
+	if (session_load(s))
+		return PV_EXIT_USAGE;
+	if (!strcmp(what, "layouts") || !strcmp(what, "hosts")) {
+		for (size_t i = 0; i < s->inv->n_layouts; i++) {
+			const struct inv_layout *l = &s->inv->layouts[i];
+			if (what[0] == 'l')
+				printf("%s\n", l->name);
+			for (size_t k = 0; what[0] == 'h' && k < l->n_servers; k++)
+				printf("%s\n", l->servers[k].name);
+		}
+	} else if (!strcmp(what, "roles")) {
+		char *own = pv_path_join(s->inv->dir, "roles");
+		char *builtin = pv_path_join(s->data_dir, "roles");
+		print_roles(own);
+		if (strcmp(own, builtin))
+			print_roles(builtin);
+		free(own);
+		free(builtin);
+	} else if (!strcmp(what, "environments")) {
+		const struct node *envs = node_get(s->inv->root, "environments");
+		if (!node_get(s->inv->root, "default_environment"))
+			printf("default\n");
+		for (size_t i = 0; envs && envs->kind == NODE_MAP && i < envs->n; i++)
+			printf("%s\n", envs->keys[i]);
+	} else {
+		return PV_EXIT_USAGE;
+	}
+	return PV_EXIT_OK;
 }
 
 /*
@@ -98,6 +173,11 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 			s->mode_forced = true;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			*help = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			pv_say_error("there is no '%s': every run already shows each resource and "
+			             "its diff; '--json' gives every event in full",
+			             a);
+			return -1;
 		} else {
 			argv[out++] = argv[i];
 		}
@@ -107,29 +187,21 @@ static int take_globals(struct session *s, int *argc, char **argv, bool *help)
 	return 0;
 }
 
-static bool valid_env_name(const char *e)
-{
-	if (!*e || strlen(e) > 24 || !(e[0] >= 'a' && e[0] <= 'z'))
-		return false;
-	for (const char *p = e; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
-			return false;
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	struct session s;
 	const struct cmd_entry *c;
 	struct pv_error err = {{0}};
+	struct buf amb = BUF_INIT;
 	bool help = false;
 	int rc;
 
 	memset(&s, 0, sizeof(s));
-	s.env = "default";
-	s.mode = isatty(STDOUT_FILENO) ? REPORT_TTY : REPORT_PLAIN;
+	s.env = NULL; /* the inventory's default environment, known once it is read */
+	s.mode = report_mode_auto(isatty(STDOUT_FILENO), getenv("TERM"), getenv("NO_COLOR"));
 	if (take_globals(&s, &argc, argv, &help) < 0)
 		return PV_EXIT_USAGE;
+	pv_errors_as_json(s.mode == REPORT_JSON);
 	if (argc < 2) {
 		if (help) {
 			main_help(stdout);
@@ -143,14 +215,30 @@ int main(int argc, char **argv)
 		return PV_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {
-		if (argc > 2 && (c = find_command(argv[2]))) {
+		if (argc > 2 && (c = find_command(argv[2], &amb))) {
 			pv_help(c);
 			return PV_EXIT_OK;
 		}
+		buf_release(&amb);
 		main_help(stdout);
 		return argc > 2 ? PV_EXIT_USAGE : PV_EXIT_OK;
 	}
-	c = find_command(argv[1]);
+	if (!strcmp(argv[1], "__complete") && argc == 3) {
+		rc = complete(&s, argv[2]);
+		session_release(&s);
+		return rc;
+	}
+	if (argv[1][0] == '-') {
+		pv_say_error("unknown option '%s'; see 'provision --help'", argv[1]);
+		return PV_EXIT_USAGE;
+	}
+	c = find_command(argv[1], &amb);
+	if (!c && amb.len) {
+		pv_say_error("ambiguous command '%s': %s", argv[1], amb.s);
+		buf_release(&amb);
+		return PV_EXIT_USAGE;
+	}
+	buf_release(&amb);
 	if (!c) {
 		const char *names[PV_ARRAY_SIZE(commands)];
 		for (size_t i = 0; i < PV_ARRAY_SIZE(commands); i++)
@@ -170,13 +258,13 @@ int main(int argc, char **argv)
 		pv_say_error("-e is given twice; only 'diff' compares two environments");
 		return PV_EXIT_USAGE;
 	}
-	if (s.env_b && !valid_env_name(s.env_b)) {
+	if (s.env_b && !env_name_valid(s.env_b)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
 		             "starting with a letter)",
 		             s.env_b);
 		return PV_EXIT_USAGE;
 	}
-	if (!valid_env_name(s.env)) {
+	if (s.env && !env_name_valid(s.env)) {
 		pv_say_error("invalid environment name '%s' (lowercase letters, digits and '-', "
 		             "starting with a letter)",
 		             s.env);

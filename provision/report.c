@@ -114,6 +114,13 @@ void reporter_free(struct reporter *r)
 	free(r);
 }
 
+enum report_mode report_mode_auto(bool tty, const char *term, const char *no_color)
+{
+	if (!tty || !term || !*term || !strcmp(term, "dumb") || (no_color && *no_color))
+		return REPORT_PLAIN;
+	return REPORT_TTY;
+}
+
 enum report_mode reporter_mode(const struct reporter *r)
 {
 	return r->mode;

@@ -149,7 +149,7 @@ static int str_list(const struct node *doc, const char *key, const char *where, 
 }
 
 /* "80/tcp", "443", "60000:61000/udp", "on tailscale0", "on wg0 51820/udp" */
-static bool port_ok(const char *p)
+bool role_port_valid(const char *p)
 {
 	char *end;
 	long a, b;
@@ -258,7 +258,8 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 			          where);
 	str_list(r->doc, "ports", where, &r->ports, &r->n_ports, d);
 	for (size_t i = 0; i < r->n_ports; i++)
-		if (!port_ok(r->ports[i]))
+		/* a port naming a variable is checked once rendered, per server */
+		if (!strstr(r->ports[i], "{{") && !role_port_valid(r->ports[i]))
 			diags_add(d, &node_get(r->doc, "ports")->items[i]->pos,
 			          "invalid port '%s' in %s (like 443/tcp, 53/udp, 8000:8100/tcp or "
 			          "'on tailscale0' or 5432/tcp private)",

@@ -1,6 +1,7 @@
 /*
  * session.c - shared setup for the commands.
  */
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,18 +19,61 @@
 #include "provision/session.h"
 #include "provision/vars.h"
 
+static bool errors_as_json;
+
+void pv_errors_as_json(bool on)
+{
+	errors_as_json = on;
+}
+
+/*
+ * One problem for the user: with --json an "error" (or "warning") event on
+ * stdout, with file, line and col when the message starts with them;
+ * otherwise prefix and the message on stderr.
+ */
+static void say(const char *prefix, const char *raw)
+{
+	char *msg = report_redact(raw);
+
+	if (!errors_as_json) {
+		fprintf(stderr, "%s%s\n", prefix, msg);
+		free(msg);
+		return;
+	}
+	const char *text = msg;
+	bool warning = !strncmp(text, "warning: ", 9);
+	json_t *o = json_object();
+	char file[PATH_MAX];
+	int line, col, used = 0;
+	if (warning)
+		text += 9;
+	if (sscanf(text, "%4095[^:]:%d:%d: %n", file, &line, &col, &used) == 3 && used > 0) {
+		json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "line", json_integer(line));
+		json_object_set_new(o, "col", json_integer(col));
+		text += used;
+	}
+	json_object_set_new(o, "event", json_string(warning ? "warning" : "error"));
+	json_object_set_new(o, "message", json_string(text));
+	char *line_text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	fflush(stdout);
+	printf("%s\n", line_text);
+	fflush(stdout);
+	free(line_text);
+	json_decref(o);
+	free(msg);
+}
+
 void pv_say_error(const char *fmt, ...)
 {
 	va_list ap;
-	char *raw, *msg;
+	char *raw;
 
 	va_start(ap, fmt);
 	raw = xvasprintf(fmt, ap);
 	va_end(ap);
-	msg = report_redact(raw);
-	fprintf(stderr, "provision: %s\n", msg);
+	say("provision: ", raw);
 	free(raw);
-	free(msg);
 }
 
 void pv_usage(const struct cmd_entry *c)
@@ -46,13 +90,18 @@ void pv_help(const struct cmd_entry *c)
 	printf("\nGlobal options (before or after the command):\n"
 	       "  -i, --inventory FILE  inventory file (default: inventory.yml, or "
 	       "$PROVISION_INVENTORY)\n"
-	       "  -e, --env NAME        environment (default: default)\n"
+	       "  -e, --env NAME        environment (default: default_environment, else default)\n"
 	       "      --json            one JSON object per event on stdout\n"
 	       "      --plain           plain lines, even on a terminal\n");
 }
 
 static void print_diags(const struct diags *d)
 {
+	if (errors_as_json) {
+		for (size_t i = 0; i < d->n; i++)
+			say("", d->msgs[i]);
+		return;
+	}
 	for (size_t i = 0; i < d->n; i++) {
 		char *m = report_redact(d->msgs[i]);
 		fprintf(stderr, "%s\n", m);
@@ -67,7 +116,11 @@ static bool is_dir(const char *p)
 	return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-/* Roles and templates that come with the tool: next to the binary's bin/, or installed. */
+/*
+ * Roles and templates that come with the tool: $PROVISION_DATA_DIR; next to
+ * the binary's bin/ (a checkout); PREFIX/share/provision for a binary in
+ * PREFIX/bin ('make install'); else /usr/local/share/provision.
+ */
 static char *find_data_dir(void)
 {
 	const char *envdir = getenv("PROVISION_DATA_DIR");
@@ -89,6 +142,13 @@ static char *find_data_dir(void)
 			free(roles);
 			if (ok)
 				return xstrdup(exe);
+			char *share = pv_path_join(exe, "share/provision");
+			char *sroles = pv_path_join(share, "roles");
+			ok = is_dir(sroles);
+			free(sroles);
+			if (ok)
+				return share;
+			free(share);
 		}
 	}
 	return xstrdup("/usr/local/share/provision");
@@ -102,7 +162,7 @@ static bool env_only_in_state(const char *path, const char *env)
 	struct diags d;
 	bool declared = true, recorded = false;
 
-	if (!strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
+	if (!env || !strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
 		return false;
 	diags_init(&d);
 	declared = root->kind != NODE_MAP || env_find(root, env, path, &d) == 0;
@@ -130,17 +190,31 @@ int session_load(struct session *s)
 	struct diags d;
 	const char *path = s->inventory_path;
 	const char *load_env = s->env;
+	bool as_written = false;
 
 	if (!path)
 		path = getenv("PROVISION_INVENTORY");
 	if (!path || !*path)
 		path = "inventory.yml";
 	s->inventory_path = path;
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		char *data = find_data_dir();
+		char *example = pv_path_join(data, "inventory.example.yml");
+		bool have = access(example, R_OK) == 0;
+		pv_say_error(
+		    "no inventory '%s': name one with -i FILE (or $PROVISION_INVENTORY)%s%s%s",
+		    path, have ? "; to start from the example: cp " : "", have ? example : "",
+		    have ? " inventory.yml" : "");
+		free(example);
+		free(data);
+		return PV_EXIT_USAGE;
+	}
 	if (s->allow_recorded_env && env_only_in_state(path, s->env)) {
 		pv_say_error("warning: environment '%s' is no longer in '%s'; removing what the "
 		             "state records for it, with the layouts as written",
 		             s->env, path);
-		load_env = NULL;
+		load_env = "default";
+		as_written = true;
 	}
 	diags_init(&d);
 	if (inventory_load_env(&s->inv, path, load_env, &d) < 0) {
@@ -151,6 +225,15 @@ int session_load(struct session *s)
 		return PV_EXIT_USAGE;
 	}
 	diags_release(&d);
+	const struct node *def = node_get(s->inv->root, "default_environment");
+	if (s->env && !strcmp(s->env, "default") && def && !node_is_null(def)) {
+		pv_say_error("%s:%d:%d: this inventory's default environment is '%s': use "
+		             "'-e %s', or leave out -e",
+		             def->pos.file, def->pos.line, def->pos.col, def->scalar, def->scalar);
+		return PV_EXIT_USAGE;
+	}
+	if (!as_written)
+		s->env = s->inv->env; /* the name default_environment gives, without -e */
 	s->state_dir = pv_path_join(s->inv->dir, ".provision");
 	s->known_hosts = pv_path_join(s->state_dir, "known_hosts");
 	s->data_dir = find_data_dir();
@@ -330,6 +413,17 @@ static void fill_render_input(struct session *s, const struct inv_layout *l,
 	in->secrets = &s->secrets;
 }
 
+static void free_ports(struct session *s)
+{
+	for (size_t i = 0; s->ports && i < s->ports_of->n_servers; i++)
+		pv_free_list(s->ports[i], s->n_ports[i]);
+	free(s->ports);
+	free(s->n_ports);
+	s->ports = NULL;
+	s->n_ports = NULL;
+	s->ports_of = NULL;
+}
+
 int session_check_layout(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = session_provider(s, l);
@@ -339,6 +433,10 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 
 	if (!p)
 		return PV_EXIT_USAGE;
+	free_ports(s);
+	s->ports_of = l;
+	s->ports = xcalloc(l->n_servers + 1, sizeof(*s->ports));
+	s->n_ports = xcalloc(l->n_servers + 1, sizeof(*s->n_ports));
 	diags_init(&d);
 	if (p->validate)
 		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
@@ -357,6 +455,10 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
+		s->ports[i] = hp.ports; /* transferred */
+		s->n_ports[i] = hp.n_ports;
+		hp.ports = NULL;
+		hp.n_ports = 0;
 		backup_check_plan(&hp, &d);
 		plan_release(&hp);
 		scope_release(&facts);
@@ -367,11 +469,8 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 			bool seen = false;
 			for (size_t k = 0; k < i && !seen; k++)
 				seen = !strcmp(d.msgs[i], d.msgs[k]);
-			if (!seen) {
-				char *m = report_redact(d.msgs[i]);
-				fprintf(stderr, "%s\n", m);
-				free(m);
-			}
+			if (!seen)
+				say("", d.msgs[i]);
 		}
 		rc = PV_EXIT_USAGE;
 	}
@@ -398,6 +497,32 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 	return rc;
 }
 
+int session_provider_token(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = provider_find(l->provider);
+	const struct node *tok = node_get(inventory_provider(s->inv, l->provider), "token");
+	struct pv_error err = {{0}};
+	char *token = NULL;
+
+	if (!p || !p->token_env)
+		return PV_EXIT_OK;
+	if (tok && tok->kind == NODE_SCALAR) {
+		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, &err) < 0) {
+			pv_say_error("%s", err.msg);
+			return PV_EXIT_USAGE;
+		}
+		pv_wipe(token, strlen(token));
+		free(token);
+		return PV_EXIT_OK;
+	}
+	if (getenv(p->token_env) && *getenv(p->token_env))
+		return PV_EXIT_OK;
+	pv_say_error("provider '%s' needs an API token: set %s or providers.%s.token (env:NAME or "
+	             "file:PATH)",
+	             p->name, p->token_env, p->name);
+	return PV_EXIT_USAGE;
+}
+
 int session_open_state(struct session *s, bool lock)
 {
 	struct pv_error err = {{0}};
@@ -410,6 +535,20 @@ int session_open_state(struct session *s, bool lock)
 	}
 	s->st_open = true;
 	return PV_EXIT_OK;
+}
+
+bool session_keys_made(struct session *s)
+{
+	if (!s->public_key && !s->inv->ssh_private_key) {
+		char *keys = pv_path_join(s->state_dir, "keys");
+		char *path = pv_path_join(keys, "id_ed25519");
+		bool made = access(path, F_OK) == 0;
+		free(keys);
+		free(path);
+		if (!made)
+			return false;
+	}
+	return session_keys(s) == PV_EXIT_OK;
 }
 
 int session_keys(struct session *s)
@@ -430,7 +569,14 @@ int session_keys(struct session *s)
 		s->private_key = pv_path_join(keys, "id_ed25519");
 		free(keys);
 		char *comment = xasprintf("provision@%s", s->inv->project);
-		int rc = key_ensure_file(s->private_key, comment, &err);
+		int rc = 0, lock_fd = -1;
+		/* made once, under the run lock: two first runs never make two keys */
+		if (access(s->private_key, F_OK) != 0 && !(s->st_open && s->st.lock_fd >= 0))
+			rc = lock_fd = state_lock_wait(s->state_dir, &err);
+		if (rc >= 0)
+			rc = key_ensure_file(s->private_key, comment, &err);
+		if (lock_fd >= 0)
+			close(lock_fd);
 		free(comment);
 		if (rc < 0) {
 			pv_say_error("%s", err.msg);
@@ -458,6 +604,10 @@ void session_provider_ctx(struct session *s, const struct inv_layout *l, struct 
 	c->admin_user = s->inv->ssh_user;
 	c->admin_public_key = s->public_key;
 	c->roles = &s->roles;
+	if (s->ports_of == l) {
+		c->server_ports = s->ports;
+		c->n_server_ports = s->n_ports;
+	}
 }
 
 int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
@@ -520,6 +670,8 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 		}
 	}
 	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
+	for (size_t i = 0; check && i < n; i++)
+		s->pending += res[i].would_change;
 	if (repro) {
 		struct pv_error err = {{0}};
 		for (size_t i = 0; i < n; i++) {
@@ -549,6 +701,7 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 
 void session_release(struct session *s)
 {
+	free_ports(s);
 	if (s->st_open)
 		state_close(&s->st);
 	if (s->secrets_resolved)

@@ -142,6 +142,7 @@ static int static_status(struct provider_ctx *c, struct buf *out, struct pv_erro
 
 const struct provider_ops provider_static = {
     .name = "static",
+    .hosts_in_inventory = true,
     .validate = static_validate,
     .plan = static_plan,
     .up = static_up,

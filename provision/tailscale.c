@@ -99,28 +99,78 @@ const char *ts_device_id(const json_t *device)
 	return id && *id ? id : json_string_value(json_object_get(device, "id"));
 }
 
-const json_t *ts_device_by_hostname(const json_t *devices, const char *hostname,
-                                    struct pv_error *err)
+static bool has_tag(const json_t *device, const char *tag)
+{
+	size_t i;
+	json_t *t;
+
+	json_array_foreach(json_object_get(device, "tags"), i, t)
+	{
+		if (json_is_string(t) && !strcmp(json_string_value(t), tag))
+			return true;
+	}
+	return false;
+}
+
+static bool is_device(const json_t *d, const char *id)
+{
+	const char *nid = json_string_value(json_object_get(d, "nodeId"));
+	const char *lid = json_string_value(json_object_get(d, "id"));
+
+	return (nid && !strcmp(nid, id)) || (lid && !strcmp(lid, id));
+}
+
+const json_t *ts_device_match(const json_t *devices, const char *hostname, const char *recorded,
+                              const char *const *tags, size_t n_tags, const char *const *taken,
+                              size_t n_taken, struct pv_error *err)
 {
 	const json_t *found = NULL;
-	size_t i, n = 0;
+	size_t i, n = 0, other = 0;
 	json_t *d;
 
 	json_array_foreach(devices, i, d)
 	{
 		const char *h = json_string_value(json_object_get(d, "hostname"));
-		if (!h || strcmp(h, hostname) || json_is_true(json_object_get(d, "isExternal")))
+		bool ok = !json_is_true(json_object_get(d, "isExternal")) && ts_device_id(d);
+
+		if (recorded) {
+			if (ok && is_device(d, recorded))
+				return d;
 			continue;
+		}
+		if (!ok || !h || strcmp(h, hostname))
+			continue;
+		bool mine = true;
+		for (size_t k = 0; mine && k < n_taken; k++)
+			mine = !is_device(d, taken[k]);
+		for (size_t k = 0; mine && k < n_tags; k++)
+			mine = has_tag(d, tags[k]);
+		if (!mine) {
+			other++;
+			continue;
+		}
 		found = d;
 		n++;
 	}
-	if (n == 1 && ts_device_id(found))
-		return found;
-	if (n > 1)
+	if (recorded)
 		pv_error_set(err,
-		             "%zu devices of the tailnet have the hostname '%s'; remove the stale "
-		             "ones or give the host its own 'tailscale_hostname'",
-		             n, hostname);
+		             "the device recorded for it (node '%s') is no longer in the tailnet; "
+		             "has the tailscale role run on it since it was replaced?",
+		             recorded);
+	else if (n == 1)
+		return found;
+	else if (n > 1)
+		pv_error_set(
+		    err,
+		    "%zu devices of the tailnet have the hostname '%s' and its tags, and none "
+		    "belongs to another host; remove the stale ones or give the host its own "
+		    "'tailscale_hostname'",
+		    n, hostname);
+	else if (other)
+		pv_error_set(err,
+		             "no device of the tailnet with the hostname '%s' is this host's: %zu "
+		             "belong%s to other hosts or environments or lack its tags",
+		             hostname, other, other == 1 ? "s" : "");
 	else
 		pv_error_set(err,
 		             "no device of the tailnet has the hostname '%s' (has the tailscale "

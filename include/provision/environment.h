@@ -4,7 +4,11 @@
  * An environment reuses the layouts with overrides: variables, secrets,
  * provider settings, and per layout its variables and servers (keys of a
  * server replace, its vars merge; "~" leaves a server out; a new name adds
- * one).  "default" is the layouts as written.  Everything the tool makes
+ * one).  Without -e, commands use the environment default_environment
+ * names (declared under environments); without it, "default", the layouts
+ * as written.  An environment without overrides next to "default" would be
+ * a second name for the same layouts with hosts of its own: refused unless
+ * default_environment names it.  Everything the tool makes
  * is keyed by the environment (state, local hosts and bridges, cloud
  * labels), so two environments never touch each other's resources.
  */
@@ -20,6 +24,8 @@ bool env_name_valid(const char *e);
 void env_check(const struct node *root, struct diags *d);
 /* Is env ("default" or NULL: the layouts as written) declared?  A diagnostic when not. */
 int env_find(const struct node *root, const char *env, const char *path, struct diags *d);
+/* The environment commands use without -e: default_environment, else "default" (borrowed). */
+const char *env_default(const struct node *root);
 /* A copy of root with env's overrides merged in (positions kept). */
 struct node *env_merge(const struct node *root, const char *env);
 

@@ -77,7 +77,8 @@ void inventory_free(struct inventory *inv);
 /*
  * The same for environment env (environment.h): its overrides merged into
  * the layouts; an environment the inventory does not declare is an error
- * with the nearest name.  NULL or "default": the layouts as written.
+ * with the nearest name.  NULL: the environment used without -e (its
+ * default_environment, else "default"); "default": the layouts as written.
  */
 int inventory_load_env(struct inventory **out, const char *path, const char *env, struct diags *d);
 

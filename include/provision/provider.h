@@ -28,10 +28,22 @@ struct provider_ctx {
 	const char *admin_user; /* user to create at first boot */
 	const char *admin_public_key; /* its authorized key */
 	struct role_set *roles; /* the roles, for the ports a cloud firewall opens */
+	/* each server's ports as its roles declare them, rendered with its variables
+	 * (index as layout->servers); NULL when not rendered: the ports as written */
+	char **const *server_ports;
+	const size_t *n_server_ports;
 };
 
 struct provider_ops {
 	const char *name;
+	/*
+	 * A cloud API's token: settings key 'token' (env:NAME or file:PATH), else
+	 * this environment variable; NULL when the provider needs none.  The
+	 * command layer checks it is there before asking the provider anything.
+	 */
+	const char *token_env;
+	/* hosts() reads the inventory alone (addresses written there): no state needed */
+	bool hosts_in_inventory;
 	/* Check provider settings and the provider-specific keys of each server. */
 	void (*validate)(const struct inventory *inv, const struct inv_layout *l,
 	                 const struct node *settings, struct diags *d);

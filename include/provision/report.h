@@ -10,6 +10,7 @@
 #ifndef PROVISION_REPORT_H
 #define PROVISION_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "provision/resource.h"
@@ -32,6 +33,13 @@ struct host_result {
 };
 
 struct reporter;
+
+/*
+ * The mode when none is asked for: the live view (cursor movement, dim text)
+ * only on a terminal that can show it: not TERM=dumb (or unset), and not
+ * when NO_COLOR is set to anything but the empty string.  Plain otherwise.
+ */
+enum report_mode report_mode_auto(bool tty, const char *term, const char *no_color);
 
 struct reporter *reporter_new(enum report_mode mode, FILE *out);
 void reporter_free(struct reporter *r);

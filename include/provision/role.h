@@ -63,6 +63,9 @@ struct role_set {
 	size_t alloc;
 };
 
+/* "443/tcp", "53/udp", "8000:8100/tcp", "5432/tcp private", "on tailscale0 [PORT]". */
+bool role_port_valid(const char *p);
+
 void role_set_init(struct role_set *rs);
 void role_set_add_dir(struct role_set *rs, const char *dir);
 void role_set_release(struct role_set *rs);

@@ -38,11 +38,16 @@ struct session {
 	/* set by up/apply: session_converge records what each host got (repro.h) */
 	const struct inv_layout *record_layout;
 	bool frozen; /* refuse package versions other than recorded */
+	int pending; /* changes a plan found: cloud, new hosts, data to move, resources */
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */
 	bool allow_recorded_env;
 	bool roles_only; /* no inventory: only the role search path is set up */
 	bool inv_vars_checked; /* the inventory's 'vars' names were checked */
+	/* each server's rendered ports (session_check_layout), for the provider */
+	const struct inv_layout *ports_of;
+	char ***ports;
+	size_t *n_ports;
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
 };
@@ -61,6 +66,8 @@ extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, 
     cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
+/* With --json, errors are "error" events on stdout instead (main sets it). */
+void pv_errors_as_json(bool on);
 /* Print "provision: <message>" to stderr (redacted). */
 void pv_say_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pv_usage(const struct cmd_entry *c); /* to stderr */
@@ -78,8 +85,12 @@ const struct inv_layout *session_layout(struct session *s, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
-/* The tool's login key (made on first use) and its public line. */
+/* The provider's API token can be read (an input error, exit 2, when not); plan and up. */
+int session_provider_token(struct session *s, const struct inv_layout *l);
+/* The tool's login key (made on first use, under the run lock) and its public line. */
 int session_keys(struct session *s);
+/* The same for commands that change nothing: false, and nothing made, when there is no key yet. */
+bool session_keys_made(struct session *s);
 const struct provider_ops *session_provider(struct session *s, const struct inv_layout *l);
 void session_provider_ctx(struct session *s, const struct inv_layout *l, struct provider_ctx *c);
 /*

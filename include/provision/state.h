@@ -39,6 +39,12 @@ json_t *state_env(struct state *st, const char *env, bool create);
 /* Remove a layout's object (after destroy). */
 void state_remove_layout(struct state *st, const char *env, const char *layout);
 int state_save(struct state *st, struct pv_error *err);
+/*
+ * Wait for the run lock of the state in dir (created, mode 0700) and hold
+ * it: the returned descriptor; close it to let go.  For a short step a
+ * run that does not otherwise lock must not race on (making the login key).
+ */
+int state_lock_wait(const char *dir, struct pv_error *err);
 void state_close(struct state *st); /* releases lock and memory; does not save */
 
 /* Small helpers over jansson objects. */

@@ -28,9 +28,17 @@ void ts_close(struct ts_api *t);
 
 /* Every device of the tailnet (new reference, an array). */
 int ts_devices(struct ts_api *t, json_t **out, struct pv_error *err);
-/* The device with that hostname, owned by the tailnet (not shared in); borrowed from devices. */
-const json_t *ts_device_by_hostname(const json_t *devices, const char *hostname,
-                                    struct pv_error *err);
+/*
+ * One host's device, borrowed from devices.  With recorded (the node id the
+ * environment's state keeps for the host), that device and no other.
+ * Otherwise the one device owned by the tailnet (not shared in) with this
+ * hostname that carries every tag of tags and whose node id is not in
+ * taken (the ids recorded for other hosts or environments).  NULL and err
+ * when there is none, or more than one.
+ */
+const json_t *ts_device_match(const json_t *devices, const char *hostname, const char *recorded,
+                              const char *const *tags, size_t n_tags, const char *const *taken,
+                              size_t n_taken, struct pv_error *err);
 /* The id to use in paths: nodeId, else the legacy id. */
 const char *ts_device_id(const json_t *device);
 

@@ -20,6 +20,9 @@ check "plan shows a unified diff of the drop-in" \
 	sh -c "grep -q '^ *-MaxAuthTries 9' '$WORK/plan' && grep -q '^ *+MaxAuthTries 3' '$WORK/plan'"
 check "plan shows the firewall as changing" grep -q "change *ufw" "$WORK/plan"
 check "plan counts exactly 2 pending changes" grep -q '2 changes pending' "$WORK/plan"
+pv plan phase1 --detailed-exitcode >/dev/null 2>&1
+rc=$?
+check "plan --detailed-exitcode with drift: 2, changes pending (got $rc)" test "$rc" = 2
 
 pv up phase1 --check >"$WORK/check" 2>&1
 check "up --check shows the same diff" grep -q '^ *-MaxAuthTries 9' "$WORK/check"
@@ -36,6 +39,9 @@ check "the ufw rule is back" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh ap
 
 pvj up phase1 >"$WORK/up3.json" 2>&1
 check "the run after the repair changes nothing" test "$(json_total "$WORK/up3.json" changed)" = 0
+pv plan phase1 --detailed-exitcode >/dev/null 2>&1
+rc=$?
+check "plan --detailed-exitcode once converged: 0, nothing to do (got $rc)" test "$rc" = 0
 
 # apply with --roles and --hosts converges only what it names.
 on_host app1 'ufw delete allow 443/tcp' >/dev/null || bail "cannot delete the ufw rule"

@@ -14,6 +14,8 @@ layouts:
   phase1:
     servers:
       app1: { roles: [base, ufw] }
+# production is what commands without -e use
+default_environment: production
 YML
 t_uses_env staging phase1
 t_uses_env production phase1

@@ -159,6 +159,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, list(STATE["invites"].values()))
             if self.command == "GET" and path == "policy":
                 return self.reply(200, {"policy": STATE["policy"], "etag": STATE["etag"]})
+            if self.command == "POST" and path == "devices":  # a node joins
+                STATE["devices"].append(json.loads(self.body()))
+                return self.reply(200, {})
             if self.command == "POST" and path == "race":
                 STATE["race"] = json.loads(self.body())
                 return self.reply(200, {})

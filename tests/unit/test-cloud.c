@@ -136,6 +136,18 @@ static void test_firewall_role_ports(void)
 		CHECK(p[5].port == 53 && !strcmp(p[5].proto, "udp"));
 		CHECK(p[6].port == 9000 && !p[6].private_only);
 	}
+	/* the server's ports as rendered with its variables replace those as written */
+	char *rendered[] = {"6432/tcp private", "8443/tcp"};
+	char **per_server[] = {rendered};
+	size_t n_per_server[] = {2};
+	c.server_ports = per_server;
+	c.n_server_ports = n_per_server;
+	n = cloud_firewall_ports(&c, p, PV_ARRAY_SIZE(p));
+	CHECK(n == 5);
+	if (n == 5) {
+		CHECK(p[3].port == 6432 && p[3].private_only);
+		CHECK(p[4].port == 8443 && !p[4].private_only);
+	}
 	role_set_release(&rs);
 	unlink(rfile);
 	rmdir(rdir);

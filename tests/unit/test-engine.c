@@ -440,6 +440,14 @@ static const char role_app[] = "description: the app\n"
                                "      content: '{{ role_ports | join \",\" }}'\n";
 
 /* "PORT private": a rule from the private network only. */
+/* the port it opens comes from the variable its service listens on */
+static const char role_portvar[] = "ports: [\"{{ pv_port }}/tcp\", \"{{ pv_port }}/udp private\"]\n"
+                                   "vars: { pv_port: 8080, private_network: 10.0.0.0/24 }\n"
+                                   "resources:\n"
+                                   "  - file:\n"
+                                   "      path: \"{{ root }}/portvar/ports\"\n"
+                                   "      content: '{{ role_ports | join \",\" }}'\n";
+
 static const char role_db[] = "ports: [5432/tcp private, 9187/tcp, on tailscale0]\n"
                               "resources:\n"
                               "  - file:\n"
@@ -629,6 +637,9 @@ static void setup(void)
 	                 "        vars: { lvl_server: server, address: server }\n"
 	                 "      order: { roles: [app, common] }\n"
 	                 "      db: { roles: [dbrole] }\n"
+	                 "      portdef: { roles: [portvar] }\n"
+	                 "      portset: { roles: [portvar], vars: { pv_port: 9090 } }\n"
+	                 "      portbad: { roles: [portvar], vars: { pv_port: \"80 or 81\" } }\n"
 	                 "      cycle: { roles: [cyc-a] }\n"
 	                 "      bad: { roles: [badkeys] }\n"
 	                 "      when: { roles: [whenrole] }\n"
@@ -674,6 +685,7 @@ static void setup(void)
 	role("web", role_web);
 	role("app", role_app);
 	role("dbrole", role_db);
+	role("portvar", role_portvar);
 	role("badport", "ports: [5432/tcp privat]\n");
 	role("cyc-a", "requires: [cyc-b]\n");
 	role("cyc-b", "requires: [cyc-a]\n");
@@ -759,6 +771,30 @@ static void test_requires_order_and_ports(void)
 		CHECK_STR(hp.ports[2], "443/tcp");
 		CHECK_STR(hp.ports[3], "8000:8100/tcp");
 	}
+	plan_release(&hp);
+}
+
+static void test_port_variables(void)
+{
+	struct host_plan hp;
+	struct diags d;
+
+	render_ok(&hp, "portdef");
+	CHECK(hp.n_ports == 2 && !strcmp(hp.ports[0], "8080/tcp"));
+	CHECK_STR(staged(&hp, 0), "8080/tcp,8080/udp from 10.0.0.0/24");
+	plan_release(&hp);
+	/* the server's value changes the firewall's port, not only the service's */
+	render_ok(&hp, "portset");
+	CHECK(hp.n_ports == 2 && !strcmp(hp.ports[0], "9090/tcp"));
+	CHECK_STR(staged(&hp, 0), "9090/tcp,9090/udp from 10.0.0.0/24");
+	plan_release(&hp);
+	/* a value that is no port is an error naming the role's line */
+	CHECK(render(&hp, &d, "portbad", &facts_container, NULL, 0) < 0);
+	CHECK(d.n == 2);
+	if (d.n >= 1)
+		CHECK_HAS(d.msgs[0], "roles/portvar/role.yml:1:9: port '{{ pv_port }}/tcp' of role "
+		                     "'portvar' is '80 or 81/tcp' on server 'portbad', not a port");
+	diags_release(&d);
 	plan_release(&hp);
 }
 
@@ -1568,6 +1604,7 @@ int main(void)
 	RUN(test_status_names);
 	RUN(test_var_priority);
 	RUN(test_requires_order_and_ports);
+	RUN(test_port_variables);
 	RUN(test_private_ports);
 	RUN(test_only_roles);
 	RUN(test_requires_cycle);

@@ -66,7 +66,8 @@ static const char base[] = "project: shop\n" /* 1 */
                            "      web1: { roles: [base, ufw], type: cx32, vars: { weight: 1, "
                            "zone: a } }\n" /* 23 */
                            "      web2: { roles: [base, ufw] }\n" /* 24 */
-                           "      web3: { roles: [base, ufw] }\n"; /* 25 */
+                           "      web3: { roles: [base, ufw] }\n" /* 25 */
+                           "default_environment: production\n"; /* 26 */
 
 static const char *scalar(const struct node *map, const char *key)
 {
@@ -80,8 +81,13 @@ static void test_as_written(void)
 	struct inventory *inv;
 	struct diags d;
 
+	/* without -e: the environment default_environment names */
 	CHECK(load_env(&inv, base, NULL, &d) == 0);
 	CHECK(d.n == 0);
+	CHECK_STR(inv->env, "production");
+	inventory_free(inv);
+	diags_release(&d);
+	CHECK(load_env(&inv, base, "default", &d) == 0);
 	CHECK_STR(inv->env, "default");
 	const struct inv_layout *l = inventory_layout(inv, "phase2");
 	CHECK(l && l->n_servers == 3);
@@ -209,6 +215,47 @@ static void test_bad_overrides(void)
 	diags_release(&d);
 }
 
+static void test_default_environment(void)
+{
+	static const char ambiguous[] = "project: shop\n" /* 1 */
+	                                "environments:\n" /* 2 */
+	                                "  production: {}\n" /* 3 */
+	                                "  qa: { description: just a name }\n" /* 4 */
+	                                "  staging: { vars: { a: 1 } }\n" /* 5 */
+	                                "layouts: { l: { servers: { a: { roles: [base] } } } }\n";
+	struct inventory *inv;
+	struct diags d;
+
+	/* an environment without overrides is a second name for the layouts as written */
+	CHECK(load_env(&inv, ambiguous, NULL, &d) == -1);
+	CHECK(d.n == 2);
+	CHECK_HAS(msg(&d, 0), "3:3: environment 'production' has no overrides, so it is the "
+	                      "layouts as written under a second name");
+	CHECK_HAS(msg(&d, 0), "set 'default_environment: production'");
+	CHECK_HAS(msg(&d, 1), "4:3: environment 'qa' has no overrides");
+	diags_release(&d);
+
+	/* named as the default, it is what commands without -e use; qa is then a copy */
+	char *text = xasprintf("default_environment: production\n%s", ambiguous);
+	CHECK(load_env(&inv, text, NULL, &d) == 0);
+	CHECK(d.n == 0);
+	CHECK_STR(inv ? inv->env : "", "production");
+	inventory_free(inv);
+	diags_release(&d);
+	free(text);
+
+	text = xasprintf("default_environment: prod\n%s", ambiguous);
+	CHECK(load_env(&inv, text, NULL, &d) == -1);
+	CHECK_HAS(msg(&d, 0), "1:22: default_environment 'prod' is not under 'environments'");
+	diags_release(&d);
+	free(text);
+	text = xasprintf("default_environment: default\n%s", ambiguous);
+	CHECK(load_env(&inv, text, NULL, &d) == -1);
+	CHECK_HAS(msg(&d, 0), "1:22: 'default_environment' must name an environment");
+	diags_release(&d);
+	free(text);
+}
+
 static void test_names(void)
 {
 	CHECK(env_name_valid("staging"));
@@ -226,6 +273,7 @@ int main(void)
 	RUN(test_overrides);
 	RUN(test_unknown);
 	RUN(test_bad_overrides);
+	RUN(test_default_environment);
 	RUN(test_names);
 	free(tmp_path);
 	return check_done("environment");

@@ -33,25 +33,58 @@ static void test_tokens(void)
 	CHECK(!ts_token_is_oauth_client(NULL));
 }
 
+static const char *match(const json_t *devs, const char *hostname, const char *recorded,
+                         const char *const *tags, size_t n_tags, const char *const *taken,
+                         size_t n_taken, struct pv_error *err)
+{
+	const json_t *d =
+	    ts_device_match(devs, hostname, recorded, tags, n_tags, taken, n_taken, err);
+
+	return d ? ts_device_id(d) : NULL;
+}
+
 static void test_devices(void)
 {
-	json_t *devs =
-	    parse("[{\"id\":\"1\",\"nodeId\":\"nA\",\"hostname\":\"web\"},"
-	          "{\"id\":\"2\",\"hostname\":\"db\"},"
-	          "{\"id\":\"3\",\"nodeId\":\"nX\",\"hostname\":\"web\",\"isExternal\":true},"
-	          "{\"id\":\"4\",\"nodeId\":\"nB\",\"hostname\":\"twin\"},"
-	          "{\"id\":\"5\",\"nodeId\":\"nC\",\"hostname\":\"twin\"}]");
+	json_t *devs = parse(
+	    "[{\"id\":\"1\",\"nodeId\":\"nA\",\"hostname\":\"web\"},"
+	    "{\"id\":\"2\",\"hostname\":\"db\"},"
+	    "{\"id\":\"3\",\"nodeId\":\"nX\",\"hostname\":\"web\",\"isExternal\":true},"
+	    "{\"id\":\"4\",\"nodeId\":\"nB\",\"hostname\":\"twin\",\"tags\":[\"tag:prod\"]},"
+	    "{\"id\":\"5\",\"nodeId\":\"nC\",\"hostname\":\"twin\",\"tags\":[\"tag:stage\"]}]");
+	const char *prod[] = {"tag:prod"}, *stage[] = {"tag:stage"}, *both[] = {"tag:prod", "x"};
+	const char *taken_b[] = {"nB"}, *taken_all[] = {"nB", "nC"};
 	struct pv_error err = {{0}};
-	const json_t *d;
+	const char *id;
 
-	d = ts_device_by_hostname(devs, "web", &err);
-	CHECK(d && !strcmp(ts_device_id(d), "nA")); /* not the device shared in */
-	d = ts_device_by_hostname(devs, "db", &err);
-	CHECK(d && !strcmp(ts_device_id(d), "2")); /* the legacy id when there is no nodeId */
-	CHECK(ts_device_by_hostname(devs, "twin", &err) == NULL);
+	id = match(devs, "web", NULL, NULL, 0, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "nA")); /* not the device shared in */
+	id = match(devs, "db", NULL, NULL, 0, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "2")); /* the legacy id when there is no nodeId */
+	CHECK(match(devs, "twin", NULL, NULL, 0, NULL, 0, &err) == NULL);
 	CHECK_HAS(err.msg, "2 devices of the tailnet have the hostname 'twin'");
-	CHECK(ts_device_by_hostname(devs, "nope", &err) == NULL);
+	CHECK(match(devs, "nope", NULL, NULL, 0, NULL, 0, &err) == NULL);
 	CHECK_HAS(err.msg, "no device of the tailnet has the hostname 'nope'");
+
+	/* the tags tell twins apart */
+	id = match(devs, "twin", NULL, stage, 1, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "nC"));
+	id = match(devs, "twin", NULL, prod, 1, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "nB"));
+	CHECK(match(devs, "twin", NULL, both, 2, NULL, 0, &err) == NULL);
+	CHECK_HAS(err.msg, "lack its tags");
+	/* so does a node id another environment has recorded */
+	id = match(devs, "twin", NULL, NULL, 0, taken_b, 1, &err);
+	CHECK(id && !strcmp(id, "nC"));
+	CHECK(match(devs, "twin", NULL, NULL, 0, taken_all, 2, &err) == NULL);
+	CHECK_HAS(err.msg, "2 belong to other hosts or environments");
+	/* a recorded node id is the device, whatever its hostname says */
+	id = match(devs, "web", "nB", NULL, 0, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "nB"));
+	id = match(devs, "db", "2", NULL, 0, NULL, 0, &err);
+	CHECK(id && !strcmp(id, "2"));
+	CHECK(match(devs, "web", "nGONE", NULL, 0, NULL, 0, &err) == NULL);
+	CHECK_HAS(err.msg, "node 'nGONE') is no longer in the tailnet");
+	CHECK(match(devs, "web", "nX", NULL, 0, NULL, 0, &err) == NULL); /* shared in: never */
 	json_decref(devs);
 }
 

@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+"""Check that every line of the given files is a JSON object that the
+--json events schema (doc/events.schema.json) accepts.
+
+    check-events.py SCHEMA FILE...
+
+Prints one line per problem (file, line number, what is wrong) and exits 1
+when there is any; an empty file is a problem too (--json printed nothing).
+"""
+import json
+import sys
+
+import jsonschema
+
+
+def main():
+    schema = json.load(open(sys.argv[1]))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    bad = 0
+    for path in sys.argv[2:]:
+        lines = [l for l in open(path).read().splitlines() if l.strip()]
+        if not lines:
+            print("%s: no output" % path)
+            bad += 1
+        for n, line in enumerate(lines, 1):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                print("%s:%d: not JSON: %s" % (path, n, line[:120]))
+                bad += 1
+                continue
+            for err in validator.iter_errors(event):
+                print("%s:%d: %s: %s" % (path, n, err.message, line[:120]))
+                bad += 1
+    sys.exit(1 if bad else 0)
+
+
+main()
