@@ -123,14 +123,15 @@ chmod +x "$WORK/stub/ssh"
 sshpv() { PATH="$WORK/stub:$PATH" "$PROVISION" -i "$WORK/static.yml" --plain ssh "$@"; }
 out=$(sshpv app1 -l phase1 -- uptime 2>&1)
 check "ssh app1 -l phase1 -- uptime: the remote command is 'uptime' alone" \
-	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- uptime "
-check "and -l chose phase1's address" grep -qx 'admin@192.0.2.10' <<<"$out"
+	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- 192.0.2.10 uptime "
+check "and -l chose phase1's address, logging in as the admin" \
+	test "$(sed -n '/^-l$/{n;p}' <<<"$out")" = admin
 out=$(sshpv app1 --layout=phase2 -- ls -l 2>&1)
 check "ssh app1 --layout=phase2 -- ls -l keeps the remote command's own -l" \
-	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- ls -l "
-check "and --layout=phase2 chose phase2's address" grep -qx 'admin@192.0.2.20' <<<"$out"
+	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- 192.0.2.20 ls -l "
+check "and --layout=phase2 chose phase2's address" grep -qx '192.0.2.20' <<<"$out"
 out=$(sshpv -l phase2 app1 -- uptime 2>&1)
-check "ssh -l phase2 app1 -- uptime (options first) still works" grep -qx 'admin@192.0.2.20' <<<"$out"
+check "ssh -l phase2 app1 -- uptime (options first) still works" grep -qx '192.0.2.20' <<<"$out"
 rm -rf "$WORK/.provision"
 
 # --- the login key: read-only commands make none; first runs at once make one pair
