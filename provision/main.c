@@ -125,6 +125,7 @@ int main(int argc, char **argv)
 	bool help = false;
 	int rc;
 
+	pv_tmp_guard_signals();
 	memset(&s, 0, sizeof(s));
 	s.env = "default";
 	s.mode = isatty(STDOUT_FILENO) ? REPORT_TTY : REPORT_PLAIN;

@@ -64,6 +64,13 @@ int state_open(struct state *st, const char *dir, const char *project, bool lock
 	st->path = pv_path_join(dir, "state.json");
 	if (lock && take_lock(st, err) < 0)
 		goto fail;
+	if (lock) {
+		/* what a killed run left half-written (state, keys): nobody else writes now */
+		char *keys = pv_path_join(dir, "keys");
+		pv_tmp_sweep(dir);
+		pv_tmp_sweep(keys);
+		free(keys);
+	}
 	if (access(st->path, F_OK) != 0) {
 		st->root = new_root(project);
 		return 0;
