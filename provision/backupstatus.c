@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -35,9 +36,47 @@ static void age(struct buf *out, long long s)
 		buf_addf(out, "%lld days", s / 86400);
 }
 
+/* What the full and diff timers say: the next run, the last one, a run going on. */
+struct schedule {
+	long long next, last; /* epoch seconds; 0: unknown or never */
+	bool running, known;
+};
+
+static void fmt_date(char *dst, size_t n, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(dst, n, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* No good backup yet: a failure only once one was due and none runs now. */
+static void none_yet(struct buf *out, const char *indent, const struct schedule *sc, bool *bad)
+{
+	char when[64];
+
+	if (!sc->known) {
+		buf_addf(out, "%sbackups: FAILED: none yet\n", indent);
+		*bad = true;
+	} else if (sc->running) {
+		buf_addf(out, "%sbackups: none yet (the first one is running)\n", indent);
+	} else if (sc->last) {
+		fmt_date(when, sizeof(when), sc->last);
+		buf_addf(out,
+		         "%sbackups: FAILED: none, although one was due at %s (journalctl -u "
+		         "'provision-backup@*')\n",
+		         indent, when);
+		*bad = true;
+	} else {
+		fmt_date(when, sizeof(when), sc->next);
+		buf_addf(out, "%sbackups: none yet (first scheduled %s)\n", indent, when);
+	}
+}
+
 /* The newest backup of pgBackRest's info JSON, and the stanza's status. */
 static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
-                       bool *bad)
+                       const struct schedule *sc, bool *bad)
 {
 	json_error_t je;
 	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
@@ -71,8 +110,7 @@ static void info_lines(struct buf *out, const char *indent, const char *json, lo
 		*bad = true;
 	}
 	if (!newest) {
-		buf_addf(out, "%sbackups: none yet\n", indent);
-		*bad = true;
+		none_yet(out, indent, sc, bad);
 	} else {
 		json_t *ts = json_object_get(newest, "timestamp");
 		long long stop = json_integer_value(json_object_get(ts, "stop"));
@@ -108,6 +146,7 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 	long long now = 0;
 	/* a scratch server's timers are off by design */
 	bool scratch = strstr(text, "\nS scratch\n") != NULL;
+	struct schedule sc = {0, 0, false, false};
 
 	*bad = false;
 	if (st != 0 || !strstr(copy, "N ")) {
@@ -125,6 +164,9 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 		           sscanf(line + 2, "%63s %63s %63s", a, b, c) == 3) {
 			bool failed = !strcmp(b, "failed") || !strcmp(c, "failed");
 			bool off = strcmp(c, "active") != 0;
+			if ((!strcmp(a, "full") || !strcmp(a, "diff")) &&
+			    (!strcmp(b, "active") || !strcmp(b, "activating")))
+				sc.running = true;
 			if (failed || (off && !scratch))
 				*bad = true;
 			buf_addf(
@@ -134,12 +176,22 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 			    : off     ? "NOT ACTIVE"
 			              : "active",
 			    failed ? a : "", failed ? ".service)" : "");
+		} else if (!strncmp(line, "T ", 2) &&
+		           sscanf(line + 2, "%63s %lld %lld", a, &t1, &t2) == 3) {
+			/* "T TYPE NEXT LAST": when the timer fires next, when it fired (0: never)
+			 */
+			long long next = t1, last = t2;
+			if (next && (!sc.next || next < sc.next))
+				sc.next = next;
+			if (last > sc.last)
+				sc.last = last;
+			sc.known = sc.known || next || last;
 		} else if (!strcmp(line, "S standby")) {
 			buf_addf(out, "%sbackups: a standby; the primary backs up\n", indent);
 		} else if (!strcmp(line, "S scratch")) {
 			buf_addf(out, "%sbackups: a scratch server for restore drills\n", indent);
 		} else if (!strncmp(line, "J ", 2)) {
-			info_lines(out, indent, line + 2, now, bad);
+			info_lines(out, indent, line + 2, now, &sc, bad);
 		} else if (!strncmp(line, "E ", 2)) {
 			buf_addf(out, "%sbackups: FAILED: the repository cannot be read: %s\n",
 			         indent, line + 2);

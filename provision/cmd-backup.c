@@ -56,7 +56,8 @@ static int bk_open(struct bk *b, struct session *s, const char *layout)
 
 	memset(b, 0, sizeof(*b));
 	b->s = s;
-	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
+	/* the run lock: an 'up' must not restart PostgreSQL in the middle of a restore */
+	if ((rc = session_load(s)) || (rc = session_open_state(s, true)) || (rc = session_keys(s)))
 		return rc;
 	if (layout) {
 		if (!(b->l = session_layout(s, layout)))

@@ -75,39 +75,19 @@ static const char *site_host(const struct host_plan *hp)
 static int write_config(const char *path, const char *text, struct pv_error *err)
 {
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f;
+	int rc = -1;
 
 	if (slash && slash != dir) {
 		*slash = '\0';
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 			pv_error_set(err, "cannot create %s: %s", dir, strerror(errno));
-			goto fail;
+			goto out;
 		}
 	}
-	if (!(f = fopen(tmp, "w"))) {
-		pv_error_set(err, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (fputs(text, f) < 0 || fflush(f) || fsync(fileno(f)) < 0) {
-		pv_error_set(err, "cannot write %s: %s", tmp, strerror(errno));
-		fclose(f);
-		unlink(tmp);
-		goto fail;
-	}
-	fclose(f);
-	if (rename(tmp, path) < 0) {
-		pv_error_set(err, "cannot rename %s: %s", tmp, strerror(errno));
-		unlink(tmp);
-		goto fail;
-	}
+	rc = pv_write_file_atomic(path, text, strlen(text), 0644, err);
+out:
 	free(dir);
-	free(tmp);
-	return 0;
-fail:
-	free(dir);
-	free(tmp);
-	return -1;
+	return rc;
 }
 
 /* The file's content, or NULL when it does not exist (or cannot be read). */

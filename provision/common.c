@@ -1,10 +1,12 @@
 /*
  * common.c - allocation, errors, diagnostics and small file helpers.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,20 +324,112 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* The temporary files that exist now; the signal handler reads them without a lock. */
+#define TMP_SLOTS 64
+static struct {
+	volatile sig_atomic_t used;
+	char path[4096];
+} tmp_slots[TMP_SLOTS];
+static pthread_mutex_t tmp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int pv_tmp_register(const char *path)
+{
+	size_t len = strlen(path);
+	int slot = -1;
+
+	if (len >= sizeof(tmp_slots[0].path))
+		return -1;
+	pthread_mutex_lock(&tmp_lock);
+	for (int i = 0; i < TMP_SLOTS && slot < 0; i++) {
+		if (tmp_slots[i].used)
+			continue;
+		memcpy(tmp_slots[i].path, path, len + 1);
+		__atomic_store_n(&tmp_slots[i].used, 1, __ATOMIC_RELEASE);
+		slot = i;
+	}
+	pthread_mutex_unlock(&tmp_lock);
+	return slot;
+}
+
+void pv_tmp_unregister(int slot)
+{
+	if (slot >= 0 && slot < TMP_SLOTS)
+		__atomic_store_n(&tmp_slots[slot].used, 0, __ATOMIC_RELEASE);
+}
+
+/* Only async-signal-safe calls: unlink, then die of the signal as before. */
+static void tmp_on_signal(int sig)
+{
+	for (int i = 0; i < TMP_SLOTS; i++)
+		if (__atomic_load_n(&tmp_slots[i].used, __ATOMIC_ACQUIRE))
+			unlink(tmp_slots[i].path);
+	raise(sig); /* the handler was reset (SA_RESETHAND): this ends the process */
+}
+
+void pv_tmp_guard_signals(void)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = tmp_on_signal;
+	sa.sa_flags = SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < PV_ARRAY_SIZE(sigs); i++) {
+		/* a signal ignored by whoever started us stays ignored */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
+/* "NAME.tmp.XXXXXX", as pv_write_file_atomic names its temporary files. */
+static bool is_tmp_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return l > 11 && !memcmp(n + l - 11, ".tmp.", 5) &&
+	       strspn(n + l - 6,
+	              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == 6;
+}
+
+int pv_tmp_sweep(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		if (!is_tmp_name(e->d_name) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int pv_write_file_atomic(const char *path, const void *data, size_t len, int mode,
                          struct pv_error *err)
 {
 	char *tmp = NULL, *dircopy = NULL;
 	const char *dir;
-	int fd = -1, dfd, ret = -1;
+	int fd = -1, dfd, ret = -1, slot;
 
 	tmp = xasprintf("%s.tmp.XXXXXX", path);
+	/* mkstemp makes it 0600: a key is never readable by others, not even for a moment */
 	fd = mkstemp(tmp);
 	if (fd < 0) {
 		pv_error_set(err, "cannot write '%s': %s", path, strerror(errno));
 		free(tmp);
 		return -1;
 	}
+	slot = pv_tmp_register(tmp);
 	if (write_all(fd, data, len) < 0) {
 		pv_error_set(err, "cannot write '%s': %s", path, strerror(errno));
 		goto out;
@@ -358,6 +452,7 @@ int pv_write_file_atomic(const char *path, const void *data, size_t len, int mod
 		pv_error_set(err, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
 		goto out;
 	}
+	pv_tmp_unregister(slot);
 	free(tmp);
 	tmp = NULL; /* renamed: nothing to remove */
 	dircopy = xstrdup(path);
@@ -374,6 +469,7 @@ out:
 		close(fd);
 	if (tmp) {
 		unlink(tmp);
+		pv_tmp_unregister(slot);
 		free(tmp);
 	}
 	free(dircopy);

@@ -13,9 +13,20 @@
 /* Remote wrappers: scripts always arrive on stdin, never in argv. */
 #define SH_AS_ROOT "sudo -n -- sh -s"
 #define SH_ROOT "sh -s"
+/*
+ * The apply holds the host's run lock (PV_HOST_LOCK) while it runs, and runs
+ * to its end even when the tool is gone: its output goes to a file and is
+ * sent at the end, so a vanished connection cannot stop it half-way.  The
+ * lock is not passed on (9>&-): a daemon a script starts must not keep it.
+ * Holding the lock, it removes the stage directory a lost host left behind.
+ */
 #define APPLY_BODY                                                                                 \
-	"'umask 077; d=$(mktemp -d) || exit 111; trap \"rm -rf \\\"$d\\\"\" EXIT; "                \
-	"tar -xf - -C \"$d\" || exit 112; PV_STAGE=\"$d\" sh \"$d/apply.sh\"'"
+	"'umask 077; exec 9>>" PV_HOST_LOCK                                                        \
+	"; { ! command -v flock >/dev/null || flock -w 900 9; } "                                  \
+	"|| exit 113; rm -rf /tmp/pv-apply.*; d=$(mktemp -d /tmp/pv-apply.XXXXXX) || exit 111; "   \
+	"trap \"rm -rf \\\"$d\\\"\" EXIT; "                                                        \
+	"tar -xf - -C \"$d\" || exit 112; PV_STAGE=\"$d\" sh \"$d/apply.sh\" >\"$d/@out\" "        \
+	"2>\"$d/@err\" </dev/null 9>&-; rc=$?; cat \"$d/@err\" >&2; cat \"$d/@out\"; exit $rc'"
 
 const char *converge_shell(const struct host *h)
 {
@@ -115,6 +126,31 @@ out:
 	return rc;
 }
 
+/* Wait until no apply script holds the host's run lock. */
+static int wait_host_lock(struct remote *rem, const struct host *h, struct host_result *res,
+                          struct buf *out, struct pv_error *err)
+{
+	static const char wait_sh[] = "flock -w 900 " PV_HOST_LOCK " true && echo @@Z\n";
+
+	if (run_script(rem, converge_shell(h), wait_sh, strlen(wait_sh), out, res, err) < 0)
+		return -1;
+	if (!strstr(out->s, "@@Z"))
+		return pv_error_set(err, "a previous run's apply script still holds the host's "
+		                         "lock after 15 minutes; see 'ps -ef' on the host");
+	return 0;
+}
+
+static bool packages_pending(const struct host_plan *p)
+{
+	size_t n;
+	bool present;
+
+	for (size_t i = 0; i < p->n_res; i++)
+		if (p->res[i].status == RES_CHANGE && res_package_names(&p->res[i], &n, &present))
+			return true;
+	return false;
+}
+
 static void host_run(struct job *j)
 {
 	struct host_plan *p = j->plan;
@@ -127,6 +163,7 @@ static void host_run(struct job *j)
 	struct stage st;
 	long long start = pv_now_ms();
 	size_t pending = 0;
+	char *busy = NULL;
 
 	buf_init(&sh, 0);
 	buf_init(&out, 0);
@@ -139,8 +176,19 @@ static void host_run(struct job *j)
 
 	report_host_start(j->rep, h->name, "probing");
 	script_probe(p, &sh);
-	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0 ||
-	    script_parse_probe(p, out.s, out.len, &err) < 0)
+	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0)
+		goto fail;
+	/* a killed run's apply script still runs there: let it finish, then look again */
+	if ((busy = script_probe_busy(out.s, out.len, "run"))) {
+		report_info(j->rep, h->name,
+		            "a previous run is still applying on this host; waiting for it to "
+		            "finish (15 minutes at most)");
+		report_host_start(j->rep, h->name, "waiting for a previous run to finish");
+		if (wait_host_lock(rem, h, res, &out, &err) < 0 ||
+		    run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0)
+			goto fail;
+	}
+	if (script_parse_probe(p, out.s, out.len, &err) < 0)
 		goto fail;
 	repro_pkgs_parse(p, out.s, out.len);
 
@@ -172,6 +220,12 @@ static void host_run(struct job *j)
 	if (!pending)
 		goto count;
 
+	free(busy);
+	if ((busy = script_probe_busy(out.s, out.len, "pkg")) && packages_pending(p))
+		report_info(j->rep, h->name,
+		            "the package lock is held by %s; the apply waits for it (10 minutes at "
+		            "most)",
+		            busy);
 	report_host_start(j->rep, h->name, "applying");
 	buf_reset(&sh);
 	script_apply(p, &sh, &st);
@@ -247,6 +301,7 @@ done:
 		remote_close(rem);
 	res->ms = pv_now_ms() - start;
 	report_host_done(j->rep, h->name, res);
+	free(busy);
 	buf_release(&sh);
 	buf_release(&out);
 	buf_wipe(&tar);

@@ -685,6 +685,12 @@ static void script_head(struct buf *sh)
 void script_probe(const struct host_plan *hp, struct buf *sh)
 {
 	script_head(sh);
+	/* what a killed run or another program still runs: converge waits for it */
+	buf_adds(sh, "if [ -e " PV_HOST_LOCK " ] && command -v flock >/dev/null && "
+	             "! flock -n " PV_HOST_LOCK " true; then\n"
+	             "\techo '@@W run an apply script'\nfi\n"
+	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
+	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n");
 	for (size_t i = 0; i < hp->n_res; i++)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 	repro_versions_sh(hp, sh);
@@ -715,6 +721,24 @@ static char *next_line(const char **p, const char *e)
 
 	*p += ll + (nl ? 1 : 0);
 	return line;
+}
+
+char *script_probe_busy(const char *out, size_t len, const char *kind)
+{
+	const char *p = out, *e = out + len;
+	size_t kl = strlen(kind);
+
+	while (p < e) {
+		char *line = next_line(&p, e);
+		if (!strncmp(line, "@@W ", 4) && !strncmp(line + 4, kind, kl) &&
+		    line[4 + kl] == ' ') {
+			char *who = xstrdup(line + 5 + kl);
+			free(line);
+			return who;
+		}
+		free(line);
+	}
+	return NULL;
 }
 
 int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)

@@ -196,6 +196,7 @@ int main(int argc, char **argv)
 	bool help = false;
 	int rc;
 
+	pv_tmp_guard_signals();
 	memset(&s, 0, sizeof(s));
 	s.env = NULL; /* the inventory's default environment, known once it is read */
 	s.mode = report_mode_auto(isatty(STDOUT_FILENO), getenv("TERM"), getenv("NO_COLOR"));

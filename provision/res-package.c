@@ -18,6 +18,9 @@
  */
 #define APT_STAMP "/var/lib/provision/apt-lists-updated"
 
+/* Another apt or dpkg that takes the lock after pv_aptready is waited for too. */
+#define APT_WAIT "-o DPkg::Lock::Timeout=600"
+
 struct pkg_spec {
 	char **names;
 	size_t n;
@@ -115,7 +118,7 @@ static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct pkg_spec *k = r->spec;
 
-	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\n");
+	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\npv_aptready\n");
 	if (k->present) {
 		/* one refresh per apply script; the marker lives in the stage dir */
 		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
@@ -127,10 +130,10 @@ static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
 		             "\t\tmkdir -p /var/lib/provision\n\t\tchmod 700 /var/lib/provision\n"
 		             "\t\t: >" APT_STAMP "\n\tfi\n"
 		             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
-		buf_adds(sh, "apt-get -y -q -o Dpkg::Options::=--force-confdef "
+		buf_adds(sh, "apt-get -y -q " APT_WAIT " -o Dpkg::Options::=--force-confdef "
 		             "-o Dpkg::Options::=--force-confold install --no-install-recommends");
 	} else {
-		buf_adds(sh, "apt-get -y -q remove");
+		buf_adds(sh, "apt-get -y -q " APT_WAIT " remove");
 	}
 	for (size_t i = 0; i < k->n; i++)
 		sh_word(sh, k->names[i]);

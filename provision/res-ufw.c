@@ -27,8 +27,9 @@
  * connection reaches a container only when its original destination port
  * (before DNAT) is one the rules allow.  ufw loads the block whenever it
  * starts or reloads, and a reload refills the chain (iptables-restore
- * flushes a chain it declares).  IPv4 only: Docker leaves IPv6 off unless
- * configured.
+ * flushes a chain it declares).  With IPv6 on in ufw the same block for
+ * ip6tables goes to /etc/ufw/after6.rules: Docker publishes ports on IPv6
+ * too once it is enabled there.
  *
  * ssh_only_on: the public SSH rule is replaced by one on that interface,
  * but only while the host itself shows that SSH over it works: the proof
@@ -373,7 +374,7 @@ static void rule_copy(struct ufw_rule *dst, const struct ufw_rule *src)
  * connection to a container passes when a rule allows its original
  * destination port; everything else headed for a bridge is dropped.
  */
-static void docker_block(struct buf *b, const struct ufw_rule *rules, size_t n)
+static void docker_block(struct buf *b, const struct ufw_rule *rules, size_t n, int fam)
 {
 	buf_adds(b, DOCKER_BEGIN
 	         "\n"
@@ -385,7 +386,7 @@ static void docker_block(struct buf *b, const struct ufw_rule *rules, size_t n)
 	         "-A DOCKER-USER -i br-+ -j RETURN\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ufw_rule *u = &rules[i];
-		if (!rule_in_fam(u, 4))
+		if (!rule_in_fam(u, fam))
 			continue;
 		for (int k = 0; k < 2; k++) {
 			const char *proto = u->proto ? u->proto : k ? "udp" : "tcp";
@@ -485,11 +486,17 @@ static void want_printf(struct buf *sh, const struct rule_set *rs)
 	}
 }
 
-/* The docker block wanted for a set (empty without docker). */
-static void want_block(struct buf *b, const struct ufw_spec *sp, const struct rule_set *rs)
+/* The docker block wanted for a set and family (empty without docker). */
+static void want_block(struct buf *b, const struct ufw_spec *sp, const struct rule_set *rs, int fam)
 {
 	if (sp->docker)
-		docker_block(b, rs->rules, rs->n);
+		docker_block(b, rs->rules, rs->n, fam);
+}
+
+/* after.rules holds the IPv4 block, after6.rules the IPv6 one (ip6tables). */
+static const char *after_file(int fam)
+{
+	return fam == 4 ? "/etc/ufw/after.rules" : "/etc/ufw/after6.rules";
 }
 
 static void ufw_probe(const struct resource *r, int idx, struct buf *sh)
@@ -528,17 +535,28 @@ static void ufw_probe(const struct resource *r, int idx, struct buf *sh)
 	buf_adds(sh, " }; fi | sort)\n"
 	             "\tif [ \"$pv_have\" != \"$pv_want\" ]; then pv_add 'rules differ'; "
 	             "pv_send=1; fi\n");
-	want_block(&blk, sp, &normal);
-	want_block(&blk_alt, sp, &alt);
-	buf_adds(sh, "\tpv_blk=$(sed -n '/^" DOCKER_BEGIN "$/,/^" DOCKER_END
-	             "$/p' /etc/ufw/after.rules 2>/dev/null)\n"
-	             "\tif [ -n \"$pv_alt\" ]; then pv_wblk=$(printf '%s'");
-	sh_word(sh, blk_alt.s);
-	buf_adds(sh, "); else pv_wblk=$(printf '%s'");
-	sh_word(sh, blk.s);
-	buf_adds(sh, "); fi\n"
-	             "\tif [ \"$pv_blk\" != \"$pv_wblk\" ]; then pv_add 'docker rules in "
-	             "after.rules differ'; pv_send=1; fi\nfi\n");
+	for (int fam = 4; fam <= 6; fam += 2) {
+		buf_reset(&blk);
+		buf_reset(&blk_alt);
+		want_block(&blk, sp, &normal, fam);
+		want_block(&blk_alt, sp, &alt, fam);
+		/* Docker publishes IPv6 ports too once IPv6 is on: so does ufw's block */
+		buf_addf(sh, "\tif [ %d = 4 ] || [ -n \"$pv_v6\" ]; then\n", fam);
+		buf_addf(sh,
+		         "\tpv_blk=$(sed -n '/^" DOCKER_BEGIN "$/,/^" DOCKER_END
+		         "$/p' %s 2>/dev/null)\n"
+		         "\tif [ -n \"$pv_alt\" ]; then pv_wblk=$(printf '%%s'",
+		         after_file(fam));
+		sh_word(sh, blk_alt.s);
+		buf_adds(sh, "); else pv_wblk=$(printf '%s'");
+		sh_word(sh, blk.s);
+		buf_addf(sh,
+		         "); fi\n"
+		         "\tif [ \"$pv_blk\" != \"$pv_wblk\" ]; then pv_add 'docker rules in "
+		         "%s differ'; pv_send=1; fi\n\tfi\n",
+		         fam == 4 ? "after.rules" : "after6.rules");
+	}
+	buf_adds(sh, "fi\n");
 	buf_addf(sh, "pv_end %d\n", idx);
 	buf_addf(sh,
 	         "if [ -n \"$pv_send\" ]; then echo '@@B %d'; printf '%%s\\n%%s\\n' "
@@ -672,20 +690,26 @@ static void ufw_apply(const struct resource *r, int idx, struct buf *sh)
 
 	buf_adds(sh,
 	         "command -v ufw >/dev/null 2>&1 || { echo 'ufw is not installed'; exit 1; }\n");
-	/* the docker block of after.rules: the rest of the file is left as it is */
-	want_block(&blk, sp, &rs);
-	buf_adds(sh, "pv_reload=\npv_ar=/etc/ufw/after.rules\n"
-	             "if [ -e \"$pv_ar\" ] || [ -n ");
-	sh_word(sh, blk.s);
-	buf_adds(sh, " ]; then\n"
-	             "\t{ sed '/^" DOCKER_BEGIN "$/,/^" DOCKER_END "$/d' \"$pv_ar\" 2>/dev/null; "
-	             "printf '%s'");
-	sh_word(sh, blk.s);
-	buf_adds(sh, "; } >\"$pv_ar.provision-new\"\n"
-	             "\tif cmp -s \"$pv_ar.provision-new\" \"$pv_ar\"; then rm -f "
-	             "\"$pv_ar.provision-new\"\n"
-	             "\telse chmod 640 \"$pv_ar.provision-new\"; mv -f \"$pv_ar.provision-new\" "
-	             "\"$pv_ar\"; pv_reload=1; fi\nfi\n");
+	/* the docker blocks of after.rules and after6.rules: the rest is left as it is */
+	buf_adds(sh, "pv_reload=\npv_v6=; grep -qx 'IPV6=yes' /etc/default/ufw && pv_v6=1\n");
+	for (int fam = 4; fam <= 6; fam += 2) {
+		buf_reset(&blk);
+		want_block(&blk, sp, &rs, fam);
+		buf_addf(sh,
+		         "pv_ar=%s\nif { [ %d = 4 ] || [ -n \"$pv_v6\" ]; } && "
+		         "{ [ -e \"$pv_ar\" ] || [ -n ",
+		         after_file(fam), fam);
+		sh_word(sh, blk.s);
+		buf_adds(sh, " ]; }; then\n"
+		             "\t{ sed '/^" DOCKER_BEGIN "$/,/^" DOCKER_END
+		             "$/d' \"$pv_ar\" 2>/dev/null; printf '%s'");
+		sh_word(sh, blk.s);
+		buf_adds(sh, "; } >\"$pv_ar.provision-new\"\n"
+		             "\tif cmp -s \"$pv_ar.provision-new\" \"$pv_ar\"; then rm -f "
+		             "\"$pv_ar.provision-new\"\n"
+		             "\telse chmod 640 \"$pv_ar.provision-new\"; mv -f "
+		             "\"$pv_ar.provision-new\" \"$pv_ar\"; pv_reload=1; fi\nfi\n");
+	}
 	/* the SSH rule first: whatever happens next, the operator stays in */
 	if (!rule_present(&rs.rules[rs.ssh], have, n_have))
 		rule_command(sh, "allow", &rs.rules[rs.ssh]);
@@ -733,7 +757,7 @@ static void ufw_explain(const struct resource *r, struct buf *out)
 		if (!wanted_tuple(&rs, have[i]))
 			buf_addf(out, "- ufw rule %s\n", have[i]);
 	if (r->reason && strstr(r->reason, "docker rules"))
-		buf_addf(out, "~ %s DOCKER-USER rules in /etc/ufw/after.rules\n",
+		buf_addf(out, "~ %s DOCKER-USER rules in /etc/ufw/after.rules (after6.rules)\n",
 		         sp->docker ? "write the" : "remove the");
 	strv_free(have, n_have);
 }

@@ -8,6 +8,8 @@
  * /etc/sudoers.d/90-provision-NAME (checked with visudo before it is
  * placed), sudo: false removes it, no sudo key leaves it alone.
  * authorized_keys, when given, is the whole ~/.ssh/authorized_keys.
+ * A ~/.ssh that is a symbolic link is refused, never followed; the file
+ * itself is written by the user, not by root.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,9 +154,12 @@ static void user_probe(const struct resource *r, int idx, struct buf *sh)
 		             "*) pv_add \"not in group $pv_g\";; esac; done\n");
 	}
 	if (u->keys_set) {
+		/* never look through a link the user may have put there */
 		buf_adds(sh, "\tpv_grp=$(id -gn");
 		sh_word(sh, u->name);
-		buf_adds(sh, ")\n\tif [ -d");
+		buf_adds(sh, ")\n\tif [ -L");
+		sh_word(sh, u->ssh_dir);
+		buf_adds(sh, " ]; then pv_add '.ssh is a symbolic link'\n\telse\n\tif [ -d");
 		sh_word(sh, u->ssh_dir);
 		buf_adds(sh, " ]; then pv_meta");
 		sh_word(sh, u->ssh_dir);
@@ -165,7 +170,7 @@ static void user_probe(const struct resource *r, int idx, struct buf *sh)
 		sha_word(sh, u->keys);
 		buf_adds(sh, " 600");
 		sh_word(sh, u->name);
-		buf_adds(sh, " \"$pv_grp\"\n");
+		buf_adds(sh, " \"$pv_grp\"\n\tfi\n");
 	}
 	buf_adds(sh, "fi\n");
 	if (u->sudo_set && u->sudo) {
@@ -223,13 +228,27 @@ static void user_apply(const struct resource *r, int idx, struct buf *sh)
 		             "*) usermod -a -G \"$pv_g\" -- \"$pv_u\";; esac\n");
 	}
 	if (u->keys_set) {
-		buf_adds(sh, "pv_grp=$(id -gn \"$pv_u\")\n"
-		             "mkdir -p -- \"$pv_h/.ssh\"\n"
-		             "chown -- \"$pv_u:$pv_grp\" \"$pv_h/.ssh\"\n"
-		             "chmod 700 \"$pv_h/.ssh\"\n");
+		/*
+		 * The user owns the home directory and can put a link where .ssh
+		 * was: root refuses a link, makes the directory without following
+		 * one (mkdir, chown -h), and the user writes the keys with only the
+		 * user's own rights, so a link made meanwhile gains nothing.
+		 */
+		buf_adds(
+		    sh, "pv_grp=$(id -gn \"$pv_u\")\n"
+		        "pv_s=\"$pv_h/.ssh\"\n"
+		        "if [ -L \"$pv_s\" ] || { [ -e \"$pv_s\" ] && [ ! -d \"$pv_s\" ]; }; then\n"
+		        "\techo \"'$pv_s' is a symbolic link or not a directory; refusing to "
+		        "follow it (remove it, then run again)\"\n\texit 1\nfi\n"
+		        "[ -d \"$pv_s\" ] || mkdir -m 700 -- \"$pv_s\"\n"
+		        "chown -h -- \"$pv_u:$pv_grp\" \"$pv_s\"\n");
 		buf_addf(sh,
-		         "pv_install \"$PV_STAGE/u%dk\" \"$pv_h/.ssh/authorized_keys\" 600 "
-		         "\"$pv_u\" \"$pv_grp\"\n",
+		         "runuser -u \"$pv_u\" -- sh -c 'umask 077; chmod 700 -- \"$1\" && "
+		         "t=$(mktemp \"$1/.pv-XXXXXX\") || exit 1; "
+		         "if cat >\"$t\" && chmod 600 -- \"$t\" && "
+		         "mv -f -- \"$t\" \"$1/authorized_keys\"; "
+		         "then exit 0; fi; rm -f -- \"$t\"; exit 1' sh \"$pv_s\" "
+		         "<\"$PV_STAGE/u%dk\"\n",
 		         idx);
 	}
 	if (u->sudo_set && u->sudo) {

@@ -512,6 +512,41 @@ const char res_shell_lib[] =
     "\tfi\n"
     "\tpv_end \"$1\"\n"
     "}\n"
+    /*
+     * pv_lockers ERE: "COMMAND (pid N), ..." of the processes of this host
+     * (not of its containers: same pid and mount namespace) holding a lock
+     * on a path matching ERE
+     */
+    "pv_lockers() {\n"
+    "\tpv_ns=\"$(readlink /proc/$$/ns/pid) $(readlink /proc/$$/ns/mnt)\"\n"
+    "\tlslocks -n -r -o PID,PATH,COMMAND 2>/dev/null | awk -v re=\"$1\" '$2 ~ re && !s[$1]++' |\n"
+    "\twhile read -r pv_p pv_f pv_c; do\n"
+    "\t\t[ \"$(readlink /proc/$pv_p/ns/pid) $(readlink /proc/$pv_p/ns/mnt)\" = \"$pv_ns\" ] &&\n"
+    "\t\t\techo \"$pv_c (pid $pv_p)\"\n"
+    "\tdone | awk '{ printf \"%s%s\", NR > 1 ? \", \" : \"\", $0 }'\n"
+    "}\n"
+    "PV_APTLOCKS='^/var/lib/dpkg/lock(-frontend)?$|^/var/lib/apt/lists/lock$|"
+    "^/var/cache/apt/archives/lock$'\n"
+    /*
+     * pv_aptready: wait (10 minutes at most) until no other process holds
+     * apt's or dpkg's locks, then finish a dpkg run that was interrupted
+     * (a killed run, a lost host) so that apt-get can install again.
+     */
+    "pv_aptready() {\n"
+    "\tpv_i=0\n"
+    "\twhile pv_w=$(pv_lockers \"$PV_APTLOCKS\"); [ -n \"$pv_w\" ]; do\n"
+    "\t\tif [ $pv_i -ge 300 ]; then\n"
+    "\t\t\techo \"the package system is still locked by $pv_w after 10 minutes\"; return 1\n"
+    "\t\tfi\n"
+    "\t\t[ $((pv_i % 15)) != 0 ] || echo \"waiting for the package lock held by $pv_w\"\n"
+    "\t\tpv_i=$((pv_i + 1)); sleep 2\n"
+    "\tdone\n"
+    "\tif [ -n \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" ] || "
+    "[ -n \"$(dpkg --audit 2>/dev/null)\" ]; then\n"
+    "\t\techo 'finishing an interrupted dpkg run (dpkg --configure -a)'\n"
+    "\t\tdpkg --force-confdef --force-confold --configure -a || return 1\n"
+    "\tfi\n"
+    "}\n"
     "pv_bpath() { pv_b=/var/lib/provision/backup/$(printf '%s' \"$1\" | sha256sum | cut -d' ' "
     "-f1); }\n"
     /* pv_backup PATH: keep the current file (or the fact that there is none) */
@@ -528,10 +563,14 @@ const char res_shell_lib[] =
     "\t\t: >\"$pv_b.absent\"\n"
     "\tfi\n"
     "}\n"
-    /* pv_install SRC DEST MODE OWNER GROUP: atomic replace */
+    /*
+     * pv_install SRC DEST MODE OWNER GROUP: atomic replace; the apply holds
+     * the host's lock, so a ".pv-XXXXXX" there is a lost run's leftover
+     */
     "pv_install() {\n"
     "\tpv_d=$(dirname -- \"$2\")\n"
     "\tmkdir -p -- \"$pv_d\"\n"
+    "\trm -f -- \"$pv_d\"/.pv-??????\n"
     "\tpv_t=$(mktemp \"$pv_d/.pv-XXXXXX\")\n"
     "\tif ! { cat -- \"$1\" >\"$pv_t\" && chown -- \"$4:$5\" \"$pv_t\" && "
     "chmod -- \"$3\" \"$pv_t\" && mv -f -- \"$pv_t\" \"$2\"; }; then\n"

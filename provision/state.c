@@ -3,9 +3,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/state.h"
@@ -22,10 +25,64 @@ static json_t *new_root(const char *project)
 	return root;
 }
 
+/*
+ * The lock file says who holds it: "PID START\nprovision ARGS...\n" (the
+ * command line holds no secret: those come from files and the environment).
+ */
+static void note_holder(int fd)
+{
+	char cmd[512], line[640];
+	ssize_t n = -1;
+	int cfd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (cfd >= 0) {
+		n = read(cfd, cmd, sizeof(cmd) - 1);
+		close(cfd);
+	}
+	if (n <= 0)
+		n = 0;
+	cmd[n] = '\0';
+	for (ssize_t i = 0; i + 1 < n; i++)
+		if (cmd[i] == '\0' || cmd[i] == '\n')
+			cmd[i] = ' ';
+	/* the program's own path is not the interesting part */
+	const char *args = strchr(cmd, ' ');
+	snprintf(line, sizeof(line), "%ld %lld\nprovision%s\n", (long)getpid(),
+	         (long long)time(NULL), args ? args : "");
+	if (ftruncate(fd, 0) == 0)
+		(void)!pwrite(fd, line, strlen(line), 0);
+}
+
+/* "'provision backup restore' (pid 123, since 04:01:02 UTC)", or "" */
+static void describe_holder(const char *path, char *dst, size_t n)
+{
+	char *text = NULL, when[32] = "?";
+	size_t len = 0;
+	long pid = 0;
+	long long since = 0;
+
+	dst[0] = '\0';
+	if (pv_read_file(path, &text, &len, 4096, NULL) < 0)
+		return;
+	char *nl = strchr(text, '\n');
+	/* a note left by a run that ended is no one's */
+	if (sscanf(text, "%ld %lld", &pid, &since) == 2 && pid > 0 && nl &&
+	    (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+		time_t t = (time_t)since;
+		struct tm tm;
+		nl[1 + strcspn(nl + 1, "\n")] = '\0';
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S UTC", &tm);
+		snprintf(dst, n, " ('%s', pid %ld, since %s)", nl + 1, pid, when);
+	}
+	free(text);
+}
+
 static int take_lock(struct state *st, struct pv_error *err)
 {
 	char *path = pv_path_join(st->dir, "lock");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	char who[600];
 
 	if (fd < 0) {
 		pv_error_set(err, "cannot open the run lock '%s': %s", path, strerror(errno));
@@ -33,18 +90,20 @@ static int take_lock(struct state *st, struct pv_error *err)
 		return -1;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
+		if (errno == EWOULDBLOCK) {
+			describe_holder(path, who, sizeof(who));
 			pv_error_set(err,
-			             "another provision run holds the lock '%s'; wait for it to "
-			             "finish",
-			             path);
-		else
+			             "another provision run%s holds the lock '%s'; nothing was "
+			             "done: wait for it to finish, then run again",
+			             who, path);
+		} else
 			pv_error_set(err, "cannot lock '%s': %s", path, strerror(errno));
 		close(fd);
 		free(path);
 		return -1;
 	}
 	free(path);
+	note_holder(fd);
 	st->lock_fd = fd;
 	return 0;
 }
@@ -83,6 +142,13 @@ int state_open(struct state *st, const char *dir, const char *project, bool lock
 	st->path = pv_path_join(dir, "state.json");
 	if (lock && take_lock(st, err) < 0)
 		goto fail;
+	if (lock) {
+		/* what a killed run left half-written (state, keys): nobody else writes now */
+		char *keys = pv_path_join(dir, "keys");
+		pv_tmp_sweep(dir);
+		pv_tmp_sweep(keys);
+		free(keys);
+	}
 	if (access(st->path, F_OK) != 0) {
 		st->root = new_root(project);
 		return 0;

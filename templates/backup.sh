@@ -24,6 +24,11 @@ pgb() { runuser -u postgres -- pgbackrest --stanza="$stanza" "$@"; }
 q() { runuser -u postgres -- psql -X -q -tA -F '|' -v ON_ERROR_STOP=1 "$@"; }
 standby() { [ "$(q -d postgres -c 'select pg_is_in_recovery()' 2>/dev/null)" = t ]; }
 running() { q -d postgres -c 'select 1' >/dev/null 2>&1; }
+# timer_epoch TYPE PROPERTY: a timestamp of the TYPE timer in epoch seconds, 0 when unset
+timer_epoch() {
+	v=$(systemctl show -p "$2" --value "provision-backup-$1.timer" 2>/dev/null)
+	case $v in '' | n/a | 0) echo 0 ;; *) date -d "$v" +%s 2>/dev/null || echo 0 ;; esac
+}
 has_stanza() { pgb info --output=json 2>/dev/null | grep -q '"status":{"code":[02],'; }
 
 # The logical flavour: each database dumped, encrypted, uploaded; old dumps removed.
@@ -181,6 +186,11 @@ status)
 	echo "N $(date +%s)"
 	for t in full diff{% if backup_dump %} dump{% endif %}; do
 		echo "U $t $(systemctl is-active provision-backup@$t.service) $(systemctl is-active provision-backup-$t.timer)"
+	done
+	# when the timers fire next and last fired (epoch seconds, 0: never): no
+	# backup yet is fine until one was due
+	for t in full diff; do
+		echo "T $t $(timer_epoch "$t" NextElapseUSecRealtime) $(timer_epoch "$t" LastTriggerUSec)"
 	done
 	if standby; then
 		echo "S standby"

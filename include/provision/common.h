@@ -101,6 +101,18 @@ int pv_read_file(const char *path, char **out, size_t *len, size_t max, struct p
  */
 int pv_write_file_atomic(const char *path, const void *data, size_t len, int mode,
                          struct pv_error *err);
+/*
+ * Temporary files of atomic writes are named "<path>.tmp.XXXXXX" and made
+ * with mode 0600.  While one exists it is registered, and the handlers
+ * pv_tmp_guard_signals() installs for SIGINT, SIGTERM and SIGHUP remove it
+ * before the process dies of the signal.  SIGKILL cannot be caught: a later
+ * run removes what a killed one left with pv_tmp_sweep().
+ */
+void pv_tmp_guard_signals(void);
+int pv_tmp_register(const char *path);
+void pv_tmp_unregister(int slot);
+/* Remove the "*.tmp.XXXXXX" leftovers in dir (not below it); the count removed. */
+int pv_tmp_sweep(const char *dir);
 /* mkdir -p with the given mode for directories created. */
 int pv_mkdir_p(const char *path, int mode, struct pv_error *err);
 /* Expand a leading "~/" with $HOME; returns an allocation. */

@@ -92,8 +92,21 @@ void plan_release(struct host_plan *hp);
  */
 void script_health(const struct host_plan *hp, struct buf *sh);
 
-/* The one probe script for all resources of the plan. */
+/*
+ * The host's run lock: an apply script holds it while it runs, also after
+ * the tool that sent it is gone.
+ */
+#define PV_HOST_LOCK "/run/provision.lock"
+
+/*
+ * The one probe script for all resources of the plan.  Besides each
+ * resource's answer it says what else holds a lock on the host:
+ *   "@@W run <holders>"   a previous apply script still runs
+ *   "@@W pkg <holders>"   another apt or dpkg holds the package lock
+ */
 void script_probe(const struct host_plan *hp, struct buf *sh);
+/* The holders a probe reported for kind ("run" or "pkg"), or NULL. */
+char *script_probe_busy(const char *out, size_t len, const char *kind);
 /* Read probe output into each resource's status/reason/current. */
 int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err);
 

@@ -136,3 +136,13 @@ table_sums() {
 	psql_on "$1" "select 'items ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' order by id), '')) from items t
 	  union all select 'events ' || count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' order by id), '')) from events t"
 }
+
+# bk_up LAYOUT: the layout's hosts, the store on their bridge (bucket
+# 'backups'), then the whole converge; cleanup destroys the layout.
+bk_up() {
+	t_uses "$1"
+	s3_install
+	pv up "$1" --only cloud >"$WORK/up0" 2>&1 || bail "creating the hosts failed: $(tail -n 20 "$WORK/up0")"
+	s3_start "$1" backups
+	pv up "$1" >"$WORK/up1" 2>&1 || bail "up $1 failed: $(tail -n 30 "$WORK/up1")"
+}

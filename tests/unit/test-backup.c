@@ -102,7 +102,60 @@ static void test_store_broken(void)
 	    0, &out, &bad);
 	CHECK(bad);
 	CHECK_HAS(out.s, "backups: FAILED: the repository: [039]: NoSuchBucket\n");
-	CHECK_HAS(out.s, "backups: none yet\n");
+	CHECK_HAS(out.s, "backups: FAILED: none yet\n");
+	buf_release(&out);
+}
+
+/* No backup yet: not a failure before the first one is due. */
+static void test_none_yet(void)
+{
+	static const char empty[] =
+	    "J [{\"name\":\"main\",\"status\":{\"code\":2,\"message\":\"no valid backups\"},"
+	    "\"backup\":[]}]\n";
+	struct buf out;
+	bool bad = true;
+	char text[4096];
+
+	/* right after up: the timers wait for their first time (Sun 2026-01-04 01:30) */
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\nU diff inactive active\n"
+	         "T full 1767490200 0\n"
+	         "T diff 1767576600 0\n%s",
+	         empty);
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s, "backups: none yet (first scheduled 2026-01-04 01:30 UTC)\n");
+	CHECK(!strstr(out.s, "FAILED"));
+	buf_release(&out);
+
+	/* the first one runs now */
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full activating active\nU diff inactive active\n"
+	         "T full 1767490200 1767319200\n%s",
+	         empty);
+	fmt(text, 0, &out, &bad);
+	CHECK(!bad);
+	CHECK_HAS(out.s, "backups: none yet (the first one is running)\n");
+	buf_release(&out);
+
+	/* a timer fired and there is still none: overdue */
+	bad = false;
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\nU diff inactive active\n"
+	         "T full 1767490200 1767231000\n"
+	         "T diff 1767576600 0\n%s",
+	         empty);
+	fmt(text, 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backups: FAILED: none, although one was due at 2026-01-01 01:30 UTC");
+	buf_release(&out);
+
+	/* a helper that cannot say when the timers fire: as before, a failure */
+	bad = false;
+	snprintf(text, sizeof(text), "N 1767319230\nU full inactive active\nT full 0 0\n%s", empty);
+	fmt(text, 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "backups: FAILED: none yet\n");
 	buf_release(&out);
 }
 
@@ -181,6 +234,7 @@ int main(void)
 	RUN(test_failed_timer);
 	RUN(test_scratch_timers_off);
 	RUN(test_store_broken);
+	RUN(test_none_yet);
 	RUN(test_archive_failing);
 	RUN(test_helper_missing);
 	RUN(test_from_standby);
