@@ -8,6 +8,7 @@
 
 #include "provision/buf.h"
 #include "provision/cloud.h"
+#include "provision/http.h"
 #include "provision/keys.h"
 #include "provision/remote.h"
 #include "provision/role.h"
@@ -268,6 +269,20 @@ static void check_server(const struct cloud_rules *r, const struct inv_server *s
 	}
 }
 
+void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings, struct diags *d)
+{
+	const struct node *v = node_get(settings, "endpoint");
+	const char *ev = getenv(r->endpoint_env);
+	struct pv_error e = {{0}};
+
+	if (v && v->kind != NODE_SCALAR)
+		diags_add(d, &v->pos, "'endpoint' of provider '%s' must be a URL", r->provider);
+	else if (v && http_endpoint_check(v->scalar, &e) < 0)
+		diags_add(d, &v->pos, "'endpoint' of provider '%s': %s", r->provider, e.msg);
+	if (ev && *ev && http_endpoint_check(ev, &e) < 0)
+		diags_add(d, NULL, "environment variable %s: %s", r->endpoint_env, e.msg);
+}
+
 const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
                                   const struct node *settings, struct diags *d)
 {
@@ -293,6 +308,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_
 		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
 		                   600, d);
 	}
+	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, &l->servers[i], d);
 	return lb;

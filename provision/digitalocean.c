@@ -12,6 +12,7 @@
  *       poll_interval: 1
  *       action_timeout: 600
  *       request_timeout: 60
+ *       endpoint: https://api.digitalocean.com   # https; plain http only to loopback
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
  *
@@ -27,8 +28,9 @@
  * target.  Host keys go in the user_data, are pinned, and are the only
  * ones SSH accepts.
  *
- * The base URL is https://api.digitalocean.com, or $DIGITALOCEAN_API_URL
- * as for doctl.
+ * The base URL is https://api.digitalocean.com, or 'endpoint', or
+ * $DIGITALOCEAN_API_URL as for doctl; it must be https (plain http only to
+ * a loopback address), checked before any request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +48,8 @@
 #define BOOT_TIMEOUT_MS 300000
 
 static const char *const setting_keys[] = {
-    "token",         "region",        "size",           "image",          "vpc",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout"};
+    "token",         "region",        "size",           "image",           "vpc",
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
 static const char *const vpc_keys[] = {"ip_range"};
 static const char *const lb_keys[] = {"size_unit", "health_path", "targets"};
 static const char *const volume_keys[] = {"name", "size", "format"};
@@ -92,6 +94,7 @@ static const struct cloud_rules settings_rules = {
                         "most 20), starting with a letter",
     .volume_min_gb = 1,
     .volume_max_gb = 16384,
+    .endpoint_env = "DIGITALOCEAN_API_URL",
     .volume_size_rule = "a volume needs a 'size' in GB",
 };
 
@@ -103,6 +106,11 @@ static void do_validate(const struct inventory *inv, const struct inv_layout *l,
 	(void)inv;
 	if (lb)
 		cloud_check_number(node_get(lb, "size_unit"), "'size_unit'", 1, 100, d);
+}
+
+static void do_check_api(const struct node *settings, struct diags *d)
+{
+	cloud_check_endpoint(&settings_rules, settings, d);
 }
 
 /* ---- the API ---- */
@@ -140,7 +148,8 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 		                         "(env:NAME or file:PATH)");
 	}
 	report_secret(token);
-	int rc = http_client_init(&z->http, ep && *ep ? ep : DEFAULT_ENDPOINT, token, err);
+	int rc = http_client_init(
+	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
 	pv_free_secret(token);
 	if (rc < 0)
 		return -1;
@@ -1191,6 +1200,7 @@ static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *e
 const struct provider_ops provider_digitalocean = {
     .name = "digitalocean",
     .validate = do_validate,
+    .check_api = do_check_api,
     .plan = do_plan,
     .up = do_up,
     .hosts = do_hosts,

@@ -12,6 +12,7 @@
  *       poll_interval: 1                 # seconds between action polls
  *       action_timeout: 600              # seconds an action may take
  *       request_timeout: 60              # seconds one HTTP request may take
+ *       endpoint: https://api.hetzner.cloud/v1   # https; plain http only to loopback
  *   servers:
  *     app1: { type: cx32, image: debian-12, location: nbg1,
  *             volumes: [{ name: data, size: 20 }] }
@@ -30,8 +31,9 @@
  * accepts only that key.  The root password the API returns when no SSH
  * key is given is never read (an SSH key is always given).
  *
- * The base URL is https://api.hetzner.cloud/v1, or $HCLOUD_ENDPOINT as for
- * the hcloud CLI.
+ * The base URL is https://api.hetzner.cloud/v1, or 'endpoint', or
+ * $HCLOUD_ENDPOINT as for the hcloud CLI; it must be https (plain http only
+ * to a loopback address), checked before any request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +107,7 @@ static const struct cloud_rules settings_rules = {
     .volume_name_rule = "a volume needs a 'name' of letters, digits and '-'",
     .volume_min_gb = 10,
     .volume_max_gb = 10240,
+    .endpoint_env = "HCLOUD_ENDPOINT",
     .volume_size_rule = "a volume needs a 'size' in GB (10 or more)",
 };
 
@@ -114,6 +117,11 @@ static void hetzner_validate(const struct inventory *inv, const struct inv_layou
 	cloud_validate(&settings_rules, l, settings, d);
 	if (!valid_label_value(inv->project))
 		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
+}
+
+static void hetzner_check_api(const struct node *settings, struct diags *d)
+{
+	cloud_check_endpoint(&settings_rules, settings, d);
 }
 
 /* ---- the API ---- */
@@ -1229,6 +1237,7 @@ static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_err
 const struct provider_ops provider_hetzner = {
     .name = "hetzner",
     .validate = hetzner_validate,
+    .check_api = hetzner_check_api,
     .plan = hetzner_plan,
     .up = hetzner_up,
     .hosts = hetzner_hosts,

@@ -357,6 +357,26 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 	return rc;
 }
 
+int session_check_api(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = session_provider(s, l);
+	struct diags d;
+	int rc = PV_EXIT_OK;
+
+	if (!p)
+		return PV_EXIT_USAGE;
+	if (!p->check_api)
+		return PV_EXIT_OK;
+	diags_init(&d);
+	p->check_api(inventory_provider(s->inv, l->provider), &d);
+	if (d.n) {
+		print_diags(&d);
+		rc = PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	return rc;
+}
+
 int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
                     bool strict, struct scope *facts, struct host_plan *hp)
 {

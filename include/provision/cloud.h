@@ -79,10 +79,20 @@ struct cloud_rules {
 	const char *volume_name_rule; /* "a volume needs a 'name' of ..." */
 	double volume_min_gb, volume_max_gb;
 	const char *volume_size_rule; /* "a volume needs a 'size' in GB ..." */
+	const char *endpoint_env; /* the variable that overrides the endpoint */
 };
 
 /*
- * The settings (known keys; token a secret reference; the network and the
+ * The API endpoint of the settings ('endpoint') and of the environment
+ * (r->endpoint_env) may carry the token: https, or plain http to a
+ * loopback address only (http_endpoint_check).
+ */
+void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings,
+                          struct diags *d);
+
+/*
+ * The settings (known keys; token a secret reference; the endpoint as
+ * cloud_check_endpoint; the network and the
  * load balancer as mappings with known keys, load balancer targets naming
  * servers of the layout, a health path starting with '/'; the time
  * settings in range) and each server's keys and volumes.  Returns the

@@ -88,6 +88,13 @@ struct http_response {
 	json_t *headers; /* object: lower-case name -> last value */
 };
 
+/*
+ * Whether url may carry a bearer token: https://, or plain http:// only to a
+ * loopback host (127.0.0.0/8, [::1], localhost), and no user information.
+ * http_client_init refuses any other base, before any request.
+ */
+int http_endpoint_check(const char *url, struct pv_error *err);
+
 int http_client_init(struct http_client *c, const char *base, const char *token,
                      struct pv_error *err);
 void http_client_release(struct http_client *c);

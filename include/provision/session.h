@@ -70,6 +70,8 @@ int session_load(struct session *s);
 const struct inv_layout *session_layout(struct session *s, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
+/* The provider's checks before any API request (its check_api); exit code. */
+int session_check_api(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
 /* The tool's login key (made on first use) and its public line. */
 int session_keys(struct session *s);

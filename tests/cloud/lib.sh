@@ -242,3 +242,60 @@ do_inventory() {
 		        volumes: [{ name: data, size: 10 }]
 	EOF
 }
+
+# Lines in the test server's request log (0 before the first request).
+cloud_logged() {
+	if [ -f "$CLOUD_DIR/api/requests.jsonl" ]; then wc -l <"$CLOUD_DIR/api/requests.jsonl"; else echo 0; fi
+}
+
+# cloud_refused NAME PATTERN CMD...: the command exits 2 with a message
+# matching PATTERN (extended), shows no token, and sends the server nothing.
+cloud_refused() {
+	local name=$1 pattern=$2 before rc
+	shift 2
+	before=$(cloud_logged)
+	"$@" >"$WORK/$name.out" 2>&1
+	rc=$?
+	check "$name: exit 2 (got $rc)" test "$rc" = 2
+	check "$name: says why" grep -qE -- "$pattern" "$WORK/$name.out"
+	check "$name: the token never shows" sh -c "! grep -qF \"\$(cat '$CLOUD_DIR/token')\" '$WORK/$name.out'"
+	check "$name: not one request reached the server" test "$(cloud_logged)" = "$before"
+}
+
+# cloud_endpoint_refusals PROVIDER VARIABLE REMOTE: a plain-http endpoint
+# REMOTE (not loopback) from VARIABLE, from providers.PROVIDER.endpoint and
+# from an environment's override of it is refused by plan, up and destroy
+# (cloud_refused).  Needs $WORK/inventory.yml with "    poll_interval: 0.2"
+# under the provider; leaves it with the override appended.
+cloud_endpoint_refusals() {
+	local prov=$1 var=$2 remote=$3 line save
+	save=${!var}
+	export "$var=$remote"
+	cloud_refused env-plan "^environment variable $var: the API endpoint '$remote' is plain http" pv plan phase1
+	cloud_refused env-up "$var: .*plain http" pv up phase1 --only cloud
+	cloud_refused env-destroy "$var: .*plain http" pv destroy phase1 --yes
+	export "$var=$save"
+
+	sed -i "s|^    poll_interval: 0.2|    poll_interval: 0.2\n    endpoint: $remote|" "$WORK/inventory.yml"
+	line=$(grep -n '^    endpoint:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused inv-plan "inventory.yml:$line:15: 'endpoint' of provider '$prov': the API endpoint '$remote' is plain http" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain plan phase1
+	cloud_refused inv-up "inventory.yml:$line:15: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain up phase1 --only cloud
+	cloud_refused inv-destroy "inventory.yml:$line:15: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain destroy phase1 --yes
+	sed -i "/^    endpoint: /d" "$WORK/inventory.yml"
+
+	cat >>"$WORK/inventory.yml" <<-EOT
+		environments:
+		  staging:
+		    providers:
+		      $prov:
+		        endpoint: $remote
+	EOT
+	line=$(grep -n '^        endpoint:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused override-plan "inventory.yml:$line:19: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain -e staging plan phase1
+	cloud_refused override-destroy "inventory.yml:$line:19: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain -e staging destroy phase1 --yes
+}
