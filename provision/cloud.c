@@ -508,3 +508,58 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 	}
 	return missing;
 }
+
+/* ---- destroy: delete only what is ours ---- */
+
+void cloud_id_text(const json_t *id, char *out, size_t n)
+{
+	if (json_is_integer(id))
+		snprintf(out, n, "%lld", (long long)json_integer_value(id));
+	else if (json_is_string(id))
+		snprintf(out, n, "%s", json_string_value(id));
+	else
+		snprintf(out, n, "?");
+}
+
+bool cloud_id_in(const json_t *ids, const json_t *id)
+{
+	size_t i;
+	json_t *v;
+
+	if (!id || json_is_null(id))
+		return false;
+	json_array_foreach(ids, i, v)
+	{
+		if (json_equal(v, id))
+			return true;
+	}
+	return false;
+}
+
+int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(found, i, v)
+	{
+		const char *name = cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?";
+		char id[96];
+		cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+		if (!cloud_id_in(s->recorded, json_object_get(v, "id")) &&
+		    !(s->managed && s->managed(v, s->arg))) {
+			report_warn(
+			    s->c->rep, NULL,
+			    "not ours, kept: %s %s (id %s) matches layout '%s' but the state "
+			    "does not record it and it carries no managed-by mark",
+			    s->what, name, id, s->c->layout->name);
+			s->kept++;
+			continue;
+		}
+		report_info(s->c->rep, NULL, "deleting %s %s (id %s)", s->what, name, id);
+		if (s->del(v, s->arg, err) < 0)
+			return -1;
+		s->deleted++;
+	}
+	return 0;
+}

@@ -195,6 +195,26 @@ static json_t *labels(const struct hz *z, const char *kind, const char *server)
 	return l;
 }
 
+/* Does the resource carry the tool's mark? */
+static bool managed(const json_t *r, void *arg)
+{
+	const char *m = cloud_jstr(json_object_get(r, "labels"), "managed-by");
+
+	(void)arg;
+	return m && !strcmp(m, "provision");
+}
+
+/*
+ * The element named name, when the tool made it (managed-by): one carrying
+ * the layout's labels but not that mark is someone else's, never adopted.
+ */
+static json_t *find_mine(json_t *arr, const char *name)
+{
+	json_t *v = cloud_find_name(arr, name);
+
+	return v && managed(v, NULL) ? v : NULL;
+}
+
 /* Send and expect one of the statuses (0 ends the list); the response stays in r. */
 static int call(struct hz *z, const char *method, const char *path, json_t *body, unsigned flags,
                 struct http_response *r, struct pv_error *err, const char *what)
@@ -411,7 +431,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	k = find_id(keys, cloud_jid(pd, "ssh_key_id"));
 	if (!k)
-		k = cloud_find_name(keys, name);
+		k = find_mine(keys, name);
 	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
 		set_id(pd, "ssh_key_id", cloud_jid(k, "id"));
 		rc = state_save(z->c->state, err);
@@ -507,7 +527,7 @@ static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	n = find_id(nets, cloud_jid(pd, "network_id"));
 	if (!n)
-		n = cloud_find_name(nets, z->prefix);
+		n = find_mine(nets, z->prefix);
 	if (n) {
 		if (cloud_jstr(n, "ip_range") && strcmp(cloud_jstr(n, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
@@ -548,7 +568,7 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	f = find_id(fws, cloud_jid(pd, "firewall_id"));
 	if (!f)
-		f = cloud_find_name(fws, z->prefix);
+		f = find_mine(fws, z->prefix);
 	if (f) {
 		set_id(pd, "firewall_id", cloud_jid(f, "id"));
 		if (state_save(z->c->state, err) < 0)
@@ -732,7 +752,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 		char *name = server_name(z, s->name);
 		json_t *srv = find_id(srvs, cloud_jid(o, "server_id"));
 		if (!srv)
-			srv = cloud_find_name(srvs, name);
+			srv = find_mine(srvs, name);
 		free(name);
 		if (srv) {
 			if (!state_str(o, "host_key")) {
@@ -786,8 +806,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			struct pv_error e2 = {{0}};
 			json_t *again = NULL;
 			char *nm = server_name(z, s->name);
-			if (list(z, "servers", &again, &e2) == 0 &&
-			    (srv = cloud_find_name(again, nm))) {
+			if (list(z, "servers", &again, &e2) == 0 && (srv = find_mine(again, nm))) {
 				report_warn(c->rep, s->name,
 				            "the create got no answer, but server %s exists (id "
 				            "%lld); adopting it",
@@ -863,7 +882,7 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 			char *name = xasprintf("%s-%s-%s", z->prefix, s->name, vn);
 			json_t *v = find_id(vols, cloud_jid(vs, key));
 			if (!v)
-				v = cloud_find_name(vols, name);
+				v = find_mine(vols, name);
 			if (v) {
 				set_id(vs, key, cloud_jid(v, "id"));
 				free(key);
@@ -937,7 +956,7 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	lb = find_id(all, cloud_jid(pd, "load_balancer_id"));
 	if (!lb)
-		lb = cloud_find_name(all, name);
+		lb = find_mine(all, name);
 	if (lb) {
 		set_id(pd, "load_balancer_id", cloud_jid(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
@@ -1070,7 +1089,7 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		char *name = server_name(&z, s->name);
-		json_t *srv = cloud_find_name(srvs, name);
+		json_t *srv = find_mine(srvs, name);
 		if (!srv)
 			buf_addf(out,
 			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
@@ -1143,56 +1162,134 @@ static bool ours(const struct hz *z, json_t *r)
 	       !strcmp(y, z->c->layout->name);
 }
 
-/* Delete every labelled resource of a kind; servers and volumes wait for their actions. */
-static int delete_kind(struct hz *z, const char *kind, const char *what, struct pv_error *err)
+/* The ids of one kind the state records. */
+static json_t *recorded(struct hz *z, const char *kind)
 {
-	json_t *all = NULL;
-	size_t i;
-	json_t *v;
+	json_t *pd = pdata(z->c), *ids = json_array(), *v;
+	const char *k;
+
+	if (!strcmp(kind, "servers")) {
+		json_object_foreach(hosts_obj(z->c, false), k, v)
+		{
+			if (cloud_jid(v, "server_id"))
+				json_array_append(ids, json_object_get(v, "server_id"));
+		}
+	} else if (!strcmp(kind, "volumes")) {
+		json_object_foreach(state_obj(pd, "volumes", false), k, v)
+		{
+			json_array_append(ids, v);
+		}
+	} else {
+		static const char *const keys[][2] = {{"load_balancers", "load_balancer_id"},
+		                                      {"firewalls", "firewall_id"},
+		                                      {"networks", "network_id"},
+		                                      {"ssh_keys", "ssh_key_id"}};
+		for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++)
+			if (!strcmp(kind, keys[i][0]) && json_object_get(pd, keys[i][1]))
+				json_array_append(ids, json_object_get(pd, keys[i][1]));
+	}
+	return ids;
+}
+
+struct del_arg {
+	struct hz *z;
+	const char *kind;
+};
+
+/* A request that succeeds also when the resource is gone (404); waits for its action. */
+static int gone_ok(struct hz *z, const char *method, const char *path, const char *msg,
+                   const char *name, struct pv_error *err)
+{
+	struct http_response r;
+	struct http_opts o = {0};
+	int rc;
+
+	http_response_init(&r);
+	rc = http_request(&z->http, method, path, &o, &r, err);
+	if (rc < 0)
+		pv_error_prefix(err, "%s", msg);
+	else if (r.status != 404 && (r.status < 200 || r.status > 299))
+		rc = http_fail(&r, err, "%s", msg);
+	if (rc == 0 && r.status != 404 && json_object_get(r.json, "action"))
+		rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"), name, err);
+	http_response_release(&r);
+	return rc;
+}
+
+/* Is the volume still attached (a fresh look; a volume that is gone is not)? */
+static int still_attached(struct hz *z, long long id, bool *attached, struct pv_error *err)
+{
+	struct http_response r;
+	char *p = xasprintf("/volumes/%lld", id);
+	int rc;
+
+	http_response_init(&r);
+	rc = http_request(&z->http, "GET", p, NULL, &r, err);
+	free(p);
+	if (rc == 0 && r.status != 404 && r.status != 200)
+		rc = http_fail(&r, err, "looking at a volume");
+	*attached = rc == 0 && r.status == 200 &&
+	            cloud_jid(json_object_get(r.json, "volume"), "server") != 0;
+	http_response_release(&r);
+	return rc;
+}
+
+static int delete_one(const json_t *v, void *arg, struct pv_error *err)
+{
+	struct del_arg *a = arg;
+	struct hz *z = a->z;
+	long long id = cloud_jid(v, "id");
+	const char *name = cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?";
+	char *p, *msg;
 	int rc = 0;
 
-	if (list(z, kind, &all, err) < 0)
-		return -1;
-	json_array_foreach(all, i, v)
-	{
-		if (!ours(z, v))
-			continue; /* the selector said so; the labels must too */
-		long long id = cloud_jid(v, "id");
-		struct http_response r;
-		char *p;
-		if (!strcmp(kind, "volumes") && cloud_jid(v, "server")) {
-			p = xasprintf("/volumes/%lld/actions/detach", id);
-			rc = call(z, "POST", p, NULL, 0, &r, err, "detaching a volume");
-			free(p);
-			if (rc == 0)
-				rc = wait_action(z,
-				                 cloud_jid(json_object_get(r.json, "action"), "id"),
-				                 cloud_jstr(v, "name"), err);
-			http_response_release(&r);
-			if (rc < 0)
-				break;
-		}
-		report_info(z->c->rep, NULL, "deleting %s %s (id %lld)", what,
-		            cloud_jstr(v, "name"), id);
-		p = xasprintf("/%s/%lld", kind, id);
-		char *msg = xasprintf("deleting %s %s", what, cloud_jstr(v, "name"));
-		struct http_opts o = {0};
-		http_response_init(&r);
-		rc = http_request(&z->http, "DELETE", p, &o, &r, err);
-		if (rc < 0)
-			pv_error_prefix(err, "%s", msg);
-		else if (r.status != 404 && (r.status < 200 || r.status > 299))
-			rc = http_fail(&r, err, "%s", msg);
+	if (!strcmp(a->kind, "volumes") && cloud_jid(v, "server")) {
+		p = xasprintf("/volumes/%lld/actions/detach", id);
+		msg = xasprintf("detaching volume %s", name);
+		rc = gone_ok(z, "POST", p, msg, name, err);
 		free(p);
 		free(msg);
-		if (rc == 0 && json_object_get(r.json, "action"))
-			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
-			                 cloud_jstr(v, "name"), err);
-		http_response_release(&r);
+		/* a detach whose answer was lost may have happened: look before failing */
+		bool attached = true;
+		if (rc < 0 && still_attached(z, id, &attached, err) == 0 && !attached)
+			rc = 0;
 		if (rc < 0)
-			break;
+			return -1;
 	}
+	p = xasprintf("/%s/%lld", a->kind, id);
+	msg = xasprintf("deleting %s", name);
+	rc = gone_ok(z, "DELETE", p, msg, name, err);
+	free(p);
+	free(msg);
+	return rc;
+}
+
+/* Delete what is ours of one kind among what carries the layout's labels. */
+static int delete_kind(struct hz *z, const char *kind, const char *what, struct pv_error *err)
+{
+	json_t *all = NULL, *mine = json_array(), *ids = recorded(z, kind), *v;
+	struct del_arg a = {z, kind};
+	struct cloud_sweep sw = {.c = z->c,
+	                         .what = what,
+	                         .recorded = ids,
+	                         .managed = managed,
+	                         .del = delete_one,
+	                         .arg = &a};
+	size_t i;
+	int rc = -1;
+
+	if (list(z, kind, &all, err) < 0)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		if (ours(z, v)) /* the selector said so; the labels must too */
+			json_array_append(mine, v);
+	}
+	rc = cloud_sweep(&sw, mine, err);
+out:
 	json_decref(all);
+	json_decref(mine);
+	json_decref(ids);
 	return rc;
 }
 

@@ -148,4 +148,33 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
                  const char *why_not, struct buf *out);
 
+/* ---- destroy: delete only what is ours ---- */
+
+/* An id (integer or string) as text, for messages. */
+void cloud_id_text(const json_t *id, char *out, size_t n);
+
+/* Whether ids (an array, or NULL) holds id. */
+bool cloud_id_in(const json_t *ids, const json_t *id);
+
+/*
+ * One kind of resource destroy goes through.  Every resource of found
+ * (what the API lists for the layout's labels or tags) is the layout's,
+ * but only those whose id the state records (recorded) or that carry the
+ * tool's mark (managed) are ours: each of them is announced ("deleting
+ * volume NAME (id N)") and handed to del, which must also succeed when the
+ * resource is gone already.  Each other one is announced as "not ours,
+ * kept" and left alone.  Returns -1 at the first failed del.
+ */
+struct cloud_sweep {
+	struct provider_ctx *c;
+	const char *what; /* "volume" */
+	const json_t *recorded; /* array of ids, or NULL */
+	bool (*managed)(const json_t *res, void *arg);
+	int (*del)(const json_t *res, void *arg, struct pv_error *err);
+	void *arg;
+	size_t deleted, kept; /* counted by cloud_sweep */
+};
+
+int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err);
+
 #endif
