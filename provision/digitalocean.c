@@ -21,12 +21,14 @@
  * asked for, a load balancer.  DigitalOcean has tags instead of labels, and
  * only droplets, volumes (and the firewall's and load balancer's targets)
  * carry them: droplets get "pv:PROJECT:ENV:LAYOUT" and
- * "pv:PROJECT:ENV:LAYOUT:SERVER", so they are listed with tag_name and
- * adopted, never made twice.  The SSH key, VPC, firewall and load balancer
- * are found by their names (PROJECT-ENV-LAYOUT...) and the ids in the
- * state; the firewall and the load balancer also by the layout's tag they
- * target.  Host keys go in the user_data, are pinned, and are the only
- * ones SSH accepts.
+ * "pv:PROJECT:ENV:LAYOUT:SERVER" and the tool's mark "managed-by:provision",
+ * so they are listed with tag_name and adopted, never made twice; one
+ * without the mark (and not in the state) is someone else's.  The SSH
+ * key, VPC, firewall and load balancer are found by their names
+ * (PROJECT-ENV-LAYOUT...) and the ids in the state; the firewall and the
+ * load balancer also by the layout's tag they target; destroy deletes only
+ * those whose id the state records, then the tags it made.  Host keys go
+ * in the user_data, are pinned, and are the only ones SSH accepts.
  *
  * The base URL is https://api.digitalocean.com, or 'endpoint', or
  * $DIGITALOCEAN_API_URL as for doctl; it must be https (plain http only to
@@ -46,6 +48,8 @@
 
 #define DEFAULT_ENDPOINT "https://api.digitalocean.com"
 #define BOOT_TIMEOUT_MS 300000
+/* what the tool made carries this tag (droplets and volumes; the others cannot) */
+#define MANAGED_TAG "managed-by:provision"
 
 static const char *const setting_keys[] = {
     "token",         "region",        "size",           "image",           "vpc",
@@ -385,8 +389,10 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
-	if (!k)
-		k = cloud_find_name(keys, z->prefix);
+	if (!k && (k = cloud_find_name(keys, z->prefix)) &&
+	    !json_is_true(json_object_get(pd, "ssh_key_creating")))
+		/* keys carry no tags: only one whose create this tool sent is ours */
+		json_object_set_new(pd, "ssh_key_foreign", json_true());
 	if (!k) {
 		/* the same key under another name: DigitalOcean keeps one per account */
 		size_t i;
@@ -401,10 +407,15 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
+		json_object_del(pd, "ssh_key_creating");
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating SSH key %s", z->prefix);
+	/* recorded before the request: a key found later by this name is then ours */
+	json_object_set_new(pd, "ssh_key_creating", json_true());
+	if (state_save(z->c->state, err) < 0)
+		goto out;
 	json_t *body =
 	    json_pack("{s:s, s:s}", "name", z->prefix, "public_key", z->c->admin_public_key);
 	rc = call(z, "POST", "/v2/account/keys", body, &r, err, "creating the SSH key");
@@ -413,6 +424,7 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 		json_object_set(pd, "ssh_key_id",
 		                json_object_get(json_object_get(r.json, "ssh_key"), "id"));
 		json_object_del(pd, "ssh_key_foreign");
+		json_object_del(pd, "ssh_key_creating");
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
@@ -548,7 +560,7 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	if (state_save(c->state, err) < 0)
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
-	json_t *tags = json_pack("[s,s]", z->tag, stag);
+	json_t *tags = json_pack("[s,s,s]", z->tag, stag, MANAGED_TAG);
 	if (cloud_is_lb_target(c, s->name)) {
 		char *lt = xasprintf("%s:lb", z->tag);
 		json_array_append_new(tags, json_string(lt));
@@ -594,15 +606,17 @@ out:
 	return rc;
 }
 
+/* The droplet of server: its id in the state, or its tags and the tool's mark. */
 static json_t *find_server(struct dz *z, json_t *drops, const char *server)
 {
 	char *stag = server_tag(z, server);
+	long long known = cloud_jid(state_obj(hosts_obj(z->c, false), server, false), "droplet_id");
 	size_t i;
 	json_t *v, *found = NULL;
 
 	json_array_foreach(drops, i, v)
 	{
-		if (has_tag(v, stag))
+		if (has_tag(v, stag) && (has_tag(v, MANAGED_TAG) || cloud_jid(v, "id") == known))
 			found = v;
 	}
 	free(stag);
@@ -767,12 +781,12 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			/* volume names are unique per region: a short one, tagged as ours */
 			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
-			if (!v && (v = cloud_find_name(vols, name)) && !has_tag(v, z->tag)) {
-				pv_error_set(
-				    err,
-				    "a volume named %s exists but is not this layout's (no "
-				    "tag %s); not touching it",
-				    name, z->tag);
+			if (!v && (v = cloud_find_name(vols, name)) &&
+			    (!has_tag(v, z->tag) || !has_tag(v, MANAGED_TAG))) {
+				pv_error_set(err,
+				             "a volume named %s exists but is not ours (no tags %s "
+				             "and %s); not touching it: rename or delete it",
+				             name, z->tag, MANAGED_TAG);
 				free(key);
 				free(name);
 				goto out;
@@ -783,13 +797,13 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
 				            cloud_str(sv->items[k], "size"));
 				json_t *body = json_pack(
-				    "{s:s, s:I, s:s, s:s, s:[s]}", "name", name, "size_gigabytes",
+				    "{s:s, s:I, s:s, s:s, s:[s,s]}", "name", name, "size_gigabytes",
 				    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "region",
 				    cloud_server_setting(c, s, "region", "fra1"), "filesystem_type",
 				    cloud_str(sv->items[k], "format")
 				        ? cloud_str(sv->items[k], "format")
 				        : "ext4",
-				    "tags", z->tag);
+				    "tags", z->tag, MANAGED_TAG);
 				c1 = call(z, "POST", "/v2/volumes", body, &r, err,
 				          "creating a volume");
 				json_decref(body);
@@ -1018,13 +1032,13 @@ out:
 
 /* ---- destroy ---- */
 
+/* A DELETE that succeeds also when the resource is gone already (404). */
 static int del(struct dz *z, const char *path, const char *what, struct pv_error *err)
 {
 	struct http_response r;
 	struct http_opts o = {0};
 	int rc = 0;
 
-	report_info(z->c->rep, NULL, "deleting %s", what);
 	http_response_init(&r);
 	if (http_request(&z->http, "DELETE", path, &o, &r, err) < 0)
 		rc = pv_error_prefix(err, "deleting %s", what);
@@ -1034,150 +1048,248 @@ static int del(struct dz *z, const char *path, const char *what, struct pv_error
 	return rc;
 }
 
-static int do_destroy(struct provider_ctx *c, struct pv_error *err)
+static bool managed(const json_t *r, void *arg)
 {
-	struct dz z;
-	json_t *pd = pdata(c), *all = NULL, *v;
+	(void)arg;
+	return has_tag(r, MANAGED_TAG);
+}
+
+/* What one kind is and how it goes. */
+struct kind {
+	const char *what; /* "volume" */
+	const char *list, *key; /* GET path and its array */
+	const char *path; /* "/v2/volumes/", the id follows */
+	const char *state_key; /* the provider data's id, or NULL */
+	bool tagged; /* matched by the layout's tag, and may carry MANAGED_TAG */
+	bool by_name; /* matched by name (the prefix, or PREFIX-lb) */
+	const char *name_suffix;
+	const char *target_tag_suffix; /* the firewall's and load balancer's target */
+};
+
+struct del_arg {
+	struct dz *z;
+	const struct kind *k;
+};
+
+static char *item_path(const struct kind *k, const json_t *v)
+{
+	char id[96];
+
+	cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+	return xasprintf("%s%s", k->path, id);
+}
+
+/* Detach a volume from every droplet; one already detached is fine. */
+static int detach_all(struct dz *z, const json_t *v, const char *what, struct pv_error *err)
+{
+	json_t *ds = json_object_get(v, "droplet_ids");
+	const char *region = cloud_jstr(json_object_get(v, "region"), "slug");
+
+	for (size_t k = 0; k < json_array_size(ds); k++) {
+		struct http_response r;
+		char *p = xasprintf("/v2/volumes/%s/actions", cloud_jstr(v, "id"));
+		json_t *body = json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
+		                         json_array_get(ds, k), "region",
+		                         region ? region : cloud_setting(z->c, "region", "fra1"));
+		struct http_opts o = {.body = body};
+		int rc;
+		http_response_init(&r);
+		rc = http_request(&z->http, "POST", p, &o, &r, err);
+		json_decref(body);
+		free(p);
+		if (rc < 0)
+			pv_error_prefix(err, "detaching %s", what);
+		else if (r.status == 404)
+			rc = 0; /* gone, or attached no more */
+		else if (r.status < 200 || r.status > 299)
+			rc = http_fail(&r, err, "detaching %s", what);
+		else
+			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                 what, err);
+		http_response_release(&r);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int delete_one(const json_t *v, void *arg, struct pv_error *err)
+{
+	struct del_arg *a = arg;
+	char *what = xasprintf("%s %s", a->k->what, cloud_jstr(v, "name"));
+	char *p = item_path(a->k, v);
+	int rc = 0;
+
+	if (!strcmp(a->k->what, "volume"))
+		rc = detach_all(a->z, v, what, err);
+	if (rc == 0)
+		rc = del(a->z, p, what, err);
+	/* a droplet is waited for until it is gone: its volumes and VPC wait on it */
+	if (rc == 0 && !strcmp(a->k->what, "droplet"))
+		rc = wait_status(a->z, p, "droplet", NULL, NULL, what, err);
+	free(p);
+	free(what);
+	return rc;
+}
+
+/* The ids of one kind the state records. */
+static json_t *recorded(struct dz *z, const struct kind *k)
+{
+	json_t *pd = pdata(z->c), *ids = json_array(), *v;
+	const char *key;
+
+	if (!strcmp(k->what, "droplet")) {
+		json_object_foreach(hosts_obj(z->c, false), key, v)
+		{
+			if (cloud_jid(v, "droplet_id"))
+				json_array_append(ids, json_object_get(v, "droplet_id"));
+		}
+	} else if (!strcmp(k->what, "volume")) {
+		json_object_foreach(state_obj(pd, "volumes", false), key, v)
+		{
+			json_array_append(ids, v);
+		}
+	} else if (k->state_key && json_object_get(pd, k->state_key) &&
+	           !(!strcmp(k->what, "SSH key") &&
+	             json_is_true(json_object_get(pd, "ssh_key_foreign")))) {
+		json_array_append(ids, json_object_get(pd, k->state_key));
+	}
+	return ids;
+}
+
+static int sweep(struct dz *z, const struct kind *k, struct pv_error *err)
+{
+	json_t *all = NULL, *mine = json_array(), *ids = recorded(z, k), *v;
+	char *name = xasprintf("%s%s", z->prefix, k->name_suffix ? k->name_suffix : "");
+	char *target =
+	    k->target_tag_suffix ? xasprintf("%s%s", z->tag, k->target_tag_suffix) : NULL;
+	struct del_arg a = {z, k};
+	struct cloud_sweep sw = {.c = z->c,
+	                         .what = k->what,
+	                         .recorded = ids,
+	                         .managed = k->tagged ? managed : NULL,
+	                         .del = delete_one,
+	                         .arg = &a};
 	size_t i;
 	int rc = -1;
-	char *p, *what;
+
+	if (list(z, k->list, k->key, &all, err) < 0)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		const char *n = cloud_jstr(v, "name"), *t = cloud_jstr(v, "tag");
+		bool match = k->tagged ? has_tag(v, z->tag) : (n && !strcmp(n, name));
+		/* a firewall's tags and a load balancer's tag are its targets */
+		if (match && target && !strcmp(k->what, "firewall"))
+			match = has_tag(v, target);
+		else if (match && target)
+			match = t && !strcmp(t, target);
+		if (match)
+			json_array_append(mine, v);
+	}
+	rc = cloud_sweep(&sw, mine, err);
+out:
+	json_decref(all);
+	json_decref(mine);
+	json_decref(ids);
+	free(name);
+	free(target);
+	return rc;
+}
+
+/*
+ * The tags the tool made for the layout (and its mark, when nothing else
+ * carries it) go too: each deleted when no resource carries it any more,
+ * else named and kept.
+ */
+static int delete_tags(struct dz *z, struct pv_error *err)
+{
+	json_t *names = json_array(), *hs = hosts_obj(z->c, false), *v;
+	const char *key;
+	size_t i;
+	int rc = 0;
+
+	json_array_append_new(names, json_string(z->tag));
+	json_array_append_new(names, json_sprintf("%s:lb", z->tag));
+	for (i = 0; i < z->c->layout->n_servers; i++)
+		json_array_append_new(names,
+		                      json_sprintf("%s:%s", z->tag, z->c->layout->servers[i].name));
+	json_object_foreach(hs, key, v)
+	{
+		json_t *t = json_sprintf("%s:%s", z->tag, key);
+		if (!cloud_id_in(names, t))
+			json_array_append(names, t);
+		json_decref(t);
+	}
+	json_array_append_new(names, json_string(MANAGED_TAG));
+	json_array_foreach(names, i, v)
+	{
+		const char *t = json_string_value(v);
+		char *esc = http_escape(t), *p = xasprintf("/v2/tags/%s", esc);
+		struct http_response r;
+		free(esc);
+		http_response_init(&r);
+		rc = http_request(&z->http, "GET", p, NULL, &r, err);
+		long count = (long)cloud_jid(
+		    json_object_get(json_object_get(r.json, "tag"), "resources"), "count");
+		if (rc < 0)
+			pv_error_prefix(err, "looking at tag %s", t);
+		else if (r.status != 404 && r.status != 200)
+			rc = http_fail(&r, err, "looking at tag %s", t);
+		else if (r.status == 200 && count > 0 && strcmp(t, MANAGED_TAG))
+			report_warn(z->c->rep, NULL,
+			            "not ours, kept: tag %s (still on %ld resource%s not ours)", t,
+			            count, count == 1 ? "" : "s");
+		else if (r.status == 200 && count == 0) {
+			char *what = xasprintf("tag %s", t);
+			report_info(z->c->rep, NULL, "deleting tag %s", t);
+			rc = del(z, p, what, err);
+			free(what);
+		}
+		http_response_release(&r);
+		free(p);
+		if (rc < 0)
+			break;
+	}
+	json_decref(names);
+	return rc;
+}
+
+static int do_destroy(struct provider_ctx *c, struct pv_error *err)
+{
+	/* what depends on others goes first */
+	static const struct kind kinds[] = {
+	    {"load balancer", "/v2/load_balancers", "load_balancers", "/v2/load_balancers/",
+	     "load_balancer_id", false, true, "-lb", ":lb"},
+	    {"volume", "/v2/volumes", "volumes", "/v2/volumes/", NULL, true, false, NULL, NULL},
+	    {"droplet", NULL, "droplets", "/v2/droplets/", NULL, true, false, NULL, NULL},
+	    {"firewall", "/v2/firewalls", "firewalls", "/v2/firewalls/", "firewall_id", false, true,
+	     NULL, ""},
+	    {"VPC", "/v2/vpcs", "vpcs", "/v2/vpcs/", "vpc_id", false, true, NULL, NULL},
+	    {"SSH key", "/v2/account/keys", "ssh_keys", "/v2/account/keys/", "ssh_key_id", false,
+	     true, NULL, NULL},
+	};
+	struct dz z;
+	int rc = -1;
+	char *dl = NULL;
 
 	if (dz_open(&z, c, err) < 0)
 		goto out;
-	/* load balancer: by name and the layout's target tag */
-	char *ln = xasprintf("%s-lb", z.prefix), *lt = xasprintf("%s:lb", z.tag);
-	int c1 = list(&z, "/v2/load_balancers", "load_balancers", &all, err);
-	json_array_foreach(all, i, v)
-	{
-		if (c1 == 0 && cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), ln) &&
-		    cloud_jstr(v, "tag") && !strcmp(cloud_jstr(v, "tag"), lt)) {
-			p = xasprintf("/v2/load_balancers/%s", cloud_jstr(v, "id"));
-			what = xasprintf("load balancer %s", ln);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-		}
-	}
-	free(ln);
-	free(lt);
-	json_decref(all);
-	all = NULL;
-	if (c1 < 0)
-		goto out;
-	/* volumes carrying the tag: detached, then deleted */
-	if (list(&z, "/v2/volumes", "volumes", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (!has_tag(v, z.tag))
-			continue;
-		json_t *ds = json_object_get(v, "droplet_ids");
-		what = xasprintf("volume %s", cloud_jstr(v, "name"));
-		for (size_t k = 0; c1 == 0 && k < json_array_size(ds); k++) {
-			struct http_response r;
-			p = xasprintf("/v2/volumes/%s/actions", cloud_jstr(v, "id"));
-			json_t *body =
-			    json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
-			              json_array_get(ds, k), "region",
-			              cloud_jstr(json_object_get(v, "region"), "slug")
-			                  ? cloud_jstr(json_object_get(v, "region"), "slug")
-			                  : cloud_setting(c, "region", "fra1"));
-			c1 = call(&z, "POST", p, body, &r, err, "detaching a volume");
-			json_decref(body);
-			free(p);
-			if (c1 == 0)
-				c1 = wait_action(&z,
-				                 cloud_jid(json_object_get(r.json, "action"), "id"),
-				                 what, err);
-			http_response_release(&r);
-		}
-		if (c1 == 0) {
-			p = xasprintf("/v2/volumes/%s", cloud_jstr(v, "id"));
-			c1 = del(&z, p, what, err);
-			free(p);
-		}
-		free(what);
-		if (c1 < 0)
+	char *tag = http_escape(z.tag);
+	dl = xasprintf("/v2/droplets?tag_name=%s", tag);
+	free(tag);
+	for (size_t i = 0; i < PV_ARRAY_SIZE(kinds); i++) {
+		struct kind k = kinds[i];
+		if (!k.list)
+			k.list = dl; /* droplets: listed by the layout's tag */
+		if (sweep(&z, &k, err) < 0)
 			goto out;
 	}
-	json_decref(all);
-	all = NULL;
-	/* droplets carrying the tag; each is waited for until it is gone */
-	if (list_droplets(&z, &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (!has_tag(v, z.tag))
-			continue;
-		p = xasprintf("/v2/droplets/%lld", cloud_jid(v, "id"));
-		what = xasprintf("droplet %s", cloud_jstr(v, "name"));
-		c1 = del(&z, p, what, err);
-		if (c1 == 0)
-			c1 = wait_status(&z, p, "droplet", NULL, NULL, what, err);
-		free(p);
-		free(what);
-		if (c1 < 0)
-			goto out;
-	}
-	json_decref(all);
-	all = NULL;
-	/* firewall: by name and the layout's tag */
-	if (list(&z, "/v2/firewalls", "firewalls", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    has_tag(v, z.tag)) {
-			p = xasprintf("/v2/firewalls/%s", cloud_jstr(v, "id"));
-			what = xasprintf("firewall %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	json_decref(all);
-	all = NULL;
-	/* VPC and SSH key carry no tags: the name and the id the state recorded */
-	if (list(&z, "/v2/vpcs", "vpcs", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    json_equal(json_object_get(v, "id"), json_object_get(pd, "vpc_id"))) {
-			p = xasprintf("/v2/vpcs/%s", cloud_jstr(v, "id"));
-			what = xasprintf("VPC %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	json_decref(all);
-	all = NULL;
-	if (list(&z, "/v2/account/keys", "ssh_keys", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    json_equal(json_object_get(v, "id"), json_object_get(pd, "ssh_key_id")) &&
-		    !json_is_true(json_object_get(pd, "ssh_key_foreign"))) {
-			p = xasprintf("/v2/account/keys/%lld", cloud_jid(v, "id"));
-			what = xasprintf("SSH key %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	if (cloud_forget_hosts(c, err) < 0)
+	if (delete_tags(&z, err) < 0 || cloud_forget_hosts(c, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	json_decref(all);
+	free(dl);
 	dz_close(&z);
 	return rc;
 }
