@@ -509,6 +509,61 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 	return missing;
 }
 
+/* ---- create: once, whatever answer is lost ---- */
+
+int cloud_create(struct cloud_create *cc, json_t **resp, json_t **found, struct pv_error *err)
+{
+	int attempts = cc->attempts > 0 ? cc->attempts : 5;
+
+	*resp = NULL;
+	*found = NULL;
+	for (int attempt = 0;; attempt++) {
+		struct http_response r;
+		struct http_opts o = {.body = cc->body};
+		struct pv_error e = {{0}};
+		int rc;
+
+		http_response_init(&r);
+		rc = http_request(cc->http, "POST", cc->path, &o, &r, &e);
+		cc->status = rc == 0 ? r.status : 0;
+		if (rc == 0 && r.status >= 200 && r.status <= 299) {
+			*resp = r.json ? json_incref(r.json) : json_object();
+			http_response_release(&r);
+			return 0;
+		}
+		if (rc == 0 && r.status < 500) {
+			http_fail(&r, err, "creating %s", cc->what);
+			http_response_release(&r);
+			return -1;
+		}
+		if (rc == 0)
+			http_fail(&r, &e, "creating %s", cc->what);
+		else
+			pv_error_prefix(&e, "creating %s", cc->what);
+		/* the provider may have acted although the answer was lost or a 5xx */
+		if (cc->find(cc->arg, found, err) < 0) {
+			http_response_release(&r);
+			return -1;
+		}
+		if (*found) {
+			report_warn(cc->rep, cc->host, "%s; but %s exists: adopting it", e.msg,
+			            cc->what);
+			http_response_release(&r);
+			return 0;
+		}
+		if (attempt + 1 >= attempts) {
+			pv_error_set(err, "%s (tried %d times)", e.msg, attempts);
+			http_response_release(&r);
+			return -1;
+		}
+		double d = http_retry_delay(cc->http, rc == 0 ? &r : NULL, attempt);
+		report_warn(cc->rep, cc->host, "%s; it does not exist: trying again in %.1f s",
+		            e.msg, d);
+		http_response_release(&r);
+		http_pause(d);
+	}
+}
+
 /* ---- destroy: delete only what is ours ---- */
 
 void cloud_id_text(const json_t *id, char *out, size_t n)

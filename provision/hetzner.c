@@ -215,6 +215,70 @@ static json_t *find_mine(json_t *arr, const char *name)
 	return v && managed(v, NULL) ? v : NULL;
 }
 
+/* What a create looks for after a lost answer: the tool's resource named name. */
+struct find_arg {
+	struct hz *z;
+	const char *kind; /* "networks" */
+	const char *name;
+};
+
+static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *err);
+
+static int find_named(void *arg, json_t **found, struct pv_error *err)
+{
+	struct find_arg *a = arg;
+	json_t *all = NULL, *v;
+
+	if (list(a->z, a->kind, &all, err) < 0)
+		return -1;
+	v = find_mine(all, a->name);
+	*found = v ? json_incref(v) : NULL;
+	json_decref(all);
+	return 0;
+}
+
+/*
+ * POST /kind once (cloud_create): the id of what was made or found goes to
+ * *id; the create's action (or actions), when it answered, to *actions.
+ */
+static int create(struct hz *z, const char *kind, const char *one, const char *name,
+                  const char *what, const char *host, json_t *body, long long *id, json_t **actions,
+                  long *status, struct pv_error *err)
+{
+	struct find_arg fa = {z, kind, name};
+	char *path = xasprintf("/%s", kind), *w = xasprintf("%s %s", what, name);
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = w,
+	                          .path = path,
+	                          .body = body,
+	                          .find = find_named,
+	                          .arg = &fa};
+	json_t *resp = NULL, *found = NULL;
+	int rc = cloud_create(&cc, &resp, &found, err);
+
+	*id = 0;
+	if (actions)
+		*actions = NULL;
+	if (rc == 0 && resp) {
+		*id = cloud_jid(json_object_get(resp, one), "id");
+		if (actions && json_object_get(resp, "action"))
+			*actions = json_pack("[O]", json_object_get(resp, "action"));
+		else if (actions && json_object_get(resp, "actions"))
+			*actions = json_incref(json_object_get(resp, "actions"));
+	} else if (rc == 0) {
+		*id = cloud_jid(found, "id");
+	}
+	if (status)
+		*status = cc.status;
+	json_decref(resp);
+	json_decref(found);
+	free(path);
+	free(w);
+	return rc;
+}
+
 /* Send and expect one of the statuses (0 ends the list); the response stays in r. */
 static int call(struct hz *z, const char *method, const char *path, json_t *body, unsigned flags,
                 struct http_response *r, struct pv_error *err, const char *what)
@@ -474,9 +538,12 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 	report_info(z->c->rep, NULL, "creating SSH key %s", name);
 	json_t *body = json_pack("{s:s, s:s, s:o}", "name", name, "public_key",
 	                         z->c->admin_public_key, "labels", labels(z, "ssh-key", NULL));
-	int c1 = call(z, "POST", "/ssh_keys", body, 0, &r, err, "creating the SSH key");
+	long long id;
+	long status;
+	int c1 =
+	    create(z, "ssh_keys", "ssh_key", name, "SSH key", NULL, body, &id, NULL, &status, err);
 	json_decref(body);
-	if (c1 < 0 && r.status == 409) {
+	if (c1 < 0 && status == 409) {
 		/* the project has this key under another name: use it, never delete it */
 		json_t *every = NULL, *v;
 		size_t i;
@@ -497,18 +564,14 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 			}
 		}
 		json_decref(every);
-		http_response_release(&r);
 		if (c1 < 0)
 			goto out;
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
-	if (c1 < 0) {
-		http_response_release(&r);
+	if (c1 < 0)
 		goto out;
-	}
-	set_id(pd, "ssh_key_id", cloud_jid(json_object_get(r.json, "ssh_key"), "id"));
-	http_response_release(&r);
+	set_id(pd, "ssh_key_id", id);
 	*changed = true;
 	rc = state_save(z->c->state, err);
 out:
@@ -520,7 +583,6 @@ out:
 static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *nets = NULL, *n;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "networks", &nets, err) < 0)
@@ -545,14 +607,15 @@ static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 	    json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}], s:o}", "name", z->prefix, "ip_range",
 	              z->ip_range, "subnets", "type", "cloud", "ip_range", z->subnet,
 	              "network_zone", z->zone, "labels", labels(z, "network", NULL));
-	int c1 = call(z, "POST", "/networks", body, 0, &r, err, "creating the network");
+	long long id;
+	int c1 = create(z, "networks", "network", z->prefix, "network", NULL, body, &id, NULL, NULL,
+	                err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "network_id", cloud_jid(json_object_get(r.json, "network"), "id"));
+		set_id(pd, "network_id", id);
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
 out:
 	json_decref(nets);
 	return rc;
@@ -598,16 +661,19 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 	            json_array_size(rules));
 	json_t *body = json_pack("{s:s, s:O, s:o}", "name", z->prefix, "rules", rules, "labels",
 	                         labels(z, "firewall", NULL));
-	int c1 = call(z, "POST", "/firewalls", body, 0, &r, err, "creating the firewall");
+	long long id;
+	json_t *acts = NULL;
+	int c1 = create(z, "firewalls", "firewall", z->prefix, "firewall", NULL, body, &id, &acts,
+	                NULL, err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "firewall_id", cloud_jid(json_object_get(r.json, "firewall"), "id"));
+		set_id(pd, "firewall_id", id);
 		*changed = true;
 		rc = state_save(z->c->state, err);
 		if (rc == 0)
-			rc = wait_actions(z, json_object_get(r.json, "actions"), "firewall", err);
+			rc = wait_actions(z, acts, "firewall", err);
 	}
-	http_response_release(&r);
+	json_decref(acts);
 out:
 	json_decref(fws);
 	json_decref(rules);
@@ -795,10 +861,14 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			continue;
 		}
 		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 3; attempt++) {
-			if (attempt)
-				report_warn(c->rep, s->name, "%s; it does not exist: trying again",
-				            err->msg);
+		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
+			if (attempt) {
+				double d = http_retry_delay(&z->http, NULL, attempt - 1);
+				report_warn(c->rep, s->name,
+				            "%s; it does not exist: trying again in %.1f s",
+				            err->msg, d);
+				http_pause(d);
+			}
 			cr = create_server(z, s, o, &actions[i], err);
 			if (cr != 1)
 				break;
@@ -900,18 +970,18 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 			    cloud_str(sv->items[k], "format") ? cloud_str(sv->items[k], "format")
 			                                      : "ext4",
 			    "labels", lab);
-			struct http_response r;
-			int c1 = call(z, "POST", "/volumes", body, 0, &r, err, "creating a volume");
+			long long id;
+			json_t *acts = NULL;
+			int c1 = create(z, "volumes", "volume", name, "volume", s->name, body, &id,
+			                &acts, NULL, err);
 			json_decref(body);
 			if (c1 == 0) {
-				set_id(vs, key, cloud_jid(json_object_get(r.json, "volume"), "id"));
+				set_id(vs, key, id);
 				c1 = state_save(c->state, err);
 				if (c1 == 0)
-					c1 = wait_action(
-					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
-					    name, err);
+					c1 = wait_actions(z, acts, name, err);
 			}
-			http_response_release(&r);
+			json_decref(acts);
 			free(key);
 			free(name);
 			if (c1 < 0)
@@ -1012,19 +1082,19 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	              "round_robin", "services", svc_http, svc_tls, "targets", "type",
 	              "label_selector", "label_selector", "selector", sel, "use_private_ip", 1,
 	              "public_interface", 1, "labels", labels(z, "load-balancer", NULL));
-	struct http_response r;
-	int c1 = call(z, "POST", "/load_balancers", body, 0, &r, err, "creating the load balancer");
+	long long id;
+	json_t *acts = NULL;
+	int c1 = create(z, "load_balancers", "load_balancer", name, "load balancer", NULL, body,
+	                &id, &acts, NULL, err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "load_balancer_id",
-		       cloud_jid(json_object_get(r.json, "load_balancer"), "id"));
+		set_id(pd, "load_balancer_id", id);
 		c1 = state_save(c->state, err);
 		if (c1 == 0)
-			c1 = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
-			                 "load balancer", err);
+			c1 = wait_actions(z, acts, "load balancer", err);
 		*changed = true;
 	}
-	http_response_release(&r);
+	json_decref(acts);
 	rc = c1;
 out:
 	json_decref(all);
@@ -1201,7 +1271,8 @@ static int gone_ok(struct hz *z, const char *method, const char *path, const cha
                    const char *name, struct pv_error *err)
 {
 	struct http_response r;
-	struct http_opts o = {0};
+	/* a detach or delete may be sent again: a second one finds it done or gone */
+	struct http_opts o = {.flags = HTTP_IDEMPOTENT};
 	int rc;
 
 	http_response_init(&r);

@@ -125,7 +125,7 @@ int http_client_init(struct http_client *c, const char *base, const char *token,
 	c->timeout_s = 60;
 	c->connect_timeout_s = 10;
 	c->max_attempts = 6;
-	c->backoff_base_s = 0.5;
+	c->backoff_base_s = 1;
 	c->backoff_max_s = 20;
 	c->max_wait_s = 3600;
 	c->rl_limit = -1;
@@ -265,8 +265,31 @@ static double backoff(const struct http_client *c, int attempt)
 		cap *= 2;
 	if (cap > c->backoff_max_s)
 		cap = c->backoff_max_s;
-	/* Full jitter, but never less than a tenth of the step. */
-	return cap * (0.1 + 0.9 * http_random01());
+	/* Equal jitter: clients spread out, and none comes back sooner than half the step. */
+	return cap * (0.5 + 0.5 * http_random01());
+}
+
+/* Retry-After in seconds, when the response names one (else -1). */
+static double retry_after(const struct http_response *r)
+{
+	bool ok;
+	long v = header_long(r, "retry-after", &ok);
+
+	return ok && v >= 0 ? (double)v : -1;
+}
+
+double http_retry_delay(const struct http_client *c, const struct http_response *r, int attempt)
+{
+	double d = r ? retry_after(r) : -1;
+
+	if (d > c->max_wait_s)
+		d = c->max_wait_s;
+	return d >= 0 ? d : backoff(c, attempt);
+}
+
+void http_pause(double seconds)
+{
+	http_sleep(seconds);
 }
 
 static bool method_is_safe(const char *method)
@@ -478,7 +501,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			continue;
 		}
 		if (st >= 500 && safe && !last) {
-			double d = backoff(c, attempt);
+			double d = http_retry_delay(c, r, attempt);
 			http_note(c, "%s: HTTP %ld; retrying in %.1f s", what, st, d);
 			c->retries++;
 			http_sleep(d);

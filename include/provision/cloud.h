@@ -148,6 +148,33 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
                  const char *why_not, struct buf *out);
 
+/* ---- create: once, whatever answer is lost ---- */
+
+/*
+ * One create that survives a lost answer and a 5xx: POST body to path;
+ * when no answer came or the answer was a 5xx, the provider may have acted
+ * all the same, so look first (find: the resource by its labels or name,
+ * *found a new reference or NULL) and adopt what is there; otherwise wait
+ * (the response's Retry-After, else backoff from about 1 s with jitter) and
+ * send again, at most attempts times in all.  Returns 0 with *resp the
+ * create's answer (JSON, a new reference) or *found the adopted resource
+ * (exactly one of them set), -1 with *err otherwise.  A 4xx is final.
+ */
+struct cloud_create {
+	struct http_client *http;
+	struct reporter *rep;
+	const char *host; /* for messages, or NULL */
+	const char *what; /* "network shop-default-phase1" */
+	const char *path; /* "/networks" */
+	const json_t *body;
+	int (*find)(void *arg, json_t **found, struct pv_error *err);
+	void *arg;
+	int attempts; /* 0: 5 */
+	long status; /* out: the last answer's status, 0 when none came */
+};
+
+int cloud_create(struct cloud_create *cc, json_t **resp, json_t **found, struct pv_error *err);
+
 /* ---- destroy: delete only what is ours ---- */
 
 /* An id (integer or string) as text, for messages. */
