@@ -511,12 +511,27 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 
 /* ---- create: once, whatever answer is lost ---- */
 
-int cloud_create(struct cloud_create *cc, json_t **resp, json_t **found, struct pv_error *err)
+/* Look for what a create whose answer was lost or refused may have made. */
+static int create_look(struct cloud_create *cc, json_t **found, struct pv_error *err)
+{
+	json_t *all = NULL, *v;
+
+	*found = NULL;
+	if (cc->list(cc->arg, &all, err) < 0)
+		return -1;
+	v = cloud_find_name(all, cc->name);
+	if (v && (!cc->mine || cc->mine(v, cc->arg)))
+		*found = json_incref(v);
+	json_decref(all);
+	return 0;
+}
+
+int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct pv_error *err)
 {
 	int attempts = cc->attempts > 0 ? cc->attempts : 5;
 
+	*made = NULL;
 	*resp = NULL;
-	*found = NULL;
 	for (int attempt = 0;; attempt++) {
 		struct http_response r;
 		struct http_opts o = {.body = cc->body};
@@ -528,26 +543,27 @@ int cloud_create(struct cloud_create *cc, json_t **resp, json_t **found, struct 
 		cc->status = rc == 0 ? r.status : 0;
 		if (rc == 0 && r.status >= 200 && r.status <= 299) {
 			*resp = r.json ? json_incref(r.json) : json_object();
+			*made = json_incref(json_object_get(*resp, cc->one));
 			http_response_release(&r);
 			return 0;
 		}
 		if (rc == 0 && r.status < 500) {
-			http_fail(&r, err, "creating %s", cc->what);
+			http_fail(&r, err, "creating %s %s", cc->what, cc->name);
 			http_response_release(&r);
 			return -1;
 		}
 		if (rc == 0)
-			http_fail(&r, &e, "creating %s", cc->what);
+			http_fail(&r, &e, "creating %s %s", cc->what, cc->name);
 		else
-			pv_error_prefix(&e, "creating %s", cc->what);
+			pv_error_prefix(&e, "creating %s %s", cc->what, cc->name);
 		/* the provider may have acted although the answer was lost or a 5xx */
-		if (cc->find(cc->arg, found, err) < 0) {
+		if (create_look(cc, made, err) < 0) {
 			http_response_release(&r);
 			return -1;
 		}
-		if (*found) {
-			report_warn(cc->rep, cc->host, "%s; but %s exists: adopting it", e.msg,
-			            cc->what);
+		if (*made) {
+			report_warn(cc->rep, cc->host, "%s; but %s %s exists: adopting it", e.msg,
+			            cc->what, cc->name);
 			http_response_release(&r);
 			return 0;
 		}

@@ -220,6 +220,54 @@ static bool has_tag(const json_t *o, const char *tag)
 	return false;
 }
 
+struct kind_arg {
+	struct dz *z;
+	const char *path, *key, *tag;
+};
+
+static int list_kind(void *arg, json_t **all, struct pv_error *err)
+{
+	struct kind_arg *a = arg;
+
+	return list(a->z, a->path, a->key, all, err);
+}
+
+static bool tagged(const json_t *r, void *arg)
+{
+	struct kind_arg *a = arg;
+
+	return !a->tag || has_tag(r, a->tag);
+}
+
+/*
+ * POST to the list path once (cloud_create); *made is what was made or
+ * found (a new reference), *status the last answer's status.
+ */
+static int create(struct dz *z, const char *path, const char *key, const char *one,
+                  const char *name, const char *tag, const char *what, const char *host,
+                  json_t *body, json_t **made, long *status, struct pv_error *err)
+{
+	struct kind_arg ka = {z, path, key, tag};
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = what,
+	                          .name = name,
+	                          .path = path,
+	                          .body = body,
+	                          .one = one,
+	                          .list = list_kind,
+	                          .mine = tagged,
+	                          .arg = &ka};
+	json_t *resp = NULL;
+	int rc = cloud_create(&cc, made, &resp, err);
+
+	if (status)
+		*status = cc.status;
+	json_decref(resp);
+	return rc;
+}
+
 static json_t *pdata(struct provider_ctx *c)
 {
 	return state_obj(c->lstate, "provider_data", true);
@@ -383,7 +431,6 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *keys = NULL, *k;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
@@ -418,17 +465,18 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	json_t *body =
 	    json_pack("{s:s, s:s}", "name", z->prefix, "public_key", z->c->admin_public_key);
-	rc = call(z, "POST", "/v2/account/keys", body, &r, err, "creating the SSH key");
+	json_t *made = NULL;
+	rc = create(z, "/v2/account/keys", "ssh_keys", "ssh_key", z->prefix, NULL, "SSH key", NULL,
+	            body, &made, NULL, err);
 	json_decref(body);
 	if (rc == 0) {
-		json_object_set(pd, "ssh_key_id",
-		                json_object_get(json_object_get(r.json, "ssh_key"), "id"));
+		json_object_set(pd, "ssh_key_id", json_object_get(made, "id"));
 		json_object_del(pd, "ssh_key_foreign");
 		json_object_del(pd, "ssh_key_creating");
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(keys);
 	return rc;
@@ -437,7 +485,6 @@ out:
 static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *vpcs = NULL, *v;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "/v2/vpcs", "vpcs", &vpcs, err) < 0)
@@ -461,15 +508,16 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", z->prefix, "region",
 	                         cloud_setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
 	                         "description", "made by provision for this layout");
-	rc = call(z, "POST", "/v2/vpcs", body, &r, err, "creating the VPC");
+	json_t *made = NULL;
+	rc = create(z, "/v2/vpcs", "vpcs", "vpc", z->prefix, NULL, "VPC", NULL, body, &made, NULL,
+	            err);
 	json_decref(body);
 	if (rc == 0) {
-		json_object_set(pd, "vpc_id",
-		                json_object_get(json_object_get(r.json, "vpc"), "id"));
+		json_object_set(pd, "vpc_id", json_object_get(made, "id"));
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(vpcs);
 	return rc;
@@ -505,14 +553,15 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating firewall %s", z->prefix);
-	rc = call(z, "POST", "/v2/firewalls", want, &r, err, "creating the firewall");
+	json_t *made = NULL;
+	rc = create(z, "/v2/firewalls", "firewalls", "firewall", z->prefix, z->tag, "firewall",
+	            NULL, want, &made, NULL, err);
 	if (rc == 0) {
-		json_object_set(pd, "firewall_id",
-		                json_object_get(json_object_get(r.json, "firewall"), "id"));
+		json_object_set(pd, "firewall_id", json_object_get(made, "id"));
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(fws);
 	json_decref(want);
@@ -691,10 +740,14 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 			continue;
 		}
 		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 3; attempt++) {
-			if (attempt)
-				report_warn(c->rep, s->name, "%s; it does not exist: trying again",
-				            err->msg);
+		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
+			if (attempt) {
+				double pause = http_retry_delay(&z->http, NULL, attempt - 1);
+				report_warn(c->rep, s->name,
+				            "%s; it does not exist: trying again in %.1f s",
+				            err->msg, pause);
+				http_pause(pause);
+			}
 			cr = create_droplet(z, s, o, &actions[i], err);
 			if (cr != 1)
 				break;
@@ -804,17 +857,15 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				        ? cloud_str(sv->items[k], "format")
 				        : "ext4",
 				    "tags", z->tag, MANAGED_TAG);
-				c1 = call(z, "POST", "/v2/volumes", body, &r, err,
-				          "creating a volume");
+				json_t *made = NULL;
+				c1 = create(z, "/v2/volumes", "volumes", "volume", name,
+				            MANAGED_TAG, "volume", s->name, body, &made, NULL, err);
 				json_decref(body);
 				if (c1 == 0) {
-					json_object_set(
-					    vs, key,
-					    json_object_get(json_object_get(r.json, "volume"),
-					                    "id"));
+					json_object_set(vs, key, json_object_get(made, "id"));
 					c1 = state_save(c->state, err);
 				}
-				http_response_release(&r);
+				json_decref(made);
 				*changed = true;
 			} else {
 				json_object_set(vs, key, json_object_get(v, "id"));
@@ -906,10 +957,11 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
 	            name, hp);
 
-	struct http_response r;
-	rc = call(z, "POST", "/v2/load_balancers", body, &r, err, "creating the load balancer");
+	json_t *made = NULL;
+	rc = create(z, "/v2/load_balancers", "load_balancers", "load_balancer", name, NULL,
+	            "load balancer", NULL, body, &made, NULL, err);
 	if (rc == 0) {
-		json_t *id = json_object_get(json_object_get(r.json, "load_balancer"), "id");
+		json_t *id = json_object_get(made, "id");
 		json_object_set(pd, "load_balancer_id", id);
 		rc = state_save(c->state, err);
 		if (rc == 0) {
@@ -919,7 +971,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 		}
 		*changed = true;
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(body);
 	json_decref(all);
@@ -1091,7 +1143,8 @@ static int detach_all(struct dz *z, const json_t *v, const char *what, struct pv
 		json_t *body = json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
 		                         json_array_get(ds, k), "region",
 		                         region ? region : cloud_setting(z->c, "region", "fra1"));
-		struct http_opts o = {.body = body};
+		/* sent again after a lost answer, a detach finds the volume detached */
+		struct http_opts o = {.body = body, .flags = HTTP_IDEMPOTENT};
 		int rc;
 		http_response_init(&r);
 		rc = http_request(&z->http, "POST", p, &o, &r, err);

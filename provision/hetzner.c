@@ -215,26 +215,18 @@ static json_t *find_mine(json_t *arr, const char *name)
 	return v && managed(v, NULL) ? v : NULL;
 }
 
-/* What a create looks for after a lost answer: the tool's resource named name. */
-struct find_arg {
+struct kind_arg {
 	struct hz *z;
 	const char *kind; /* "networks" */
-	const char *name;
 };
 
 static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *err);
 
-static int find_named(void *arg, json_t **found, struct pv_error *err)
+static int list_kind(void *arg, json_t **all, struct pv_error *err)
 {
-	struct find_arg *a = arg;
-	json_t *all = NULL, *v;
+	struct kind_arg *a = arg;
 
-	if (list(a->z, a->kind, &all, err) < 0)
-		return -1;
-	v = find_mine(all, a->name);
-	*found = v ? json_incref(v) : NULL;
-	json_decref(all);
-	return 0;
+	return list(a->z, a->kind, all, err);
 }
 
 /*
@@ -245,37 +237,32 @@ static int create(struct hz *z, const char *kind, const char *one, const char *n
                   const char *what, const char *host, json_t *body, long long *id, json_t **actions,
                   long *status, struct pv_error *err)
 {
-	struct find_arg fa = {z, kind, name};
-	char *path = xasprintf("/%s", kind), *w = xasprintf("%s %s", what, name);
+	struct kind_arg ka = {z, kind};
+	char *path = xasprintf("/%s", kind);
 	struct cloud_create cc = {.http = &z->http,
 	                          .rep = z->c->rep,
 	                          .host = host,
-	                          .what = w,
+	                          .what = what,
+	                          .name = name,
 	                          .path = path,
 	                          .body = body,
-	                          .find = find_named,
-	                          .arg = &fa};
-	json_t *resp = NULL, *found = NULL;
-	int rc = cloud_create(&cc, &resp, &found, err);
+	                          .one = one,
+	                          .list = list_kind,
+	                          .mine = managed,
+	                          .arg = &ka};
+	json_t *made = NULL, *resp = NULL;
+	int rc = cloud_create(&cc, &made, &resp, err);
 
-	*id = 0;
+	*id = cloud_jid(made, "id");
 	if (actions)
-		*actions = NULL;
-	if (rc == 0 && resp) {
-		*id = cloud_jid(json_object_get(resp, one), "id");
-		if (actions && json_object_get(resp, "action"))
-			*actions = json_pack("[O]", json_object_get(resp, "action"));
-		else if (actions && json_object_get(resp, "actions"))
-			*actions = json_incref(json_object_get(resp, "actions"));
-	} else if (rc == 0) {
-		*id = cloud_jid(found, "id");
-	}
+		*actions = json_object_get(resp, "action")
+		               ? json_pack("[O]", json_object_get(resp, "action"))
+		               : json_incref(json_object_get(resp, "actions"));
 	if (status)
 		*status = cc.status;
+	json_decref(made);
 	json_decref(resp);
-	json_decref(found);
 	free(path);
-	free(w);
 	return rc;
 }
 

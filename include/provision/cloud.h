@@ -153,27 +153,31 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 /*
  * One create that survives a lost answer and a 5xx: POST body to path;
  * when no answer came or the answer was a 5xx, the provider may have acted
- * all the same, so look first (find: the resource by its labels or name,
- * *found a new reference or NULL) and adopt what is there; otherwise wait
- * (the response's Retry-After, else backoff from about 1 s with jitter) and
- * send again, at most attempts times in all.  Returns 0 with *resp the
- * create's answer (JSON, a new reference) or *found the adopted resource
- * (exactly one of them set), -1 with *err otherwise.  A 4xx is final.
+ * all the same, so look first (list, then the one named name that mine
+ * accepts) and adopt what is there; otherwise wait (the answer's
+ * Retry-After, else backoff from about 1 s with jitter) and send again, at
+ * most attempts times in all.  A 4xx is final.  Returns 0 with *made the
+ * resource (a new reference) and *resp the create's whole answer (a new
+ * reference, for its actions) or NULL when it was found by looking; -1
+ * with *err otherwise.
  */
 struct cloud_create {
 	struct http_client *http;
 	struct reporter *rep;
 	const char *host; /* for messages, or NULL */
-	const char *what; /* "network shop-default-phase1" */
+	const char *what; /* "network" */
+	const char *name; /* "shop-default-phase1": what a lost create is looked for by */
 	const char *path; /* "/networks" */
 	const json_t *body;
-	int (*find)(void *arg, json_t **found, struct pv_error *err);
+	const char *one; /* the answer's member holding the resource: "network" */
+	int (*list)(void *arg, json_t **all, struct pv_error *err); /* the layout's of this kind */
+	bool (*mine)(const json_t *res, void *arg); /* NULL: any of that name */
 	void *arg;
 	int attempts; /* 0: 5 */
 	long status; /* out: the last answer's status, 0 when none came */
 };
 
-int cloud_create(struct cloud_create *cc, json_t **resp, json_t **found, struct pv_error *err);
+int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct pv_error *err);
 
 /* ---- destroy: delete only what is ours ---- */
 
