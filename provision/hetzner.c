@@ -229,6 +229,50 @@ static int list_kind(void *arg, json_t **all, struct pv_error *err)
 	return list(a->z, a->kind, all, err);
 }
 
+/* The resource of kind named name, whoever made it: a new reference, or NULL. */
+static int by_name(struct hz *z, const char *kind, const char *name, json_t **found,
+                   struct pv_error *err)
+{
+	char *esc = http_escape(name), *path = xasprintf("/%s?name=%s", kind, esc);
+	json_t *all = NULL;
+	int rc = http_get_all(&z->http, path, kind, HTTP_PAGES_HETZNER, &all, err);
+
+	*found = rc == 0 && json_array_size(all) ? json_incref(json_array_get(all, 0)) : NULL;
+	json_decref(all);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* Why a resource that has the layout's name is not ours. */
+static const char *not_ours_why(struct hz *z, const json_t *v)
+{
+	json_t *l = json_object_get(v, "labels");
+	const char *p = cloud_jstr(l, "project"), *e = cloud_jstr(l, "env"),
+	           *y = cloud_jstr(l, "layout");
+
+	if (p && e && y && !strcmp(p, z->c->inv->project) && !strcmp(e, z->c->env) &&
+	    !strcmp(y, z->c->layout->name))
+		return "it has this layout's labels but not managed-by=provision";
+	return "it does not carry this layout's labels";
+}
+
+/* After a 409: name the resource that holds the name, and say what to do. */
+static void name_taken(struct hz *z, const char *kind, const char *what, const char *name,
+                       struct pv_error *err)
+{
+	struct pv_error e = {{0}};
+	json_t *v = NULL;
+
+	if (by_name(z, kind, name, &v, &e) < 0 || !v)
+		return;
+	pv_error_set(err,
+	             "%s %s: the name is taken by %s %lld, which is not ours (%s): rename or "
+	             "delete it, or use another project, environment or layout name",
+	             what, name, what, cloud_jid(v, "id"), not_ours_why(z, v));
+	json_decref(v);
+}
+
 /*
  * POST /kind once (cloud_create): the id of what was made or found goes to
  * *id; the create's action (or actions), when it answered, to *actions.
@@ -253,6 +297,8 @@ static int create(struct hz *z, const char *kind, const char *one, const char *n
 	json_t *made = NULL, *resp = NULL;
 	int rc = cloud_create(&cc, &made, &resp, err);
 
+	if (rc < 0 && cc.status == 409)
+		name_taken(z, kind, what, name, err);
 	*id = cloud_jid(made, "id");
 	if (actions)
 		*actions = json_object_get(resp, "action")
@@ -767,6 +813,8 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 	}
 	if (r.status != 201) {
 		http_fail(&r, err, "creating server %s", name);
+		if (r.status == 409)
+			name_taken(z, "servers", "server", name, err);
 		/* a 5xx may come after the provider acted: look before trying again */
 		rc = r.status >= 500 ? 1 : -1;
 		goto out;
@@ -1117,6 +1165,36 @@ out:
 
 /* ---- plan ---- */
 
+/*
+ * Plan for one named resource: 0 when up would create it, 1 when it is
+ * ours, 2 when the name is taken by one that is not ours (a line says so
+ * and what to do), -1 on error.
+ */
+static int plan_named(struct hz *z, const char *kind, const char *what, const char *name,
+                      json_t *labelled, struct buf *out, struct pv_error *err)
+{
+	json_t *v = cloud_find_name(labelled, name), *other = NULL;
+	int rc = 2;
+
+	if (v && managed(v, NULL))
+		return 1;
+	if (!v && by_name(z, kind, name, &other, err) < 0)
+		return -1;
+	if (!v && !(v = other))
+		return 0;
+	if (!strcmp(kind, "ssh_keys") &&
+	    cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key))
+		rc = 1; /* the operator's own key: up uses it */
+	else
+		buf_addf(out,
+		         "  ! cloud: %s %s: the name is taken by %s %lld, which is not ours (%s); "
+		         "up would fail: rename or delete it, or use another project, environment "
+		         "or layout name\n",
+		         what, name, what, cloud_jid(v, "id"), not_ours_why(z, v));
+	json_decref(other);
+	return rc;
+}
+
 static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
 	struct hz z;
@@ -1132,22 +1210,34 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	    list(&z, "volumes", &vols, err) < 0 || list(&z, "load_balancers", &lbs, err) < 0)
 		goto out;
 	kn = ssh_key_name(&z);
-	if (!cloud_find_name(keys, kn))
+	int have;
+	if ((have = plan_named(&z, "ssh_keys", "SSH key", kn, keys, out, err)) < 0)
+		goto out;
+	if (have == 0)
 		buf_addf(out, "  + cloud: SSH key %s\n", kn);
-	if (!cloud_find_name(nets, z.prefix))
+	if ((have = plan_named(&z, "networks", "network", z.prefix, nets, out, err)) < 0)
+		goto out;
+	if (have == 0)
 		buf_addf(out, "  + cloud: network %s (%s, subnet %s)\n", z.prefix, z.ip_range,
 		         z.subnet);
 	rules = firewall_rules(&z, err);
-	if (!(f = cloud_find_name(fws, z.prefix)))
+	if ((have = plan_named(&z, "firewalls", "firewall", z.prefix, fws, out, err)) < 0)
+		goto out;
+	f = find_mine(fws, z.prefix);
+	if (have == 0)
 		buf_addf(out, "  + cloud: firewall %s (%zu rules)\n", z.prefix,
 		         json_array_size(rules));
-	else if (!rules_equal(json_object_get(f, "rules"), rules))
+	else if (f && !rules_equal(json_object_get(f, "rules"), rules))
 		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		char *name = server_name(&z, s->name);
 		json_t *srv = find_mine(srvs, name);
-		if (!srv)
+		if ((have = plan_named(&z, "servers", "server", name, srvs, out, err)) < 0) {
+			free(name);
+			goto out;
+		}
+		if (have == 0)
 			buf_addf(out,
 			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
 			         "boot\n",
@@ -1163,7 +1253,12 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 		for (size_t k = 0; sv && k < sv->n; k++) {
 			char *vn = xasprintf("%s-%s-%s", z.prefix, s->name,
 			                     cloud_str(sv->items[k], "name"));
-			if (!cloud_find_name(vols, vn))
+			if ((have = plan_named(&z, "volumes", "volume", vn, vols, out, err)) < 0) {
+				free(vn);
+				free(name);
+				goto out;
+			}
+			if (have == 0)
 				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
 				         cloud_str(sv->items[k], "size"), name);
 			free(vn);
@@ -1172,9 +1267,14 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = cloud_find_name(lbs, ln);
+		json_t *lb = find_mine(lbs, ln);
 		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
-		if (!lb)
+		if ((have = plan_named(&z, "load_balancers", "load balancer", ln, lbs, out, err)) <
+		    0) {
+			free(ln);
+			goto out;
+		}
+		if (have == 0)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
