@@ -273,6 +273,48 @@ static json_t *pdata(struct provider_ctx *c)
 	return state_obj(c->lstate, "provider_data", true);
 }
 
+/*
+ * A VPC, firewall or load balancer (no tags): the one whose id the state
+ * records (id_key), or the one named name when this tool sent its create
+ * (the flag id_key_creating, written before the request).  One that only
+ * has the name is someone else's: an error says which and what to do.
+ */
+static int find_untagged(struct dz *z, json_t *all, const char *id_key, const char *what,
+                         const char *name, json_t **out, struct pv_error *err)
+{
+	json_t *pd = pdata(z->c), *v = find_id(all, json_object_get(pd, id_key));
+	char *flag = xasprintf("%s_creating", id_key);
+	char id[96];
+	int rc = 0;
+
+	if (!v && (v = cloud_find_name(all, name)) && !json_is_true(json_object_get(pd, flag))) {
+		cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+		rc =
+		    pv_error_set(err,
+		                 "%s %s: the name is taken by %s %s, which is not ours (its id is "
+		                 "not in this layout's state): rename or delete it, or use another "
+		                 "project, environment or layout name",
+		                 what, name, what, id);
+		v = NULL;
+	}
+	free(flag);
+	*out = v;
+	return rc;
+}
+
+/* Before a create of id_key's resource: the flag that makes it ours when found later. */
+static int creating(struct dz *z, const char *id_key, bool on, struct pv_error *err)
+{
+	char *flag = xasprintf("%s_creating", id_key);
+
+	if (on)
+		json_object_set_new(pdata(z->c), flag, json_true());
+	else
+		json_object_del(pdata(z->c), flag);
+	free(flag);
+	return state_save(z->c->state, err);
+}
+
 static json_t *hosts_obj(struct provider_ctx *c, bool create)
 {
 	return state_obj(c->lstate, "hosts", create);
@@ -489,9 +531,8 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "/v2/vpcs", "vpcs", &vpcs, err) < 0)
 		return -1;
-	v = find_id(vpcs, json_object_get(pd, "vpc_id"));
-	if (!v)
-		v = cloud_find_name(vpcs, z->prefix);
+	if (find_untagged(z, vpcs, "vpc_id", "VPC", z->prefix, &v, err) < 0)
+		goto out;
 	if (v) {
 		if (cloud_jstr(v, "ip_range") && strcmp(cloud_jstr(v, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
@@ -505,6 +546,8 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating VPC %s (%s)", z->prefix, z->ip_range);
+	if (creating(z, "vpc_id", true, err) < 0)
+		goto out;
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", z->prefix, "region",
 	                         cloud_setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
 	                         "description", "made by provision for this layout");
@@ -515,7 +558,7 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 	if (rc == 0) {
 		json_object_set(pd, "vpc_id", json_object_get(made, "id"));
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "vpc_id", false, err);
 	}
 	json_decref(made);
 out:
@@ -531,9 +574,8 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "/v2/firewalls", "firewalls", &fws, err) < 0)
 		goto out;
-	f = find_id(fws, json_object_get(pd, "firewall_id"));
-	if (!f)
-		f = cloud_find_name(fws, z->prefix);
+	if (find_untagged(z, fws, "firewall_id", "firewall", z->prefix, &f, err) < 0)
+		goto out;
 	if (f) {
 		json_object_set(pd, "firewall_id", json_object_get(f, "id"));
 		if (state_save(z->c->state, err) < 0)
@@ -553,13 +595,15 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating firewall %s", z->prefix);
+	if (creating(z, "firewall_id", true, err) < 0)
+		goto out;
 	json_t *made = NULL;
 	rc = create(z, "/v2/firewalls", "firewalls", "firewall", z->prefix, z->tag, "firewall",
 	            NULL, want, &made, NULL, err);
 	if (rc == 0) {
 		json_object_set(pd, "firewall_id", json_object_get(made, "id"));
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "firewall_id", false, err);
 	}
 	json_decref(made);
 out:
@@ -922,9 +966,8 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	tag = xasprintf("%s:lb", z->tag);
 	if (list(z, "/v2/load_balancers", "load_balancers", &all, err) < 0)
 		goto out;
-	lb = find_id(all, json_object_get(pd, "load_balancer_id"));
-	if (!lb)
-		lb = cloud_find_name(all, name);
+	if (find_untagged(z, all, "load_balancer_id", "load balancer", name, &lb, err) < 0)
+		goto out;
 	body = json_pack(
 	    "{s:s, s:s, s:I, s:s, s:O, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i, s:b}], "
 	    "s:{s:s, s:i, s:s, s:i, s:i, s:i, s:i}}",
@@ -956,14 +999,15 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
 	            name, hp);
-
+	if ((rc = creating(z, "load_balancer_id", true, err)) < 0)
+		goto out;
 	json_t *made = NULL;
 	rc = create(z, "/v2/load_balancers", "load_balancers", "load_balancer", name, NULL,
 	            "load balancer", NULL, body, &made, NULL, err);
 	if (rc == 0) {
 		json_t *id = json_object_get(made, "id");
 		json_object_set(pd, "load_balancer_id", id);
-		rc = state_save(c->state, err);
+		rc = creating(z, "load_balancer_id", false, err);
 		if (rc == 0) {
 			char *p = xasprintf("/v2/load_balancers/%s", json_string_value(id));
 			rc = wait_status(z, p, "load_balancer", "active", NULL, name, err);
@@ -1031,10 +1075,15 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	}
 	if (!key)
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
-	if (!cloud_find_name(vpcs, z.prefix))
+	struct pv_error taken = {{0}};
+	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!v)
 		buf_addf(out, "  + cloud: VPC %s (%s)\n", z.prefix, z.ip_range);
 	want = firewall_body(&z);
-	if (!(f = cloud_find_name(fws, z.prefix)))
+	if (find_untagged(&z, fws, "firewall_id", "firewall", z.prefix, &f, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!f)
 		buf_addf(out, "  + cloud: firewall %s\n", z.prefix);
 	else if (!rules_equal(f, want))
 		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
@@ -1060,10 +1109,14 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	}
 	if (node_get(c->settings, "load_balancer")) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = cloud_find_name(lbs, ln);
+		json_t *lb = NULL;
 		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
+		bool lb_taken = find_untagged(&z, lbs, "load_balancer_id", "load balancer", ln, &lb,
+		                              &taken) < 0;
 		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");
-		if (!lb)
+		if (lb_taken)
+			buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+		else if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (have && strcmp(have, hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
