@@ -217,17 +217,54 @@ static const struct node *check_map(const struct cloud_rules *r, const struct no
 	return v;
 }
 
-static void check_lb(const struct node *lb, const struct inv_layout *l, struct diags *d)
+/* Does the load balancer send traffic to a server of layout l? */
+static bool lb_applies(const struct node *lb, const struct inv_layout *l)
+{
+	const struct node *t = node_get(lb, "targets");
+
+	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
+		if (t->items[i]->kind == NODE_SCALAR && layout_server(l, t->items[i]->scalar))
+			return true;
+	return false;
+}
+
+/* The layout of the inventory that has server name (other than l), or NULL. */
+static const struct inv_layout *other_layout(const struct inventory *inv,
+                                             const struct inv_layout *l, const char *name)
+{
+	for (size_t i = 0; inv && i < inv->n_layouts; i++)
+		if (&inv->layouts[i] != l && layout_server(&inv->layouts[i], name))
+			return &inv->layouts[i];
+	return NULL;
+}
+
+/*
+ * The provider's load balancer belongs to the layout of its targets: they
+ * must all be servers of one layout, and a layout with none of them has
+ * no load balancer.
+ */
+static void check_lb(const struct node *lb, const struct inv_layout *l, const struct inventory *inv,
+                     struct diags *d)
 {
 	const struct node *t = node_get(lb, "targets");
 	const char *hp = cloud_str(lb, "health_path");
+	bool here = lb_applies(lb, l);
 
 	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
 		const struct node *x = t->items[i];
-		if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
+		const struct inv_layout *o = x->kind == NODE_SCALAR && !layout_server(l, x->scalar)
+		                                 ? other_layout(inv, l, x->scalar)
+		                                 : NULL;
+		if (x->kind != NODE_SCALAR || (!layout_server(l, x->scalar) && !o))
 			diags_add(d, &x->pos,
-			          "load balancer target '%s' is not a server of layout '%s'",
-			          x->kind == NODE_SCALAR ? x->scalar : "?", l->name);
+			          "load balancer target '%s' is not a server of any layout",
+			          x->kind == NODE_SCALAR ? x->scalar : "?");
+		else if (o && here)
+			diags_add(
+			    d, &x->pos,
+			    "load balancer target '%s' is a server of layout '%s', the others of "
+			    "layout '%s': a load balancer sends traffic to servers of one layout",
+			    x->scalar, o->name, l->name);
 	}
 	if (!t || t->kind != NODE_SEQ || !t->n)
 		diags_add(d, &lb->pos,
@@ -235,6 +272,13 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, struct d
 	if (hp && hp[0] != '/')
 		diags_add(d, &node_get(lb, "health_path")->pos,
 		          "'health_path' must start with '/'");
+}
+
+const struct node *cloud_lb(const struct provider_ctx *c)
+{
+	const struct node *lb = node_get(c->settings, "load_balancer");
+
+	return lb && lb_applies(lb, c->layout) ? lb : NULL;
 }
 
 static void check_server(const struct cloud_rules *r, const struct inv_server *s, struct diags *d)
@@ -283,8 +327,9 @@ void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settin
 		diags_add(d, NULL, "environment variable %s: %s", r->endpoint_env, e.msg);
 }
 
-const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
-                                  const struct node *settings, struct diags *d)
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inventory *inv,
+                                  const struct inv_layout *l, const struct node *settings,
+                                  struct diags *d)
 {
 	const struct node *v, *lb = NULL;
 	char what[64];
@@ -300,7 +345,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_
 			          r->provider);
 		check_map(r, settings, r->net, r->net_keys, r->n_net_keys, d);
 		if ((lb = check_map(r, settings, "load_balancer", r->lb_keys, r->n_lb_keys, d)))
-			check_lb(lb, l, d);
+			check_lb(lb, l, inv, d);
 		cloud_check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60,
 		                   d);
 		cloud_check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1,
@@ -353,7 +398,7 @@ const struct node *cloud_server_volumes(const struct inv_server *s)
 
 bool cloud_is_lb_target(const struct provider_ctx *c, const char *server)
 {
-	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
+	const struct node *t = node_get(cloud_lb(c), "targets");
 
 	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
 		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))

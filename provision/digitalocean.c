@@ -105,9 +105,8 @@ static const struct cloud_rules settings_rules = {
 static void do_validate(const struct inventory *inv, const struct inv_layout *l,
                         const struct node *settings, struct diags *d)
 {
-	const struct node *lb = cloud_validate(&settings_rules, l, settings, d);
+	const struct node *lb = cloud_validate(&settings_rules, inv, l, settings, d);
 
-	(void)inv;
 	if (lb)
 		cloud_check_number(node_get(lb, "size_unit"), "'size_unit'", 1, 100, d);
 }
@@ -954,7 +953,7 @@ out:
 static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	const struct node *lbs = node_get(c->settings, "load_balancer");
+	const struct node *lbs = cloud_lb(c);
 	json_t *pd = pdata(c), *all = NULL, *lb, *body = NULL;
 	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *tag = NULL;
@@ -1107,10 +1106,10 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 			         s->name, cloud_str(sv->items[q], "name"),
 			         cloud_str(sv->items[q], "size"), s->name);
 	}
-	if (node_get(c->settings, "load_balancer")) {
+	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
 		json_t *lb = NULL;
-		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
+		const char *hp = cloud_str(cloud_lb(c), "health_path");
 		bool lb_taken = find_untagged(&z, lbs, "load_balancer_id", "load balancer", ln, &lb,
 		                              &taken) < 0;
 		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");

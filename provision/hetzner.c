@@ -114,7 +114,7 @@ static const struct cloud_rules settings_rules = {
 static void hetzner_validate(const struct inventory *inv, const struct inv_layout *l,
                              const struct node *settings, struct diags *d)
 {
-	cloud_validate(&settings_rules, l, settings, d);
+	cloud_validate(&settings_rules, inv, l, settings, d);
 	if (!valid_label_value(inv->project))
 		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
 }
@@ -1048,7 +1048,7 @@ static const char *lb_health_path(json_t *lb)
 static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	const struct node *lbs = node_get(c->settings, "load_balancer");
+	const struct node *lbs = cloud_lb(c);
 	json_t *pd = pdata(c), *all = NULL, *lb;
 	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *sel = NULL;
@@ -1265,10 +1265,10 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 		}
 		free(name);
 	}
-	if (node_get(c->settings, "load_balancer")) {
+	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
 		json_t *lb = find_mine(lbs, ln);
-		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
+		const char *hp = cloud_str(cloud_lb(c), "health_path");
 		if ((have = plan_named(&z, "load_balancers", "load balancer", ln, lbs, out, err)) <
 		    0) {
 			free(ln);

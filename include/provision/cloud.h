@@ -94,12 +94,19 @@ void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settin
  * The settings (known keys; token a secret reference; the endpoint as
  * cloud_check_endpoint; the network and the
  * load balancer as mappings with known keys, load balancer targets naming
- * servers of the layout, a health path starting with '/'; the time
+ * servers of one layout of inv, a health path starting with '/'; the time
  * settings in range) and each server's keys and volumes.  Returns the
  * load_balancer mapping, for the provider's own further checks, or NULL.
  */
-const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
-                                  const struct node *settings, struct diags *d);
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inventory *inv,
+                                  const struct inv_layout *l, const struct node *settings,
+                                  struct diags *d);
+
+/*
+ * The provider's load_balancer when it belongs to the layout (its targets
+ * are servers of it: all of them, validation makes sure), else NULL.
+ */
+const struct node *cloud_lb(const struct provider_ctx *c);
 
 /* ---- the API's JSON and the state ---- */
 
