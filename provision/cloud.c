@@ -425,7 +425,8 @@ void cloud_drift(const struct provider_ctx *c, const char *kind, const struct in
 
 /* A host from its state entry o; the OS from an image name such as debian-12. */
 static void fill_host(struct host *h, const struct provider_ctx *c, const char *provider,
-                      const char *name, const json_t *o, const char *id_key, const char *image)
+                      const char *name, const json_t *o, const char *id_key, const char *image,
+                      const char *private_network)
 {
 	const char *priv = state_str(o, "private_address");
 	char os[32] = "debian", ver[32] = "12", id[32];
@@ -444,6 +445,7 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 	scope_set_str(&h->facts, "container", "false");
 	scope_set_str(&h->facts, "address", h->address);
 	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
+	scope_set_str(&h->facts, "private_network", private_network);
 	scope_set_str(&h->facts, "os_id", os);
 	scope_set_str(&h->facts, "os_version_id", ver);
 	scope_set_str(&h->facts, "provider", provider);
@@ -452,7 +454,8 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 }
 
 int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
-                const char *image_key, const char *default_image, struct host **out, size_t *n)
+                const char *image_key, const char *default_image, const char *private_network,
+                struct host **out, size_t *n)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
 	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
@@ -465,7 +468,7 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 		    !cloud_jid(o, id_key))
 			continue;
 		fill_host(&hosts[k++], c, provider, s->name, o, id_key,
-		          cloud_server_setting(c, s, image_key, default_image));
+		          cloud_server_setting(c, s, image_key, default_image), private_network);
 	}
 	*out = hosts;
 	*n = k;

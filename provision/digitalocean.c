@@ -464,7 +464,10 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	(void)err;
-	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64", out, n);
+	const char *range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
+
+	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64",
+	                   range ? range : "10.10.10.0/24", out, n);
 }
 
 /* ---- up ---- */

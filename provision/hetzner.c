@@ -511,8 +511,11 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 
 static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
+	const char *subnet = cloud_str(node_get(c->settings, "network"), "subnet");
+
 	(void)err;
-	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12", out, n);
+	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12",
+	                   subnet ? subnet : "10.0.1.0/24", out, n);
 }
 
 /* ---- up ---- */

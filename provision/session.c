@@ -279,7 +279,8 @@ static void preview_facts(struct scope *f, const char *provider)
 	scope_set_str(f, "address", "192.0.2.10");
 	scope_set_str(f, "private_address", "192.0.2.10");
 	scope_set_str(f, "bridge_address", "192.0.2.1");
-	if (!strcmp(provider, "local"))
+	/* every provider but static knows its private network (a cloud: its subnet) */
+	if (strcmp(provider, "static"))
 		scope_set_str(f, "private_network", "192.0.2.0/24");
 	scope_set_str(f, "os_id", "debian");
 	scope_set_str(f, "os_version_id", "12");

@@ -2,12 +2,20 @@
 # One inventory, phase 1 and phase 2 on hetzner, the provider's load
 # balancer targeting phase 2's web servers: both layouts validate, the load
 # balancer belongs to phase 2 only.  Targets that are no server of any
-# layout, or servers of two layouts, are refused with their position.
+# layout, or servers of two layouts, are refused with their position.  A
+# port a role opens to the private network only needs no private_network
+# variable on a cloud layout: the provider's network subnet is it.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
 t_project </dev/null
 hcloud_start
+mkdir -p "$WORK/roles/dbport"
+cat >"$WORK/roles/dbport/role.yml" <<-'EOF'
+	description: opens the PostgreSQL port to the private network only
+	ports: ["5432/tcp private"]
+	resources: []
+EOF
 cat >"$WORK/inventory.yml" <<-EOF
 	project: shop
 	providers:
@@ -18,7 +26,7 @@ cat >"$WORK/inventory.yml" <<-EOF
 	  phase1:
 	    provider: hetzner
 	    servers:
-	      app1: { roles: [base, ufw] }
+	      app1: { roles: [base, ufw, dbport] }
 	  phase2:
 	    provider: hetzner
 	    servers:
