@@ -8,6 +8,7 @@
 
 #include "provision/buf.h"
 #include "provision/cloud.h"
+#include "provision/http.h"
 #include "provision/keys.h"
 #include "provision/remote.h"
 #include "provision/role.h"
@@ -221,17 +222,54 @@ static const struct node *check_map(const struct cloud_rules *r, const struct no
 	return v;
 }
 
-static void check_lb(const struct node *lb, const struct inv_layout *l, struct diags *d)
+/* Does the load balancer send traffic to a server of layout l? */
+static bool lb_applies(const struct node *lb, const struct inv_layout *l)
+{
+	const struct node *t = node_get(lb, "targets");
+
+	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
+		if (t->items[i]->kind == NODE_SCALAR && layout_server(l, t->items[i]->scalar))
+			return true;
+	return false;
+}
+
+/* The layout of the inventory that has server name (other than l), or NULL. */
+static const struct inv_layout *other_layout(const struct inventory *inv,
+                                             const struct inv_layout *l, const char *name)
+{
+	for (size_t i = 0; inv && i < inv->n_layouts; i++)
+		if (&inv->layouts[i] != l && layout_server(&inv->layouts[i], name))
+			return &inv->layouts[i];
+	return NULL;
+}
+
+/*
+ * The provider's load balancer belongs to the layout of its targets: they
+ * must all be servers of one layout, and a layout with none of them has
+ * no load balancer.
+ */
+static void check_lb(const struct node *lb, const struct inv_layout *l, const struct inventory *inv,
+                     struct diags *d)
 {
 	const struct node *t = node_get(lb, "targets");
 	const char *hp = cloud_str(lb, "health_path");
+	bool here = lb_applies(lb, l);
 
 	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
 		const struct node *x = t->items[i];
-		if (x->kind != NODE_SCALAR || !layout_server(l, x->scalar))
+		const struct inv_layout *o = x->kind == NODE_SCALAR && !layout_server(l, x->scalar)
+		                                 ? other_layout(inv, l, x->scalar)
+		                                 : NULL;
+		if (x->kind != NODE_SCALAR || (!layout_server(l, x->scalar) && !o))
 			diags_add(d, &x->pos,
-			          "load balancer target '%s' is not a server of layout '%s'",
-			          x->kind == NODE_SCALAR ? x->scalar : "?", l->name);
+			          "load balancer target '%s' is not a server of any layout",
+			          x->kind == NODE_SCALAR ? x->scalar : "?");
+		else if (o && here)
+			diags_add(
+			    d, &x->pos,
+			    "load balancer target '%s' is a server of layout '%s', the others of "
+			    "layout '%s': a load balancer sends traffic to servers of one layout",
+			    x->scalar, o->name, l->name);
 	}
 	if (!t || t->kind != NODE_SEQ || !t->n)
 		diags_add(d, &lb->pos,
@@ -239,6 +277,13 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, struct d
 	if (hp && hp[0] != '/')
 		diags_add(d, &node_get(lb, "health_path")->pos,
 		          "'health_path' must start with '/'");
+}
+
+const struct node *cloud_lb(const struct provider_ctx *c)
+{
+	const struct node *lb = node_get(c->settings, "load_balancer");
+
+	return lb && lb_applies(lb, c->layout) ? lb : NULL;
 }
 
 static void check_server(const struct cloud_rules *r, const struct inv_server *s, struct diags *d)
@@ -273,8 +318,23 @@ static void check_server(const struct cloud_rules *r, const struct inv_server *s
 	}
 }
 
-const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
-                                  const struct node *settings, struct diags *d)
+void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings, struct diags *d)
+{
+	const struct node *v = node_get(settings, "endpoint");
+	const char *ev = getenv(r->endpoint_env);
+	struct pv_error e = {{0}};
+
+	if (v && v->kind != NODE_SCALAR)
+		diags_add(d, &v->pos, "'endpoint' of provider '%s' must be a URL", r->provider);
+	else if (v && http_endpoint_check(v->scalar, &e) < 0)
+		diags_add(d, &v->pos, "'endpoint' of provider '%s': %s", r->provider, e.msg);
+	if (ev && *ev && http_endpoint_check(ev, &e) < 0)
+		diags_add(d, NULL, "environment variable %s: %s", r->endpoint_env, e.msg);
+}
+
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inventory *inv,
+                                  const struct inv_layout *l, const struct node *settings,
+                                  struct diags *d)
 {
 	const struct node *v, *lb = NULL;
 	char what[64];
@@ -290,7 +350,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_
 			          r->provider);
 		check_map(r, settings, r->net, r->net_keys, r->n_net_keys, d);
 		if ((lb = check_map(r, settings, "load_balancer", r->lb_keys, r->n_lb_keys, d)))
-			check_lb(lb, l, d);
+			check_lb(lb, l, inv, d);
 		cloud_check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60,
 		                   d);
 		cloud_check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1,
@@ -298,6 +358,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_
 		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
 		                   600, d);
 	}
+	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, &l->servers[i], d);
 	return lb;
@@ -342,7 +403,7 @@ const struct node *cloud_server_volumes(const struct inv_server *s)
 
 bool cloud_is_lb_target(const struct provider_ctx *c, const char *server)
 {
-	const struct node *t = node_get(node_get(c->settings, "load_balancer"), "targets");
+	const struct node *t = node_get(cloud_lb(c), "targets");
 
 	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++)
 		if (t->items[i]->kind == NODE_SCALAR && !strcmp(t->items[i]->scalar, server))
@@ -369,7 +430,8 @@ void cloud_drift(const struct provider_ctx *c, const char *kind, const struct in
 
 /* A host from its state entry o; the OS from an image name such as debian-12. */
 static void fill_host(struct host *h, const struct provider_ctx *c, const char *provider,
-                      const char *name, const json_t *o, const char *id_key, const char *image)
+                      const char *name, const json_t *o, const char *id_key, const char *image,
+                      const char *private_network)
 {
 	const char *priv = state_str(o, "private_address");
 	char os[32] = "debian", ver[32] = "12", id[32];
@@ -388,6 +450,7 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 	scope_set_str(&h->facts, "container", "false");
 	scope_set_str(&h->facts, "address", h->address);
 	scope_set_str(&h->facts, "private_address", priv ? priv : h->address);
+	scope_set_str(&h->facts, "private_network", private_network);
 	scope_set_str(&h->facts, "os_id", os);
 	scope_set_str(&h->facts, "os_version_id", ver);
 	scope_set_str(&h->facts, "provider", provider);
@@ -396,7 +459,8 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 }
 
 int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
-                const char *image_key, const char *default_image, struct host **out, size_t *n)
+                const char *image_key, const char *default_image, const char *private_network,
+                struct host **out, size_t *n)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
 	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
@@ -409,7 +473,7 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 		    !cloud_jid(o, id_key))
 			continue;
 		fill_host(&hosts[k++], c, provider, s->name, o, id_key,
-		          cloud_server_setting(c, s, image_key, default_image));
+		          cloud_server_setting(c, s, image_key, default_image), private_network);
 	}
 	*out = hosts;
 	*n = k;
@@ -496,4 +560,130 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 		         kind, id);
 	}
 	return missing;
+}
+
+/* ---- create: once, whatever answer is lost ---- */
+
+/* Look for what a create whose answer was lost or refused may have made. */
+static int create_look(struct cloud_create *cc, json_t **found, struct pv_error *err)
+{
+	json_t *all = NULL, *v;
+
+	*found = NULL;
+	if (cc->list(cc->arg, &all, err) < 0)
+		return -1;
+	v = cloud_find_name(all, cc->name);
+	if (v && (!cc->mine || cc->mine(v, cc->arg)))
+		*found = json_incref(v);
+	json_decref(all);
+	return 0;
+}
+
+int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct pv_error *err)
+{
+	int attempts = cc->attempts > 0 ? cc->attempts : 5;
+
+	*made = NULL;
+	*resp = NULL;
+	for (int attempt = 0;; attempt++) {
+		struct http_response r;
+		struct http_opts o = {.body = cc->body};
+		struct pv_error e = {{0}};
+		int rc;
+
+		http_response_init(&r);
+		rc = http_request(cc->http, "POST", cc->path, &o, &r, &e);
+		cc->status = rc == 0 ? r.status : 0;
+		if (rc == 0 && r.status >= 200 && r.status <= 299) {
+			*resp = r.json ? json_incref(r.json) : json_object();
+			*made = json_incref(json_object_get(*resp, cc->one));
+			http_response_release(&r);
+			return 0;
+		}
+		if (rc == 0 && r.status < 500) {
+			http_fail(&r, err, "creating %s %s", cc->what, cc->name);
+			http_response_release(&r);
+			return -1;
+		}
+		if (rc == 0)
+			http_fail(&r, &e, "creating %s %s", cc->what, cc->name);
+		else
+			pv_error_prefix(&e, "creating %s %s", cc->what, cc->name);
+		/* the provider may have acted although the answer was lost or a 5xx */
+		if (create_look(cc, made, err) < 0) {
+			http_response_release(&r);
+			return -1;
+		}
+		if (*made) {
+			report_warn(cc->rep, cc->host, "%s; but %s %s exists: adopting it", e.msg,
+			            cc->what, cc->name);
+			http_response_release(&r);
+			return 0;
+		}
+		if (attempt + 1 >= attempts) {
+			pv_error_set(err, "%s (tried %d times)", e.msg, attempts);
+			http_response_release(&r);
+			return -1;
+		}
+		double d = http_retry_delay(cc->http, rc == 0 ? &r : NULL, attempt);
+		report_warn(cc->rep, cc->host, "%s; it does not exist: trying again in %.1f s",
+		            e.msg, d);
+		http_response_release(&r);
+		http_pause(d);
+	}
+}
+
+/* ---- destroy: delete only what is ours ---- */
+
+void cloud_id_text(const json_t *id, char *out, size_t n)
+{
+	if (json_is_integer(id))
+		snprintf(out, n, "%lld", (long long)json_integer_value(id));
+	else if (json_is_string(id))
+		snprintf(out, n, "%s", json_string_value(id));
+	else
+		snprintf(out, n, "?");
+}
+
+bool cloud_id_in(const json_t *ids, const json_t *id)
+{
+	size_t i;
+	json_t *v;
+
+	if (!id || json_is_null(id))
+		return false;
+	json_array_foreach(ids, i, v)
+	{
+		if (json_equal(v, id))
+			return true;
+	}
+	return false;
+}
+
+int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(found, i, v)
+	{
+		const char *name = cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?";
+		char id[96];
+		cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+		if (!cloud_id_in(s->recorded, json_object_get(v, "id")) &&
+		    !(s->managed && s->managed(v, s->arg))) {
+			report_warn(
+			    s->c->rep, NULL,
+			    "not ours, kept: %s %s (id %s) matches layout '%s' but the state "
+			    "does not record it and it carries no managed-by mark",
+			    s->what, name, id, s->c->layout->name);
+			s->kept++;
+			continue;
+		}
+		report_info(s->c->rep, NULL, "deleting %s %s (id %s)", s->what, name, id);
+		if (s->del(v, s->arg, err) < 0)
+			return -1;
+		s->deleted++;
+	}
+	return 0;
 }

@@ -53,6 +53,8 @@ static int cmd_destroy(struct session *s, int argc, char **argv)
 		return rc;
 	if (!(l = session_layout(s, argv[optind])) || !(p = session_provider(s, l)))
 		return PV_EXIT_USAGE;
+	if ((rc = session_check_api(s, l)))
+		return rc;
 	if ((rc = session_open_state(s, true)))
 		return rc;
 	if (!state_layout(&s->st, s->env, l->name, false)) {

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provision/http.h"
 #include "provision/session.h"
 #include "provision/tailscale.h"
 #include "provision/template.h"
@@ -202,6 +203,15 @@ static int open_api(struct session *s, struct ts_api *t)
 		pv_say_error(
 		    "no Tailscale API token: set TAILSCALE_API_KEY, or the inventory secret "
 		    "'tailscale_api_key' (a user's API access token, tskey-api-...)");
+		return PV_EXIT_USAGE;
+	}
+	const char *base = getenv("TAILSCALE_BASE_URL");
+	if (base && *base && http_endpoint_check(base, &err) < 0) {
+		pv_say_error("environment variable TAILSCALE_BASE_URL: %s", err.msg);
+		if (secret) {
+			pv_wipe(secret->scalar, strlen(secret->scalar));
+			node_free(secret);
+		}
 		return PV_EXIT_USAGE;
 	}
 	report_secret(token);

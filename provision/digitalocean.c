@@ -12,6 +12,7 @@
  *       poll_interval: 1
  *       action_timeout: 600
  *       request_timeout: 60
+ *       endpoint: https://api.digitalocean.com   # https; plain http only to loopback
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
  *
@@ -20,15 +21,18 @@
  * asked for, a load balancer.  DigitalOcean has tags instead of labels, and
  * only droplets, volumes (and the firewall's and load balancer's targets)
  * carry them: droplets get "pv:PROJECT:ENV:LAYOUT" and
- * "pv:PROJECT:ENV:LAYOUT:SERVER", so they are listed with tag_name and
- * adopted, never made twice.  The SSH key, VPC, firewall and load balancer
- * are found by their names (PROJECT-ENV-LAYOUT...) and the ids in the
- * state; the firewall and the load balancer also by the layout's tag they
- * target.  Host keys go in the user_data, are pinned, and are the only
- * ones SSH accepts.
+ * "pv:PROJECT:ENV:LAYOUT:SERVER" and the tool's mark "managed-by:provision",
+ * so they are listed with tag_name and adopted, never made twice; one
+ * without the mark (and not in the state) is someone else's.  The SSH
+ * key, VPC, firewall and load balancer are found by their names
+ * (PROJECT-ENV-LAYOUT...) and the ids in the state; the firewall and the
+ * load balancer also by the layout's tag they target; destroy deletes only
+ * those whose id the state records, then the tags it made.  Host keys go
+ * in the user_data, are pinned, and are the only ones SSH accepts.
  *
- * The base URL is https://api.digitalocean.com, or $DIGITALOCEAN_API_URL
- * as for doctl.
+ * The base URL is https://api.digitalocean.com, or 'endpoint', or
+ * $DIGITALOCEAN_API_URL as for doctl; it must be https (plain http only to
+ * a loopback address), checked before any request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +48,12 @@
 
 #define DEFAULT_ENDPOINT "https://api.digitalocean.com"
 #define BOOT_TIMEOUT_MS 300000
+/* what the tool made carries this tag (droplets and volumes; the others cannot) */
+#define MANAGED_TAG "managed-by:provision"
 
 static const char *const setting_keys[] = {
-    "token",         "region",        "size",           "image",          "vpc",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout"};
+    "token",         "region",        "size",           "image",           "vpc",
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
 static const char *const vpc_keys[] = {"ip_range"};
 static const char *const lb_keys[] = {"size_unit", "health_path", "targets"};
 static const char *const volume_keys[] = {"name", "size", "format"};
@@ -92,17 +98,22 @@ static const struct cloud_rules settings_rules = {
                         "most 20), starting with a letter",
     .volume_min_gb = 1,
     .volume_max_gb = 16384,
+    .endpoint_env = "DIGITALOCEAN_API_URL",
     .volume_size_rule = "a volume needs a 'size' in GB",
 };
 
 static void do_validate(const struct inventory *inv, const struct inv_layout *l,
                         const struct node *settings, struct diags *d)
 {
-	const struct node *lb = cloud_validate(&settings_rules, l, settings, d);
+	const struct node *lb = cloud_validate(&settings_rules, inv, l, settings, d);
 
-	(void)inv;
 	if (lb)
 		cloud_check_number(node_get(lb, "size_unit"), "'size_unit'", 1, 100, d);
+}
+
+static void do_check_api(const struct node *settings, struct diags *d)
+{
+	cloud_check_endpoint(&settings_rules, settings, d);
 }
 
 /* ---- the API ---- */
@@ -140,7 +151,8 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 		                         "(env:NAME or file:PATH)");
 	}
 	report_secret(token);
-	int rc = http_client_init(&z->http, ep && *ep ? ep : DEFAULT_ENDPOINT, token, err);
+	int rc = http_client_init(
+	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
 	pv_free_secret(token);
 	if (rc < 0)
 		return -1;
@@ -207,9 +219,99 @@ static bool has_tag(const json_t *o, const char *tag)
 	return false;
 }
 
+struct kind_arg {
+	struct dz *z;
+	const char *path, *key, *tag;
+};
+
+static int list_kind(void *arg, json_t **all, struct pv_error *err)
+{
+	struct kind_arg *a = arg;
+
+	return list(a->z, a->path, a->key, all, err);
+}
+
+static bool tagged(const json_t *r, void *arg)
+{
+	struct kind_arg *a = arg;
+
+	return !a->tag || has_tag(r, a->tag);
+}
+
+/*
+ * POST to the list path once (cloud_create); *made is what was made or
+ * found (a new reference), *status the last answer's status.
+ */
+static int create(struct dz *z, const char *path, const char *key, const char *one,
+                  const char *name, const char *tag, const char *what, const char *host,
+                  json_t *body, json_t **made, long *status, struct pv_error *err)
+{
+	struct kind_arg ka = {z, path, key, tag};
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = what,
+	                          .name = name,
+	                          .path = path,
+	                          .body = body,
+	                          .one = one,
+	                          .list = list_kind,
+	                          .mine = tagged,
+	                          .arg = &ka};
+	json_t *resp = NULL;
+	int rc = cloud_create(&cc, made, &resp, err);
+
+	if (status)
+		*status = cc.status;
+	json_decref(resp);
+	return rc;
+}
+
 static json_t *pdata(struct provider_ctx *c)
 {
 	return state_obj(c->lstate, "provider_data", true);
+}
+
+/*
+ * A VPC, firewall or load balancer (no tags): the one whose id the state
+ * records (id_key), or the one named name when this tool sent its create
+ * (the flag id_key_creating, written before the request).  One that only
+ * has the name is someone else's: an error says which and what to do.
+ */
+static int find_untagged(struct dz *z, json_t *all, const char *id_key, const char *what,
+                         const char *name, json_t **out, struct pv_error *err)
+{
+	json_t *pd = pdata(z->c), *v = find_id(all, json_object_get(pd, id_key));
+	char *flag = xasprintf("%s_creating", id_key);
+	char id[96];
+	int rc = 0;
+
+	if (!v && (v = cloud_find_name(all, name)) && !json_is_true(json_object_get(pd, flag))) {
+		cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+		rc =
+		    pv_error_set(err,
+		                 "%s %s: the name is taken by %s %s, which is not ours (its id is "
+		                 "not in this layout's state): rename or delete it, or use another "
+		                 "project, environment or layout name",
+		                 what, name, what, id);
+		v = NULL;
+	}
+	free(flag);
+	*out = v;
+	return rc;
+}
+
+/* Before a create of id_key's resource: the flag that makes it ours when found later. */
+static int creating(struct dz *z, const char *id_key, bool on, struct pv_error *err)
+{
+	char *flag = xasprintf("%s_creating", id_key);
+
+	if (on)
+		json_object_set_new(pdata(z->c), flag, json_true());
+	else
+		json_object_del(pdata(z->c), flag);
+	free(flag);
+	return state_save(z->c->state, err);
 }
 
 static json_t *hosts_obj(struct provider_ctx *c, bool create)
@@ -362,7 +464,10 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	(void)err;
-	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64", out, n);
+	const char *range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
+
+	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64",
+	                   range ? range : "10.10.10.0/24", out, n);
 }
 
 /* ---- up ---- */
@@ -370,14 +475,15 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *keys = NULL, *k;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
-	if (!k)
-		k = cloud_find_name(keys, z->prefix);
+	if (!k && (k = cloud_find_name(keys, z->prefix)) &&
+	    !json_is_true(json_object_get(pd, "ssh_key_creating")))
+		/* keys carry no tags: only one whose create this tool sent is ours */
+		json_object_set_new(pd, "ssh_key_foreign", json_true());
 	if (!k) {
 		/* the same key under another name: DigitalOcean keeps one per account */
 		size_t i;
@@ -392,22 +498,29 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
+		json_object_del(pd, "ssh_key_creating");
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating SSH key %s", z->prefix);
+	/* recorded before the request: a key found later by this name is then ours */
+	json_object_set_new(pd, "ssh_key_creating", json_true());
+	if (state_save(z->c->state, err) < 0)
+		goto out;
 	json_t *body =
 	    json_pack("{s:s, s:s}", "name", z->prefix, "public_key", z->c->admin_public_key);
-	rc = call(z, "POST", "/v2/account/keys", body, &r, err, "creating the SSH key");
+	json_t *made = NULL;
+	rc = create(z, "/v2/account/keys", "ssh_keys", "ssh_key", z->prefix, NULL, "SSH key", NULL,
+	            body, &made, NULL, err);
 	json_decref(body);
 	if (rc == 0) {
-		json_object_set(pd, "ssh_key_id",
-		                json_object_get(json_object_get(r.json, "ssh_key"), "id"));
+		json_object_set(pd, "ssh_key_id", json_object_get(made, "id"));
 		json_object_del(pd, "ssh_key_foreign");
+		json_object_del(pd, "ssh_key_creating");
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(keys);
 	return rc;
@@ -416,14 +529,12 @@ out:
 static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *vpcs = NULL, *v;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "/v2/vpcs", "vpcs", &vpcs, err) < 0)
 		return -1;
-	v = find_id(vpcs, json_object_get(pd, "vpc_id"));
-	if (!v)
-		v = cloud_find_name(vpcs, z->prefix);
+	if (find_untagged(z, vpcs, "vpc_id", "VPC", z->prefix, &v, err) < 0)
+		goto out;
 	if (v) {
 		if (cloud_jstr(v, "ip_range") && strcmp(cloud_jstr(v, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
@@ -437,18 +548,21 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating VPC %s (%s)", z->prefix, z->ip_range);
+	if (creating(z, "vpc_id", true, err) < 0)
+		goto out;
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", z->prefix, "region",
 	                         cloud_setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
 	                         "description", "made by provision for this layout");
-	rc = call(z, "POST", "/v2/vpcs", body, &r, err, "creating the VPC");
+	json_t *made = NULL;
+	rc = create(z, "/v2/vpcs", "vpcs", "vpc", z->prefix, NULL, "VPC", NULL, body, &made, NULL,
+	            err);
 	json_decref(body);
 	if (rc == 0) {
-		json_object_set(pd, "vpc_id",
-		                json_object_get(json_object_get(r.json, "vpc"), "id"));
+		json_object_set(pd, "vpc_id", json_object_get(made, "id"));
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "vpc_id", false, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(vpcs);
 	return rc;
@@ -462,9 +576,8 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 
 	if (list(z, "/v2/firewalls", "firewalls", &fws, err) < 0)
 		goto out;
-	f = find_id(fws, json_object_get(pd, "firewall_id"));
-	if (!f)
-		f = cloud_find_name(fws, z->prefix);
+	if (find_untagged(z, fws, "firewall_id", "firewall", z->prefix, &f, err) < 0)
+		goto out;
 	if (f) {
 		json_object_set(pd, "firewall_id", json_object_get(f, "id"));
 		if (state_save(z->c->state, err) < 0)
@@ -484,14 +597,17 @@ static int ensure_firewall(struct dz *z, bool *changed, struct pv_error *err)
 		goto out;
 	}
 	report_info(z->c->rep, NULL, "creating firewall %s", z->prefix);
-	rc = call(z, "POST", "/v2/firewalls", want, &r, err, "creating the firewall");
+	if (creating(z, "firewall_id", true, err) < 0)
+		goto out;
+	json_t *made = NULL;
+	rc = create(z, "/v2/firewalls", "firewalls", "firewall", z->prefix, z->tag, "firewall",
+	            NULL, want, &made, NULL, err);
 	if (rc == 0) {
-		json_object_set(pd, "firewall_id",
-		                json_object_get(json_object_get(r.json, "firewall"), "id"));
+		json_object_set(pd, "firewall_id", json_object_get(made, "id"));
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "firewall_id", false, err);
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(fws);
 	json_decref(want);
@@ -539,7 +655,7 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	if (state_save(c->state, err) < 0)
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
-	json_t *tags = json_pack("[s,s]", z->tag, stag);
+	json_t *tags = json_pack("[s,s,s]", z->tag, stag, MANAGED_TAG);
 	if (cloud_is_lb_target(c, s->name)) {
 		char *lt = xasprintf("%s:lb", z->tag);
 		json_array_append_new(tags, json_string(lt));
@@ -585,15 +701,17 @@ out:
 	return rc;
 }
 
+/* The droplet of server: its id in the state, or its tags and the tool's mark. */
 static json_t *find_server(struct dz *z, json_t *drops, const char *server)
 {
 	char *stag = server_tag(z, server);
+	long long known = cloud_jid(state_obj(hosts_obj(z->c, false), server, false), "droplet_id");
 	size_t i;
 	json_t *v, *found = NULL;
 
 	json_array_foreach(drops, i, v)
 	{
-		if (has_tag(v, stag))
+		if (has_tag(v, stag) && (has_tag(v, MANAGED_TAG) || cloud_jid(v, "id") == known))
 			found = v;
 	}
 	free(stag);
@@ -668,10 +786,14 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 			continue;
 		}
 		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 3; attempt++) {
-			if (attempt)
-				report_warn(c->rep, s->name, "%s; it does not exist: trying again",
-				            err->msg);
+		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
+			if (attempt) {
+				double pause = http_retry_delay(&z->http, NULL, attempt - 1);
+				report_warn(c->rep, s->name,
+				            "%s; it does not exist: trying again in %.1f s",
+				            err->msg, pause);
+				http_pause(pause);
+			}
 			cr = create_droplet(z, s, o, &actions[i], err);
 			if (cr != 1)
 				break;
@@ -758,12 +880,12 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			/* volume names are unique per region: a short one, tagged as ours */
 			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
-			if (!v && (v = cloud_find_name(vols, name)) && !has_tag(v, z->tag)) {
-				pv_error_set(
-				    err,
-				    "a volume named %s exists but is not this layout's (no "
-				    "tag %s); not touching it",
-				    name, z->tag);
+			if (!v && (v = cloud_find_name(vols, name)) &&
+			    (!has_tag(v, z->tag) || !has_tag(v, MANAGED_TAG))) {
+				pv_error_set(err,
+				             "a volume named %s exists but is not ours (no tags %s "
+				             "and %s); not touching it: rename or delete it",
+				             name, z->tag, MANAGED_TAG);
 				free(key);
 				free(name);
 				goto out;
@@ -774,24 +896,22 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
 				            cloud_str(sv->items[k], "size"));
 				json_t *body = json_pack(
-				    "{s:s, s:I, s:s, s:s, s:[s]}", "name", name, "size_gigabytes",
+				    "{s:s, s:I, s:s, s:s, s:[s,s]}", "name", name, "size_gigabytes",
 				    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "region",
 				    cloud_server_setting(c, s, "region", "fra1"), "filesystem_type",
 				    cloud_str(sv->items[k], "format")
 				        ? cloud_str(sv->items[k], "format")
 				        : "ext4",
-				    "tags", z->tag);
-				c1 = call(z, "POST", "/v2/volumes", body, &r, err,
-				          "creating a volume");
+				    "tags", z->tag, MANAGED_TAG);
+				json_t *made = NULL;
+				c1 = create(z, "/v2/volumes", "volumes", "volume", name,
+				            MANAGED_TAG, "volume", s->name, body, &made, NULL, err);
 				json_decref(body);
 				if (c1 == 0) {
-					json_object_set(
-					    vs, key,
-					    json_object_get(json_object_get(r.json, "volume"),
-					                    "id"));
+					json_object_set(vs, key, json_object_get(made, "id"));
 					c1 = state_save(c->state, err);
 				}
-				http_response_release(&r);
+				json_decref(made);
 				*changed = true;
 			} else {
 				json_object_set(vs, key, json_object_get(v, "id"));
@@ -836,7 +956,7 @@ out:
 static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	const struct node *lbs = node_get(c->settings, "load_balancer");
+	const struct node *lbs = cloud_lb(c);
 	json_t *pd = pdata(c), *all = NULL, *lb, *body = NULL;
 	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *tag = NULL;
@@ -848,9 +968,8 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	tag = xasprintf("%s:lb", z->tag);
 	if (list(z, "/v2/load_balancers", "load_balancers", &all, err) < 0)
 		goto out;
-	lb = find_id(all, json_object_get(pd, "load_balancer_id"));
-	if (!lb)
-		lb = cloud_find_name(all, name);
+	if (find_untagged(z, all, "load_balancer_id", "load balancer", name, &lb, err) < 0)
+		goto out;
 	body = json_pack(
 	    "{s:s, s:s, s:I, s:s, s:O, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i, s:b}], "
 	    "s:{s:s, s:i, s:s, s:i, s:i, s:i, s:i}}",
@@ -882,13 +1001,15 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	}
 	report_info(c->rep, NULL, "creating load balancer %s (HTTP and HTTPS, health check %s)",
 	            name, hp);
-
-	struct http_response r;
-	rc = call(z, "POST", "/v2/load_balancers", body, &r, err, "creating the load balancer");
+	if ((rc = creating(z, "load_balancer_id", true, err)) < 0)
+		goto out;
+	json_t *made = NULL;
+	rc = create(z, "/v2/load_balancers", "load_balancers", "load_balancer", name, NULL,
+	            "load balancer", NULL, body, &made, NULL, err);
 	if (rc == 0) {
-		json_t *id = json_object_get(json_object_get(r.json, "load_balancer"), "id");
+		json_t *id = json_object_get(made, "id");
 		json_object_set(pd, "load_balancer_id", id);
-		rc = state_save(c->state, err);
+		rc = creating(z, "load_balancer_id", false, err);
 		if (rc == 0) {
 			char *p = xasprintf("/v2/load_balancers/%s", json_string_value(id));
 			rc = wait_status(z, p, "load_balancer", "active", NULL, name, err);
@@ -896,7 +1017,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 		}
 		*changed = true;
 	}
-	http_response_release(&r);
+	json_decref(made);
 out:
 	json_decref(body);
 	json_decref(all);
@@ -956,10 +1077,15 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	}
 	if (!key)
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
-	if (!cloud_find_name(vpcs, z.prefix))
+	struct pv_error taken = {{0}};
+	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!v)
 		buf_addf(out, "  + cloud: VPC %s (%s)\n", z.prefix, z.ip_range);
 	want = firewall_body(&z);
-	if (!(f = cloud_find_name(fws, z.prefix)))
+	if (find_untagged(&z, fws, "firewall_id", "firewall", z.prefix, &f, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!f)
 		buf_addf(out, "  + cloud: firewall %s\n", z.prefix);
 	else if (!rules_equal(f, want))
 		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
@@ -983,12 +1109,16 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 			         s->name, cloud_str(sv->items[q], "name"),
 			         cloud_str(sv->items[q], "size"), s->name);
 	}
-	if (node_get(c->settings, "load_balancer")) {
+	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = cloud_find_name(lbs, ln);
-		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
+		json_t *lb = NULL;
+		const char *hp = cloud_str(cloud_lb(c), "health_path");
+		bool lb_taken = find_untagged(&z, lbs, "load_balancer_id", "load balancer", ln, &lb,
+		                              &taken) < 0;
 		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");
-		if (!lb)
+		if (lb_taken)
+			buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+		else if (!lb)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (have && strcmp(have, hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
@@ -1009,13 +1139,13 @@ out:
 
 /* ---- destroy ---- */
 
+/* A DELETE that succeeds also when the resource is gone already (404). */
 static int del(struct dz *z, const char *path, const char *what, struct pv_error *err)
 {
 	struct http_response r;
 	struct http_opts o = {0};
 	int rc = 0;
 
-	report_info(z->c->rep, NULL, "deleting %s", what);
 	http_response_init(&r);
 	if (http_request(&z->http, "DELETE", path, &o, &r, err) < 0)
 		rc = pv_error_prefix(err, "deleting %s", what);
@@ -1025,150 +1155,249 @@ static int del(struct dz *z, const char *path, const char *what, struct pv_error
 	return rc;
 }
 
-static int do_destroy(struct provider_ctx *c, struct pv_error *err)
+static bool managed(const json_t *r, void *arg)
 {
-	struct dz z;
-	json_t *pd = pdata(c), *all = NULL, *v;
+	(void)arg;
+	return has_tag(r, MANAGED_TAG);
+}
+
+/* What one kind is and how it goes. */
+struct kind {
+	const char *what; /* "volume" */
+	const char *list, *key; /* GET path and its array */
+	const char *path; /* "/v2/volumes/", the id follows */
+	const char *state_key; /* the provider data's id, or NULL */
+	bool tagged; /* matched by the layout's tag, and may carry MANAGED_TAG */
+	bool by_name; /* matched by name (the prefix, or PREFIX-lb) */
+	const char *name_suffix;
+	const char *target_tag_suffix; /* the firewall's and load balancer's target */
+};
+
+struct del_arg {
+	struct dz *z;
+	const struct kind *k;
+};
+
+static char *item_path(const struct kind *k, const json_t *v)
+{
+	char id[96];
+
+	cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+	return xasprintf("%s%s", k->path, id);
+}
+
+/* Detach a volume from every droplet; one already detached is fine. */
+static int detach_all(struct dz *z, const json_t *v, const char *what, struct pv_error *err)
+{
+	json_t *ds = json_object_get(v, "droplet_ids");
+	const char *region = cloud_jstr(json_object_get(v, "region"), "slug");
+
+	for (size_t k = 0; k < json_array_size(ds); k++) {
+		struct http_response r;
+		char *p = xasprintf("/v2/volumes/%s/actions", cloud_jstr(v, "id"));
+		json_t *body = json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
+		                         json_array_get(ds, k), "region",
+		                         region ? region : cloud_setting(z->c, "region", "fra1"));
+		/* sent again after a lost answer, a detach finds the volume detached */
+		struct http_opts o = {.body = body, .flags = HTTP_IDEMPOTENT};
+		int rc;
+		http_response_init(&r);
+		rc = http_request(&z->http, "POST", p, &o, &r, err);
+		json_decref(body);
+		free(p);
+		if (rc < 0)
+			pv_error_prefix(err, "detaching %s", what);
+		else if (r.status == 404)
+			rc = 0; /* gone, or attached no more */
+		else if (r.status < 200 || r.status > 299)
+			rc = http_fail(&r, err, "detaching %s", what);
+		else
+			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                 what, err);
+		http_response_release(&r);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int delete_one(const json_t *v, void *arg, struct pv_error *err)
+{
+	struct del_arg *a = arg;
+	char *what = xasprintf("%s %s", a->k->what, cloud_jstr(v, "name"));
+	char *p = item_path(a->k, v);
+	int rc = 0;
+
+	if (!strcmp(a->k->what, "volume"))
+		rc = detach_all(a->z, v, what, err);
+	if (rc == 0)
+		rc = del(a->z, p, what, err);
+	/* a droplet is waited for until it is gone: its volumes and VPC wait on it */
+	if (rc == 0 && !strcmp(a->k->what, "droplet"))
+		rc = wait_status(a->z, p, "droplet", NULL, NULL, what, err);
+	free(p);
+	free(what);
+	return rc;
+}
+
+/* The ids of one kind the state records. */
+static json_t *recorded(struct dz *z, const struct kind *k)
+{
+	json_t *pd = pdata(z->c), *ids = json_array(), *v;
+	const char *key;
+
+	if (!strcmp(k->what, "droplet")) {
+		json_object_foreach(hosts_obj(z->c, false), key, v)
+		{
+			if (cloud_jid(v, "droplet_id"))
+				json_array_append(ids, json_object_get(v, "droplet_id"));
+		}
+	} else if (!strcmp(k->what, "volume")) {
+		json_object_foreach(state_obj(pd, "volumes", false), key, v)
+		{
+			json_array_append(ids, v);
+		}
+	} else if (k->state_key && json_object_get(pd, k->state_key) &&
+	           !(!strcmp(k->what, "SSH key") &&
+	             json_is_true(json_object_get(pd, "ssh_key_foreign")))) {
+		json_array_append(ids, json_object_get(pd, k->state_key));
+	}
+	return ids;
+}
+
+static int sweep(struct dz *z, const struct kind *k, struct pv_error *err)
+{
+	json_t *all = NULL, *mine = json_array(), *ids = recorded(z, k), *v;
+	char *name = xasprintf("%s%s", z->prefix, k->name_suffix ? k->name_suffix : "");
+	char *target =
+	    k->target_tag_suffix ? xasprintf("%s%s", z->tag, k->target_tag_suffix) : NULL;
+	struct del_arg a = {z, k};
+	struct cloud_sweep sw = {.c = z->c,
+	                         .what = k->what,
+	                         .recorded = ids,
+	                         .managed = k->tagged ? managed : NULL,
+	                         .del = delete_one,
+	                         .arg = &a};
 	size_t i;
 	int rc = -1;
-	char *p, *what;
+
+	if (list(z, k->list, k->key, &all, err) < 0)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		const char *n = cloud_jstr(v, "name"), *t = cloud_jstr(v, "tag");
+		bool match = k->tagged ? has_tag(v, z->tag) : (n && !strcmp(n, name));
+		/* a firewall's tags and a load balancer's tag are its targets */
+		if (match && target && !strcmp(k->what, "firewall"))
+			match = has_tag(v, target);
+		else if (match && target)
+			match = t && !strcmp(t, target);
+		if (match)
+			json_array_append(mine, v);
+	}
+	rc = cloud_sweep(&sw, mine, err);
+out:
+	json_decref(all);
+	json_decref(mine);
+	json_decref(ids);
+	free(name);
+	free(target);
+	return rc;
+}
+
+/*
+ * The tags the tool made for the layout (and its mark, when nothing else
+ * carries it) go too: each deleted when no resource carries it any more,
+ * else named and kept.
+ */
+static int delete_tags(struct dz *z, struct pv_error *err)
+{
+	json_t *names = json_array(), *hs = hosts_obj(z->c, false), *v;
+	const char *key;
+	size_t i;
+	int rc = 0;
+
+	json_array_append_new(names, json_string(z->tag));
+	json_array_append_new(names, json_sprintf("%s:lb", z->tag));
+	for (i = 0; i < z->c->layout->n_servers; i++)
+		json_array_append_new(names,
+		                      json_sprintf("%s:%s", z->tag, z->c->layout->servers[i].name));
+	json_object_foreach(hs, key, v)
+	{
+		json_t *t = json_sprintf("%s:%s", z->tag, key);
+		if (!cloud_id_in(names, t))
+			json_array_append(names, t);
+		json_decref(t);
+	}
+	json_array_append_new(names, json_string(MANAGED_TAG));
+	json_array_foreach(names, i, v)
+	{
+		const char *t = json_string_value(v);
+		char *esc = http_escape(t), *p = xasprintf("/v2/tags/%s", esc);
+		struct http_response r;
+		free(esc);
+		http_response_init(&r);
+		rc = http_request(&z->http, "GET", p, NULL, &r, err);
+		long count = (long)cloud_jid(
+		    json_object_get(json_object_get(r.json, "tag"), "resources"), "count");
+		if (rc < 0)
+			pv_error_prefix(err, "looking at tag %s", t);
+		else if (r.status != 404 && r.status != 200)
+			rc = http_fail(&r, err, "looking at tag %s", t);
+		else if (r.status == 200 && count > 0 && strcmp(t, MANAGED_TAG))
+			report_warn(z->c->rep, NULL,
+			            "not ours, kept: tag %s (still on %ld resource%s not ours)", t,
+			            count, count == 1 ? "" : "s");
+		else if (r.status == 200 && count == 0) {
+			char *what = xasprintf("tag %s", t);
+			report_info(z->c->rep, NULL, "deleting tag %s", t);
+			rc = del(z, p, what, err);
+			free(what);
+		}
+		http_response_release(&r);
+		free(p);
+		if (rc < 0)
+			break;
+	}
+	json_decref(names);
+	return rc;
+}
+
+static int do_destroy(struct provider_ctx *c, struct pv_error *err)
+{
+	/* what depends on others goes first */
+	static const struct kind kinds[] = {
+	    {"load balancer", "/v2/load_balancers", "load_balancers", "/v2/load_balancers/",
+	     "load_balancer_id", false, true, "-lb", ":lb"},
+	    {"volume", "/v2/volumes", "volumes", "/v2/volumes/", NULL, true, false, NULL, NULL},
+	    {"droplet", NULL, "droplets", "/v2/droplets/", NULL, true, false, NULL, NULL},
+	    {"firewall", "/v2/firewalls", "firewalls", "/v2/firewalls/", "firewall_id", false, true,
+	     NULL, ""},
+	    {"VPC", "/v2/vpcs", "vpcs", "/v2/vpcs/", "vpc_id", false, true, NULL, NULL},
+	    {"SSH key", "/v2/account/keys", "ssh_keys", "/v2/account/keys/", "ssh_key_id", false,
+	     true, NULL, NULL},
+	};
+	struct dz z;
+	int rc = -1;
+	char *dl = NULL;
 
 	if (dz_open(&z, c, err) < 0)
 		goto out;
-	/* load balancer: by name and the layout's target tag */
-	char *ln = xasprintf("%s-lb", z.prefix), *lt = xasprintf("%s:lb", z.tag);
-	int c1 = list(&z, "/v2/load_balancers", "load_balancers", &all, err);
-	json_array_foreach(all, i, v)
-	{
-		if (c1 == 0 && cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), ln) &&
-		    cloud_jstr(v, "tag") && !strcmp(cloud_jstr(v, "tag"), lt)) {
-			p = xasprintf("/v2/load_balancers/%s", cloud_jstr(v, "id"));
-			what = xasprintf("load balancer %s", ln);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-		}
-	}
-	free(ln);
-	free(lt);
-	json_decref(all);
-	all = NULL;
-	if (c1 < 0)
-		goto out;
-	/* volumes carrying the tag: detached, then deleted */
-	if (list(&z, "/v2/volumes", "volumes", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (!has_tag(v, z.tag))
-			continue;
-		json_t *ds = json_object_get(v, "droplet_ids");
-		what = xasprintf("volume %s", cloud_jstr(v, "name"));
-		for (size_t k = 0; c1 == 0 && k < json_array_size(ds); k++) {
-			struct http_response r;
-			p = xasprintf("/v2/volumes/%s/actions", cloud_jstr(v, "id"));
-			json_t *body =
-			    json_pack("{s:s, s:O, s:s}", "type", "detach", "droplet_id",
-			              json_array_get(ds, k), "region",
-			              cloud_jstr(json_object_get(v, "region"), "slug")
-			                  ? cloud_jstr(json_object_get(v, "region"), "slug")
-			                  : cloud_setting(c, "region", "fra1"));
-			c1 = call(&z, "POST", p, body, &r, err, "detaching a volume");
-			json_decref(body);
-			free(p);
-			if (c1 == 0)
-				c1 = wait_action(&z,
-				                 cloud_jid(json_object_get(r.json, "action"), "id"),
-				                 what, err);
-			http_response_release(&r);
-		}
-		if (c1 == 0) {
-			p = xasprintf("/v2/volumes/%s", cloud_jstr(v, "id"));
-			c1 = del(&z, p, what, err);
-			free(p);
-		}
-		free(what);
-		if (c1 < 0)
+	char *tag = http_escape(z.tag);
+	dl = xasprintf("/v2/droplets?tag_name=%s", tag);
+	free(tag);
+	for (size_t i = 0; i < PV_ARRAY_SIZE(kinds); i++) {
+		struct kind k = kinds[i];
+		if (!k.list)
+			k.list = dl; /* droplets: listed by the layout's tag */
+		if (sweep(&z, &k, err) < 0)
 			goto out;
 	}
-	json_decref(all);
-	all = NULL;
-	/* droplets carrying the tag; each is waited for until it is gone */
-	if (list_droplets(&z, &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (!has_tag(v, z.tag))
-			continue;
-		p = xasprintf("/v2/droplets/%lld", cloud_jid(v, "id"));
-		what = xasprintf("droplet %s", cloud_jstr(v, "name"));
-		c1 = del(&z, p, what, err);
-		if (c1 == 0)
-			c1 = wait_status(&z, p, "droplet", NULL, NULL, what, err);
-		free(p);
-		free(what);
-		if (c1 < 0)
-			goto out;
-	}
-	json_decref(all);
-	all = NULL;
-	/* firewall: by name and the layout's tag */
-	if (list(&z, "/v2/firewalls", "firewalls", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    has_tag(v, z.tag)) {
-			p = xasprintf("/v2/firewalls/%s", cloud_jstr(v, "id"));
-			what = xasprintf("firewall %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	json_decref(all);
-	all = NULL;
-	/* VPC and SSH key carry no tags: the name and the id the state recorded */
-	if (list(&z, "/v2/vpcs", "vpcs", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    json_equal(json_object_get(v, "id"), json_object_get(pd, "vpc_id"))) {
-			p = xasprintf("/v2/vpcs/%s", cloud_jstr(v, "id"));
-			what = xasprintf("VPC %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	json_decref(all);
-	all = NULL;
-	if (list(&z, "/v2/account/keys", "ssh_keys", &all, err) < 0)
-		goto out;
-	json_array_foreach(all, i, v)
-	{
-		if (cloud_jstr(v, "name") && !strcmp(cloud_jstr(v, "name"), z.prefix) &&
-		    json_equal(json_object_get(v, "id"), json_object_get(pd, "ssh_key_id")) &&
-		    !json_is_true(json_object_get(pd, "ssh_key_foreign"))) {
-			p = xasprintf("/v2/account/keys/%lld", cloud_jid(v, "id"));
-			what = xasprintf("SSH key %s", z.prefix);
-			c1 = del(&z, p, what, err);
-			free(p);
-			free(what);
-			if (c1 < 0)
-				goto out;
-		}
-	}
-	if (cloud_forget_hosts(c, err) < 0)
+	if (delete_tags(&z, err) < 0 || cloud_forget_hosts(c, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	json_decref(all);
+	free(dl);
 	dz_close(&z);
 	return rc;
 }
@@ -1192,6 +1421,7 @@ const struct provider_ops provider_digitalocean = {
     .name = "digitalocean",
     .token_env = "DIGITALOCEAN_TOKEN",
     .validate = do_validate,
+    .check_api = do_check_api,
     .plan = do_plan,
     .up = do_up,
     .hosts = do_hosts,

@@ -12,6 +12,7 @@
  *       poll_interval: 1                 # seconds between action polls
  *       action_timeout: 600              # seconds an action may take
  *       request_timeout: 60              # seconds one HTTP request may take
+ *       endpoint: https://api.hetzner.cloud/v1   # https; plain http only to loopback
  *   servers:
  *     app1: { type: cx32, image: debian-12, location: nbg1,
  *             volumes: [{ name: data, size: 20 }] }
@@ -30,8 +31,9 @@
  * accepts only that key.  The root password the API returns when no SSH
  * key is given is never read (an SSH key is always given).
  *
- * The base URL is https://api.hetzner.cloud/v1, or $HCLOUD_ENDPOINT as for
- * the hcloud CLI.
+ * The base URL is https://api.hetzner.cloud/v1, or 'endpoint', or
+ * $HCLOUD_ENDPOINT as for the hcloud CLI; it must be https (plain http only
+ * to a loopback address), checked before any request.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,15 +107,21 @@ static const struct cloud_rules settings_rules = {
     .volume_name_rule = "a volume needs a 'name' of letters, digits and '-'",
     .volume_min_gb = 10,
     .volume_max_gb = 10240,
+    .endpoint_env = "HCLOUD_ENDPOINT",
     .volume_size_rule = "a volume needs a 'size' in GB (10 or more)",
 };
 
 static void hetzner_validate(const struct inventory *inv, const struct inv_layout *l,
                              const struct node *settings, struct diags *d)
 {
-	cloud_validate(&settings_rules, l, settings, d);
+	cloud_validate(&settings_rules, inv, l, settings, d);
 	if (!valid_label_value(inv->project))
 		diags_add(d, &l->pos, "project name '%s' cannot be a Hetzner label", inv->project);
+}
+
+static void hetzner_check_api(const struct node *settings, struct diags *d)
+{
+	cloud_check_endpoint(&settings_rules, settings, d);
 }
 
 /* ---- the API ---- */
@@ -185,6 +193,123 @@ static json_t *labels(const struct hz *z, const char *kind, const char *server)
 	if (server)
 		json_object_set_new(l, "server", json_string(server));
 	return l;
+}
+
+/* Does the resource carry the tool's mark? */
+static bool managed(const json_t *r, void *arg)
+{
+	const char *m = cloud_jstr(json_object_get(r, "labels"), "managed-by");
+
+	(void)arg;
+	return m && !strcmp(m, "provision");
+}
+
+/*
+ * The element named name, when the tool made it (managed-by): one carrying
+ * the layout's labels but not that mark is someone else's, never adopted.
+ */
+static json_t *find_mine(json_t *arr, const char *name)
+{
+	json_t *v = cloud_find_name(arr, name);
+
+	return v && managed(v, NULL) ? v : NULL;
+}
+
+struct kind_arg {
+	struct hz *z;
+	const char *kind; /* "networks" */
+};
+
+static int list(struct hz *z, const char *kind, json_t **out, struct pv_error *err);
+
+static int list_kind(void *arg, json_t **all, struct pv_error *err)
+{
+	struct kind_arg *a = arg;
+
+	return list(a->z, a->kind, all, err);
+}
+
+/* The resource of kind named name, whoever made it: a new reference, or NULL. */
+static int by_name(struct hz *z, const char *kind, const char *name, json_t **found,
+                   struct pv_error *err)
+{
+	char *esc = http_escape(name), *path = xasprintf("/%s?name=%s", kind, esc);
+	json_t *all = NULL;
+	int rc = http_get_all(&z->http, path, kind, HTTP_PAGES_HETZNER, &all, err);
+
+	*found = rc == 0 && json_array_size(all) ? json_incref(json_array_get(all, 0)) : NULL;
+	json_decref(all);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* Why a resource that has the layout's name is not ours. */
+static const char *not_ours_why(struct hz *z, const json_t *v)
+{
+	json_t *l = json_object_get(v, "labels");
+	const char *p = cloud_jstr(l, "project"), *e = cloud_jstr(l, "env"),
+	           *y = cloud_jstr(l, "layout");
+
+	if (p && e && y && !strcmp(p, z->c->inv->project) && !strcmp(e, z->c->env) &&
+	    !strcmp(y, z->c->layout->name))
+		return "it has this layout's labels but not managed-by=provision";
+	return "it does not carry this layout's labels";
+}
+
+/* After a 409: name the resource that holds the name, and say what to do. */
+static void name_taken(struct hz *z, const char *kind, const char *what, const char *name,
+                       struct pv_error *err)
+{
+	struct pv_error e = {{0}};
+	json_t *v = NULL;
+
+	if (by_name(z, kind, name, &v, &e) < 0 || !v)
+		return;
+	pv_error_set(err,
+	             "%s %s: the name is taken by %s %lld, which is not ours (%s): rename or "
+	             "delete it, or use another project, environment or layout name",
+	             what, name, what, cloud_jid(v, "id"), not_ours_why(z, v));
+	json_decref(v);
+}
+
+/*
+ * POST /kind once (cloud_create): the id of what was made or found goes to
+ * *id; the create's action (or actions), when it answered, to *actions.
+ */
+static int create(struct hz *z, const char *kind, const char *one, const char *name,
+                  const char *what, const char *host, json_t *body, long long *id, json_t **actions,
+                  long *status, struct pv_error *err)
+{
+	struct kind_arg ka = {z, kind};
+	char *path = xasprintf("/%s", kind);
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = what,
+	                          .name = name,
+	                          .path = path,
+	                          .body = body,
+	                          .one = one,
+	                          .list = list_kind,
+	                          .mine = managed,
+	                          .arg = &ka};
+	json_t *made = NULL, *resp = NULL;
+	int rc = cloud_create(&cc, &made, &resp, err);
+
+	if (rc < 0 && cc.status == 409)
+		name_taken(z, kind, what, name, err);
+	*id = cloud_jid(made, "id");
+	if (actions)
+		*actions = json_object_get(resp, "action")
+		               ? json_pack("[O]", json_object_get(resp, "action"))
+		               : json_incref(json_object_get(resp, "actions"));
+	if (status)
+		*status = cc.status;
+	json_decref(made);
+	json_decref(resp);
+	free(path);
+	return rc;
 }
 
 /* Send and expect one of the statuses (0 ends the list); the response stays in r. */
@@ -386,8 +511,11 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 
 static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
+	const char *subnet = cloud_str(node_get(c->settings, "network"), "subnet");
+
 	(void)err;
-	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12", out, n);
+	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12",
+	                   subnet ? subnet : "10.0.1.0/24", out, n);
 }
 
 /* ---- up ---- */
@@ -403,7 +531,7 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	k = find_id(keys, cloud_jid(pd, "ssh_key_id"));
 	if (!k)
-		k = cloud_find_name(keys, name);
+		k = find_mine(keys, name);
 	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
 		set_id(pd, "ssh_key_id", cloud_jid(k, "id"));
 		rc = state_save(z->c->state, err);
@@ -446,9 +574,12 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 	report_info(z->c->rep, NULL, "creating SSH key %s", name);
 	json_t *body = json_pack("{s:s, s:s, s:o}", "name", name, "public_key",
 	                         z->c->admin_public_key, "labels", labels(z, "ssh-key", NULL));
-	int c1 = call(z, "POST", "/ssh_keys", body, 0, &r, err, "creating the SSH key");
+	long long id;
+	long status;
+	int c1 =
+	    create(z, "ssh_keys", "ssh_key", name, "SSH key", NULL, body, &id, NULL, &status, err);
 	json_decref(body);
-	if (c1 < 0 && r.status == 409) {
+	if (c1 < 0 && status == 409) {
 		/* the project has this key under another name: use it, never delete it */
 		json_t *every = NULL, *v;
 		size_t i;
@@ -469,18 +600,14 @@ static int ensure_ssh_key(struct hz *z, bool *changed, struct pv_error *err)
 			}
 		}
 		json_decref(every);
-		http_response_release(&r);
 		if (c1 < 0)
 			goto out;
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
-	if (c1 < 0) {
-		http_response_release(&r);
+	if (c1 < 0)
 		goto out;
-	}
-	set_id(pd, "ssh_key_id", cloud_jid(json_object_get(r.json, "ssh_key"), "id"));
-	http_response_release(&r);
+	set_id(pd, "ssh_key_id", id);
 	*changed = true;
 	rc = state_save(z->c->state, err);
 out:
@@ -492,14 +619,13 @@ out:
 static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *nets = NULL, *n;
-	struct http_response r;
 	int rc = -1;
 
 	if (list(z, "networks", &nets, err) < 0)
 		goto out;
 	n = find_id(nets, cloud_jid(pd, "network_id"));
 	if (!n)
-		n = cloud_find_name(nets, z->prefix);
+		n = find_mine(nets, z->prefix);
 	if (n) {
 		if (cloud_jstr(n, "ip_range") && strcmp(cloud_jstr(n, "ip_range"), z->ip_range)) {
 			pv_error_set(err,
@@ -517,14 +643,15 @@ static int ensure_network(struct hz *z, bool *changed, struct pv_error *err)
 	    json_pack("{s:s, s:s, s:[{s:s, s:s, s:s}], s:o}", "name", z->prefix, "ip_range",
 	              z->ip_range, "subnets", "type", "cloud", "ip_range", z->subnet,
 	              "network_zone", z->zone, "labels", labels(z, "network", NULL));
-	int c1 = call(z, "POST", "/networks", body, 0, &r, err, "creating the network");
+	long long id;
+	int c1 = create(z, "networks", "network", z->prefix, "network", NULL, body, &id, NULL, NULL,
+	                err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "network_id", cloud_jid(json_object_get(r.json, "network"), "id"));
+		set_id(pd, "network_id", id);
 		*changed = true;
 		rc = state_save(z->c->state, err);
 	}
-	http_response_release(&r);
 out:
 	json_decref(nets);
 	return rc;
@@ -540,7 +667,7 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	f = find_id(fws, cloud_jid(pd, "firewall_id"));
 	if (!f)
-		f = cloud_find_name(fws, z->prefix);
+		f = find_mine(fws, z->prefix);
 	if (f) {
 		set_id(pd, "firewall_id", cloud_jid(f, "id"));
 		if (state_save(z->c->state, err) < 0)
@@ -570,16 +697,19 @@ static int ensure_firewall(struct hz *z, bool *changed, struct pv_error *err)
 	            json_array_size(rules));
 	json_t *body = json_pack("{s:s, s:O, s:o}", "name", z->prefix, "rules", rules, "labels",
 	                         labels(z, "firewall", NULL));
-	int c1 = call(z, "POST", "/firewalls", body, 0, &r, err, "creating the firewall");
+	long long id;
+	json_t *acts = NULL;
+	int c1 = create(z, "firewalls", "firewall", z->prefix, "firewall", NULL, body, &id, &acts,
+	                NULL, err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "firewall_id", cloud_jid(json_object_get(r.json, "firewall"), "id"));
+		set_id(pd, "firewall_id", id);
 		*changed = true;
 		rc = state_save(z->c->state, err);
 		if (rc == 0)
-			rc = wait_actions(z, json_object_get(r.json, "actions"), "firewall", err);
+			rc = wait_actions(z, acts, "firewall", err);
 	}
-	http_response_release(&r);
+	json_decref(acts);
 out:
 	json_decref(fws);
 	json_decref(rules);
@@ -686,6 +816,8 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 	}
 	if (r.status != 201) {
 		http_fail(&r, err, "creating server %s", name);
+		if (r.status == 409)
+			name_taken(z, "servers", "server", name, err);
 		/* a 5xx may come after the provider acted: look before trying again */
 		rc = r.status >= 500 ? 1 : -1;
 		goto out;
@@ -724,7 +856,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 		char *name = server_name(z, s->name);
 		json_t *srv = find_id(srvs, cloud_jid(o, "server_id"));
 		if (!srv)
-			srv = cloud_find_name(srvs, name);
+			srv = find_mine(srvs, name);
 		free(name);
 		if (srv) {
 			if (!state_str(o, "host_key")) {
@@ -767,10 +899,14 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			continue;
 		}
 		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 3; attempt++) {
-			if (attempt)
-				report_warn(c->rep, s->name, "%s; it does not exist: trying again",
-				            err->msg);
+		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
+			if (attempt) {
+				double d = http_retry_delay(&z->http, NULL, attempt - 1);
+				report_warn(c->rep, s->name,
+				            "%s; it does not exist: trying again in %.1f s",
+				            err->msg, d);
+				http_pause(d);
+			}
 			cr = create_server(z, s, o, &actions[i], err);
 			if (cr != 1)
 				break;
@@ -778,8 +914,7 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 			struct pv_error e2 = {{0}};
 			json_t *again = NULL;
 			char *nm = server_name(z, s->name);
-			if (list(z, "servers", &again, &e2) == 0 &&
-			    (srv = cloud_find_name(again, nm))) {
+			if (list(z, "servers", &again, &e2) == 0 && (srv = find_mine(again, nm))) {
 				report_warn(c->rep, s->name,
 				            "the create got no answer, but server %s exists (id "
 				            "%lld); adopting it",
@@ -855,7 +990,7 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 			char *name = xasprintf("%s-%s-%s", z->prefix, s->name, vn);
 			json_t *v = find_id(vols, cloud_jid(vs, key));
 			if (!v)
-				v = cloud_find_name(vols, name);
+				v = find_mine(vols, name);
 			if (v) {
 				set_id(vs, key, cloud_jid(v, "id"));
 				free(key);
@@ -873,18 +1008,18 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 			    cloud_str(sv->items[k], "format") ? cloud_str(sv->items[k], "format")
 			                                      : "ext4",
 			    "labels", lab);
-			struct http_response r;
-			int c1 = call(z, "POST", "/volumes", body, 0, &r, err, "creating a volume");
+			long long id;
+			json_t *acts = NULL;
+			int c1 = create(z, "volumes", "volume", name, "volume", s->name, body, &id,
+			                &acts, NULL, err);
 			json_decref(body);
 			if (c1 == 0) {
-				set_id(vs, key, cloud_jid(json_object_get(r.json, "volume"), "id"));
+				set_id(vs, key, id);
 				c1 = state_save(c->state, err);
 				if (c1 == 0)
-					c1 = wait_action(
-					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
-					    name, err);
+					c1 = wait_actions(z, acts, name, err);
 			}
-			http_response_release(&r);
+			json_decref(acts);
 			free(key);
 			free(name);
 			if (c1 < 0)
@@ -916,7 +1051,7 @@ static const char *lb_health_path(json_t *lb)
 static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	const struct node *lbs = node_get(c->settings, "load_balancer");
+	const struct node *lbs = cloud_lb(c);
 	json_t *pd = pdata(c), *all = NULL, *lb;
 	const char *hp = cloud_str(lbs, "health_path") ? cloud_str(lbs, "health_path") : "/";
 	char *name = NULL, *sel = NULL;
@@ -929,7 +1064,7 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 		goto out;
 	lb = find_id(all, cloud_jid(pd, "load_balancer_id"));
 	if (!lb)
-		lb = cloud_find_name(all, name);
+		lb = find_mine(all, name);
 	if (lb) {
 		set_id(pd, "load_balancer_id", cloud_jid(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
@@ -985,19 +1120,19 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 	              "round_robin", "services", svc_http, svc_tls, "targets", "type",
 	              "label_selector", "label_selector", "selector", sel, "use_private_ip", 1,
 	              "public_interface", 1, "labels", labels(z, "load-balancer", NULL));
-	struct http_response r;
-	int c1 = call(z, "POST", "/load_balancers", body, 0, &r, err, "creating the load balancer");
+	long long id;
+	json_t *acts = NULL;
+	int c1 = create(z, "load_balancers", "load_balancer", name, "load balancer", NULL, body,
+	                &id, &acts, NULL, err);
 	json_decref(body);
 	if (c1 == 0) {
-		set_id(pd, "load_balancer_id",
-		       cloud_jid(json_object_get(r.json, "load_balancer"), "id"));
+		set_id(pd, "load_balancer_id", id);
 		c1 = state_save(c->state, err);
 		if (c1 == 0)
-			c1 = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
-			                 "load balancer", err);
+			c1 = wait_actions(z, acts, "load balancer", err);
 		*changed = true;
 	}
-	http_response_release(&r);
+	json_decref(acts);
 	rc = c1;
 out:
 	json_decref(all);
@@ -1033,6 +1168,36 @@ out:
 
 /* ---- plan ---- */
 
+/*
+ * Plan for one named resource: 0 when up would create it, 1 when it is
+ * ours, 2 when the name is taken by one that is not ours (a line says so
+ * and what to do), -1 on error.
+ */
+static int plan_named(struct hz *z, const char *kind, const char *what, const char *name,
+                      json_t *labelled, struct buf *out, struct pv_error *err)
+{
+	json_t *v = cloud_find_name(labelled, name), *other = NULL;
+	int rc = 2;
+
+	if (v && managed(v, NULL))
+		return 1;
+	if (!v && by_name(z, kind, name, &other, err) < 0)
+		return -1;
+	if (!v && !(v = other))
+		return 0;
+	if (!strcmp(kind, "ssh_keys") &&
+	    cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key))
+		rc = 1; /* the operator's own key: up uses it */
+	else
+		buf_addf(out,
+		         "  ! cloud: %s %s: the name is taken by %s %lld, which is not ours (%s); "
+		         "up would fail: rename or delete it, or use another project, environment "
+		         "or layout name\n",
+		         what, name, what, cloud_jid(v, "id"), not_ours_why(z, v));
+	json_decref(other);
+	return rc;
+}
+
 static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
 	struct hz z;
@@ -1048,22 +1213,34 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 	    list(&z, "volumes", &vols, err) < 0 || list(&z, "load_balancers", &lbs, err) < 0)
 		goto out;
 	kn = ssh_key_name(&z);
-	if (!cloud_find_name(keys, kn))
+	int have;
+	if ((have = plan_named(&z, "ssh_keys", "SSH key", kn, keys, out, err)) < 0)
+		goto out;
+	if (have == 0)
 		buf_addf(out, "  + cloud: SSH key %s\n", kn);
-	if (!cloud_find_name(nets, z.prefix))
+	if ((have = plan_named(&z, "networks", "network", z.prefix, nets, out, err)) < 0)
+		goto out;
+	if (have == 0)
 		buf_addf(out, "  + cloud: network %s (%s, subnet %s)\n", z.prefix, z.ip_range,
 		         z.subnet);
 	rules = firewall_rules(&z, err);
-	if (!(f = cloud_find_name(fws, z.prefix)))
+	if ((have = plan_named(&z, "firewalls", "firewall", z.prefix, fws, out, err)) < 0)
+		goto out;
+	f = find_mine(fws, z.prefix);
+	if (have == 0)
 		buf_addf(out, "  + cloud: firewall %s (%zu rules)\n", z.prefix,
 		         json_array_size(rules));
-	else if (!rules_equal(json_object_get(f, "rules"), rules))
+	else if (f && !rules_equal(json_object_get(f, "rules"), rules))
 		buf_addf(out, "  ~ cloud: firewall %s: rules change\n", z.prefix);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		char *name = server_name(&z, s->name);
-		json_t *srv = cloud_find_name(srvs, name);
-		if (!srv)
+		json_t *srv = find_mine(srvs, name);
+		if ((have = plan_named(&z, "servers", "server", name, srvs, out, err)) < 0) {
+			free(name);
+			goto out;
+		}
+		if (have == 0)
 			buf_addf(out,
 			         "  + cloud: server %s (%s, %s, %s), host key pinned before first "
 			         "boot\n",
@@ -1079,18 +1256,28 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 		for (size_t k = 0; sv && k < sv->n; k++) {
 			char *vn = xasprintf("%s-%s-%s", z.prefix, s->name,
 			                     cloud_str(sv->items[k], "name"));
-			if (!cloud_find_name(vols, vn))
+			if ((have = plan_named(&z, "volumes", "volume", vn, vols, out, err)) < 0) {
+				free(vn);
+				free(name);
+				goto out;
+			}
+			if (have == 0)
 				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
 				         cloud_str(sv->items[k], "size"), name);
 			free(vn);
 		}
 		free(name);
 	}
-	if (node_get(c->settings, "load_balancer")) {
+	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
-		json_t *lb = cloud_find_name(lbs, ln);
-		const char *hp = cloud_str(node_get(c->settings, "load_balancer"), "health_path");
-		if (!lb)
+		json_t *lb = find_mine(lbs, ln);
+		const char *hp = cloud_str(cloud_lb(c), "health_path");
+		if ((have = plan_named(&z, "load_balancers", "load balancer", ln, lbs, out, err)) <
+		    0) {
+			free(ln);
+			goto out;
+		}
+		if (have == 0)
 			buf_addf(out, "  + cloud: load balancer %s\n", ln);
 		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
@@ -1135,56 +1322,135 @@ static bool ours(const struct hz *z, json_t *r)
 	       !strcmp(y, z->c->layout->name);
 }
 
-/* Delete every labelled resource of a kind; servers and volumes wait for their actions. */
-static int delete_kind(struct hz *z, const char *kind, const char *what, struct pv_error *err)
+/* The ids of one kind the state records. */
+static json_t *recorded(struct hz *z, const char *kind)
 {
-	json_t *all = NULL;
-	size_t i;
-	json_t *v;
+	json_t *pd = pdata(z->c), *ids = json_array(), *v;
+	const char *k;
+
+	if (!strcmp(kind, "servers")) {
+		json_object_foreach(hosts_obj(z->c, false), k, v)
+		{
+			if (cloud_jid(v, "server_id"))
+				json_array_append(ids, json_object_get(v, "server_id"));
+		}
+	} else if (!strcmp(kind, "volumes")) {
+		json_object_foreach(state_obj(pd, "volumes", false), k, v)
+		{
+			json_array_append(ids, v);
+		}
+	} else {
+		static const char *const keys[][2] = {{"load_balancers", "load_balancer_id"},
+		                                      {"firewalls", "firewall_id"},
+		                                      {"networks", "network_id"},
+		                                      {"ssh_keys", "ssh_key_id"}};
+		for (size_t i = 0; i < PV_ARRAY_SIZE(keys); i++)
+			if (!strcmp(kind, keys[i][0]) && json_object_get(pd, keys[i][1]))
+				json_array_append(ids, json_object_get(pd, keys[i][1]));
+	}
+	return ids;
+}
+
+struct del_arg {
+	struct hz *z;
+	const char *kind;
+};
+
+/* A request that succeeds also when the resource is gone (404); waits for its action. */
+static int gone_ok(struct hz *z, const char *method, const char *path, const char *msg,
+                   const char *name, struct pv_error *err)
+{
+	struct http_response r;
+	/* a detach or delete may be sent again: a second one finds it done or gone */
+	struct http_opts o = {.flags = HTTP_IDEMPOTENT};
+	int rc;
+
+	http_response_init(&r);
+	rc = http_request(&z->http, method, path, &o, &r, err);
+	if (rc < 0)
+		pv_error_prefix(err, "%s", msg);
+	else if (r.status != 404 && (r.status < 200 || r.status > 299))
+		rc = http_fail(&r, err, "%s", msg);
+	if (rc == 0 && r.status != 404 && json_object_get(r.json, "action"))
+		rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"), name, err);
+	http_response_release(&r);
+	return rc;
+}
+
+/* Is the volume still attached (a fresh look; a volume that is gone is not)? */
+static int still_attached(struct hz *z, long long id, bool *attached, struct pv_error *err)
+{
+	struct http_response r;
+	char *p = xasprintf("/volumes/%lld", id);
+	int rc;
+
+	http_response_init(&r);
+	rc = http_request(&z->http, "GET", p, NULL, &r, err);
+	free(p);
+	if (rc == 0 && r.status != 404 && r.status != 200)
+		rc = http_fail(&r, err, "looking at a volume");
+	*attached = rc == 0 && r.status == 200 &&
+	            cloud_jid(json_object_get(r.json, "volume"), "server") != 0;
+	http_response_release(&r);
+	return rc;
+}
+
+static int delete_one(const json_t *v, void *arg, struct pv_error *err)
+{
+	struct del_arg *a = arg;
+	struct hz *z = a->z;
+	long long id = cloud_jid(v, "id");
+	const char *name = cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?";
+	char *p, *msg;
 	int rc = 0;
 
-	if (list(z, kind, &all, err) < 0)
-		return -1;
-	json_array_foreach(all, i, v)
-	{
-		if (!ours(z, v))
-			continue; /* the selector said so; the labels must too */
-		long long id = cloud_jid(v, "id");
-		struct http_response r;
-		char *p;
-		if (!strcmp(kind, "volumes") && cloud_jid(v, "server")) {
-			p = xasprintf("/volumes/%lld/actions/detach", id);
-			rc = call(z, "POST", p, NULL, 0, &r, err, "detaching a volume");
-			free(p);
-			if (rc == 0)
-				rc = wait_action(z,
-				                 cloud_jid(json_object_get(r.json, "action"), "id"),
-				                 cloud_jstr(v, "name"), err);
-			http_response_release(&r);
-			if (rc < 0)
-				break;
-		}
-		report_info(z->c->rep, NULL, "deleting %s %s (id %lld)", what,
-		            cloud_jstr(v, "name"), id);
-		p = xasprintf("/%s/%lld", kind, id);
-		char *msg = xasprintf("deleting %s %s", what, cloud_jstr(v, "name"));
-		struct http_opts o = {0};
-		http_response_init(&r);
-		rc = http_request(&z->http, "DELETE", p, &o, &r, err);
-		if (rc < 0)
-			pv_error_prefix(err, "%s", msg);
-		else if (r.status != 404 && (r.status < 200 || r.status > 299))
-			rc = http_fail(&r, err, "%s", msg);
+	if (!strcmp(a->kind, "volumes") && cloud_jid(v, "server")) {
+		p = xasprintf("/volumes/%lld/actions/detach", id);
+		msg = xasprintf("detaching volume %s", name);
+		rc = gone_ok(z, "POST", p, msg, name, err);
 		free(p);
 		free(msg);
-		if (rc == 0 && json_object_get(r.json, "action"))
-			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
-			                 cloud_jstr(v, "name"), err);
-		http_response_release(&r);
+		/* a detach whose answer was lost may have happened: look before failing */
+		bool attached = true;
+		if (rc < 0 && still_attached(z, id, &attached, err) == 0 && !attached)
+			rc = 0;
 		if (rc < 0)
-			break;
+			return -1;
 	}
+	p = xasprintf("/%s/%lld", a->kind, id);
+	msg = xasprintf("deleting %s", name);
+	rc = gone_ok(z, "DELETE", p, msg, name, err);
+	free(p);
+	free(msg);
+	return rc;
+}
+
+/* Delete what is ours of one kind among what carries the layout's labels. */
+static int delete_kind(struct hz *z, const char *kind, const char *what, struct pv_error *err)
+{
+	json_t *all = NULL, *mine = json_array(), *ids = recorded(z, kind), *v;
+	struct del_arg a = {z, kind};
+	struct cloud_sweep sw = {.c = z->c,
+	                         .what = what,
+	                         .recorded = ids,
+	                         .managed = managed,
+	                         .del = delete_one,
+	                         .arg = &a};
+	size_t i;
+	int rc = -1;
+
+	if (list(z, kind, &all, err) < 0)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		if (ours(z, v)) /* the selector said so; the labels must too */
+			json_array_append(mine, v);
+	}
+	rc = cloud_sweep(&sw, mine, err);
+out:
 	json_decref(all);
+	json_decref(mine);
+	json_decref(ids);
 	return rc;
 }
 
@@ -1230,6 +1496,7 @@ const struct provider_ops provider_hetzner = {
     .name = "hetzner",
     .token_env = "HCLOUD_TOKEN",
     .validate = hetzner_validate,
+    .check_api = hetzner_check_api,
     .plan = hetzner_plan,
     .up = hetzner_up,
     .hosts = hetzner_hosts,

@@ -3,6 +3,7 @@
  */
 #include "provision/http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 
 #include <curl/curl.h>
@@ -49,15 +51,64 @@ static void http_note(struct http_client *c, const char *fmt, ...)
 	free(msg);
 }
 
+/* A loopback host: localhost, 127.0.0.0/8 in dotted form, or [::1]. */
+static bool loopback_host(const char *h, size_t n)
+{
+	char ip[64];
+	unsigned char a[16];
+
+	if (n == 9 && !strncasecmp(h, "localhost", 9))
+		return true;
+	if (n >= sizeof(ip))
+		return false;
+	if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
+		memcpy(ip, h + 1, n - 2);
+		ip[n - 2] = '\0';
+		return inet_pton(AF_INET6, ip, a) == 1 &&
+		       IN6_IS_ADDR_LOOPBACK((struct in6_addr *)a);
+	}
+	memcpy(ip, h, n);
+	ip[n] = '\0';
+	return inet_pton(AF_INET, ip, a) == 1 && a[0] == 127;
+}
+
+int http_endpoint_check(const char *url, struct pv_error *err)
+{
+	if (!url || !*url)
+		return pv_error_set(err, "the API endpoint is empty");
+	if (!strncasecmp(url, "https://", 8))
+		return url[8] && url[8] != '/' ? 0
+		                               : pv_error_set(err, "the API endpoint has no host");
+	if (strncasecmp(url, "http://", 7))
+		return pv_error_set(err, "the API endpoint must start with https://");
+	const char *h = url + 7;
+	size_t n = strcspn(h, "/?#");
+	/* user information would hide the real host from a quick look: never accepted */
+	if (memchr(h, '@', n))
+		return pv_error_set(err, "the API endpoint must not carry a user name or password");
+	if (h[0] == '[') {
+		const char *close = memchr(h, ']', n);
+		n = close ? (size_t)(close - h) + 1 : n;
+	} else {
+		const char *colon = memchr(h, ':', n);
+		n = colon ? (size_t)(colon - h) : n;
+	}
+	if (!loopback_host(h, n))
+		return pv_error_set(
+		    err,
+		    "the API endpoint '%s' is plain http: the API token would travel "
+		    "in clear; use https:// (plain http only for 127.0.0.0/8, ::1 "
+		    "or localhost)",
+		    url);
+	return 0;
+}
+
 int http_client_init(struct http_client *c, const char *base, const char *token,
                      struct pv_error *err)
 {
 	memset(c, 0, sizeof *c);
-	if (!base || !*base)
-		return pv_error_set(err, "API endpoint is empty");
-	if (strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0)
-		return pv_error_set(err, "API endpoint %s: must start with https:// or http://",
-		                    base);
+	if (http_endpoint_check(base, err) < 0)
+		return -1;
 	if (!token || !*token)
 		return pv_error_set(err, "API token is empty");
 	for (const char *p = token; *p; p++)
@@ -74,7 +125,7 @@ int http_client_init(struct http_client *c, const char *base, const char *token,
 	c->timeout_s = 60;
 	c->connect_timeout_s = 10;
 	c->max_attempts = 6;
-	c->backoff_base_s = 0.5;
+	c->backoff_base_s = 1;
 	c->backoff_max_s = 20;
 	c->max_wait_s = 3600;
 	c->rl_limit = -1;
@@ -214,8 +265,31 @@ static double backoff(const struct http_client *c, int attempt)
 		cap *= 2;
 	if (cap > c->backoff_max_s)
 		cap = c->backoff_max_s;
-	/* Full jitter, but never less than a tenth of the step. */
-	return cap * (0.1 + 0.9 * http_random01());
+	/* Equal jitter: clients spread out, and none comes back sooner than half the step. */
+	return cap * (0.5 + 0.5 * http_random01());
+}
+
+/* Retry-After in seconds, when the response names one (else -1). */
+static double retry_after(const struct http_response *r)
+{
+	bool ok;
+	long v = header_long(r, "retry-after", &ok);
+
+	return ok && v >= 0 ? (double)v : -1;
+}
+
+double http_retry_delay(const struct http_client *c, const struct http_response *r, int attempt)
+{
+	double d = r ? retry_after(r) : -1;
+
+	if (d > c->max_wait_s)
+		d = c->max_wait_s;
+	return d >= 0 ? d : backoff(c, attempt);
+}
+
+void http_pause(double seconds)
+{
+	http_sleep(seconds);
 }
 
 static bool method_is_safe(const char *method)
@@ -289,6 +363,9 @@ static int send_once(struct http_client *c, const char *method, const char *url,
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->connect_timeout_s);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* plain http goes to loopback only: never through a proxy named in the environment */
+	if (strncasecmp(url, "https://", 8))
+		curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
@@ -424,7 +501,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			continue;
 		}
 		if (st >= 500 && safe && !last) {
-			double d = backoff(c, attempt);
+			double d = http_retry_delay(c, r, attempt);
 			http_note(c, "%s: HTTP %ld; retrying in %.1f s", what, st, d);
 			c->retries++;
 			http_sleep(d);

@@ -382,7 +382,8 @@ static void preview_facts(struct scope *f, const char *provider)
 	scope_set_str(f, "address", "192.0.2.10");
 	scope_set_str(f, "private_address", "192.0.2.10");
 	scope_set_str(f, "bridge_address", "192.0.2.1");
-	if (!strcmp(provider, "local"))
+	/* every provider but static knows its private network (a cloud: its subnet) */
+	if (strcmp(provider, "static"))
 		scope_set_str(f, "private_network", "192.0.2.0/24");
 	scope_set_str(f, "os_id", "debian");
 	scope_set_str(f, "os_version_id", "12");
@@ -472,6 +473,26 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 			if (!seen)
 				say("", d.msgs[i]);
 		}
+		rc = PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	return rc;
+}
+
+int session_check_api(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = session_provider(s, l);
+	struct diags d;
+	int rc = PV_EXIT_OK;
+
+	if (!p)
+		return PV_EXIT_USAGE;
+	if (!p->check_api)
+		return PV_EXIT_OK;
+	diags_init(&d);
+	p->check_api(inventory_provider(s->inv, l->provider), &d);
+	if (d.n) {
+		print_diags(&d);
 		rc = PV_EXIT_USAGE;
 	}
 	diags_release(&d);

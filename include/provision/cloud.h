@@ -79,17 +79,34 @@ struct cloud_rules {
 	const char *volume_name_rule; /* "a volume needs a 'name' of ..." */
 	double volume_min_gb, volume_max_gb;
 	const char *volume_size_rule; /* "a volume needs a 'size' in GB ..." */
+	const char *endpoint_env; /* the variable that overrides the endpoint */
 };
 
 /*
- * The settings (known keys; token a secret reference; the network and the
+ * The API endpoint of the settings ('endpoint') and of the environment
+ * (r->endpoint_env) may carry the token: https, or plain http to a
+ * loopback address only (http_endpoint_check).
+ */
+void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings,
+                          struct diags *d);
+
+/*
+ * The settings (known keys; token a secret reference; the endpoint as
+ * cloud_check_endpoint; the network and the
  * load balancer as mappings with known keys, load balancer targets naming
- * servers of the layout, a health path starting with '/'; the time
+ * servers of one layout of inv, a health path starting with '/'; the time
  * settings in range) and each server's keys and volumes.  Returns the
  * load_balancer mapping, for the provider's own further checks, or NULL.
  */
-const struct node *cloud_validate(const struct cloud_rules *r, const struct inv_layout *l,
-                                  const struct node *settings, struct diags *d);
+const struct node *cloud_validate(const struct cloud_rules *r, const struct inventory *inv,
+                                  const struct inv_layout *l, const struct node *settings,
+                                  struct diags *d);
+
+/*
+ * The provider's load_balancer when it belongs to the layout (its targets
+ * are servers of it: all of them, validation makes sure), else NULL.
+ */
+const struct node *cloud_lb(const struct provider_ctx *c);
 
 /* ---- the API's JSON and the state ---- */
 
@@ -112,11 +129,13 @@ void cloud_drift(const struct provider_ctx *c, const char *kind, const struct in
 
 /*
  * The hosts of the state's entries that have an address, a host key and
- * a non-zero id_key (as facts: provider, id_key, the OS from the image
- * name such as debian-12 or ubuntu-24-04-x64).
+ * a non-zero id_key (as facts: provider, id_key, private_network (the
+ * provider's network subnet, what "PORT private" rules open to), the OS
+ * from the image name such as debian-12 or ubuntu-24-04-x64).
  */
 int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
-                const char *image_key, const char *default_image, struct host **out, size_t *n);
+                const char *image_key, const char *default_image, const char *private_network,
+                struct host **out, size_t *n);
 
 /*
  * Pin every server's host key (from the state) and wait until each answers
@@ -137,5 +156,65 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
  */
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
                  const char *why_not, struct buf *out);
+
+/* ---- create: once, whatever answer is lost ---- */
+
+/*
+ * One create that survives a lost answer and a 5xx: POST body to path;
+ * when no answer came or the answer was a 5xx, the provider may have acted
+ * all the same, so look first (list, then the one named name that mine
+ * accepts) and adopt what is there; otherwise wait (the answer's
+ * Retry-After, else backoff from about 1 s with jitter) and send again, at
+ * most attempts times in all.  A 4xx is final.  Returns 0 with *made the
+ * resource (a new reference) and *resp the create's whole answer (a new
+ * reference, for its actions) or NULL when it was found by looking; -1
+ * with *err otherwise.
+ */
+struct cloud_create {
+	struct http_client *http;
+	struct reporter *rep;
+	const char *host; /* for messages, or NULL */
+	const char *what; /* "network" */
+	const char *name; /* "shop-default-phase1": what a lost create is looked for by */
+	const char *path; /* "/networks" */
+	const json_t *body;
+	const char *one; /* the answer's member holding the resource: "network" */
+	int (*list)(void *arg, json_t **all, struct pv_error *err); /* the layout's of this kind */
+	bool (*mine)(const json_t *res, void *arg); /* NULL: any of that name */
+	void *arg;
+	int attempts; /* 0: 5 */
+	long status; /* out: the last answer's status, 0 when none came */
+};
+
+int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct pv_error *err);
+
+/* ---- destroy: delete only what is ours ---- */
+
+/* An id (integer or string) as text, for messages. */
+void cloud_id_text(const json_t *id, char *out, size_t n);
+
+/* Whether ids (an array, or NULL) holds id. */
+bool cloud_id_in(const json_t *ids, const json_t *id);
+
+/*
+ * One kind of resource destroy goes through.  Every resource of found
+ * (what the API lists for the layout's labels or tags) is the layout's,
+ * but only those whose id the state records (recorded) or that carry the
+ * tool's mark (managed) are ours: each of them is announced ("deleting
+ * volume NAME (id N)") and handed to del, which must also succeed when the
+ * resource is gone already.  Each other one is announced as "not ours,
+ * kept" and left alone.  Returns -1 at the first failed del.
+ */
+struct cloud_sweep {
+	struct provider_ctx *c;
+	const char *what; /* "volume" */
+	const json_t *recorded; /* array of ids, or NULL */
+	bool (*managed)(const json_t *res, void *arg);
+	int (*del)(const json_t *res, void *arg, struct pv_error *err);
+	void *arg;
+	size_t deleted, kept; /* counted by cloud_sweep */
+};
+
+int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err);
 
 #endif

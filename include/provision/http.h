@@ -15,9 +15,9 @@
  *   - 409 and 423 (conflict, locked): retried with backoff; the resource is
  *     busy with another action and will be free soon.  A name already taken
  *     (Hetzner's uniqueness_error) is returned at once: waiting cannot help.
- *   - 5xx and transport errors: retried with exponential backoff and full
- *     jitter, but only for requests that are safe to repeat (GET, PUT,
- *     DELETE, or HTTP_IDEMPOTENT).  A POST that creates something is not
+ *   - 5xx and transport errors: retried after the Retry-After the response
+ *     names, else with exponential backoff from 1 s and equal jitter, but only for requests that
+ * are safe to repeat (GET, PUT, DELETE, or HTTP_IDEMPOTENT).  A POST that creates something is not
  *     repeated blindly: its response may have been lost after the provider
  *     acted, so the caller must look (list by label) before creating again.
  *
@@ -48,7 +48,7 @@ struct http_client {
 	long timeout_s; /* one attempt, whole transfer (default 60) */
 	long connect_timeout_s; /* default 10 */
 	int max_attempts; /* per request, including the first (default 6) */
-	double backoff_base_s; /* first backoff (default 0.5 s) */
+	double backoff_base_s; /* first backoff (default 1 s) */
 	double backoff_max_s; /* cap on one backoff (default 20 s) */
 	double max_wait_s; /* longest single rate-limit wait (default 3600 s) */
 
@@ -88,12 +88,29 @@ struct http_response {
 	json_t *headers; /* object: lower-case name -> last value */
 };
 
+/*
+ * Whether url may carry a bearer token: https://, or plain http:// only to a
+ * loopback host (127.0.0.0/8, [::1], localhost), and no user information.
+ * http_client_init refuses any other base, before any request.
+ */
+int http_endpoint_check(const char *url, struct pv_error *err);
+
 int http_client_init(struct http_client *c, const char *base, const char *token,
                      struct pv_error *err);
 void http_client_release(struct http_client *c);
 
 void http_response_init(struct http_response *r);
 void http_response_release(struct http_response *r);
+
+/*
+ * How long to wait before attempt+1 (0 = the first retry): the response's
+ * Retry-After (at most max_wait_s), else the client's exponential backoff
+ * with jitter.  r may be NULL (no answer came).
+ */
+double http_retry_delay(const struct http_client *c, const struct http_response *r, int attempt);
+
+/* Sleep that long (seconds), whatever signals arrive. */
+void http_pause(double seconds);
 
 /* A response header by lower-case name, or NULL. */
 const char *http_header(const struct http_response *r, const char *name);

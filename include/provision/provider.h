@@ -47,6 +47,11 @@ struct provider_ops {
 	/* Check provider settings and the provider-specific keys of each server. */
 	void (*validate)(const struct inventory *inv, const struct inv_layout *l,
 	                 const struct node *settings, struct diags *d);
+	/*
+	 * What must hold before any API request, also for commands that do not
+	 * validate the whole layout (destroy): the endpoint the token goes to.
+	 */
+	void (*check_api)(const struct node *settings, struct diags *d);
 	/* Describe what up would create or change, one line each, touching nothing. */
 	int (*plan)(struct provider_ctx *c, struct buf *out, struct pv_error *err);
 	/* Create what is missing, start what is stopped; return all hosts of the layout. */

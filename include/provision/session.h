@@ -84,6 +84,8 @@ int session_load_roles(struct session *s);
 const struct inv_layout *session_layout(struct session *s, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
+/* The provider's checks before any API request (its check_api); exit code. */
+int session_check_api(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
 /* The provider's API token can be read (an input error, exit 2, when not); plan and up. */
 int session_provider_token(struct session *s, const struct inv_layout *l);

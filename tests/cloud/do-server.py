@@ -11,7 +11,9 @@ type and schemas are checked as JSON Schema draft 4.
 
 Resources: SSH keys (/v2/account/keys), VPCs, firewalls (applied to droplets
 by tag), droplets (tags, user_data, vpc_uuid; actions power_on), volumes
-(attach/detach actions), load balancers (targets by tag), actions.
+(attach/detach actions), load balancers (targets by tag), actions, and
+tags: made by the first droplet or volume that carries them and kept, as
+the API does, after it is gone (GET and DELETE /v2/tags/NAME).
 """
 import importlib.util
 import os
@@ -31,7 +33,7 @@ LOCK = core.LOCK
 STATE = core.STATE
 STATE.clear()
 STATE.update({"ssh_keys": {}, "vpcs": {}, "firewalls": {}, "droplets": {}, "volumes": {},
-              "load_balancers": {}, "actions": {}})
+              "load_balancers": {}, "actions": {}, "tags": {}})
 ONE = {"ssh_keys": "ssh_key", "vpcs": "vpc", "firewalls": "firewall", "droplets": "droplet",
        "volumes": "volume", "load_balancers": "load_balancer"}
 # path segment -> kind
@@ -41,6 +43,10 @@ ITEM_PATH = {"ssh_keys": "/v2/account/keys/{ssh_key_identifier}", "vpcs": "/v2/v
              "firewalls": "/v2/firewalls/{firewall_id}", "droplets": "/v2/droplets/{droplet_id}",
              "volumes": "/v2/volumes/{volume_id}",
              "load_balancers": "/v2/load_balancers/{lb_id}"}
+
+
+# a droplet made without a VPC lands in the region's default one, which lists no members here
+DEFAULT_VPC = "00000000-0000-4000-8000-000000000001"
 
 
 def nullable(s):
@@ -211,7 +217,7 @@ def create(kind, b, fail):
                        "netmask": "255.255.255.0", "gateway": "", "type": "private"})
         d = core.synth(res_schema(kind), {
             "id": did, "name": b["name"], "status": "new", "created_at": now(),
-            "tags": b.get("tags", []), "vpc_uuid": vpc["id"] if vpc else None,
+            "tags": b.get("tags", []), "vpc_uuid": vpc["id"] if vpc else DEFAULT_VPC,
             "networks": {"v4": v4, "v6": []}, "size_slug": b["size"],
             "image": {"slug": b["image"] if isinstance(b["image"], str) else None},
             "region": {"slug": b["region"]}, "volume_ids": [], "locked": False,
@@ -283,9 +289,39 @@ def delete(kind, r):
     return 204, None
 
 
+def note_tags(b):
+    for t in b.get("tags", []):
+        STATE["tags"].setdefault(t, {"name": t})
+
+
+def tag_view(name):
+    n = {k: sum(1 for r in STATE[k].values() if name in r.get("tags", []))
+         for k in ("droplets", "volumes")}
+    return {"name": name, "resources": {"count": sum(n.values()),
+                                        "droplets": {"count": n["droplets"]},
+                                        "volumes": {"count": n["volumes"]}}}
+
+
+def tag(method, name):
+    if name not in STATE["tags"]:
+        raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+    if method == "GET":
+        return 200, {"tag": tag_view(name)}
+    # deleting a tag takes it off every resource that carries it
+    del STATE["tags"][name]
+    for k in ("droplets", "volumes"):
+        for r in STATE[k].values():
+            r["tags"] = [t for t in r.get("tags", []) if t != name]
+    return 204, None
+
+
 def handle(method, tmpl, pv, q, body, fail):
     path = tmpl[len("/v2/"):]
     with LOCK:
+        if tmpl == "/v2/tags/{tag_id}" and method in ("GET", "DELETE"):
+            return tag(method, pv["tag_id"])
+        if method == "POST" and path in ("droplets", "volumes"):
+            note_tags(body)
         if tmpl == "/v2/actions/{action_id}":
             return 200, {"action": get("actions", pv["action_id"])}
         for seg, kind in SEG.items():

@@ -1096,6 +1096,10 @@ def main(setup=None):
     ap.add_argument("--apt-proxy", default="")
     ap.add_argument("--action-seconds", type=float, default=1.0)
     ap.add_argument("--max-per-page", type=int, default=50)
+    ap.add_argument("--also-listen", action="append", default=[],
+                    help="another address to serve on, same port ('bridge': the test "
+                         "bridge's own address), for tests that a client refuses a "
+                         "non-loopback http endpoint")
     ARGS = ap.parse_args()
     with open(ARGS.token, encoding="utf-8") as f:
         ARGS.token = f.read().strip()
@@ -1107,6 +1111,12 @@ def main(setup=None):
     srv = ThreadingHTTPServer(("127.0.0.1", ARGS.port), Handler)
     srv.daemon_threads = True
     ARGS.port = srv.server_address[1]
+    for addr in ARGS.also_listen:
+        if addr == "bridge":
+            addr = ARGS.prefix + ".1"
+        extra = ThreadingHTTPServer((addr, ARGS.port), Handler)
+        extra.daemon_threads = True
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
     with open(os.path.join(ARGS.dir, "port"), "w") as f:

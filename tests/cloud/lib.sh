@@ -242,3 +242,109 @@ do_inventory() {
 		        volumes: [{ name: data, size: 10 }]
 	EOF
 }
+
+# Lines in the test server's request log (0 before the first request).
+cloud_logged() {
+	if [ -f "$CLOUD_DIR/api/requests.jsonl" ]; then wc -l <"$CLOUD_DIR/api/requests.jsonl"; else echo 0; fi
+}
+
+# cloud_refused NAME PATTERN CMD...: the command exits 2 with a message
+# matching PATTERN (extended), shows no token, and sends the server nothing.
+cloud_refused() {
+	local name=$1 pattern=$2 before rc
+	shift 2
+	before=$(cloud_logged)
+	"$@" >"$WORK/$name.out" 2>&1
+	rc=$?
+	check "$name: exit 2 (got $rc)" test "$rc" = 2
+	check "$name: says why" grep -qE -- "$pattern" "$WORK/$name.out"
+	check "$name: the token never shows" sh -c "! grep -qF \"\$(cat '$CLOUD_DIR/token')\" '$WORK/$name.out'"
+	check "$name: not one request reached the server" test "$(cloud_logged)" = "$before"
+}
+
+# cloud_endpoint_refusals PROVIDER VARIABLE REMOTE: a plain-http endpoint
+# REMOTE (not loopback) from VARIABLE, from providers.PROVIDER.endpoint and
+# from an environment's override of it is refused by plan, up and destroy
+# (cloud_refused).  Needs $WORK/inventory.yml with "    poll_interval: 0.2"
+# under the provider; leaves it with the override appended.
+cloud_endpoint_refusals() {
+	local prov=$1 var=$2 remote=$3 line save
+	save=${!var}
+	export "$var=$remote"
+	cloud_refused env-plan "^environment variable $var: the API endpoint '$remote' is plain http" pv plan phase1
+	cloud_refused env-up "$var: .*plain http" pv up phase1 --only cloud
+	cloud_refused env-destroy "$var: .*plain http" pv destroy phase1 --yes
+	export "$var=$save"
+
+	sed -i "s|^    poll_interval: 0.2|    poll_interval: 0.2\n    endpoint: $remote|" "$WORK/inventory.yml"
+	line=$(grep -n '^    endpoint:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused inv-plan "inventory.yml:$line:15: 'endpoint' of provider '$prov': the API endpoint '$remote' is plain http" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain plan phase1
+	cloud_refused inv-up "inventory.yml:$line:15: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain up phase1 --only cloud
+	cloud_refused inv-destroy "inventory.yml:$line:15: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain destroy phase1 --yes
+	sed -i "/^    endpoint: /d" "$WORK/inventory.yml"
+
+	cat >>"$WORK/inventory.yml" <<-EOT
+		environments:
+		  staging:
+		    providers:
+		      $prov:
+		        endpoint: $remote
+	EOT
+	line=$(grep -n '^        endpoint:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused override-plan "inventory.yml:$line:19: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain -e staging plan phase1
+	cloud_refused override-destroy "inventory.yml:$line:19: 'endpoint' of provider '$prov'" \
+		env -u "$var" "$PROVISION" -i "$WORK/inventory.yml" --plain -e staging destroy phase1 --yes
+}
+
+# cloud_fault_round NAME KIND EXTRA: up with one fault of KIND (lost, or
+# status with EXTRA ', "status": 503') on the first request of each of
+# $FAULT_CREATES, then destroy with one on each of $FAULT_DELETES (both
+# "METHOD PATH-TEMPLATE" lists joined by '|'); after each, the resources
+# ($FAULT_COUNTS, a jq program over the server's state) must be
+# $FAULT_ONE_EACH and $FAULT_NONE.  Layout phase1.
+cloud_fault_round() {
+	local name=$1 kind=$2 extra=$3 before n
+	local -a cm=() dm=()
+	IFS='|' read -r -a cm <<<"$FAULT_CREATES"
+	IFS='|' read -r -a dm <<<"$FAULT_DELETES"
+
+	before=$(cloud_stats | jq .faults)
+	cloud_faults_each "$kind" "$extra" "${cm[@]}"
+	pv up phase1 --only cloud >"$WORK/up-$name" 2>&1
+	check "up with a $name on every create succeeds" test $? = 0
+	n=$(($(cloud_stats | jq .faults) - before))
+	check "up: each create's $name was met ($n of ${#cm[@]})" test "$n" = "${#cm[@]}"
+	check "up: one of each resource, none twice: $(cloud_state | jq -c "$FAULT_COUNTS")" \
+		test "$(cloud_state | jq -c "$FAULT_COUNTS")" = "$FAULT_ONE_EACH"
+	pv up phase1 --only cloud >"$WORK/up2-$name" 2>&1
+	check "a second up finds everything and makes nothing" sh -c "! grep -q 'creating' '$WORK/up2-$name'"
+
+	before=$(cloud_stats | jq .faults)
+	cloud_faults_each "$kind" "$extra" "${dm[@]}"
+	pv destroy phase1 --yes >"$WORK/destroy-$name" 2>&1
+	check "destroy with a $name on every delete and the detach succeeds" test $? = 0
+	n=$(($(cloud_stats | jq .faults) - before))
+	check "destroy: each $name was met ($n of ${#dm[@]})" test "$n" = "${#dm[@]}"
+	check "destroy: nothing is left: $(cloud_state | jq -c "$FAULT_COUNTS")" \
+		test "$(cloud_state | jq -c "$FAULT_COUNTS")" = "$FAULT_NONE"
+}
+
+# cloud_faults_each KIND EXTRA MATCH...: one fault of KIND on the first request of each MATCH
+cloud_faults_each() {
+	local kind=$1 extra=$2 m list=
+	shift 2
+	for m in "$@"; do list="$list${list:+,}{\"match\": \"$m\", \"kind\": \"$kind\"$extra, \"count\": 1}"; done
+	cloud_ctl faults "[$list]"
+}
+
+# cloud_check_resend_wait PATH: the last two POSTs to PATH (a create refused
+# with a 503, then sent again) are at least half a second apart.
+cloud_check_resend_wait() {
+	local gap
+	gap=$(jq -s --arg p "$1" '[.[] | select(.method == "POST" and .path == $p)] | .[-2:] | .[1].t - .[0].t' "$CLOUD_DIR/api/requests.jsonl")
+	check "a create after a 503 is sent again after a wait, not at once (${gap} s)" jq -en "$gap >= 0.5"
+}

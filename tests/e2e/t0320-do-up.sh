@@ -24,7 +24,7 @@ pvj up phase1 >"$WORK/up1.json" 2>"$WORK/up1.err" || {
 }
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
 state=$(cloud_state)
-check "one droplet tagged with the layout and the server" test "$(jq -c '[.droplets[] | .tags]' <<<"$state")" = '[["pv:shop:default:phase1","pv:shop:default:phase1:app1"]]'
+check "one droplet tagged with the layout, the server and the tool's mark" test "$(jq -c '[.droplets[] | .tags]' <<<"$state")" = '[["pv:shop:default:phase1","pv:shop:default:phase1:app1","managed-by:provision"]]'
 check "one VPC, one firewall, one SSH key, one volume" test "$(jq -c '[(.vpcs|length), (.firewalls|length), (.ssh_keys|length), (.volumes|length)]' <<<"$state")" = "[1,1,1,1]"
 check "the firewall applies to the layout's tag and opens 22, 80, 443" test "$(jq -c '.firewalls[] | [.tags, ([.inbound_rules[] | select(.protocol == "tcp") | .ports] | sort)]' <<<"$state")" = '[["pv:shop:default:phase1"],["22","443","80"]]'
 check "the volume is attached to the droplet" test "$(jq -c '[.volumes[].droplet_ids[]] == [.droplets[].id]' <<<"$state")" = true

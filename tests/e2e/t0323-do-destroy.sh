@@ -61,7 +61,8 @@ left=$(do_left shop:default:phase2 shop-default-phase2)
 check "nothing of the layout is left${left:+: $left}" test -z "$left"
 check "the other SSH key and VPC are kept" test "$(cloud_state | jq -c '[.ssh_keys[].name, .vpcs[].name]')" = '["someone-else","other-vpc"]'
 order=$(jq -r 'select(.method == "DELETE") | .path | split("/")[2]' "$CLOUD_DIR/api/requests.jsonl" | uniq | tr '\n' ' ')
-check "deleted in dependency order: $order" test "$order" = "load_balancers volumes droplets firewalls vpcs account "
+check "deleted in dependency order: $order" test "$order" = "load_balancers volumes droplets firewalls vpcs account tags "
+check "the tags the tool made are gone" test "$(cloud_state | jq -c '.tags | keys')" = '[]'
 check "no host of the layout is left" sh -c "! pgrep -f '[s]ystemd-nspawn.*-M hc$(cat "$CLOUD_DIR/api/port")-' >/dev/null"
 check "no pinned host key is left" sh -c "! grep -q . '$WORK/.provision/known_hosts' 2>/dev/null"
 viol=$(cloud_violations)

@@ -410,6 +410,54 @@ static void test_bad_input(void)
 	free(esc);
 }
 
+/* The token goes over https, or over plain http to loopback only. */
+static void test_endpoint_check(void)
+{
+	static const char *const ok[] = {
+	    "https://api.hetzner.cloud/v1", "HTTPS://api.example.com",
+	    "http://127.0.0.1:8080/v1",     "http://127.9.8.7/v1",
+	    "http://localhost:80",          "http://LOCALHOST/v1",
+	    "http://[::1]:9000/v1",         "http://[::1]",
+	};
+	static const char *const bad[] = {
+	    "http://anything/v1",
+	    "http://10.0.0.1:8080/v1",
+	    "http://127.0.0.1.example.com/v1",
+	    "http://localhost.example.com/v1",
+	    "http://127.0.0.1@example.com/v1",
+	    "http://user:pw@127.0.0.1/v1",
+	    "http://[::2]/v1",
+	    "http://[::ffff:127.0.0.1]/v1",
+	    "http://0x7f000001/v1",
+	    "http://128.0.0.1/v1",
+	    "ftp://127.0.0.1/",
+	    "//api.example.com",
+	    "https://",
+	    "",
+	};
+	struct pv_error e;
+	struct http_client c;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		e.msg[0] = '\0';
+		CHECK(http_endpoint_check(ok[i], &e) == 0);
+		if (e.msg[0])
+			printf("  %s: %s\n", ok[i], e.msg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (http_endpoint_check(bad[i], &e) == 0) {
+			CHECK(!"accepted");
+			printf("  accepted: %s\n", bad[i]);
+		} else {
+			CHECK(1);
+		}
+	}
+	/* the client refuses such a base before any request */
+	CHECK(http_client_init(&c, "http://example.com/v1", "t", &e) == -1);
+	CHECK_HAS(e.msg, "plain http");
+	CHECK(strstr(e.msg, "Bearer") == NULL);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -420,6 +468,7 @@ int main(void)
 	RUN(test_paging);
 	RUN(test_conflicts);
 	RUN(test_bad_input);
+	RUN(test_endpoint_check);
 	curl_global_cleanup();
 	return check_done("test-http");
 }
