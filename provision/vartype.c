@@ -308,6 +308,7 @@ void vartype_describe(const struct vartype *t, struct buf *out)
 			buf_adds(out, "'https://'");
 		for (size_t i = 0; i < t->n_schemes; i++)
 			buf_addf(out, "%s'%s://'", i ? " or " : "", t->schemes[i]);
+		buf_adds(out, " and no user name or password");
 		break;
 	case VT_SECRET:
 		buf_adds(out, kinds[t->kind].desc);
