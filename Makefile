@@ -37,7 +37,7 @@ build/obj/%.o: provision/%.c $(HDR) | check-deps
 	@mkdir -p build/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build/unit/%: tests/unit/%.c tests/unit/check.h $(LIBOBJ)
+build/unit/%: tests/unit/%.c tests/unit/check.h $(wildcard tests/unit/*.h) $(LIBOBJ)
 	@mkdir -p build/unit
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBOBJ) $(LDLIBS)
 
