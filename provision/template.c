@@ -100,7 +100,7 @@ struct tnode {
 	size_t start, end; /* TN_TEXT: the slice */
 	struct expr expr; /* TN_VAR */
 	struct branch *branches; /* TN_IF */
-	size_t n_branches;
+	size_t n_branches, alloc_branches;
 	char *var; /* TN_FOR: loop variable */
 	struct operand seq; /* TN_FOR: what is iterated */
 	struct tlist body; /* TN_FOR */
@@ -117,9 +117,9 @@ struct tpl {
 	struct tok *toks;
 	size_t n_toks, alloc_toks;
 	size_t idx; /* next token to parse */
+	int depth; /* if/for blocks open while parsing */
 	struct buf *out;
-	size_t out_start; /* out held this much before the render began */
-	struct tplfmt_sh sh; /* TPL_SHELL: where the output stands */
+	struct tplfmt_scan sh; /* TPL_SHELL: where the output stands */
 };
 
 /* ---- positions and errors ---- */
@@ -600,6 +600,15 @@ static int parse_cond(struct lexer *lx, struct cond *c)
 static int parse_block(struct tpl *t, struct tlist *out, const char *opener, size_t opener_off,
                        const char **ender);
 
+/* One more if/for block opens at tag_off; too many nested is an error, not a stack overflow. */
+static int enter_block(struct tpl *t, size_t tag_off, const char *what)
+{
+	if (++t->depth > TPL_MAX_DEPTH)
+		return tpl_error(t, tag_off, "'%s' nested deeper than %d levels", what,
+		                 TPL_MAX_DEPTH);
+	return 0;
+}
+
 /* if / elif / else / endif; lx stands after the "if" keyword. */
 static int parse_if(struct tpl *t, struct tlist *out, struct lexer *lx, size_t tag_off)
 {
@@ -616,7 +625,7 @@ static int parse_if(struct tpl *t, struct tlist *out, struct lexer *lx, size_t t
 		const struct tok *k;
 		const char *ender = NULL;
 
-		n->branches = xrealloc(n->branches, (n->n_branches + 1) * sizeof(*n->branches));
+		PV_GROW(n->branches, n->n_branches + 1, n->alloc_branches);
 		b = &n->branches[n->n_branches++];
 		memset(b, 0, sizeof(*b));
 		b->has_cond = has_cond;
@@ -716,13 +725,17 @@ static int parse_block(struct tpl *t, struct tlist *out, const char *opener, siz
 		}
 		if (lex_is(&lx, "if")) {
 			lex_next(&lx);
-			if (parse_if(t, out, &lx, k->start) < 0)
+			if (enter_block(t, k->start, "if") < 0 ||
+			    parse_if(t, out, &lx, k->start) < 0)
 				goto out;
+			t->depth--;
 			continue;
 		}
 		if (lex_is(&lx, "for")) {
-			if (parse_for(t, out, &lx, k->start) < 0)
+			if (enter_block(t, k->start, "for") < 0 ||
+			    parse_for(t, out, &lx, k->start) < 0)
 				goto out;
+			t->depth--;
 			continue;
 		}
 		for (size_t i = 0; i < PV_ARRAY_SIZE(words); i++) {
@@ -921,8 +934,8 @@ static int render_items(struct tpl *t, const struct expr *e, const struct node *
 		if (j > 0 && emit(t, sep, strlen(sep)) < 0)
 			return -1;
 		buf_reset(&q);
-		if (tplfmt_value(t->mode, &t->sh, t->out, t->out_start,
-		                 it->scalar ? it->scalar : "", false, &q, &why) < 0)
+		if (tplfmt_value(t->mode, &t->sh, t->out, it->scalar ? it->scalar : "", false, &q,
+		                 &why) < 0)
 			rc = err_format(t, e, it, why);
 		else
 			rc = emit(t, q.s, q.len);
@@ -1100,8 +1113,7 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 	if (!have_str && take_scalar(t, e, v, &val, &secret) < 0)
 		goto out;
 	buf_reset(&q);
-	if (tplfmt_value(t->mode, &t->sh, t->out, t->out_start, val.s ? val.s : "", escaped, &q,
-	                 &why) < 0) {
+	if (tplfmt_value(t->mode, &t->sh, t->out, val.s ? val.s : "", escaped, &q, &why) < 0) {
 		err_format(t, e, origin, why);
 		goto out;
 	}
@@ -1327,8 +1339,7 @@ int tpl_render(struct buf *out, const char *text, const struct pos *start, const
 	t.err = err ? err : &scratch;
 	t.out = out;
 
-	tplfmt_sh_init(&t.sh, old_len);
-	t.out_start = old_len;
+	tplfmt_scan_init(&t.sh, old_len);
 	if (scan(&t) < 0)
 		goto out;
 	if (mode == TPL_DECLARED && declared_format(&t) < 0)
@@ -1350,7 +1361,7 @@ out:
 		*secret = true;
 	tlist_release(&root);
 	free(t.toks);
-	tplfmt_sh_release(&t.sh);
+	tplfmt_scan_release(&t.sh);
 	return rc;
 }
 

@@ -21,10 +21,12 @@ enum sh_ctx {
 	SH_COMMENT,
 };
 
-void tplfmt_sh_init(struct tplfmt_sh *sc, size_t start)
+void tplfmt_scan_init(struct tplfmt_scan *sc, size_t start)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->pos = start;
+	sc->line_off = sc->line_pos = start;
+	sc->lword_start = sc->lline_start = true;
 	sc->depth = 1;
 	sc->stack[0] = SH_BARE;
 	sc->word_start = true;
@@ -32,13 +34,13 @@ void tplfmt_sh_init(struct tplfmt_sh *sc, size_t start)
 	buf_init(&sc->hd_line, 4096);
 }
 
-void tplfmt_sh_release(struct tplfmt_sh *sc)
+void tplfmt_scan_release(struct tplfmt_scan *sc)
 {
 	buf_release(&sc->hd_delim);
 	buf_release(&sc->hd_line);
 }
 
-static void sh_push(struct tplfmt_sh *sc, enum sh_ctx c)
+static void sh_push(struct tplfmt_scan *sc, enum sh_ctx c)
 {
 	if (sc->depth >= TPLFMT_SH_DEPTH) {
 		sc->too_deep = true;
@@ -48,7 +50,7 @@ static void sh_push(struct tplfmt_sh *sc, enum sh_ctx c)
 	sc->stack[sc->depth++] = (unsigned char)c;
 }
 
-static void sh_pop(struct tplfmt_sh *sc)
+static void sh_pop(struct tplfmt_scan *sc)
 {
 	if (sc->depth > 1)
 		sc->depth--;
@@ -61,7 +63,7 @@ static bool sh_word_break(char c)
 }
 
 /* The delimiter word after "<<": quotes make the here-document literal. */
-static void sh_heredoc_delim(struct tplfmt_sh *sc, char c)
+static void sh_heredoc_delim(struct tplfmt_scan *sc, char c)
 {
 	if (sc->hd_dash_ok && c == '-') {
 		sc->hd_strip = true;
@@ -82,7 +84,7 @@ static void sh_heredoc_delim(struct tplfmt_sh *sc, char c)
 	buf_addc(&sc->hd_delim, c);
 }
 
-static void sh_feed(struct tplfmt_sh *sc, char c)
+static void sh_feed(struct tplfmt_scan *sc, char c)
 {
 	enum sh_ctx top = (enum sh_ctx)sc->stack[sc->depth - 1];
 
@@ -201,7 +203,7 @@ static void add_escaped(struct buf *res, const char *v, const char *set)
 	}
 }
 
-static int shell_value(struct tplfmt_sh *sc, const struct buf *out, const char *val,
+static int shell_value(struct tplfmt_scan *sc, const struct buf *out, const char *val,
                        struct buf *res, const char **why)
 {
 	enum sh_ctx top;
@@ -321,25 +323,26 @@ static bool any_of(const char *v, const char *set)
 	return strpbrk(v, set) != NULL;
 }
 
-/* Where the end of out stands on its current line. */
-static enum line_ctx line_context(const struct line_rules *r, const struct buf *out, size_t start,
-                                  const char **line)
+/* Where the end of out stands on its current line; reads only what is new. */
+static enum line_ctx line_context(const struct line_rules *r, struct tplfmt_scan *sc,
+                                  const struct buf *out, const char **line)
 {
-	size_t b = out->len;
-	enum line_ctx c = LC_BARE;
-	bool word_start = true, line_start = true;
+	enum line_ctx c = (enum line_ctx)sc->lctx;
 
-	while (b > start && out->s[b - 1] != '\n')
-		b--;
-	*line = out->s + b;
-	for (size_t i = b; i < out->len; i++) {
+	for (size_t i = sc->line_pos; i < out->len; i++) {
 		char ch = out->s[i];
 
+		if (ch == '\n') {
+			c = LC_BARE;
+			sc->line_off = i + 1;
+			sc->lword_start = sc->lline_start = true;
+			continue;
+		}
 		switch (c) {
 		case LC_COMMENT:
 			break;
 		case LC_DQ:
-			if (ch == '\\' && i + 1 < out->len)
+			if (ch == '\\' && i + 1 < out->len && out->s[i + 1] != '\n')
 				i++;
 			else if (ch == '"')
 				c = LC_BARE;
@@ -350,12 +353,14 @@ static enum line_ctx line_context(const struct line_rules *r, const struct buf *
 					i++;
 				else
 					c = LC_BARE;
-			} else if (ch == '\\' && r->mode == TPL_PGCONF && i + 1 < out->len) {
+			} else if (ch == '\\' && r->mode == TPL_PGCONF && i + 1 < out->len &&
+			           out->s[i + 1] != '\n') {
 				i++;
 			}
 			break;
 		case LC_BARE:
-			if (ch == '#' && (line_start || (r->comment_inline && word_start)))
+			if (ch == '#' &&
+			    (sc->lline_start || (r->comment_inline && sc->lword_start)))
 				c = LC_COMMENT;
 			else if (ch == '"' && r->dq)
 				c = LC_DQ;
@@ -363,9 +368,12 @@ static enum line_ctx line_context(const struct line_rules *r, const struct buf *
 				c = LC_SQ;
 			break;
 		}
-		word_start = ch == ' ' || ch == '\t';
-		line_start = line_start && word_start;
+		sc->lword_start = ch == ' ' || ch == '\t';
+		sc->lline_start = sc->lline_start && sc->lword_start;
 	}
+	sc->line_pos = out->len;
+	sc->lctx = c;
+	*line = out->s + sc->line_off;
 	return c;
 }
 
@@ -378,13 +386,13 @@ static const struct line_rules *rules_for(enum tpl_mode mode)
 	return &rules[0];
 }
 
-static int line_value(enum tpl_mode mode, const struct buf *out, size_t start, const char *val,
-                      bool escaped, struct buf *res, const char **why)
+static int line_value(enum tpl_mode mode, struct tplfmt_scan *sc, const struct buf *out,
+                      const char *val, bool escaped, struct buf *res, const char **why)
 {
 	static char msg[160];
 	const struct line_rules *r = rules_for(mode);
 	const char *line;
-	enum line_ctx c = line_context(r, out, start, &line);
+	enum line_ctx c = line_context(r, sc, out, &line);
 	bool exec_line = false;
 
 	if (has_ctl(val)) {
@@ -460,8 +468,8 @@ static int line_value(enum tpl_mode mode, const struct buf *out, size_t start, c
 	return 0;
 }
 
-int tplfmt_value(enum tpl_mode mode, struct tplfmt_sh *sc, const struct buf *out, size_t start,
-                 const char *val, bool escaped, struct buf *res, const char **why)
+int tplfmt_value(enum tpl_mode mode, struct tplfmt_scan *sc, const struct buf *out, const char *val,
+                 bool escaped, struct buf *res, const char **why)
 {
 	switch (mode) {
 	case TPL_VERBATIM:
@@ -470,6 +478,6 @@ int tplfmt_value(enum tpl_mode mode, struct tplfmt_sh *sc, const struct buf *out
 	case TPL_SHELL:
 		return shell_value(sc, out, val, res, why);
 	default:
-		return line_value(mode, out, start, val, escaped, res, why);
+		return line_value(mode, sc, out, val, escaped, res, why);
 	}
 }

@@ -19,8 +19,14 @@
 
 #define TPLFMT_SH_DEPTH 32
 
-/* The shell scanner's state; it reads the output once, front to back. */
-struct tplfmt_sh {
+/* Where the output stands; the output is read once, front to back. */
+struct tplfmt_scan {
+	/* the line-oriented formats: the current line */
+	size_t line_off; /* where it starts */
+	size_t line_pos; /* read up to here */
+	int lctx; /* enum line_ctx */
+	bool lword_start, lline_start;
+	/* shell */
 	size_t pos; /* bytes of the output read so far */
 	unsigned char stack[TPLFMT_SH_DEPTH];
 	unsigned short parens[TPLFMT_SH_DEPTH]; /* open '(' inside a $( ) frame */
@@ -32,18 +38,18 @@ struct tplfmt_sh {
 	bool too_deep;
 };
 
-void tplfmt_sh_init(struct tplfmt_sh *sc, size_t start);
-void tplfmt_sh_release(struct tplfmt_sh *sc);
+void tplfmt_scan_init(struct tplfmt_scan *sc, size_t start);
+void tplfmt_scan_release(struct tplfmt_scan *sc);
 
 /*
- * Append val to res as format mode writes it at the end of out (whose
- * first start bytes belong to someone else).  escaped: the template
+ * Append val to res as format mode writes it at the end of out (sc was
+ * initialised with the length out had before the render began).  escaped: the template
  * already escaped the value with a filter (sh, escape, double, host), so
  * only the checks that no escaping can replace apply.  On refusal returns
  * -1 and *why is a phrase such as "holds a line break or control
  * character, which a sshd file cannot carry".
  */
-int tplfmt_value(enum tpl_mode mode, struct tplfmt_sh *sc, const struct buf *out, size_t start,
+int tplfmt_value(enum tpl_mode mode, struct tplfmt_scan *sc, const struct buf *out,
                  const char *val, bool escaped, struct buf *res, const char **why);
 
 #endif

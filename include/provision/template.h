@@ -64,6 +64,9 @@ enum tpl_mode {
 	TPL_DECLARED, /* the text's first line declares one of the above */
 };
 
+/* {% if %} and {% for %} nest at most this deep. */
+#define TPL_MAX_DEPTH 64
+
 /* The format named name ("sshd"); -1 when there is none of that name. */
 int tpl_mode_parse(const char *name, enum tpl_mode *out);
 /* "plain, shell, verbatim, ..." for messages. */

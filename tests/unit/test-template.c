@@ -861,6 +861,26 @@ static void test_malformed(void)
 	           "<template>:1:23: unknown tag 'bogus'");
 	/* ... and before anything is rendered */
 	want_error("{{ nope }}{{ name | bad }}", "<template>:1:21: unknown filter 'bad'");
+	/* nesting is bounded: 64 blocks parse, the 65th is an error at its tag */
+	{
+		struct buf deep = BUF_INIT;
+		char *got;
+		struct pv_error err;
+
+		for (int i = 0; i < 64; i++)
+			buf_adds(&deep, "{% if t %}");
+		buf_adds(&deep, "x");
+		for (int i = 0; i < 64; i++)
+			buf_adds(&deep, "{% endif %}");
+		got = render(deep.s, NULL, TPL_TEXT, NULL, &err);
+		CHECK_STR(got, "x");
+		free(got);
+		buf_reset(&deep);
+		for (int i = 0; i < 50000; i++)
+			buf_adds(&deep, i % 2 ? "{% if t %}" : "{% for p in pkgs %}");
+		want_error(deep.s, "<template>:1:929: 'for' nested deeper than 64 levels");
+		buf_release(&deep);
+	}
 	/* from a start position */
 	want_error_at("{% bogus %}", &start, "t.conf:5:6: unknown tag 'bogus'");
 	want_error_at("ok\n{{ name | nope }}", &start, "t.conf:6:11: unknown filter 'nope'");
