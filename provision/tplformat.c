@@ -123,8 +123,8 @@ static void sh_feed(struct tplfmt_scan *sc, char c)
 		if (c == '\n') {
 			sh_pop(sc);
 			sc->word_start = true;
-			if (sc->heredoc == 2 && sc->depth == 1)
-				sc->heredoc = 3;
+			if (sc->heredoc == 2)
+				sc->heredoc = sc->hd_delim.len ? 3 : 0;
 		}
 		return;
 	case SH_BQ:
@@ -173,7 +173,7 @@ static void sh_feed(struct tplfmt_scan *sc, char c)
 		sc->hd_dash_ok = true;
 		buf_reset(&sc->hd_delim);
 		c = 0; /* "<<<" is not a third '<' */
-	} else if (c == '\n' && sc->heredoc == 2 && sc->depth == 1) {
+	} else if (c == '\n' && sc->heredoc == 2) {
 		sc->heredoc = sc->hd_delim.len ? 3 : 0;
 		buf_reset(&sc->hd_line);
 	}

@@ -268,6 +268,9 @@ static void test_shell_contexts(void)
 	     "cat <<EOF\na \\$x \\`y\\` \\\\\nEOF\n");
 	want(TPL_SHELL, "cat <<'EOF'\n{{ v }}\nEOF\n", "a $x", "cat <<'EOF'\na $x\nEOF\n");
 	want(TPL_SHELL, "cat <<EOF\n{{ v }}\nEOF\n", "a\nEOF\n:>m4", NULL);
+	/* also inside $( ) */
+	want(TPL_SHELL, "x=$(cat <<EOF\n{{ v }}\nEOF\n)", "$(id) 'a'",
+	     "x=$(cat <<EOF\n\\$(id) 'a'\nEOF\n)");
 	/* after the here-document the shell is back to normal words */
 	want(TPL_SHELL, "cat <<-EOF\n\tx\n\tEOF\necho {{ v }}", "a b",
 	     "cat <<-EOF\n\tx\n\tEOF\necho 'a b'");
