@@ -9,6 +9,7 @@
 #   make install    bin/provision, roles, templates, man pages, completion under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
 #   make deb        build/provision_VERSION_ARCH.deb (apt install ./build/provision_*.deb)
+#   make fuzz       libFuzzer targets (clang) and their seed corpora, then a short run
 
 CC ?= cc
 PREFIX ?= /usr/local
@@ -33,9 +34,9 @@ LIBOBJ := $(filter-out build/obj/main.o,$(OBJ))
 HDR := $(wildcard include/provision/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
-FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c)
+FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c)
 
-.PHONY: all deps test unit e2e lint format demo bench clean check-deps install uninstall deb
+.PHONY: all deps test unit e2e lint format demo bench clean check-deps install uninstall deb fuzz fuzz-build fuzz-smoke
 
 all: bin/provision
 
@@ -47,7 +48,7 @@ build/obj/%.o: provision/%.c $(HDR) | check-deps
 	@mkdir -p build/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build/unit/%: tests/unit/%.c tests/unit/check.h $(LIBOBJ)
+build/unit/%: tests/unit/%.c tests/unit/check.h $(wildcard tests/unit/*.h) $(LIBOBJ)
 	@mkdir -p build/unit
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIBOBJ) $(LDLIBS)
 
@@ -67,7 +68,41 @@ e2e: bin/provision
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory fuzz
 	@tests/run.sh --with-unit $(UNIT_BIN)
+
+# Fuzzing: the inventory loader and the template engine under libFuzzer with
+# AddressSanitizer and UndefinedBehaviorSanitizer.  Seeds come from the
+# repository's own inventories, roles and templates.  'make fuzz' builds and
+# runs each target for FUZZ_RUNS inputs; see the README for longer runs.
+FUZZ_CC ?= clang
+FUZZ_RUNS ?= 3000
+FUZZ_TARGETS := inventory template
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wno-unused-parameter -Iinclude \
+	       $(PKG_CFLAGS) $(FUZZ_SAN)
+FUZZ_OBJ := $(patsubst provision/%.c,build/fuzz/obj/%.o,$(filter-out provision/main.c,$(SRC)))
+FUZZ_BIN := $(patsubst %,build/fuzz/fuzz-%,$(FUZZ_TARGETS))
+FUZZ_SEED_SRC := inventory.example.yml $(wildcard roles/*/role.yml templates/* tests/e2e/*.sh)
+
+.SECONDARY: $(FUZZ_OBJ)
+
+build/fuzz/obj/%.o: provision/%.c $(HDR) | check-deps
+	@mkdir -p build/fuzz/obj
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+build/fuzz/seeds-%.stamp: tests/fuzz/seeds.py $(FUZZ_SEED_SRC)
+	@rm -rf build/fuzz/seeds-$*
+	@tests/fuzz/seeds.py $* build/fuzz/seeds-$*
+	@touch $@
+
+fuzz-build: $(FUZZ_BIN) $(patsubst %,build/fuzz/seeds-%.stamp,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 lint:
 	@clang-format --dry-run --Werror $(FMT_FILES) && echo "lint: ok"

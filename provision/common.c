@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -86,13 +87,109 @@ void diags_init(struct diags *d)
 	d->alloc = 0;
 }
 
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+long pv_index_find(const struct pv_index *x, char *const *names, const char *key)
+{
+	if (!x->cap)
+		return -1;
+	for (size_t i = str_hash(key) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+		if (!x->slots[i])
+			return -1;
+		if (strcmp(names[x->slots[i] - 1], key) == 0)
+			return (long)(x->slots[i] - 1);
+	}
+}
+
+static void index_put(struct pv_index *x, char *const *names, size_t pos)
+{
+	size_t i = str_hash(names[pos]) & (x->cap - 1);
+
+	while (x->slots[i])
+		i = (i + 1) & (x->cap - 1);
+	x->slots[i] = pos + 1;
+}
+
+void pv_index_add(struct pv_index *x, char *const *names, size_t pos)
+{
+	if ((x->n + 1) * 2 > x->cap) {
+		struct pv_index old = *x;
+
+		x->cap = old.cap ? old.cap * 2 : 16;
+		x->slots = xcalloc(x->cap, sizeof(*x->slots));
+		for (size_t i = 0; i < old.cap; i++) {
+			if (old.slots[i])
+				index_put(x, names, old.slots[i] - 1);
+		}
+		free(old.slots);
+	}
+	index_put(x, names, pos);
+	x->n++;
+}
+
+void pv_index_release(struct pv_index *x)
+{
+	free(x->slots);
+	memset(x, 0, sizeof(*x));
+}
+
+const char *pv_printable(const char *s, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (size < 8) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool ctl = *p < 0x20 || *p == 0x7f;
+
+		if (n + (ctl ? 4 : 1) + 1 > size) {
+			if (n > size - 4)
+				n = size - 4;
+			memcpy(buf + n, "...", 4);
+			return buf;
+		}
+		if (ctl)
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+		else
+			buf[n++] = (char)*p;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A message echoes input: control characters in it are written \xNN. */
+static char *printable_msg(char *text)
+{
+	size_t len = strlen(text), ctl = 0;
+	char *out;
+
+	for (size_t i = 0; i < len; i++)
+		ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+	if (!ctl)
+		return text;
+	out = xmalloc(len + ctl * 3 + 1);
+	pv_printable(text, out, len + ctl * 3 + 1);
+	free(text);
+	return out;
+}
+
 void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
 {
 	va_list ap;
 	char *text;
 
 	va_start(ap, fmt);
-	text = xvasprintf(fmt, ap);
+	text = printable_msg(xvasprintf(fmt, ap));
 	va_end(ap);
 	PV_GROW(d->msgs, d->n + 1, d->alloc);
 	if (p && p->file) {

@@ -208,6 +208,11 @@ void env_check(const struct node *root, struct diags *d)
 		          node_kind_name(envs));
 		return;
 	}
+	if (envs->n > ENV_MAX) {
+		diags_add(d, kpos(envs, ENV_MAX), "too many environments (%zu; at most %d)",
+		          envs->n, ENV_MAX);
+		return;
+	}
 	for (size_t i = 0; i < envs->n; i++) {
 		const char *name = envs->keys[i];
 		const struct node *v = envs->items[i];

@@ -655,7 +655,8 @@ int inventory_load_env(struct inventory **out, const char *path, const char *env
 	}
 	node_check_keys(root, top_keys, PV_ARRAY_SIZE(top_keys), "the inventory", d);
 	size_t before_env = d->n;
-	env_check(root, d);
+	if (!env_others_done) /* checked once, by the load that checks the others */
+		env_check(root, d);
 	bool env_bad = d->n > before_env;
 	if (!env_bad && env_find(root, env, path, d) < 0) {
 		sort_diags(d, start);

@@ -318,10 +318,13 @@ struct frame {
 	struct node *node;
 	char *key; /* a mapping's key waiting for its value */
 	struct pos key_pos;
+	struct pv_index keys; /* a mapping's keys so far, for the duplicate check */
 };
 
 struct loader {
 	const char *file;
+	const char *text;
+	size_t len;
 	struct frame *stack;
 	size_t depth, alloc;
 	struct node *root;
@@ -406,6 +409,7 @@ static int attach(struct loader *l, struct node *n)
 	if (f->key) {
 		map_append(f->node, f->key, &f->key_pos, n);
 		f->key = NULL; /* transferred */
+		pv_index_add(&f->keys, f->node->keys, f->node->n - 1);
 		return 0;
 	}
 	if (n->kind != NODE_SCALAR) {
@@ -414,9 +418,11 @@ static int attach(struct loader *l, struct node *n)
 		node_free(n);
 		return -1;
 	}
-	if (map_index(f->node, n->scalar) >= 0) {
+	if (pv_index_find(&f->keys, f->node->keys, n->scalar) >= 0) {
+		char shown[128];
+
 		pv_error_set(l->err, "%s:%d:%d: duplicate key '%s'", l->file, n->pos.line,
-		             n->pos.col, n->scalar);
+		             n->pos.col, pv_printable(n->scalar, shown, sizeof(shown)));
 		node_free(n);
 		return -1;
 	}
@@ -430,9 +436,32 @@ static int attach(struct loader *l, struct node *n)
 static void push(struct loader *l, struct node *n)
 {
 	PV_GROW(l->stack, l->depth + 1, l->alloc);
+	memset(&l->stack[l->depth], 0, sizeof(l->stack[l->depth]));
 	l->stack[l->depth].node = n;
-	l->stack[l->depth].key = NULL;
 	l->depth++;
+}
+
+static void pop(struct loader *l)
+{
+	l->depth--;
+	free(l->stack[l->depth].key);
+	pv_index_release(&l->stack[l->depth].keys);
+}
+
+/* Line and column of byte off of the text. */
+static struct pos offset_pos(const struct loader *l, size_t off)
+{
+	struct pos p = {l->file, 1, 1};
+
+	for (size_t i = 0; i < off && i < l->len; i++) {
+		if (l->text[i] == '\n') {
+			p.line++;
+			p.col = 1;
+		} else if (((unsigned char)l->text[i] & 0xc0) != 0x80) {
+			p.col++; /* columns count characters, not bytes */
+		}
+	}
+	return p;
 }
 
 static int parser_error(struct loader *l, yaml_parser_t *p)
@@ -442,10 +471,23 @@ static int parser_error(struct loader *l, yaml_parser_t *p)
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
 		return pv_error_set(l->err, "%s: out of memory while parsing YAML", l->file);
-	case YAML_READER_ERROR:
-		return pv_error_set(l->err, "%s: %s at byte %zu", l->file, problem,
-		                    p->problem_offset);
+	case YAML_READER_ERROR: {
+		struct pos at = offset_pos(l, p->problem_offset);
+
+		if (p->problem_offset < l->len && l->text[p->problem_offset] == '\0')
+			problem = "NUL byte";
+		else if (p->problem_offset < l->len &&
+		         (unsigned char)l->text[p->problem_offset] >= 0x80)
+			problem = "invalid UTF-8";
+		return pv_error_set(l->err, "%s:%d:%d: %s (the file must be UTF-8 text)", l->file,
+		                    at.line, at.col, problem);
+	}
 	default:
+		if (p->problem_mark.index < l->len && l->text[p->problem_mark.index] == '\t' &&
+		    strstr(problem, "cannot start any token"))
+			return pv_error_set(
+			    l->err, "%s:%d:%d: tabs are not allowed for indentation", l->file,
+			    (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1);
 		if (p->context)
 			return pv_error_set(l->err, "%s:%d:%d: %s %s", l->file,
 			                    (int)p->problem_mark.line + 1,
@@ -469,6 +511,47 @@ static bool has_anchor(const yaml_event_t *ev)
 	}
 }
 
+/*
+ * libyaml checks every open flow collection ([ or {) at each token, so
+ * thousands of them nested cost minutes before the first event arrives:
+ * refuse deep flow nesting before the parser sees it.  Quotes and
+ * comments are skipped roughly; the exact error comes from the parser.
+ */
+static int flow_too_deep(struct loader *l)
+{
+	int depth = 0;
+	char quote = 0;
+
+	for (size_t i = 0; i < l->len; i++) {
+		char c = l->text[i];
+
+		if (quote) {
+			if (c == '\\' && quote == '"' && i + 1 < l->len)
+				i++;
+			else if (c == quote || c == '\n')
+				quote = 0;
+		} else if (c == '"' || c == '\'') {
+			if (i == 0 || strchr(" \t\n[{,:", l->text[i - 1]))
+				quote = c;
+		} else if (c == '#' && (i == 0 || strchr(" \t\n", l->text[i - 1]))) {
+			while (i + 1 < l->len && l->text[i + 1] != '\n')
+				i++;
+		} else if (c == '[' || c == '{') {
+			if (++depth > NODE_MAX_DEPTH) {
+				struct pos at = offset_pos(l, i);
+				return pv_error_set(l->err,
+				                    "%s:%d:%d: nested deeper than %d levels",
+				                    l->file, at.line, at.col, NODE_MAX_DEPTH);
+			}
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		} else if (c == '\n' && depth == 0) {
+			quote = 0;
+		}
+	}
+	return 0;
+}
+
 int node_load_string(struct node **out, const char *name, const char *text, size_t len,
                      struct pv_error *err)
 {
@@ -481,6 +564,10 @@ int node_load_string(struct node **out, const char *name, const char *text, size
 	*out = NULL;
 	l.file = pv_intern(name ? name : "<string>");
 	l.err = err;
+	l.text = text;
+	l.len = len;
+	if (flow_too_deep(&l) < 0)
+		return -1;
 	if (!yaml_parser_initialize(&parser))
 		return pv_error_set(err, "%s: cannot initialise the YAML parser", l.file);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -537,6 +624,12 @@ int node_load_string(struct node **out, const char *name, const char *text, size
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
+			if (l.depth >= NODE_MAX_DEPTH) {
+				pv_error_set(err, "%s:%d:%d: nested deeper than %d levels", l.file,
+				             p.line, p.col, NODE_MAX_DEPTH);
+				yaml_event_delete(&ev);
+				goto out;
+			}
 			n = node_alloc(ev.type == YAML_SEQUENCE_START_EVENT ? NODE_SEQ : NODE_MAP,
 			               &p);
 			if (attach(&l, n) < 0) {
@@ -547,10 +640,8 @@ int node_load_string(struct node **out, const char *name, const char *text, size
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
-			if (l.depth > 0) {
-				l.depth--;
-				free(l.stack[l.depth].key);
-			}
+			if (l.depth > 0)
+				pop(&l);
 			break;
 		default:
 			break;
@@ -565,10 +656,8 @@ int node_load_string(struct node **out, const char *name, const char *text, size
 	l.root = NULL; /* transferred */
 	ret = 0;
 out:
-	while (l.depth > 0) {
-		l.depth--;
-		free(l.stack[l.depth].key);
-	}
+	while (l.depth > 0)
+		pop(&l);
 	free(l.stack);
 	node_free(l.root);
 	yaml_parser_delete(&parser);

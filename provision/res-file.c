@@ -3,6 +3,10 @@
  *
  *   file: { path: /etc/motd, template: motd.txt, mode: "0644", owner: root,
  *           group: root, validate: "/usr/sbin/sshd -t", state: present }
+ *   file: { path: /etc/x.conf, content: "k = {{ v }}\n", format: ini }
+ *
+ * A template file declares its own format on its first line; inline
+ * content is "plain" unless 'format' says otherwise (template.h).
  *
  * The new content is staged, installed through a temporary file in the same
  * directory and renamed into place.  The file it replaces is kept under
@@ -97,7 +101,7 @@ static int load_template(struct resource *r, struct file_spec *f, const char *na
 		goto out;
 	}
 	struct pos start = {pv_intern(path), 1, 1};
-	if (tpl_render(&out, text, &start, s, TPL_TEXT, &secret, &err) < 0) {
+	if (tpl_render(&out, text, &start, s, TPL_DECLARED, &secret, &err) < 0) {
 		diags_add(d, NULL, "%s", err.msg);
 		goto out;
 	}
@@ -115,8 +119,8 @@ out:
 static int file_parse(struct resource *r, const struct node *n, const struct scope *s,
                       const struct render_ctx *ctx, struct diags *d)
 {
-	static const char *const keys[] = {"path", "content", "template", "state",
-	                                   "mode", "owner",   "group",    "validate"};
+	static const char *const keys[] = {"path",  "content", "template", "state", "mode",
+	                                   "owner", "group",   "validate", "format"};
 	const char *where = "file resource";
 	struct file_spec *f;
 	int bad = 0;
@@ -154,9 +158,23 @@ static int file_parse(struct resource *r, const struct node *n, const struct sco
 		diags_add(d, &n->pos, "%s needs exactly one of 'content' or 'template'", where);
 		return -1;
 	}
+	const struct node *fmt = node_get(n, "format");
+	if (fmt && t) {
+		diags_add(d, &fmt->pos,
+		          "'format' in %s goes with 'content'; a template declares "
+		          "its own format on its first line",
+		          where);
+		return -1;
+	}
 	if (c) {
-		if (res_field_str(r, n, "content", true, NULL, TPL_TEXT, s, where, &f->content, d) <
-		    0)
+		enum tpl_mode mode = TPL_TEXT;
+		if (fmt && (fmt->kind != NODE_SCALAR || tpl_mode_parse(fmt->scalar, &mode) < 0 ||
+		            mode == TPL_DECLARED)) {
+			diags_add(d, &fmt->pos, "'format' in %s must be one of %s", where,
+			          tpl_mode_list());
+			return -1;
+		}
+		if (res_field_str(r, n, "content", true, NULL, mode, s, where, &f->content, d) < 0)
 			return -1;
 		f->len = strlen(f->content);
 		return 0;

@@ -98,9 +98,13 @@ static void ufw_free(void *p)
 static bool port_ok(const char *p)
 {
 	char *end;
-	long a = strtol(p, &end, 10), b;
+	long a, b;
 
-	if (end == p || *p == '+' || *p == '-' || a < 1 || a > 65535)
+	/* digits only: strtol would also skip leading blanks and line breaks */
+	if (strspn(p, "0123456789:") != strlen(p))
+		return false;
+	a = strtol(p, &end, 10);
+	if (end == p || a < 1 || a > 65535)
 		return false;
 	if (*end == ':') {
 		const char *q = end + 1;
@@ -173,6 +177,12 @@ static const char *rule_parse(struct ufw_rule *u, const char *text)
 
 	memset(u, 0, sizeof(*u));
 	u->text = xstrdup(text);
+	for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+		if ((*c < 0x20 && *c != '\t') || *c == 0x7f) {
+			msg = "a rule holds a line break or control character";
+			goto out;
+		}
+	}
 	if (tok && !strcmp(tok, "on")) {
 		tok = strtok_r(NULL, " \t", &save);
 		if (!tok || !iface_ok(tok)) {

@@ -13,6 +13,7 @@ void scope_init(struct scope *s)
 	s->owned = NULL;
 	s->n = 0;
 	s->alloc = 0;
+	memset(&s->idx, 0, sizeof(s->idx));
 }
 
 void scope_release(struct scope *s)
@@ -25,16 +26,16 @@ void scope_release(struct scope *s)
 	free(s->names);
 	free(s->values);
 	free(s->owned);
+	pv_index_release(&s->idx);
 	scope_init(s);
 }
 
 static void scope_put(struct scope *s, const char *name, const struct node *v, bool owned)
 {
 	size_t alloc = s->alloc;
+	long i = pv_index_find(&s->idx, s->names, name);
 
-	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->names[i], name) != 0)
-			continue;
+	if (i >= 0) {
 		if (s->owned[i] && s->values[i] != v)
 			node_free((struct node *)s->values[i]);
 		s->values[i] = v;
@@ -50,6 +51,7 @@ static void scope_put(struct scope *s, const char *name, const struct node *v, b
 	s->names[s->n] = xstrdup(name);
 	s->values[s->n] = v;
 	s->owned[s->n] = owned;
+	pv_index_add(&s->idx, s->names, s->n);
 	s->n++;
 }
 
@@ -78,11 +80,9 @@ void scope_set_map(struct scope *s, const struct node *map)
 
 const struct node *scope_get(const struct scope *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		if (strcmp(s->names[i], name) == 0)
-			return s->values[i];
-	}
-	return NULL;
+	long i = pv_index_find(&s->idx, s->names, name);
+
+	return i >= 0 ? s->values[i] : NULL;
 }
 
 void scope_copy(struct scope *dst, const struct scope *src)

@@ -18,6 +18,7 @@
 #include "provision/scope.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
+#include "tplformat.h"
 
 enum tok_kind {
 	TOK_TEXT,
@@ -99,7 +100,7 @@ struct tnode {
 	size_t start, end; /* TN_TEXT: the slice */
 	struct expr expr; /* TN_VAR */
 	struct branch *branches; /* TN_IF */
-	size_t n_branches;
+	size_t n_branches, alloc_branches;
 	char *var; /* TN_FOR: loop variable */
 	struct operand seq; /* TN_FOR: what is iterated */
 	struct tlist body; /* TN_FOR */
@@ -116,7 +117,9 @@ struct tpl {
 	struct tok *toks;
 	size_t n_toks, alloc_toks;
 	size_t idx; /* next token to parse */
+	int depth; /* if/for blocks open while parsing */
 	struct buf *out;
+	struct tplfmt_scan sh; /* TPL_SHELL: where the output stands */
 };
 
 /* ---- positions and errors ---- */
@@ -597,6 +600,15 @@ static int parse_cond(struct lexer *lx, struct cond *c)
 static int parse_block(struct tpl *t, struct tlist *out, const char *opener, size_t opener_off,
                        const char **ender);
 
+/* One more if/for block opens at tag_off; too many nested is an error, not a stack overflow. */
+static int enter_block(struct tpl *t, size_t tag_off, const char *what)
+{
+	if (++t->depth > TPL_MAX_DEPTH)
+		return tpl_error(t, tag_off, "'%s' nested deeper than %d levels", what,
+		                 TPL_MAX_DEPTH);
+	return 0;
+}
+
 /* if / elif / else / endif; lx stands after the "if" keyword. */
 static int parse_if(struct tpl *t, struct tlist *out, struct lexer *lx, size_t tag_off)
 {
@@ -613,7 +625,7 @@ static int parse_if(struct tpl *t, struct tlist *out, struct lexer *lx, size_t t
 		const struct tok *k;
 		const char *ender = NULL;
 
-		n->branches = xrealloc(n->branches, (n->n_branches + 1) * sizeof(*n->branches));
+		PV_GROW(n->branches, n->n_branches + 1, n->alloc_branches);
 		b = &n->branches[n->n_branches++];
 		memset(b, 0, sizeof(*b));
 		b->has_cond = has_cond;
@@ -713,13 +725,17 @@ static int parse_block(struct tpl *t, struct tlist *out, const char *opener, siz
 		}
 		if (lex_is(&lx, "if")) {
 			lex_next(&lx);
-			if (parse_if(t, out, &lx, k->start) < 0)
+			if (enter_block(t, k->start, "if") < 0 ||
+			    parse_if(t, out, &lx, k->start) < 0)
 				goto out;
+			t->depth--;
 			continue;
 		}
 		if (lex_is(&lx, "for")) {
-			if (parse_for(t, out, &lx, k->start) < 0)
+			if (enter_block(t, k->start, "for") < 0 ||
+			    parse_for(t, out, &lx, k->start) < 0)
 				goto out;
+			t->depth--;
 			continue;
 		}
 		for (size_t i = 0; i < PV_ARRAY_SIZE(words); i++) {
@@ -894,18 +910,60 @@ static bool host_ok(const char *s)
 	return true;
 }
 
+/* A value the format refuses: the variable, where it was set, never the value. */
+static int err_format(struct tpl *t, const struct expr *e, const struct node *origin,
+                      const char *why)
+{
+	if (origin && origin->pos.file)
+		return tpl_error(t, e->off, "'%s' (set at %s:%d:%d) %s", e->name, origin->pos.file,
+		                 origin->pos.line, origin->pos.col, why);
+	return tpl_error(t, e->off, "'%s' %s", e->name, why);
+}
+
+/* A list joined by sep, each item written as the format wants it. */
+static int render_items(struct tpl *t, const struct expr *e, const struct node *list,
+                        const char *sep)
+{
+	struct buf q = BUF_INIT;
+	const char *why = NULL;
+	int rc = 0;
+
+	for (size_t j = 0; j < list->n && rc == 0; j++) {
+		const struct node *it = list->items[j];
+
+		if (j > 0 && emit(t, sep, strlen(sep)) < 0)
+			return -1;
+		buf_reset(&q);
+		if (tplfmt_value(t->mode, &t->sh, t->out, it->scalar ? it->scalar : "", false, &q,
+		                 &why) < 0)
+			rc = err_format(t, e, it, why);
+		else
+			rc = emit(t, q.s, q.len);
+		if (it->secret)
+			*t->secret = true;
+	}
+	buf_wipe(&q);
+	return rc;
+}
+
 static int render_var(struct tpl *t, const struct tnode *n, const struct scope *s)
 {
 	const struct expr *e = &n->expr;
-	const struct node *v = lookup(s, e->name);
+	const struct node *v = lookup(s, e->name), *origin;
 	struct buf val, q;
-	bool have_str = false, quoted = false, secret = false;
+	bool have_str = false, quoted = false, secret = false, escaped = false;
+	const char *why = NULL;
 	int rc = -1;
 
 	buf_init(&val, 0);
 	buf_init(&q, 0);
+	origin = v;
 	for (size_t i = 0; i < e->n_filters; i++) {
 		const struct filter *f = &e->filters[i];
+
+		/* these filters leave a value the template's author escaped */
+		escaped |= f->kind == FILTER_SH || f->kind == FILTER_HOST ||
+		           f->kind == FILTER_ESCAPE || f->kind == FILTER_DOUBLE;
 
 		switch (f->kind) {
 		case FILTER_SECRET: {
@@ -926,7 +984,7 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 				          v->scalar ? v->scalar : "");
 				goto out;
 			}
-			v = w;
+			v = origin = w;
 			break;
 		}
 		case FILTER_HOST: {
@@ -1016,6 +1074,16 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 					          e->name, node_kind_name(it));
 					goto out;
 				}
+			}
+			if (i + 1 == e->n_filters && t->mode != TPL_SHELL) {
+				/* each item is a value of its own, the separator is template text
+				 */
+				rc = render_items(t, e, v, f->arg);
+				goto out;
+			}
+			for (size_t j = 0; j < v->n; j++) {
+				const struct node *it = v->items[j];
+
 				if (j > 0)
 					buf_adds(&val, f->arg);
 				buf_adds(&val, it->scalar ? it->scalar : "");
@@ -1031,7 +1099,8 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 				v = NULL;
 				have_str = true;
 			}
-			if (!quoted) {
+			/* in a shell script the context decides the quoting */
+			if (!quoted && t->mode != TPL_SHELL) {
 				buf_reset(&q);
 				sh_quote_buf(&q, val.s);
 				buf_reset(&val);
@@ -1043,13 +1112,12 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 	}
 	if (!have_str && take_scalar(t, e, v, &val, &secret) < 0)
 		goto out;
-	if (t->mode == TPL_SHELL && !quoted) {
-		buf_reset(&q);
-		sh_quote_buf(&q, val.s);
-		rc = emit(t, q.s, q.len);
-	} else {
-		rc = emit(t, val.s, val.len);
+	buf_reset(&q);
+	if (tplfmt_value(t->mode, &t->sh, t->out, val.s ? val.s : "", escaped, &q, &why) < 0) {
+		err_format(t, e, origin, why);
+		goto out;
 	}
+	rc = emit(t, q.s, q.len);
 	if (rc == 0 && secret)
 		*t->secret = true;
 out:
@@ -1180,6 +1248,75 @@ static int render_list(struct tpl *t, const struct tlist *l, const struct scope 
 	return 0;
 }
 
+static const char *const mode_names[] = {
+    [TPL_TEXT] = "plain",      [TPL_SHELL] = "shell",       [TPL_VERBATIM] = "verbatim",
+    [TPL_SSHD] = "sshd",       [TPL_CADDY] = "caddyfile",   [TPL_YAML] = "yaml",
+    [TPL_JSON] = "json",       [TPL_INI] = "ini",           [TPL_ENV] = "env",
+    [TPL_PGHBA] = "pg_hba",    [TPL_PGCONF] = "postgresql", [TPL_HAPROXY] = "haproxy",
+    [TPL_SYSTEMD] = "systemd",
+};
+
+int tpl_mode_parse(const char *name, enum tpl_mode *out)
+{
+	for (size_t i = 0; i < PV_ARRAY_SIZE(mode_names); i++) {
+		if (mode_names[i] && strcmp(name, mode_names[i]) == 0) {
+			*out = (enum tpl_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *tpl_mode_list(void)
+{
+	static char list[256];
+
+	if (!list[0]) {
+		for (size_t i = 0; i < PV_ARRAY_SIZE(mode_names); i++) {
+			if (i)
+				strcat(list, ", ");
+			strcat(list, mode_names[i]);
+		}
+	}
+	return list;
+}
+
+/* The "{# format: NAME #}" a template file starts with sets t->mode. */
+static int declared_format(struct tpl *t)
+{
+	const struct tok *k = t->n_toks ? &t->toks[0] : NULL;
+	const char *p, *end;
+	char *name;
+	int rc;
+
+	if (!k || k->kind != TOK_COMMENT || k->start != 0)
+		return tpl_error(t, 0,
+		                 "a template starts with its format, e.g. '{# format: plain #}' "
+		                 "(formats: %s)",
+		                 tpl_mode_list());
+	p = t->text + k->in_start;
+	end = t->text + k->in_end;
+	while (p < end && is_blank(*p))
+		p++;
+	while (end > p && (is_blank(end[-1]) || end[-1] == '\n'))
+		end--;
+	if ((size_t)(end - p) < 7 || strncmp(p, "format:", 7) != 0)
+		return tpl_error(t, k->in_start,
+		                 "expected 'format: NAME' in the template's first "
+		                 "comment (formats: %s)",
+		                 tpl_mode_list());
+	p += 7;
+	while (p < end && is_blank(*p))
+		p++;
+	name = xstrndup(p, (size_t)(end - p));
+	rc = tpl_mode_parse(name, &t->mode);
+	if (rc < 0 || t->mode == TPL_DECLARED)
+		rc = tpl_error(t, (size_t)(p - t->text), "unknown format '%s' (formats: %s)", name,
+		               tpl_mode_list());
+	free(name);
+	return rc;
+}
+
 int tpl_render(struct buf *out, const char *text, const struct pos *start, const struct scope *s,
                enum tpl_mode mode, bool *secret, struct pv_error *err)
 {
@@ -1202,7 +1339,10 @@ int tpl_render(struct buf *out, const char *text, const struct pos *start, const
 	t.err = err ? err : &scratch;
 	t.out = out;
 
+	tplfmt_scan_init(&t.sh, old_len);
 	if (scan(&t) < 0)
+		goto out;
+	if (mode == TPL_DECLARED && declared_format(&t) < 0)
 		goto out;
 	trim_whitespace(&t);
 	if (parse_block(&t, &root, NULL, 0, &ender) < 0)
@@ -1221,6 +1361,7 @@ out:
 		*secret = true;
 	tlist_release(&root);
 	free(t.toks);
+	tplfmt_scan_release(&t.sh);
 	return rc;
 }
 

@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # Written by provision (role backup, backup_from: standby): backups whose
 # data files are read from a streaming standby, through pgBackRest's TLS

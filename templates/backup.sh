@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # Written by provision (role backup): pgBackRest on this server.
 #   backup.sh stanza | has-stanza      create / check the repository stanza

@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # etcd-env.sh NAME ADDRESS MEMBER=ADDRESS...: /etc/default/etcd for this
 # member of the cluster.  Written by provision (role patroni).

@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # postgres-memory.sh MB|auto MAX_CONNECTIONS: PostgreSQL memory settings
 # for a server with MB megabytes ("auto": its MemTotal).  Written by

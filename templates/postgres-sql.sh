@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # postgres-sql.sh ACTION: one idempotent step on the local PostgreSQL,
 # with its values in the environment (PV_NAME, PV_PW, PV_DB, ...), read by

@@ -1,3 +1,4 @@
+{# format: shell #}
 #!/bin/sh
 # Managed by provision (role tailscale). Proof that SSH over the tailnet
 # works: an established SSH session whose local address is this host's

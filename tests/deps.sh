@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
 	# build
 	gcc make pkg-config clang-format
+	# make fuzz: libFuzzer and the sanitizers come with clang
+	clang
 	libssh2-1-dev libyaml-dev libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
 	# local hosts: nspawn, a Debian root file system, a package cache on the bridge
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring

@@ -60,6 +60,29 @@ void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
 void diags_release(struct diags *d);
 
 /*
+ * An index over an array of strings held elsewhere (map keys, scope
+ * names), so a lookup among many names is not a walk through all of them.
+ * Zeroed memory is an empty index.  Each call passes the array as it is
+ * now; the index stores positions only.
+ */
+struct pv_index {
+	size_t *slots; /* position + 1; 0 is empty */
+	size_t cap, n;
+};
+
+/* The position of key in names, or -1. */
+long pv_index_find(const struct pv_index *x, char *const *names, const char *key);
+/* Record that names[pos] is there (a name not yet in the index). */
+void pv_index_add(struct pv_index *x, char *const *names, size_t pos);
+void pv_index_release(struct pv_index *x);
+
+/*
+ * s with every control character written \xNN, into buf (cut with "..."
+ * when longer than size allows): for echoing untrusted text in messages.
+ */
+const char *pv_printable(const char *s, char *buf, size_t size);
+
+/*
  * The nearest candidate to name by edit distance, or NULL when nothing is
  * close enough to be a plausible typo.  Used for "did you mean" hints.
  */

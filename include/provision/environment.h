@@ -15,6 +15,9 @@
 #ifndef PROVISION_ENVIRONMENT_H
 #define PROVISION_ENVIRONMENT_H
 
+/* At most this many environments: each is loaded and checked on every run. */
+#define ENV_MAX 100
+
 #include "provision/buf.h"
 #include "provision/node.h"
 

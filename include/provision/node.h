@@ -40,7 +40,13 @@ struct node {
 	size_t alloc;
 };
 
-/* Load a file / a string.  On a YAML error the message is "file:line:col: ...". */
+/* Lists and mappings nest at most this deep; deeper is an error, not a stack overflow. */
+#define NODE_MAX_DEPTH 64
+
+/*
+ * Load a file / a string.  On a YAML error the message is "file:line:col: ...",
+ * also for a NUL byte, invalid UTF-8 and a tab used for indentation.
+ */
 int node_load_file(struct node **out, const char *path, struct pv_error *err);
 int node_load_string(struct node **out, const char *name, const char *text, size_t len,
                      struct pv_error *err);

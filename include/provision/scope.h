@@ -20,6 +20,7 @@ struct scope {
 	bool *owned;
 	size_t n;
 	size_t alloc;
+	struct pv_index idx; /* names -> position */
 };
 
 void scope_init(struct scope *s);

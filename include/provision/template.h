@@ -2,7 +2,8 @@
  * template.h - a small, strict template language.
  *
  *   {{ name }}              value of a variable (a scalar); a.b reads key b of map a
- *   {{ name | sh }}         the value as one quoted shell word (shquote.h)
+ *   {{ name | sh }}         the value as one quoted shell word (shquote.h);
+ *                           in TPL_SHELL the quoting follows the context instead
  *   {{ name | join ", " }}  a list joined by the separator
  *   {{ name | default "x" }} only filter that accepts an undefined variable
  *   {{ name | secret }}     the value names a secret: the secret's value (first filter)
@@ -35,10 +36,41 @@
 #include "provision/buf.h"
 #include "provision/scope.h"
 
+/*
+ * The format of what is rendered.  Each {{ }} is written for the place it
+ * lands in: TPL_SHELL quotes it for its shell context (a bare word, "...",
+ * '...', a comment, a here-document) and refuses `...`; the line-oriented
+ * formats refuse any value holding a line break or control character,
+ * escape it inside the quotes the format knows, and elsewhere refuse the
+ * bytes that are syntax there (blanks, quotes, comment and format-specific
+ * characters; Exec lines of systemd units take only plain words).
+ * A template file declares its format on its first line,
+ * "{# format: sshd #}", and is rendered with TPL_DECLARED.
+ */
 enum tpl_mode {
-	TPL_TEXT, /* plain substitution */
-	TPL_SHELL, /* every {{ }} is shell-quoted as if "| sh" were written */
+	TPL_TEXT, /* "plain": line-oriented text without quoting rules */
+	TPL_SHELL, /* "shell": POSIX shell */
+	TPL_VERBATIM, /* "verbatim": values as they are, even several lines (a key, a PEM) */
+	TPL_SSHD, /* "sshd" */
+	TPL_CADDY, /* "caddyfile" */
+	TPL_YAML, /* "yaml" */
+	TPL_JSON, /* "json" */
+	TPL_INI, /* "ini": key = value to the end of the line */
+	TPL_ENV, /* "env": systemd EnvironmentFile, KEY=value or KEY="value" */
+	TPL_PGHBA, /* "pg_hba" */
+	TPL_PGCONF, /* "postgresql": postgresql.conf, values plain or in '...' */
+	TPL_HAPROXY, /* "haproxy" */
+	TPL_SYSTEMD, /* "systemd": unit files */
+	TPL_DECLARED, /* the text's first line declares one of the above */
 };
+
+/* {% if %} and {% for %} nest at most this deep. */
+#define TPL_MAX_DEPTH 64
+
+/* The format named name ("sshd"); -1 when there is none of that name. */
+int tpl_mode_parse(const char *name, enum tpl_mode *out);
+/* "plain, shell, verbatim, ..." for messages. */
+const char *tpl_mode_list(void);
 
 /*
  * Render text (from file name, starting at line/col of start) with the

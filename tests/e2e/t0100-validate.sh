@@ -104,7 +104,7 @@ resources:
       path: /etc/motd
       template: motd.txt
 YML
-printf 'Welcome to {{ server_name }}\nOwner: {{ owner_name }}\n' >"$WORK/templates/motd.txt"
+printf '{# format: plain #}\nWelcome to {{ server_name }}\nOwner: {{ owner_name }}\n' >"$WORK/templates/motd.txt"
 write <<'YML'
 project: shop
 layouts:
@@ -113,7 +113,7 @@ layouts:
       app1:
         roles: [motd]
 YML
-expect_error "undefined template variable" "motd.txt:2:11: undefined variable 'owner_name'"
+expect_error "undefined template variable" "motd.txt:3:11: undefined variable 'owner_name'"
 
 # A hostile value is fine as data: it is quoted wherever it reaches a shell.
 # The role declares no variables: its free variable goes under 'custom'.

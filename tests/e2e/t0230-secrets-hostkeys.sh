@@ -29,7 +29,7 @@ resources:
       run: "printf '%s' {{ api_token }} > /etc/app/from-command"
       creates: /etc/app/from-command
 YML
-printf 'token = {{ api_token }}\n' >"$WORK/templates/token.conf"
+printf '{# format: ini #}\ntoken = {{ api_token }}\n' >"$WORK/templates/token.conf"
 
 unset PV_TEST_TOKEN
 out=$(pv up one 2>&1)

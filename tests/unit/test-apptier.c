@@ -142,6 +142,9 @@ static void setup(void)
 	           "      health: { roles: [healthrole] }\n"
 	           "      badhealth: { roles: [badhealth] }\n"
 	           "      fw: { roles: [fw] }\n"
+	           "      fwsplit:\n"
+	           "        roles: [fwsplit]\n"
+	           "        vars: { extra_ports: [\"\\n\\v8080/tcp\"] }\n"
 	           "      docker: { roles: [docker] }\n"
 	           "      dockerfwd0:\n"
 	           "        roles: [docker]\n"
@@ -177,6 +180,9 @@ static void setup(void)
 	write_role(scratch, "healthrole", role_health);
 	write_role(scratch, "badhealth", role_badhealth);
 	write_role(scratch, "fw", role_fw);
+	write_role(
+	    scratch, "fwsplit",
+	    "resources:\n  - ufw: { ssh: 22/tcp, allow: [22/tcp, \"{{ extra_ports }}\"] }\n");
 	role_set_init(&roles);
 	p = xasprintf("%s/roles", scratch);
 	role_set_add_dir(&roles, p);
@@ -264,6 +270,21 @@ static void apply_ufw(struct host_plan *hp, const char *payload, struct buf *sh)
 	stage_release(&st);
 }
 
+/* A port with a line break in front never reaches after.rules split over two lines. */
+static void test_ufw_split_port(void)
+{
+	struct host_plan hp;
+	struct diags d;
+
+	diags_init(&d);
+	CHECK(render(&hp, &d, "fwsplit") < 0 || d.n > 0);
+	CHECK(d.n == 1);
+	if (d.n)
+		CHECK_HAS(d.msgs[0], "line break or control character");
+	diags_release(&d);
+	plan_release(&hp);
+}
+
 static void test_ufw_docker_block(void)
 {
 	struct host_plan hp;
@@ -347,7 +368,7 @@ static void test_builtin_roles(void)
 	CHECK(render(&hp, &d, "badflavour") < 0);
 	CHECK(d.n == 1);
 	CHECK_HAS(d.n ? d.msgs[0] : NULL,
-	          "inventory.yml:29:32: variable 'proxy_flavour' must be one of 'caddy', "
+	          "inventory.yml:32:32: variable 'proxy_flavour' must be one of 'caddy', "
 	          "'traefik', 'kamal', not 'nginx'");
 	CHECK(hp.n_res == 0);
 	diags_release(&d);
@@ -411,6 +432,7 @@ int main(void)
 	RUN(test_when_terms);
 	RUN(test_health);
 	RUN(test_ufw_docker_block);
+	RUN(test_ufw_split_port);
 	RUN(test_builtin_roles);
 	cleanup();
 	return check_done("apptier");

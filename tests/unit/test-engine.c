@@ -482,6 +482,7 @@ static const char role_hostile[] =
     "  - file:\n"
     "      path: \"{{ root }}/h/{{ evil }}\"\n"
     "      content: \"{{ evil }}\\n{{ evil2 }}\\n{{ evil3 }}\\n\"\n"
+    "      format: verbatim\n"
     "      mode: \"0600\"\n"
     "  - directory:\n"
     "      path: \"{{ root }}/hd/{{ evil2 }}\"\n"
@@ -668,6 +669,7 @@ static void setup(void)
 	role("prio", role_prio);
 	p = xasprintf("%s/roles/prio/templates/prio.txt", scratch);
 	write_file(p,
+	           "{# format: plain #}\n"
 	           "{{ lvl_role }} {{ lvl_inv }} {{ lvl_layout }} {{ lvl_server }} {{ address }}\n"
 	           "{{ server_name }} {{ project }} {{ env }} {{ layout }} {{ admin_user }} "
 	           "{{ ssh_port }}\n"
@@ -676,10 +678,10 @@ static void setup(void)
 	free(p);
 	template_dirs[0] = keep(xasprintf("%s/templates", scratch));
 	p = xasprintf("%s/prio.txt", template_dirs[0]);
-	write_file(p, "WRONG: the role's own templates come first\n", 0644);
+	write_file(p, "{# format: plain #}\nWRONG: the role's own templates come first\n", 0644);
 	free(p);
 	p = xasprintf("%s/shared.txt", template_dirs[0]);
-	write_file(p, "shared {{ lvl_server }} {{ lvl_role }}\n", 0644);
+	write_file(p, "{# format: plain #}\nshared {{ lvl_server }} {{ lvl_role }}\n", 0644);
 	free(p);
 	role("common", role_common);
 	role("web", role_web);

@@ -270,6 +270,90 @@ static void test_node_load_errors(void)
 	}
 }
 
+/* Load text (len bytes); the error message, or "" when it loaded. */
+static char *load_msg(const char *text, size_t len)
+{
+	struct pv_error err = {{0}};
+	struct node *root = NULL;
+
+	if (node_load_string(&root, "e.yml", text, len, &err) == 0) {
+		node_free(root);
+		return xstrdup("");
+	}
+	CHECK(root == NULL);
+	return xstrdup(err.msg);
+}
+
+static void want_load_msg(const char *text, size_t len, const char *want)
+{
+	char *got = load_msg(text, len);
+
+	CHECK_STR(got, want);
+	free(got);
+}
+
+/* text made of head, then n copies of unit, then tail */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	struct buf b = BUF_INIT;
+
+	buf_init(&b, (size_t)256 << 20);
+	buf_adds(&b, head);
+	for (size_t i = 0; i < n; i++)
+		buf_adds(&b, unit);
+	buf_adds(&b, tail);
+	return buf_detach(&b, NULL);
+}
+
+/* The text of repeat() loads with message want ("" when it loads). */
+static void want_repeat(const char *head, const char *unit, size_t n, const char *tail,
+                        const char *want)
+{
+	char *t = repeat(head, unit, n, tail);
+
+	want_load_msg(t, strlen(t), want);
+	free(t);
+}
+
+/* Sizes and bytes that must give file:line:col, never a crash or minutes of CPU. */
+static void test_node_limits(void)
+{
+	/* nesting: 64 levels load, the 65th is an error at its position */
+	want_repeat("", "- ", 64, "x\n", "");
+	want_repeat("", "- ", 200000, "x\n", "e.yml:1:129: nested deeper than 64 levels");
+	want_repeat("a: ", "[", 40000, "", "e.yml:1:68: nested deeper than 64 levels");
+	want_repeat("a: ", "{b: ", 40000, "", "e.yml:1:260: nested deeper than 64 levels");
+	/* brackets inside quotes and comments are text */
+	want_repeat("a: \"", "[", 1000, "\" # {{{{{{{{{{{{\n", "");
+
+	/* a huge map loads, and a duplicate at its end is found */
+	{
+		struct buf b = BUF_INIT;
+
+		buf_init(&b, (size_t)64 << 20);
+		for (int i = 0; i < 100000; i++)
+			buf_addf(&b, "k%d: %d\n", i, i);
+		want_load_msg(b.s, b.len, "");
+		buf_adds(&b, "k99999: again\n");
+		want_load_msg(b.s, b.len, "e.yml:100001:1: duplicate key 'k99999'");
+		buf_release(&b);
+	}
+
+	/* bytes: NUL, invalid UTF-8 (columns count characters), tabs, control characters */
+	want_load_msg("a: x\0y\n", 8, "e.yml:1:5: NUL byte (the file must be UTF-8 text)");
+	want_load_msg("a: \"\xc3\xa9\xff\"\n", 9,
+	              "e.yml:1:6: invalid UTF-8 (the file must be UTF-8 text)");
+	want_load_msg("a: \xed\xa0\x80\n", 7,
+	              "e.yml:1:4: invalid UTF-8 (the file must be UTF-8 text)");
+	want_load_msg("a:\n\tb: 1\n", 9, "e.yml:2:1: tabs are not allowed for indentation");
+	want_load_msg("a: \x1b[31m\n", 11,
+	              "e.yml:1:4: control characters are not allowed (the file must be UTF-8 "
+	              "text)");
+	/* a key with escapes in it is echoed escaped */
+	want_load_msg("\"a\\e[2J\\n\": 1\n\"a\\e[2J\\n\": 2\n", 26,
+	              "e.yml:2:1: duplicate key 'a\\x1b[2J\\x0a'");
+}
+
 /* ---- node.c: building and typed readers -------------------------------- */
 
 static void test_node_build(void)
@@ -555,6 +639,34 @@ static void test_scope(void)
 	node_free(root);
 	node_free(one);
 	node_free(two);
+
+	/* many names: each set once, then replaced, each found */
+	{
+		struct scope big;
+		char name[32];
+		int ok = 0;
+
+		scope_init(&big);
+		for (int k = 0; k < 20000; k++) {
+			snprintf(name, sizeof(name), "v%d", k);
+			scope_set_str(&big, name, "first");
+		}
+		for (int k = 0; k < 20000; k += 2) {
+			snprintf(name, sizeof(name), "v%d", k);
+			scope_set_str(&big, name, "second");
+		}
+		CHECK(big.n == 20000);
+		for (int k = 0; k < 20000; k++) {
+			const struct node *v;
+
+			snprintf(name, sizeof(name), "v%d", k);
+			v = scope_get(&big, name);
+			ok += v && !strcmp(v->scalar, k % 2 ? "first" : "second");
+		}
+		CHECK(ok == 20000);
+		CHECK(scope_get(&big, "v20000") == NULL);
+		scope_release(&big);
+	}
 }
 
 /* ---- inventory: a valid file ------------------------------------------ */
@@ -1313,6 +1425,7 @@ int main(void)
 	RUN(test_nearest);
 	RUN(test_node_load);
 	RUN(test_node_load_errors);
+	RUN(test_node_limits);
 	RUN(test_node_build);
 	RUN(test_node_to_bool);
 	RUN(test_node_to_int);

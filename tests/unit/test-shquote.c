@@ -13,46 +13,7 @@
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/shquote.h"
-
-/*
- * Run script with /bin/sh -c and collect its standard output.  Unless tools
- * is set the shell gets an empty PATH, so a quoting bug in a hostile value
- * ("x'; rm -rf / #") can reach builtins only, never a real command.
- */
-static int run_sh(const char *script, struct buf *out, bool tools)
-{
-	int fds[2];
-	pid_t pid;
-	int status;
-	char chunk[4096];
-	ssize_t n;
-
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], 1);
-		close(fds[1]);
-		if (tools) {
-			execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-		} else {
-			char *const env[] = {"PATH=/nonexistent", NULL};
-
-			execle("/bin/sh", "sh", "-c", script, (char *)NULL, env);
-		}
-		_exit(127);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], chunk, sizeof(chunk))) > 0)
-		buf_add(out, chunk, (size_t)n);
-	close(fds[0]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "runsh.h"
 
 /* The shell sees exactly v, as one word, first as an operand, then as a command word. */
 static void roundtrip(const char *v)
@@ -60,7 +21,7 @@ static void roundtrip(const char *v)
 	char *q = sh_quote(v);
 	char *script = xasprintf("printf %%s %s", q);
 	struct buf out = BUF_INIT;
-	int rc = run_sh(script, &out, false);
+	int rc = run_sh_in(script, NULL, false, &out);
 
 	CHECK(rc == 0);
 	if (out.len != strlen(v) || memcmp(out.s, v, out.len) != 0) {
@@ -75,7 +36,7 @@ static void roundtrip(const char *v)
 
 	/* one word: "$#" counts the arguments the quoted value became */
 	script = xasprintf("set -- %s; printf %%s \"$#\"", q);
-	run_sh(script, &out, false);
+	run_sh_in(script, NULL, false, &out);
 	CHECK_STR(out.s, "1");
 	free(script);
 	buf_release(&out);
@@ -284,7 +245,7 @@ static void test_b64_roundtrip(void)
 		b64_encode_buf(&enc, data, 100);
 		script =
 		    xasprintf("printf %%s '%s' | base64 -d | od -An -tx1 -v | tr -d ' \\n'", enc.s);
-		CHECK(run_sh(script, &out, true) == 0);
+		CHECK(run_sh_in(script, NULL, true, &out) == 0);
 		buf_reset(&enc);
 		for (size_t i = 0; i < 100; i++)
 			buf_addf(&enc, "%02x", data[i]);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "runsh.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/node.h"
@@ -131,39 +132,6 @@ static void want_error(const char *text, const char *want)
 	want_error_at(text, NULL, want);
 }
 
-/*
- * Run script with /bin/sh -c under an empty PATH (a quoting bug can reach
- * builtins only) and collect its standard output.
- */
-static int run_sh(const char *script, struct buf *out)
-{
-	char *const env[] = {"PATH=/nonexistent", NULL};
-	char chunk[4096];
-	int fds[2], status;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe(fds) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], 1);
-		close(fds[1]);
-		execle("/bin/sh", "sh", "-c", script, (char *)NULL, env);
-		_exit(127);
-	}
-	close(fds[1]);
-	while ((n = read(fds[0], chunk, sizeof(chunk))) > 0)
-		buf_add(out, chunk, (size_t)n);
-	close(fds[0]);
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* ---- substitution and filters ----------------------------------------- */
 
 static void test_substitution(void)
@@ -221,7 +189,7 @@ static void test_sh_filter(void)
 	    render("printf '[%s]' {{ evil | sh }}; printf '%s' \"$#\"", NULL, TPL_TEXT, NULL, &err);
 	CHECK(got != NULL);
 	if (got) {
-		CHECK(run_sh(got, &out) == 0);
+		CHECK(run_sh_in(got, NULL, false, &out) == 0);
 		CHECK_STR(out.s, "[" EVIL "]0");
 		free(got);
 	}
@@ -230,7 +198,7 @@ static void test_sh_filter(void)
 	             &err);
 	CHECK(got != NULL);
 	if (got) {
-		CHECK(run_sh(got, &out) == 0);
+		CHECK(run_sh_in(got, NULL, false, &out) == 0);
 		CHECK_STR(out.s, "1:" EVIL);
 		free(got);
 	}
@@ -239,7 +207,7 @@ static void test_sh_filter(void)
 	                NULL, &err);
 	CHECK(script != NULL);
 	if (script) {
-		CHECK(run_sh(script, &out) == 0);
+		CHECK(run_sh_in(script, NULL, false, &out) == 0);
 		CHECK_STR(out.s, "1:");
 		free(script);
 	}
@@ -511,7 +479,7 @@ static void test_shell_mode(void)
 	             TPL_SHELL, NULL, &err);
 	CHECK(got != NULL);
 	if (got) {
-		CHECK(run_sh(got, &out) == 0);
+		CHECK(run_sh_in(got, NULL, false, &out) == 0);
 		CHECK_STR(out.s, EVIL "|world||nginx curl|");
 		free(got);
 	}
@@ -893,6 +861,26 @@ static void test_malformed(void)
 	           "<template>:1:23: unknown tag 'bogus'");
 	/* ... and before anything is rendered */
 	want_error("{{ nope }}{{ name | bad }}", "<template>:1:21: unknown filter 'bad'");
+	/* nesting is bounded: 64 blocks parse, the 65th is an error at its tag */
+	{
+		struct buf deep = BUF_INIT;
+		char *got;
+		struct pv_error err;
+
+		for (int i = 0; i < 64; i++)
+			buf_adds(&deep, "{% if t %}");
+		buf_adds(&deep, "x");
+		for (int i = 0; i < 64; i++)
+			buf_adds(&deep, "{% endif %}");
+		got = render(deep.s, NULL, TPL_TEXT, NULL, &err);
+		CHECK_STR(got, "x");
+		free(got);
+		buf_reset(&deep);
+		for (int i = 0; i < 50000; i++)
+			buf_adds(&deep, i % 2 ? "{% if t %}" : "{% for p in pkgs %}");
+		want_error(deep.s, "<template>:1:929: 'for' nested deeper than 64 levels");
+		buf_release(&deep);
+	}
 	/* from a start position */
 	want_error_at("{% bogus %}", &start, "t.conf:5:6: unknown tag 'bogus'");
 	want_error_at("ok\n{{ name | nope }}", &start, "t.conf:6:11: unknown filter 'nope'");
