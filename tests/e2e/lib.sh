@@ -117,6 +117,15 @@ on_env_host() {
 	"$PROVISION" -i "$WORK/inventory.yml" -e "$env" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
 }
 
+# write_refused HOST SQL: psql on HOST (as postgres, database shop) ran the
+# statement and PostgreSQL refused it as a write in a read-only transaction
+# (a failed login or a missing psql is not a refusal).
+write_refused() {
+	local out
+	out=$(on_host "$1" "runuser -u postgres -- psql -X -d shop -c '$2'" 2>&1) && return 1
+	printf '%s\n' "$out" | grep -q 'cannot execute .* in a read-only transaction'
+}
+
 # From a --json run's output: total changed / failed of the summary event.
 json_total() {
 	jq -r "select(.event == \"summary\") | .$2" "$1"

@@ -62,7 +62,9 @@ pv kamal-config phase1 >/dev/null 2>&1
 rc=$?
 check "kamal-config keeps a file edited by hand (exit $rc)" sh -c "[ $rc = 1 ] && grep -q '# my own note' '$WORK/config/deploy.yml'"
 pv kamal-config phase1 --force >/dev/null 2>&1
-check "kamal-config --force replaces it" sh -c "! grep -q '# my own note' '$WORK/config/deploy.yml'"
+rc=$?
+check "kamal-config --force replaces it (exit $rc)" \
+	sh -c "[ $rc = 0 ] && grep -qx 'image: \"shop/web\"' '$WORK/config/deploy.yml' && ! grep -q '# my own note' '$WORK/config/deploy.yml'"
 pv kamal-config nosuch >/dev/null 2>&1
 rc=$?
 check "kamal-config of an unknown layout is an input error (exit $rc)" test "$rc" = 2
