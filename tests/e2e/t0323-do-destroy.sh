@@ -32,7 +32,34 @@ cat >"$WORK/inventory.yml" <<-EOF2
 EOF2
 t_uses phase2
 
-pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
+# A new server answers on SSH before it lets its admin in: while the boot
+# (and, on a real cloud, cloud-init) runs, /run/nologin makes PAM refuse
+# every user but root.  Here each new droplet refuses logins for its first
+# 10 s (an /etc/nologin of its own); up returns only once the admin can
+# log in, so the plan right after it works.
+hold_logins() {
+	local r
+	while :; do
+		for r in "$CLOUD_DIR"/api/hosts/*/root; do
+			[ -d "$r/etc/ssh" ] && [ ! -e "$r.held" ] || continue
+			echo "booting" >"$r/etc/nologin" && touch "$r.held"
+			(sleep 10 && rm -f "$r/etc/nologin") &
+		done
+		sleep 0.05
+	done
+}
+hold_logins &
+holder=$!
+pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err"
+rc=$?
+kill "$holder"
+wait "$holder" 2>/dev/null
+[ "$rc" = 0 ] || bail "up failed: $(cat "$WORK/up.err")"
+check "every new droplet refused logins at first ($(ls -d "$CLOUD_DIR"/api/hosts/*/root.held 2>/dev/null | wc -l) of 3)" \
+	test "$(ls -d "$CLOUD_DIR"/api/hosts/*/root.held 2>/dev/null | wc -l)" = 3
+pv plan phase2 >"$WORK/plan1" 2>&1
+rc=$?
+check "plan right after up logs in on every droplet (exit $rc)$([ "$rc" = 0 ] || tail -n 3 "$WORK/plan1" | tr '\n' ' ')" test "$rc" = 0
 state=$(cloud_state)
 lb=$(jq -c '.load_balancers[]' <<<"$state")
 check "one load balancer targeting the web droplets' tag" test "$(jq -r '.tag' <<<"$lb")" = pv:shop:default:phase2:lb
