@@ -54,6 +54,9 @@ check "kamal-config wrote config/deploy.yml that passes the check" \
 sed '/^registry:/,/^ssh:/{/^ssh:/!d}' "$WORK/config/deploy.yml" >"$WORK/deploy-broken.yml"
 check "the check fails a deploy.yml without its registry" \
 	sh -c "! '$CHECK' kamal '$WORK/deploy-broken.yml' '$web2_ip' db '$db1_ip' app.shop.test >/dev/null"
+sed 's/^  app_port:/  healthcheck_path: \/up\n&/' "$WORK/config/deploy.yml" >"$WORK/deploy-unknown.yml"
+check "the check fails a deploy.yml with a key Kamal does not know" \
+	sh -c "! '$CHECK' kamal '$WORK/deploy-unknown.yml' '$web2_ip' db '$db1_ip' app.shop.test >/dev/null"
 check "deploy.yml names the image from the inventory" grep -qx 'image: "shop/web"' "$WORK/config/deploy.yml"
 out=$(pv kamal-config phase1 2>&1)
 check "kamal-config again: the file is unchanged ($out)" sh -c "printf '%s' '$out' | grep -q 'unchanged'"
