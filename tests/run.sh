@@ -9,7 +9,7 @@
 # script's output is kept and printed whole when it ends (live with -j 1).
 # A script whose header has a line "# serial: REASON" runs alone.  Each
 # script has a time limit, PV_TIMEOUT seconds (default 1500), raised or
-# lowered by a header line "# timeout: SECONDS"; when it runs out, the
+# lowered by a header line "# timeout: SECONDS [WHY]"; when it runs out, the
 # script's process group is sent SIGTERM (its cleanup runs), then SIGKILL
 # 10 minutes later, and the step it was in is named.
 #
@@ -118,6 +118,7 @@ start() {
 	mkdir -p "$d"
 	: >"$d/results"
 	limit=$(header "$t" timeout)
+	limit=${limit%% *} # "# timeout: SECONDS [why]"
 	case $limit in '' | *[!0-9]*) limit=$limit_default ;; esac
 	# timeout(1) puts the script in a process group of its own and signals
 	# the whole group; nspawn hosts and servers the script started with
