@@ -56,7 +56,8 @@ header() {
 }
 
 # The scripts to run, the ones that took longest last time first (so that
-# the long ones do not start last and leave the others' slots idle).
+# the long ones do not start last and leave the others' slots idle); a
+# script with no recorded time (new, or a first run) counts as longest.
 select_scripts() {
 	local t name w hit
 	declare -A want=()
@@ -74,7 +75,7 @@ select_scripts() {
 	done >"$tmp/selected"
 	while read -r t; do
 		name=$(basename "$t" .sh)
-		printf '%s %s\n' "$(awk -v n="$name" '$1 == n { print $2 }' "$durations" 2>/dev/null | grep . || echo 0)" "$t"
+		printf '%s %s\n' "$(awk -v n="$name" '$1 == n { print $2 }' "$durations" 2>/dev/null | grep . || echo 99999)" "$t"
 	done <"$tmp/selected" | sort -k1,1nr -k2,2 | cut -d' ' -f2
 	for w in "${!want[@]}"; do
 		[ "${want[$w]}" = 1 ] || echo "unmatched $w"
