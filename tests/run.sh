@@ -5,7 +5,7 @@
 #
 #   tests/run.sh [-j N] [--with-unit BIN...]
 #
-# -j N (or PV_JOBS=N) runs up to N scripts at once (default 2); each
+# -j N (or PV_JOBS=N) runs up to N scripts at once (default 3); each
 # script's output is kept and printed whole when it ends (live with -j 1).
 # A script whose header has a line "# serial: REASON" runs alone.  Each
 # script has a time limit, PV_TIMEOUT seconds (default 1500), raised or
@@ -20,7 +20,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-jobs=${PV_JOBS:-2}
+jobs=${PV_JOBS:-3}
 unit=()
 while [ $# -gt 0 ]; do
 	case $1 in
