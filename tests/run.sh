@@ -166,6 +166,14 @@ if [ "$(id -u)" != 0 ]; then
 	echo "not ok - end-to-end tests were not run"
 	total_fail=$((total_fail + 1))
 else
+	# every booted host's systemd holds several inotify instances, all of
+	# them root's: the kernel's default of 128 per user runs out at about
+	# twenty hosts on the machine, and a host then fails to boot
+	if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 1024)" -lt 1024 ]; then
+		echo "== raising fs.inotify.max_user_instances to 1024 (each booted host needs several)"
+		sysctl -q -w fs.inotify.max_user_instances=1024 ||
+			echo "== could not raise it: hosts may fail to boot when many run at once"
+	fi
 	trap stop_all INT TERM
 	wall=$(date +%s)
 	while read -r t w; do
