@@ -71,6 +71,11 @@ check "kamal-config --force replaces it (exit $rc)" \
 pv kamal-config nosuch >/dev/null 2>&1
 rc=$?
 check "kamal-config of an unknown layout is an input error (exit $rc)" test "$rc" = 2
+# -o: the same file, written where it says (its directory made)
+pv kamal-config phase1 -o "$WORK/elsewhere/deploy.production.yml" >"$WORK/kc-o.out" 2>&1
+rc=$?
+check "kamal-config -o writes the file it names, the same as config/deploy.yml (exit $rc)" \
+	sh -c "[ $rc = 0 ] && cmp -s '$WORK/config/deploy.yml' '$WORK/elsewhere/deploy.production.yml'"
 
 pvj up phase1 >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed"
 check "second up: 0 changed" test "$(json_total "$WORK/up2.json" changed)" = 0

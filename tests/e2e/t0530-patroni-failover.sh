@@ -148,6 +148,21 @@ moved() { l=$(leader_of pg1 pg2 pg3) && [ -n "$l" ] && [ "$l" != "$new" ]; }
 check "switchover hands the leader role from $new to another node" wait_for 60 moved
 check "writes go through the endpoint after the switchover" wait_for 30 on_host lb1 "$ep -c 'insert into ticks (n) values (-1)'"
 
+# switchover --to: the node named (the synchronous standby) takes over
+wait_for 60 has_sync || fail "no synchronous standby after the switchover"
+cur=$(leader_of pg1 pg2 pg3)
+to=$(members pg1 pg2 pg3 | awk '$2 == "Sync" && $3 == "Standby" { print $1; exit }')
+pv switchover ha --to "$to" >"$WORK/sw2" 2>&1
+rc=$?
+check "switchover --to '$to' succeeds (exit $rc)" test -n "$to" -a "$rc" = 0
+became() { [ "$(leader_of pg1 pg2 pg3)" = "$to" ]; }
+check "switchover --to hands the leader role from $cur to $to" wait_for 60 became
+pv switchover ha --to lb1 >"$WORK/sw3" 2>&1
+rc=$?
+check "switchover --to a server without role patroni is an input error (exit $rc)" \
+	sh -c "[ $rc = 2 ] && grep -q \"server 'lb1' of layout 'ha' has no role patroni\" '$WORK/sw3'"
+check "and the leader stays $to" became
+
 pvj up ha >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "third up failed: $(cat "$WORK/up3.err")"
 check "second run: 0 changed ($(json_resources "$WORK/up3.json" changed | tr '\n' ' '))" \
 	test "$(json_total "$WORK/up3.json" changed)" = 0
