@@ -157,6 +157,15 @@ rc=$?
 check "switchover --to '$to' succeeds (exit $rc)" test -n "$to" -a "$rc" = 0
 became() { [ "$(leader_of pg1 pg2 pg3)" = "$to" ]; }
 check "switchover --to hands the leader role from $cur to $to" wait_for 60 became
+# the asynchronous replica is no candidate in synchronous mode: Patroni
+# refuses it (were --to not passed on, Patroni would pick the synchronous
+# standby and succeed)
+async=$(members pg1 pg2 pg3 | awk '$2 == "Replica" { print $1; exit }')
+pv switchover ha --to "$async" >"$WORK/sw4" 2>&1
+rc=$?
+check "switchover --to the asynchronous replica '$async' is refused (exit $rc): $(grep -m1 -o 'failed, details: .*' "$WORK/sw4")" \
+	test -n "$async" -a "$rc" != 0
+check "and the leader stays $to" became
 pv switchover ha --to lb1 >"$WORK/sw3" 2>&1
 rc=$?
 check "switchover --to a server without role patroni is an input error (exit $rc)" \
