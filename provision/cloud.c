@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "provision/buf.h"
 #include "provision/cloud.h"
@@ -480,6 +481,38 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 	return 0;
 }
 
+/*
+ * A new server's sshd answers before the server lets its admin in: until
+ * the boot and cloud-init are done, /run/nologin makes PAM refuse every
+ * user but root.  Log in once (once per server: the state remembers it),
+ * and wait while the login is refused.
+ */
+static int wait_login(struct provider_ctx *c, json_t *o, const char *kind, const char *name,
+                      long long deadline, struct pv_error *err)
+{
+	struct remote_target t = {.name = name,
+	                          .address = state_str(o, "address"),
+	                          .port = c->inv->ssh_port,
+	                          .user = c->admin_user,
+	                          .private_key = c->admin_private_key,
+	                          .known_hosts = c->known_hosts};
+
+	if (json_is_true(json_object_get(o, "login_ok")) || !c->admin_private_key)
+		return 0;
+	for (;;) {
+		struct remote *r = NULL;
+		if (remote_connect(&r, &t, err) == 0) {
+			remote_close(r);
+			json_object_set_new(o, "login_ok", json_true());
+			return 0;
+		}
+		if (!strstr(err->msg, "authentication as") || pv_now_ms() > deadline)
+			return pv_error_prefix(err, "%s %s does not let '%s' log in", kind, name,
+			                       c->admin_user);
+		sleep(2);
+	}
+}
+
 int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeout_ms,
                        struct pv_error *err)
 {
@@ -499,6 +532,8 @@ int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeo
 				return pv_error_prefix(err, "%s %s does not answer on SSH", kind,
 				                       c->layout->servers[i].name);
 		}
+		if (wait_login(c, o, kind, c->layout->servers[i].name, deadline, err) < 0)
+			return -1;
 	}
 	return 0;
 }

@@ -89,12 +89,19 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 		tried = true;
 		buf_init(&o, 1 << 20);
 		buf_init(&e, 1 << 20);
-		buf_adds(&sh, "patronictl -c /etc/patroni/config.yml switchover --force");
+		buf_adds(&sh, "out=$(patronictl -c /etc/patroni/config.yml switchover --force");
 		if (to) {
 			buf_adds(&sh, " --candidate ");
 			sh_quote_buf(&sh, to);
 		}
-		buf_adds(&sh, " && sleep 3 && patronictl -c /etc/patroni/config.yml list\n");
+		/* patronictl says a refused switchover on stdout and exits 0 */
+		buf_adds(
+		    &sh,
+		    ") || exit\n"
+		    "case $out in *' failed, details: '*) printf '%s\\n' \"$out\" >&2; exit 1 ;; "
+		    "esac\n"
+		    "printf '%s\\n' \"$out\"\n"
+		    "sleep 3 && patronictl -c /etc/patroni/config.yml list\n");
 		if (remote_connect(&r, &t, &err) < 0 ||
 		    remote_exec(r, converge_shell(&hosts[i]), sh.s, sh.len, &o, &e, &st, &err) <
 		        0) {

@@ -215,24 +215,6 @@ void report_host_start(struct reporter *r, const char *host, const char *what)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static const char *status_mark(enum res_status st)
-{
-	switch (st) {
-	case RES_OK:
-		return "ok";
-	case RES_CHANGE:
-		return "would change";
-	case RES_CHANGED:
-		return "changed";
-	case RES_FAILED:
-		return "failed";
-	case RES_SKIPPED:
-		return "skipped";
-	default:
-		return "pending";
-	}
-}
-
 void report_resource(struct reporter *r, const char *host, const struct resource *res)
 {
 	pthread_mutex_lock(&r->lock);
@@ -240,7 +222,7 @@ void report_resource(struct reporter *r, const char *host, const struct resource
 		json_t *o = json_event("resource", host);
 		set_redacted(o, "resource", res->title);
 		json_object_set_new(o, "role", json_string(res->role ? res->role : ""));
-		json_object_set_new(o, "status", json_string(status_mark(res->status)));
+		json_object_set_new(o, "status", json_string(res_status_name(res->status)));
 		if (res->reason)
 			set_redacted(o, "reason", res->reason);
 		if (res->output && res->status == RES_FAILED)

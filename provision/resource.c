@@ -23,7 +23,7 @@ const char *res_status_name(enum res_status st)
 	case RES_OK:
 		return "ok";
 	case RES_CHANGE:
-		return "change";
+		return "would change";
 	case RES_CHANGED:
 		return "changed";
 	case RES_FAILED:

@@ -624,6 +624,7 @@ void session_provider_ctx(struct session *s, const struct inv_layout *l, struct 
 	c->known_hosts = s->known_hosts;
 	c->admin_user = s->inv->ssh_user;
 	c->admin_public_key = s->public_key;
+	c->admin_private_key = s->private_key;
 	c->roles = &s->roles;
 	if (s->ports_of == l) {
 		c->server_ports = s->ports;

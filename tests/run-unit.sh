@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run unit-test binaries; prints their lines and a closing "N passed, N failed".
+# Run unit-test binaries; prints their lines and a closing "unit: N passed, N failed".
+# A binary fails when it exits non-zero, or when it reports no result (no
+# "N passed, N failed" line, or a SKIP): a test that did not run is not green.
 set -u
 passed=0 failed=0
 for t in "$@"; do
@@ -13,6 +15,12 @@ for t in "$@"; do
 	failed=$((failed + ${f:-0}))
 	if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
 		echo "FAIL $t exited with status $rc"
+		failed=$((failed + 1))
+	elif printf '%s\n' "$out" | grep -q ': SKIP'; then
+		echo "FAIL $t skipped its tests: $(printf '%s\n' "$out" | grep -m1 ': SKIP')"
+		failed=$((failed + 1))
+	elif [ "$((${p:-0} + ${f:-0}))" = 0 ]; then
+		echo "FAIL $t reported no result"
 		failed=$((failed + 1))
 	fi
 done

@@ -27,6 +27,7 @@ struct provider_ctx {
 	const char *known_hosts; /* the tool's known_hosts file (pin keys here) */
 	const char *admin_user; /* user to create at first boot */
 	const char *admin_public_key; /* its authorized key */
+	const char *admin_private_key; /* the key's private half, to log in as admin_user */
 	struct role_set *roles; /* the roles, for the ports a cloud firewall opens */
 	/* each server's ports as its roles declare them, rendered with its variables
 	 * (index as layout->servers); NULL when not rendered: the ports as written */

@@ -34,7 +34,8 @@ enum res_status {
 	RES_SKIPPED, /* not attempted because an earlier resource failed */
 };
 
-const char *res_status_name(enum res_status st); /* "ok", "change", ... */
+/* The status as the output names it: "ok", "would change", "changed", ... */
+const char *res_status_name(enum res_status st);
 
 /* Files sent to the host in the apply round trip (a tar stream). */
 struct stage_file {

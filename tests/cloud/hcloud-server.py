@@ -15,9 +15,11 @@ The server keeps state (SSH keys, networks, firewalls, servers, volumes,
 load balancers, actions), runs actions that take time, and when it creates a
 server it boots a real local host (systemd-nspawn on the test bridge) from
 the test base file system after applying the #cloud-config user_data the
-client sent: hostname, users with their authorized keys and sudo, and the
-ed25519 host key from 'ssh_keys'.  A key of the document it cannot apply is
-a violation too.
+client sent: hostname, users with their shell, authorized keys, sudo and
+locked password, the ed25519 host key from 'ssh_keys', host keys of the
+other types in 'ssh_genkeytypes' (cloud-init's default when absent: rsa,
+ecdsa, ed25519), 'ssh_pwauth' as an sshd drop-in.  A key of the document
+it does not apply is a violation too.
 
 Faults are injected on demand through POST /__control/faults (not part of
 the API): a JSON list of {"match": "POST /servers", "kind": K, "count": N}
@@ -402,9 +404,12 @@ def put(root, rel, text, mode=0o644):
     os.chmod(p, mode)
 
 
-CLOUD_KEYS = {"hostname", "fqdn", "preserve_hostname", "users", "ssh_keys", "ssh_deletekeys",
-              "ssh_genkeytypes", "disable_root", "ssh_pwauth", "chpasswd"}
-USER_KEYS = {"name", "sudo", "shell", "groups", "lock_passwd", "ssh_authorized_keys"}
+# The keys the test hosts apply as cloud-init does; any other key is a
+# violation (ignoring it would let a check of its effect pass).
+CLOUD_KEYS = {"hostname", "users", "ssh_keys", "ssh_deletekeys", "ssh_genkeytypes", "ssh_pwauth"}
+USER_KEYS = {"name", "sudo", "shell", "lock_passwd", "ssh_authorized_keys"}
+# cloud-init's default ssh_genkeytypes
+GENKEYTYPES = ["rsa", "ecdsa", "ed25519"]
 
 
 def apply_cloud_config(name, root, user_data):
@@ -436,6 +441,22 @@ def apply_cloud_config(name, root, user_data):
     if "ed25519_private" in keys:
         put(root, "etc/ssh/ssh_host_ed25519_key", keys["ed25519_private"], 0o600)
         put(root, "etc/ssh/ssh_host_ed25519_key.pub", keys["ed25519_public"].strip() + "\n")
+    # host keys of the types asked for that the document did not give
+    types = doc.get("ssh_genkeytypes", GENKEYTYPES)
+    if not isinstance(types, list) or any(t not in GENKEYTYPES for t in types):
+        violation("POST", "/servers", "%s: ssh_genkeytypes is not a list of %s" % (where, GENKEYTYPES))
+        types = []
+    for t in types:
+        key = os.path.join(root, "etc/ssh/ssh_host_%s_key" % t)
+        if not os.path.exists(key):
+            sh("ssh-keygen", "-q", "-t", t, "-N", "", "-C", "root@" + name, "-f", key)
+    # password logins, as cloud-init sets them: a drop-in of sshd
+    pwauth = doc.get("ssh_pwauth")
+    if isinstance(pwauth, bool):
+        put(root, "etc/ssh/sshd_config.d/50-cloud-init.conf",
+            "PasswordAuthentication %s\n" % ("yes" if pwauth else "no"))
+    elif pwauth is not None:
+        violation("POST", "/servers", "%s: ssh_pwauth is not true or false" % where)
     for u in doc.get("users") or []:
         if u == "default":
             continue
@@ -454,6 +475,12 @@ def apply_cloud_config(name, root, user_data):
         if u.get("sudo"):
             put(root, "etc/sudoers.d/90-cloud-init-%s" % u["name"],
                 "%s %s\n" % (u["name"], u["sudo"]), 0o440)
+        # cloud-init locks the password unless told otherwise
+        lock = u.get("lock_passwd", True)
+        if not isinstance(lock, bool):
+            violation("POST", "/servers", "%s: users[].lock_passwd is not true or false" % where)
+        elif lock and u["name"] != "root":
+            sh("chroot", root, "usermod", "-L", "--", u["name"])
 
 
 def boot_host(sid, name, public, private, user_data):

@@ -1,12 +1,15 @@
 # Patroni clusters in the end-to-end tests (source after lib.sh).
 
 # "name role state" of every member, as the first of the given nodes that
-# answers sees it.
+# answers sees it; fails when none answers with a member.
 members() {
-	local h
+	local h out
 	for h in "$@"; do
-		on_host "$h" "patronictl -c /etc/patroni/config.yml list -f json" 2>/dev/null |
-			jq -r '.[] | "\(.Member) \(.Role) \(.State)"' 2>/dev/null && return 0
+		out=$(on_host "$h" "patronictl -c /etc/patroni/config.yml list -f json" 2>/dev/null |
+			jq -r '.[] | "\(.Member) \(.Role) \(.State)"' 2>/dev/null) || continue
+		[ -n "$out" ] || continue
+		printf '%s\n' "$out"
+		return 0
 	done
 	return 1
 }

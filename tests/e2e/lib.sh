@@ -7,6 +7,7 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROVISION="$ROOT/bin/provision"
 PV_RESULTS=${PV_RESULTS:-/dev/null}
+PV_STEP=${PV_STEP:-/dev/null}
 WORK=
 PV_LAYOUTS=()
 PV_ENV_LAYOUTS=() # "ENV LAYOUT" pairs
@@ -21,12 +22,24 @@ fail() {
 	echo "fail $*" >>"$PV_RESULTS"
 }
 
+# Record what the test is doing now (tests/run.sh names it when the
+# script runs out of time).  Once the script is told to stop, the step it
+# was in stays recorded.
+PV_CHECK= PV_STOPPED=
+t_step() {
+	[ -z "$PV_STOPPED" ] || return 0
+	printf '%.300s\n' "${PV_CHECK:+check '$PV_CHECK': }$*" >"$PV_STEP"
+}
+
 # check DESCRIPTION COMMAND...: passes when the command exits 0 (its
 # standard output is not shown; its errors are).
 check() {
 	local desc=$1
 	shift
+	PV_CHECK=$desc
+	t_step "$*"
 	if "$@" >/dev/null; then pass "$desc"; else fail "$desc"; fi
+	PV_CHECK=
 }
 
 # Stop here: the rest of the test depends on what just failed.
@@ -40,25 +53,29 @@ t_project() {
 	WORK=$(mktemp -d /tmp/provision-test.XXXXXX)
 	if [ $# -gt 0 ]; then cp "$1" "$WORK/inventory.yml"; else cat >"$WORK/inventory.yml"; fi
 	trap t_cleanup EXIT
-	trap 'exit 130' INT TERM
+	trap 'PV_STOPPED=1; exit 130' INT TERM
 }
 
+# A failed cleanup is a failed check: it is how leaks start.  Its output
+# is shown (the destroy's own report says what is left).
 t_cleanup() {
-	local l
+	local l out
 	[ -n "$WORK" ] || return 0
 	for l in "${PV_LAYOUTS[@]}"; do
-		"$PROVISION" -i "$WORK/inventory.yml" --plain destroy "$l" --yes >/dev/null 2>&1 ||
-			echo "cleanup: destroy $l failed" >&2
+		t_step "cleanup: destroy $l"
+		out=$("$PROVISION" -i "$WORK/inventory.yml" --plain destroy "$l" --yes 2>&1) ||
+			{ printf '%s\n' "$out" | tail -n 20 >&2; fail "cleanup: destroy $l"; }
 	done
 	for l in "${PV_ENV_LAYOUTS[@]}"; do
 		# shellcheck disable=SC2086 # "ENV LAYOUT"
 		set -- $l
-		"$PROVISION" -i "$WORK/inventory.yml" -e "$1" --plain destroy "$2" --yes >/dev/null 2>&1 ||
-			echo "cleanup: destroy $2 in environment $1 failed" >&2
+		t_step "cleanup: destroy $2 in environment $1"
+		out=$("$PROVISION" -i "$WORK/inventory.yml" -e "$1" --plain destroy "$2" --yes 2>&1) ||
+			{ printf '%s\n' "$out" | tail -n 20 >&2; fail "cleanup: destroy $2 in environment $1"; }
 	done
 	# never delete through a host's disk that is still mounted
 	if grep -q " $WORK/" /proc/mounts; then
-		echo "cleanup: mounts are left under $WORK; not removing it" >&2
+		fail "cleanup: mounts are left under $WORK; not removing it"
 	else
 		rm -rf "$WORK"
 	fi
@@ -75,10 +92,12 @@ t_uses_env() {
 }
 
 pv() {
+	t_step "line ${BASH_LINENO[0]}: provision $*"
 	"$PROVISION" -i "$WORK/inventory.yml" --plain "$@"
 }
 
 pvj() {
+	t_step "line ${BASH_LINENO[0]}: provision --json $*"
 	"$PROVISION" -i "$WORK/inventory.yml" --json "$@"
 }
 
@@ -86,6 +105,7 @@ pvj() {
 on_host() {
 	local host=$1
 	shift
+	t_step "line ${BASH_LINENO[0]}: on $host: $*"
 	# ssh joins its arguments into one line for the remote shell: quote it once
 	"$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
 }
@@ -95,6 +115,15 @@ on_env_host() {
 	local env=$1 host=$2
 	shift 2
 	"$PROVISION" -i "$WORK/inventory.yml" -e "$env" ssh "$host" -- "sudo -n sh -c $(printf '%q' "$*")"
+}
+
+# write_refused HOST SQL: psql on HOST (as postgres, database shop) ran the
+# statement and PostgreSQL refused it as a write in a read-only transaction
+# (a failed login or a missing psql is not a refusal).
+write_refused() {
+	local out
+	out=$(on_host "$1" "runuser -u postgres -- psql -X -d shop -c '$2'" 2>&1) && return 1
+	printf '%s\n' "$out" | grep -q 'cannot execute .* in a read-only transaction'
 }
 
 # From a --json run's output: total changed / failed of the summary event.

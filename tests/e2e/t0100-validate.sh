@@ -171,9 +171,13 @@ check "destroy of a layout never created says so" grep -q "has nothing" <<<"$out
 
 # One run at a time: while another run holds the lock, up refuses at once.
 mkdir -p "$WORK/.provision"
-flock "$WORK/.provision/lock" sleep 5 &
+(
+	exec 9>"$WORK/.provision/lock"
+	flock 9 && touch "$WORK/locked" && exec sleep 30
+) &
 holder=$!
-sleep 0.3
+for _ in $(seq 100); do [ -e "$WORK/locked" ] && break; sleep 0.1; done
+[ -e "$WORK/locked" ] || bail "the lock holder did not take the lock"
 out=$(pv up phase1 2>&1)
 rc=$?
 kill "$holder" 2>/dev/null

@@ -72,6 +72,9 @@ out=$(pv up one 2>&1)
 rc=$?
 check "up refuses a host whose key differs from the pinned one (exit 1), got $rc" test "$rc" = 1
 check "the refusal says the host key does not match: $out" grep -q "host key of 's1' .* does not match the pinned key" <<<"$out"
-check "provision ssh refuses it too" sh -c "! '$PROVISION' -i '$WORK/inventory.yml' ssh s1 -- true 2>/dev/null"
+out=$("$PROVISION" -i "$WORK/inventory.yml" ssh s1 -- true 2>&1)
+rc=$?
+check "provision ssh refuses it too (exit $rc): $(tail -n 1 <<<"$out")" \
+	sh -c "[ $rc != 0 ] && printf '%s' \"\$1\" | grep -q 'Host key verification failed'" _ "$out"
 cp "$WORK/kh.good" "$KH"
 check "with the right pin the host answers again" on_host s1 true

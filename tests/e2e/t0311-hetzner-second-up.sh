@@ -27,7 +27,8 @@ check "plan lists no cloud change" sh -c "! grep -q 'cloud:' '$WORK/plan'"
 cp "$WORK/.provision/state.json" "$WORK/state.keep"
 jq 'del(.environments.default.layouts.phase1.provider_data)' "$WORK/state.keep" >"$WORK/.provision/state.json"
 pvj up phase1 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err"
-check "without the ids in the state, up adopts by label (0 writes)" test "$(cloud_writes)" = "$before"
+rc=$?
+check "without the ids in the state, up adopts by label (exit $rc, 0 writes)" test "$rc" = 0 -a "$(cloud_writes)" = "$before"
 jq 'del(.environments.default.layouts.phase1.hosts)' "$WORK/state.keep" >"$WORK/.provision/state.json"
 if pvj up phase1 --only cloud >"$WORK/up4.json" 2>"$WORK/up4.err"; then rc=0; else rc=$?; fi
 check "a labelled server whose host key is unknown is refused, not trusted" sh -c "[ $rc = 1 ] && grep -q 'cannot be trusted' '$WORK/up4.err'"

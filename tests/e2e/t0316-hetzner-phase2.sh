@@ -44,9 +44,11 @@ check "one load balancer" test "$(jq '.load_balancers | length' <<<"$state")" = 
 check "HTTP 80 -> 80 with a health check on /up" test "$(jq -c '[.services[] | select(.protocol == "http") | [.listen_port, .destination_port, .health_check.http.path]]' <<<"$lb")" = '[[80,80,"/up"]]'
 check "HTTPS 443 passed through to 443" test "$(jq -c '[.services[] | select(.protocol == "tcp") | [.listen_port, .destination_port]]' <<<"$lb")" = '[[443,443]]'
 check "the load balancer is on the private network" test "$(jq '.private_net | length' <<<"$lb")" = 1
-targets=$(jq -r --arg sel "$(jq -r '.targets[0].label_selector.selector' <<<"$lb")" \
-	'.servers[] | select(.labels["lb-target"] == "true") | .labels.server' <<<"$state" | sort | tr '\n' ' ')
-check "it targets exactly the web servers by label: $targets" test "$targets" = "web1 web2 "
+# the load balancer's own selector ("k==v,k==v"), evaluated here against every server's labels
+sel=$(jq -r '.targets[0].label_selector.selector // empty' <<<"$lb")
+targets=$(jq -r --arg sel "$sel" '($sel | split(",") | map(split("=="))) as $terms
+	| .servers[] | select(.labels as $l | all($terms[]; length == 2 and $l[.[0]] == .[1])) | .labels.server' <<<"$state" | sort | tr '\n' ' ')
+check "its selector '$sel' picks exactly the web servers: $targets" test -n "$sel" -a "$targets" = "web1 web2 "
 fw=$(jq -c '.firewalls[].rules' <<<"$state")
 check "the firewall opens 5432 only to the private network" test "$(jq -c '[.[] | select(.port == "5432") | .source_ips]' <<<"$fw")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
 check "the firewall opens 22, 80, 443 to all" test "$(jq -c '[.[] | select(.source_ips == ["0.0.0.0/0", "::/0"] and .protocol == "tcp") | .port] | sort' <<<"$fw")" = '["22","443","80"]'

@@ -3,6 +3,7 @@
 # another client of the project spending it all in the middle of the run.
 # up finishes, and never sends a request before the reset the headers
 # named (after a 429, or after a response saying none remain).
+# timeout: 600 (a run of about a minute; a stuck up must not hold CI for long)
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 

@@ -32,7 +32,42 @@ cat >"$WORK/inventory.yml" <<-EOF2
 EOF2
 t_uses phase2
 
-pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
+# A new server answers on SSH before it lets its admin in: while the boot
+# (and, on a real cloud, cloud-init) runs, /run/nologin makes PAM refuse
+# every user but root.  Here PAM on each new droplet refuses logins until
+# one has been refused, and for a second more; up returns only once the
+# admin can log in, so the plan right after it works.
+hold_logins() {
+	local r
+	while :; do
+		for r in "$CLOUD_DIR"/api/hosts/*/root; do
+			if [ -f "$r/etc/pam.d/sshd" ] && [ ! -e "$r.held" ]; then
+				touch "$r/etc/boot-hold" "$r.held"
+				printf '#!/bin/sh\necho "$PAM_USER" >>/var/tmp/login-attempts\n[ ! -e /etc/boot-hold ]\n' \
+					>"$r/usr/local/sbin/boot-hold"
+				chmod 755 "$r/usr/local/sbin/boot-hold"
+				sed -i '1i account requisite pam_exec.so quiet /usr/local/sbin/boot-hold' "$r/etc/pam.d/sshd"
+			fi
+			if [ -s "$r/var/tmp/login-attempts" ] && [ ! -e "$r.released" ]; then
+				touch "$r.released"
+				(sleep 1 && rm -f "$r/etc/boot-hold") &
+			fi
+		done
+		sleep 0.05
+	done
+}
+hold_logins &
+holder=$!
+pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err"
+rc=$?
+kill "$holder"
+wait "$holder" 2>/dev/null
+[ "$rc" = 0 ] || bail "up failed: $(cat "$WORK/up.err")"
+refused=$(ls -d "$CLOUD_DIR"/api/hosts/*/root.released 2>/dev/null | wc -l)
+check "every new droplet refused a login at first ($refused of 3)" test "$refused" = 3
+pv plan phase2 >"$WORK/plan1" 2>&1
+rc=$?
+check "plan right after up logs in on every droplet (exit $rc)$([ "$rc" = 0 ] || tail -n 3 "$WORK/plan1" | tr '\n' ' ')" test "$rc" = 0
 state=$(cloud_state)
 lb=$(jq -c '.load_balancers[]' <<<"$state")
 check "one load balancer targeting the web droplets' tag" test "$(jq -r '.tag' <<<"$lb")" = pv:shop:default:phase2:lb

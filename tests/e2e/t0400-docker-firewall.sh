@@ -123,7 +123,10 @@ out=$(on_host app1 "ip netns exec ctr3 timeout 5 bash -c 'exec 3<>/dev/tcp/172.1
 check "containers talk to each other (172.17.0.3 -> 172.17.0.2:90), got: $out" test "$out" = port-90-inside
 
 # dockerd restarting keeps the tool's rules (Docker leaves DOCKER-USER alone).
-on_host app1 'systemctl restart docker' >/dev/null 2>&1
+inv1=$(on_host app1 'systemctl show -P InvocationID docker')
+on_host app1 'systemctl restart docker' >/dev/null 2>&1 || bail "docker restart failed"
+inv2=$(on_host app1 'systemctl show -P InvocationID docker')
+check "docker restarted (a new invocation: $inv1 -> $inv2)" test -n "$inv1" -a -n "$inv2" -a "$inv1" != "$inv2"
 check "after a docker restart DOCKER-USER still drops unopened ports" on_host app1 \
 	'iptables -S DOCKER-USER | grep -q -- "-o docker0 -j DROP"'
 # Docker rebuilds its own chains with the rules of running containers.

@@ -54,6 +54,9 @@ check "kamal-config wrote config/deploy.yml that passes the check" \
 sed '/^registry:/,/^ssh:/{/^ssh:/!d}' "$WORK/config/deploy.yml" >"$WORK/deploy-broken.yml"
 check "the check fails a deploy.yml without its registry" \
 	sh -c "! '$CHECK' kamal '$WORK/deploy-broken.yml' '$web2_ip' db '$db1_ip' app.shop.test >/dev/null"
+sed 's/^  app_port:/  healthcheck_path: \/up\n&/' "$WORK/config/deploy.yml" >"$WORK/deploy-unknown.yml"
+check "the check fails a deploy.yml with a key Kamal does not know" \
+	sh -c "! '$CHECK' kamal '$WORK/deploy-unknown.yml' '$web2_ip' db '$db1_ip' app.shop.test >/dev/null"
 check "deploy.yml names the image from the inventory" grep -qx 'image: "shop/web"' "$WORK/config/deploy.yml"
 out=$(pv kamal-config phase1 2>&1)
 check "kamal-config again: the file is unchanged ($out)" sh -c "printf '%s' '$out' | grep -q 'unchanged'"
@@ -62,10 +65,17 @@ pv kamal-config phase1 >/dev/null 2>&1
 rc=$?
 check "kamal-config keeps a file edited by hand (exit $rc)" sh -c "[ $rc = 1 ] && grep -q '# my own note' '$WORK/config/deploy.yml'"
 pv kamal-config phase1 --force >/dev/null 2>&1
-check "kamal-config --force replaces it" sh -c "! grep -q '# my own note' '$WORK/config/deploy.yml'"
+rc=$?
+check "kamal-config --force replaces it (exit $rc)" \
+	sh -c "[ $rc = 0 ] && grep -qx 'image: \"shop/web\"' '$WORK/config/deploy.yml' && ! grep -q '# my own note' '$WORK/config/deploy.yml'"
 pv kamal-config nosuch >/dev/null 2>&1
 rc=$?
 check "kamal-config of an unknown layout is an input error (exit $rc)" test "$rc" = 2
+# -o: the same file, written where it says (its directory made)
+pv kamal-config phase1 -o "$WORK/elsewhere/deploy.production.yml" >"$WORK/kc-o.out" 2>&1
+rc=$?
+check "kamal-config -o writes the file it names, the same as config/deploy.yml (exit $rc)" \
+	sh -c "[ $rc = 0 ] && cmp -s '$WORK/config/deploy.yml' '$WORK/elsewhere/deploy.production.yml'"
 
 pvj up phase1 >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed"
 check "second up: 0 changed" test "$(json_total "$WORK/up2.json" changed)" = 0

@@ -95,8 +95,7 @@ pid=$(jq -r ".environments.default.layouts.ha.hosts.$old.pid" "$WORK/.provision/
 init=$(pgrep -P "$pid" | head -n 1)
 [ -n "$init" ] || bail "cannot find the init of $old's host"
 t0=$(date +%s.%N)
-kill -KILL "$init"
-pass "the leader $old's host is stopped hard"
+check "the leader $old's host is stopped hard" kill -KILL "$init"
 
 new=
 for _ in $(seq 1 120); do
@@ -121,14 +120,15 @@ check "writes resume through the same endpoint" test -n "$resumed"
 leader_s=$(awk "BEGIN { printf \"%.1f\", $t_leader - $t0 }")
 failover_s=$(awk "BEGIN { printf \"%.1f\", ${resumed:-$t0} - $t0 }")
 echo "# failover: new leader seen after ${leader_s} s (polled), writes resumed after ${failover_s} s"
-pass "failover time measured: writes resumed ${failover_s} s after the leader's host stopped"
+check "failover time measured: writes resumed ${failover_s} s after the leader's host stopped" test -n "$resumed"
 
 on_host lb1 "touch /root/writer.stop" >/dev/null
 sleep 1
-on_host lb1 "awk '\$3 == \"ok\" { print \$4 }' /root/writer.log | sort -n" >"$WORK/committed"
+# comm needs both lists in the same text order
+on_host lb1 "awk '\$3 == \"ok\" { print \$4 }' /root/writer.log" | LC_ALL=C sort >"$WORK/committed"
 # shellcheck disable=SC2086
-on_host "$new" "runuser -u postgres -- psql -X -tA -d shop -c 'select n from ticks order by n'" | sort -n >"$WORK/present"
-lost=$(comm -23 "$WORK/committed" "$WORK/present" | wc -l)
+on_host "$new" "runuser -u postgres -- psql -X -tA -d shop -c 'select n from ticks'" | LC_ALL=C sort >"$WORK/present"
+lost=$(LC_ALL=C comm -23 "$WORK/committed" "$WORK/present" | wc -l)
 check "no committed row is lost ($(wc -l <"$WORK/committed") committed, $lost missing)" test "$lost" = 0
 check "the writer committed rows before and after the failover" \
 	sh -c "[ \$(wc -l <'$WORK/committed') -gt 20 ] && [ -n '$resumed' ]"
@@ -141,10 +141,36 @@ members pg1 pg2 pg3 | sed 's/^/  /'
 
 # in synchronous mode Patroni hands over to the synchronous standby
 pv switchover ha >"$WORK/sw" 2>&1
+rc=$?
 cat "$WORK/sw"
+check "switchover succeeds (exit $rc)" test "$rc" = 0
 moved() { l=$(leader_of pg1 pg2 pg3) && [ -n "$l" ] && [ "$l" != "$new" ]; }
 check "switchover hands the leader role from $new to another node" wait_for 60 moved
 check "writes go through the endpoint after the switchover" wait_for 30 on_host lb1 "$ep -c 'insert into ticks (n) values (-1)'"
+
+# switchover --to: the node named (the synchronous standby) takes over
+wait_for 60 has_sync || fail "no synchronous standby after the switchover"
+cur=$(leader_of pg1 pg2 pg3)
+to=$(members pg1 pg2 pg3 | awk '$2 == "Sync" && $3 == "Standby" { print $1; exit }')
+pv switchover ha --to "$to" >"$WORK/sw2" 2>&1
+rc=$?
+check "switchover --to '$to' succeeds (exit $rc)" test -n "$to" -a "$rc" = 0
+became() { [ "$(leader_of pg1 pg2 pg3)" = "$to" ]; }
+check "switchover --to hands the leader role from $cur to $to" wait_for 60 became
+# the asynchronous replica is no candidate in synchronous mode: Patroni
+# refuses it (were --to not passed on, Patroni would pick the synchronous
+# standby and succeed)
+async=$(members pg1 pg2 pg3 | awk '$2 == "Replica" { print $1; exit }')
+pv switchover ha --to "$async" >"$WORK/sw4" 2>&1
+rc=$?
+check "switchover --to the asynchronous replica '$async' is refused (exit $rc): $(grep -m1 -o 'failed, details: .*' "$WORK/sw4")" \
+	test -n "$async" -a "$rc" != 0
+check "and the leader stays $to" became
+pv switchover ha --to lb1 >"$WORK/sw3" 2>&1
+rc=$?
+check "switchover --to a server without role patroni is an input error (exit $rc)" \
+	sh -c "[ $rc = 2 ] && grep -q \"server 'lb1' of layout 'ha' has no role patroni\" '$WORK/sw3'"
+check "and the leader stays $to" became
 
 pvj up ha >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "third up failed: $(cat "$WORK/up3.err")"
 check "second run: 0 changed ($(json_resources "$WORK/up3.json" changed | tr '\n' ' '))" \

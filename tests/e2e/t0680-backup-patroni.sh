@@ -128,8 +128,7 @@ sleep 1
 pid=$(jq -r ".environments.default.layouts.ha.hosts.$old.pid" "$WORK/.provision/state.json")
 init=$(pgrep -P "$pid" | head -n 1)
 [ -n "$init" ] || bail "cannot find the init of $old's host"
-kill -KILL "$init"
-pass "the leader $old's host is stopped hard"
+check "the leader $old's host is stopped hard" kill -KILL "$init"
 new=
 for _ in $(seq 1 120); do
 	# shellcheck disable=SC2086

@@ -58,7 +58,15 @@ pv -e staging status phase1 >"$WORK/status" 2>&1
 check "status -e staging shows staging's address" grep -q "$st_addr" "$WORK/status"
 check "status -e staging does not show production's" sh -c "! grep -q '$pr_addr\\b' '$WORK/status'"
 pvj -e staging plan phase1 >"$WORK/plan.json" 2>&1
-check "plan -e staging has nothing to do" test "$(jq -s '[.[] | select(.event == "resource" and .status == "change")] | length' "$WORK/plan.json")" = 0
+check "plan -e staging has nothing to do" test -z "$(json_resources "$WORK/plan.json" 'would change')"
+# the control: a drifted file on the staging host is the one pending change
+# the same query finds
+on_env_host staging app1 "sed -i 's/maxretry = 3/maxretry = 9/' /etc/fail2ban/jail.d/provision-sshd.local" ||
+	bail "cannot change the fail2ban file on the staging host"
+pvj -e staging plan phase1 >"$WORK/plan2.json" 2>&1
+drift=$(json_resources "$WORK/plan2.json" 'would change' | tr '\n' ';')
+check "plan -e staging reports the drifted file as its one change, got: $drift" \
+	test "$drift" = "file /etc/fail2ban/jail.d/provision-sshd.local;"
 
 # an environment the inventory does not declare
 pv -e stagin plan phase1 >"$WORK/bad.out" 2>&1

@@ -20,7 +20,10 @@ last_apt_asked() {
 }
 # not_installed PKG: dpkg on app1 does not have PKG installed.
 not_installed() {
-	! on_host app1 "dpkg-query -W -f '\${Status}' $1 2>/dev/null" | grep -q 'ok installed'
+	local st
+	st=$(on_host app1 "dpkg-query -W -f '\${Status}' $1 2>/dev/null; echo ' probe-ran'") || return 1
+	case $st in *' probe-ran') ;; *) return 1 ;; esac
+	case $st in *'ok installed'*) return 1 ;; esac
 }
 
 pv up phase1 --frozen >"$WORK/first.out" 2>&1
@@ -58,8 +61,11 @@ check "up without --frozen reinstalls and records the version ($want)" \
 check "--frozen passes again" pv up phase1 --frozen
 
 # a package lost on the host comes back at the recorded version, asked for by version
-on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1' || true
+on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1' || bail "cannot remove fail2ban on app1"
+check "fail2ban is gone from app1" not_installed fail2ban
 pvj up phase1 --frozen --diff >"$WORK/reinstall.json" 2>&1
+rc=$?
+check "up --frozen succeeds (exit $rc)" test "$rc" = 0
 check "--frozen reinstalls a lost package at the recorded version" \
 	test "$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")" = "$want"
 check "asking apt for exactly that version (apt's own history)" last_apt_asked "fail2ban=$want"

@@ -8,7 +8,8 @@ Traefik: the keys of Traefik v3's static and file-provider dynamic
 configuration as documented (entryPoints, certificatesResolvers.acme,
 providers.file, http.routers/services/middlewares). Kamal: the keys Kamal 2
 requires of config/deploy.yml (service, image, servers, registry, builder.arch)
-and the ones the layout fills in. Prints every problem; exit 1 when any.
+and the ones the layout fills in; a key Kamal 2 does not know (it refuses
+those) is a problem too. Prints every problem; exit 1 when any.
 """
 import re
 import sys
@@ -95,8 +96,42 @@ def traefik(static_path, dynamic_path, host, upstream, email):
     need(get(middlewares, "provision-headers.headers.stsSeconds"), "no HSTS header middleware")
 
 
+# The keys Kamal 2 accepts (its configuration documentation); Kamal refuses
+# any other, except top-level extensions named x-...
+KAMAL_KEYS = {"service", "image", "labels", "volumes", "registry", "servers", "env", "asset_path",
+              "hooks_path", "hooks_output", "secrets_path", "error_pages_path",
+              "require_destination", "primary_role", "allow_empty_roles", "retain_containers",
+              "minimum_version", "readiness_delay", "deploy_timeout", "drain_timeout",
+              "run_directory", "ssh", "builder", "accessories", "proxy", "sshkit", "boot",
+              "logging", "output", "aliases"}
+KAMAL_PROXY = {"host", "hosts", "app_port", "ssl", "certificate_pem", "private_key_pem",
+               "ssl_redirect", "forward_headers", "response_timeout", "healthcheck", "buffering",
+               "logging"}
+KAMAL_REGISTRY = {"server", "username", "password"}
+KAMAL_SSH = {"user", "port", "proxy", "proxy_command", "log_level", "keys_only", "keys",
+             "key_data", "config"}
+KAMAL_BUILDER = {"driver", "arch", "remote", "local", "cache", "context", "dockerfile", "target",
+                 "args", "secrets", "ssh", "provenance", "sbom", "pack"}
+KAMAL_ROLE = {"hosts", "cmd", "options", "logging", "proxy", "labels", "env", "asset_path"}
+KAMAL_ACCESSORY = {"service", "image", "registry", "host", "hosts", "role", "roles", "tag", "tags",
+                   "cmd", "port", "labels", "options", "env", "files", "directories", "volumes",
+                   "network", "proxy"}
+
+
 def kamal(path, web, acc_name, acc_addr, proxy_host):
     d = yaml.safe_load(open(path))
+    if not need(isinstance(d, dict), "deploy.yml is not a mapping"):
+        return
+    only_keys({k: v for k, v in d.items() if not str(k).startswith("x-")}, KAMAL_KEYS, "deploy")
+    for key, allowed in (("proxy", KAMAL_PROXY), ("registry", KAMAL_REGISTRY),
+                         ("ssh", KAMAL_SSH), ("builder", KAMAL_BUILDER)):
+        if key in d:
+            only_keys(d[key], allowed, key)
+    for role, conf in (d.get("servers") or {}).items():
+        if isinstance(conf, dict):
+            only_keys(conf, KAMAL_ROLE, f"servers.{role}")
+    for name, conf in (d.get("accessories") or {}).items():
+        only_keys(conf, KAMAL_ACCESSORY, f"accessories.{name}")
     for k in ("service", "image", "servers", "registry", "builder"):
         need(k in d, f"missing required key {k}")
     need(isinstance(d.get("service"), str) and re.fullmatch(r"[a-z0-9_-]+", d.get("service", "")),

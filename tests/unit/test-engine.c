@@ -26,11 +26,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "render.h"
 #include "provision/buf.h"
 #include "provision/common.h"
 #include "provision/engine.h"
+#include "provision/report.h"
 #include "provision/inventory.h"
 #include "provision/resource.h"
 #include "provision/role.h"
@@ -286,7 +289,7 @@ static void render_ok(struct host_plan *hp, const char *server)
 	test_render_ok(&t, hp, server, &facts_container);
 }
 
-/* "change ok ..." for the resources of hp. */
+/* "would change ok ..." for the resources of hp. */
 static const char *statuses(const struct host_plan *hp)
 {
 	struct buf b = BUF_INIT;
@@ -724,8 +727,39 @@ static void test_status_names(void)
 
 	for (int st = RES_PENDING; st <= RES_SKIPPED; st++)
 		buf_addf(&b, "%s ", res_status_name((enum res_status)st));
-	CHECK_STR(b.s, "pending ok change changed failed skipped ");
+	CHECK_STR(b.s, "pending ok would change changed failed skipped ");
 	buf_release(&b);
+}
+
+/* --json names each resource's status with these same words. */
+static void test_status_json(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	struct reporter *r = reporter_new(REPORT_JSON, out);
+	struct resource res = {.title = "file /etc/motd", .role = "base"};
+	struct buf want = BUF_INIT;
+
+	for (int st = RES_OK; st <= RES_SKIPPED; st++) {
+		res.status = (enum res_status)st;
+		report_resource(r, "web1", &res);
+		buf_addf(&want, "%s\n", res_status_name(res.status));
+	}
+	reporter_free(r);
+	fclose(out);
+	struct buf got = BUF_INIT;
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *o = json_loads(line, 0, NULL);
+		buf_addf(&got, "%s\n",
+		         o ? json_string_value(json_object_get(o, "status")) : "(not json)");
+		json_decref(o);
+	}
+	CHECK_STR(got.s, want.s);
+	CHECK_HAS(got.s, "would change\n");
+	buf_release(&got);
+	buf_release(&want);
+	free(text);
 }
 
 static void test_var_priority(void)
@@ -1035,7 +1069,7 @@ static void test_real_converge(void)
 
 	/* 1: nothing is there */
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change change change");
+	CHECK_STR(statuses(&hp), "would change would change would change would change");
 	CHECK_STR(reasons(&hp), "missing|missing|file missing|creates path missing");
 	CHECK(!hp.res[0].has_current);
 	CHECK_STR(explain(&hp.res[0]),
@@ -1081,7 +1115,7 @@ static void test_real_converge(void)
 	/* 4: a file edited by hand: only it differs, with its content sent */
 	write_file(conf, "changed by hand\nsecond line\n", 0640);
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change ok ok ok");
+	CHECK_STR(statuses(&hp), "would change ok ok ok");
 	CHECK_STR(reasons(&hp), "content differs|-|-|-");
 	CHECK(hp.res[0].has_current);
 	CHECK_STR(hp.res[0].current.s, "changed by hand\nsecond line\n");
@@ -1103,7 +1137,7 @@ static void test_real_converge(void)
 		free(big);
 	}
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change ok ok ok");
+	CHECK_STR(statuses(&hp), "would change ok ok ok");
 	CHECK_STR(reasons(&hp), "content differs|-|-|-");
 	CHECK(!strstr(out.s, "@@B"));
 	CHECK(!hp.res[0].has_current);
@@ -1126,7 +1160,7 @@ static void test_real_converge(void)
 	CHECK(chmod(data, 0700) == 0);
 	write_file(lines, "# header\nkey=other\ntail\n", 0644);
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change change ok");
+	CHECK_STR(statuses(&hp), "would change would change would change ok");
 	CHECK_STR(reasons(&hp), "mode 600 != 640|mode 700 != 750|line differs|-");
 	CHECK(!hp.res[0].has_current);
 	CHECK_STR(explain(&hp.res[0]), ""); /* the content is right: no diff */
@@ -1163,7 +1197,7 @@ static void test_reprobe_in_apply(void)
 		return;
 	}
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change ok change");
+	CHECK_STR(statuses(&hp), "would change ok would change");
 	CHECK_STR(reasons(&hp), "creates path missing|-|present");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(out.s, "@@A 0 changed\n@@A 1 changed\n@@A 2 changed\n@@Z\n");
@@ -1194,7 +1228,7 @@ static void test_hostile_values(void)
 	CHECK_STR(hp.res[1].title, keep(xasprintf("directory %s", hdir)));
 
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change change change");
+	CHECK_STR(statuses(&hp), "would change would change would change would change");
 	CHECK_STR(reasons(&hp),
 	          "missing|missing|file missing|creates path missing and unless check failed");
 	CHECK(exists(marker));
@@ -1239,7 +1273,7 @@ static void test_failure_skips_the_rest(void)
 		return;
 	}
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change change change");
+	CHECK_STR(statuses(&hp), "would change would change would change would change");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(out.s, "@@A 0 changed\n@@A 1 failed\n@@L 1 boom-out\n@@L 1 boom-err\n"
 	                 "@@H 0 ok\n@@Z\n");
@@ -1270,7 +1304,7 @@ static void test_failure_output_without_newline(void)
 		return;
 	}
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change");
+	CHECK_STR(statuses(&hp), "would change would change");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(statuses(&hp), "failed skipped");
 	CHECK_STR(hp.res[0].output, "no newline at the end\n");
@@ -1301,7 +1335,7 @@ static void test_handlers_once(void)
 	CHECK(hp.res[0].n_notify == 2 && hp.res[1].n_notify == 2 && hp.res[2].n_notify == 1);
 
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change ok");
+	CHECK_STR(statuses(&hp), "would change would change ok");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(out.s, "@@A 0 changed\n@@A 1 changed\n@@H 0 ok\n@@H 1 failed\n"
 	                 "@@L h1 handler-broke\n@@Z\n");
@@ -1343,7 +1377,7 @@ static void test_validate_restores(void)
 		return;
 	}
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change change");
+	CHECK_STR(statuses(&hp), "would change would change would change");
 	CHECK_STR(reasons(&hp), "missing|content differs, mode 600 != 644|missing");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(statuses(&hp), "changed failed skipped");
@@ -1360,7 +1394,7 @@ static void test_validate_restores(void)
 	CHECK(hp.n_res == 1);
 	if (hp.n_res == 1) {
 		CHECK(probe(&hp, &out) == 0);
-		CHECK_STR(statuses(&hp), "change");
+		CHECK_STR(statuses(&hp), "would change");
 		CHECK(apply(&hp, &out) == 0);
 		CHECK_STR(statuses(&hp), "failed");
 		CHECK_STR(hp.res[0].output,
@@ -1391,7 +1425,7 @@ static void test_rollback(void)
 	CHECK(hp.res[0].verify_login);
 	CHECK(!hp.res[1].verify_login);
 	CHECK(probe(&hp, &out) == 0);
-	CHECK_STR(statuses(&hp), "change change");
+	CHECK_STR(statuses(&hp), "would change would change");
 	CHECK(apply(&hp, &out) == 0);
 	CHECK_STR(out.s, "@@A 0 changed\n@@A 1 changed\n@@H 0 ok\n@@Z\n");
 	CHECK_STR(read_text(sshd), "new setting\n");
@@ -1437,7 +1471,7 @@ static void test_parse_probe(void)
 	    "@@P 0 change content differs\n@@B 0\naGVsbG8g\nd29ybGQK\n@@E 0\n"
 	    "@@P 1 ok\n@@P 2 change\n@@P 3 change creates path missing\n@@P 9 ok\n@@Z\n";
 	CHECK(script_parse_probe(&hp, o, strlen(o), &err) == 0);
-	CHECK_STR(statuses(&hp), "change ok change change");
+	CHECK_STR(statuses(&hp), "would change ok would change would change");
 	CHECK_STR(reasons(&hp), "content differs|-|differs|creates path missing");
 	CHECK(hp.res[0].has_current);
 	CHECK_STR(hp.res[0].current.s, "hello world\n");
@@ -1604,6 +1638,7 @@ int main(void)
 	}
 	setup();
 	RUN(test_status_names);
+	RUN(test_status_json);
 	RUN(test_var_priority);
 	RUN(test_requires_order_and_ports);
 	RUN(test_port_variables);
