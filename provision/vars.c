@@ -333,9 +333,15 @@ static void check_custom(const struct node *c, const struct names *ns, const cha
 	}
 }
 
+/* Unknown names reported one by one in a block; the rest are counted in one line. */
+#define VARS_MAX_UNKNOWN 20
+
 static void check_block(const struct node *vars, const struct names *ns, const char *where,
                         struct diags *d)
 {
+	size_t unknown = 0;
+	const struct pos *first_more = NULL;
+
 	for (size_t i = 0; vars && vars->kind == NODE_MAP && i < vars->n; i++) {
 		const char *k = vars->keys[i];
 		bool by_tool = false;
@@ -354,6 +360,11 @@ static void check_block(const struct node *vars, const struct names *ns, const c
 			    k, where);
 			continue;
 		}
+		if (++unknown > VARS_MAX_UNKNOWN) {
+			if (!first_more)
+				first_more = &vars->key_pos[i];
+			continue;
+		}
 		char *probe = xstrndup(k, 64);
 		const char *near = pv_nearest(probe, ns->v, ns->n);
 		free(probe);
@@ -367,6 +378,9 @@ static void check_block(const struct node *vars, const struct names *ns, const c
 			          "variables for project roles go under '%s:')",
 			          k, where, VARS_CUSTOM);
 	}
+	if (first_more)
+		diags_add(d, first_more, "%zu more unknown variables in %s from here on",
+		          unknown - VARS_MAX_UNKNOWN, where);
 }
 
 void vars_check_names(const struct inventory *inv, const struct inv_layout *l, struct role_set *rs,

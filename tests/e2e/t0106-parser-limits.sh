@@ -39,8 +39,11 @@ limit "40 000 nested '['" 2 "inventory.yml:8:70: nested deeper than 64 levels"
 gen "import sys; sys.stdout.write('''$HEAD''' + 'vars:\n  x: ' + '{a: ' * 40000 + '1' + '}' * 40000 + '\n')"
 limit "40 000 nested '{'" 2 "inventory.yml:8:262: nested deeper than 64 levels"
 
-gen "import sys; sys.stdout.write('''$HEAD''' + 'vars:\n' + ''.join('  k%d: %d\n' % (i, i) for i in range(100000)))"
+gen "import sys; sys.stdout.write('''$HEAD''' + 'vars:\n  custom:\n' + ''.join('    k%d: %d\n' % (i, i) for i in range(100000)))"
 limit "a 100 000-key map" 0 "valid (1 layout, 1 server)"
+
+gen "import sys; sys.stdout.write('''$HEAD''' + 'vars:\n' + ''.join('  k%d: %d\n' % (i, i) for i in range(100000)))"
+limit "100 000 unknown variables: twenty named, the rest counted" 2 "inventory.yml:28:3: 99980 more unknown variables in the inventory from here on"
 
 gen "import sys; sys.stdout.write('''$HEAD''' + 'vars:\n' + ''.join('  k%d: %d\n' % (i, i) for i in range(100000)) + '  k5: again\n')"
 limit "a duplicate key at the end of a 100 000-key map" 2 "inventory.yml:100008:3: duplicate key 'k5'"
@@ -48,7 +51,7 @@ limit "a duplicate key at the end of a 100 000-key map" 2 "inventory.yml:100008:
 gen "import sys; sys.stdout.write('''$HEAD''' + 'environments:\n' + ''.join('  e%d: {}\n' % i for i in range(2000)))"
 limit "2 000 environments" 2 "inventory.yml:108:3: too many environments (2000; at most 100)"
 
-gen "import sys; sys.stdout.write('''$HEAD''' + 'environments:\n' + ''.join('  e%d: {}\n' % i for i in range(100)))"
+gen "import sys; sys.stdout.write('''$HEAD''' + 'environments:\n' + ''.join('  e%d: { vars: { fail2ban_maxretry: 4 } }\n' % i for i in range(100)))"
 limit "100 environments" 0 "valid (1 layout, 1 server)"
 
 printf 'project: shop\nvars:\n  a: "x\377y"\n' >"$WORK/inventory.yml"
