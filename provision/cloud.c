@@ -362,7 +362,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
                                   const struct inv_layout *l, const struct node *settings,
                                   struct diags *d)
 {
-	const struct node *v, *lb = NULL, *lb_types, *vol_types;
+	const struct node *v, *lb = NULL, *net, *net_types, *lb_types, *vol_types;
 	struct node *types = NULL;
 	struct pv_error err = {{0}};
 	char what[64];
@@ -370,6 +370,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 	if (node_load_string(&types, "(provision)", r->nested_types, strlen(r->nested_types),
 	                     &err) < 0)
 		abort(); /* the table is part of the program */
+	net_types = node_get(types, r->net);
 	lb_types = node_get(types, "load_balancer");
 	vol_types = node_get(types, "volume");
 	if (settings && settings->kind == NODE_MAP) {
@@ -381,7 +382,12 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 			          "'token' of provider '%s' must be a secret reference "
 			          "(env:NAME or file:PATH), never the token itself",
 			          r->provider);
-		check_map(r, settings, r->net, r->net_keys, r->n_net_keys, d);
+		if ((net = check_map(r, settings, r->net, (const char *const *)net_types->keys,
+		                     net_types->n, d))) {
+			snprintf(what, sizeof(what), "of '%s' of provider '%s'", r->net,
+			         r->provider);
+			check_typed(net, net_types, what, d);
+		}
 		if ((lb = check_map(r, settings, "load_balancer",
 		                    (const char *const *)lb_types->keys, lb_types->n, d))) {
 			snprintf(what, sizeof(what), "of the load balancer of provider '%s'",

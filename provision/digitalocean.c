@@ -54,9 +54,9 @@
 static const char *const setting_keys[] = {
     "token",         "region",        "size",           "image",           "vpc",
     "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
-static const char *const vpc_keys[] = {"ip_range"};
-/* the load balancer's and a volume's keys with their types (vartype.h) */
-static const char nested_types[] = "load_balancer:\n"
+/* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
+static const char nested_types[] = "vpc: { ip_range: cidr }\n"
+                                   "load_balancer:\n"
                                    "  size_unit: { type: int, min: 1, max: 100 }\n"
                                    "  health_path: path\n"
                                    "  targets: { type: list, of: name }\n"
@@ -91,8 +91,6 @@ static const struct cloud_rules settings_rules = {
     .keys = setting_keys,
     .n_keys = PV_ARRAY_SIZE(setting_keys),
     .net = "vpc",
-    .net_keys = vpc_keys,
-    .n_net_keys = PV_ARRAY_SIZE(vpc_keys),
     .nested_types = nested_types,
     .foreign_provider = "Hetzner",
     .foreign = {"location", "type"},

@@ -53,9 +53,9 @@
 static const char *const setting_keys[] = {
     "token",         "location",      "type",           "image",           "network",
     "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
-static const char *const network_keys[] = {"ip_range", "subnet", "zone"};
-/* the load balancer's and a volume's keys with their types (vartype.h) */
-static const char nested_types[] = "load_balancer:\n"
+/* the network's, the load balancer's and a volume's keys with their types (vartype.h) */
+static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zone: name }\n"
+                                   "load_balancer:\n"
                                    "  type: name\n"
                                    "  health_path: path\n"
                                    "  targets: { type: list, of: name }\n"
@@ -102,8 +102,6 @@ static const struct cloud_rules settings_rules = {
     .keys = setting_keys,
     .n_keys = PV_ARRAY_SIZE(setting_keys),
     .net = "network",
-    .net_keys = network_keys,
-    .n_net_keys = PV_ARRAY_SIZE(network_keys),
     .nested_types = nested_types,
     .foreign_provider = "DigitalOcean",
     .foreign = {"region", "size"},

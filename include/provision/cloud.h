@@ -66,12 +66,11 @@ struct cloud_rules {
 	const char *const *keys; /* the provider's settings */
 	size_t n_keys;
 	const char *net; /* the private network's setting: "network", "vpc" */
-	const char *const *net_keys;
-	size_t n_net_keys;
 	/*
-	 * The keys of 'load_balancer' and of a server's volume with their
-	 * types (vartype.h), as YAML: "load_balancer: { KEY: TYPE, ... }\n
-	 * volume: { ... }".  The one list of these keys.
+	 * The keys of the private network (net), 'load_balancer' and a
+	 * server's volume with their types (vartype.h), as YAML: "NET: { KEY:
+	 * TYPE, ... }\nload_balancer: { ... }\nvolume: { ... }".  The one
+	 * list of these keys.
 	 */
 	const char *nested_types;
 	/* the other provider's server keys, and this one's names for them */

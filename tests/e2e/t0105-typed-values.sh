@@ -165,6 +165,28 @@ cloud hetzner "$LB" '{ name: data, size: 20, fromat: xfs }'
 refused "volume key typo" "12:43: unknown key 'fromat' in a volume (did you mean 'format'?)"
 cloud hetzner "$LB" '{ name: data, size: 20, format: xfs }'
 check "a valid cloud layout passes" pv validate
+# net PROVIDER KEY VALUE: the private network's settings
+net() {
+	write <<YML
+project: shop
+providers:
+  $1:
+    $2: $3
+layouts:
+  phase1:
+    provider: $1
+    servers:
+      web1: { roles: [base] }
+YML
+}
+net hetzner network '{ ip_range: "10.0.0.0/16\nx", subnet: 10.0.1.0/24 }'
+refused "network ip_range with a newline" \
+	"4:26: 'ip_range' of 'network' of provider 'hetzner' must be a network like '10.0.0.0/24' (host bits zero), not '10.0.0.0/16\\nx'"
+net hetzner network '{ subnet: 10.0.1.0/24, zone: "eu central" }'
+refused "network zone with a space" "4:43: 'zone' of 'network' of provider 'hetzner' must be a name"
+net digitalocean vpc '{ ip_range: 10.10.10.0/99 }'
+refused "vpc ip_range /99" \
+	"4:22: 'ip_range' of 'vpc' of provider 'digitalocean' must be a network like '10.0.0.0/24' (host bits zero), not '10.10.10.0/99'"
 unset HCLOUD_TOKEN DIGITALOCEAN_TOKEN HCLOUD_ENDPOINT DIGITALOCEAN_API_URL
 
 # roles as a string
