@@ -13,6 +13,7 @@
 #include "provision/keys.h"
 #include "provision/remote.h"
 #include "provision/role.h"
+#include "provision/vartype.h"
 
 static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
 
@@ -223,6 +224,25 @@ static const struct node *check_map(const struct cloud_rules *r, const struct no
 	return v;
 }
 
+/*
+ * Each value of map whose key types (KEY: TYPE) declares, against its
+ * type; of names the mapping ("of the load balancer of provider 'x'").
+ */
+static void check_typed(const struct node *map, const struct node *types, const char *of,
+                        struct diags *d)
+{
+	for (size_t i = 0; i < types->n; i++) {
+		const struct node *v = node_get(map, types->keys[i]);
+		struct vartype *t = NULL;
+		if (!v || vartype_parse(&t, types->items[i], types->keys[i], d) < 0)
+			continue;
+		char *name = xasprintf("'%s' %s", types->keys[i], of);
+		vartype_check(t, v, name, NULL, d);
+		free(name);
+		vartype_free(t);
+	}
+}
+
 /* Does the load balancer send traffic to a server of layout l? */
 static bool lb_applies(const struct node *lb, const struct inv_layout *l)
 {
@@ -253,7 +273,6 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, const st
                      struct diags *d)
 {
 	const struct node *t = node_get(lb, "targets");
-	const char *hp = cloud_str(lb, "health_path");
 	bool here = lb_applies(lb, l);
 
 	for (size_t i = 0; t && t->kind == NODE_SEQ && i < t->n; i++) {
@@ -261,10 +280,12 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, const st
 		const struct inv_layout *o = x->kind == NODE_SCALAR && !layout_server(l, x->scalar)
 		                                 ? other_layout(inv, l, x->scalar)
 		                                 : NULL;
-		if (x->kind != NODE_SCALAR || (!layout_server(l, x->scalar) && !o))
+		if (x->kind != NODE_SCALAR)
+			continue; /* its type says what it must be */
+		if (!layout_server(l, x->scalar) && !o)
 			diags_add(d, &x->pos,
 			          "load balancer target '%s' is not a server of any layout",
-			          x->kind == NODE_SCALAR ? x->scalar : "?");
+			          x->scalar);
 		else if (o && here)
 			diags_add(
 			    d, &x->pos,
@@ -272,12 +293,9 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, const st
 			    "layout '%s': a load balancer sends traffic to servers of one layout",
 			    x->scalar, o->name, l->name);
 	}
-	if (!t || t->kind != NODE_SEQ || !t->n)
+	if (!t || (t->kind == NODE_SEQ && !t->n))
 		diags_add(d, &lb->pos,
 		          "'load_balancer' needs 'targets': the servers it sends traffic to");
-	if (hp && hp[0] != '/')
-		diags_add(d, &node_get(lb, "health_path")->pos,
-		          "'health_path' must start with '/'");
 }
 
 const struct node *cloud_lb(const struct provider_ctx *c)
@@ -287,9 +305,11 @@ const struct node *cloud_lb(const struct provider_ctx *c)
 	return lb && lb_applies(lb, c->layout) ? lb : NULL;
 }
 
-static void check_server(const struct cloud_rules *r, const struct inv_server *s, struct diags *d)
+static void check_server(const struct cloud_rules *r, const struct node *vol_types,
+                         const struct inv_server *s, struct diags *d)
 {
 	const struct node *v;
+	char *of;
 
 	for (size_t k = 0; k < PV_ARRAY_SIZE(r->foreign); k++)
 		if ((v = node_get(s->node, r->foreign[k])))
@@ -303,20 +323,25 @@ static void check_server(const struct cloud_rules *r, const struct inv_server *s
 		          s->name);
 		return;
 	}
+	of = xasprintf("of a volume of server '%s'", s->name);
 	for (size_t k = 0; k < v->n; k++) {
-		const struct node *vol = v->items[k];
+		const struct node *vol = v->items[k], *name;
 		if (vol->kind != NODE_MAP) {
 			diags_add(d, &vol->pos, "a volume must be a mapping { name, size }");
 			continue;
 		}
-		node_check_keys(vol, r->volume_keys, r->n_volume_keys, "a volume", d);
-		if (!r->volume_name_ok(cloud_str(vol, "name")))
-			diags_add(d, &vol->pos, "%s", r->volume_name_rule);
+		node_check_keys(vol, (const char *const *)vol_types->keys, vol_types->n, "a volume",
+		                d);
+		check_typed(vol, vol_types, of, d);
+		if (!(name = node_get(vol, "name")))
+			diags_add(d, &vol->pos, "a volume needs a 'name'");
+		else if (name->kind == NODE_SCALAR && vartype_text_ok("name", name->scalar) &&
+		         !r->volume_name_ok(name->scalar))
+			diags_add(d, &name->pos, "%s, not '%s'", r->volume_name_rule, name->scalar);
 		if (!node_get(vol, "size"))
-			diags_add(d, &vol->pos, "%s", r->volume_size_rule);
-		cloud_check_number(node_get(vol, "size"), "a volume's 'size' (GB)",
-		                   r->volume_min_gb, r->volume_max_gb, d);
+			diags_add(d, &vol->pos, "a volume needs a 'size' in GB");
 	}
+	free(of);
 }
 
 void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings, struct diags *d)
@@ -337,9 +362,17 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
                                   const struct inv_layout *l, const struct node *settings,
                                   struct diags *d)
 {
-	const struct node *v, *lb = NULL;
+	const struct node *v, *lb = NULL, *net, *net_types, *lb_types, *vol_types;
+	struct node *types = NULL;
+	struct pv_error err = {{0}};
 	char what[64];
 
+	if (node_load_string(&types, "(provision)", r->nested_types, strlen(r->nested_types),
+	                     &err) < 0)
+		abort(); /* the table is part of the program */
+	net_types = node_get(types, r->net);
+	lb_types = node_get(types, "load_balancer");
+	vol_types = node_get(types, "volume");
 	if (settings && settings->kind == NODE_MAP) {
 		snprintf(what, sizeof(what), "provider '%s'", r->provider);
 		node_check_keys(settings, r->keys, r->n_keys, what, d);
@@ -349,9 +382,19 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 			          "'token' of provider '%s' must be a secret reference "
 			          "(env:NAME or file:PATH), never the token itself",
 			          r->provider);
-		check_map(r, settings, r->net, r->net_keys, r->n_net_keys, d);
-		if ((lb = check_map(r, settings, "load_balancer", r->lb_keys, r->n_lb_keys, d)))
+		if ((net = check_map(r, settings, r->net, (const char *const *)net_types->keys,
+		                     net_types->n, d))) {
+			snprintf(what, sizeof(what), "of '%s' of provider '%s'", r->net,
+			         r->provider);
+			check_typed(net, net_types, what, d);
+		}
+		if ((lb = check_map(r, settings, "load_balancer",
+		                    (const char *const *)lb_types->keys, lb_types->n, d))) {
+			snprintf(what, sizeof(what), "of the load balancer of provider '%s'",
+			         r->provider);
+			check_typed(lb, lb_types, what, d);
 			check_lb(lb, l, inv, d);
+		}
 		cloud_check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60,
 		                   d);
 		cloud_check_number(node_get(settings, "action_timeout"), "'action_timeout'", 1,
@@ -361,7 +404,8 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 	}
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
-		check_server(r, &l->servers[i], d);
+		check_server(r, vol_types, &l->servers[i], d);
+	node_free(types);
 	return lb;
 }
 

@@ -54,9 +54,16 @@
 static const char *const setting_keys[] = {
     "token",         "region",        "size",           "image",           "vpc",
     "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
-static const char *const vpc_keys[] = {"ip_range"};
-static const char *const lb_keys[] = {"size_unit", "health_path", "targets"};
-static const char *const volume_keys[] = {"name", "size", "format"};
+/* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
+static const char nested_types[] = "vpc: { ip_range: cidr }\n"
+                                   "load_balancer:\n"
+                                   "  size_unit: { type: int, min: 1, max: 100 }\n"
+                                   "  health_path: path\n"
+                                   "  targets: { type: list, of: name }\n"
+                                   "volume:\n"
+                                   "  name: name\n"
+                                   "  size: { type: int, min: 1, max: 16384 }\n"
+                                   "  format: { type: enum, values: [ext4, xfs] }\n";
 
 struct dz {
 	struct provider_ctx *c;
@@ -84,31 +91,20 @@ static const struct cloud_rules settings_rules = {
     .keys = setting_keys,
     .n_keys = PV_ARRAY_SIZE(setting_keys),
     .net = "vpc",
-    .net_keys = vpc_keys,
-    .n_net_keys = PV_ARRAY_SIZE(vpc_keys),
-    .lb_keys = lb_keys,
-    .n_lb_keys = PV_ARRAY_SIZE(lb_keys),
-    .volume_keys = volume_keys,
-    .n_volume_keys = PV_ARRAY_SIZE(volume_keys),
+    .nested_types = nested_types,
     .foreign_provider = "Hetzner",
     .foreign = {"location", "type"},
     .own = {"region", "size"},
     .volume_name_ok = volume_name_ok,
-    .volume_name_rule = "a volume needs a 'name' of lowercase letters, digits and '-' (at "
+    .volume_name_rule = "a volume's 'name' must be made of lowercase letters, digits and '-' (at "
                         "most 20), starting with a letter",
-    .volume_min_gb = 1,
-    .volume_max_gb = 16384,
     .endpoint_env = "DIGITALOCEAN_API_URL",
-    .volume_size_rule = "a volume needs a 'size' in GB",
 };
 
 static void do_validate(const struct inventory *inv, const struct inv_layout *l,
                         const struct node *settings, struct diags *d)
 {
-	const struct node *lb = cloud_validate(&settings_rules, inv, l, settings, d);
-
-	if (lb)
-		cloud_check_number(node_get(lb, "size_unit"), "'size_unit'", 1, 100, d);
+	cloud_validate(&settings_rules, inv, l, settings, d);
 }
 
 static void do_check_api(const struct node *settings, struct diags *d)

@@ -53,9 +53,17 @@
 static const char *const setting_keys[] = {
     "token",         "location",      "type",           "image",           "network",
     "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
-static const char *const network_keys[] = {"ip_range", "subnet", "zone"};
-static const char *const lb_keys[] = {"type", "health_path", "targets", "location"};
-static const char *const volume_keys[] = {"name", "size", "format"};
+/* the network's, the load balancer's and a volume's keys with their types (vartype.h) */
+static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zone: name }\n"
+                                   "load_balancer:\n"
+                                   "  type: name\n"
+                                   "  health_path: path\n"
+                                   "  targets: { type: list, of: name }\n"
+                                   "  location: name\n"
+                                   "volume:\n"
+                                   "  name: name\n"
+                                   "  size: { type: int, min: 10, max: 10240 }\n"
+                                   "  format: { type: enum, values: [ext4, xfs] }\n";
 
 struct hz {
 	struct provider_ctx *c;
@@ -94,21 +102,13 @@ static const struct cloud_rules settings_rules = {
     .keys = setting_keys,
     .n_keys = PV_ARRAY_SIZE(setting_keys),
     .net = "network",
-    .net_keys = network_keys,
-    .n_net_keys = PV_ARRAY_SIZE(network_keys),
-    .lb_keys = lb_keys,
-    .n_lb_keys = PV_ARRAY_SIZE(lb_keys),
-    .volume_keys = volume_keys,
-    .n_volume_keys = PV_ARRAY_SIZE(volume_keys),
+    .nested_types = nested_types,
     .foreign_provider = "DigitalOcean",
     .foreign = {"region", "size"},
     .own = {"location", "type"},
     .volume_name_ok = volume_name_ok,
-    .volume_name_rule = "a volume needs a 'name' of letters, digits and '-'",
-    .volume_min_gb = 10,
-    .volume_max_gb = 10240,
+    .volume_name_rule = "a volume's 'name' must be made of letters, digits and '-'",
     .endpoint_env = "HCLOUD_ENDPOINT",
-    .volume_size_rule = "a volume needs a 'size' in GB (10 or more)",
 };
 
 static void hetzner_validate(const struct inventory *inv, const struct inv_layout *l,

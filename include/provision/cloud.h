@@ -66,19 +66,19 @@ struct cloud_rules {
 	const char *const *keys; /* the provider's settings */
 	size_t n_keys;
 	const char *net; /* the private network's setting: "network", "vpc" */
-	const char *const *net_keys;
-	size_t n_net_keys;
-	const char *const *lb_keys;
-	size_t n_lb_keys;
-	const char *const *volume_keys;
-	size_t n_volume_keys;
+	/*
+	 * The keys of the private network (net), 'load_balancer' and a
+	 * server's volume with their types (vartype.h), as YAML: "NET: { KEY:
+	 * TYPE, ... }\nload_balancer: { ... }\nvolume: { ... }".  The one
+	 * list of these keys.
+	 */
+	const char *nested_types;
 	/* the other provider's server keys, and this one's names for them */
 	const char *foreign_provider;
 	const char *foreign[2], *own[2];
+	/* the provider's own rule for a volume name of type name */
 	bool (*volume_name_ok)(const char *name);
-	const char *volume_name_rule; /* "a volume needs a 'name' of ..." */
-	double volume_min_gb, volume_max_gb;
-	const char *volume_size_rule; /* "a volume needs a 'size' in GB ..." */
+	const char *volume_name_rule; /* "a volume's 'name' must be ..." */
 	const char *endpoint_env; /* the variable that overrides the endpoint */
 };
 

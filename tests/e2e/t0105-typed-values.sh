@@ -117,6 +117,78 @@ value "9:31: variable 'ssh_max_auth_tries' must be an integer from 1 to 20, not 
 value "9:29: variable 'fail2ban_bantime' must be a duration like '10m', '1h30m' or '3600' (seconds), not 'forever'" \
 	"fail2ban_bantime: forever" 'fail2ban_bantime: forever' "[base]"
 
+# cloud PROVIDER LOAD-BALANCER VOLUME: the nested provider settings are typed too
+cloud() {
+	write <<YML
+project: shop
+providers:
+  $1:
+    load_balancer: $2
+layouts:
+  phase1:
+    provider: $1
+    servers:
+      web1: { roles: [base] }
+      db1:
+        roles: [base]
+        volumes: [$3]
+YML
+}
+# with a token and an endpoint that refuses connections, a plan that got
+# past validation would exit 1 on its first request, not 2
+export HCLOUD_TOKEN=t0105 DIGITALOCEAN_TOKEN=t0105
+export HCLOUD_ENDPOINT=http://127.0.0.1:9/v1 DIGITALOCEAN_API_URL=http://127.0.0.1:9
+LB='{ health_path: /up, targets: [web1] }'
+cloud hetzner '{ health_path: "/\nstats admin if TRUE", targets: [web1] }' '{ name: data, size: 20 }'
+refused "load balancer health_path with a newline" \
+	"4:35: 'health_path' of the load balancer of provider 'hetzner' must be an absolute path without spaces like '/srv/data', not '/\\nstats admin if TRUE'"
+cloud hetzner '{ health_path: up, targets: [web1] }' '{ name: data, size: 20 }'
+refused "load balancer health_path without '/'" \
+	"4:35: 'health_path' of the load balancer of provider 'hetzner' must be an absolute path"
+cloud hetzner '{ health_path: /up, targets: [web1], location: "nbg1 x" }' '{ name: data, size: 20 }'
+refused "load balancer location with a space" \
+	"4:67: 'location' of the load balancer of provider 'hetzner' must be a name"
+cloud digitalocean '{ size_unit: lots, targets: [web1] }' '{ name: data, size: 20 }'
+refused "load balancer size_unit: lots" \
+	"4:33: 'size_unit' of the load balancer of provider 'digitalocean' must be an integer from 1 to 100, not 'lots'"
+cloud hetzner "$LB" '{ name: data, size: lots }'
+refused "volume size: lots" "12:39: 'size' of a volume of server 'db1' must be an integer from 10 to 10240, not 'lots'"
+cloud digitalocean "$LB" '{ name: data, size: 0 }'
+refused "volume size: 0" "12:39: 'size' of a volume of server 'db1' must be an integer from 1 to 16384, not '0'"
+cloud hetzner "$LB" '{ name: "my data", size: 20 }'
+refused "volume name with a space" "12:27: 'name' of a volume of server 'db1' must be a name"
+cloud digitalocean "$LB" '{ name: "data\nx", size: 20 }'
+refused "volume name with a newline" "12:27: 'name' of a volume of server 'db1' must be a name of letters, digits, '_', '.' and '-' (e.g. 'shop'), not 'data\\nx'"
+cloud hetzner "$LB" '{ name: data, size: 20, format: zfs }'
+refused "volume format unknown" "12:51: 'format' of a volume of server 'db1' must be one of 'ext4', 'xfs', not 'zfs' (nearest valid value: 'xfs')"
+cloud hetzner "$LB" '{ name: data, size: 20, fromat: xfs }'
+refused "volume key typo" "12:43: unknown key 'fromat' in a volume (did you mean 'format'?)"
+cloud hetzner "$LB" '{ name: data, size: 20, format: xfs }'
+check "a valid cloud layout passes" pv validate
+# net PROVIDER KEY VALUE: the private network's settings
+net() {
+	write <<YML
+project: shop
+providers:
+  $1:
+    $2: $3
+layouts:
+  phase1:
+    provider: $1
+    servers:
+      web1: { roles: [base] }
+YML
+}
+net hetzner network '{ ip_range: "10.0.0.0/16\nx", subnet: 10.0.1.0/24 }'
+refused "network ip_range with a newline" \
+	"4:26: 'ip_range' of 'network' of provider 'hetzner' must be a network like '10.0.0.0/24' (host bits zero), not '10.0.0.0/16\\nx'"
+net hetzner network '{ subnet: 10.0.1.0/24, zone: "eu central" }'
+refused "network zone with a space" "4:43: 'zone' of 'network' of provider 'hetzner' must be a name"
+net digitalocean vpc '{ ip_range: 10.10.10.0/99 }'
+refused "vpc ip_range /99" \
+	"4:22: 'ip_range' of 'vpc' of provider 'digitalocean' must be a network like '10.0.0.0/24' (host bits zero), not '10.10.10.0/99'"
+unset HCLOUD_TOKEN DIGITALOCEAN_TOKEN HCLOUD_ENDPOINT DIGITALOCEAN_API_URL
+
 # roles as a string
 write <<'YML'
 project: shop
