@@ -31,7 +31,7 @@ rc=$?
 check "without the ids in the state, up adopts by label (exit $rc, 0 writes)" test "$rc" = 0 -a "$(cloud_writes)" = "$before"
 jq 'del(.environments.default.layouts.phase1.hosts)' "$WORK/state.keep" >"$WORK/.provision/state.json"
 if pvj up phase1 --only cloud >"$WORK/up4.json" 2>"$WORK/up4.err"; then rc=0; else rc=$?; fi
-check "a labelled server whose host key is unknown is refused, not trusted" sh -c "[ $rc = 1 ] && grep -q 'cannot be trusted' '$WORK/up4.err'"
+check "a labelled server whose host key is unknown is refused, not trusted" sh -c "[ $rc = 1 ] && jq -r 'select(.event == \"error\") | .message' '$WORK/up4.json' | grep -q 'cannot be trusted'"
 check "and nothing was created for it" test "$(cloud_writes)" = "$before"
 cp "$WORK/state.keep" "$WORK/.provision/state.json"
 

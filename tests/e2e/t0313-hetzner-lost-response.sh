@@ -42,7 +42,7 @@ sleep 2
 cloud_ctl faults '[{"match": "POST /firewalls/{id}/actions/set_rules", "kind": "action_error", "count": 1}]'
 if pvj up phase1 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err"; then rc=0; else rc=$?; fi
 check "an action ending in error fails the run" test "$rc" = 1
-check "the error names the action's code and message" grep -q 'action_failed: the action failed (injected fault)' "$WORK/up2.err"
+check "the error names the action's code and message" sh -c "jq -r 'select(.event == \"error\") | .message' '$WORK/up2.json' | grep -q 'action_failed: the action failed (injected fault)'"
 pvj up phase1 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up after the failed action failed: $(cat "$WORK/up3.err")"
 check "the next up puts the firewall rules back" test "$(cloud_state | jq '[.firewalls[].rules[]] | length')" -gt 0
 

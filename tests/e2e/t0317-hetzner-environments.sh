@@ -10,6 +10,7 @@ hcloud_start
 staging_net=$(cloud_free_prefix "$CLOUD_PRIVATE") || bail "no free /24"
 hcloud_inventory >"$WORK/inventory.yml"
 cat >>"$WORK/inventory.yml" <<-EOF
+	default_environment: production
 	environments:
 	  production: {}
 	  staging:

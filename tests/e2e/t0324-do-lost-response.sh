@@ -30,7 +30,7 @@ sed -i 's/^        volumes: \[{ name: data, size: 10 }\]$/        volumes: [{ na
 cloud_ctl faults '[{"match": "POST /v2/droplets", "kind": "action_error", "count": 1}]'
 if pvj up phase1 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err"; then rc=0; else rc=$?; fi
 check "a create action that errors fails the run" test "$rc" = 1
-check "the error names the action and its status" grep -q 'droplet app2: action [0-9]* (create) errored' "$WORK/up2.err"
+check "the error names the action and its status" sh -c "jq -r 'select(.event == \"error\") | .message' '$WORK/up2.json' | grep -q 'droplet app2: action [0-9]* (create) errored'"
 check "the errored droplet's id is in the state, so destroy finds it" test "$(jq -r '.environments.default.layouts.phase1.hosts.app2.droplet_id' "$WORK/.provision/state.json")" -gt 0
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

@@ -159,7 +159,9 @@ became() { [ "$(leader_of pg1 pg2 pg3)" = "$to" ]; }
 check "switchover --to hands the leader role from $cur to $to" wait_for 60 became
 # the asynchronous replica is no candidate in synchronous mode: Patroni
 # refuses it (were --to not passed on, Patroni would pick the synchronous
-# standby and succeed)
+# standby and succeed). Right after a switchover both standbys are plain
+# replicas until Patroni names the synchronous one: wait for it first.
+wait_for 60 has_sync || fail "no synchronous standby after switchover --to"
 async=$(members pg1 pg2 pg3 | awk '$2 == "Replica" { print $1; exit }')
 pv switchover ha --to "$async" >"$WORK/sw4" 2>&1
 rc=$?
