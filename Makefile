@@ -28,10 +28,13 @@ CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-para
 	  -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -Iinclude $(PKG_CFLAGS)
 LDLIBS += $(PKG_LIBS) -lpthread
 
-SRC := $(sort $(wildcard provision/*.c))
+# provision/ is grouped by layer: cli (main, commands, output), core,
+# inventory (model, variables, templates), engine (roles to scripts, SSH,
+# resources), providers, postgres.
+SRC := $(sort $(wildcard provision/*/*.c))
 OBJ := $(patsubst provision/%.c,build/obj/%.o,$(SRC))
-LIBOBJ := $(filter-out build/obj/main.o,$(OBJ))
-HDR := $(wildcard include/provision/*.h)
+LIBOBJ := $(filter-out build/obj/cli/main.o,$(OBJ))
+HDR := $(wildcard include/provision/*.h provision/*/*.h)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c)
@@ -45,7 +48,7 @@ bin/provision: $(OBJ)
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 build/obj/%.o: provision/%.c $(HDR) | check-deps
-	@mkdir -p build/obj
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 build/unit/%: tests/unit/%.c tests/unit/check.h $(wildcard tests/unit/*.h) $(LIBOBJ)
@@ -81,14 +84,14 @@ FUZZ_TARGETS := inventory template
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -g -O1 -std=c17 -D_GNU_SOURCE -Wall -Wno-unused-parameter -Iinclude \
 	       $(PKG_CFLAGS) $(FUZZ_SAN)
-FUZZ_OBJ := $(patsubst provision/%.c,build/fuzz/obj/%.o,$(filter-out provision/main.c,$(SRC)))
+FUZZ_OBJ := $(patsubst provision/%.c,build/fuzz/obj/%.o,$(filter-out provision/cli/main.c,$(SRC)))
 FUZZ_BIN := $(patsubst %,build/fuzz/fuzz-%,$(FUZZ_TARGETS))
 FUZZ_SEED_SRC := inventory.example.yml $(wildcard roles/*/role.yml templates/* tests/e2e/*.sh)
 
 .SECONDARY: $(FUZZ_OBJ)
 
 build/fuzz/obj/%.o: provision/%.c $(HDR) | check-deps
-	@mkdir -p build/fuzz/obj
+	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_OBJ)

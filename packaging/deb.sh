@@ -5,7 +5,7 @@
 # Usage: packaging/deb.sh OUTDIR   (run from the top of the checkout)
 set -eu
 out=$1
-version=$(sed -n 's/^#define PROVISION_VERSION "\(.*\)"$/\1/p' provision/main.c)
+version=$(sed -n 's/^#define PROVISION_VERSION "\(.*\)"$/\1/p' provision/cli/main.c)
 arch=$(dpkg --print-architecture)
 stage=build/deb/root
 rm -rf build/deb

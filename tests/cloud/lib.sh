@@ -28,6 +28,7 @@ cloud_teardown() {
 	if [ -n "$CLOUD_BRIDGE" ] && ip link show "$CLOUD_BRIDGE" >/dev/null 2>&1; then
 		ip link del "$CLOUD_BRIDGE"
 	fi
+	cloud_release_prefixes
 	if [ -n "$CLOUD_DIR" ]; then
 		if grep -q " $CLOUD_DIR/" /proc/mounts; then
 			echo "cleanup: mounts are left under $CLOUD_DIR; not removing it" >&2
@@ -37,17 +38,36 @@ cloud_teardown() {
 	fi
 }
 
-# A /24 in 10.213.230-253 that nothing on this machine uses.
+# A /24 in 10.213.230-253 that nothing on this machine uses and no other
+# running test has reserved (scripts run side by side, and a prefix two
+# bridges share sends one test's packets to the other's hosts).  Prints it
+# and reserves it for this script until cloud_release_prefixes.
+CLOUD_RESERVED=/run/provision-test-subnets
 cloud_free_prefix() {
-	local skip=${1:-} n p
+	local skip=${1:-} n p owner
+	mkdir -p "$CLOUD_RESERVED"
+	exec 8>"$CLOUD_RESERVED/.lock"
+	flock 8
 	for n in $(seq 230 253 | shuf); do
 		p=10.213.$n
 		[ "$p" = "$skip" ] && continue
 		ip -o addr show | grep -q " $p\." && continue
+		owner=$(cat "$CLOUD_RESERVED/$p" 2>/dev/null) || owner=
+		[ -n "$owner" ] && kill -0 "$owner" 2>/dev/null && continue
+		echo $$ >"$CLOUD_RESERVED/$p"
 		echo "$p"
 		return 0
 	done
 	return 1
+}
+
+# Give back the prefixes this script reserved.
+cloud_release_prefixes() {
+	local p
+	for p in $CLOUD_PREFIX $CLOUD_PRIVATE; do
+		[ "$(cat "$CLOUD_RESERVED/$p" 2>/dev/null)" = "$$" ] && rm -f "$CLOUD_RESERVED/$p"
+	done
+	return 0
 }
 
 # The Debian 12 base file system, the same recipe as the local provider's.
@@ -73,9 +93,9 @@ cloud_base() {
 cloud_net() {
 	CLOUD_DIR=$(mktemp -d /tmp/provision-cloud.XXXXXX)
 	trap cloud_teardown EXIT
+	CLOUD_BRIDGE=ctb$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
 	CLOUD_PREFIX=$(cloud_free_prefix) || bail "no free 10.213.x.0/24 for the test bridge"
 	CLOUD_PRIVATE=$(cloud_free_prefix "$CLOUD_PREFIX") || bail "no free private /24"
-	CLOUD_BRIDGE=ctb$(printf '%s' "$CLOUD_DIR" | sha256sum | cut -c1-8)
 	ip link add "$CLOUD_BRIDGE" type bridge || bail "cannot create the test bridge"
 	ip addr add "$CLOUD_PREFIX.1/24" dev "$CLOUD_BRIDGE"
 	ip link set "$CLOUD_BRIDGE" up

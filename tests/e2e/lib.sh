@@ -101,6 +101,13 @@ pvj() {
 	"$PROVISION" -i "$WORK/inventory.yml" --json "$@"
 }
 
+# What a --json run reported as errors (its "error" events), then the last
+# lines of its standard error: json_errors OUT.json ERR
+json_errors() {
+	jq -r 'select(.event == "error") | .message // tostring' "$1" 2>/dev/null | tail -5
+	tail -5 "$2" 2>/dev/null
+}
+
 # Run a shell command as root on a host, through the tool's own ssh.
 on_host() {
 	local host=$1

@@ -40,7 +40,7 @@ check "one error, naming the reference: $out" \
 check "a missing secret creates nothing" sh -c "! ip -o link show type bridge | grep -qF ' state=$WORK/.provision' && ! jq -e '.environments.default' '$WORK/.provision/state.json' >/dev/null 2>&1"
 
 export PV_TEST_TOKEN="tok-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-pvj up one >"$WORK/up.json" 2>"$WORK/up.err" || bail "up with the secret failed: $(cat "$WORK/up.err")"
+pvj up one >"$WORK/up.json" 2>"$WORK/up.err" || bail "up with the secret failed: $(json_errors "$WORK/up.json" "$WORK/up.err")"
 check "the host has the secret in the file" test "$(on_host s1 'cat /etc/app/token.conf')" = "token = $PV_TEST_TOKEN"
 check "the host has the secret from the command" test "$(on_host s1 'cat /etc/app/from-command')" = "$PV_TEST_TOKEN"
 check "the firewall opens the port the app role declares" \

@@ -15,7 +15,7 @@ layouts:
 YML
 t_uses quad
 
-pvj up quad >"$WORK/up.json" 2>"$WORK/up.err" || bail "up quad failed: $(tail -5 "$WORK/up.err")"
+pvj up quad >"$WORK/up.json" 2>"$WORK/up.err" || bail "up quad failed: $(json_errors "$WORK/up.json" "$WORK/up.err")"
 hosts=$(jq -r 'select(.event == "host_done") | .host' "$WORK/up.json" | sort | tr '\n' ' ')
 check "all 4 hosts converged, got: $hosts" test "$hosts" = "n1 n2 n3 n4 "
 check "no failures" test "$(json_total "$WORK/up.json" failed)" = 0

@@ -15,7 +15,7 @@ ssh-keygen -q -t ed25519 -N '' -C operator -f "$WORK/operator" >/dev/null
 sed -i 's|^ssh: { user: admin }|ssh: { user: admin, private_key: operator }|' "$WORK/inventory.yml"
 cloud_api POST /ssh_keys "$(jq -n --arg k "$(cat "$WORK/operator.pub")" '{name: "operator-laptop", public_key: $k}')" >/dev/null
 
-pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
+pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(json_errors "$WORK/up.json" "$WORK/up.err")"
 check "the key the project already has is used, not added twice" sh -c "grep -q \"has this SSH key as 'operator-laptop'\" '$WORK/up.json' && [ \$(curl -fsS '$CLOUD_URL/__control/state' | jq '.ssh_keys | length') = 1 ]"
 
 # what is not ours: an unlabelled SSH key, and a network of another environment

@@ -36,7 +36,7 @@ pv validate phase2 >"$WORK/validate" 2>&1 || bail "validate failed: $(cat "$WORK
 pv plan phase2 >"$WORK/plan" 2>&1 || bail "plan failed: $(cat "$WORK/plan")"
 check "plan lists the load balancer" grep -q '+ cloud: load balancer shop-default-phase2-lb' "$WORK/plan"
 check "plan lists three servers" test "$(grep -c '+ cloud: server ' "$WORK/plan")" = 3
-pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(cat "$WORK/up.err")"
+pvj up phase2 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || bail "up failed: $(json_errors "$WORK/up.json" "$WORK/up.err")"
 check "--only cloud stops before SSH" sh -c "! jq -e 'select(.event == \"host_done\")' '$WORK/up.json' >/dev/null"
 state=$(cloud_state)
 lb=$(jq -c '.load_balancers[]' <<<"$state")

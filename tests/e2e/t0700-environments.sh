@@ -33,8 +33,8 @@ my_footprint() {
 	for b in "$@"; do ip link show "$b" 2>/dev/null | head -1; done
 }
 
-pvj -e staging up phase1 >"$WORK/st.json" 2>"$WORK/st.err" || bail "up phase1 -e staging failed: $(tail -5 "$WORK/st.err")"
-pvj -e production up phase1 >"$WORK/pr.json" 2>"$WORK/pr.err" || bail "up phase1 -e production failed: $(tail -5 "$WORK/pr.err")"
+pvj -e staging up phase1 >"$WORK/st.json" 2>"$WORK/st.err" || bail "up phase1 -e staging failed: $(json_errors "$WORK/st.json" "$WORK/st.err")"
+pvj -e production up phase1 >"$WORK/pr.json" 2>"$WORK/pr.err" || bail "up phase1 -e production failed: $(json_errors "$WORK/pr.json" "$WORK/pr.err")"
 check "staging up failed nothing" test "$(json_total "$WORK/st.json" failed)" = 0
 check "production up failed nothing" test "$(json_total "$WORK/pr.json" failed)" = 0
 

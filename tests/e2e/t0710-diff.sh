@@ -21,8 +21,8 @@ t_uses_env staging phase1
 t_uses_env production phase1
 state=$WORK/.provision/state.json
 
-pvj -e staging up phase1 >"$WORK/st.json" 2>"$WORK/st.err" || bail "up -e staging failed: $(tail -5 "$WORK/st.err")"
-pvj -e production up phase1 >"$WORK/pr.json" 2>"$WORK/pr.err" || bail "up -e production failed: $(tail -5 "$WORK/pr.err")"
+pvj -e staging up phase1 >"$WORK/st.json" 2>"$WORK/st.err" || bail "up -e staging failed: $(json_errors "$WORK/st.json" "$WORK/st.err")"
+pvj -e production up phase1 >"$WORK/pr.json" 2>"$WORK/pr.err" || bail "up -e production failed: $(json_errors "$WORK/pr.json" "$WORK/pr.err")"
 
 rec=.environments.production.layouts.phase1.repro.app1
 check "the state records a digest per host" sh -c "jq -e '$rec.digest | test(\"^[0-9a-f]{64}$\")' '$state' >/dev/null"

@@ -29,7 +29,7 @@ not_installed() {
 pv up phase1 --frozen >"$WORK/first.out" 2>&1
 check "--frozen on a host with no record refuses" sh -c "test $? = 1 && grep -q 'no package versions are recorded' '$WORK/first.out'"
 check "and changed nothing (ufw is not installed)" not_installed ufw
-pvj up phase1 >"$WORK/up.json" 2>"$WORK/up.err" || bail "up phase1 failed: $(tail -5 "$WORK/up.err")"
+pvj up phase1 >"$WORK/up.json" 2>"$WORK/up.err" || bail "up phase1 failed: $(json_errors "$WORK/up.json" "$WORK/up.err")"
 pvj up phase1 --frozen >"$WORK/frozen.json" 2>&1
 check "--frozen with the recorded versions converges (0 changed)" \
 	sh -c "test \"\$(jq -r 'select(.event == \"summary\") | .changed' '$WORK/frozen.json')\" = 0 && test \"\$(jq -r 'select(.event == \"summary\") | .failed' '$WORK/frozen.json')\" = 0"

@@ -28,8 +28,7 @@ int res_field_str(struct resource *r, const struct node *m, const char *key, boo
                   char **out, struct diags *d);
 /* A boolean field; *set tells whether it was given (set may be NULL). */
 int res_field_bool(struct resource *r, const struct node *m, const char *key, bool dflt,
-                   const struct scope *s, const char *where, bool *out, bool *set,
-                   struct diags *d);
+                   const struct scope *s, const char *where, bool *out, bool *set, struct diags *d);
 /*
  * A string or a list of strings; list items that render whole to a list
  * ("{{ some_list }}") are flattened.  *out is a NULL-terminated array.

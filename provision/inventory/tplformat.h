@@ -49,7 +49,7 @@ void tplfmt_scan_release(struct tplfmt_scan *sc);
  * -1 and *why is a phrase such as "holds a line break or control
  * character, which a sshd file cannot carry".
  */
-int tplfmt_value(enum tpl_mode mode, struct tplfmt_scan *sc, const struct buf *out,
-                 const char *val, bool escaped, struct buf *res, const char **why);
+int tplfmt_value(enum tpl_mode mode, struct tplfmt_scan *sc, const struct buf *out, const char *val,
+                 bool escaped, struct buf *res, const char **why);
 
 #endif
