@@ -15,7 +15,16 @@ CLOUD_PRIVATE=
 BASE_RECIPE_DIR=${PROVISION_CACHE_DIR:-/var/cache/provision}
 
 cloud_teardown() {
+	local rc=$? f
 	t_cleanup
+	# a failed script shows what the API server and its hosts said last
+	if [ "$rc" != 0 ] && [ -n "$CLOUD_DIR" ]; then
+		for f in "$CLOUD_DIR/server.log" "$CLOUD_DIR"/api/hosts/*/console.log; do
+			[ -s "$f" ] || continue
+			echo "# last lines of ${f#"$CLOUD_DIR"/}:"
+			tail -n 8 "$f" | sed 's/^/#   /'
+		done
+	fi
 	if [ -n "$CLOUD_SERVER_PID" ] && kill -0 "$CLOUD_SERVER_PID" 2>/dev/null; then
 		kill -TERM "$CLOUD_SERVER_PID"
 		for _ in $(seq 1 300); do kill -0 "$CLOUD_SERVER_PID" 2>/dev/null || break; sleep 0.1; done
