@@ -47,6 +47,9 @@ struct host_plan {
 	bool frozen;
 	struct health_check *health; /* of every role of the server */
 	size_t n_health;
+	/* seconds after which the host itself undoes an unconfirmed change to a
+	 * verify_login resource (the login guard) */
+	int login_guard_s;
 };
 
 /*
@@ -119,6 +122,25 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
  *   "@@H <handler idx> ok" | "@@H <handler idx> failed" (+ "@@L h<idx> <line>")
  */
 void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st);
+
+/*
+ * The login guard: an apply that changes a verify_login resource (sshd's
+ * configuration, users) arms a timer on the host before any handler restarts
+ * sshd.  Unless the tool disarms it after a fresh login worked, the host puts
+ * the previous files back by itself after login_guard_s seconds: a tool
+ * killed between the change and its check leaves no locked-out host.  The
+ * probe prints "@@G armed" while a guard is pending.
+ */
+#define LOGIN_GUARD "/var/lib/provision/login-guard"
+#define LOGIN_GUARD_UNIT "provision-login-guard"
+#define LOGIN_GUARD_DISARM                                                                         \
+	"systemctl stop " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT ".service 2>/dev/null\n"     \
+	"systemctl reset-failed " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT                      \
+	".service 2>/dev/null\n"                                                                   \
+	"rm -rf " LOGIN_GUARD ".d " LOGIN_GUARD ".sh\n"
+
+/* A script that disarms the login guard (the fresh login worked). */
+void script_disarm(struct buf *sh);
 int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct pv_error *err);
 
 /* Shell that rolls back the resources that changed and have verify_login,

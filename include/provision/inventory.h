@@ -58,6 +58,7 @@ struct inventory {
 	char *ssh_user; /* default "admin" */
 	char *ssh_private_key; /* NULL: the tool's own key in .provision/keys */
 	int ssh_port; /* default 22 */
+	int ssh_rollback_after; /* seconds; an unconfirmed sshd/user change is undone on the host */
 	const struct node *vars; /* map or NULL */
 	const struct node *secrets; /* map name -> "env:NAME" | "file:PATH", or NULL */
 	const struct node *providers; /* map provider name -> settings map, or NULL */

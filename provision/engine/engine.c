@@ -491,6 +491,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "admin_public_key", in->admin_public_key);
 	snprintf(port, sizeof(port), "%d", inv->ssh_port);
 	scope_set_str(s, "ssh_port", port);
+	hp->login_guard_s = inv->ssh_rollback_after;
 	if (in->facts)
 		scope_copy(s, in->facts);
 	for (size_t i = 0; i < n_roles; i++)
@@ -690,7 +691,8 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	             "! flock -n " PV_HOST_LOCK " true; then\n"
 	             "\techo '@@W run an apply script'\nfi\n"
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
-	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n");
+	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
+	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\n");
 	for (size_t i = 0; i < hp->n_res; i++)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 	repro_versions_sh(hp, sh);
@@ -845,12 +847,15 @@ static void notify_handlers(const struct host_plan *hp, const struct resource *r
  * earlier one has changed something (a package that installs the file a
  * later resource edits): one run converges, and still in one round trip.
  */
+static bool stage_login_guard(const struct host_plan *hp, struct buf *sh, struct stage *st);
+
 void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 {
 	char name[32];
 
 	script_head(sh);
 	buf_adds(sh, "pv_fail=\npv_any=\n");
+	bool guard = stage_login_guard(hp, sh, st);
 	for (size_t i = 0; i < hp->n_handlers; i++) {
 		hp->handlers[i].notified = false;
 		hp->handlers[i].status = RES_PENDING;
@@ -874,6 +879,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		}
 		guarded(sh, name, r, (int)i);
 		buf_addf(sh, "if [ $pv_rc = 0 ]; then\necho '@@A %zu changed'\npv_any=1\n", i);
+		if (guard && pending && r->verify_login)
+			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
 		notify_handlers(hp, r, sh);
 		buf_addf(sh,
 		         "else\necho '@@A %zu failed'\npv_fail=1\n"
@@ -957,7 +964,14 @@ int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct
 	return 0;
 }
 
-void script_rollback(const struct host_plan *hp, struct buf *sh)
+/*
+ * Undo the verify_login resources an apply changed, and run the handlers they
+ * notified.  For the login guard (guard true) the script is written before
+ * the apply, so it covers every pending one and undoes a resource only when
+ * the apply left its marker (LOGIN_GUARD ".d/N"); at its end it removes
+ * itself.  The tool's own rollback disarms the guard after it has run.
+ */
+static void rollback_body(const struct host_plan *hp, struct buf *sh, bool guard)
 {
 	bool *run = xcalloc(hp->n_handlers + 1, sizeof(*run));
 	char name[32];
@@ -965,25 +979,87 @@ void script_rollback(const struct host_plan *hp, struct buf *sh)
 	script_head(sh);
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
-		if (!r->verify_login || r->status != RES_CHANGED)
+		if (!r->verify_login || r->status != (guard ? RES_CHANGE : RES_CHANGED))
 			continue;
+		if (guard)
+			buf_addf(sh, "if [ -e " LOGIN_GUARD ".d/%zu ]; then\n", i);
 		if (r->type->rollback)
 			r->type->rollback(r, (int)i, sh);
 		for (size_t k = 0; k < r->n_notify; k++) {
 			int h = handler_index(hp, r->notify[k]);
-			if (h >= 0 && hp->handlers[h].res.type)
-				run[h] = true;
+			if (h < 0 || !hp->handlers[h].res.type)
+				continue;
+			run[h] = true;
+			if (guard)
+				buf_addf(sh, "pv_g%d=1\n", h);
 		}
+		if (guard)
+			buf_adds(sh, "fi\n");
 	}
 	/* rollback runs outside the apply's stage directory */
 	buf_adds(sh, "PV_STAGE=$(mktemp -d) || exit 1\ntrap 'rm -rf \"$PV_STAGE\"' EXIT\n");
 	for (size_t h = 0; h < hp->n_handlers; h++) {
 		if (!run[h])
 			continue;
+		if (guard)
+			buf_addf(sh, "if [ -n \"${pv_g%zu:-}\" ]; then\n", h);
 		snprintf(name, sizeof(name), "h%zu", h);
 		guarded(sh, name, &hp->handlers[h].res, (int)h);
 		buf_adds(sh, "[ $pv_rc = 0 ] || pv_bad=1\n");
+		if (guard)
+			buf_adds(sh, "fi\n");
 	}
-	buf_adds(sh, "[ -z \"${pv_bad:-}\" ] && echo @@Z\n");
 	free(run);
+}
+
+void script_rollback(const struct host_plan *hp, struct buf *sh)
+{
+	rollback_body(hp, sh, false);
+	buf_adds(sh, LOGIN_GUARD_DISARM);
+	buf_adds(sh, "[ -z \"${pv_bad:-}\" ] && echo @@Z\n");
+}
+
+void script_disarm(struct buf *sh)
+{
+	buf_adds(sh, "set +e\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
+	buf_adds(sh, LOGIN_GUARD_DISARM);
+	buf_adds(sh, "echo @@Z\n");
+}
+
+/* The login guard's script, and the apply's part that installs it. */
+static bool stage_login_guard(const struct host_plan *hp, struct buf *sh, struct stage *st)
+{
+	struct buf g = BUF_INIT;
+	bool any = false;
+
+	for (size_t i = 0; i < hp->n_res && !any; i++)
+		any = hp->res[i].verify_login && hp->res[i].status == RES_CHANGE;
+	if (!any)
+		return false;
+	rollback_body(hp, &g, true);
+	buf_adds(&g, "rm -rf " LOGIN_GUARD ".d " LOGIN_GUARD ".sh\n"
+	             "logger -t provision 'login guard: a change to sshd or users was not "
+	             "confirmed by a fresh login; it was undone' 2>/dev/null\n"
+	             "exit 0\n");
+	stage_add(st, "login-guard", g.s, g.len, true);
+	buf_release(&g);
+	/* a guard still armed here belongs to a run whose login was proven since */
+	buf_adds(sh, LOGIN_GUARD_DISARM);
+	buf_adds(sh, "mkdir -p -m 700 " LOGIN_GUARD ".d && chmod 700 /var/lib/provision && "
+	             "cp \"$PV_STAGE/login-guard\" " LOGIN_GUARD ".sh && chmod 700 " LOGIN_GUARD
+	             ".sh\n");
+	/* armed once, after the first such change and before any handler restarts sshd */
+	buf_addf(sh,
+	         "pv_garm() {\n"
+	         "\t[ -z \"${pv_garmed:-}\" ] || return 0\n"
+	         "\tpv_garmed=1\n"
+	         "\tif command -v systemd-run >/dev/null && systemd-run --quiet "
+	         "--unit=" LOGIN_GUARD_UNIT " --on-active=%ds /bin/sh " LOGIN_GUARD ".sh; then\n"
+	         "\t\treturn 0\n"
+	         "\tfi\n"
+	         "\t(setsid sh -c 'sleep %d; [ ! -e " LOGIN_GUARD ".sh ] || exec sh " LOGIN_GUARD
+	         ".sh' </dev/null >/dev/null 2>&1 &)\n"
+	         "}\n",
+	         hp->login_guard_s, hp->login_guard_s);
+	return true;
 }

@@ -8,6 +8,7 @@
  * run and unless are rendered with every {{ }} shell-quoted; they run
  * through "sh -c" so a broken command cannot break the surrounding script.
  * Outside handlers a command needs creates or unless (checked by the engine).
+ * One that runs apt-get, apt or dpkg waits for the package lock first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,13 @@ static void cmd_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct cmd_spec *c = r->spec;
 
+	/*
+	 * A command that runs apt or dpkg itself first waits, as package
+	 * resources do, until no other program holds their locks (apt-get
+	 * does not wait for the lists lock, whatever DPkg::Lock::Timeout says).
+	 */
+	if (strstr(c->run, "apt-get") || strstr(c->run, "apt ") || strstr(c->run, "dpkg"))
+		buf_adds(sh, "pv_aptready\n");
 	/* a file of mode 0600, so that the command's own stdin is /dev/null */
 	buf_adds(sh, "pv_c=$(mktemp)\ncat >\"$pv_c\" ");
 	sh_heredoc(sh, c->run);

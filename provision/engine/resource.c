@@ -523,7 +523,7 @@ const char res_shell_lib[] =
     "\twhile read -r pv_p pv_f pv_c; do\n"
     "\t\t[ \"$(readlink /proc/$pv_p/ns/pid) $(readlink /proc/$pv_p/ns/mnt)\" = \"$pv_ns\" ] &&\n"
     "\t\t\techo \"$pv_c (pid $pv_p)\"\n"
-    "\tdone | awk '{ printf \"%s%s\", NR > 1 ? \", \" : \"\", $0 }'\n"
+    "\tdone | awk '{ printf \"%s%s\", (NR > 1 ? \", \" : \"\"), $0 }'\n"
     "}\n"
     "PV_APTLOCKS='^/var/lib/dpkg/lock(-frontend)?$|^/var/lib/apt/lists/lock$|"
     "^/var/cache/apt/archives/lock$'\n"

@@ -18,7 +18,7 @@
 static const char *const top_keys[] = {
     "project",   "ssh",     "vars",         "secrets",
     "providers", "layouts", "environments", "default_environment"};
-static const char *const ssh_keys[] = {"user", "private_key", "port"};
+static const char *const ssh_keys[] = {"user", "private_key", "port", "rollback_after"};
 static const char *const layout_keys[] = {"provider", "vars", "servers"};
 static const char *const server_keys[] = {
     "roles", "vars",    "type",     "image",           "location", "region",
@@ -258,6 +258,20 @@ static void check_ssh(struct inventory *inv, const struct node *ssh, struct diag
 				          port);
 			else
 				inv->ssh_port = (int)port;
+		}
+	}
+	v = node_get(ssh, "rollback_after");
+	if (v) {
+		long long s;
+
+		if (node_to_int(v, &s, "'rollback_after' in 'ssh'", d) == 0) {
+			if (s < 10 || s > 3600)
+				diags_add(d, &v->pos,
+				          "'rollback_after' in 'ssh' must be between 10 and 3600 "
+				          "seconds, not %lld",
+				          s);
+			else
+				inv->ssh_rollback_after = (int)s;
 		}
 	}
 }
@@ -636,6 +650,7 @@ int inventory_load_env(struct inventory **out, const char *path, const char *env
 	inv->path = xstrdup(path);
 	inv->ssh_user = xstrdup("admin");
 	inv->ssh_port = 22;
+	inv->ssh_rollback_after = 300;
 	if (node_load_file(&inv->root, path, &err) < 0) {
 		diags_add(d, NULL, "%s", err.msg);
 		goto out;

@@ -44,3 +44,67 @@ check "sshd does not run with the lock-out setting" sh -c "! '$PROVISION' -i '$W
 cp "$WORK/good.conf" "$TPL"
 pvj up phase1 >"$WORK/up4.json" 2>&1
 check "with the template fixed, up succeeds with 0 changed" test "$(json_total "$WORK/up4.json" changed)" = 0
+
+# 4. The tool is killed between the change and its login check.  The host
+# itself undoes an unconfirmed change after ssh.rollback_after seconds.
+sed -i 's/^  user: admin$/  user: admin\n  rollback_after: 15/' "$WORK/inventory.yml"
+grep -q '^  rollback_after: 15$' "$WORK/inventory.yml" || bail "could not set ssh.rollback_after"
+ROOTFS=$(ls -d "$WORK"/.provision/local/*/phase1/hosts/app1/root 2>/dev/null | head -1)
+GUARD="$ROOTFS/var/lib/provision/login-guard.sh"
+[ -d "$ROOTFS/etc/ssh" ] || bail "the host's file system is not at $ROOTFS"
+cp "$WORK/roles/base/role.yml" "$WORK/base-role.yml"
+# a slow step after the drop-in: the tool is killed while the apply runs on
+slow_step() {
+	sed -i "s|^handlers:|  - command: { run: \"sleep 4; touch /root/slow-$1\", creates: /root/slow-$1 }\n\nhandlers:|" \
+		"$WORK/roles/base/role.yml"
+}
+# up in the background, killed (SIGKILL) as soon as its apply has begun on
+# the host (the guard's script is installed first); the apply goes on alone
+up_killed_at_guard() {
+	# the tool itself, not a shell function's subshell, is what gets killed
+	"$PROVISION" -i "$WORK/inventory.yml" --json up phase1 >"$WORK/$1.json" 2>&1 &
+	local pid=$! i
+	for i in $(seq 1 1200); do [ -e "$GUARD" ] && break; sleep 0.05; done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+printf 'AllowUsers nobody-at-all\n' >>"$TPL"
+slow_step 1
+# (few logins from here on: ufw's rate limit on the SSH port refuses a
+# seventh connection within 30 s; the host's file system is watched instead)
+up_killed_at_guard up5
+for _ in $(seq 1 300); do [ -e "$ROOTFS/root/slow-1" ] && break; sleep 0.2; done
+check "the killed run's apply went on without the tool" test -e "$ROOTFS/root/slow-1"
+sleep 3 # its handlers restart sshd right after the slow step
+check "the host armed its guard for the change" sh -c "test -e '$GUARD' && ls '$ROOTFS/var/lib/provision/login-guard.d' | grep -q ."
+check "the lock-out drop-in is in place, unconfirmed" grep -q nobody-at-all "$ROOTFS$SSHD"
+check "and it shuts the admin out" sh -c "! '$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- true 2>/dev/null"
+for _ in $(seq 1 300); do [ -e "$GUARD" ] || break; sleep 0.2; done
+check "within rollback_after, the guard ran and removed itself" test ! -e "$GUARD"
+check "the previous drop-in is back" test "$(sha256sum <"$ROOTFS$SSHD")" = "$good"
+sleep 2
+check "the admin logs in again, and the host's journal says what it undid" \
+	on_host app1 'journalctl -q -t provision | grep -q "login guard"'
+
+# 5. Killed after a good change: the next run's login proves it, and it
+# cancels the host's pending rollback instead of letting it fire.
+# (a longer delay: the next up must come first even on a busy machine)
+sed -i 's/^  rollback_after: 15$/  rollback_after: 40/' "$WORK/inventory.yml"
+cp "$WORK/good.conf" "$TPL"
+printf '# a harmless change\n' >>"$TPL"
+cp "$WORK/base-role.yml" "$WORK/roles/base/role.yml"
+slow_step 2
+up_killed_at_guard up6
+for _ in $(seq 1 100); do [ -e "$ROOTFS/root/slow-2" ] && break; sleep 0.2; done
+check "the killed run's apply went on: its slow step ran" test -e "$ROOTFS/root/slow-2"
+check "the host armed its guard again" test -e "$GUARD"
+pvj up phase1 >"$WORK/up7.json" 2>&1
+changed=$(on_host app1 "sha256sum < $SSHD")
+check "the next up says it cancels the pending rollback" grep -q 'rollback of it is cancelled' "$WORK/up7.json"
+check "and leaves no guard" test ! -e "$GUARD"
+check "and changes nothing: the killed run's apply had finished" test "$(json_total "$WORK/up7.json" changed)" = 0
+sleep 45
+check "the change is still in place after rollback_after" test "$(on_host app1 "sha256sum < $SSHD")" = "$changed"
+check "and it is the harmless change" on_host app1 "grep -q 'a harmless change' $SSHD"
+cp "$WORK/good.conf" "$TPL"
+cp "$WORK/base-role.yml" "$WORK/roles/base/role.yml"
