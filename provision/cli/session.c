@@ -78,6 +78,13 @@ void pv_say_error(const char *fmt, ...)
 
 void pv_usage(const struct cmd_entry *c)
 {
+	if (errors_as_json) {
+		char *m =
+		    xasprintf("usage: provision %s (see 'provision %s --help')", c->usage, c->name);
+		say("", m);
+		free(m);
+		return;
+	}
 	fprintf(stderr, "usage: provision %s\n", c->usage);
 	fprintf(stderr, "Try 'provision %s --help' for more.\n", c->name);
 }

@@ -1398,7 +1398,7 @@ out:
 	return rc;
 }
 
-static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int do_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
 	struct dz z;
 	struct pv_error e = {{0}};

@@ -1477,7 +1477,7 @@ out:
 	return rc;
 }
 
-static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int hetzner_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
 	struct hz z;
 	struct pv_error e = {{0}};
