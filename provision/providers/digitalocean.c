@@ -333,17 +333,20 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 		json_t *a = json_object_get(r.json, "action");
 		const char *st = cloud_jstr(a, "status");
 		if (st && !strcmp(st, "completed")) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "errored")) {
+			report_progress_end(z->c->rep, NULL, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) errored", what, id,
 			             cloud_jstr(a, "type") ? cloud_jstr(a, "type") : "?");
 			http_response_release(&r);
 			return -1;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "in progress");
+			report_progress(z->c->rep, NULL, what, "%s", st ? st : "in progress");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -370,6 +373,8 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 			return pv_error_prefix(err, "%s", what);
 		}
 		if (!want && r.status == 404) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "gone");
 			http_response_release(&r);
 			return 0;
 		}
@@ -383,11 +388,13 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 		if (keep)
 			json_object_update(keep, obj);
 		if (want && st && !strcmp(st, want)) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "%s", st);
 			http_response_release(&r);
 			return 0;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "waiting");
+			report_progress(z->c->rep, NULL, what, "%s", st ? st : "waiting");
 			shown = true;
 		}
 		http_response_release(&r);

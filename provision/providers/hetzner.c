@@ -370,11 +370,14 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 		const char *st = cloud_jstr(a, "status");
 		long prog = (long)cloud_jid(a, "progress");
 		if (st && !strcmp(st, "success")) {
+			if (last >= 0)
+				report_progress_end(z->c->rep, NULL, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "error")) {
 			json_t *e = json_object_get(a, "error");
+			report_progress_end(z->c->rep, NULL, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) failed: %s: %s", what, id,
 			             cloud_jstr(a, "command") ? cloud_jstr(a, "command") : "?",
 			             cloud_jstr(e, "code") ? cloud_jstr(e, "code") : "error",
@@ -384,13 +387,15 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		if (prog != last) {
-			report_info(z->c->rep, NULL, "%s: %ld%%", what, prog);
+			report_progress(z->c->rep, NULL, what, "%ld%%", prog);
 			last = prog;
 		}
 		http_response_release(&r);
-		if (pv_now_ms() > deadline)
+		if (pv_now_ms() > deadline) {
+			report_progress_end(z->c->rep, NULL, what, "not done in time");
 			return pv_error_set(err, "%s: action %lld did not finish within %ld s",
 			                    what, id, z->action_timeout_s);
+		}
 		usleep((useconds_t)(z->poll_s * 1e6));
 	}
 }
