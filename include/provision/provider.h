@@ -73,6 +73,13 @@ struct provider_ops {
 };
 
 const struct provider_ops *provider_find(const char *name);
+/*
+ * p's API token into *token (the caller wipes and frees it): the settings'
+ * 'token' (env:NAME or file:PATH), else $token_env.  -1 with err saying
+ * where a token comes from when there is none.
+ */
+int provider_token(const struct provider_ops *p, const struct node *settings, char **token,
+                   struct pv_error *err);
 const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;

@@ -123,7 +123,6 @@ static void note(void *arg, const char *msg)
 
 static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 {
-	const struct node *tok = node_get(c->settings, "token");
 	const char *ep = getenv("DIGITALOCEAN_API_URL");
 	char *token = NULL;
 
@@ -136,16 +135,8 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 	z->ip_range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 	if (!z->ip_range)
 		z->ip_range = "10.10.10.0/24";
-	if (tok && tok->kind == NODE_SCALAR) {
-		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, err) < 0)
-			return -1;
-	} else if (getenv("DIGITALOCEAN_TOKEN") && *getenv("DIGITALOCEAN_TOKEN")) {
-		token = xstrdup(getenv("DIGITALOCEAN_TOKEN"));
-	} else {
-		return pv_error_set(err, "provider 'digitalocean' needs an API token: set "
-		                         "DIGITALOCEAN_TOKEN or providers.digitalocean.token "
-		                         "(env:NAME or file:PATH)");
-	}
+	if (provider_token(&provider_digitalocean, c->settings, &token, err) < 0)
+		return -1;
 	report_secret(token);
 	int rc = http_client_init(
 	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);

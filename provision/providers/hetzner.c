@@ -135,7 +135,6 @@ static void note(void *arg, const char *msg)
 
 static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_error *err)
 {
-	const struct node *tok = node_get(c->settings, "token");
 	const struct node *net = node_get(c->settings, "network");
 	const char *ep = getenv("HCLOUD_ENDPOINT");
 	char *token = NULL, *sel;
@@ -153,15 +152,8 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	z->zone = cloud_str(net, "zone") ? cloud_str(net, "zone") : "eu-central";
 	if (!api)
 		return 0;
-	if (tok && tok->kind == NODE_SCALAR) {
-		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, err) < 0)
-			return -1;
-	} else if (getenv("HCLOUD_TOKEN") && *getenv("HCLOUD_TOKEN")) {
-		token = xstrdup(getenv("HCLOUD_TOKEN"));
-	} else {
-		return pv_error_set(err, "provider 'hetzner' needs an API token: set HCLOUD_TOKEN "
-		                         "or providers.hetzner.token (env:NAME or file:PATH)");
-	}
+	if (provider_token(&provider_hetzner, c->settings, &token, err) < 0)
+		return -1;
 	report_secret(token);
 	int rc = http_client_init(
 	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
