@@ -138,7 +138,7 @@ install: bin/provision
 
 # A Debian package of the same tree (dpkg-deb): build/provision_VERSION_ARCH.deb
 deb: bin/provision
-	@packaging/deb.sh build
+	@PROVISION_CFLAGS='$(CFLAGS)' PROVISION_LDLIBS='$(LDLIBS)' packaging/deb.sh build
 
 uninstall:
 	rm -f $(BINDIR)/provision $(MANDIR)/man1/provision.1 $(MANDIR)/man5/provision-inventory.5

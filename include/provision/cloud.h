@@ -148,14 +148,15 @@ int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeo
 int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
 
 /*
- * A line per server: its kind, id_key and address from the state, and
- * the status the API reports for that id in listed (the layout's servers
- * as the API lists them), or MISSING when it lists none with that id.
+ * The provider's status (provider.h) of each server: its kind, id_key and
+ * address from the state, and the status the API reports for that id in
+ * listed (the layout's servers as the API lists them), or "missing" when
+ * it lists none with that id.
  * listed NULL: the API was not asked, and why_not says why.  Returns 1
  * when a server is MISSING, else 0.
  */
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
-                 const char *why_not, struct buf *out);
+                 const char *why_not, json_t *out);
 
 /* ---- create: once, whatever answer is lost ---- */
 

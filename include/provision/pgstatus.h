@@ -6,6 +6,8 @@
 #ifndef PROVISION_PGSTATUS_H
 #define PROVISION_PGSTATUS_H
 
+#include <jansson.h>
+
 #include "provision/buf.h"
 #include "provision/host.h"
 #include "provision/inventory.h"
@@ -15,11 +17,14 @@
 bool pg_server_has_db(const struct inv_server *srv);
 
 /*
- * One round trip over r: append lines describing PostgreSQL on h to out,
- * each starting with indent.  Returns -1 (err set) when the connection
- * failed; a database that does not answer is reported in out.
+ * One round trip over r: what PostgreSQL on h says, as a new object in
+ * *out: "role" (primary, standby or down); on a primary "standbys", each
+ * {"name", "state", "sync", "lag_bytes", "lag_seconds"}; on a standby
+ * "receiving" {"from", "status"} and "unreplayed_bytes".  Returns -1 (err
+ * set, *out NULL) when the connection failed.
  */
-int pg_status(struct remote *r, const struct host *h, const char *indent, struct buf *out,
-              struct pv_error *err);
+int pg_status(struct remote *r, const struct host *h, json_t **out, struct pv_error *err);
+/* The lines 'provision status' shows for pg_status's object, each starting with indent. */
+void pg_status_format(const json_t *pg, const char *indent, struct buf *out);
 
 #endif

@@ -62,13 +62,24 @@ struct provider_ops {
 	/* Remove everything up made for the layout; the caller then drops its state. */
 	int (*destroy)(struct provider_ctx *c, struct pv_error *err);
 	/*
-	 * One line per server: "app1 running 10.213.7.11" (optional).  Returns
-	 * 1 when a server the state records is not there (status then fails).
+	 * What the provider knows of each server (optional), into the object
+	 * out: "servers", an array of {"host", "created", "kind", "id",
+	 * "address", "state"} ("state": running, stopped, missing or the
+	 * cloud's own word; only the keys known), and "note" when the provider
+	 * could not ask.  Returns 1 when a server the state records is not
+	 * there (status then fails).
 	 */
-	int (*status)(struct provider_ctx *c, struct buf *out, struct pv_error *err);
+	int (*status)(struct provider_ctx *c, json_t *out, struct pv_error *err);
 };
 
 const struct provider_ops *provider_find(const char *name);
+/*
+ * p's API token into *token (the caller wipes and frees it): the settings'
+ * 'token' (env:NAME or file:PATH), else $token_env.  -1 with err saying
+ * where a token comes from when there is none.
+ */
+int provider_token(const struct provider_ops *p, const struct node *settings, char **token,
+                   struct pv_error *err);
 const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "provision/resource.h"
 
 enum report_mode {
@@ -55,12 +57,41 @@ void report_resource(struct reporter *r, const char *host, const struct resource
 /* A block of text about a resource (a diff, command output). */
 void report_detail(struct reporter *r, const char *host, const char *title, const char *text);
 void report_host_done(struct reporter *r, const char *host, const struct host_result *res);
-/* Messages not about a resource; host may be NULL. */
+/*
+ * Progress of one long operation that is polled (a cloud action), named by
+ * what ("server app1"); host may be NULL.  On a terminal it is one live
+ * line, redrawn in place at each report; plain output shows its first
+ * report only (not one line per poll), and its end; --json gives an "info"
+ * event each time the text changes.  report_progress_end says how it
+ * ended and takes the live line away.
+ */
+void report_progress(struct reporter *r, const char *host, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void report_progress_end(struct reporter *r, const char *host, const char *what, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Messages not about a resource; host may be NULL.  A message is a line of
+ * its own in every mode ("host: message"); a host's live line shows only
+ * what it is doing (report_host_start).
+ */
 void report_info(struct reporter *r, const char *host, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void report_warn(struct reporter *r, const char *host, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void report_error(struct reporter *r, const char *host, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * A command's own event (--json): o gets "ms", its strings are redacted, and
+ * it is printed as one line; o is taken over.  Other modes ignore it: use
+ * report_line, which shows either the event or the text.
+ */
+void report_event(struct reporter *r, json_t *o);
+/*
+ * One fact a command shows: with --json the event o (taken over; may be
+ * NULL to show nothing there), otherwise the text fmt as a line on stdout,
+ * above the live view.  The two say the same thing for the two audiences.
+ */
+void report_line(struct reporter *r, json_t *o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Closing summary: ok/changed/failed per host. */
 void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,

@@ -288,11 +288,15 @@ static void say_stderr(const struct host *h, const struct buf *e)
 	free(copy);
 }
 
-static void say_lines(const struct host *h, const struct buf *o)
+/* The helper's lines about h: "HOST: line", or "info" events with --json. */
+static void say_lines(struct bk *b, const struct host *h, const struct buf *o)
 {
 	char *copy = xstrdup(o->s ? o->s : ""), *save = NULL;
 	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		printf("%s: %s\n", h->name, line);
+		report_line(
+		    b->s->rep,
+		    json_pack("{s:s, s:s, s:s}", "event", "info", "host", h->name, "message", line),
+		    "%s: %s", h->name, line);
 	free(copy);
 }
 
@@ -304,8 +308,8 @@ static void fmt_time(char *dst, size_t n, long long t)
 	strftime(dst, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-/* The backups of pgBackRest's info JSON as a table. */
-static int print_info(const char *json, const char *host)
+/* The backups of pgBackRest's info JSON: a "backups" event, or a table. */
+static int print_info(struct session *s, const char *json, const char *host)
 {
 	json_error_t je;
 	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0), *b;
@@ -316,6 +320,35 @@ static int print_info(const char *json, const char *host)
 		pv_say_error("%s: unreadable pgBackRest information: %s", host, je.text);
 		json_decref(root);
 		return -1;
+	}
+	if (s->mode == REPORT_JSON) {
+		json_t *list = json_array();
+		json_array_foreach(backups, i, b)
+		{
+			json_t *ts = json_object_get(b, "timestamp"),
+			       *ar = json_object_get(b, "archive");
+			json_array_append_new(
+			    list,
+			    json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:s?, s:s?, s:b}", "label",
+			              json_string_value(json_object_get(b, "label")), "type",
+			              json_string_value(json_object_get(b, "type")), "started",
+			              json_integer_value(json_object_get(ts, "start")), "finished",
+			              json_integer_value(json_object_get(ts, "stop")), "size",
+			              json_integer_value(
+			                  json_object_get(json_object_get(b, "info"), "size")),
+			              "wal_start", json_string_value(json_object_get(ar, "start")),
+			              "wal_stop", json_string_value(json_object_get(ar, "stop")),
+			              "error", json_is_true(json_object_get(b, "error"))));
+		}
+		report_event(
+		    s->rep,
+		    json_pack("{s:s, s:s, s:s?, s:s?, s:o}", "event", "backups", "host", host,
+		              "stanza", json_string_value(json_object_get(st, "name")), "status",
+		              json_string_value(
+		                  json_object_get(json_object_get(st, "status"), "message")),
+		              "backups", list));
+		json_decref(root);
+		return 0;
 	}
 	printf("%s: stanza %s: %s\n", host, json_string_value(json_object_get(st, "name")),
 	       json_string_value(json_object_get(json_object_get(st, "status"), "message")));
@@ -356,9 +389,9 @@ static int info_on(struct bk *b, const struct host *h, bool quiet_json)
 			say_stderr(h, &e);
 		pv_say_error("%s: reading the backup repository failed", h->name);
 		rc = PV_EXIT_FAIL;
-	} else if (b->s->mode == REPORT_JSON && !quiet_json) {
-		fputs(o.s, stdout);
-	} else if (print_info(o.s, h->name) < 0) {
+	} else if (b->s->mode == REPORT_JSON && quiet_json) {
+		/* the backup's own event said it */
+	} else if (print_info(b->s, o.s, h->name) < 0) {
 		rc = PV_EXIT_FAIL;
 	}
 	buf_release(&o);
@@ -455,8 +488,7 @@ static int do_now(struct bk *b, const struct opts *o)
 	}
 	if (!(h = bk_host(b, o->host)))
 		return PV_EXIT_USAGE;
-	printf("%s: %s backup to the repository...\n", h->name, type);
-	fflush(stdout);
+	report_line(b->s->rep, NULL, "%s: %s backup to the repository...", h->name, type);
 	buf_init(&out, 1 << 20);
 	buf_init(&e, 1 << 20);
 	script = xasprintf(HELPER " now %s\n", type);
@@ -473,17 +505,28 @@ static int do_now(struct bk *b, const struct opts *o)
 		return PV_EXIT_FAIL;
 	}
 	/* what the helper says of it: where it was taken from (backup_from: standby) */
-	say_lines(h, &out);
+	say_lines(b, h, &out);
 	buf_release(&out);
 	buf_release(&e);
-	printf("%s: %s backup done\n", h->name, type);
+	report_line(
+	    b->s->rep,
+	    json_pack("{s:s, s:s, s:s}", "event", "backup_done", "host", h->name, "type", type),
+	    "%s: %s backup done", h->name, type);
 	if (!strcmp(type, "dump")) {
 		/* what the dump did */
 		static const char show[] = "grep -E '^(database|expired) ' "
 		                           "/var/lib/pgbackrest/last-dump.log\n";
 		buf_init(&out, 1 << 20);
-		if (bk_run(b, h, show, &out, NULL) >= 0 && out.s)
-			fputs(out.s, stdout);
+		if (bk_run(b, h, show, &out, NULL) >= 0 && out.s) {
+			char *copy = xstrdup(out.s), *save = NULL;
+			for (char *l = strtok_r(copy, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
+				report_line(b->s->rep,
+				            json_pack("{s:s, s:s, s:s}", "event", "info", "host",
+				                      h->name, "message", l),
+				            "%s", l);
+			free(copy);
+		}
 		buf_release(&out);
 		return PV_EXIT_OK;
 	}
@@ -535,12 +578,17 @@ static int restore_on(struct bk *b, const struct host *h, const char *at, const 
 		return PV_EXIT_FAIL;
 	}
 	char *old = strstr(out.s, "O ");
+	bool kept = old && strncmp(old, "O -", 3);
 	*sums = checksum_lines(out.s, tables);
-	printf("%s: restored%s%s; PostgreSQL runs as a primary; %zu tables read in full\n", h->name,
-	       at ? " to " : "", at ? at : "", *tables);
-	if (old && strncmp(old, "O -", 3))
-		printf("%s: the previous data directory is kept at %.*s\n", h->name,
-		       (int)strcspn(old + 2, "\n"), old + 2);
+	report_line(b->s->rep,
+	            json_pack("{s:s, s:s, s:s?, s:I, s:s%}", "event", "restored", "host", h->name,
+	                      "at", at, "tables", (json_int_t)*tables, "kept_at",
+	                      kept ? old + 2 : "", kept ? strcspn(old + 2, "\n") : (size_t)0),
+	            "%s: restored%s%s; PostgreSQL runs as a primary; %zu tables read in full",
+	            h->name, at ? " to " : "", at ? at : "", *tables);
+	if (kept)
+		report_line(b->s->rep, NULL, "%s: the previous data directory is kept at %.*s",
+		            h->name, (int)strcspn(old + 2, "\n"), old + 2);
 	buf_release(&out);
 	buf_release(&e);
 	return PV_EXIT_OK;
@@ -592,9 +640,8 @@ static int do_restore(struct bk *b, const struct opts *o)
 		return PV_EXIT_USAGE;
 	if (!(h = bk_host(b, o->host)))
 		return PV_EXIT_USAGE;
-	printf("%s: restoring from the repository%s%s...\n", h->name, o->at ? " to " : "",
-	       o->at ? o->at : " (the latest state archived)");
-	fflush(stdout);
+	report_line(b->s->rep, NULL, "%s: restoring from the repository%s%s...", h->name,
+	            o->at ? " to " : "", o->at ? o->at : " (the latest state archived)");
 	rc = restore_on(b, h, o->at, NULL, o->yes, true, &sums, &tables);
 	if (rc == PV_EXIT_OK) {
 		char *copy = xstrdup(sums), *save = NULL;
@@ -602,9 +649,15 @@ static int do_restore(struct bk *b, const struct opts *o)
 			char *bar1 = strchr(l, '|'), *bar2 = bar1 ? strchr(bar1 + 1, '|') : NULL;
 			char *bar3 = bar2 ? strchr(bar2 + 1, '|') : NULL;
 			if (bar3)
-				printf("  %.*s.%.*s: %.*s rows\n", (int)(bar1 - l), l,
-				       (int)(bar2 - bar1 - 1), bar1 + 1, (int)(bar3 - bar2 - 1),
-				       bar2 + 1);
+				report_line(b->s->rep,
+				            json_pack("{s:s, s:s, s:s%, s:s%, s:I}", "event",
+				                      "table", "host", h->name, "database", l,
+				                      (size_t)(bar1 - l), "table", bar1 + 1,
+				                      (size_t)(bar2 - bar1 - 1), "rows",
+				                      (json_int_t)strtoll(bar2 + 1, NULL, 10)),
+				            "  %.*s.%.*s: %.*s rows", (int)(bar1 - l), l,
+				            (int)(bar2 - bar1 - 1), bar1 + 1,
+				            (int)(bar3 - bar2 - 1), bar2 + 1);
 		}
 		free(copy);
 	}
@@ -651,9 +704,9 @@ static int do_verify(struct bk *b, const struct opts *o)
 	src_sums = checksum_lines(out.s, &src_tables);
 	buf_release(&out);
 	buf_release(&e);
-	printf("%s: restore point %s, %zu tables\n", src->name, point, src_tables);
-	printf("%s: restoring it here...\n", scratch->name);
-	fflush(stdout);
+	report_line(b->s->rep, NULL, "%s: restore point %s, %zu tables", src->name, point,
+	            src_tables);
+	report_line(b->s->rep, NULL, "%s: restoring it here...", scratch->name);
 	rc = restore_on(b, scratch, NULL, point, true, false, &sums, &tables);
 	if (rc == PV_EXIT_OK) {
 		if (strcmp(sums, src_sums)) {
@@ -675,9 +728,13 @@ static int do_verify(struct bk *b, const struct opts *o)
 			free(c1);
 			rc = PV_EXIT_FAIL;
 		} else {
-			printf(
-			    "verify ok: %zu tables on %s equal %s's (row counts and checksums)\n",
-			    tables, scratch->name, src->name);
+			report_line(b->s->rep,
+			            json_pack("{s:s, s:s, s:s, s:s, s:I}", "event", "verified",
+			                      "host", src->name, "scratch", scratch->name, "point",
+			                      point, "tables", (json_int_t)tables),
+			            "verify ok: %zu tables on %s equal %s's (row counts and "
+			            "checksums)",
+			            tables, scratch->name, src->name);
 		}
 	}
 	free(sums);

@@ -58,8 +58,10 @@ static int cmd_destroy(struct session *s, int argc, char **argv)
 	if ((rc = session_open_state(s, true)))
 		return rc;
 	if (!state_layout(&s->st, s->env, l->name, false)) {
-		report_info(s->rep, NULL, "layout '%s' has nothing in environment '%s'", l->name,
-		            s->env);
+		report_line(s->rep,
+		            json_pack("{s:s, s:s, s:s, s:i}", "event", "destroyed", "layout",
+		                      l->name, "environment", s->env, "hosts", 0),
+		            "layout '%s' has nothing in environment '%s'", l->name, s->env);
 		return PV_EXIT_OK;
 	}
 	session_provider_ctx(s, l, &c);
@@ -90,8 +92,11 @@ static int cmd_destroy(struct session *s, int argc, char **argv)
 		pv_say_error("%s", err.msg);
 		return PV_EXIT_FAIL;
 	}
-	report_info(s->rep, NULL, "destroyed layout '%s' (%zu host%s) in environment '%s'", l->name,
-	            n, n == 1 ? "" : "s", s->env);
+	report_line(s->rep,
+	            json_pack("{s:s, s:s, s:s, s:i}", "event", "destroyed", "layout", l->name,
+	                      "environment", s->env, "hosts", (int)n),
+	            "destroyed layout '%s' (%zu host%s) in environment '%s'", l->name, n,
+	            n == 1 ? "" : "s", s->env);
 	return PV_EXIT_OK;
 }
 

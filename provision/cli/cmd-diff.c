@@ -126,7 +126,7 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 	diags_init(&d);
 	if (inventory_load_env(&other, s->inventory_path, s->env_b, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
-			fprintf(stderr, "%s\n", d.msgs[i]);
+			pv_say_error("%s", d.msgs[i]);
 		diags_release(&d);
 		json_decref(jall);
 		return PV_EXIT_USAGE;
@@ -191,13 +191,9 @@ static int cmd_diff(struct session *s, int argc, char **argv)
 		total += n;
 	}
 	if (s->mode == REPORT_JSON) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:O}", "event", "diff", "a", s->env,
-		                      "b", s->env_b, "differences", (json_int_t)(total + missing),
-		                      "items", jall);
-		char *text = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", text);
-		free(text);
-		json_decref(o);
+		report_event(s->rep, json_pack("{s:s, s:s, s:s, s:I, s:O}", "event", "diff", "a",
+		                               s->env, "b", s->env_b, "differences",
+		                               (json_int_t)(total + missing), "items", jall));
 	} else if (missing) {
 		printf("%zu difference%s, and %zu layout%s recorded in one environment only\n",
 		       total, total == 1 ? "" : "s", missing, missing == 1 ? "" : "s");

@@ -230,7 +230,11 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 	/* a deploy.yml edited by hand is not overwritten without --force */
 	char *old = read_existing(out_path);
 	if (old && !strcmp(old, y.s)) {
-		printf("%s: unchanged\n", out_path);
+		report_line(s->rep,
+		            json_pack("{s:s, s:s, s:b, s:i, s:b}", "event", "written", "file",
+		                      out_path, "changed", 0, "web_hosts", (int)n_web,
+		                      "accessories", any_acc),
+		            "%s: unchanged", out_path);
 		free(old);
 		goto out;
 	}
@@ -248,8 +252,11 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 		rc = PV_EXIT_FAIL;
 		goto out;
 	}
-	printf("%s: %zu web host%s%s\n", out_path, n_web, n_web == 1 ? "" : "s",
-	       any_acc ? ", accessories" : "");
+	report_line(s->rep,
+	            json_pack("{s:s, s:s, s:b, s:i, s:b}", "event", "written", "file", out_path,
+	                      "changed", 1, "web_hosts", (int)n_web, "accessories", any_acc),
+	            "%s: %zu web host%s%s", out_path, n_web, n_web == 1 ? "" : "s",
+	            any_acc ? ", accessories" : "");
 out:
 	for (size_t i = 0; plans && i < n; i++)
 		plan_release(&plans[i]);

@@ -45,7 +45,8 @@ int cmd_filter_hosts(const struct inv_layout *l, struct host *hosts, size_t *n, 
 }
 
 /* One "planned" event (--json): a change plan shows as a line; roles for a new host. */
-static void planned(const struct inv_layout *l, const char *line, const struct inv_server *srv)
+static void planned(struct session *s, const struct inv_layout *l, const char *line,
+                    const struct inv_server *srv)
 {
 	json_t *o = json_object();
 	char action[2] = "";
@@ -65,12 +66,7 @@ static void planned(const struct inv_layout *l, const char *line, const struct i
 			json_array_append_new(roles, json_string(srv->roles[r]));
 		json_object_set_new(o, "roles", roles);
 	}
-	char *text = json_dumps(o, JSON_COMPACT);
-	char *red = report_redact(text);
-	printf("%s\n", red);
-	free(red);
-	free(text);
-	json_decref(o);
+	report_event(s->rep, o);
 }
 
 int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_filter,
@@ -127,7 +123,7 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 			if (!nl)
 				nl = at + strlen(at) - 1;
 			char *line = xstrndup(at, (size_t)(nl - at + (*nl != '\n')));
-			planned(l, line, NULL);
+			planned(s, l, line, NULL);
 			free(line);
 		}
 		for (size_t i = 0; i < l->n_servers; i++) {
@@ -136,7 +132,7 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 				exists = !strcmp(hosts[k].name, l->servers[i].name);
 			if (!exists) {
 				s->pending++;
-				planned(l, "+ new host; its roles will be applied in full",
+				planned(s, l, "+ new host; its roles will be applied in full",
 				        &l->servers[i]);
 			}
 		}

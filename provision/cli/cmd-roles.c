@@ -85,6 +85,34 @@ static void print_list(const char *title, char *const *l, size_t n)
 	printf("\n");
 }
 
+static json_t *list_json(char *const *l, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(l[i]));
+	return a;
+}
+
+/* A declaration as {"name", "type", "default" (YAML flow text), "doc"}. */
+static json_t *decl_json(const struct var_decl *v)
+{
+	struct buf t = BUF_INIT, dflt = BUF_INIT;
+	json_t *o;
+
+	vartype_describe(v->type, &t);
+	o = json_pack("{s:s, s:s}", "name", v->name, "type", t.s);
+	if (v->dflt) {
+		flow(&dflt, v->dflt);
+		json_object_set_new(o, "default", json_string(dflt.s));
+	}
+	if (v->doc)
+		json_object_set_new(o, "doc", json_string(v->doc));
+	buf_release(&t);
+	buf_release(&dflt);
+	return o;
+}
+
 static void print_decl(const struct var_decl *v)
 {
 	struct buf t = BUF_INIT, dflt = BUF_INIT;
@@ -114,6 +142,20 @@ static int show_role(struct session *s, const char *name)
 	diags_release(&d);
 	if (!r)
 		return PV_EXIT_USAGE;
+	if (s->mode == REPORT_JSON) {
+		json_t *vars = json_array();
+		for (size_t i = 0; i < r->n_decls; i++)
+			json_array_append_new(vars, decl_json(&r->decls[i]));
+		report_event(s->rep,
+		             json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "event",
+		                       "role", "name", r->name, "description",
+		                       r->description ? r->description : "", "file", r->path,
+		                       "requires", list_json(r->requires, r->n_requires), "after",
+		                       list_json(r->after, r->n_after), "one_of",
+		                       list_json(r->one_of, r->n_one_of), "ports",
+		                       list_json(r->ports, r->n_ports), "variables", vars));
+		return PV_EXIT_OK;
+	}
 	printf("role %s: %s\n", r->name, r->description ? r->description : "");
 	printf("file: %s\n", r->path);
 	print_list("requires", r->requires, r->n_requires);
@@ -126,11 +168,22 @@ static int show_role(struct session *s, const char *name)
 	return PV_EXIT_OK;
 }
 
-static void show_builtin(void)
+static void show_builtin(struct session *s)
 {
 	size_t n;
 	const struct var_decl *b = vars_builtin_all(&n);
 
+	if (s->mode == REPORT_JSON) {
+		for (size_t i = 0; i < n; i++) {
+			bool by_tool = false;
+			json_t *o = decl_json(&b[i]);
+			vars_builtin(b[i].name, &by_tool);
+			json_object_set_new(o, "event", json_string("variable"));
+			json_object_set_new(o, "set_by_provision", json_boolean(by_tool));
+			report_event(s->rep, o);
+		}
+		return;
+	}
 	printf("variables provision sets, or its commands read:\n");
 	for (size_t i = 0; i < n; i++) {
 		bool by_tool = false;
@@ -152,7 +205,7 @@ static int cmd_roles(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--builtin")) {
-		show_builtin();
+		show_builtin(s);
 		return PV_EXIT_OK;
 	}
 	if ((rc = session_load_roles(s)))
@@ -164,9 +217,13 @@ static int cmd_roles(struct session *s, int argc, char **argv)
 		struct diags d;
 		diags_init(&d);
 		struct role *r = role_get(&s->roles, names[i], NULL, &d);
-		printf("%-18s %s\n", names[i],
-		       r ? (r->description ? r->description : "")
-		         : "(does not load: see 'provision roles NAME')");
+		const char *desc = r ? (r->description ? r->description : "")
+		                     : "(does not load: see 'provision roles NAME')";
+		report_line(s->rep,
+		            json_pack("{s:s, s:s, s:s, s:b}", "event", "role", "name", names[i],
+		                      "description", r && r->description ? r->description : "",
+		                      "loads", r != NULL),
+		            "%-18s %s", names[i], desc);
 		diags_release(&d);
 	}
 	pv_free_list(names, n);

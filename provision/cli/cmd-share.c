@@ -338,13 +338,10 @@ static int do_share(struct session *s, struct ts_api *t, struct share_host *h, c
 		return PV_EXIT_FAIL;
 	}
 	if (s->mode == REPORT_JSON) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "shared", "host",
-		                      h->server->name, "email", email, "invite", str(inv, "id"),
-		                      "invite_url", str(inv, "inviteUrl"));
-		char *text = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", text);
-		free(text);
-		json_decref(o);
+		report_event(s->rep,
+		             json_pack("{s:s, s:s, s:s, s:s, s:s}", "event", "shared", "host",
+		                       h->server->name, "email", email, "invite", str(inv, "id"),
+		                       "invite_url", str(inv, "inviteUrl")));
 	} else {
 		printf("shared %s (Tailscale device '%s') with %s\n", h->server->name, h->hostname,
 		       email);
@@ -417,11 +414,7 @@ static int do_list(struct session *s, struct ts_api *t, struct share_host *hs, s
 		json_decref(invs);
 	}
 	if (s->mode == REPORT_JSON) {
-		json_t *o = json_pack("{s:s, s:O}", "event", "shares", "shares", all);
-		char *text = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", text);
-		free(text);
-		json_decref(o);
+		report_event(s->rep, json_pack("{s:s, s:O}", "event", "shares", "shares", all));
 	} else if (!count) {
 		printf("no host of environment '%s' is shared\n", s->env);
 	}
@@ -451,7 +444,11 @@ static int do_unshare(struct session *s, struct ts_api *t, struct share_host *h,
 			break;
 		}
 		revoked++;
-		report_info(s->rep, h->server->name, "revoked the invite %s%s%s", str(v, "id"),
+		report_line(s->rep,
+		            json_pack("{s:s, s:s, s:s, s:s}", "event", "revoked", "host",
+		                      h->server->name, "invite", str(v, "id"), "email",
+		                      str(v, "email")),
+		            "%s: revoked the invite %s%s%s", h->server->name, str(v, "id"),
 		            *str(v, "email") ? " for " : "", str(v, "email"));
 	}
 	json_decref(invs);
@@ -462,11 +459,11 @@ static int do_unshare(struct session *s, struct ts_api *t, struct share_host *h,
 			pv_say_error("server '%s' is not shared", h->server->name);
 		return PV_EXIT_FAIL;
 	}
-	if (rc == PV_EXIT_OK)
-		report_info(s->rep, h->server->name,
-		            "%zu invite%s revoked; run 'provision%s share --acl --apply' to close "
-		            "its ports to outsiders",
-		            revoked, revoked == 1 ? "" : "s", env_opt(s));
+	if (rc == PV_EXIT_OK && s->mode != REPORT_JSON)
+		report_line(s->rep, NULL,
+		            "%s: %zu invite%s revoked; run 'provision%s share --acl --apply' to "
+		            "close its ports to outsiders",
+		            h->server->name, revoked, revoked == 1 ? "" : "s", env_opt(s));
 	return rc;
 }
 
@@ -524,11 +521,13 @@ static int do_acl(struct session *s, struct ts_api *t, struct share_host *hs, si
 	}
 	if (!apply) {
 		char *text = json_dumps(snippet, JSON_INDENT(2) | JSON_SORT_KEYS);
-		if (s->mode != REPORT_JSON)
-			printf("// users who accepted a share reach only these ports of the shared "
-			       "hosts;\n// merge into the tailnet policy file, or run 'provision "
-			       "share --acl --apply'\n");
-		printf("%s\n", text);
+		report_line(
+		    s->rep,
+		    json_pack("{s:s, s:b, s:O}", "event", "acl", "applied", 0, "policy", snippet),
+		    "// users who accepted a share reach only these ports of the shared "
+		    "hosts;\n// merge into the tailnet policy file, or run 'provision "
+		    "share --acl --apply'\n%s",
+		    text);
 		free(text);
 		rc = PV_EXIT_OK;
 		goto out;
@@ -542,7 +541,8 @@ static int do_acl(struct session *s, struct ts_api *t, struct share_host *hs, si
 		pv_say_error("%s", err.msg);
 		goto out;
 	}
-	report_info(s->rep, NULL,
+	report_line(s->rep,
+	            json_pack("{s:s, s:b, s:O}", "event", "acl", "applied", 1, "policy", snippet),
 	            "policy file updated: %zu shared host%s, %zu rule%s for autogroup:shared", m,
 	            m == 1 ? "" : "s", json_array_size(json_object_get(snippet, "acls")),
 	            json_array_size(json_object_get(snippet, "acls")) == 1 ? "" : "s");

@@ -130,6 +130,8 @@ const struct cmd_entry cmd_ssh_entry = {
     .usage = "ssh HOST [--layout LAYOUT] [-- COMMAND...]",
     .summary = "log in to a host (host key checked against the pinned one)",
     .help = "Options:\n"
-            "  -l, --layout LAYOUT   the layout, when the host name is in several\n",
+            "  -l, --layout LAYOUT   the layout, when the host name is in several\n"
+            "With --json only problems before the login are events; what runs on the\n"
+            "host writes its own output.\n",
     .exec = cmd_ssh,
 };

@@ -14,11 +14,11 @@
 #include "provision/remote.h"
 #include "provision/session.h"
 
-/* Print the "@@K idx ok|failed why" lines of a health run; false when one failed. */
-static bool print_health(const struct host_plan *hp, const char *out)
+/* The "@@K idx ok|failed why" lines of a health run as {"role", "check", "ok", "detail"}. */
+static json_t *health_json(const struct host_plan *hp, const char *out)
 {
-	bool all = true;
-	bool *seen = xcalloc(hp->n_health + 1, sizeof(*seen));
+	json_t *arr = json_array();
+	json_t **seen = xcalloc(hp->n_health + 1, sizeof(*seen));
 	const char *p = out;
 
 	while (*p) {
@@ -26,28 +26,219 @@ static bool print_health(const struct host_plan *hp, const char *out)
 		char *end;
 		if (!strncmp(p, "@@K ", 4)) {
 			unsigned long idx = strtoul(p + 4, &end, 10);
-			if (end != p + 4 && idx < hp->n_health && *end == ' ') {
-				const struct health_check *h = &hp->health[idx];
+			if (end != p + 4 && idx < hp->n_health && *end == ' ' && !seen[idx]) {
 				bool ok = !strncmp(end + 1, "ok", 2);
 				const char *why = ok ? "" : end + 1 + strlen("failed");
-				int wl = (int)(l - (size_t)(why - p));
-				seen[idx] = true;
-				all = all && ok;
-				printf("    %-10s %-44s %s%.*s\n", h->role, h->title,
-				       ok ? "ok" : "FAILED", ok ? 0 : wl, why);
+				int wl = ok ? 0 : (int)(l - (size_t)(why - p));
+				while (wl > 0 && *why == ' ')
+					why++, wl--;
+				seen[idx] =
+				    json_pack("{s:s, s:s, s:b, s:s%}", "role", hp->health[idx].role,
+				              "check", hp->health[idx].title, "ok", ok, "detail",
+				              why, (size_t)(wl > 0 ? wl : 0));
 			}
 		}
 		p += l + (p[l] ? 1 : 0);
 	}
-	for (size_t i = 0; i < hp->n_health; i++) {
-		if (!seen[i]) {
-			printf("    %-10s %-44s FAILED (no answer)\n", hp->health[i].role,
-			       hp->health[i].title);
-			all = false;
-		}
-	}
+	for (size_t i = 0; i < hp->n_health; i++)
+		json_array_append_new(arr, seen[i] ? seen[i]
+		                                   : json_pack("{s:s, s:s, s:b, s:s}", "role",
+		                                               hp->health[i].role, "check",
+		                                               hp->health[i].title, "ok", 0,
+		                                               "detail", "(no answer)"));
 	free(seen);
-	return all;
+	return arr;
+}
+
+/* The text of a status_layout event's servers (what the provider knows). */
+static void servers_text(json_t *ev, struct buf *b)
+{
+	json_t *v;
+	size_t i;
+
+	if (json_object_get(ev, "note"))
+		buf_addf(b, "  (%s)\n", json_string_value(json_object_get(ev, "note")));
+	json_array_foreach(json_object_get(ev, "servers"), i, v)
+	{
+		const char *kind = json_string_value(json_object_get(v, "kind"));
+		const char *state = json_string_value(json_object_get(v, "state"));
+		const char *addr = json_string_value(json_object_get(v, "address"));
+		json_t *id = json_object_get(v, "id");
+
+		buf_addf(b, "  %-16s ", json_string_value(json_object_get(v, "host")));
+		if (!json_is_true(json_object_get(v, "created")))
+			buf_addf(b, "not created");
+		else if (kind && !strcmp(kind, "static"))
+			buf_addf(b, "static %s", addr ? addr : "-");
+		else if (id && state && !strcmp(state, "missing"))
+			buf_addf(
+			    b,
+			    "%s %lld %s: MISSING: the cloud has no %s %lld any more ('provision "
+			    "up' makes a new one)",
+			    kind, (long long)json_integer_value(id), addr ? addr : "-", kind,
+			    (long long)json_integer_value(id));
+		else if (id)
+			buf_addf(b, "%s %lld %s%s%s", kind, (long long)json_integer_value(id),
+			         addr ? addr : "-", state ? ": " : "", state ? state : "");
+		else
+			buf_addf(b, "%-8s %s", state ? state : "-", addr ? addr : "-");
+		buf_addc(b, '\n');
+	}
+}
+
+#define STATUS_INDENT "                     "
+
+/* The text of a status_host event, as the plain view shows it. */
+static void host_text(json_t *ev, struct buf *b)
+{
+	const char *name = json_string_value(json_object_get(ev, "host"));
+	json_t *pg = json_object_get(ev, "postgres"), *bk = json_object_get(ev, "backups"), *v;
+	size_t i;
+
+	if (json_object_get(ev, "error")) {
+		buf_addf(b, "  %-16s ssh: FAILED: %s\n", name,
+		         json_string_value(json_object_get(ev, "error")));
+		return;
+	}
+	buf_addf(b, "  %-16s ssh: ok, system: %s\n", name,
+	         json_string_value(json_object_get(ev, "system")));
+	if (json_object_get(ev, "health_error"))
+		buf_addf(b, "    health checks: %s\n",
+		         json_string_value(json_object_get(ev, "health_error")));
+	json_array_foreach(json_object_get(ev, "health"), i, v)
+	{
+		const char *detail = json_string_value(json_object_get(v, "detail"));
+		bool ok = json_is_true(json_object_get(v, "ok"));
+		buf_addf(b, "    %-10s %-44s %s%s%s\n",
+		         json_string_value(json_object_get(v, "role")),
+		         json_string_value(json_object_get(v, "check")), ok ? "ok" : "FAILED",
+		         !ok && *detail ? " " : "", ok ? "" : detail);
+	}
+	if (pg && json_object_get(pg, "error"))
+		buf_addf(b, "  %-16s postgres: FAILED: %s\n", name,
+		         json_string_value(json_object_get(pg, "error")));
+	else if (pg)
+		pg_status_format(pg, STATUS_INDENT, b);
+	if (bk && json_object_get(bk, "error"))
+		buf_addf(b, "  %-16s backups: FAILED: %s\n", name,
+		         json_string_value(json_object_get(bk, "error")));
+	json_array_foreach(json_object_get(bk, "lines"), i, v)
+	{
+		buf_addf(b, "%s%s\n", STATUS_INDENT, json_string_value(v));
+	}
+}
+
+/* Show ev: as itself with --json, as text otherwise (text(ev) builds it). */
+static void show(struct session *s, json_t *ev, void (*text)(json_t *, struct buf *))
+{
+	struct buf b = BUF_INIT;
+
+	if (s->mode != REPORT_JSON) {
+		text(ev, &b);
+		if (b.len && b.s[b.len - 1] == '\n')
+			b.s[--b.len] = '\0';
+	}
+	report_line(s->rep, ev, "%s", b.s ? b.s : "");
+	buf_release(&b);
+}
+
+/* The backup lines of backup_status, without their indent, as a JSON array. */
+static json_t *lines_json(const char *text)
+{
+	json_t *arr = json_array();
+	const char *p = text ? text : "";
+
+	while (*p) {
+		size_t l = strcspn(p, "\n");
+		const char *t = p + strspn(p, " ");
+		if ((size_t)(t - p) < l)
+			json_array_append_new(arr, json_stringn(t, l - (size_t)(t - p)));
+		p += l + (p[l] ? 1 : 0);
+	}
+	return arr;
+}
+
+/* One host: SSH, systemd, health checks, PostgreSQL, backups.  False when something failed. */
+static bool status_host(struct session *s, const struct inv_layout *l, struct host *h,
+                        const struct host_plan *hp, bool rendered)
+{
+	struct remote_target t = {
+	    .name = h->name,
+	    .address = h->address,
+	    .port = h->port,
+	    .user = h->user,
+	    .private_key = s->private_key,
+	    .known_hosts = s->known_hosts,
+	    .timeout_ms = 5000,
+	};
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", "status_host", "layout", l->name, "host",
+	                       h->name);
+	struct pv_error err = {{0}};
+	struct remote *r = NULL;
+	struct buf o;
+	int st = -1;
+	bool ok = true;
+
+	buf_init(&o, 4096);
+	if (remote_connect(&r, &t, &err) < 0 ||
+	    remote_exec(r, "systemctl is-system-running", NULL, 0, &o, NULL, &st, &err) < 0) {
+		json_object_set_new(ev, "ssh", json_string("failed"));
+		json_object_set_new(ev, "error", json_string(err.msg));
+		ok = false;
+		goto out;
+	}
+	json_object_set_new(ev, "ssh", json_string("ok"));
+	json_object_set_new(ev, "system", json_stringn(o.s, strcspn(o.s, "\n")));
+	if (!hp->host && !rendered)
+		json_object_set_new(ev, "health_error",
+		                    json_string("not run (the inventory did not render)"));
+	if (hp->host && hp->n_health) {
+		struct buf sh = BUF_INIT;
+		script_health(hp, &sh);
+		buf_reset(&o);
+		if (remote_exec(r, converge_shell(h), sh.s, sh.len, &o, NULL, &st, &err) < 0) {
+			json_object_set_new(ev, "health_error",
+			                    json_sprintf("FAILED: %s", err.msg));
+			ok = false;
+		} else {
+			json_t *hl = health_json(hp, o.s), *v;
+			size_t i;
+			json_array_foreach(hl, i, v) ok =
+			    ok && json_is_true(json_object_get(v, "ok"));
+			json_object_set_new(ev, "health", hl);
+		}
+		buf_release(&sh);
+	}
+	const struct inv_server *srv = layout_server(l, h->name);
+	if (srv && pg_server_has_db(srv)) {
+		json_t *pg = NULL;
+		if (pg_status(r, h, &pg, &err) < 0) {
+			pg = json_pack("{s:s}", "error", err.msg);
+			ok = false;
+		}
+		json_object_set_new(ev, "postgres", pg);
+	}
+	if (srv && backup_server_has(srv)) {
+		struct buf bk = BUF_INIT;
+		bool bad = false;
+		json_t *bj = json_object();
+		if (backup_status(r, h, "", &bk, &bad, &err) < 0) {
+			json_object_set_new(bj, "error", json_string(err.msg));
+			bad = true;
+		}
+		json_object_set_new(bj, "ok", json_boolean(!bad));
+		json_object_set_new(bj, "lines", lines_json(bk.s));
+		json_object_set_new(ev, "backups", bj);
+		buf_release(&bk);
+		ok = ok && !bad;
+	}
+out:
+	json_object_set_new(ev, "ok", json_boolean(ok));
+	show(s, ev, host_text);
+	if (r)
+		remote_close(r);
+	buf_release(&o);
+	return ok;
 }
 
 static int status_layout(struct session *s, const struct inv_layout *l)
@@ -55,7 +246,6 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 	const struct provider_ops *p = session_provider(s, l);
 	struct provider_ctx c;
 	struct pv_error err = {{0}};
-	struct buf out = BUF_INIT;
 	struct host *hosts = NULL;
 	struct host_plan *plans = NULL;
 	size_t n = 0;
@@ -63,15 +253,19 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 
 	if (!p)
 		return PV_EXIT_USAGE;
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "status_layout", "layout", l->name,
+	                       "provider", l->provider, "environment", s->env);
 	if (!state_layout(&s->st, s->env, l->name, false)) {
-		printf("%s: not created in environment '%s'\n", l->name, s->env);
+		json_object_set_new(ev, "created", json_false());
+		report_line(s->rep, ev, "%s: not created in environment '%s'", l->name, s->env);
 		return PV_EXIT_OK;
 	}
+	json_object_set_new(ev, "created", json_true());
 	session_provider_ctx(s, l, &c);
-	int pst = p->status ? p->status(&c, &out, &err) : 0;
+	int pst = p->status ? p->status(&c, ev, &err) : 0;
 	if (pst < 0 || p->hosts(&c, &hosts, &n, &err) < 0) {
 		pv_say_error("%s", err.msg);
-		buf_release(&out);
+		json_decref(ev);
 		return PV_EXIT_FAIL;
 	}
 	/*
@@ -80,80 +274,20 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 	 * the hosts without checks; the problems are printed above.
 	 */
 	bool rendered = session_render(s, l, hosts, n, NULL, 0, &plans) == PV_EXIT_OK;
-	printf("%s (provider '%s', environment '%s'):\n", l->name, l->provider, s->env);
-	fputs(out.s, stdout);
-	buf_release(&out);
+	if (s->mode != REPORT_JSON)
+		report_line(s->rep, NULL, "%s (provider '%s', environment '%s'):", l->name,
+		            l->provider, s->env);
+	if (s->mode == REPORT_JSON || json_array_size(json_object_get(ev, "servers")) ||
+	    json_object_get(ev, "note"))
+		show(s, ev, servers_text);
+	else
+		json_decref(ev);
 	if (pst > 0)
 		rc = PV_EXIT_FAIL;
 	for (size_t i = 0; i < n; i++) {
-		struct remote_target t = {
-		    .name = hosts[i].name,
-		    .address = hosts[i].address,
-		    .port = hosts[i].port,
-		    .user = hosts[i].user,
-		    .private_key = s->private_key,
-		    .known_hosts = s->known_hosts,
-		    .timeout_ms = 5000,
-		};
-		struct remote *r = NULL;
-		struct buf o;
-		int st = -1;
-
-		buf_init(&o, 4096);
-		if (remote_connect(&r, &t, &err) < 0 ||
-		    remote_exec(r, "systemctl is-system-running", NULL, 0, &o, NULL, &st, &err) <
-		        0) {
-			printf("  %-16s ssh: FAILED: %s\n", hosts[i].name, err.msg);
+		struct host_plan none = {0};
+		if (!status_host(s, l, &hosts[i], plans ? &plans[i] : &none, rendered))
 			rc = PV_EXIT_FAIL;
-		} else {
-			printf("  %-16s ssh: ok, system: %.*s\n", hosts[i].name,
-			       (int)strcspn(o.s, "\n"), o.s);
-			if (!plans[i].host && !rendered)
-				printf(
-				    "    health checks: not run (the inventory did not render)\n");
-			if (plans[i].host && plans[i].n_health) {
-				struct buf sh = BUF_INIT;
-				script_health(&plans[i], &sh);
-				buf_reset(&o);
-				if (remote_exec(r, converge_shell(&hosts[i]), sh.s, sh.len, &o,
-				                NULL, &st, &err) < 0) {
-					printf("    health checks: FAILED: %s\n", err.msg);
-					rc = PV_EXIT_FAIL;
-				} else if (!print_health(&plans[i], o.s)) {
-					rc = PV_EXIT_FAIL;
-				}
-				buf_release(&sh);
-			}
-			const struct inv_server *srv = layout_server(l, hosts[i].name);
-			struct buf pg = BUF_INIT;
-			if (srv && pg_server_has_db(srv)) {
-				if (pg_status(r, &hosts[i], "                     ", &pg, &err) <
-				    0) {
-					printf("  %-16s postgres: FAILED: %s\n", hosts[i].name,
-					       err.msg);
-					rc = PV_EXIT_FAIL;
-				}
-				fputs(pg.s, stdout);
-			}
-			buf_release(&pg);
-			struct buf bk = BUF_INIT;
-			bool bad = false;
-			if (srv && backup_server_has(srv)) {
-				if (backup_status(r, &hosts[i], "                     ", &bk, &bad,
-				                  &err) < 0) {
-					printf("  %-16s backups: FAILED: %s\n", hosts[i].name,
-					       err.msg);
-					bad = true;
-				}
-				fputs(bk.s ? bk.s : "", stdout);
-				if (bad)
-					rc = PV_EXIT_FAIL;
-			}
-			buf_release(&bk);
-		}
-		if (r)
-			remote_close(r);
-		buf_release(&o);
 	}
 	for (size_t i = 0; plans && i < n; i++)
 		plan_release(&plans[i]);

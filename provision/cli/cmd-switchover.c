@@ -106,14 +106,24 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 		    remote_exec(r, converge_shell(&hosts[i]), sh.s, sh.len, &o, &e, &st, &err) <
 		        0) {
 			pv_say_error("%s", err.msg);
-		} else if (st != 0) {
-			fputs(o.s, stdout);
-			pv_say_error("switchover through %s failed: %s", hosts[i].name, e.s);
-			rc = PV_EXIT_FAIL;
-			i = n; /* Patroni answered: trying elsewhere would not help */
 		} else {
-			fputs(o.s, stdout);
-			rc = PV_EXIT_OK;
+			/* patronictl's own words: as they are, or one event with --json */
+			if (o.len && o.s[o.len - 1] == '\n')
+				o.s[--o.len] = '\0';
+			if (o.len || s->mode == REPORT_JSON)
+				report_line(s->rep,
+				            json_pack("{s:s, s:s, s:b, s:s}", "event", "switchover",
+				                      "host", hosts[i].name, "ok", st == 0,
+				                      "output", o.s ? o.s : ""),
+				            "%s", o.s ? o.s : "");
+			if (st != 0) {
+				pv_say_error("switchover through %s failed: %s", hosts[i].name,
+				             e.s);
+				rc = PV_EXIT_FAIL;
+				i = n; /* Patroni answered: trying elsewhere would not help */
+			} else {
+				rc = PV_EXIT_OK;
+			}
 		}
 		if (r)
 			remote_close(r);

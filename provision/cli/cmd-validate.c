@@ -33,13 +33,10 @@ static int cmd_validate(struct session *s, int argc, char **argv)
 		}
 	}
 	if (rc == PV_EXIT_OK && s->mode == REPORT_JSON) {
-		json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "valid", "inventory",
-		                      s->inventory_path, "environment", s->env, "layouts",
-		                      (json_int_t)layouts, "servers", (json_int_t)servers);
-		char *text = json_dumps(o, JSON_COMPACT);
-		printf("%s\n", text);
-		free(text);
-		json_decref(o);
+		report_event(s->rep,
+		             json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "valid", "inventory",
+		                       s->inventory_path, "environment", s->env, "layouts",
+		                       (json_int_t)layouts, "servers", (json_int_t)servers));
 	} else if (rc == PV_EXIT_OK) {
 		printf("%s: valid (%zu layout%s, %zu server%s)\n", s->inventory_path, layouts,
 		       layouts == 1 ? "" : "s", servers, servers == 1 ? "" : "s");

@@ -200,6 +200,10 @@ int main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	s.env = NULL; /* the inventory's default environment, known once it is read */
 	s.mode = report_mode_auto(isatty(STDOUT_FILENO), getenv("TERM"), getenv("NO_COLOR"));
+	/* a usage error in the global options is an event too when --json is among them */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			pv_errors_as_json(true);
 	if (take_globals(&s, &argc, argv, &help) < 0)
 		return PV_EXIT_USAGE;
 	pv_errors_as_json(s.mode == REPORT_JSON);
@@ -208,7 +212,10 @@ int main(int argc, char **argv)
 			main_help(stdout);
 			return PV_EXIT_OK;
 		}
-		main_help(stderr);
+		if (s.mode == REPORT_JSON)
+			pv_say_error("no command given; see 'provision --help'");
+		else
+			main_help(stderr);
 		return PV_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {

@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -78,6 +80,9 @@ struct host_view {
 	struct buf lines; /* details shown when the host is done */
 	bool done;
 	bool failed;
+	bool progress; /* a polled operation (report_progress), not a host */
+	char *host; /* progress: the host it is for, or NULL */
+	bool shown; /* progress: its first report was printed (plain) */
 	int ok, changed, failed_n, pending;
 };
 
@@ -100,13 +105,17 @@ struct reporter *reporter_new(enum report_mode mode, FILE *out)
 	return r;
 }
 
+static void live_finish(struct reporter *r);
+
 void reporter_free(struct reporter *r)
 {
 	if (!r)
 		return;
+	live_finish(r);
 	for (size_t i = 0; i < r->n_hosts; i++) {
 		free(r->hosts[i].name);
 		free(r->hosts[i].activity);
+		free(r->hosts[i].host);
 		buf_release(&r->hosts[i].lines);
 	}
 	free(r->hosts);
@@ -149,7 +158,58 @@ static void live_erase(struct reporter *r)
 	r->drawn = 0;
 }
 
+/* Columns of the terminal out is on (80 when it does not say). */
+static size_t term_columns(FILE *out)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	return 80;
+}
+
+/*
+ * One line per host (or polled operation) still at work.  Each is cut to
+ * the terminal's width: a line that wrapped would take two rows, and the
+ * next erase, counting one, would leave the top one behind.
+ */
 static void live_draw(struct reporter *r)
+{
+	if (r->mode != REPORT_TTY)
+		return;
+	live_erase(r);
+	size_t cols = term_columns(r->out);
+	for (size_t i = 0; i < r->n_hosts; i++) {
+		struct host_view *v = &r->hosts[i];
+		struct buf line = BUF_INIT;
+		if (v->done)
+			continue;
+		buf_addf(&line, "  %-16s %s", v->name, v->activity);
+		char counts[96] = "";
+		if (!v->progress)
+			snprintf(counts, sizeof(counts), "  (%d ok, %d changed, %d failed)", v->ok,
+			         v->changed, v->failed_n);
+		size_t room = cols > 1 ? cols - 1 : 1;
+		for (size_t k = 0; k < line.len; k++)
+			if (line.s[k] == '\n' || line.s[k] == '\r' || line.s[k] == '\t')
+				line.s[k] = ' ';
+		if (line.len > room)
+			line.len = room;
+		size_t cl = strlen(counts);
+		fprintf(r->out, "%.*s\033[2m%.*s\033[0m\n", (int)line.len, line.s,
+		        (int)(line.len + cl > room ? room - line.len : cl), counts);
+		buf_release(&line);
+		r->drawn++;
+	}
+	fflush(r->out);
+}
+
+/*
+ * The end of the live view (summary, or the reporter freed): nothing stays
+ * on screen that is not true any more.  What an unfinished operation said
+ * last is printed once as an ordinary line.
+ */
+static void live_finish(struct reporter *r)
 {
 	if (r->mode != REPORT_TTY)
 		return;
@@ -158,9 +218,10 @@ static void live_draw(struct reporter *r)
 		struct host_view *v = &r->hosts[i];
 		if (v->done)
 			continue;
-		fprintf(r->out, "  %-16s %s  \033[2m(%d ok, %d changed, %d failed)\033[0m\n",
-		        v->name, v->activity, v->ok, v->changed, v->failed_n);
-		r->drawn++;
+		v->done = true;
+		if (v->progress)
+			fprintf(r->out, "%s%s%s\n", v->host ? v->host : "", v->host ? ": " : "",
+			        v->activity);
 	}
 	fflush(r->out);
 }
@@ -358,22 +419,86 @@ static void report_msg(struct reporter *r, const char *level, const char *host, 
 			f = stderr;
 			fflush(r->out);
 		}
-		if (r->mode == REPORT_TTY && !strcmp(level, "info") && host) {
-			struct host_view *v = view_get(r, host);
-			free(v->activity);
-			v->activity = xstrdup(msg);
-			live_draw(r);
-		} else {
-			live_erase(r);
-			fprintf(f, "%s%s%s%s%s\n", !strcmp(level, "info") ? "" : level,
-			        !strcmp(level, "info") ? "" : ": ", host ? host : "",
-			        host ? ": " : "", msg);
-			fflush(f);
-			live_draw(r);
-		}
+		live_erase(r);
+		fprintf(f, "%s%s%s%s%s\n", !strcmp(level, "info") ? "" : level,
+		        !strcmp(level, "info") ? "" : ": ", host ? host : "", host ? ": " : "",
+		        msg);
+		fflush(f);
+		live_draw(r);
 	}
 	pthread_mutex_unlock(&r->lock);
 	free(msg);
+}
+
+/* The live line of the operation what (made on first use). */
+static struct host_view *progress_view(struct reporter *r, const char *host, const char *what)
+{
+	for (size_t i = 0; i < r->n_hosts; i++)
+		if (r->hosts[i].progress && !r->hosts[i].done && !strcmp(r->hosts[i].name, what))
+			return &r->hosts[i];
+	PV_GROW(r->hosts, r->n_hosts + 1, r->alloc_hosts);
+	struct host_view *v = &r->hosts[r->n_hosts++];
+	memset(v, 0, sizeof(*v));
+	v->name = xstrdup(what);
+	v->activity = xstrdup("");
+	v->progress = true;
+	v->host = host ? xstrdup(host) : NULL;
+	buf_init(&v->lines, 0);
+	return v;
+}
+
+static void progress(struct reporter *r, const char *host, const char *what, bool end,
+                     const char *fmt, va_list ap)
+{
+	char *raw = xvasprintf(fmt, ap);
+	char *text = report_redact(raw);
+
+	free(raw);
+	pthread_mutex_lock(&r->lock);
+	struct host_view *v = progress_view(r, host, what);
+	bool changed = strcmp(v->activity, text) != 0;
+	free(v->activity);
+	v->activity = xstrdup(text);
+	if (r->mode == REPORT_JSON) {
+		if (changed || end) {
+			json_t *o = json_event("info", host);
+			json_object_set_new(o, "message", json_sprintf("%s: %s", what, text));
+			json_emit(r, o);
+		}
+	} else if (r->mode == REPORT_PLAIN) {
+		if (!v->shown || end)
+			fprintf(r->out, "%s%s%s: %s\n", host ? host : "", host ? ": " : "", what,
+			        text);
+		v->shown = true;
+	} else if (end) {
+		live_erase(r);
+		fprintf(r->out, "%s%s%s: %s\n", host ? host : "", host ? ": " : "", what, text);
+	}
+	if (end)
+		v->done = true;
+	live_draw(r);
+	fflush(r->out);
+	pthread_mutex_unlock(&r->lock);
+	free(text);
+}
+
+void report_progress(struct reporter *r, const char *host, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	progress(r, host, what, false, fmt, ap);
+	va_end(ap);
+}
+
+void report_progress_end(struct reporter *r, const char *host, const char *what, const char *fmt,
+                         ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	progress(r, host, what, true, fmt, ap);
+	va_end(ap);
 }
 
 void report_info(struct reporter *r, const char *host, const char *fmt, ...)
@@ -401,6 +526,64 @@ void report_error(struct reporter *r, const char *host, const char *fmt, ...)
 	va_start(ap, fmt);
 	report_msg(r, "error", host, fmt, ap);
 	va_end(ap);
+}
+
+/* Every string in v, at any depth, with the registered secrets replaced. */
+static void redact_json(json_t *v)
+{
+	const char *k;
+	json_t *item;
+	size_t i;
+
+	if (json_is_string(v)) {
+		char *red = report_redact(json_string_value(v));
+		json_string_set(v, red);
+		free(red);
+	} else if (json_is_object(v)) {
+		json_object_foreach(v, k, item) redact_json(item);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, item) redact_json(item);
+	}
+}
+
+void report_event(struct reporter *r, json_t *o)
+{
+	if (!o)
+		return;
+	if (r->mode != REPORT_JSON) {
+		json_decref(o);
+		return;
+	}
+	json_t *e = json_event(json_string_value(json_object_get(o, "event")), NULL);
+	json_object_update(e, o);
+	json_decref(o);
+	redact_json(e);
+	pthread_mutex_lock(&r->lock);
+	json_emit(r, e);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_line(struct reporter *r, json_t *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->mode == REPORT_JSON) {
+		report_event(r, o);
+		return;
+	}
+	json_decref(o);
+	va_start(ap, fmt);
+	char *raw = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *msg = report_redact(raw);
+	free(raw);
+	pthread_mutex_lock(&r->lock);
+	live_erase(r);
+	fprintf(r->out, "%s\n", msg);
+	fflush(r->out);
+	live_draw(r);
+	pthread_mutex_unlock(&r->lock);
+	free(msg);
 }
 
 void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,
@@ -437,7 +620,7 @@ void report_summary(struct reporter *r, const char *const *hosts, const struct h
 		json_object_set_new(o, "failed", json_integer(failed));
 		json_emit(r, o);
 	} else {
-		live_erase(r);
+		live_finish(r);
 		fprintf(r->out, "\nsummary:\n");
 		for (size_t i = 0; i < n; i++) {
 			fprintf(r->out, "  %-16s ok=%-3d changed=%-3d failed=%-3d", hosts[i],

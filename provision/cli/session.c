@@ -78,6 +78,13 @@ void pv_say_error(const char *fmt, ...)
 
 void pv_usage(const struct cmd_entry *c)
 {
+	if (errors_as_json) {
+		char *m =
+		    xasprintf("usage: provision %s (see 'provision %s --help')", c->usage, c->name);
+		say("", m);
+		free(m);
+		return;
+	}
 	fprintf(stderr, "usage: provision %s\n", c->usage);
 	fprintf(stderr, "Try 'provision %s --help' for more.\n", c->name);
 }
@@ -154,13 +161,35 @@ static char *find_data_dir(void)
 	return xstrdup("/usr/local/share/provision");
 }
 
+/*
+ * The layouts the state next to the inventory at path records for env (a
+ * new reference; NULL when none), read without the lock: for messages only.
+ */
+static json_t *recorded_layouts(const char *path, const char *env)
+{
+	char *copy = xstrdup(path), *dir = realpath(dirname(copy), NULL);
+	char *sdir = dir ? pv_path_join(dir, ".provision") : NULL;
+	char *spath = sdir ? pv_path_join(sdir, "state.json") : NULL;
+	json_t *st = spath ? json_load_file(spath, 0, NULL) : NULL;
+	json_t *layouts =
+	    json_object_get(json_object_get(json_object_get(st, "environments"), env), "layouts");
+
+	layouts = json_object_size(layouts) ? json_incref(layouts) : NULL;
+	json_decref(st);
+	free(spath);
+	free(sdir);
+	free(dir);
+	free(copy);
+	return layouts;
+}
+
 /* env is not declared in the inventory at path, but its state still holds layouts. */
 static bool env_only_in_state(const char *path, const char *env)
 {
 	struct node *root = NULL;
 	struct pv_error err = {{0}};
 	struct diags d;
-	bool declared = true, recorded = false;
+	bool declared = true;
 
 	if (!env || !strcmp(env, "default") || node_load_file(&root, path, &err) < 0)
 		return false;
@@ -170,19 +199,27 @@ static bool env_only_in_state(const char *path, const char *env)
 	node_free(root);
 	if (declared)
 		return false;
-	char *copy = xstrdup(path), *dir = realpath(dirname(copy), NULL);
-	char *sdir = dir ? pv_path_join(dir, ".provision") : NULL;
-	char *spath = sdir ? pv_path_join(sdir, "state.json") : NULL;
-	json_t *st = spath ? json_load_file(spath, 0, NULL) : NULL;
-	json_t *layouts =
-	    json_object_get(json_object_get(json_object_get(st, "environments"), env), "layouts");
-	recorded = json_object_size(layouts) > 0;
-	json_decref(st);
-	free(spath);
-	free(sdir);
-	free(dir);
-	free(copy);
-	return recorded;
+	json_t *layouts = recorded_layouts(path, env);
+	json_decref(layouts);
+	return layouts != NULL;
+}
+
+/*
+ * With default_environment set, what the state still records under
+ * 'default' was made before it was: say so, and how to remove it (destroy
+ * may name -e default for that) or keep it.  Returns the layouts' names,
+ * ", "-separated, or NULL when there are none.
+ */
+static char *left_in_default(const char *path)
+{
+	json_t *layouts = recorded_layouts(path, "default");
+	struct buf names = BUF_INIT;
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(layouts, k, v) buf_addf(&names, "%s'%s'", names.len ? ", " : "", k);
+	json_decref(layouts);
+	return names.len ? buf_detach(&names, NULL) : NULL;
 }
 
 int session_load(struct session *s)
@@ -226,12 +263,37 @@ int session_load(struct session *s)
 	}
 	diags_release(&d);
 	const struct node *def = node_get(s->inv->root, "default_environment");
-	if (s->env && !strcmp(s->env, "default") && def && !node_is_null(def)) {
+	char *left = def && !node_is_null(def) ? left_in_default(path) : NULL;
+	const char *asked[] = {s->env, s->env_b};
+	for (size_t i = 0; i < PV_ARRAY_SIZE(asked) && def && !node_is_null(def); i++) {
+		if (!asked[i] || strcmp(asked[i], "default"))
+			continue;
+		if (i == 0 && left && s->allow_recorded_env) {
+			/* destroy: what 'default' made before default_environment can go */
+			load_env = "default";
+			as_written = true;
+			continue;
+		}
 		pv_say_error("%s:%d:%d: this inventory's default environment is '%s': use "
 		             "'-e %s', or leave out -e",
 		             def->pos.file, def->pos.line, def->pos.col, def->scalar, def->scalar);
+		if (left)
+			pv_say_error("the state still records layout%s %s in environment 'default' "
+			             "(made before default_environment was set): 'provision -e "
+			             "default destroy LAYOUT' removes them",
+			             strchr(left, ',') ? "s" : "", left);
+		free(left);
 		return PV_EXIT_USAGE;
 	}
+	if (left && !as_written)
+		pv_say_error("warning: %s:%d:%d: the state still records layout%s %s in "
+		             "environment 'default', made before default_environment '%s' was set; "
+		             "this run uses '%s' and does not touch them: 'provision -e default "
+		             "destroy LAYOUT' removes them, or take out default_environment to "
+		             "keep using them",
+		             def->pos.file, def->pos.line, def->pos.col,
+		             strchr(left, ',') ? "s" : "", left, def->scalar, def->scalar);
+	free(left);
 	if (!as_written)
 		s->env = s->inv->env; /* the name default_environment gives, without -e */
 	s->state_dir = pv_path_join(s->inv->dir, ".provision");
@@ -521,27 +583,17 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 int session_provider_token(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = provider_find(l->provider);
-	const struct node *tok = node_get(inventory_provider(s->inv, l->provider), "token");
 	struct pv_error err = {{0}};
 	char *token = NULL;
 
 	if (!p || !p->token_env)
 		return PV_EXIT_OK;
-	if (tok && tok->kind == NODE_SCALAR) {
-		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, &err) < 0) {
-			pv_say_error("%s", err.msg);
-			return PV_EXIT_USAGE;
-		}
-		pv_wipe(token, strlen(token));
-		free(token);
-		return PV_EXIT_OK;
+	if (provider_token(p, inventory_provider(s->inv, l->provider), &token, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_USAGE;
 	}
-	if (getenv(p->token_env) && *getenv(p->token_env))
-		return PV_EXIT_OK;
-	pv_say_error("provider '%s' needs an API token: set %s or providers.%s.token (env:NAME or "
-	             "file:PATH)",
-	             p->name, p->token_env, p->name);
-	return PV_EXIT_USAGE;
+	pv_free_secret(token);
+	return PV_EXIT_OK;
 }
 
 int session_open_state(struct session *s, bool lock)

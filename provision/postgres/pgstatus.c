@@ -38,46 +38,80 @@ static const char pg_status_script[] =
     " pg_last_wal_replay_lsn()), 0)::bigint\"\n"
     "fi\n";
 
-int pg_status(struct remote *r, const struct host *h, const char *indent, struct buf *out,
-              struct pv_error *err)
+int pg_status(struct remote *r, const struct host *h, json_t **out, struct pv_error *err)
 {
 	struct buf o;
-	int st = -1, n_standby = 0;
-	bool primary = false;
+	int st = -1;
 	char *save = NULL;
+	json_t *pg = json_pack("{s:s}", "role", "down"), *standbys = NULL;
 
+	*out = NULL;
 	buf_init(&o, 1 << 16);
 	if (remote_exec(r, converge_shell(h), pg_status_script, strlen(pg_status_script), &o, NULL,
 	                &st, err) < 0) {
 		buf_release(&o);
+		json_decref(pg);
 		return -1;
 	}
 	for (char *line = strtok_r(o.s, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char a[128] = "", b[128] = "", c[128] = "", d[128] = "", e[128] = "";
+		char a[128] = "", b[128] = "", c[128] = "";
+		long long bytes = 0;
+		double secs = 0;
 
-		if (!strncmp(line, "R ", 2)) {
-			if (!strcmp(line + 2, "down")) {
-				buf_addf(out, "%spostgres: not answering\n", indent);
-			} else if (!strcmp(line + 2, "f")) {
-				primary = true;
-				buf_addf(out, "%spostgres: primary\n", indent);
-			} else {
-				buf_addf(out, "%spostgres: standby\n", indent);
-			}
-		} else if (!strncmp(line, "S ", 2) &&
-		           sscanf(line + 2, "%127s %127s %127s %127s %127s", a, b, c, d, e) == 5) {
-			n_standby++;
-			buf_addf(out, "%s  standby %s: %s (%s), lag %s bytes, %s s\n", indent, a, b,
-			         c, d, e);
+		if (!strncmp(line, "R ", 2) && strcmp(line + 2, "down")) {
+			bool primary = !strcmp(line + 2, "f");
+			json_object_set_new(pg, "role",
+			                    json_string(primary ? "primary" : "standby"));
+			if (primary)
+				json_object_set_new(pg, "standbys", standbys = json_array());
+		} else if (!strncmp(line, "S ", 2) && standbys &&
+		           sscanf(line + 2, "%127s %127s %127s %lld %lf", a, b, c, &bytes, &secs) ==
+		               5) {
+			json_array_append_new(standbys,
+			                      json_pack("{s:s, s:s, s:s, s:I, s:f}", "name", a,
+			                                "state", b, "sync", c, "lag_bytes",
+			                                (json_int_t)bytes, "lag_seconds", secs));
 		} else if (!strncmp(line, "W ", 2) && sscanf(line + 2, "%127s %127s", a, b) == 2) {
-			buf_addf(out, "%s  receiving from %s: %s\n", indent, b, a);
+			json_object_set_new(pg, "receiving",
+			                    json_pack("{s:s, s:s}", "from", b, "status", a));
 		} else if (!strncmp(line, "L ", 2)) {
-			buf_addf(out, "%s  received but not yet replayed: %s bytes\n", indent,
-			         line + 2);
+			json_object_set_new(pg, "unreplayed_bytes",
+			                    json_integer(strtoll(line + 2, NULL, 10)));
 		}
 	}
-	if (primary && n_standby == 0)
-		buf_addf(out, "%s  no standby connected\n", indent);
 	buf_release(&o);
+	*out = pg;
 	return 0;
+}
+
+void pg_status_format(const json_t *pg, const char *indent, struct buf *out)
+{
+	const char *role = json_string_value(json_object_get(pg, "role"));
+	json_t *standbys = json_object_get(pg, "standbys"), *sb;
+	json_t *w = json_object_get(pg, "receiving"), *l = json_object_get(pg, "unreplayed_bytes");
+	size_t i;
+
+	if (!role || !strcmp(role, "down")) {
+		buf_addf(out, "%spostgres: not answering\n", indent);
+		return;
+	}
+	buf_addf(out, "%spostgres: %s\n", indent, role);
+	json_array_foreach(standbys, i, sb)
+	{
+		buf_addf(out, "%s  standby %s: %s (%s), lag %lld bytes, %.3f s\n", indent,
+		         json_string_value(json_object_get(sb, "name")),
+		         json_string_value(json_object_get(sb, "state")),
+		         json_string_value(json_object_get(sb, "sync")),
+		         (long long)json_integer_value(json_object_get(sb, "lag_bytes")),
+		         json_number_value(json_object_get(sb, "lag_seconds")));
+	}
+	if (standbys && !json_array_size(standbys))
+		buf_addf(out, "%s  no standby connected\n", indent);
+	if (w)
+		buf_addf(out, "%s  receiving from %s: %s\n", indent,
+		         json_string_value(json_object_get(w, "from")),
+		         json_string_value(json_object_get(w, "status")));
+	if (l)
+		buf_addf(out, "%s  received but not yet replayed: %lld bytes\n", indent,
+		         (long long)json_integer_value(l));
 }

@@ -598,45 +598,42 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err)
 }
 
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
-                 const char *why_not, struct buf *out)
+                 const char *why_not, json_t *out)
 {
-	json_t *hs = state_obj(c->lstate, "hosts", false);
+	json_t *hs = state_obj(c->lstate, "hosts", false), *servers = json_array();
 	int missing = 0;
 
 	if (why_not)
-		buf_addf(out, "  (the cloud API was not asked: %s)\n", why_not);
+		json_object_set_new(out, "note",
+		                    json_sprintf("the cloud API was not asked: %s", why_not));
+	json_object_set_new(out, "servers", servers);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false), *found = NULL, *v;
+		json_t *s = json_pack("{s:s}", "host", name);
 		long long id = cloud_jid(o, id_key);
 		const char *st;
 		size_t k;
 
-		if (!o || !id) {
-			buf_addf(out, "  %-16s not created\n", name);
+		json_array_append_new(servers, s);
+		json_object_set_new(s, "created", json_boolean(o && id));
+		if (!o || !id)
 			continue;
-		}
-		buf_addf(out, "  %-16s %s %lld %s", name, kind, id,
-		         state_str(o, "address") ? state_str(o, "address") : "-");
-		if (!listed) {
-			buf_addc(out, '\n');
+		json_object_set_new(s, "kind", json_string(kind));
+		json_object_set_new(s, "id", json_integer(id));
+		if (state_str(o, "address"))
+			json_object_set_new(s, "address", json_string(state_str(o, "address")));
+		if (!listed)
 			continue;
-		}
 		json_array_foreach(listed, k, v)
 		{
 			if (cloud_jid(v, "id") == id)
 				found = v;
 		}
 		st = cloud_jstr(found, "status");
-		if (found) {
-			buf_addf(out, ": %s\n", st ? st : "?");
-			continue;
-		}
-		missing = 1;
-		buf_addf(out,
-		         ": MISSING: the cloud has no %s %lld any more ('provision up' makes a new "
-		         "one)\n",
-		         kind, id);
+		if (!found)
+			missing = 1;
+		json_object_set_new(s, "state", json_string(!found ? "missing" : st ? st : "?"));
 	}
 	return missing;
 }

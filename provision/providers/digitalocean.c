@@ -123,7 +123,6 @@ static void note(void *arg, const char *msg)
 
 static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 {
-	const struct node *tok = node_get(c->settings, "token");
 	const char *ep = getenv("DIGITALOCEAN_API_URL");
 	char *token = NULL;
 
@@ -136,16 +135,8 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 	z->ip_range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 	if (!z->ip_range)
 		z->ip_range = "10.10.10.0/24";
-	if (tok && tok->kind == NODE_SCALAR) {
-		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, err) < 0)
-			return -1;
-	} else if (getenv("DIGITALOCEAN_TOKEN") && *getenv("DIGITALOCEAN_TOKEN")) {
-		token = xstrdup(getenv("DIGITALOCEAN_TOKEN"));
-	} else {
-		return pv_error_set(err, "provider 'digitalocean' needs an API token: set "
-		                         "DIGITALOCEAN_TOKEN or providers.digitalocean.token "
-		                         "(env:NAME or file:PATH)");
-	}
+	if (provider_token(&provider_digitalocean, c->settings, &token, err) < 0)
+		return -1;
 	report_secret(token);
 	int rc = http_client_init(
 	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
@@ -333,17 +324,20 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 		json_t *a = json_object_get(r.json, "action");
 		const char *st = cloud_jstr(a, "status");
 		if (st && !strcmp(st, "completed")) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "errored")) {
+			report_progress_end(z->c->rep, NULL, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) errored", what, id,
 			             cloud_jstr(a, "type") ? cloud_jstr(a, "type") : "?");
 			http_response_release(&r);
 			return -1;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "in progress");
+			report_progress(z->c->rep, NULL, what, "%s", st ? st : "in progress");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -370,6 +364,8 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 			return pv_error_prefix(err, "%s", what);
 		}
 		if (!want && r.status == 404) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "gone");
 			http_response_release(&r);
 			return 0;
 		}
@@ -383,11 +379,13 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 		if (keep)
 			json_object_update(keep, obj);
 		if (want && st && !strcmp(st, want)) {
+			if (shown)
+				report_progress_end(z->c->rep, NULL, what, "%s", st);
 			http_response_release(&r);
 			return 0;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "waiting");
+			report_progress(z->c->rep, NULL, what, "%s", st ? st : "waiting");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -1398,7 +1396,7 @@ out:
 	return rc;
 }
 
-static int do_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int do_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
 	struct dz z;
 	struct pv_error e = {{0}};

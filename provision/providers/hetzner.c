@@ -135,7 +135,6 @@ static void note(void *arg, const char *msg)
 
 static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_error *err)
 {
-	const struct node *tok = node_get(c->settings, "token");
 	const struct node *net = node_get(c->settings, "network");
 	const char *ep = getenv("HCLOUD_ENDPOINT");
 	char *token = NULL, *sel;
@@ -153,15 +152,8 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	z->zone = cloud_str(net, "zone") ? cloud_str(net, "zone") : "eu-central";
 	if (!api)
 		return 0;
-	if (tok && tok->kind == NODE_SCALAR) {
-		if (secret_ref_resolve(&token, tok->scalar, &tok->pos, err) < 0)
-			return -1;
-	} else if (getenv("HCLOUD_TOKEN") && *getenv("HCLOUD_TOKEN")) {
-		token = xstrdup(getenv("HCLOUD_TOKEN"));
-	} else {
-		return pv_error_set(err, "provider 'hetzner' needs an API token: set HCLOUD_TOKEN "
-		                         "or providers.hetzner.token (env:NAME or file:PATH)");
-	}
+	if (provider_token(&provider_hetzner, c->settings, &token, err) < 0)
+		return -1;
 	report_secret(token);
 	int rc = http_client_init(
 	    &z->http, ep && *ep ? ep : cloud_setting(c, "endpoint", DEFAULT_ENDPOINT), token, err);
@@ -370,11 +362,14 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 		const char *st = cloud_jstr(a, "status");
 		long prog = (long)cloud_jid(a, "progress");
 		if (st && !strcmp(st, "success")) {
+			if (last >= 0)
+				report_progress_end(z->c->rep, NULL, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "error")) {
 			json_t *e = json_object_get(a, "error");
+			report_progress_end(z->c->rep, NULL, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) failed: %s: %s", what, id,
 			             cloud_jstr(a, "command") ? cloud_jstr(a, "command") : "?",
 			             cloud_jstr(e, "code") ? cloud_jstr(e, "code") : "error",
@@ -384,13 +379,15 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		if (prog != last) {
-			report_info(z->c->rep, NULL, "%s: %ld%%", what, prog);
+			report_progress(z->c->rep, NULL, what, "%ld%%", prog);
 			last = prog;
 		}
 		http_response_release(&r);
-		if (pv_now_ms() > deadline)
+		if (pv_now_ms() > deadline) {
+			report_progress_end(z->c->rep, NULL, what, "not done in time");
 			return pv_error_set(err, "%s: action %lld did not finish within %ld s",
 			                    what, id, z->action_timeout_s);
+		}
 		usleep((useconds_t)(z->poll_s * 1e6));
 	}
 }
@@ -1477,7 +1474,7 @@ out:
 	return rc;
 }
 
-static int hetzner_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int hetzner_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
 	struct hz z;
 	struct pv_error e = {{0}};

@@ -1250,23 +1250,29 @@ out:
 	return rc;
 }
 
-static int local_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int local_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
 	struct names nm;
-	json_t *hs = hosts_obj(c, false);
+	json_t *hs = hosts_obj(c, false), *servers = json_array();
 
 	names_init(&nm, c);
+	json_object_set_new(out, "servers", servers);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false);
+		json_t *s = json_pack("{s:s, s:b}", "host", name, "created", o != NULL);
 		char *machine = machine_name(&nm, name);
-		if (!o)
-			buf_addf(out, "  %-16s not created\n", name);
-		else
-			buf_addf(out, "  %-16s %-8s %s\n", name,
-			         nspawn_running(json_pid(o, "pid"), machine) ? "running"
-			                                                     : "stopped",
-			         state_str(o, "address") ? state_str(o, "address") : "-");
+		json_array_append_new(servers, s);
+		if (o) {
+			json_object_set_new(s, "kind", json_string("container"));
+			json_object_set_new(s, "state",
+			                    json_string(nspawn_running(json_pid(o, "pid"), machine)
+			                                    ? "running"
+			                                    : "stopped"));
+			if (state_str(o, "address"))
+				json_object_set_new(s, "address",
+				                    json_string(state_str(o, "address")));
+		}
 		free(machine);
 	}
 	names_release(&nm);

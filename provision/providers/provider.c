@@ -21,6 +21,25 @@ const struct provider_ops *provider_find(const char *name)
 	return NULL;
 }
 
+int provider_token(const struct provider_ops *p, const struct node *settings, char **token,
+                   struct pv_error *err)
+{
+	const struct node *tok = settings ? node_get(settings, "token") : NULL;
+	const char *env = p->token_env ? getenv(p->token_env) : NULL;
+
+	*token = NULL;
+	if (tok && tok->kind == NODE_SCALAR)
+		return secret_ref_resolve(token, tok->scalar, &tok->pos, err);
+	if (env && *env) {
+		*token = xstrdup(env);
+		return 0;
+	}
+	return pv_error_set(err,
+	                    "provider '%s' needs an API token: set %s or providers.%s.token "
+	                    "(env:NAME or file:PATH)",
+	                    p->name, p->token_env ? p->token_env : "its token", p->name);
+}
+
 const char *const *provider_names(size_t *n)
 {
 	static const char *names[PV_ARRAY_SIZE(providers)];

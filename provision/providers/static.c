@@ -131,11 +131,16 @@ static int static_destroy(struct provider_ctx *c, struct pv_error *err)
 	return rc;
 }
 
-static int static_status(struct provider_ctx *c, struct buf *out, struct pv_error *err)
+static int static_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
+	json_t *servers = json_array();
+
+	json_object_set_new(out, "servers", servers);
 	for (size_t i = 0; i < c->layout->n_servers; i++)
-		buf_addf(out, "  %-16s static %s\n", c->layout->servers[i].name,
-		         server_str(&c->layout->servers[i], "address"));
+		json_array_append_new(
+		    servers, json_pack("{s:s, s:b, s:s, s:s}", "host", c->layout->servers[i].name,
+		                       "created", 1, "kind", "static", "address",
+		                       server_str(&c->layout->servers[i], "address")));
 	(void)err;
 	return 0;
 }

@@ -29,6 +29,27 @@ rc=$?
 check "-e default is then refused (exit 2, got $rc)" test "$rc" = 2
 check "naming the default_environment line" \
 	grep -q "inventory.yml:2:22: this inventory's default environment is 'production': use '-e production', or leave out -e" <<<"$out"
+out=$(pv diff -e staging -e default 2>&1)
+rc=$?
+check "diff -e staging -e default is refused too (exit 2, got $rc)" test "$rc" = 2
+check "with the same message" grep -q "inventory.yml:2:22: this inventory's default environment is 'production'" <<<"$out"
+# hosts made before default_environment was set stay recorded under 'default'
+mkdir -p -m 700 "$WORK/.provision"
+echo '{"version": 1, "project": "clitest", "environments": {"default": {"layouts": {"phase1": {"provider": "local"}}}}}' >"$WORK/.provision/state.json"
+out=$(pv plan phase1 2>&1)
+check "what 'default' recorded before default_environment: a warning naming it and what to do" \
+	grep -q "warning: .*inventory.yml:2:22: the state still records layout 'phase1' in environment 'default', made before default_environment 'production' was set; this run uses 'production' and does not touch them: 'provision -e default destroy LAYOUT' removes them" <<<"$out"
+out=$(pv -e default destroy phase1 --yes 2>&1)
+rc=$?
+check "'-e default destroy phase1' is allowed for it and succeeds (exit $rc: $out)" test "$rc" = 0
+check "and the state records nothing under 'default' any more" \
+	test "$(jq -c '.environments.default.layouts // {} | keys' "$WORK/.provision/state.json")" = '[]'
+out=$(pv plan phase1 2>&1)
+check "then the warning is gone" test -z "$(grep 'still records' <<<"$out")"
+out=$(pv -e default destroy phase1 --yes 2>&1)
+rc=$?
+check "with nothing left there, -e default is refused again (exit 2, got $rc)" test "$rc" = 2
+rm -rf "$WORK/.provision"
 sed -i 's/^default_environment: production/default_environment: prodution/' "$WORK/inventory.yml"
 out=$(pv validate 2>&1)
 check "a default_environment that is not declared is refused at its position" \

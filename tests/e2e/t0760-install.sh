@@ -101,4 +101,4 @@ out=$(cd / && "$WORK/debroot/usr/bin/provision" -i "$WORK/inventory.yml" validat
 check "the packaged binary finds its roles under /usr/share/provision ($out)" grep -q "valid (2 layouts" <<<"$out"
 check "man -l on the packaged page" sh -c "man -l '$WORK/debroot/usr/share/man/man1/provision.1.gz' 2>/dev/null | grep -q '^NAME'"
 check "the package has its copyright and changelog" \
-	test -f "$WORK/debroot/usr/share/doc/provision/copyright" -a -f "$WORK/debroot/usr/share/doc/provision/changelog.Debian.gz"
+	test -f "$WORK/debroot/usr/share/doc/provision/copyright" -a -f "$WORK/debroot/usr/share/doc/provision/changelog.gz"

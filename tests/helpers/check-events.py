@@ -6,6 +6,7 @@
 
 Prints one line per problem (file, line number, what is wrong) and exits 1
 when there is any; an empty file is a problem too (--json printed nothing).
+The schema itself must give every event type its own if/then entry.
 """
 import json
 import sys
@@ -18,6 +19,14 @@ def main():
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     bad = 0
+    described = set()
+    for entry in schema.get("allOf", []):
+        cond = entry["if"]["properties"]["event"]
+        described.update(cond.get("enum", [cond.get("const")]))
+    for name in schema["properties"]["event"]["enum"]:
+        if name not in described:
+            print("schema: event '%s' has no if/then entry" % name)
+            bad += 1
     for path in sys.argv[2:]:
         lines = [l for l in open(path).read().splitlines() if l.strip()]
         if not lines:
