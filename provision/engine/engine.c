@@ -503,8 +503,24 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		size_t plen = strlen(p);
 		const char *sp =
 		    plen > 8 && !strcmp(p + plen - 8, " private") ? p + plen - 8 : NULL;
+		const char *sl = plen > 7 && !strcmp(p + plen - 7, " layout") ? p + plen - 7 : NULL;
 		const struct node *net;
 
+		/* "PORT layout": one rule per server of the layout, from its address */
+		if (sl) {
+			const struct node *peers = scope_get(s, "servers");
+			for (size_t k = 0; peers && peers->kind == NODE_SEQ && k < peers->n; k++) {
+				const struct node *a = node_get(peers->items[k], "address");
+				if (!a || a->kind != NODE_SCALAR || !a->scalar || !*a->scalar)
+					continue;
+				char *rule =
+				    xasprintf("%.*s from %s/%s", (int)(sl - p), p, a->scalar,
+				              strchr(a->scalar, ':') ? "128" : "32");
+				node_seq_append(ports, node_new_scalar(rule, &tool));
+				free(rule);
+			}
+			continue;
+		}
 		/* "on IFACE [PORT]" and plain ports are rules as they are */
 		if (!sp) {
 			node_seq_append(ports, node_new_scalar(p, &tool));
