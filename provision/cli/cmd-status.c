@@ -3,7 +3,8 @@
  *
  * Each host: whether it answers over SSH, the state of its systemd, and
  * the health checks its roles declare (role.yml 'health'), all in one
- * command on the host.
+ * command on the host; a role's 'report' (Redis's replication, Sentinel's
+ * view) prints its lines under its check.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +15,26 @@
 #include "provision/remote.h"
 #include "provision/session.h"
 
-/* Print the "@@K idx ok|failed why" lines of a health run; false when one failed. */
+/*
+ * Print the "@@K idx ok|failed why" lines of a health run, each followed by
+ * the "@@R idx text" lines of a report; false when one failed.
+ */
 static bool print_health(const struct host_plan *hp, const char *out)
 {
 	bool all = true;
 	bool *seen = xcalloc(hp->n_health + 1, sizeof(*seen));
+	struct buf *lines = xcalloc(hp->n_health + 1, sizeof(*lines));
 	const char *p = out;
 
 	while (*p) {
 		size_t l = strcspn(p, "\n");
 		char *end;
-		if (!strncmp(p, "@@K ", 4)) {
+		if (!strncmp(p, "@@R ", 4)) {
+			unsigned long idx = strtoul(p + 4, &end, 10);
+			if (end != p + 4 && idx < hp->n_health && *end == ' ')
+				buf_addf(&lines[idx], "      %.*s\n",
+				         (int)(l - (size_t)(end + 1 - p)), end + 1);
+		} else if (!strncmp(p, "@@K ", 4)) {
 			unsigned long idx = strtoul(p + 4, &end, 10);
 			if (end != p + 4 && idx < hp->n_health && *end == ' ') {
 				const struct health_check *h = &hp->health[idx];
@@ -35,6 +45,7 @@ static bool print_health(const struct host_plan *hp, const char *out)
 				all = all && ok;
 				printf("    %-10s %-44s %s%.*s\n", h->role, h->title,
 				       ok ? "ok" : "FAILED", ok ? 0 : wl, why);
+				fputs(lines[idx].s ? lines[idx].s : "", stdout);
 			}
 		}
 		p += l + (p[l] ? 1 : 0);
@@ -46,6 +57,9 @@ static bool print_health(const struct host_plan *hp, const char *out)
 			all = false;
 		}
 	}
+	for (size_t i = 0; i < hp->n_health; i++)
+		buf_release(&lines[i]);
+	free(lines);
 	free(seen);
 	return all;
 }
