@@ -595,6 +595,7 @@ static void parse_health(struct host_plan *hp, const struct role *role, const st
 	}
 	PV_GROW(hp->health, hp->n_health + 1, *alloc);
 	struct health_check *h = &hp->health[hp->n_health++];
+	memset(h, 0, sizeof(*h));
 	struct buf sh = BUF_INIT;
 	h->role = xstrdup(role->name);
 	if (report) {

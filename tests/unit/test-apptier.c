@@ -238,6 +238,9 @@ static void test_health(void)
 		CHECK_HAS(out.s, "@@K 1 failed ");
 		CHECK_HAS(out.s, "@@Z");
 		CHECK(!strstr(out.s, "@@K 0 ok"));
+		/* a check that is no report shows no lines */
+		CHECK(!hp.health[0].report && !hp.health[1].report && hp.health[2].report);
+		CHECK(!strstr(out.s, "@@R 0 ") && !strstr(out.s, "@@R 1 "));
 		/* a report's lines come through, then whether it ran */
 		CHECK_STR(hp.health[2].title, "replication");
 		CHECK_STR(hp.health[3].title, "report");
