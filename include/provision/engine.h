@@ -27,6 +27,7 @@ struct health_check {
 	char *role;
 	char *title; /* "unit docker", "http http://127.0.0.1:2019/config/ 200" */
 	char *sh; /* POSIX shell: exits 0 when healthy, prints why not */
+	bool report; /* 'report': every line it prints is shown; may hold a secret */
 };
 
 /* Everything one host will be checked against. */

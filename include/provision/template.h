@@ -9,6 +9,7 @@
  *   {{ name | secret }}     the value names a secret: the secret's value (first filter)
  *   {{ name | escape ":\\" }} a backslash before each of the characters given
  *   {{ name | double "\"" }}  each of the characters given written twice
+ *   {{ name | sha256 }}     the SHA-256 of the value, in hex (a password stored as its hash)
  *   {{ name | host }}       the value, which must be a host name, IPv4 or [IPv6]
  *                           address with an optional :PORT; anything else is an error
  *   {% if name %} ... {% elif other %} ... {% else %} ... {% endif %}
@@ -61,6 +62,7 @@ enum tpl_mode {
 	TPL_PGCONF, /* "postgresql": postgresql.conf, values plain or in '...' */
 	TPL_HAPROXY, /* "haproxy" */
 	TPL_SYSTEMD, /* "systemd": unit files */
+	TPL_REDIS, /* "redis": redis.conf and sentinel.conf, values plain or in "..." */
 	TPL_DECLARED, /* the text's first line declares one of the above */
 };
 

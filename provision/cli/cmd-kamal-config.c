@@ -12,8 +12,11 @@
  *   (project), kamal_app_port (3000), kamal_builder_arch (amd64),
  *   deploy_user (deploy), kamal_accessory, kamal_accessory_image
  *   (postgres:16), kamal_accessory_port (5432).
+ * A layout with Redis gives the app REDIS_SENTINELS and
+ * REDIS_SENTINEL_NAME (with roles redis-sentinel) or REDIS_URL.
  * Secrets stay Kamal's: the file names the environment variables
- * (KAMAL_REGISTRY_PASSWORD, POSTGRES_PASSWORD), never their values.
+ * (KAMAL_REGISTRY_PASSWORD, POSTGRES_PASSWORD, REDIS_PASSWORD), never
+ * their values.
  * An existing file that differs is left alone unless --force is given.
  */
 #include <errno.h>
@@ -53,6 +56,50 @@ static bool has_role(const struct inv_server *srv, const char *role)
 		if (!strcmp(srv->roles[i], role))
 			return true;
 	return false;
+}
+
+/*
+ * The layout's Redis, for the app's environment: the Sentinels and the
+ * primary's name when it has roles redis-sentinel, else the primary.
+ */
+static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
+{
+	struct buf sentinels = BUF_INIT;
+	const char *name = NULL;
+	char *url = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct host_plan *hp = &plans[i];
+		if (!hp->host)
+			continue;
+		const char *addr = var(hp, "private_address", hp->host->address);
+		if (has_role(hp->server, "redis-sentinel")) {
+			buf_addf(&sentinels, "%s%s:%s", sentinels.len ? "," : "", addr,
+			         var(hp, "redis_sentinel_port", "26379"));
+			name = var(hp, "redis_master_name", "main");
+		}
+		if (has_role(hp->server, "redis") && !url)
+			url =
+			    xasprintf("redis://%s%s%s:%s/0", strchr(addr, ':') ? "[" : "", addr,
+			              strchr(addr, ':') ? "]" : "", var(hp, "redis_port", "6379"));
+	}
+	if (sentinels.len || url) {
+		buf_adds(y, "env:\n  clear:\n");
+		if (sentinels.len) {
+			buf_adds(y, "    REDIS_SENTINELS: ");
+			yq(y, sentinels.s);
+			buf_adds(y, "\n    REDIS_SENTINEL_NAME: ");
+			yq(y, name);
+			buf_addc(y, '\n');
+		} else {
+			buf_adds(y, "    REDIS_URL: ");
+			yq(y, url);
+			buf_addc(y, '\n');
+		}
+		buf_adds(y, "  secret:\n    - REDIS_PASSWORD\n");
+	}
+	free(url);
+	buf_release(&sentinels);
 }
 
 static bool is_web(const struct host_plan *hp)
@@ -195,6 +242,7 @@ static int kamal_layout(struct session *s, const struct inv_layout *l, const cha
 	buf_adds(&y, "\nbuilder:\n  arch: ");
 	yq(&y, var(first, "kamal_builder_arch", "amd64"));
 	buf_addc(&y, '\n');
+	redis_env(&y, plans, n);
 	bool any_acc = false;
 	for (size_t i = 0; i < n; i++) {
 		const struct host_plan *hp = &plans[i];

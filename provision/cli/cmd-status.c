@@ -3,7 +3,8 @@
  *
  * Each host: whether it answers over SSH, the state of its systemd, and
  * the health checks its roles declare (role.yml 'health'), all in one
- * command on the host.
+ * command on the host; a role's 'report' (Redis's replication, Sentinel's
+ * view) prints its lines under its check.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +15,30 @@
 #include "provision/remote.h"
 #include "provision/session.h"
 
-/* The "@@K idx ok|failed why" lines of a health run as {"role", "check", "ok", "detail"}. */
+/*
+ * The "@@K idx ok|failed why" lines of a health run as {"role", "check",
+ * "ok", "detail"}, with "report": the "@@R idx text" lines of a check that
+ * reports facts (a replication view, say), when it printed any.
+ */
 static json_t *health_json(const struct host_plan *hp, const char *out)
 {
 	json_t *arr = json_array();
 	json_t **seen = xcalloc(hp->n_health + 1, sizeof(*seen));
+	json_t **lines = xcalloc(hp->n_health + 1, sizeof(*lines));
 	const char *p = out;
 
 	while (*p) {
 		size_t l = strcspn(p, "\n");
 		char *end;
-		if (!strncmp(p, "@@K ", 4)) {
+		if (!strncmp(p, "@@R ", 4)) {
+			unsigned long idx = strtoul(p + 4, &end, 10);
+			if (end != p + 4 && idx < hp->n_health && *end == ' ') {
+				if (!lines[idx])
+					lines[idx] = json_array();
+				json_array_append_new(
+				    lines[idx], json_stringn(end + 1, l - (size_t)(end + 1 - p)));
+			}
+		} else if (!strncmp(p, "@@K ", 4)) {
 			unsigned long idx = strtoul(p + 4, &end, 10);
 			if (end != p + 4 && idx < hp->n_health && *end == ' ' && !seen[idx]) {
 				bool ok = !strncmp(end + 1, "ok", 2);
@@ -40,12 +54,16 @@ static json_t *health_json(const struct host_plan *hp, const char *out)
 		}
 		p += l + (p[l] ? 1 : 0);
 	}
-	for (size_t i = 0; i < hp->n_health; i++)
-		json_array_append_new(arr, seen[i] ? seen[i]
-		                                   : json_pack("{s:s, s:s, s:b, s:s}", "role",
-		                                               hp->health[i].role, "check",
-		                                               hp->health[i].title, "ok", 0,
-		                                               "detail", "(no answer)"));
+	for (size_t i = 0; i < hp->n_health; i++) {
+		json_t *c =
+		    seen[i] ? seen[i]
+		            : json_pack("{s:s, s:s, s:b, s:s}", "role", hp->health[i].role, "check",
+		                        hp->health[i].title, "ok", 0, "detail", "(no answer)");
+		if (lines[i])
+			json_object_set_new(c, "report", lines[i]);
+		json_array_append_new(arr, c);
+	}
+	free(lines);
 	free(seen);
 	return arr;
 }
@@ -109,10 +127,14 @@ static void host_text(json_t *ev, struct buf *b)
 	{
 		const char *detail = json_string_value(json_object_get(v, "detail"));
 		bool ok = json_is_true(json_object_get(v, "ok"));
+		json_t *line;
+		size_t k;
 		buf_addf(b, "    %-10s %-44s %s%s%s\n",
 		         json_string_value(json_object_get(v, "role")),
 		         json_string_value(json_object_get(v, "check")), ok ? "ok" : "FAILED",
 		         !ok && *detail ? " " : "", ok ? "" : detail);
+		json_array_foreach(json_object_get(v, "report"), k, line)
+		    buf_addf(b, "      %s\n", json_string_value(line));
 	}
 	if (pg && json_object_get(pg, "error"))
 		buf_addf(b, "  %-16s postgres: FAILED: %s\n", name,

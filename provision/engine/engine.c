@@ -36,7 +36,7 @@ void plan_release(struct host_plan *hp)
 	for (size_t i = 0; i < hp->n_health; i++) {
 		free(hp->health[i].role);
 		free(hp->health[i].title);
-		free(hp->health[i].sh);
+		pv_free_secret(hp->health[i].sh);
 	}
 	free(hp->health);
 	scope_release(&hp->scope);
@@ -504,8 +504,24 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		size_t plen = strlen(p);
 		const char *sp =
 		    plen > 8 && !strcmp(p + plen - 8, " private") ? p + plen - 8 : NULL;
+		const char *sl = plen > 7 && !strcmp(p + plen - 7, " layout") ? p + plen - 7 : NULL;
 		const struct node *net;
 
+		/* "PORT layout": one rule per server of the layout, from its address */
+		if (sl) {
+			const struct node *peers = scope_get(s, "servers");
+			for (size_t k = 0; peers && peers->kind == NODE_SEQ && k < peers->n; k++) {
+				const struct node *a = node_get(peers->items[k], "address");
+				if (!a || a->kind != NODE_SCALAR || !a->scalar || !*a->scalar)
+					continue;
+				char *rule =
+				    xasprintf("%.*s from %s/%s", (int)(sl - p), p, a->scalar,
+				              strchr(a->scalar, ':') ? "128" : "32");
+				node_seq_append(ports, node_new_scalar(rule, &tool));
+				free(rule);
+			}
+			continue;
+		}
 		/* "on IFACE [PORT]" and plain ports are rules as they are */
 		if (!sp) {
 			node_seq_append(ports, node_new_scalar(p, &tool));
@@ -536,10 +552,10 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 static void parse_health(struct host_plan *hp, const struct role *role, const struct node *item,
                          size_t *alloc, struct diags *d)
 {
-	static const char *const keys[] = {"unit", "http", "status", "when"};
+	static const char *const keys[] = {"unit", "http", "status", "report", "title", "when"};
 	char *where = xasprintf("health check of role '%s'", role->name);
 	struct resource tmp;
-	char *unit = NULL, *url = NULL, *status = NULL;
+	char *unit = NULL, *url = NULL, *status = NULL, *report = NULL, *title = NULL;
 	const struct node *w;
 	bool on = true;
 
@@ -558,10 +574,14 @@ static void parse_health(struct host_plan *hp, const struct role *role, const st
 	    res_field_str(&tmp, item, "http", false, NULL, TPL_TEXT, &hp->scope, where, &url, d) <
 	        0 ||
 	    res_field_str(&tmp, item, "status", false, "200", TPL_TEXT, &hp->scope, where, &status,
+	                  d) < 0 ||
+	    res_field_str(&tmp, item, "report", false, NULL, TPL_SHELL, &hp->scope, where, &report,
+	                  d) < 0 ||
+	    res_field_str(&tmp, item, "title", false, NULL, TPL_TEXT, &hp->scope, where, &title,
 	                  d) < 0)
 		goto out;
-	if (!unit == !url) {
-		diags_add(d, &item->pos, "a %s names either 'unit' or 'http'", where);
+	if ((unit != NULL) + (url != NULL) + (report != NULL) != 1) {
+		diags_add(d, &item->pos, "a %s names one of 'unit', 'http' or 'report'", where);
 		goto out;
 	}
 	if (strspn(status, "0123456789") != strlen(status) || strlen(status) != 3) {
@@ -576,9 +596,15 @@ static void parse_health(struct host_plan *hp, const struct role *role, const st
 	}
 	PV_GROW(hp->health, hp->n_health + 1, *alloc);
 	struct health_check *h = &hp->health[hp->n_health++];
+	memset(h, 0, sizeof(*h));
 	struct buf sh = BUF_INIT;
 	h->role = xstrdup(role->name);
-	if (unit) {
+	if (report) {
+		/* a role's own state (replication, who leads): its lines are shown */
+		h->title = xstrdup(title ? title : "report");
+		h->report = true;
+		buf_adds(&sh, report);
+	} else if (unit) {
 		h->title = xasprintf("unit %s", unit);
 		buf_adds(&sh, "pv_s=$(systemctl is-active");
 		sh_word(&sh, unit);
@@ -593,8 +619,10 @@ static void parse_health(struct host_plan *hp, const struct role *role, const st
 		buf_adds(&sh, " ] || { echo \"status $pv_s\"; false; }");
 	}
 	h->sh = xstrdup(sh.s);
-	buf_release(&sh);
+	buf_wipe(&sh); /* a report may hold a secret */
 out:
+	pv_free_secret(report);
+	free(title);
 	free(unit);
 	free(url);
 	free(status);
@@ -607,6 +635,18 @@ void script_health(const struct host_plan *hp, struct buf *sh)
 	buf_adds(sh, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	             "export PATH LC_ALL=C\n");
 	for (size_t i = 0; i < hp->n_health; i++) {
+		if (hp->health[i].report) {
+			/* every line of a report, then whether it ran */
+			buf_addf(
+			    sh,
+			    "pv_o=$( (%s\n) </dev/null 2>&1); pv_x=$?\n"
+			    "printf '%%s\\n' \"$pv_o\" | head -n 50 | cut -c1-200 | sed "
+			    "'s/^/@@R %zu /'\n"
+			    "if [ $pv_x = 0 ]; then echo '@@K %zu ok'; else echo \"@@K %zu failed "
+			    "exit $pv_x\"; fi\n",
+			    hp->health[i].sh, i, i, i);
+			continue;
+		}
 		buf_addf(sh,
 		         "pv_o=$( (%s) </dev/null 2>&1); pv_x=$?\n"
 		         "pv_o=$(printf '%%s' \"$pv_o\" | tr '\\n' ' ' | cut -c1-200)\n"

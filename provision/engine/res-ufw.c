@@ -12,7 +12,7 @@
  *     ssh_only_on: tailscale0              # SSH only on this interface ...
  *     ssh_only_on_proof: /var/lib/provision/tailnet-ssh-proven   # ... once proven
  *
- * A rule is "[on IFACE] [PORT[:PORT][/PROTO]] [from CIDR]".  The rules ufw
+ * A rule is "[on IFACE] [PORT[:PORT][/PROTO] | vrrp] [from CIDR]".  The rules ufw
  * holds are compared with the wanted ones through the tuples ufw writes in
  * /etc/ufw/user.rules and user6.rules (reading files costs nothing; running
  * ufw, a Python program, costs a few hundred milliseconds), and a rule the
@@ -192,7 +192,11 @@ static const char *rule_parse(struct ufw_rule *u, const char *text)
 		u->iface = xstrdup(tok);
 		tok = strtok_r(NULL, " \t", &save);
 	}
-	if (tok && strcmp(tok, "from")) {
+	if (tok && !strcmp(tok, "vrrp")) {
+		/* a protocol without ports: keepalived's advertisements */
+		u->proto = xstrdup(tok);
+		tok = strtok_r(NULL, " \t", &save);
+	} else if (tok && strcmp(tok, "from")) {
 		char *slash = strchr(tok, '/');
 		if (slash) {
 			*slash = '\0';
@@ -223,8 +227,8 @@ static const char *rule_parse(struct ufw_rule *u, const char *text)
 	}
 	if (tok)
 		msg = "unexpected words (a rule is '[on IFACE] [PORT[/PROTO]] [from CIDR]')";
-	else if (!u->port && !u->iface)
-		msg = "a rule needs a port or an interface";
+	else if (!u->port && !u->iface && !u->proto)
+		msg = "a rule needs a port, vrrp or an interface";
 out:
 	free(copy);
 	return msg;

@@ -148,7 +148,7 @@ static int str_list(const struct node *doc, const char *key, const char *where, 
 	return 0;
 }
 
-/* "80/tcp", "443", "60000:61000/udp", "on tailscale0", "on wg0 51820/udp" */
+/* "80/tcp", "443", "60000:61000/udp", "on tailscale0", "on wg0 51820/udp", "6379/tcp layout" */
 bool role_port_valid(const char *p)
 {
 	char *end;
@@ -165,6 +165,9 @@ bool role_port_valid(const char *p)
 			return false;
 		p += 4 + il;
 	}
+	/* keepalived's advertisements, from the layout's servers or the private network */
+	if (!strcmp(p, "vrrp layout") || !strcmp(p, "vrrp private"))
+		return true;
 	a = strtol(p, &end, 10);
 	b = a;
 
@@ -176,10 +179,11 @@ bool role_port_valid(const char *p)
 		if (end == q || b < a || b > 65535)
 			return false;
 	}
-	/* " private": open to the private network only (the private_network variable) */
+	/* " private": open to the private network only (the private_network variable);
+	 * " layout": to the servers of the layout only */
 	if (!strncmp(end, "/tcp", 4) || !strncmp(end, "/udp", 4))
 		end += 4;
-	return !*end || !strcmp(end, " private");
+	return !*end || !strcmp(end, " private") || !strcmp(end, " layout");
 }
 
 /* The declarations of 'vars', and the map of their defaults. */
@@ -262,7 +266,7 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		if (!strstr(r->ports[i], "{{") && !role_port_valid(r->ports[i]))
 			diags_add(d, &node_get(r->doc, "ports")->items[i]->pos,
 			          "invalid port '%s' in %s (like 443/tcp, 53/udp, 8000:8100/tcp or "
-			          "'on tailscale0' or 5432/tcp private)",
+			          "'on tailscale0' or 5432/tcp private or 6379/tcp layout)",
 			          r->ports[i], where);
 	v = node_get(r->doc, "vars");
 	if (v && !node_is_null(v) && v->kind != NODE_MAP)

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "provision/common.h"
 #include "provision/node.h"
 #include "provision/scope.h"
@@ -42,6 +45,7 @@ enum filter_kind {
 	FILTER_HOST,
 	FILTER_ESCAPE,
 	FILTER_DOUBLE,
+	FILTER_SHA256,
 };
 
 struct filter {
@@ -532,6 +536,8 @@ static int parse_expr(struct tpl *t, const struct tok *k, struct expr *e)
 			f.kind = FILTER_SECRET;
 		} else if (strcmp(lx.val.s, "host") == 0) {
 			f.kind = FILTER_HOST;
+		} else if (strcmp(lx.val.s, "sha256") == 0) {
+			f.kind = FILTER_SHA256;
 		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0 ||
 		           strcmp(lx.val.s, "escape") == 0 || strcmp(lx.val.s, "double") == 0) {
 			const char *fname = lx.val.s[0] == 'j'   ? "join"
@@ -1024,6 +1030,23 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 			v = NULL;
 			break;
 		}
+		case FILTER_SHA256: {
+			/* a password stored as its hash (a Redis ACL file) */
+			unsigned char md[SHA256_DIGEST_LENGTH];
+
+			if (!have_str) {
+				if (take_scalar(t, e, v, &val, &secret) < 0)
+					goto out;
+				have_str = true;
+				v = NULL;
+			}
+			SHA256((const unsigned char *)(val.s ? val.s : ""), val.len, md);
+			buf_wipe(&val);
+			for (size_t j = 0; j < sizeof(md); j++)
+				buf_addf(&val, "%02x", md[j]);
+			OPENSSL_cleanse(md, sizeof(md));
+			break;
+		}
 		case FILTER_ESCAPE:
 		case FILTER_DOUBLE: {
 			/* a backslash before, or a second copy of, each character in arg */
@@ -1253,7 +1276,7 @@ static const char *const mode_names[] = {
     [TPL_SSHD] = "sshd",       [TPL_CADDY] = "caddyfile",   [TPL_YAML] = "yaml",
     [TPL_JSON] = "json",       [TPL_INI] = "ini",           [TPL_ENV] = "env",
     [TPL_PGHBA] = "pg_hba",    [TPL_PGCONF] = "postgresql", [TPL_HAPROXY] = "haproxy",
-    [TPL_SYSTEMD] = "systemd",
+    [TPL_SYSTEMD] = "systemd", [TPL_REDIS] = "redis",
 };
 
 int tpl_mode_parse(const char *name, enum tpl_mode *out)

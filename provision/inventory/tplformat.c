@@ -300,6 +300,7 @@ static const struct line_rules rules[] = {
     {TPL_PGCONF, "a PostgreSQL configuration file", false, true, true, true, NULL, NULL, "", NULL},
     {TPL_HAPROXY, "haproxy.cfg", true, true, false, true, WS "\"'\\#$", NULL, "\"\\$", "'"},
     {TPL_SYSTEMD, "a systemd unit", true, true, false, false, "\\%$\"'", NULL, "\"\\%$", "'\\%$"},
+    {TPL_REDIS, "a Redis configuration file", true, true, false, false, NULL, "\"\\", "", "'\\"},
 };
 
 /* Bytes a value may hold wherever a format allows only plain words. */

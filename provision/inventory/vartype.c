@@ -522,7 +522,7 @@ static bool iface_ok(const char *s)
 	return true;
 }
 
-/* "[on IFACE] [PORT[:PORT][/PROTO]] [from CIDR]", words separated by one space. */
+/* "[on IFACE] [PORT[:PORT][/PROTO] | vrrp] [from CIDR]", words separated by one space. */
 static bool rule_ok(const char *s, char **near)
 {
 	char *copy = xstrdup(s), *save = NULL, *w;
@@ -543,7 +543,7 @@ static bool rule_ok(const char *s, char **near)
 		any = true;
 	}
 	if (ok && i < n && strcmp(words[i], "from")) {
-		ok = port_proto_ok(words[i]);
+		ok = port_proto_ok(words[i]) || !strcmp(words[i], "vrrp");
 		i++;
 		any = true;
 	}

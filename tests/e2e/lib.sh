@@ -159,3 +159,63 @@ tool_footprint() {
 	grep " $WORK" /proc/mounts || true
 	t_bridges
 }
+
+# Stop a host of the local provider hard (its init killed: no shutdown):
+# stop_hard LAYOUT HOST.
+stop_hard() {
+	local pid init
+	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
+	init=$(pgrep -P "$pid" | head -n 1)
+	[ -n "$init" ] && kill -KILL "$init"
+}
+
+# In a log on HOST of lines "START END ok|fail ...", the END of the first
+# success after the outage that began at T (after the first failure begun
+# after T; without one, the first success begun after T), waiting up to
+# 60 s for it: first_ok_after HOST LOG T
+first_ok_after() {
+	local i out
+	for i in $(seq 1 60); do
+		out=$(on_host "$1" "awk -v t=$3 '
+			\$1 > t && \$3 == \"fail\" { f = 1 }
+			\$1 > t && \$3 == \"ok\" { if (f) { print \$2; exit } if (!first) first = \$2 }
+			END { if (!f && first) print first }' $2")
+		[ -n "$out" ] && { echo "$out"; return 0; }
+		sleep 1
+	done
+	return 1
+}
+
+# A project role 'hello' for load balancer tests: nginx answering with the
+# server's name (and curl, to ask others).
+t_hello_role() {
+	mkdir -p "$WORK/roles/hello"
+	cat >"$WORK/roles/hello/role.yml" <<'YML'
+description: a web server that names itself
+resources:
+  - package: { name: [nginx, curl] }
+  - file: { path: /var/www/html/index.html, content: "{{ server_name }}\n", mode: "0644" }
+  - service: { name: nginx, enabled: true, running: true }
+YML
+}
+
+# Start the shell script on standard input in the background on HOST, as
+# root, saved as /root/NAME.sh: start_loop HOST NAME.  The script stops
+# itself when /root/NAME.stop appears (stop_loop HOST NAME).
+start_loop() {
+	t_step "line ${BASH_LINENO[0]}: on $1: start $2"
+	"$PROVISION" -i "$WORK/inventory.yml" ssh "$1" -- \
+		"sudo -n sh -c 'cat >/root/$2.sh && { setsid sh /root/$2.sh </dev/null >/dev/null 2>&1 & }'"
+}
+stop_loop() { on_host "$1" "touch /root/$2.stop" >/dev/null; }
+
+# At least N lines of /root/NAME.log on HOST hold ' ok' (within 30 s):
+# loop_oks HOST NAME N
+loop_oks() {
+	local i
+	for i in $(seq 1 30); do
+		[ "$(on_host "$1" "grep -c ' ok' /root/$2.log" 2>/dev/null)" -ge "$3" ] 2>/dev/null && return 0
+		sleep 1
+	done
+	return 1
+}

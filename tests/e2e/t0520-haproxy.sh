@@ -17,14 +17,7 @@ layouts:
       web2: { roles: [base, ufw, web, hello] }
 YML
 t_uses web
-mkdir -p "$WORK/roles/hello"
-cat >"$WORK/roles/hello/role.yml" <<'YML'
-description: a web server that names itself
-resources:
-  - package: { name: [nginx] }
-  - file: { path: /var/www/html/index.html, content: "{{ server_name }}\n", mode: "0644" }
-  - service: { name: nginx, enabled: true, running: true }
-YML
+t_hello_role
 
 pv up web >"$WORK/up1" 2>&1 || bail "up web failed: $(tail -n 30 "$WORK/up1")"
 pass "up web converges a load balancer and two web nodes"

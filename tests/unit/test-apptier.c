@@ -104,7 +104,10 @@ static const char role_health[] = "resources: []\n"
                                   "  - http: \"http://127.0.0.1:1/x\"\n"
                                   "    status: 204\n"
                                   "  - unit: skipped\n"
-                                  "    when: \"flavour == caddy\"\n";
+                                  "    when: \"flavour == caddy\"\n"
+                                  "  - title: replication\n"
+                                  "    report: \"echo 'role {{ flavour }}'; echo lag 0\"\n"
+                                  "  - report: \"echo half; exit 3\"\n";
 
 static const char role_badhealth[] = "resources: []\n"
                                      "health:\n"
@@ -223,8 +226,8 @@ static void test_health(void)
 	struct buf sh = BUF_INIT, out = BUF_INIT;
 
 	render_ok(&hp, "health");
-	CHECK(hp.n_health == 2);
-	if (hp.n_health == 2) {
+	CHECK(hp.n_health == 4);
+	if (hp.n_health == 4) {
 		CHECK_STR(hp.health[0].title, "unit no-such-unit-kamal");
 		CHECK_STR(hp.health[0].role, "healthrole");
 		CHECK_STR(hp.health[1].title, "http http://127.0.0.1:1/x 204");
@@ -235,6 +238,14 @@ static void test_health(void)
 		CHECK_HAS(out.s, "@@K 1 failed ");
 		CHECK_HAS(out.s, "@@Z");
 		CHECK(!strstr(out.s, "@@K 0 ok"));
+		/* a check that is no report shows no lines */
+		CHECK(!hp.health[0].report && !hp.health[1].report && hp.health[2].report);
+		CHECK(!strstr(out.s, "@@R 0 ") && !strstr(out.s, "@@R 1 "));
+		/* a report's lines come through, then whether it ran */
+		CHECK_STR(hp.health[2].title, "replication");
+		CHECK_STR(hp.health[3].title, "report");
+		CHECK_HAS(out.s, "@@R 2 role kamal\n@@R 2 lag 0\n@@K 2 ok\n");
+		CHECK_HAS(out.s, "@@R 3 half\n@@K 3 failed exit 3\n");
 	}
 	plan_release(&hp);
 	buf_release(&sh);
@@ -244,7 +255,7 @@ static void test_health(void)
 	CHECK(d.n == 4);
 	for (size_t i = 0; d.n != 4 && i < d.n; i++)
 		printf("  diag: %s\n", d.msgs[i]);
-	CHECK_HAS(d.n > 0 ? d.msgs[0] : NULL, "names either 'unit' or 'http'");
+	CHECK_HAS(d.n > 0 ? d.msgs[0] : NULL, "names one of 'unit', 'http' or 'report'");
 	CHECK_HAS(d.n > 1 ? d.msgs[1] : NULL, "must be an http:// or https:// URL");
 	CHECK_HAS(d.n > 2 ? d.msgs[2] : NULL, "must be an HTTP status like 200");
 	CHECK_HAS(d.n > 3 ? d.msgs[3] : NULL, "unknown key 'sevice'");

@@ -451,6 +451,13 @@ static const char role_portvar[] = "ports: [\"{{ pv_port }}/tcp\", \"{{ pv_port 
                                    "      path: \"{{ root }}/portvar/ports\"\n"
                                    "      content: '{{ role_ports | join \",\" }}'\n";
 
+/* "PORT layout": a rule from each server of the layout */
+static const char role_kv[] = "ports: [6379/tcp layout, vrrp layout]\n"
+                              "resources:\n"
+                              "  - file:\n"
+                              "      path: \"{{ root }}/kv/ports\"\n"
+                              "      content: '{{ role_ports | join \",\" }}'\n";
+
 static const char role_db[] = "ports: [5432/tcp private, 9187/tcp, on tailscale0]\n"
                               "resources:\n"
                               "  - file:\n"
@@ -641,6 +648,7 @@ static void setup(void)
 	                 "        vars: { lvl_server: server, address: server }\n"
 	                 "      order: { roles: [app, common] }\n"
 	                 "      db: { roles: [dbrole] }\n"
+	                 "      kv: { roles: [kvrole] }\n"
 	                 "      portdef: { roles: [portvar] }\n"
 	                 "      portset: { roles: [portvar], vars: { pv_port: 9090 } }\n"
 	                 "      portbad: { roles: [portvar], vars: { pv_port: \"80 or 81\" } }\n"
@@ -690,6 +698,7 @@ static void setup(void)
 	role("web", role_web);
 	role("app", role_app);
 	role("dbrole", role_db);
+	role("kvrole", role_kv);
 	role("portvar", role_portvar);
 	role("badport", "ports: [5432/tcp privat]\n");
 	role("cyc-a", "requires: [cyc-b]\n");
@@ -860,6 +869,30 @@ static void test_private_ports(void)
 		                     "variable 'private_network' (e.g. 10.0.0.0/24)");
 	diags_release(&d);
 	plan_release(&hp);
+
+	/* "layout": one rule per server of the layout, from its address */
+	{
+		struct node *peers = NULL;
+		struct pv_error err = {{0}};
+		static const char yml[] = "[{name: a, address: 10.0.0.2}, {name: b, address: "
+		                          "10.0.0.3}, {name: c, address: \"fd00::4\"}]";
+		CHECK(node_load_string(&peers, "servers", yml, sizeof(yml) - 1, &err) == 0);
+		scope_init(&f);
+		scope_copy(&f, &facts_container);
+		scope_set(&f, "servers", peers);
+		CHECK(render(&hp, &d, "kv", &f, NULL, 0) == 0);
+		CHECK(hp.n_res == 1);
+		if (hp.n_res == 1)
+			CHECK_STR(
+			    staged(&hp, 0),
+			    "6379/tcp from 10.0.0.2/32,6379/tcp from 10.0.0.3/32,6379/tcp from "
+			    "fd00::4/128,vrrp from 10.0.0.2/32,vrrp from 10.0.0.3/32,vrrp "
+			    "from fd00::4/128");
+		diags_release(&d);
+		plan_release(&hp);
+		scope_release(&f);
+		node_free(peers);
+	}
 
 	/* a misspelt qualifier is an error of the role */
 	diags_init(&d);

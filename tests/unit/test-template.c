@@ -256,6 +256,10 @@ static void test_escape_double(void)
 	want_text("{{ nope | default \"say \\\"hi\\\"\" | double \"\\\"\" }}", "say \"\"hi\"\"");
 	want_text("{{ evil | escape \"'\" | sh }}", "'x\\'\\''; rm -rf / #'");
 	want_text_mode("echo {{ name | double \"o\" }}", TPL_SHELL, "echo woorld");
+	want_text("{{ name | sha256 }}",
+	          "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7");
+	want_text("{{ nope | default \"\" | sha256 }}",
+	          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	want_error("{{ name | escape }}",
 	           "<template>:1:11: 'escape' needs a quoted string argument");
 	want_error("{{ pkgs | double \"x\" }}", "<template>:1:4: 'pkgs' is a list, not a string");

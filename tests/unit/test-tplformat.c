@@ -116,6 +116,7 @@ static void test_bare_refused(void)
 	    {TPL_HAPROXY, "\toption httpchk GET {{ v }}\n", {"`id`", "a}b", "a{b", "%h"}},
 	    {TPL_SYSTEMD, "ExecStart=/usr/bin/docker run {{ v }} /data\n", {NULL}},
 	    {TPL_ENV, "KEY={{ v }}\n", {"a}b", "a{b", "%h"}},
+	    {TPL_REDIS, "masteruser {{ v }}\n", {NULL}},
 	};
 
 	for (size_t i = 0; i < PV_ARRAY_SIZE(cases); i++) {
@@ -135,9 +136,9 @@ static void test_bare_refused(void)
 /* Line breaks and control characters are refused by every line-oriented format. */
 static void test_control_refused(void)
 {
-	static const enum tpl_mode modes[] = {TPL_TEXT,   TPL_SSHD,    TPL_CADDY,  TPL_YAML,
-	                                      TPL_JSON,   TPL_INI,     TPL_ENV,    TPL_PGHBA,
-	                                      TPL_PGCONF, TPL_HAPROXY, TPL_SYSTEMD};
+	static const enum tpl_mode modes[] = {TPL_TEXT,   TPL_SSHD,    TPL_CADDY,   TPL_YAML,
+	                                      TPL_JSON,   TPL_INI,     TPL_ENV,     TPL_PGHBA,
+	                                      TPL_PGCONF, TPL_HAPROXY, TPL_SYSTEMD, TPL_REDIS};
 	static const char *const texts[] = {"k = {{ v }}\n", "k: \"{{ v }}\"\n", "# {{ v }}\n",
 	                                    "k '{{ v }}'\n", "{{ v | escape \"\\n\" }}"};
 
@@ -197,6 +198,14 @@ static void test_quoted(void)
 	want(TPL_SYSTEMD, "Description={{ v }}\n", "%h", NULL);
 	want(TPL_SYSTEMD, "Environment=\"X={{ v }}\"\n", "$HOME", NULL);
 	want(TPL_SYSTEMD, "ExecStart=/bin/echo \"{{ v }}\"\n", "a b", NULL);
+	/* Redis: "..." with backslash escapes; '...' cannot carry a quote or backslash */
+	want(TPL_REDIS, "masterauth \"{{ v }}\"\n", "a\"b\\c d #x",
+	     "masterauth \"a\\\"b\\\\c d #x\"\n");
+	want(TPL_REDIS, "masterauth '{{ v }}'\n", "it's", NULL);
+	want(TPL_REDIS, "masterauth '{{ v }}'\n", "a\\'", NULL);
+	want(TPL_REDIS, "masterauth '{{ v }}'\n", "a b\"", "masterauth 'a b\"'\n");
+	/* '#' starts a comment only at the start of a line */
+	want(TPL_REDIS, "dir /x{{ v }}\n", "#a", NULL);
 	/* comments take anything but a line break */
 	want(TPL_SSHD, "# {{ v }}\n", "x\" y #", "# x\" y #\n");
 	/* a filter the template applied keeps its escaping; the line check stays */

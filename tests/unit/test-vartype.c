@@ -73,6 +73,8 @@ static void test_rules(void)
 	CHECK(ok("rule", "on tailscale0"));
 	CHECK(ok("rule", "on tailscale0 22/tcp"));
 	CHECK(ok("rule", "from 192.0.2.0/24"));
+	CHECK(ok("rule", "vrrp from 192.0.2.5"));
+	CHECK(!ok("rule", "vrrp/tcp from 192.0.2.5"));
 	CHECK(!ok("rule", ""));
 	CHECK(!ok("rule", "\n\v8080/tcp"));
 	CHECK(!ok("rule", "80/tcp from 10.0.0.0/99"));

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Redis primary, a replica and three Sentinels (on both Redis servers and
+# an app server).  Redis answers only with the password, only to the
+# layout's servers (real packets from this machine, outside the layout,
+# get nothing), refuses the dangerous commands to the clients' user, and
+# no password shows in output, state, ps or a world-readable file.  A
+# writer on the app server INCRs a counter through the primary Sentinel
+# names while the primary's host is stopped hard (its init killed); the
+# replica is promoted, writes resume, and no write the replica had
+# confirmed (WAIT) is lost.  The time from the stop to the first write
+# after it is printed (not asserted).  up starts the old primary's host
+# again and it rejoins as a replica; status shows each node's role and lag
+# and each Sentinel's view; a second run changes nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-patroni.sh" # wait_for
+
+t_project <<'YML'
+project: rds
+secrets:
+  redis_pw: env:PV_TEST_REDIS_PW
+  redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW
+vars:
+  redis_password: redis_pw
+  redis_admin_password: redis_admin_pw
+  redis_usage: queue
+layouts:
+  kv:
+    servers:
+      r1: { roles: [base, ufw, redis, redis-sentinel] }
+      r2: { roles: [base, ufw, redis-replica, redis-sentinel] }
+      app1: { roles: [base, ufw, redis-sentinel] }
+YML
+t_uses kv
+# the clients' password holds what Redis's files must quote: " \ and a space
+export PV_TEST_REDIS_PW="app\"pw\\ x-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+pvj up kv >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "up kv failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
+pass "up kv converges a Redis primary, a replica and three Sentinels"
+addr() { jq -r ".environments.default.layouts.kv.hosts.$1.address" "$WORK/.provision/state.json"; }
+a_r1=$(addr r1) a_r2=$(addr r2) a_app=$(addr app1)
+
+# The test's own commands read the passwords from files of mode 0600 on
+# the hosts, never from a command line.
+for h in r1 r2 app1; do
+	printf '%s' "$PV_TEST_REDIS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
+		"sudo -n sh -c 'umask 077 && cat >/root/.redis-app'" || bail "cannot give $h the password"
+	printf '%s' "$PV_TEST_REDIS_ADMIN_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
+		"sudo -n sh -c 'umask 077 && cat >/root/.redis-admin'" || bail "cannot give $h the password"
+done
+app_cli='REDISCLI_AUTH=$(cat /root/.redis-app) redis-cli --no-auth-warning'
+adm_cli='REDISCLI_AUTH=$(cat /root/.redis-admin) redis-cli --no-auth-warning --user admin'
+info() { on_host "$1" "$adm_cli -h 127.0.0.1 info replication" | tr -d '\r'; }
+field() { info "$1" | sed -n "s/^$2://p"; }
+sentinel() { on_host "$1" "$app_cli -h 127.0.0.1 -p 26379 $2" | tr -d '\r'; }
+
+r2_online() { info r1 | grep -q "^slave0:ip=$a_r2,.*state=online"; }
+check "r1 is the primary with r2 streaming from it" wait_for 60 r2_online
+check "r2 is a replica of r1" test "$(field r2 master_host)" = "$a_r1"
+sentinels_agree() {
+	local h
+	for h in r1 r2 app1; do
+		[ "$(sentinel "$h" 'sentinel get-master-addr-by-name main' | head -n 1)" = "$a_r1" ] || return 1
+		sentinel "$h" 'sentinel ckquorum main' | grep -q '^OK 3 usable Sentinels' || return 1
+	done
+}
+check "the three Sentinels name r1 and see each other (quorum 2 reachable)" wait_for 60 sentinels_agree
+
+# the settings, as Redis itself reports them
+cfg() { on_host r1 "$adm_cli -h 127.0.0.1 config get $1" | tr -d '\r' | sed -n 2p; }
+check "AOF every second and snapshots" \
+	test "$(cfg appendonly) $(cfg appendfsync) $(cfg save)" = "yes everysec 3600 1 300 100 60 10000"
+check "a queue never evicts (maxmemory-policy $(cfg maxmemory-policy))" test "$(cfg maxmemory-policy)" = noeviction
+listens() { on_host r1 "ss -Hltn 'sport = :6379'" | awk '{ print $4 }' | sort | tr '\n' ' '; }
+check "Redis listens on the private address and localhost only ($(listens))" \
+	test "$(listens)" = "$(printf '%s\n' 127.0.0.1:6379 "$a_r1:6379" | sort | tr '\n' ' ')"
+
+# who may do what
+app_says() { on_host app1 "$app_cli -h $a_r1 $1" 2>&1 | tr -d '\r'; }
+check "a client without the password is refused (NOAUTH)" \
+	sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- redis-cli -h $a_r1 ping 2>&1 | grep -q NOAUTH"
+check "with the password the app server writes" test "$(app_says 'set hello world')" = OK
+noperm() { app_says "$1" | grep -q NOPERM; }
+check "the clients' user may not FLUSHALL" noperm flushall
+check "nor CONFIG SET" noperm 'config set maxmemory 1'
+check "nor REPLICAOF" noperm 'replicaof 127.0.0.1 1'
+check "the admin user may (CONFIG GET)" test "$(cfg appendonly)" = yes
+check "the key survived" test "$(app_says 'get hello')" = world
+# real packets from this machine, which is on the bridge but not in the layout
+reach() { timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+check "this machine (outside the layout) cannot reach Redis on r1" eval "! reach $a_r1 6379"
+check "nor r2's Sentinel" eval "! reach $a_r2 26379"
+check "the app server reaches both" on_host app1 "timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r1/6379' && timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r2/26379'"
+
+# no password anywhere it does not belong
+secret_in() { grep -rqF -e "$PV_TEST_REDIS_PW" -e "$PV_TEST_REDIS_ADMIN_PW" "$@"; }
+check "no password in the run's output or the state" eval "! secret_in '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision/state.json'"
+for h in r1 r2 app1; do
+	check "no password in $h's process list" on_host "$h" "ps -eo args >/root/ps.txt; ! grep -qF -f /root/.redis-app /root/ps.txt && ! grep -qF -f /root/.redis-admin /root/ps.txt"
+	check "no world-readable file under /etc/redis on $h" test -z "$(on_host "$h" 'find /etc/redis -type f -perm /o+r')"
+done
+check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root/.redis-app /etc/redis/users.acl && ! grep -qF -f /root/.redis-admin /etc/redis/users.acl"
+
+pvj up kv >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
+check "second run: 0 changed ($(json_resources "$WORK/up2.json" changed | tr '\n' ' '))" \
+	test "$(json_total "$WORK/up2.json" changed)" = 0
+
+# The writer: ask a Sentinel for the primary, INCR there, then WAIT for the
+# replica; one line per attempt: start end ok VALUE REPLICAS PRIMARY | fail.
+start_loop app1 writer <<SH || bail "cannot start the writer"
+REDISCLI_AUTH=\$(cat /root/.redis-app)
+export REDISCLI_AUTH
+primary() {
+	for s in $a_r1 $a_r2 $a_app; do
+		a=\$(timeout 1 redis-cli --no-auth-warning -h \$s -p 26379 sentinel get-master-addr-by-name main 2>/dev/null | head -n 1 | tr -d '\r')
+		case \$a in '' | *[!0-9.]*) continue ;; esac
+		echo "\$a"
+		return 0
+	done
+}
+while [ ! -e /root/writer.stop ]; do
+	start=\$(date +%s.%N)
+	m=\$(primary)
+	out=\$(printf 'INCR ticks\nWAIT 1 200\n' | timeout 2 redis-cli --no-auth-warning -h "\${m:-none}" 2>/dev/null | tr -d '\r' | tr '\n' ' ')
+	set -- \$out
+	case \${1:-x} in
+	*[!0-9]*) echo "\$start \$(date +%s.%N) fail" ;;
+	*) echo "\$start \$(date +%s.%N) ok \$1 \${2:-0} \$m" ;;
+	esac >>/root/writer.log
+	sleep 0.05
+done
+SH
+loop_oks app1 writer 20 || bail "the writer does not write: $(on_host app1 'tail -n 3 /root/writer.log')"
+pass "the writer INCRs through the primary Sentinel names"
+
+t0=$(date +%s.%N)
+check "the primary r1's host is stopped hard" stop_hard kv r1
+
+promoted() { [ "$(field r2 role)" = master ]; }
+check "the replica r2 is promoted" wait_for 60 promoted
+resumed=$(first_ok_after app1 /root/writer.log "$t0")
+check "writes resume through the primary Sentinel names" test -n "$resumed"
+failover_s=$(awk "BEGIN { printf \"%.1f\", ${resumed:-$t0} - $t0 }")
+echo "# failover: the first write after the stop succeeded ${failover_s} s after r1's host stopped"
+pass "failover time measured: ${failover_s} s from the stop to the first write"
+stop_loop app1 writer
+sleep 1
+# the highest value r1 wrote that the replica confirmed (WAIT), and the
+# first value r2 wrote: a confirmed write lost would make r2 count it again
+confirmed=$(on_host app1 "awk '\$3 == \"ok\" && \$5 >= 1 && \$6 == \"$a_r1\" && \$4 > v { v = \$4 } END { print v }' /root/writer.log")
+first_after=$(on_host app1 "awk '\$3 == \"ok\" && \$6 == \"$a_r2\" { print \$4; exit }' /root/writer.log")
+check "no write the replica confirmed is lost (confirmed up to $confirmed, r2's first $first_after)" \
+	test "${first_after:-0}" -gt "${confirmed:-0}" -a "${confirmed:-0}" -gt 0
+check "every write after the failover went to r2" \
+	test "$(on_host app1 "awk -v t=${resumed:-$t0} '\$1 > t && \$3 == \"ok\" { print \$6 }' /root/writer.log | sort -u")" = "$a_r2"
+
+pvj up kv >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "up after the stop failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
+rejoined() { [ "$(field r1 role)" = slave ] && [ "$(field r1 master_host)" = "$a_r2" ] && [ "$(field r1 master_link_status)" = up ]; }
+check "the old primary r1 rejoins as a replica of r2" wait_for 60 rejoined
+same_count() { [ "$(on_host r1 "$adm_cli -h 127.0.0.1 get ticks" | tr -d '\r')" = "$(on_host r2 "$adm_cli -h 127.0.0.1 get ticks" | tr -d '\r')" ]; }
+check "r1 holds r2's data" wait_for 30 same_count
+sentinels_follow() {
+	local h
+	for h in r1 r2 app1; do
+		[ "$(sentinel "$h" 'sentinel get-master-addr-by-name main' | head -n 1)" = "$a_r2" ] || return 1
+	done
+}
+check "the three Sentinels name r2" wait_for 60 sentinels_follow
+pv status kv >"$WORK/status" 2>&1
+sed 's/^/  /' "$WORK/status"
+check "status: r2 is the primary, r1 online behind it" grep -q "^ *replica $a_r1: online, [0-9]* bytes behind" "$WORK/status"
+check "status: r1 is a replica of r2, link up" grep -q "^ *replica of $a_r2, link up" "$WORK/status"
+check "status: each of the three Sentinels names r2, with the replica and the two others" \
+	test "$(grep -c "^ *primary $a_r2:6379 (master), 1 replica(s), 2 other Sentinel(s), quorum 2$" "$WORK/status")" = 3
+check "no password in status' output" eval "! secret_in '$WORK/status'"
+check "no password in the files Redis and Sentinel rewrote, for others to read" \
+	test -z "$(on_host r2 'find /etc/redis -type f -perm /o+r')"
+
+# Redis and Sentinel rewrote their files: one run tidies them, the next changes nothing
+pvj up kv >"$WORK/up4.json" 2>"$WORK/up4.err" || fail "up after the rejoin failed: $(json_errors "$WORK/up4.json" "$WORK/up4.err")"
+pvj up kv >"$WORK/up5.json" 2>"$WORK/up5.err" || fail "last up failed: $(json_errors "$WORK/up5.json" "$WORK/up5.err")"
+check "a run after that: 0 changed ($(json_resources "$WORK/up5.json" changed | tr '\n' ' '))" \
+	test "$(json_total "$WORK/up5.json" changed)" = 0
+check "r2 is still the primary" promoted
+# Sentinel keeps its own file: a changed timing reaches it at run time
+sed -i 's/^  redis_usage: queue$/  redis_usage: queue\n  redis_sentinel_down_after_ms: 3000/' "$WORK/inventory.yml"
+pvj up kv >"$WORK/up6.json" 2>"$WORK/up6.err" || fail "up with a new down-after failed: $(json_errors "$WORK/up6.json" "$WORK/up6.err")"
+down_after() {
+	local h
+	for h in r1 r2 app1; do
+		sentinel "$h" 'sentinel master main' | grep -A1 -x down-after-milliseconds | tail -n 1
+	done | tr '\n' ' '
+}
+check "a changed down-after reaches the three running Sentinels ($(down_after))" test "$(down_after)" = "3000 3000 3000 "
+changed6=$(json_resources "$WORK/up6.json" changed | sort -u | tr '\n' ';')
+check "and only that changed, on each Sentinel: its settings and its seed file ($changed6)" \
+	test "$changed6 $(json_total "$WORK/up6.json" changed)" = "command # Sentinel's timing and quorum;file /etc/redis/sentinel-seed.conf; 6"
+check "no password in any run's output or the state" eval "! secret_in '$WORK'/up*.json '$WORK'/up*.err '$WORK/.provision/state.json'"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# kamal-config on a layout with Redis: the app's environment names the
+# Sentinels (private addresses) and the primary's name, or the primary
+# itself when there is no Sentinel, and the password only by its
+# environment variable.  A static layout: no host is needed.
+. "$(dirname "$0")/lib.sh"
+
+t_project <<'YML'
+project: shop
+secrets: { redis_pw: env:PV_TEST_REDIS_PW, redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW }
+vars: { redis_password: redis_pw, redis_admin_password: redis_admin_pw }
+layouts:
+  metal:
+    provider: static
+    servers:
+      web1:
+        roles: [base, docker, ufw, proxy, redis-sentinel]
+        address: 192.0.2.31
+        private_address: 10.0.0.31
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+      r1:
+        roles: [base, ufw, redis, redis-sentinel]
+        address: 192.0.2.32
+        private_address: 10.0.0.32
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+      r2:
+        roles: [base, ufw, redis-replica, redis-sentinel]
+        address: 192.0.2.33
+        private_address: 10.0.0.33
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { redis_sentinel_port: 26380 }
+  single:
+    provider: static
+    servers:
+      web1:
+        roles: [base, docker, ufw, proxy]
+        address: 192.0.2.41
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+      r1:
+        roles: [base, ufw, redis]
+        address: 192.0.2.42
+        private_address: 10.0.0.42
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { redis_port: 6380 }
+YML
+export PV_TEST_REDIS_PW="app-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+out=$(pv kamal-config metal -o "$WORK/metal.yml" 2>&1)
+check "kamal-config on a layout with Sentinels succeeds ($out)" test -s "$WORK/metal.yml"
+check "the app gets the three Sentinels by their private addresses and ports" \
+	grep -qx '    REDIS_SENTINELS: "10.0.0.31:26379,10.0.0.32:26379,10.0.0.33:26380"' "$WORK/metal.yml"
+check "and the primary's name" grep -qx '    REDIS_SENTINEL_NAME: "main"' "$WORK/metal.yml"
+check "and the password as a secret's name" \
+	sh -c "sed -n '/^env:/,\$p' '$WORK/metal.yml' | grep -qx '    - REDIS_PASSWORD'"
+check "no password in the file" eval "! grep -qF -e '$PV_TEST_REDIS_PW' -e '$PV_TEST_REDIS_ADMIN_PW' '$WORK/metal.yml'"
+
+out=$(pv kamal-config single -o "$WORK/single.yml" 2>&1)
+check "kamal-config on a layout with one Redis succeeds ($out)" test -s "$WORK/single.yml"
+check "the app gets the primary's URL" grep -qx '    REDIS_URL: "redis://10.0.0.42:6380/0"' "$WORK/single.yml"
+check "and no Sentinels" eval "! grep -q REDIS_SENTINELS '$WORK/single.yml'"
