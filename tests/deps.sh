@@ -19,6 +19,8 @@ packages=(
 	python3-yaml python3-jsonschema
 	# backup tests: a test CA (and npm, below, for the S3-compatible store s3rver)
 	openssl
+	# the package test (t0852): Debian's package checker, and zsh for the completion
+	lintian zsh
 )
 
 missing=()
