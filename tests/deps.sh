@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-	# build
-	gcc make pkg-config clang-format
+	# build (dpkg-dev: make deb's hardening flags)
+	gcc make pkg-config clang-format dpkg-dev
 	# make fuzz: libFuzzer and the sanitizers come with clang
 	clang
 	libssh2-1-dev libyaml-dev libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
