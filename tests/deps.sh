@@ -4,8 +4,8 @@
 set -euo pipefail
 
 packages=(
-	# build
-	gcc make pkg-config clang-format
+	# build (dpkg-dev: make deb's hardening flags)
+	gcc make pkg-config clang-format dpkg-dev
 	# make fuzz: libFuzzer and the sanitizers come with clang
 	clang
 	libssh2-1-dev libyaml-dev libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
@@ -19,6 +19,8 @@ packages=(
 	python3-yaml python3-jsonschema
 	# backup tests: a test CA (and npm, below, for the S3-compatible store s3rver)
 	openssl
+	# the package test (t0852): Debian's package checker, and zsh for the completion
+	lintian zsh
 )
 
 missing=()

@@ -244,7 +244,7 @@ static bool status_host(struct session *s, const struct inv_layout *l, struct ho
 		struct buf bk = BUF_INIT;
 		bool bad = false;
 		json_t *bj = json_object();
-		if (backup_status(r, h, "", &bk, &bad, &err) < 0) {
+		if (backup_status(r, h, "", &bk, &bad, bj, &err) < 0) {
 			json_object_set_new(bj, "error", json_string(err.msg));
 			bad = true;
 		}

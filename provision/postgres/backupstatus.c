@@ -76,7 +76,7 @@ static void none_yet(struct buf *out, const char *indent, const struct schedule 
 
 /* The newest backup of pgBackRest's info JSON, and the stanza's status. */
 static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
-                       const struct schedule *sc, bool *bad)
+                       const struct schedule *sc, bool *bad, json_t *facts)
 {
 	json_error_t je;
 	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
@@ -114,17 +114,28 @@ static void info_lines(struct buf *out, const char *indent, const char *json, lo
 	} else {
 		json_t *ts = json_object_get(newest, "timestamp");
 		long long stop = json_integer_value(json_object_get(ts, "stop"));
+		if (facts)
+			json_object_set_new(
+			    facts, "last_backup",
+			    json_pack("{s:s?, s:s?, s:I}", "label",
+			              json_string_value(json_object_get(newest, "label")), "type",
+			              json_string_value(json_object_get(newest, "type")),
+			              "age_seconds",
+			              (json_int_t)(now - stop > 0 ? now - stop : 0)));
 		buf_addf(out, "%slast good backup: %s (%s), ", indent,
 		         json_string_value(json_object_get(newest, "label")),
 		         json_string_value(json_object_get(newest, "type")));
 		age(out, now - stop);
 		buf_addf(out, " ago; %zu in the repository\n", json_array_size(backups));
 	}
+	if (facts)
+		json_object_set_new(facts, "backups",
+		                    json_integer((json_int_t)json_array_size(backups)));
 	json_decref(root);
 }
 
 int backup_status(struct remote *r, const struct host *h, const char *indent, struct buf *out,
-                  bool *bad, struct pv_error *err)
+                  bool *bad, json_t *facts, struct pv_error *err)
 {
 	static const char script[] = HELPER " status\n";
 	struct buf o;
@@ -135,12 +146,28 @@ int backup_status(struct remote *r, const struct host *h, const char *indent, st
 		buf_release(&o);
 		return -1;
 	}
-	backup_status_format(o.s ? o.s : "", st, indent, out, bad);
+	backup_status_parse(o.s ? o.s : "", st, indent, out, bad, facts);
 	buf_release(&o);
 	return 0;
 }
 
 void backup_status_format(const char *text, int st, const char *indent, struct buf *out, bool *bad)
+{
+	backup_status_parse(text, st, indent, out, bad, NULL);
+}
+
+/* facts[key] as an object, made on first use (facts NULL: NULL). */
+static json_t *fact_obj(json_t *facts, const char *key)
+{
+	json_t *o = facts ? json_object_get(facts, key) : NULL;
+
+	if (facts && !o)
+		json_object_set_new(facts, key, o = json_object());
+	return o;
+}
+
+void backup_status_parse(const char *text, int st, const char *indent, struct buf *out, bool *bad,
+                         json_t *facts)
 {
 	char *copy = xstrdup(text), *save = NULL;
 	long long now = 0;
@@ -169,6 +196,10 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 				sc.running = true;
 			if (failed || (off && !scratch))
 				*bad = true;
+			if (facts)
+				json_object_set_new(
+				    fact_obj(facts, "timers"), a,
+				    json_pack("{s:s, s:s}", "service", b, "timer", c));
 			buf_addf(
 			    out, "%sbackup timer %s: %s%s%s\n", indent, a,
 			    failed ? "FAILED (the last run failed; journalctl -u provision-backup@"
@@ -186,12 +217,15 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 			if (last > sc.last)
 				sc.last = last;
 			sc.known = sc.known || next || last;
-		} else if (!strcmp(line, "S standby")) {
-			buf_addf(out, "%sbackups: a standby; the primary backs up\n", indent);
-		} else if (!strcmp(line, "S scratch")) {
-			buf_addf(out, "%sbackups: a scratch server for restore drills\n", indent);
+		} else if (!strcmp(line, "S standby") || !strcmp(line, "S scratch")) {
+			bool standby = line[2] == 's' && line[3] == 't';
+			buf_addf(out, "%sbackups: %s\n", indent,
+			         standby ? "a standby; the primary backs up"
+			                 : "a scratch server for restore drills");
+			if (facts)
+				json_object_set_new(facts, "server", json_string(line + 2));
 		} else if (!strncmp(line, "J ", 2)) {
-			info_lines(out, indent, line + 2, now, &sc, bad);
+			info_lines(out, indent, line + 2, now, &sc, bad, facts);
 		} else if (!strncmp(line, "E ", 2)) {
 			buf_addf(out, "%sbackups: FAILED: the repository cannot be read: %s\n",
 			         indent, line + 2);
@@ -199,6 +233,18 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 		} else if (!strncmp(line, "A ", 2) &&
 		           sscanf(line + 2, "%lld %63s %lld %lld %63s %lld", &n1, a, &t1, &n2, d,
 		                  &t2) == 6) {
+			json_t *w = fact_obj(facts, "wal_archive");
+			json_object_set_new(w, "archived", json_integer(n1));
+			if (n1) {
+				json_object_set_new(w, "last_segment", json_string(a));
+				json_object_set_new(w, "age_seconds", json_integer(now - t1));
+			}
+			json_object_set_new(w, "failures",
+			                    json_integer(n2 > 0 && t2 >= t1 ? n2 : 0));
+			if (n2 > 0 && t2 >= t1) {
+				json_object_set_new(w, "failing_since_segment", json_string(d));
+				json_object_set_new(w, "failing_seconds", json_integer(now - t2));
+			}
 			if (n1 == 0)
 				buf_addf(out, "%sWAL archive: nothing archived yet", indent);
 			else {
@@ -242,6 +288,9 @@ void backup_status_format(const char *text, int st, const char *indent, struct b
 		} else if (!strncmp(line, "R ", 2)) {
 			buf_addf(out, "%sWAL archive lag: %s segment(s) waiting\n", indent,
 			         line + 2);
+			if (facts)
+				json_object_set_new(facts, "waiting_segments",
+				                    json_integer(strtoll(line + 2, NULL, 10)));
 		}
 	}
 	free(copy);

@@ -176,6 +176,19 @@ check "the snippet gives outsiders no rule for gw1" \
 run gwun pv unshare gw1
 check "unshare gw1" test "$rc" = 0
 
+# --json: share, unshare and share --acl as events the schema accepts
+run sharej pvj share app1 --with dave@example.com
+check "share --json: a shared event (got $rc)" test "$(jq -r 'select(.event == "shared") | .email' "$WORK/sharej.out")" = dave@example.com
+run unsharej pvj unshare app1 --with dave@example.com
+check "unshare --json: a revoked event for that invite (got $rc)" \
+	test "$(jq -r 'select(.event == "revoked") | .host + " " + .email' "$WORK/unsharej.out")" = "app1 dave@example.com"
+run aclj pvj share --acl
+run aclp pv share --acl
+check "share --acl --json: one acl event, not applied, with the snippet the plain run prints" \
+	test "$(jq -cS 'select(.event == "acl") | [.applied, .policy]' "$WORK/aclj.out")" = "$(sed '/^\/\//d' "$WORK/aclp.out" | jq -cS '[false, .]')"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/{sharej,unsharej,aclj,listj}.out 2>&1)
+check "every line of them validates against the schema${bad:+: $bad}" test -z "$bad"
+
 # the token from an inventory secret instead of the environment
 printf '%s\n' "$TOKEN" >"$WORK/ts-token"
 chmod 600 "$WORK/ts-token"

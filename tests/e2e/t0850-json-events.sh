@@ -72,6 +72,9 @@ check "backup list --json: the full backup with its label and size" \
 jrun status2 status db
 check "status --json after a backup: backups ok, naming the last good one" \
 	test "$(jqr status2 'select(.host == "db1") | .backups | [.ok, ([.lines[] | select(test("^last good backup: "))] | length)]')" = '[true,1]'
+label=$(jqr list 'select(.event == "backups") | .backups[-1].label')
+check "status --json: the facts behind it, the last backup ($label), its age, the timers, the WAL archive" \
+	test "$(jqr status2 'select(.host == "db1") | .backups | [.last_backup.label == "'"$label"'", .last_backup.type, (.last_backup.age_seconds >= 0), .backups, .timers.full.timer, .timers.diff.timer, (.wal_archive.failures | type)]')" = '[true,"full",true,1,"active","active","number"]'
 
 # break something: caddy and the standby's PostgreSQL stopped on db2
 on_host db2 "systemctl stop caddy postgresql@15-main" >/dev/null 2>&1

@@ -5,6 +5,7 @@
  */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -42,6 +43,35 @@ static void test_good(void)
 	CHECK_HAS(out.s, "WAL archive: last segment 000000010000000000000009 archived 30 s ago\n");
 	CHECK_HAS(out.s, "WAL archive lag: 0 segment(s) waiting\n");
 	CHECK(!strstr(out.s, "FAILED"));
+	buf_release(&out);
+}
+
+/* The facts behind the lines, for --json: the same run as test_good. */
+static void test_facts(void)
+{
+	struct buf out;
+	bool bad = true;
+	char text[4096];
+	json_t *f = json_object();
+
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\nU diff failed active\n%s"
+	         "A 120 000000010000000000000009 1767319200 3 00000001000000000000000A "
+	         "1767319210\nR 2\n",
+	         good_info);
+	buf_init(&out, 4096);
+	backup_status_parse(text, 0, "", &out, &bad, f);
+	CHECK(bad);
+	char *s = json_dumps(f, JSON_COMPACT | JSON_SORT_KEYS);
+	CHECK_STR(s, "{\"backups\":2,\"last_backup\":{\"age_seconds\":3600,\"label\":"
+	             "\"20260101-010000F_20260102-010000D\",\"type\":\"diff\"},\"timers\":{"
+	             "\"diff\":{\"service\":\"failed\",\"timer\":\"active\"},\"full\":{"
+	             "\"service\":\"inactive\",\"timer\":\"active\"}},\"waiting_segments\":2,"
+	             "\"wal_archive\":{\"age_seconds\":30,\"archived\":120,\"failing_seconds\":20,"
+	             "\"failing_since_segment\":\"00000001000000000000000A\",\"failures\":3,"
+	             "\"last_segment\":\"000000010000000000000009\"}}");
+	free(s);
+	json_decref(f);
 	buf_release(&out);
 }
 
@@ -231,6 +261,7 @@ static void test_from_standby(void)
 int main(void)
 {
 	RUN(test_good);
+	RUN(test_facts);
 	RUN(test_failed_timer);
 	RUN(test_scratch_timers_off);
 	RUN(test_store_broken);
