@@ -47,6 +47,12 @@ struct host_plan {
 	bool frozen;
 	struct health_check *health; /* of every role of the server */
 	size_t n_health;
+	/* the roles' 'metrics': seq of {job, port, path} and {job, probe}; owned */
+	struct node *scrape;
+	char **role_names; /* every role of the server, in order */
+	size_t n_role_names;
+	/* a run's result goes to the file the variable converge_metrics_file names */
+	bool record_run;
 };
 
 /*
@@ -74,6 +80,8 @@ struct render_input {
 	size_t n_only_roles;
 	/* resolved once by the caller (borrowed); NULL: resolved for this render */
 	const struct secrets *secrets;
+	/* only the variables and the roles' 'metrics' (host_plan.scrape), no resources */
+	bool metrics_only;
 };
 
 /*

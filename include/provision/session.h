@@ -48,6 +48,9 @@ struct session {
 	const struct inv_layout *ports_of;
 	char ***ports;
 	size_t *n_ports;
+	/* and each server's 'metrics' (seq), the layout's alert rules (seq) */
+	struct node **scrape;
+	struct node *alerts;
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
 };

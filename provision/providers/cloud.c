@@ -132,7 +132,8 @@ static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const 
 		memcpy(proto, end + 1, 3);
 		end += 4;
 	}
-	bool priv = !strcmp(end, " private");
+	/* a cloud firewall has no rule per server: "monitoring" is the private network */
+	bool priv = !strcmp(end, " private") || !strcmp(end, " monitoring");
 	if (*end && !priv)
 		return n;
 	return add_port(out, n, max, (int)a, (int)b, proto, priv);
