@@ -9,10 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "provision/backup.h"
 #include "provision/pgstatus.h"
 #include "provision/remote.h"
 #include "provision/session.h"
+#include "provision/shquote.h"
 
 /* Print the "@@K idx ok|failed why" lines of a health run; false when one failed. */
 static bool print_health(const struct host_plan *hp, const char *out)
@@ -48,6 +51,59 @@ static bool print_health(const struct host_plan *hp, const char *out)
 	}
 	free(seen);
 	return all;
+}
+
+/*
+ * On a server with role monitoring: the alerts Prometheus has firing, one
+ * line each, asked over the open connection (Prometheus listens on the
+ * private address only).  False when it could not be asked.
+ */
+static bool print_alerts(struct remote *r, const struct host_plan *hp)
+{
+	const struct node *port = scope_get(&hp->scope, "prometheus_port");
+	const struct node *addr = scope_get(&hp->scope, "private_address");
+	struct pv_error err = {{0}};
+	struct buf cmd = BUF_INIT, o;
+	json_t *doc = NULL, *alerts;
+	size_t firing = 0;
+	int st = -1;
+	bool ok = false;
+
+	if (!port || !addr || port->kind != NODE_SCALAR || addr->kind != NODE_SCALAR)
+		return true;
+	buf_init(&o, 1 << 20);
+	buf_adds(&cmd, "curl -sf -m 5 ");
+	char *url = xasprintf("http://%s:%s/api/v1/alerts", addr->scalar, port->scalar);
+	sh_quote_buf(&cmd, url);
+	free(url);
+	if (remote_exec(r, cmd.s, NULL, 0, &o, NULL, &st, &err) < 0 || st != 0 ||
+	    !(doc = json_loads(o.s, 0, NULL)) ||
+	    !json_is_array(alerts = json_object_get(json_object_get(doc, "data"), "alerts"))) {
+		printf("    alerts: FAILED: Prometheus did not answer%s%s\n",
+		       err.msg[0] ? ": " : "", err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(alerts); i++) {
+		json_t *a = json_array_get(alerts, i), *lb = json_object_get(a, "labels");
+		const char *state = json_string_value(json_object_get(a, "state"));
+		const char *name = json_string_value(json_object_get(lb, "alertname"));
+		const char *inst = json_string_value(json_object_get(lb, "instance"));
+		const char *sev = json_string_value(json_object_get(lb, "severity"));
+		const char *since = json_string_value(json_object_get(a, "activeAt"));
+		if (!state || strcmp(state, "firing") || !name)
+			continue;
+		firing++;
+		printf("    alert      %-20s %-24s %-9s since %s\n", name, inst ? inst : "-",
+		       sev ? sev : "-", since ? since : "?");
+	}
+	if (!firing)
+		printf("    alerts:    none firing\n");
+	ok = true;
+out:
+	json_decref(doc);
+	buf_release(&cmd);
+	buf_release(&o);
+	return ok;
 }
 
 static int status_layout(struct session *s, const struct inv_layout *l)
@@ -124,6 +180,8 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 				}
 				buf_release(&sh);
 			}
+			if (plans[i].host && !print_alerts(r, &plans[i]))
+				rc = PV_EXIT_FAIL;
 			const struct inv_server *srv = layout_server(l, hosts[i].name);
 			struct buf pg = BUF_INIT;
 			if (srv && pg_server_has_db(srv)) {
@@ -187,7 +245,8 @@ static int cmd_status(struct session *s, int argc, char **argv)
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "status [LAYOUT]",
-    .summary = "show each host: running, SSH, health checks, PostgreSQL replication",
+    .summary = "show each host: running, SSH, health checks, firing alerts, PostgreSQL "
+               "replication",
     .help = "",
     .exec = cmd_status,
 };
