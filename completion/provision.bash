@@ -57,7 +57,7 @@ _provision()
 		return
 	fi
 	case $cmd in
-	plan | up | apply | status | destroy | kamal-config | switchover | validate)
+	plan | up | apply | status | destroy | kamal-config | switchover | validate | ui)
 		if [[ $cur == -* ]]; then
 			COMPREPLY=($(compgen -W "--hosts --roles --check --diff --jobs --frozen --only --detailed-exitcode --yes --force --to" -- "$cur"))
 		else

@@ -54,6 +54,20 @@ has-slot)
 SELECT 1 FROM pg_replication_slots WHERE slot_name = :'slot';
 SQL
 	;;
+monitor-role)
+	# the postgres exporter's login: reads statistics (pg_monitor), nothing else
+	q <<'SQL'
+\getenv name PV_NAME
+\getenv pw PV_PW
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
+SELECT format('CREATE ROLE %I', :'name')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'name') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD %L',
+       :'name', :'pw') \gexec
+SELECT format('GRANT pg_monitor TO %I', :'name') \gexec
+SQL
+	;;
 *)
 	echo "postgres-sql.sh: unknown action '$1'" >&2
 	exit 2

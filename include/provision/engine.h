@@ -51,6 +51,12 @@ struct host_plan {
 	/* seconds after which the host itself undoes an unconfirmed change to a
 	 * verify_login resource (the login guard) */
 	int login_guard_s;
+	/* the roles' 'metrics': seq of {job, port, path} and {job, probe}; owned */
+	struct node *scrape;
+	char **role_names; /* every role of the server, in order */
+	size_t n_role_names;
+	/* a run's result goes to the file the variable converge_metrics_file names */
+	bool record_run;
 };
 
 /*
@@ -78,6 +84,8 @@ struct render_input {
 	size_t n_only_roles;
 	/* resolved once by the caller (borrowed); NULL: resolved for this render */
 	const struct secrets *secrets;
+	/* only the variables and the roles' 'metrics' (host_plan.scrape), no resources */
+	bool metrics_only;
 };
 
 /*

@@ -21,6 +21,20 @@
  *     - http: "http://127.0.0.1:2019/config/"  # this URL answers with status
  *       status: 200                         # (default 200); curl on the host
  *       when: "proxy_flavour == caddy"      # optional, as on resources
+ *   metrics:                  # what the monitoring server scrapes or probes on this server
+ *     - job: node                           # Prometheus job name
+ *       port: "{{ node_exporter_port }}"    # scraped at the private address (path: /metrics)
+ *       when: monitoring_enabled            # optional, as on resources
+ *     - job: site
+ *       probe: "https://{{ host }}/"        # blackbox probes these URLs (one or more, blank
+ *                                           # separated)
+ *   alerts:                   # Prometheus alert rules the monitoring server loads when a
+ *     - alert: HostDown       # server of the layout has this role
+ *       expr: up{job="node"} == 0
+ *       for: 1m                             # optional
+ *       severity: critical                  # warning (default) or critical
+ *       summary: "{{ $labels.instance }} is down"   # Prometheus' template, written as is
+ *       runbook: what to look at first
  *
  * Roles are searched in <inventory dir>/roles then the installed roles dir.
  */
@@ -51,6 +65,8 @@ struct role {
 	const struct node *resources; /* seq or NULL */
 	const struct node *handlers; /* map or NULL */
 	const struct node *health; /* seq or NULL: checks 'provision status' runs */
+	const struct node *metrics; /* seq or NULL: scrape targets and probes */
+	const struct node *alerts; /* seq or NULL: alert rules */
 };
 
 struct role_entry; /* a loaded role, or the problems of its failed load */

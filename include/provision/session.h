@@ -48,6 +48,9 @@ struct session {
 	const struct inv_layout *ports_of;
 	char ***ports;
 	size_t *n_ports;
+	/* and each server's 'metrics' (seq), the layout's alert rules (seq) */
+	struct node **scrape;
+	struct node *alerts;
 	struct node **vars_nodes; /* variables the session made ('servers'), freed at release */
 	size_t n_vars_nodes, vars_alloc;
 };
@@ -63,7 +66,7 @@ struct cmd_entry {
 
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
-    cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry;
+    cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry, cmd_ui_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
 
 /* With --json, errors are "error" events on stdout instead (main sets it). */
@@ -114,6 +117,13 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
                      int jobs);
 void session_release(struct session *s);
+/*
+ * Replace this process by the system's ssh to h with the tool's key and
+ * known_hosts (the pinned host key): ssh options opts, then the remote
+ * command cmd.  Returns an exit code only when ssh cannot be run.
+ */
+int session_ssh_exec(struct session *s, const struct host *h, char *const *opts, size_t n_opts,
+                     char *const *cmd, size_t n_cmd);
 
 /* Split "a,b,c" into a list (allocations). */
 char **pv_split_list(const char *s, size_t *n);

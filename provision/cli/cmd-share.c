@@ -113,6 +113,9 @@ static int load_host(struct session *s, const struct inv_layout *l, const struct
 		} else if (!scope_get(&hp.scope, "share_ports")) {
 			for (size_t i = 0; i < hp.n_ports; i++) {
 				size_t alloc = h->n_ports;
+				/* "... private", "... monitoring", "on IFACE": not for outsiders */
+				if (strchr(hp.ports[i], ' '))
+					continue;
 				PV_GROW(h->ports, h->n_ports + 1, alloc);
 				h->ports[h->n_ports++] = xstrdup(hp.ports[i]);
 			}

@@ -84,17 +84,23 @@ static int cmd_ssh(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 
+	rc = session_ssh_exec(s, found, NULL, 0, argv + optind, (size_t)(argc - optind));
+	hosts_free(found, 1);
+	return rc;
+}
+
+int session_ssh_exec(struct session *s, const struct host *h, char *const *opts, size_t n_opts,
+                     char *const *cmd, size_t n_cmd)
+{
 	/* user and address come from the inventory or the state: never let one be read as an
 	 * option (the inventory's types refuse them already; this holds for the state too) */
-	if (found->user[0] == '-' || found->address[0] == '-' || !found->address[0]) {
-		pv_say_error("host '%s' has an invalid user or address", name);
-		hosts_free(found, 1);
+	if (h->user[0] == '-' || h->address[0] == '-' || !h->address[0]) {
+		pv_say_error("host '%s' has an invalid user or address", h->name);
 		return PV_EXIT_USAGE;
 	}
 	char *khopt = xasprintf("UserKnownHostsFile=%s", s->known_hosts);
-	char *port = xasprintf("%d", found->port);
-	size_t extra = (size_t)(argc - optind);
-	char **av = xcalloc(22 + extra, sizeof(*av));
+	char *port = xasprintf("%d", h->port);
+	char **av = xcalloc(22 + n_opts + n_cmd, sizeof(*av));
 	size_t k = 0;
 	av[k++] = "ssh";
 	av[k++] = "-i";
@@ -112,16 +118,21 @@ static int cmd_ssh(struct session *s, int argc, char **argv)
 	av[k++] = "-p";
 	av[k++] = port;
 	av[k++] = "-l";
-	av[k++] = found->user;
+	av[k++] = h->user;
+	for (size_t i = 0; i < n_opts; i++)
+		av[k++] = opts[i];
 	/* after '--' ssh reads no more options: the host and the command are taken as they are */
 	av[k++] = "--";
-	av[k++] = found->address;
-	for (int i = optind; i < argc; i++)
-		av[k++] = argv[i];
+	av[k++] = h->address;
+	for (size_t i = 0; i < n_cmd; i++)
+		av[k++] = cmd[i];
 	av[k] = NULL;
 	fflush(NULL);
 	execvp("ssh", av);
 	pv_say_error("cannot run 'ssh': %m");
+	free(av);
+	free(khopt);
+	free(port);
 	return PV_EXIT_FAIL;
 }
 

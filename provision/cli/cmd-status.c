@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "provision/backup.h"
 #include "provision/pgstatus.h"
 #include "provision/remote.h"
 #include "provision/session.h"
+#include "provision/shquote.h"
 
 /*
  * The "@@K idx ok|failed why" lines of a health run as {"role", "check",
@@ -136,6 +139,20 @@ static void host_text(json_t *ev, struct buf *b)
 		json_array_foreach(json_object_get(v, "report"), k, line)
 		    buf_addf(b, "      %s\n", json_string_value(line));
 	}
+	if ((v = json_object_get(ev, "alerts"))) {
+		json_t *a;
+		if (json_object_get(v, "error"))
+			buf_addf(b, "    alerts: FAILED: %s\n",
+			         json_string_value(json_object_get(v, "error")));
+		else if (!json_array_size(json_object_get(v, "firing")))
+			buf_adds(b, "    alerts:    none firing\n");
+		json_array_foreach(json_object_get(v, "firing"), i, a)
+		    buf_addf(b, "    alert      %-20s %-24s %-9s since %s\n",
+		             json_string_value(json_object_get(a, "alert")),
+		             json_string_value(json_object_get(a, "instance")),
+		             json_string_value(json_object_get(a, "severity")),
+		             json_string_value(json_object_get(a, "since")));
+	}
 	if (pg && json_object_get(pg, "error"))
 		buf_addf(b, "  %-16s postgres: FAILED: %s\n", name,
 		         json_string_value(json_object_get(pg, "error")));
@@ -178,6 +195,59 @@ static json_t *lines_json(const char *text)
 		p += l + (p[l] ? 1 : 0);
 	}
 	return arr;
+}
+
+/*
+ * On a server with role monitoring: the alerts Prometheus has firing, asked
+ * over the open connection (Prometheus listens on the private address only),
+ * as {"firing": [{alert, instance, severity, since}]} or {"error"}; NULL on
+ * other servers.
+ */
+static json_t *alerts_json(struct remote *r, const struct host_plan *hp)
+{
+	const struct node *port = scope_get(&hp->scope, "prometheus_port");
+	const struct node *addr = scope_get(&hp->scope, "private_address");
+	struct pv_error err = {{0}};
+	struct buf cmd = BUF_INIT, o;
+	json_t *doc = NULL, *alerts, *res;
+	int st = -1;
+
+	if (!port || !addr || port->kind != NODE_SCALAR || addr->kind != NODE_SCALAR)
+		return NULL;
+	buf_init(&o, 1 << 20);
+	buf_adds(&cmd, "curl -sf -m 5 ");
+	char *url = xasprintf("http://%s:%s/api/v1/alerts", addr->scalar, port->scalar);
+	sh_quote_buf(&cmd, url);
+	free(url);
+	if (remote_exec(r, cmd.s, NULL, 0, &o, NULL, &st, &err) < 0 || st != 0 ||
+	    !(doc = json_loads(o.s, 0, NULL)) ||
+	    !json_is_array(alerts = json_object_get(json_object_get(doc, "data"), "alerts"))) {
+		res =
+		    json_sprintf("Prometheus did not answer%s%s", err.msg[0] ? ": " : "", err.msg);
+		res = json_pack("{s:o}", "error", res);
+		goto out;
+	}
+	json_t *firing = json_array();
+	for (size_t i = 0; i < json_array_size(alerts); i++) {
+		json_t *a = json_array_get(alerts, i), *lb = json_object_get(a, "labels");
+		const char *state = json_string_value(json_object_get(a, "state"));
+		const char *name = json_string_value(json_object_get(lb, "alertname"));
+		const char *inst = json_string_value(json_object_get(lb, "instance"));
+		const char *sev = json_string_value(json_object_get(lb, "severity"));
+		const char *since = json_string_value(json_object_get(a, "activeAt"));
+		if (!state || strcmp(state, "firing") || !name)
+			continue;
+		json_array_append_new(firing,
+		                      json_pack("{s:s, s:s, s:s, s:s}", "alert", name, "instance",
+		                                inst ? inst : "-", "severity", sev ? sev : "-",
+		                                "since", since ? since : "?"));
+	}
+	res = json_pack("{s:o}", "firing", firing);
+out:
+	json_decref(doc);
+	buf_release(&cmd);
+	buf_release(&o);
+	return res;
 }
 
 /* One host: SSH, systemd, health checks, PostgreSQL, backups.  False when something failed. */
@@ -230,6 +300,11 @@ static bool status_host(struct session *s, const struct inv_layout *l, struct ho
 			json_object_set_new(ev, "health", hl);
 		}
 		buf_release(&sh);
+	}
+	json_t *al = hp->host ? alerts_json(r, hp) : NULL;
+	if (al) {
+		ok = ok && !json_object_get(al, "error");
+		json_object_set_new(ev, "alerts", al);
 	}
 	const struct inv_server *srv = layout_server(l, h->name);
 	if (srv && pg_server_has_db(srv)) {
@@ -343,7 +418,8 @@ static int cmd_status(struct session *s, int argc, char **argv)
 const struct cmd_entry cmd_status_entry = {
     .name = "status",
     .usage = "status [LAYOUT]",
-    .summary = "show each host: running, SSH, health checks, PostgreSQL replication",
+    .summary = "show each host: running, SSH, health checks, firing alerts, PostgreSQL "
+               "replication",
     .help = "",
     .exec = cmd_status,
 };

@@ -430,11 +430,27 @@ static struct node *servers_var(struct session *s, const struct inv_layout *l,
 			free(key);
 		}
 		node_map_set(e, "roles", roles);
+		/* what its roles serve to the monitoring server (session_check_layout) */
+		node_map_set(e, "metrics",
+		             s->ports_of == l && s->scrape && s->scrape[i]
+		                 ? node_clone(s->scrape[i])
+		                 : node_new_seq(&tool));
 		node_seq_append(list, e);
 	}
 	PV_GROW(s->vars_nodes, s->n_vars_nodes + 1, s->vars_alloc);
 	s->vars_nodes[s->n_vars_nodes++] = list;
 	return list;
+}
+
+/* No alert rules (before session_check_layout has read the layout's roles). */
+static struct node *empty_alerts(struct session *s)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct node *e = node_new_seq(&tool);
+
+	PV_GROW(s->vars_nodes, s->n_vars_nodes + 1, s->vars_alloc);
+	s->vars_nodes[s->n_vars_nodes++] = e;
+	return e;
 }
 
 /* Facts as a provider would give them, for checking templates before any host exists. */
@@ -476,15 +492,62 @@ static void fill_render_input(struct session *s, const struct inv_layout *l,
 	in->secrets = &s->secrets;
 }
 
+/*
+ * The alert rules of every role a server of the layout has, each role
+ * once, in the order met: {role, alert, expr, for, severity, summary,
+ * runbook} for the monitoring role's rule file.
+ */
+static void add_alerts(struct session *s, const struct host_plan *hp)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct diags d;
+
+	diags_init(&d);
+	for (size_t i = 0; i < hp->n_role_names; i++) {
+		bool seen = false;
+		for (size_t k = 0; k < s->alerts->n && !seen; k++)
+			seen = !strcmp(node_get(s->alerts->items[k], "role")->scalar,
+			               hp->role_names[i]);
+		struct role *r = seen ? NULL : role_get(&s->roles, hp->role_names[i], NULL, &d);
+		for (size_t k = 0; r && r->alerts && k < r->alerts->n; k++) {
+			struct node *a = node_clone(r->alerts->items[k]);
+			node_map_set(a, "role", node_new_scalar(r->name, &tool));
+			if (!node_get(a, "for"))
+				node_map_set(a, "for", node_new_scalar("0s", &tool));
+			if (!node_get(a, "severity"))
+				node_map_set(a, "severity", node_new_scalar("warning", &tool));
+			node_seq_append(s->alerts, a);
+		}
+	}
+	diags_release(&d);
+}
+
 static void free_ports(struct session *s)
 {
-	for (size_t i = 0; s->ports && i < s->ports_of->n_servers; i++)
+	for (size_t i = 0; s->ports && i < s->ports_of->n_servers; i++) {
 		pv_free_list(s->ports[i], s->n_ports[i]);
+		node_free(s->scrape[i]);
+	}
+	free(s->scrape);
+	node_free(s->alerts);
+	s->scrape = NULL;
+	s->alerts = NULL;
 	free(s->ports);
 	free(s->n_ports);
 	s->ports = NULL;
 	s->n_ports = NULL;
 	s->ports_of = NULL;
+}
+
+/* Empty tables of what each server of l opens and serves, and l's alert rules. */
+static void layout_tables(struct session *s, const struct inv_layout *l)
+{
+	free_ports(s);
+	s->ports_of = l;
+	s->ports = xcalloc(l->n_servers + 1, sizeof(*s->ports));
+	s->n_ports = xcalloc(l->n_servers + 1, sizeof(*s->n_ports));
+	s->scrape = xcalloc(l->n_servers + 1, sizeof(*s->scrape));
+	s->alerts = node_new_seq(&(struct pos){pv_intern("(provision)"), 0, 0});
 }
 
 int session_check_layout(struct session *s, const struct inv_layout *l)
@@ -496,10 +559,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 
 	if (!p)
 		return PV_EXIT_USAGE;
-	free_ports(s);
-	s->ports_of = l;
-	s->ports = xcalloc(l->n_servers + 1, sizeof(*s->ports));
-	s->n_ports = xcalloc(l->n_servers + 1, sizeof(*s->n_ports));
+	layout_tables(s, l);
 	diags_init(&d);
 	if (p->validate)
 		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
@@ -515,6 +575,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		if (i == 0)
 			peers = servers_var(s, l, NULL, 0, true);
 		scope_set(&facts, "servers", peers);
+		scope_set(&facts, "monitoring_alerts", empty_alerts(s));
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
@@ -522,6 +583,9 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		s->n_ports[i] = hp.n_ports;
 		hp.ports = NULL;
 		hp.n_ports = 0;
+		s->scrape[i] = hp.scrape; /* transferred */
+		hp.scrape = NULL;
+		add_alerts(s, &hp);
 		backup_check_plan(&hp, &d);
 		plan_release(&hp);
 		scope_release(&facts);
@@ -684,6 +748,45 @@ void session_provider_ctx(struct session *s, const struct inv_layout *l, struct 
 	}
 }
 
+/*
+ * Each host's 'metrics' rendered with its real facts (an address in a
+ * probe URL), for the variable 'servers' of this render.  Problems are
+ * left to the full render that follows.
+ */
+static void metrics_pass(struct session *s, const struct inv_layout *l, struct host *hosts,
+                         size_t n)
+{
+	bool fresh = s->ports_of != l;
+	struct diags d;
+
+	if (fresh) {
+		layout_tables(s, l);
+	}
+	diags_init(&d);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		struct render_input in;
+		struct host_plan hp;
+
+		while (k < l->n_servers && strcmp(l->servers[k].name, hosts[i].name))
+			k++;
+		if (k == l->n_servers)
+			continue;
+		fill_render_input(s, l, &l->servers[k], &hosts[i].facts, NULL, 0, &in);
+		in.metrics_only = true;
+		memset(&hp, 0, sizeof(hp));
+		if (plan_render(&hp, &in, &d) == 0) {
+			node_free(s->scrape[k]);
+			s->scrape[k] = hp.scrape; /* transferred */
+			hp.scrape = NULL;
+			if (fresh)
+				add_alerts(s, &hp);
+		}
+		plan_release(&hp);
+	}
+	diags_release(&d);
+}
+
 int session_render(struct session *s, const struct inv_layout *l, struct host *hosts, size_t n,
                    char **only_roles, size_t n_only, struct host_plan **plans)
 {
@@ -692,7 +795,9 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 	int rc = PV_EXIT_OK;
 
 	diags_init(&d);
+	metrics_pass(s, l, hosts, n);
 	struct node *peers = servers_var(s, l, hosts, n, false);
+	struct node *alerts = s->alerts;
 	for (size_t i = 0; i < n; i++) {
 		const struct inv_server *srv = layout_server(l, hosts[i].name);
 		struct render_input in;
@@ -703,6 +808,7 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 			continue;
 		}
 		scope_set(&hosts[i].facts, "servers", peers);
+		scope_set(&hosts[i].facts, "monitoring_alerts", alerts);
 		fill_render_input(s, l, srv, &hosts[i].facts, only_roles, n_only, &in);
 		if (plan_render(&p[i], &in, &d) == 0)
 			p[i].host = &hosts[i];

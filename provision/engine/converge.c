@@ -200,6 +200,7 @@ static void host_run(struct job *j)
 		goto fail;
 
 	report_host_start(j->rep, h->name, "probing");
+	p->record_run = !j->o->check;
 	script_probe(p, &sh);
 	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0)
 		goto fail;

@@ -39,6 +39,10 @@ void plan_release(struct host_plan *hp)
 		pv_free_secret(hp->health[i].sh);
 	}
 	free(hp->health);
+	node_free(hp->scrape);
+	for (size_t i = 0; i < hp->n_role_names; i++)
+		free(hp->role_names[i]);
+	free(hp->role_names);
 	scope_release(&hp->scope);
 	memset(hp, 0, sizeof(*hp));
 }
@@ -442,6 +446,8 @@ static void add_role_port(struct host_plan *hp, const struct role *r, size_t k, 
 	}
 	if (tpl_render(&b, r->ports[k], at, &hp->scope, TPL_TEXT, &secret, &err) < 0)
 		diags_add(d, NULL, "%s", err.msg);
+	else if (!secret && !*b.s)
+		; /* "{% if x %}...{% endif %}": the role opens nothing here */
 	else if (secret || !role_port_valid(b.s))
 		diags_add(
 		    d, at,
@@ -451,6 +457,27 @@ static void add_role_port(struct host_plan *hp, const struct role *r, size_t k, 
 	else
 		add_port(hp, b.s, alloc);
 	buf_release(&b);
+}
+
+/*
+ * "PORT monitoring": PORT open to each server of the layout with role
+ * monitoring, and to no one when there is none.
+ */
+static void monitoring_rules(struct node *rules, const struct scope *s, const char *p, size_t len,
+                             const struct pos *tool)
+{
+	const struct node *servers = scope_get(s, "servers");
+
+	for (size_t i = 0; servers && servers->kind == NODE_SEQ && i < servers->n; i++) {
+		const struct node *e = servers->items[i];
+		const struct node *roles = node_get(e, "roles");
+		const struct node *addr = node_get(e, "address");
+		if (!roles || !node_get(roles, "monitoring") || !addr || addr->kind != NODE_SCALAR)
+			continue;
+		char *rule = xasprintf("%.*s from %s", (int)len, p, addr->scalar);
+		node_seq_append(rules, node_new_scalar(rule, tool));
+		free(rule);
+	}
 }
 
 static void build_scope(struct host_plan *hp, struct role *const *roles, size_t n_roles,
@@ -505,8 +532,14 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		const char *sp =
 		    plen > 8 && !strcmp(p + plen - 8, " private") ? p + plen - 8 : NULL;
 		const char *sl = plen > 7 && !strcmp(p + plen - 7, " layout") ? p + plen - 7 : NULL;
+		const char *sm =
+		    plen > 11 && !strcmp(p + plen - 11, " monitoring") ? p + plen - 11 : NULL;
 		const struct node *net;
 
+		if (sm) {
+			monitoring_rules(ports, s, p, (size_t)(sm - p), &tool);
+			continue;
+		}
 		/* "PORT layout": one rule per server of the layout, from its address */
 		if (sl) {
 			const struct node *peers = scope_get(s, "servers");
@@ -541,6 +574,105 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		free(rule);
 	}
 	scope_set_owned(s, "role_ports", ports);
+}
+
+/* One field of a 'metrics' item, rendered with the server's variables. */
+static int metric_field(struct buf *b, const struct node *item, const char *key,
+                        const struct host_plan *hp, const char *role, struct diags *d)
+{
+	const struct node *f = node_get(item, key);
+	struct pv_error err = {{0}};
+	bool secret = false;
+
+	buf_reset(b);
+	if (!f)
+		return 0;
+	if (tpl_render(b, f->scalar, &f->pos, &hp->scope, TPL_TEXT, &secret, &err) < 0) {
+		diags_add(d, NULL, "%s", err.msg);
+		return -1;
+	}
+	if (secret || strpbrk(b->s, "\"'\\{}\n\r\t")) {
+		diags_add(d, &f->pos, "'%s' of the metrics of role '%s' must be one plain word%s",
+		          key, role, secret ? " and no secret" : "");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The role's 'metrics' for this server: {job, port, path} to scrape at
+ * the server's private address, or {job, probe} for each URL the
+ * blackbox exporter probes.
+ */
+static void render_metrics(struct host_plan *hp, const struct role *role, struct diags *d)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct buf job = BUF_INIT, port = BUF_INIT, path = BUF_INIT, probe = BUF_INIT;
+
+	for (size_t i = 0; role->metrics && i < role->metrics->n; i++) {
+		const struct node *it = role->metrics->items[i], *w = node_get(it, "when");
+		bool on = true;
+		if (w && (eval_when(w, &hp->scope, &on, d) < 0 || !on))
+			continue;
+		if (metric_field(&job, it, "job", hp, role->name, d) < 0 ||
+		    metric_field(&port, it, "port", hp, role->name, d) < 0 ||
+		    metric_field(&path, it, "path", hp, role->name, d) < 0)
+			continue;
+		const struct node *pf = node_get(it, "probe");
+		if (pf) {
+			struct pv_error err = {{0}};
+			bool secret = false;
+			buf_reset(&probe);
+			if (tpl_render(&probe, pf->scalar, &pf->pos, &hp->scope, TPL_TEXT, &secret,
+			               &err) < 0) {
+				diags_add(d, NULL, "%s", err.msg);
+				continue;
+			}
+			char *save = NULL;
+			for (char *u = strtok_r(probe.s, " ", &save); u;
+			     u = strtok_r(NULL, " ", &save)) {
+				if (secret ||
+				    (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) ||
+				    strpbrk(u, "\"'\\{}\n\r\t")) {
+					diags_add(
+					    d, &pf->pos,
+					    "probe of role '%s' must be http:// or https:// URLs, "
+					    "not '%s'",
+					    role->name, secret ? "[secret]" : u);
+					continue;
+				}
+				struct node *e = node_new_map(&tool);
+				node_map_set(e, "job", node_new_scalar(job.s, &tool));
+				node_map_set(e, "port", node_new_scalar("", &tool));
+				node_map_set(e, "path", node_new_scalar("", &tool));
+				node_map_set(e, "probe", node_new_scalar(u, &tool));
+				node_seq_append(hp->scrape, e);
+			}
+			continue;
+		}
+		long n = strtol(port.s, NULL, 10);
+		if (!*port.s || strspn(port.s, "0123456789") != strlen(port.s) || n < 1 ||
+		    n > 65535) {
+			diags_add(d, &it->pos, "metrics '%s' of role '%s' need a port, not '%s'",
+			          job.s, role->name, port.s);
+			continue;
+		}
+		if (*path.s && path.s[0] != '/') {
+			diags_add(d, &it->pos, "metrics path of role '%s' must start with '/'",
+			          role->name);
+			continue;
+		}
+		struct node *e = node_new_map(&tool);
+		node_map_set(e, "job", node_new_scalar(job.s, &tool));
+		node_map_set(e, "port", node_new_scalar(port.s, &tool));
+		node_map_set(e, "path", node_new_scalar(*path.s ? path.s : "/metrics", &tool));
+		node_map_set(e, "probe", node_new_scalar("", &tool));
+		node_seq_append(hp->scrape, e);
+	}
+	buf_release(&job);
+	buf_release(&port);
+	buf_release(&path);
+	buf_release(&probe);
 }
 
 /*
@@ -693,8 +825,9 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 		free(roles);
 		return -1;
 	}
-	load_handlers(hp, roles, n_roles, in, d);
-	for (size_t i = 0; i < n_roles; i++) {
+	for (size_t i = 0; i < n_roles && !in->metrics_only; i++) {
+		if (i == 0)
+			load_handlers(hp, roles, n_roles, in, d);
 		bool wanted = in->n_only_roles == 0;
 		for (size_t k = 0; k < in->n_only_roles && !wanted; k++)
 			wanted = !strcmp(roles[i]->name, in->only_roles[k]);
@@ -702,8 +835,15 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 		for (size_t k = 0; wanted && rs && k < rs->n; k++)
 			parse_resource(hp, roles[i], rs->items[k], in, &res_alloc, d);
 	}
-	size_t health_alloc = 0;
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	hp->scrape = node_new_seq(&tool);
+	hp->role_names = xcalloc(n_roles ? n_roles : 1, sizeof(*hp->role_names));
 	for (size_t i = 0; i < n_roles; i++) {
+		hp->role_names[hp->n_role_names++] = xstrdup(roles[i]->name);
+		render_metrics(hp, roles[i], d);
+	}
+	size_t health_alloc = 0;
+	for (size_t i = 0; i < n_roles && !in->metrics_only; i++) {
 		const struct node *hs = roles[i]->health;
 		for (size_t k = 0; hs && k < hs->n; k++)
 			parse_health(hp, roles[i], hs->items[k], &health_alloc, d);
@@ -723,6 +863,41 @@ static void script_head(struct buf *sh)
 	buf_adds(sh, res_shell_lib);
 }
 
+/*
+ * The run's result for the node exporter's textfile collector, in the file
+ * the variable converge_metrics_file names (when its directory exists):
+ * the time, whether the last apply succeeded and what it changed.  The
+ * probe of 'up' writes it too, so a run with nothing to change needs no
+ * round trip more; it keeps the last apply's result.
+ */
+static void run_metrics_sh(const struct host_plan *hp, struct buf *sh, bool applied)
+{
+	const struct node *f = scope_get(&hp->scope, "converge_metrics_file");
+
+	if (!hp->record_run || !f || f->kind != NODE_SCALAR || f->scalar[0] != '/')
+		return;
+	buf_adds(sh, "pv_mf=");
+	sh_quote_buf(sh, f->scalar);
+	buf_adds(sh, "\nif [ -d \"${pv_mf%/*}\" ]; then\n");
+	if (applied)
+		buf_adds(sh, "\tif [ -z \"$pv_fail\" ]; then pv_ok=1; else pv_ok=0; fi\n");
+	else
+		buf_adds(sh,
+		         "\tpv_ok=$(sed -n 's/^provision_converge_success \\([01]\\)$/\\1/p' "
+		         "\"$pv_mf\" 2>/dev/null)\n\tpv_nch=0\n\t[ -n \"$pv_ok\" ] || pv_ok=1\n");
+	buf_adds(sh, "\t{ echo '# HELP provision_converge_timestamp_seconds when provision last "
+	             "converged this host'\n"
+	             "\techo '# TYPE provision_converge_timestamp_seconds gauge'\n"
+	             "\techo \"provision_converge_timestamp_seconds $(date +%s)\"\n"
+	             "\techo '# HELP provision_converge_success 1 when the last apply succeeded'\n"
+	             "\techo '# TYPE provision_converge_success gauge'\n"
+	             "\techo \"provision_converge_success $pv_ok\"\n"
+	             "\techo '# HELP provision_converge_changed resources the last run changed'\n"
+	             "\techo '# TYPE provision_converge_changed gauge'\n"
+	             "\techo \"provision_converge_changed $pv_nch\"\n"
+	             "\t} >\"$pv_mf.tmp\" && mv -f \"$pv_mf.tmp\" \"$pv_mf\"\nfi\n");
+}
+
 void script_probe(const struct host_plan *hp, struct buf *sh)
 {
 	script_head(sh);
@@ -736,6 +911,7 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	for (size_t i = 0; i < hp->n_res; i++)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 	repro_versions_sh(hp, sh);
+	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
 }
 
@@ -894,7 +1070,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 	char name[32];
 
 	script_head(sh);
-	buf_adds(sh, "pv_fail=\npv_any=\n");
+	buf_adds(sh, "pv_fail=\npv_any=\npv_nch=0\n");
 	bool guard = stage_login_guard(hp, sh, st);
 	for (size_t i = 0; i < hp->n_handlers; i++) {
 		hp->handlers[i].notified = false;
@@ -918,7 +1094,10 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 			         i);
 		}
 		guarded(sh, name, r, (int)i);
-		buf_addf(sh, "if [ $pv_rc = 0 ]; then\necho '@@A %zu changed'\npv_any=1\n", i);
+		buf_addf(sh,
+		         "if [ $pv_rc = 0 ]; then\necho '@@A %zu changed'\npv_any=1\n"
+		         "pv_nch=$((pv_nch + 1))\n",
+		         i);
 		if (guard && pending && r->verify_login)
 			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
 		notify_handlers(hp, r, sh);
@@ -940,6 +1119,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         h, h, h, name);
 	}
 	repro_versions_sh(hp, sh);
+	run_metrics_sh(hp, sh, true);
 	buf_adds(sh, "echo @@Z\n");
 }
 

@@ -5,6 +5,7 @@
  * messages, so every later use reports the same problems again rather
  * than passing silently.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,9 @@
 #include "provision/buf.h"
 #include "provision/role.h"
 
-static const char *const role_keys[] = {"description",     "requires", "after",
-                                        "requires_one_of", "ports",    "vars",
-                                        "resources",       "handlers", "health"};
+static const char *const role_keys[] = {"description", "requires", "after",     "requires_one_of",
+                                        "ports",       "vars",     "resources", "handlers",
+                                        "health",      "metrics",  "alerts"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -179,11 +180,86 @@ bool role_port_valid(const char *p)
 		if (end == q || b < a || b > 65535)
 			return false;
 	}
-	/* " private": open to the private network only (the private_network variable);
-	 * " layout": to the servers of the layout only */
+	/*
+	 * " private": open to the private network only (the private_network
+	 * variable); " layout": to the servers of the layout only;
+	 * " monitoring": to the layout's servers with role monitoring
+	 */
 	if (!strncmp(end, "/tcp", 4) || !strncmp(end, "/udp", 4))
 		end += 4;
-	return !*end || !strcmp(end, " private") || !strcmp(end, " layout");
+	return !*end || !strcmp(end, " private") || !strcmp(end, " layout") ||
+	       !strcmp(end, " monitoring");
+}
+
+/*
+ * 'metrics' (what the role serves to Prometheus) and 'alerts' (the rules
+ * that watch it): lists of mappings of one-line strings, checked here so
+ * a typo fails at the role's line, not in Prometheus.
+ */
+static const char *const metrics_keys[] = {"job", "port", "path", "probe", "when"};
+static const char *const metrics_required[] = {"job", NULL};
+static const char *const alerts_keys[] = {"alert", "expr", "for", "severity", "summary", "runbook"};
+static const char *const alerts_required[] = {"alert", "expr", "summary", "runbook", NULL};
+
+static const struct node *check_entries(const struct node *v, const char *key,
+                                        const char *const *keys, size_t n_keys,
+                                        const char *const *required, const char *where,
+                                        struct diags *d)
+{
+	size_t before = d->n;
+	char *what = xasprintf("item of '%s' in %s", key, where);
+
+	if (v->kind != NODE_SEQ) {
+		diags_add(d, &v->pos, "'%s' in %s must be a list, not %s", key, where,
+		          node_kind_name(v));
+		goto out;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		const struct node *it = v->items[i];
+		if (it->kind != NODE_MAP) {
+			diags_add(d, &it->pos, "each %s must be a mapping, not %s", what,
+			          node_kind_name(it));
+			continue;
+		}
+		node_check_keys(it, keys, n_keys, what, d);
+		for (size_t k = 0; required[k]; k++)
+			if (!node_get(it, required[k]))
+				diags_add(d, &it->pos, "%s needs '%s'", what, required[k]);
+		for (size_t k = 0; k < it->n; k++) {
+			const struct node *f = it->items[k];
+			if (!strcmp(it->keys[k], "when"))
+				continue;
+			if (f->kind != NODE_SCALAR || !*f->scalar || strpbrk(f->scalar, "\n\r"))
+				diags_add(d, &f->pos, "'%s' of an %s must be a one-line string",
+				          it->keys[k], what);
+		}
+	}
+out:
+	free(what);
+	return d->n == before ? v : NULL;
+}
+
+/* Prometheus' own rules: an alert name, a duration, a severity Alertmanager routes on. */
+static void check_alert(const struct node *a, const char *where, struct diags *d)
+{
+	const struct node *f;
+
+	if ((f = node_get(a, "alert")) && f->kind == NODE_SCALAR &&
+	    (!isalpha((unsigned char)f->scalar[0]) ||
+	     strspn(f->scalar, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+	         strlen(f->scalar)))
+		diags_add(d, &f->pos, "alert name '%s' in %s must be letters, digits and '_'",
+		          f->scalar, where);
+	if ((f = node_get(a, "for")) && f->kind == NODE_SCALAR &&
+	    (strspn(f->scalar, "0123456789smhd") != strlen(f->scalar) ||
+	     !isdigit((unsigned char)f->scalar[0])))
+		diags_add(d, &f->pos, "'for' of alert in %s must be a duration like 5m, not '%s'",
+		          where, f->scalar);
+	if ((f = node_get(a, "severity")) && f->kind == NODE_SCALAR &&
+	    strcmp(f->scalar, "warning") && strcmp(f->scalar, "critical"))
+		diags_add(d, &f->pos,
+		          "'severity' of alert in %s must be warning or critical, not '%s'", where,
+		          f->scalar);
 }
 
 /* The declarations of 'vars', and the map of their defaults. */
@@ -292,6 +368,17 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		          node_kind_name(v));
 	else if (v && v->kind == NODE_SEQ)
 		r->health = v;
+	v = node_get(r->doc, "metrics");
+	if (v && !node_is_null(v))
+		r->metrics = check_entries(v, "metrics", metrics_keys, PV_ARRAY_SIZE(metrics_keys),
+		                           metrics_required, where, d);
+	v = node_get(r->doc, "alerts");
+	if (v && !node_is_null(v))
+		r->alerts = check_entries(v, "alerts", alerts_keys, PV_ARRAY_SIZE(alerts_keys),
+		                          alerts_required, where, d);
+	for (size_t i = 0; v && v->kind == NODE_SEQ && i < v->n; i++)
+		if (v->items[i]->kind == NODE_MAP)
+			check_alert(v->items[i], where, d);
 	if (d->n != before)
 		goto fail;
 	free(where);

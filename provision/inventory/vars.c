@@ -26,7 +26,9 @@ static const char builtin_yaml[] =
     "ssh_port: { type: port, doc: \"the SSH port (ssh.port)\" }\n"
     "role_ports: { type: list, of: rule, doc: the ports the server's roles open }\n"
     "servers: { type: string, doc: \"the servers of the layout: name, id, "
-    "address, roles\" }\n"
+    "address, roles, metrics\" }\n"
+    "monitoring_alerts: { type: string, doc: \"the alert rules of the roles of the "
+    "layout's servers\" }\n"
     "container: { type: bool, doc: the host is a container (provider local) }\n"
     "address: { type: host, doc: \"the host's address\" }\n"
     "private_address: { type: ip, doc: \"the host's private address\" }\n"
@@ -88,12 +90,11 @@ static struct node *keys_doc;
 static struct key_type *key_types;
 static size_t n_key_types;
 
-static const char *const tool_set[] = {"project",        "env",        "layout",
-                                       "server_name",    "admin_user", "admin_public_key",
-                                       "ssh_port",       "role_ports", "servers",
-                                       "container",      "address",    "private_address",
-                                       "bridge_address", "os_id",      "os_version_id",
-                                       "provider"};
+static const char *const tool_set[] = {
+    "project",          "env",      "layout",          "server_name",    "admin_user",
+    "admin_public_key", "ssh_port", "role_ports",      "servers",        "monitoring_alerts",
+    "container",        "address",  "private_address", "bridge_address", "os_id",
+    "os_version_id",    "provider"};
 
 static struct var_decl *builtins;
 static struct vartype *line_type; /* free variables under 'custom' */

@@ -132,8 +132,11 @@ static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const 
 		memcpy(proto, end + 1, 3);
 		end += 4;
 	}
-	/* the cloud firewall opens a port to the layout's servers on the private network */
-	bool priv = !strcmp(end, " private") || !strcmp(end, " layout");
+	/* the cloud firewall has no rule per server: a port open to the layout's
+	 * servers ("layout") or to its monitoring servers ("monitoring") is open
+	 * to the private network */
+	bool priv =
+	    !strcmp(end, " private") || !strcmp(end, " layout") || !strcmp(end, " monitoring");
 	if (*end && !priv)
 		return n;
 	return add_port(out, n, max, (int)a, (int)b, proto, priv);

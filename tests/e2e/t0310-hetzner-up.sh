@@ -31,7 +31,8 @@ check "every request followed the specification${viol:+: $viol}" test -z "$viol"
 state=$(cloud_state)
 check "one server, labelled project/env/layout/server" test "$(jq '[.servers[] | select(.labels == {"project":"shop","env":"default","layout":"phase1","managed-by":"provision","resource":"server","server":"app1"})] | length' <<<"$state")" = 1
 check "one network, one firewall, one SSH key, one volume" test "$(jq -c '[(.networks|length), (.firewalls|length), (.ssh_keys|length), (.volumes|length)]' <<<"$state")" = "[1,1,1,1]"
-check "the firewall opens 22, 80 and 443/tcp" test "$(jq -c '[.firewalls[].rules[] | select(.protocol == "tcp") | .port] | sort' <<<"$state")" = '["22","443","80"]'
+check "the firewall opens 22, 80 and 443/tcp to all" test "$(jq -c '[.firewalls[].rules[] | select(.protocol == "tcp" and .source_ips == ["0.0.0.0/0", "::/0"]) | .port] | sort' <<<"$state")" = '["22","443","80"]'
+check "and the node exporter's 9100 to the private network only" test "$(jq -c '[.firewalls[].rules[] | select(.protocol == "tcp" and .source_ips != ["0.0.0.0/0", "::/0"]) | [.port, .source_ips]]' <<<"$state")" = "[[\"9100\",[\"$CLOUD_PRIVATE.0/24\"]]]"
 check "the server is attached to the network and the firewall" test "$(jq -c '.servers[] | [(.private_net|length), (.public_net.firewalls|length)]' <<<"$state")" = "[1,1]"
 check "the server's name is unique in the project: app1.phase1.default.shop" test "$(jq -r '.servers[].name' <<<"$state")" = app1.phase1.default.shop
 check "its host name is app1" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- hostname | grep -qx app1"

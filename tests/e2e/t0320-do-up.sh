@@ -26,7 +26,8 @@ check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
 state=$(cloud_state)
 check "one droplet tagged with the layout, the server and the tool's mark" test "$(jq -c '[.droplets[] | .tags]' <<<"$state")" = '[["pv:shop:default:phase1","pv:shop:default:phase1:app1","managed-by:provision"]]'
 check "one VPC, one firewall, one SSH key, one volume" test "$(jq -c '[(.vpcs|length), (.firewalls|length), (.ssh_keys|length), (.volumes|length)]' <<<"$state")" = "[1,1,1,1]"
-check "the firewall applies to the layout's tag and opens 22, 80, 443" test "$(jq -c '.firewalls[] | [.tags, ([.inbound_rules[] | select(.protocol == "tcp") | .ports] | sort)]' <<<"$state")" = '[["pv:shop:default:phase1"],["22","443","80"]]'
+check "the firewall applies to the layout's tag and opens 22, 80, 443 to all" test "$(jq -c '.firewalls[] | [.tags, ([.inbound_rules[] | select(.protocol == "tcp" and .sources.addresses == ["0.0.0.0/0", "::/0"]) | .ports] | sort)]' <<<"$state")" = '[["pv:shop:default:phase1"],["22","443","80"]]'
+check "and the node exporter's 9100 to the VPC only" test "$(jq -c '[.firewalls[].inbound_rules[] | select(.protocol == "tcp" and .sources.addresses != ["0.0.0.0/0", "::/0"]) | [.ports, .sources.addresses]]' <<<"$state")" = "[[\"9100\",[\"$CLOUD_PRIVATE.0/24\"]]]"
 check "the volume is attached to the droplet" test "$(jq -c '[.volumes[].droplet_ids[]] == [.droplets[].id]' <<<"$state")" = true
 check "the droplet is in the VPC" test "$(jq -r '.droplets[].vpc_uuid' <<<"$state")" = "$(jq -r '.vpcs[].id' <<<"$state")"
 pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")

@@ -196,6 +196,7 @@ static void setup(void)
 	scope_init(&facts);
 	scope_set_str(&facts, "container", "true");
 	scope_set_str(&facts, "address", "192.0.2.10");
+	scope_set_str(&facts, "private_address", "192.0.2.10");
 	scope_set_str(&facts, "os_id", "debian");
 }
 
@@ -356,7 +357,7 @@ static void test_builtin_roles(void)
 	CHECK_HAS(t, "package docker.io");
 	CHECK(!strstr(t, "docker-ce"));
 	free(t);
-	CHECK(hp.n_health == 1);
+	CHECK(hp.n_health == 2); /* and base's node exporter */
 	plan_release(&hp);
 	scope_set_str(&facts, "os_id", "ubuntu");
 	render_ok(&hp, "ubuntu");
@@ -396,7 +397,7 @@ static void test_builtin_roles(void)
 	CHECK_HAS(t, "file /etc/caddy/Caddyfile");
 	CHECK(!strstr(t, "traefik"));
 	free(t);
-	CHECK(hp.n_health == 2);
+	CHECK(hp.n_health == 3); /* and base's node exporter */
 	plan_release(&hp);
 
 	render_ok(&hp, "traefik");
@@ -419,8 +420,8 @@ static void test_builtin_roles(void)
 	}
 	CHECK(key_file);
 	CHECK(!in_cmd);
-	/* the tailnet-only switch reaches the ufw resource */
-	CHECK(hp.n_ports == 2);
+	/* the tailnet-only switch reaches the ufw resource (and the node exporter's port) */
+	CHECK(hp.n_ports == 3);
 	plan_release(&hp);
 	(void)d;
 }

@@ -529,6 +529,14 @@ static const char role_reprobe[] =
     "  - file: { path: \"{{ root }}/rp/wanted\", content: \"wanted\\n\" }\n"
     "  - file: { path: \"{{ root }}/rp/gone\", state: absent }\n";
 
+/* converge_metrics_file names where each run's result goes */
+static const char role_recorded[] =
+    "vars:\n"
+    "  converge_metrics_file: { type: path, default: \"\", values: [\"\"] }\n"
+    "resources:\n"
+    "  - file: { path: \"{{ root }}/rec/f\", content: \"x\\n\" }\n"
+    "  - command: { run: \"exit 1\", unless: \"test ! -e {{ root }}/rec/fail\" }\n";
+
 static const char role_failing[] =
     "resources:\n"
     "  - file: { path: \"{{ root }}/fl/first\", content: \"first\\n\" }\n"
@@ -663,8 +671,12 @@ static void setup(void)
 	                 "      notify: { roles: [notifying] }\n"
 	                 "      validate: { roles: [validating] }\n"
 	                 "      valnew: { roles: [valnew] }\n"
-	                 "      rollback: { roles: [rollingback] }\n",
-	                 root_dir, marker, outside, marker, outside, marker, marker, outside);
+	                 "      rollback: { roles: [rollingback] }\n"
+	                 "      recorded:\n"
+	                 "        roles: [recorded]\n"
+	                 "        vars: { converge_metrics_file: %s/rec/m/run.prom }\n",
+	                 root_dir, marker, outside, marker, outside, marker, marker, outside,
+	                 root_dir);
 	p = xasprintf("%s/inventory.yml", scratch);
 	write_file(p, text, 0644);
 	free(text);
@@ -714,6 +726,7 @@ static void setup(void)
 	role("validating", role_validating);
 	role("valnew", role_valnew);
 	role("rollingback", role_rollingback);
+	role("recorded", role_recorded);
 	role_set_init(&roles);
 	p = xasprintf("%s/roles", scratch);
 	role_set_add_dir(&roles, p);
@@ -1214,6 +1227,53 @@ static void test_real_converge(void)
 }
 
 /* A resource the probe found in order is applied when an earlier change broke it. */
+/*
+ * The run's result for the node exporter: written by the probe of 'up'
+ * (keeping the last apply's success) and by the apply; not by a check run
+ * nor when the directory is missing.
+ */
+static void test_run_record(void)
+{
+	const char *file = rpath("rec/m/run.prom");
+	struct buf out = BUF_INIT;
+
+	track(rpath("rec/f"));
+	struct host_plan hp;
+	const char *t;
+
+	render_ok(&hp, "recorded");
+	CHECK(probe(&hp, &out) == 0);
+	CHECK(!exists(file)); /* record_run off: a check run */
+	hp.record_run = true;
+	CHECK(probe(&hp, &out) == 0);
+	CHECK(!exists(file)); /* no directory: no node exporter here */
+	mkdirs(rpath("rec/m"));
+	CHECK(probe(&hp, &out) == 0);
+	t = read_text(file);
+	CHECK_HAS(t, "\nprovision_converge_success 1\n");
+	CHECK_HAS(t, "\nprovision_converge_changed 0\n");
+	CHECK_HAS(t, "# TYPE provision_converge_timestamp_seconds gauge\n"
+	             "provision_converge_timestamp_seconds 1");
+	CHECK(apply(&hp, &out) == 0);
+	t = read_text(file);
+	CHECK_HAS(t, "\nprovision_converge_success 1\n");
+	CHECK_HAS(t, "\nprovision_converge_changed 1\n");
+	plan_release(&hp);
+
+	/* a failed apply says so, and a later run with nothing to change keeps it */
+	write_file(rpath("rec/fail"), "", 0644);
+	render_ok(&hp, "recorded");
+	hp.record_run = true;
+	CHECK(probe(&hp, &out) == 0);
+	CHECK(apply(&hp, &out) == 0);
+	CHECK_HAS(read_text(file), "\nprovision_converge_success 0\n");
+	CHECK(probe(&hp, &out) == 0);
+	CHECK_HAS(read_text(file), "\nprovision_converge_success 0\n");
+	CHECK(!exists(keep(xasprintf("%s.tmp", file))));
+	plan_release(&hp);
+	buf_release(&out);
+}
+
 static void test_reprobe_in_apply(void)
 {
 	const char *wanted = track(rpath("rp/wanted"));
@@ -1684,6 +1744,7 @@ int main(void)
 	RUN(test_real_converge);
 	RUN(test_reprobe_in_apply);
 	RUN(test_hostile_values);
+	RUN(test_run_record);
 	RUN(test_failure_skips_the_rest);
 	RUN(test_failure_output_without_newline);
 	RUN(test_handlers_once);
