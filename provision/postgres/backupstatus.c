@@ -74,18 +74,61 @@ static void none_yet(struct buf *out, const char *indent, const struct schedule 
 	}
 }
 
-/* The newest backup of pgBackRest's info JSON, and the stanza's status. */
+/*
+ * One repository's lines: its status (code, msg), its newest good backup
+ * (repo-key key; 0: any) and their count.  prefix names the repository
+ * when there are several.
+ */
+static void repo_lines(struct buf *out, const char *indent, const char *prefix, json_t *backups,
+                       long long key, long long code, const char *msg, long long now,
+                       const struct schedule *sc, bool *bad)
+{
+	json_t *newest = NULL, *b;
+	size_t i, count = 0;
+
+	json_array_foreach(backups, i, b)
+	{
+		if (key && json_integer_value(
+		               json_object_get(json_object_get(b, "database"), "repo-key")) != key)
+			continue;
+		count++;
+		if (json_is_true(json_object_get(b, "error")))
+			continue;
+		newest = b;
+	}
+	if (code != 0 && code != 2) {
+		buf_addf(out, "%s%sbackups: FAILED: the repository: %s\n", indent, prefix,
+		         msg ? msg : "unknown error");
+		*bad = true;
+		/* one of several: that is all there is to say of it */
+		if (!newest && *prefix)
+			return;
+	}
+	if (!newest) {
+		struct buf in = BUF_INIT;
+		buf_addf(&in, "%s%s", indent, prefix);
+		none_yet(out, in.s, sc, bad);
+		buf_release(&in);
+	} else {
+		json_t *ts = json_object_get(newest, "timestamp");
+		long long stop = json_integer_value(json_object_get(ts, "stop"));
+		buf_addf(out, "%s%slast good backup: %s (%s), ", indent, prefix,
+		         json_string_value(json_object_get(newest, "label")),
+		         json_string_value(json_object_get(newest, "type")));
+		age(out, now - stop);
+		buf_addf(out, " ago; %zu in the repository\n", count);
+	}
+}
+
+/* The newest backup of pgBackRest's info JSON and the stanza's status, per repository. */
 static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
                        const struct schedule *sc, bool *bad)
 {
 	json_error_t je;
 	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
 	json_t *status = json_object_get(st, "status"), *backups = json_object_get(st, "backup");
-	long long code = json_integer_value(json_object_get(status, "code"));
-	const char *msg = json_string_value(json_object_get(status, "message"));
-	json_t *newest = NULL;
+	json_t *repos = json_object_get(st, "repo"), *r;
 	size_t i;
-	json_t *b;
 
 	if (!st) {
 		buf_addf(out, "%sbackups: FAILED: unreadable repository information\n", indent);
@@ -93,32 +136,27 @@ static void info_lines(struct buf *out, const char *indent, const char *json, lo
 		json_decref(root);
 		return;
 	}
-	json_array_foreach(backups, i, b)
+	if (json_array_size(repos) < 2) {
+		const char *rmsg = json_string_value(json_object_get(
+		    json_object_get(json_array_get(repos, 0), "status"), "message"));
+		repo_lines(out, indent, "", backups, 0,
+		           json_integer_value(json_object_get(status, "code")),
+		           rmsg ? rmsg : json_string_value(json_object_get(status, "message")), now,
+		           sc, bad);
+		json_decref(root);
+		return;
+	}
+	/* each repository's health and age on its own */
+	json_array_foreach(repos, i, r)
 	{
-		if (json_is_true(json_object_get(b, "error")))
-			continue;
-		newest = b;
-	}
-	if (code != 0 && code != 2) {
-		json_t *repo = json_array_get(json_object_get(st, "repo"), 0);
-		const char *rmsg =
-		    json_string_value(json_object_get(json_object_get(repo, "status"), "message"));
-		buf_addf(out, "%sbackups: FAILED: the repository: %s\n", indent,
-		         rmsg  ? rmsg
-		         : msg ? msg
-		               : "unknown error");
-		*bad = true;
-	}
-	if (!newest) {
-		none_yet(out, indent, sc, bad);
-	} else {
-		json_t *ts = json_object_get(newest, "timestamp");
-		long long stop = json_integer_value(json_object_get(ts, "stop"));
-		buf_addf(out, "%slast good backup: %s (%s), ", indent,
-		         json_string_value(json_object_get(newest, "label")),
-		         json_string_value(json_object_get(newest, "type")));
-		age(out, now - stop);
-		buf_addf(out, " ago; %zu in the repository\n", json_array_size(backups));
+		json_t *rs = json_object_get(r, "status");
+		long long key = json_integer_value(json_object_get(r, "key"));
+		char prefix[32];
+
+		snprintf(prefix, sizeof(prefix), "repository %lld: ", key);
+		repo_lines(out, indent, prefix, backups, key,
+		           json_integer_value(json_object_get(rs, "code")),
+		           json_string_value(json_object_get(rs, "message")), now, sc, bad);
 	}
 	json_decref(root);
 }
