@@ -10,6 +10,7 @@
 #   backup.sh restore                  PV_AT (a time) or PV_POINT (a restore point) or
 #                                      neither (the latest); PV_YES, PV_ARCHIVE; PV_REPO
 #                                      (a repository's number; empty: pgBackRest's choice)
+#   backup.sh keep [--dry-run]         expire what backup_keep does not keep, in each repository
 #   backup.sh checksums                each table's row count and checksum
 #   backup.sh mark NAME                a restore point NAME, the checksums as of then
 stanza={{ backup_stanza | sh }}
@@ -34,6 +35,33 @@ timer_epoch() {
 	case $v in '' | n/a | 0) echo 0 ;; *) date -d "$v" +%s 2>/dev/null || echo 0 ;; esac
 }
 # every repository holds the stanza
+# backup_keep: each repository's backups that it does not keep, expired
+# by pgBackRest (newest first, so a differential goes before its full);
+# --dry-run: only named
+keep() {
+	{% if backup_keep %}
+	rc=0
+	for i in $repos; do
+		labels=$(pgb --repo="$i" info --output=json | jq -r --argjson daily {{ backup_keep.daily | default "7" }} \
+			--argjson weekly {{ backup_keep.weekly | default "4" }} --argjson monthly {{ backup_keep.monthly | default "12" }} \
+			-f /usr/local/lib/provision/backup-keep.jq) || { echo "repository $i: reading its backups failed" >&2; rc=1; continue; }
+		for l in $labels; do
+			case "$l" in *[!0-9A-Za-z_-]*) echo "repository $i: backup label '$l' skipped" >&2; rc=1; continue ;; esac
+			if [ "${1:-}" = --dry-run ]; then
+				echo "repository $i: would expire $l"
+			elif pgb --repo="$i" expire "--set=$l" >/dev/null; then
+				echo "repository $i: expired $l (backup_keep)"
+			else
+				rc=1
+			fi
+		done
+	done
+	return "$rc"
+	{% else %}
+	echo "backup_keep is not set: pgBackRest's counts expire backups" >&2
+	return 1
+	{% endif %}
+}
 has_stanza() {
 	for i in $repos; do
 		pgb --repo="$i" info --output=json 2>/dev/null | grep -q '"status":{"code":[02],' || return 1
@@ -166,6 +194,9 @@ run)
 			{% endif %}
 		done
 		unset PGBACKREST_REPO
+		{% if backup_keep %}
+		keep >>"$log" 2>&1 || rc=1
+		{% endif %}
 	fi
 	cat "$log"
 	exit "$rc"
@@ -239,6 +270,11 @@ status)
 	;;
 checksums)
 	checksums
+	;;
+keep)
+	[ "$scratch" = yes ] && { echo "a scratch server: it never writes to the repository" >&2; exit 1; }
+	standby && { echo "a standby: the primary expires" >&2; exit 1; }
+	keep "${2:-}"
 	;;
 mark)
 	# a named restore point, the tables as of then, and the WAL archived
