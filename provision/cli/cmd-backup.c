@@ -316,13 +316,13 @@ static void print_backups(json_t *backups, long long key)
 		               json_object_get(json_object_get(b, "database"), "repo-key")) != key)
 			continue;
 		if (!shown++)
-			printf("  %-26s %-5s %-23s %-23s %12s  %s\n", "label", "type", "started",
+			printf("  %-33s %-5s %-23s %-23s %12s  %s\n", "label", "type", "started",
 			       "finished", "size", "WAL");
 		json_t *ts = json_object_get(b, "timestamp"), *ar = json_object_get(b, "archive");
 		char t1[40], t2[40];
 		fmt_time(t1, sizeof(t1), json_integer_value(json_object_get(ts, "start")));
 		fmt_time(t2, sizeof(t2), json_integer_value(json_object_get(ts, "stop")));
-		printf("  %-26s %-5s %-23s %-23s %12lld  %s..%s%s\n",
+		printf("  %-33s %-5s %-23s %-23s %12lld  %s..%s%s\n",
 		       json_string_value(json_object_get(b, "label")),
 		       json_string_value(json_object_get(b, "type")), t1, t2,
 		       (long long)json_integer_value(

@@ -8,31 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
-S3B_PORT=9444
-S3B_PID=
-s3b_stop() {
-	[ -n "$S3B_PID" ] || return 0
-	kill "$S3B_PID" 2>/dev/null
-	for i in $(seq 50); do kill -0 "$S3B_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$S3B_PID" 2>/dev/null
-	wait "$S3B_PID" 2>/dev/null
-	S3B_PID=
-}
-# the second store: the same CA and address, its own port, data and bucket
-s3b_start() {
-	mkdir -p "$WORK/s3b/data"
-	setsid node "$S3_DIR/node_modules/.bin/s3rver" -d "$WORK/s3b/data" -a "$S3_ADDR" -p "$S3B_PORT" \
-		--key "$WORK/s3/server.key" --cert "$WORK/s3/server.crt" --configure-bucket backups2 \
-		>>"$WORK/s3b/s3rver.log" 2>&1 &
-	S3B_PID=$!
-	for i in $(seq 100); do
-		curl -s -o /dev/null --cacert "$WORK/s3/ca.crt" "https://$S3_ADDR:$S3B_PORT/" && return 0
-		kill -0 "$S3B_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	bail "the second s3rver did not start: $(tail -n 20 "$WORK/s3b/s3rver.log")"
-}
-
 export PV_S3_KEY2=S3RVER PV_S3_SECRET2=S3RVER
 BK_SECRETS='  s3_key2: env:PV_S3_KEY2
   s3_secret2: env:PV_S3_SECRET2'
@@ -60,7 +35,6 @@ layouts:
       db9: { roles: [base, postgres, backup] }
 YML
 )
-trap 's3b_stop; s3_cleanup' EXIT
 
 # ---- backup_repos is typed before anything runs ----
 cp "$WORK/inventory.yml" "$WORK/good.yml"
@@ -86,7 +60,7 @@ t_uses old new
 s3_install
 pv up old --only cloud >"$WORK/up0" 2>&1 || bail "creating the host failed: $(tail -n 20 "$WORK/up0")"
 s3_start old backups
-s3b_start
+s3_second 9444 backups2
 /usr/bin/python3 - "$WORK/inventory.yml" "$WORK/s3/ca.crt" <<'PY'
 import sys
 p, ca = sys.argv[1:]
@@ -100,7 +74,7 @@ pv up new >"$WORK/up2" 2>&1 || bail "up new failed: $(tail -n 30 "$WORK/up2")"
 pass "and a second server (layout new) that will restore"
 
 conf=$(on_host db1 "cat /etc/pgbackrest/pgbackrest.conf")
-check "repository 2 is the second store" sh -c "printf '%s\n' \"\$1\" | grep -qx 'repo2-storage-port=$S3B_PORT'" _ "$conf"
+check "repository 2 is the second store" sh -c "printf '%s\n' \"\$1\" | grep -qx 'repo2-storage-port=9444'" _ "$conf"
 check "repository 2 verifies TLS against its CA" sh -c "printf '%s\n' \"\$1\" | grep -qx 'repo2-storage-ca-file=/etc/pgbackrest/s3-ca-repos.crt'" _ "$conf"
 check "repository 2 keeps its own number of full backups" sh -c "printf '%s\n' \"\$1\" | grep -qx 'repo2-retention-full=2'" _ "$conf"
 check "repository 2 is encrypted" sh -c "printf '%s\n' \"\$1\" | grep -qx 'repo2-cipher-type=aes-256-cbc'" _ "$conf"
@@ -116,7 +90,7 @@ check "backup list shows repository 1 with a full backup" \
 	sh -c "sed -n '/repository 1:/,/repository 2:/p' '$WORK/list1' | grep -Eq '^  [0-9]{8}-[0-9]{6}F +full '"
 check "backup list shows repository 2 with a full backup" \
 	sh -c "sed -n '/repository 2:/,\$p' '$WORK/list1' | grep -Eq '^  [0-9]{8}-[0-9]{6}F +full '"
-for d in s3/data/backups s3b/data/backups2; do
+for d in s3/data/backups s3-9444/data/backups2; do
 	check "the store $d holds the backup" test -n "$(find "$WORK/$d/bk0980/shop/backup" -name 'backup.info*' 2>/dev/null | head -n 1)"
 	check "the store $d holds archived WAL" test -n "$(find "$WORK/$d/bk0980/shop/archive" -name '0000000*' 2>/dev/null | head -n 1)"
 	objs=$(find "$WORK/$d" -type f -name '*._S3rver_object' -size +0 | wc -l)
@@ -143,7 +117,7 @@ for i in $(seq 120); do
 	sleep 0.5
 done
 check "segment $seg of the last write is in store 2" \
-	test -n "$(find "$WORK/s3b/data/backups2/bk0980/shop/archive" -name "$seg-*" | head -n 1)"
+	test -n "$(find "$WORK/s3-9444/data/backups2/bk0980/shop/archive" -name "$seg-*" | head -n 1)"
 check "and in store 1" test -n "$(find "$WORK/s3/data/backups/bk0980/shop/archive" -name "$seg-*" | head -n 1)"
 
 # store 1 is gone, data and all
