@@ -8,7 +8,9 @@
 #   backup.sh check-store              fails, saying why, when the store cannot be used
 #   backup.sh status                   lines for 'provision status'
 #   backup.sh restore                  PV_AT (a time) or PV_POINT (a restore point) or
-#                                      neither (the latest); PV_YES, PV_ARCHIVE
+#                                      neither (the latest); PV_YES, PV_ARCHIVE; PV_REPO
+#                                      (a repository's number; empty: pgBackRest's choice)
+#   backup.sh keep [--dry-run]         expire what backup_keep does not keep, in each repository
 #   backup.sh checksums                each table's row count and checksum
 #   backup.sh mark NAME                a restore point NAME, the checksums as of then
 stanza={{ backup_stanza | sh }}
@@ -21,6 +23,8 @@ d=/var/lib/postgresql/$v/patroni
 unit=patroni
 {% endif %}
 scratch={% if backup_scratch %}yes{% else %}no{% endif %}
+# pgBackRest's repositories: 1 (backup_s3_*), then one for each of backup_repos
+repos="1{% for r in backup_repos %} {{ loop.index | add "1" }}{% endfor %}"
 pgb() { runuser -u postgres -- pgbackrest --stanza="$stanza" "$@"; }
 q() { runuser -u postgres -- psql -X -q -tA -F '|' -v ON_ERROR_STOP=1 "$@"; }
 standby() { [ "$(q -d postgres -c 'select pg_is_in_recovery()' 2>/dev/null)" = t ]; }
@@ -30,7 +34,39 @@ timer_epoch() {
 	v=$(systemctl show -p "$2" --value "provision-backup-$1.timer" 2>/dev/null)
 	case $v in '' | n/a | 0) echo 0 ;; *) date -d "$v" +%s 2>/dev/null || echo 0 ;; esac
 }
-has_stanza() { pgb info --output=json 2>/dev/null | grep -q '"status":{"code":[02],'; }
+# every repository holds the stanza
+# backup_keep: each repository's backups that it does not keep, expired
+# by pgBackRest (newest first, so a differential goes before its full);
+# --dry-run: only named
+keep() {
+	{% if backup_keep %}
+	rc=0
+	for i in $repos; do
+		labels=$(pgb --repo="$i" info --output=json | jq -r --argjson daily {{ backup_keep.daily | default "7" }} \
+			--argjson weekly {{ backup_keep.weekly | default "4" }} --argjson monthly {{ backup_keep.monthly | default "12" }} \
+			-f /usr/local/lib/provision/backup-keep.jq) || { echo "repository $i: reading its backups failed" >&2; rc=1; continue; }
+		for l in $labels; do
+			case "$l" in *[!0-9A-Za-z_-]*) echo "repository $i: backup label '$l' skipped" >&2; rc=1; continue ;; esac
+			if [ "${1:-}" = --dry-run ]; then
+				echo "repository $i: would expire $l"
+			elif pgb --repo="$i" expire "--set=$l" >/dev/null; then
+				echo "repository $i: expired $l (backup_keep)"
+			else
+				rc=1
+			fi
+		done
+	done
+	return "$rc"
+	{% else %}
+	echo "backup_keep is not set: pgBackRest's counts expire backups" >&2
+	return 1
+	{% endif %}
+}
+has_stanza() {
+	for i in $repos; do
+		pgb --repo="$i" info --output=json 2>/dev/null | grep -q '"status":{"code":[02],' || return 1
+	done
+}
 
 # The logical flavour: each database dumped, encrypted, uploaded; old dumps removed.
 s3() {
@@ -137,33 +173,47 @@ run)
 		echo "a standby: the primary backs up" | tee "$log"
 		exit 0
 	fi
+	rc=0
 	if [ "$2" = dump ]; then
-		dump >"$log" 2>&1
+		dump >"$log" 2>&1 || rc=1
 	else
 		# just after a promotion pg_control still names the old timeline
 		# until a checkpoint, and pgBackRest refuses to start
 		q -d postgres -c checkpoint >/dev/null 2>&1
-		{% if backup_from == "standby" %}
-		# the data files from a streaming standby, when one streams
-		sh /usr/local/lib/provision/backup-standby.sh backup "$2" >"$log" 2>&1
-		{% else %}
-		pgb --type="$2" backup >"$log" 2>&1
+		: >"$log"
+		# into each repository in turn; one that fails leaves the others
+		for i in $repos; do
+			[ "$repos" = 1 ] || echo "repository $i:" >>"$log"
+			PGBACKREST_REPO=$i
+			export PGBACKREST_REPO
+			{% if backup_from == "standby" %}
+			# the data files from a streaming standby, when one streams
+			sh /usr/local/lib/provision/backup-standby.sh backup "$2" >>"$log" 2>&1 || rc=1
+			{% else %}
+			pgb --type="$2" backup >>"$log" 2>&1 || rc=1
+			{% endif %}
+		done
+		unset PGBACKREST_REPO
+		{% if backup_keep %}
+		keep >>"$log" 2>&1 || rc=1
 		{% endif %}
 	fi
-	rc=$?
 	cat "$log"
 	exit "$rc"
 	;;
 check-store)
-	out=$(pgb info --output=json 2>&1) || { echo "the backup store: $out" >&2; exit 1; }
-	# the store answers; the stanza comes from the primary, perhaps still converging
-	if [ "$scratch" = yes ] || standby; then
-		case "$out" in *'"message":"missing stanza path"'*) exit 0 ;; esac
-	fi
-	case "$out" in
-	*'"status":{"code":0,'* | *'"status":{"code":2,'*) ;;
-	*) echo "the backup store cannot be used: $out" >&2; exit 1 ;;
-	esac
+	for i in $repos; do
+		[ "$repos" = 1 ] && r="the backup store" || r="the backup store of repository $i"
+		out=$(pgb --repo="$i" info --output=json 2>&1) || { echo "$r: $out" >&2; exit 1; }
+		# the store answers; the stanza comes from the primary, perhaps still converging
+		if [ "$scratch" = yes ] || standby; then
+			case "$out" in *'"message":"missing stanza path"'*) continue ;; esac
+		fi
+		case "$out" in
+		*'"status":{"code":0,'* | *'"status":{"code":2,'*) ;;
+		*) echo "$r cannot be used: $out" >&2; exit 1 ;;
+		esac
+	done
 	;;
 now)
 	if standby; then
@@ -181,7 +231,7 @@ now)
 	exit 1
 	;;
 info)
-	pgb info --output=json
+	pgb --io-timeout=5 info --output=json
 	;;
 status)
 	echo "N $(date +%s)"
@@ -201,7 +251,8 @@ status)
 		echo "S scratch"
 		exit 0
 	fi
-	if out=$(pgb info --output=json 2>&1); then
+	# a store that does not answer is named soon, not after minutes of retries
+	if out=$(pgb --io-timeout=5 info --output=json 2>&1); then
 		echo "J $out" | tr '\n' ' '
 		echo
 	else
@@ -220,6 +271,11 @@ status)
 checksums)
 	checksums
 	;;
+keep)
+	[ "$scratch" = yes ] && { echo "a scratch server: it never writes to the repository" >&2; exit 1; }
+	standby && { echo "a standby: the primary expires" >&2; exit 1; }
+	keep "${2:-}"
+	;;
 mark)
 	# a named restore point, the tables as of then, and the WAL archived
 	q -d postgres -c "select pg_create_restore_point('$2')" >/dev/null || exit 1
@@ -235,16 +291,35 @@ restore)
 		echo "REFUSED: PostgreSQL runs here as a primary; restoring replaces its data (add --yes)" >&2
 		exit 3
 	fi
-	info=$(pgb info --output=json) || exit 1
+	if [ -n "${PV_REPO:-}" ]; then
+		case " $repos " in
+		*" $PV_REPO "*) ;;
+		*) echo "no repository $PV_REPO here (repositories: $repos)" >&2; exit 1 ;;
+		esac
+	fi
+	info=$(pgb ${PV_REPO:+"--repo=$PV_REPO"} info --output=json) || exit 1
 	case "$info" in
 	*'"status":{"code":0,'*) ;;
-	*) echo "the repository holds no usable backup: $info" >&2; exit 1 ;;
+	*)
+		echo "the repository holds no usable backup: $info" >&2
+		[ "$repos" = 1 ] || [ -n "${PV_REPO:-}" ] || echo "name a repository with --repo (repositories: $repos)" >&2
+		exit 1
+		;;
 	esac
-	# the cluster here is the repository's: every commit so far goes there first
-	if running && ! standby && [ "$(q -d postgres -c 'show archive_mode')" = on ] &&
-		sid=$(q -d postgres -c 'select system_identifier from pg_control_system()') &&
+	own=no
+	if running && sid=$(q -d postgres -c 'select system_identifier from pg_control_system()') &&
 		printf '%s' "$info" | grep -q "\"system-id\":$sid[,}]"; then
+		own=yes
+	fi
+	# the cluster here is the repository's: every commit so far goes there first
+	if [ "$own" = yes ] && ! standby && [ "$(q -d postgres -c 'show archive_mode')" = on ]; then
 		flush_wal || exit 1
+	fi
+	# Another cluster (a new server's own): its WAL has no place in the
+	# repository, and its archiver retrying a store that is gone would hold
+	# a clean shutdown up for as long as it retries.  Kept aside below.
+	if [ "$own" = no ] && running; then
+		runuser -u postgres -- "/usr/lib/postgresql/$v/bin/pg_ctl" -D "$d" stop -m immediate >/dev/null 2>&1
 	fi
 	systemctl stop "$unit" || exit 1
 	old=
@@ -268,6 +343,7 @@ restore)
 	[ -n "${PV_AT:-}" ] && set -- "$@" --type=time "--target=$PV_AT" --target-action=promote
 	[ -n "${PV_POINT:-}" ] && set -- "$@" --type=name "--target=$PV_POINT" --target-action=promote
 	[ "${PV_ARCHIVE:-on}" = off ] && set -- "$@" --archive-mode=off
+	[ -n "${PV_REPO:-}" ] && set -- "$@" "--repo=$PV_REPO"
 	pgb "$@" restore || put_back "pgbackrest restore failed"
 	systemctl start "$unit" || put_back "PostgreSQL did not start on the restored data"
 	i=0

@@ -14,7 +14,9 @@
  *                           address with an optional :PORT; anything else is an error
  *   {% if name %} ... {% elif other %} ... {% else %} ... {% endif %}
  *   {% if name == "text" %}  {% if name != "text" %}  {% if not name %}
+ *   {{ name | add "1" }}    the value, which must be an integer, plus the number given
  *   {% for x in name %} ... {{ x }} ... {% endfor %}
+ *                           inside, loop.index counts the items from 1
  *   {# comment #}
  *   A tag written {%- ... %} or {{- ... }} eats the whitespace before it
  *   up to and including one newline; ... -%} the whitespace after it up to

@@ -308,12 +308,43 @@ static void fmt_time(char *dst, size_t n, long long t)
 	strftime(dst, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-/* The backups of pgBackRest's info JSON: a "backups" event, or a table. */
+/* The backups of one repository (key; 0: all) as a table. */
+static void print_backups(json_t *backups, long long key)
+{
+	size_t i, shown = 0;
+	json_t *b;
+
+	json_array_foreach(backups, i, b)
+	{
+		if (key && json_integer_value(
+		               json_object_get(json_object_get(b, "database"), "repo-key")) != key)
+			continue;
+		if (!shown++)
+			printf("  %-33s %-5s %-23s %-23s %12s  %s\n", "label", "type", "started",
+			       "finished", "size", "WAL");
+		json_t *ts = json_object_get(b, "timestamp"), *ar = json_object_get(b, "archive");
+		char t1[40], t2[40];
+		fmt_time(t1, sizeof(t1), json_integer_value(json_object_get(ts, "start")));
+		fmt_time(t2, sizeof(t2), json_integer_value(json_object_get(ts, "stop")));
+		printf("  %-33s %-5s %-23s %-23s %12lld  %s..%s%s\n",
+		       json_string_value(json_object_get(b, "label")),
+		       json_string_value(json_object_get(b, "type")), t1, t2,
+		       (long long)json_integer_value(
+		           json_object_get(json_object_get(b, "info"), "size")),
+		       json_string_value(json_object_get(ar, "start")),
+		       json_string_value(json_object_get(ar, "stop")),
+		       json_is_true(json_object_get(b, "error")) ? "  (has errors)" : "");
+	}
+	if (!shown)
+		printf("  no backups\n");
+}
+
+/* The backups of pgBackRest's info JSON as a table, one for each repository. */
 static int print_info(struct session *s, const char *json, const char *host)
 {
 	json_error_t je;
-	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0), *b;
-	json_t *backups = json_object_get(st, "backup");
+	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0), *r, *b;
+	json_t *backups = json_object_get(st, "backup"), *repos = json_object_get(st, "repo");
 	size_t i;
 
 	if (!st) {
@@ -339,6 +370,10 @@ static int print_info(struct session *s, const char *json, const char *host)
 			              "wal_start", json_string_value(json_object_get(ar, "start")),
 			              "wal_stop", json_string_value(json_object_get(ar, "stop")),
 			              "error", json_is_true(json_object_get(b, "error"))));
+			json_t *key = json_object_get(json_object_get(b, "database"), "repo-key");
+			if (json_is_integer(key))
+				json_object_set(json_array_get(list, json_array_size(list) - 1),
+				                "repo", key);
 		}
 		report_event(
 		    s->rep,
@@ -352,26 +387,18 @@ static int print_info(struct session *s, const char *json, const char *host)
 	}
 	printf("%s: stanza %s: %s\n", host, json_string_value(json_object_get(st, "name")),
 	       json_string_value(json_object_get(json_object_get(st, "status"), "message")));
-	if (json_array_size(backups))
-		printf("  %-26s %-5s %-23s %-23s %12s  %s\n", "label", "type", "started",
-		       "finished", "size", "WAL");
-	json_array_foreach(backups, i, b)
-	{
-		json_t *ts = json_object_get(b, "timestamp"), *ar = json_object_get(b, "archive");
-		char t1[40], t2[40];
-		fmt_time(t1, sizeof(t1), json_integer_value(json_object_get(ts, "start")));
-		fmt_time(t2, sizeof(t2), json_integer_value(json_object_get(ts, "stop")));
-		printf("  %-26s %-5s %-23s %-23s %12lld  %s..%s%s\n",
-		       json_string_value(json_object_get(b, "label")),
-		       json_string_value(json_object_get(b, "type")), t1, t2,
-		       (long long)json_integer_value(
-		           json_object_get(json_object_get(b, "info"), "size")),
-		       json_string_value(json_object_get(ar, "start")),
-		       json_string_value(json_object_get(ar, "stop")),
-		       json_is_true(json_object_get(b, "error")) ? "  (has errors)" : "");
+	if (json_array_size(repos) < 2) {
+		print_backups(backups, 0);
+		json_decref(root);
+		return 0;
 	}
-	if (!json_array_size(backups))
-		printf("  no backups\n");
+	json_array_foreach(repos, i, r)
+	{
+		long long key = json_integer_value(json_object_get(r, "key"));
+		printf("%s: repository %lld: %s\n", host, key,
+		       json_string_value(json_object_get(json_object_get(r, "status"), "message")));
+		print_backups(backups, key);
+	}
 	json_decref(root);
 	return 0;
 }
@@ -428,6 +455,7 @@ static char *checksum_lines(const char *out, size_t *tables)
 
 struct opts {
 	const char *layout, *host, *at, *on, *type;
+	int repo; /* 0: pgBackRest's choice */
 	bool yes;
 };
 
@@ -435,9 +463,13 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
                  const char *allowed)
 {
 	static const struct option lo[] = {
-	    {"host", required_argument, NULL, 'H'}, {"at", required_argument, NULL, 'a'},
-	    {"yes", no_argument, NULL, 'y'},        {"on", required_argument, NULL, 'o'},
-	    {"type", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
+	    {"host", required_argument, NULL, 'H'},
+	    {"at", required_argument, NULL, 'a'},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"on", required_argument, NULL, 'o'},
+	    {"type", required_argument, NULL, 't'},
+	    {"repo", required_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -463,6 +495,16 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
 			o->on = optarg;
 		else if (ch == 't')
 			o->type = optarg;
+		else if (ch == 'r') {
+			/* repository 1 and the (at most 3) of backup_repos */
+			if (optarg[0] < '1' || optarg[0] > '4' || optarg[1]) {
+				pv_say_error("--repo takes a repository's number from 1 to 4, not "
+				             "'%s'",
+				             optarg);
+				return -1;
+			}
+			o->repo = optarg[0] - '0';
+		}
 	}
 	if (optind < argc)
 		o->layout = argv[optind++];
@@ -541,7 +583,7 @@ static int do_list(struct bk *b, const struct opts *o)
 
 /* A restore of h (PV_ vars exported first); prints and returns the checksum lines. */
 static int restore_on(struct bk *b, const struct host *h, const char *at, const char *point,
-                      bool yes, bool archive, char **sums, size_t *tables)
+                      int repo, bool yes, bool archive, char **sums, size_t *tables)
 {
 	struct buf script = BUF_INIT, out, e;
 	int st;
@@ -551,9 +593,13 @@ static int restore_on(struct bk *b, const struct host *h, const char *at, const 
 	buf_addf(&script, " PV_POINT=");
 	sh_quote_buf(&script, point ? point : "");
 	/* a scratch server (no archiving) keeps no copy of what it had */
+	if (repo)
+		buf_addf(&script, " PV_REPO=%d", repo);
+	else
+		buf_addf(&script, " PV_REPO=");
 	buf_addf(&script,
 	         " PV_YES=%s PV_ARCHIVE=%s PV_DISCARD=%s\n"
-	         "export PV_AT PV_POINT PV_YES PV_ARCHIVE PV_DISCARD\n",
+	         "export PV_AT PV_POINT PV_REPO PV_YES PV_ARCHIVE PV_DISCARD\n",
 	         yes ? "yes" : "no", archive ? "on" : "off", archive ? "no" : "yes");
 	buf_addf(&script, HELPER " restore\n");
 	buf_init(&out, 1 << 22);
@@ -640,9 +686,14 @@ static int do_restore(struct bk *b, const struct opts *o)
 		return PV_EXIT_USAGE;
 	if (!(h = bk_host(b, o->host)))
 		return PV_EXIT_USAGE;
-	report_line(b->s->rep, NULL, "%s: restoring from the repository%s%s...", h->name,
-	            o->at ? " to " : "", o->at ? o->at : " (the latest state archived)");
-	rc = restore_on(b, h, o->at, NULL, o->yes, true, &sums, &tables);
+	if (o->repo)
+		report_line(b->s->rep, NULL, "%s: restoring from repository %d%s%s...", h->name,
+		            o->repo, o->at ? " to " : "",
+		            o->at ? o->at : " (the latest state archived)");
+	else
+		report_line(b->s->rep, NULL, "%s: restoring from the repository%s%s...", h->name,
+		            o->at ? " to " : "", o->at ? o->at : " (the latest state archived)");
+	rc = restore_on(b, h, o->at, NULL, o->repo, o->yes, true, &sums, &tables);
 	if (rc == PV_EXIT_OK) {
 		char *copy = xstrdup(sums), *save = NULL;
 		for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -707,7 +758,7 @@ static int do_verify(struct bk *b, const struct opts *o)
 	report_line(b->s->rep, NULL, "%s: restore point %s, %zu tables", src->name, point,
 	            src_tables);
 	report_line(b->s->rep, NULL, "%s: restoring it here...", scratch->name);
-	rc = restore_on(b, scratch, NULL, point, true, false, &sums, &tables);
+	rc = restore_on(b, scratch, NULL, point, o->repo, true, false, &sums, &tables);
 	if (rc == PV_EXIT_OK) {
 		if (strcmp(sums, src_sums)) {
 			pv_say_error("verify FAILED: the restored tables differ from %s (written "
@@ -756,8 +807,8 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 	sub = argv[1];
 	const char *allowed = !strcmp(sub, "now")       ? "Ht"
 	                      : !strcmp(sub, "list")    ? "H"
-	                      : !strcmp(sub, "restore") ? "Hay"
-	                      : !strcmp(sub, "verify")  ? "Ho"
+	                      : !strcmp(sub, "restore") ? "Hayr"
+	                      : !strcmp(sub, "verify")  ? "Hor"
 	                                                : NULL;
 	if (!allowed) {
 		pv_say_error("unknown backup command '%s' (now, list, restore, verify)", sub);
@@ -788,13 +839,15 @@ const struct cmd_entry cmd_backup_entry = {
     .help = "Commands:\n"
             "  now [--type full|diff|incr|dump]  a backup now (default full; dump: the\n"
             "                                logical dumps, with role variable backup_dump)\n"
-            "  list                          the backups in the repository\n"
+            "  list                          the backups in each repository\n"
             "  restore [--at TIME] [--yes]   restore into a fresh data directory (the old one\n"
             "                                is kept aside), to TIME or the latest state;\n"
             "                                a running primary only with --yes\n"
             "  verify --on SCRATCH           restore onto the server SCRATCH and compare every\n"
             "                                table's rows and checksum with the source\n"
             "Options:\n"
+            "  --repo N        restore and verify: from repository N (1: backup_s3_*, 2-4:\n"
+            "                  backup_repos); default: the first that holds a backup\n"
             "  --host SERVER   the server backed up or restored (default: the layout's\n"
             "                  server with roles postgres and backup, or on a Patroni\n"
             "                  layout the current leader; restore refuses Patroni servers)\n",

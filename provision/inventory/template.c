@@ -46,6 +46,7 @@ enum filter_kind {
 	FILTER_ESCAPE,
 	FILTER_DOUBLE,
 	FILTER_SHA256,
+	FILTER_ADD,
 };
 
 struct filter {
@@ -538,6 +539,17 @@ static int parse_expr(struct tpl *t, const struct tok *k, struct expr *e)
 			f.kind = FILTER_HOST;
 		} else if (strcmp(lx.val.s, "sha256") == 0) {
 			f.kind = FILTER_SHA256;
+		} else if (strcmp(lx.val.s, "add") == 0) {
+			char *end = NULL;
+
+			f.kind = FILTER_ADD;
+			lex_next(&lx);
+			if (lx.kind != LX_STR || !lx.val.s[0] ||
+			    (strtol(lx.val.s, &end, 10), *end) || strlen(lx.val.s) > 6) {
+				tpl_error(t, f.off, "'add' needs a quoted integer argument");
+				goto out;
+			}
+			f.arg = xstrdup(lx.val.s);
 		} else if (strcmp(lx.val.s, "join") == 0 || strcmp(lx.val.s, "default") == 0 ||
 		           strcmp(lx.val.s, "escape") == 0 || strcmp(lx.val.s, "double") == 0) {
 			const char *fname = lx.val.s[0] == 'j'   ? "join"
@@ -1068,6 +1080,27 @@ static int render_var(struct tpl *t, const struct tnode *n, const struct scope *
 			buf_wipe(&was);
 			break;
 		}
+		case FILTER_ADD: {
+			/* integer arithmetic on a value that must be an integer */
+			char *end = NULL;
+			long long x;
+
+			if (!have_str) {
+				if (take_scalar(t, e, v, &val, &secret) < 0)
+					goto out;
+				have_str = true;
+				v = NULL;
+			}
+			x = strtoll(val.s ? val.s : "", &end, 10);
+			if (!val.s || !*val.s || *end || val.len > 12) {
+				tpl_error(t, f->off, "'add' needs an integer ('%s' is not one)",
+				          e->name);
+				goto out;
+			}
+			buf_reset(&val);
+			buf_addf(&val, "%lld", x + strtoll(f->arg, NULL, 10));
+			break;
+		}
 		case FILTER_DEFAULT:
 			if (!v && !have_str) {
 				buf_adds(&val, f->arg);
@@ -1227,6 +1260,13 @@ static int render_for(struct tpl *t, const struct tnode *n, const struct scope *
 	if (s)
 		scope_copy(&local, s);
 	for (size_t i = 0; i < count && rc == 0; i++) {
+		struct node *loop = node_new_map(NULL);
+		char num[32];
+
+		/* loop.index: 1, 2, ... */
+		snprintf(num, sizeof(num), "%zu", i + 1);
+		node_map_set(loop, "index", node_new_scalar(num, NULL));
+		scope_set_owned(&local, "loop", loop);
 		scope_set(&local, n->var, v->kind == NODE_SEQ ? v->items[i] : v);
 		rc = render_list(t, &n->body, &local);
 	}

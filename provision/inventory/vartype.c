@@ -329,6 +329,8 @@ void vartype_describe(const struct vartype *t, struct buf *out)
 			buf_adds(out, s);
 			buf_release(&inner);
 		}
+		if (t->has_max)
+			buf_addf(out, " (at most %lld items)", t->max);
 		break;
 	case VT_MAP:
 		buf_adds(out, "a mapping with keys ");
@@ -914,6 +916,11 @@ static void check_value(struct check *c, const struct vartype *t, const struct n
 		if (v->kind != NODE_SEQ) {
 			problem(c, v, t, name, NULL);
 			return;
+		}
+		if (t->has_max && (long long)v->n > t->max) {
+			diags_add(c->d, &v->pos, "variable '%s' holds %zu items; at most %lld",
+			          name, v->n, t->max);
+			c->problems++;
 		}
 		for (size_t i = 0; i < v->n; i++) {
 			char *sub = xasprintf("%s[%zu]", name, i);

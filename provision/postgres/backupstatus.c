@@ -74,43 +74,41 @@ static void none_yet(struct buf *out, const char *indent, const struct schedule 
 	}
 }
 
-/* The newest backup of pgBackRest's info JSON, and the stanza's status. */
-static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
+/*
+ * One repository's lines: its status (code, msg), its newest good backup
+ * (repo-key key; 0: any) and their count.  prefix names the repository
+ * when there are several.
+ */
+static void repo_lines(struct buf *out, const char *indent, const char *prefix, json_t *backups,
+                       long long key, long long code, const char *msg, long long now,
                        const struct schedule *sc, bool *bad, json_t *facts)
 {
-	json_error_t je;
-	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
-	json_t *status = json_object_get(st, "status"), *backups = json_object_get(st, "backup");
-	long long code = json_integer_value(json_object_get(status, "code"));
-	const char *msg = json_string_value(json_object_get(status, "message"));
-	json_t *newest = NULL;
-	size_t i;
-	json_t *b;
+	json_t *newest = NULL, *b;
+	size_t i, count = 0;
 
-	if (!st) {
-		buf_addf(out, "%sbackups: FAILED: unreadable repository information\n", indent);
-		*bad = true;
-		json_decref(root);
-		return;
-	}
 	json_array_foreach(backups, i, b)
 	{
+		if (key && json_integer_value(
+		               json_object_get(json_object_get(b, "database"), "repo-key")) != key)
+			continue;
+		count++;
 		if (json_is_true(json_object_get(b, "error")))
 			continue;
 		newest = b;
 	}
 	if (code != 0 && code != 2) {
-		json_t *repo = json_array_get(json_object_get(st, "repo"), 0);
-		const char *rmsg =
-		    json_string_value(json_object_get(json_object_get(repo, "status"), "message"));
-		buf_addf(out, "%sbackups: FAILED: the repository: %s\n", indent,
-		         rmsg  ? rmsg
-		         : msg ? msg
-		               : "unknown error");
+		buf_addf(out, "%s%sbackups: FAILED: the repository: %s\n", indent, prefix,
+		         msg ? msg : "unknown error");
 		*bad = true;
+		/* one of several: that is all there is to say of it */
+		if (!newest && *prefix)
+			return;
 	}
 	if (!newest) {
-		none_yet(out, indent, sc, bad);
+		struct buf in = BUF_INIT;
+		buf_addf(&in, "%s%s", indent, prefix);
+		none_yet(out, in.s, sc, bad);
+		buf_release(&in);
 	} else {
 		json_t *ts = json_object_get(newest, "timestamp");
 		long long stop = json_integer_value(json_object_get(ts, "stop"));
@@ -122,11 +120,68 @@ static void info_lines(struct buf *out, const char *indent, const char *json, lo
 			              json_string_value(json_object_get(newest, "type")),
 			              "age_seconds",
 			              (json_int_t)(now - stop > 0 ? now - stop : 0)));
-		buf_addf(out, "%slast good backup: %s (%s), ", indent,
+		buf_addf(out, "%s%slast good backup: %s (%s), ", indent, prefix,
 		         json_string_value(json_object_get(newest, "label")),
 		         json_string_value(json_object_get(newest, "type")));
 		age(out, now - stop);
-		buf_addf(out, " ago; %zu in the repository\n", json_array_size(backups));
+		buf_addf(out, " ago; %zu in the repository\n", count);
+	}
+}
+
+/* The newest backup of pgBackRest's info JSON and the stanza's status, per repository. */
+static void info_lines(struct buf *out, const char *indent, const char *json, long long now,
+                       const struct schedule *sc, bool *bad, json_t *facts)
+{
+	json_error_t je;
+	json_t *root = json_loads(json, 0, &je), *st = json_array_get(root, 0);
+	json_t *status = json_object_get(st, "status"), *backups = json_object_get(st, "backup");
+	json_t *repos = json_object_get(st, "repo"), *r;
+	size_t i;
+
+	if (!st) {
+		buf_addf(out, "%sbackups: FAILED: unreadable repository information\n", indent);
+		*bad = true;
+		json_decref(root);
+		return;
+	}
+	if (json_array_size(repos) < 2) {
+		const char *rmsg = json_string_value(json_object_get(
+		    json_object_get(json_array_get(repos, 0), "status"), "message"));
+		repo_lines(out, indent, "", backups, 0,
+		           json_integer_value(json_object_get(status, "code")),
+		           rmsg ? rmsg : json_string_value(json_object_get(status, "message")), now,
+		           sc, bad, facts);
+		if (facts)
+			json_object_set_new(facts, "backups",
+			                    json_integer((json_int_t)json_array_size(backups)));
+		json_decref(root);
+		return;
+	}
+	/* each repository's health and age on its own */
+	json_array_foreach(repos, i, r)
+	{
+		json_t *rs = json_object_get(r, "status");
+		long long key = json_integer_value(json_object_get(r, "key"));
+		char prefix[32];
+		json_t *rf = facts ? json_pack("{s:I}", "repo", (json_int_t)key) : NULL;
+		bool rbad = false;
+
+		snprintf(prefix, sizeof(prefix), "repository %lld: ", key);
+		repo_lines(out, indent, prefix, backups, key,
+		           json_integer_value(json_object_get(rs, "code")),
+		           json_string_value(json_object_get(rs, "message")), now, sc, &rbad, rf);
+		*bad = *bad || rbad;
+		if (rf) {
+			json_object_set_new(rf, "ok", json_boolean(!rbad));
+			if (!json_object_get(facts, "repositories"))
+				json_object_set_new(facts, "repositories", json_array());
+			json_array_append_new(json_object_get(facts, "repositories"), rf);
+			/* the first repository's newest is the layout's last backup */
+			if (!json_object_get(facts, "last_backup") &&
+			    json_object_get(rf, "last_backup"))
+				json_object_set(facts, "last_backup",
+				                json_object_get(rf, "last_backup"));
+		}
 	}
 	if (facts)
 		json_object_set_new(facts, "backups",

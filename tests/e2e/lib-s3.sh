@@ -53,19 +53,36 @@ open(p, "w").write(t)
 PY
 }
 
+# s3_spawn DATA PORT LOG ARGS...: s3rver on DATA at PORT of the bridge
+# address with the test's certificate, once it answers; its PID in S3_SPAWNED.
+s3_spawn() {
+	local data=$1 port=$2 log=$3 i
+	shift 3
+	mkdir -p "$data"
+	setsid node "$S3_DIR/node_modules/.bin/s3rver" -d "$data" -a "$S3_ADDR" -p "$port" \
+		--key "$WORK/s3/server.key" --cert "$WORK/s3/server.crt" "$@" >>"$log" 2>&1 &
+	S3_SPAWNED=$!
+	for i in $(seq 100); do
+		curl -s -o /dev/null --cacert "$WORK/s3/ca.crt" "https://$S3_ADDR:$port/" && return 0
+		kill -0 "$S3_SPAWNED" 2>/dev/null || break
+		sleep 0.2
+	done
+	bail "s3rver did not start: $(tail -n 20 "$log")"
+}
+
 # s3_run ARGS...: (re)start s3rver on the same data directory.
 s3_run() {
 	s3_stop
-	setsid node "$S3_DIR/node_modules/.bin/s3rver" -d "$WORK/s3/data" -a "$S3_ADDR" -p "$S3_PORT" \
-		--key "$WORK/s3/server.key" --cert "$WORK/s3/server.crt" "$@" >>"$WORK/s3/s3rver.log" 2>&1 &
-	S3_PID=$!
-	local i
-	for i in $(seq 100); do
-		curl -s -o /dev/null --cacert "$WORK/s3/ca.crt" "https://$S3_ADDR:$S3_PORT/" && return 0
-		kill -0 "$S3_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	bail "s3rver did not start: $(tail -n 20 "$WORK/s3/s3rver.log")"
+	s3_spawn "$WORK/s3/data" "$S3_PORT" "$WORK/s3/s3rver.log" "$@"
+	S3_PID=$S3_SPAWNED
+}
+
+# s3_second PORT BUCKET: a second store after s3_start, on the same address
+# and certificate with its own data ($WORK/s3-PORT/data), stopped on exit.
+S3_PID2=
+s3_second() {
+	s3_spawn "$WORK/s3-$1/data" "$1" "$WORK/s3-$1/s3rver.log" --configure-bucket "$2"
+	S3_PID2=$S3_SPAWNED
 }
 
 s3_stop() {
@@ -82,9 +99,13 @@ s3_stop() {
 	fi
 }
 
-# t_cleanup, and the store first
+# t_cleanup, and the stores first
 s3_cleanup() {
 	s3_stop
+	if [ -n "$S3_PID2" ]; then
+		kill "$S3_PID2" 2>/dev/null
+		wait "$S3_PID2" 2>/dev/null
+	fi
 	t_cleanup
 }
 

@@ -1,7 +1,8 @@
 /*
  * test-backup.c - what 'provision status' says about a server's backups,
  * from the helper's status lines: a good repository, a failed timer, a
- * store that cannot be read, WAL archiving failing, no backup yet.
+ * store that cannot be read, WAL archiving failing, no backup yet; two
+ * repositories, each with its own health and age.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -258,6 +259,39 @@ static void test_from_standby(void)
 	buf_release(&out);
 }
 
+/* Two repositories: each its own newest backup and count; one failing is named. */
+static void test_two_repos(void)
+{
+	static const char info[] =
+	    "J [{\"name\":\"main\",\"status\":{\"code\":99,\"message\":\"other\"},"
+	    "\"repo\":[{\"key\":1,\"status\":{\"code\":99,\"message\":\"[HostConnectError] "
+	    "unable to connect\"}},{\"key\":2,\"status\":{\"code\":0,\"message\":\"ok\"}}],"
+	    "\"backup\":[{\"label\":\"20260101-010000F\",\"type\":\"full\","
+	    "\"database\":{\"id\":1,\"repo-key\":2},"
+	    "\"timestamp\":{\"start\":1767229200,\"stop\":1767229260}},"
+	    "{\"label\":\"20260101-020000F\",\"type\":\"full\","
+	    "\"database\":{\"id\":1,\"repo-key\":2},"
+	    "\"timestamp\":{\"start\":1767232800,\"stop\":1767232860}}]}]\n";
+	struct buf out;
+	bool bad = false;
+	char text[4096];
+
+	snprintf(text, sizeof(text),
+	         "N 1767319230\nU full inactive active\nU diff inactive active\n%s"
+	         "A 120 000000010000000000000009 1767319200 0 - 0\nR 0\n",
+	         info);
+	fmt(text, 0, &out, &bad);
+	CHECK(bad);
+	CHECK_HAS(out.s, "repository 1: backups: FAILED: the repository: [HostConnectError] "
+	                 "unable to connect\n");
+	CHECK_HAS(out.s, "repository 2: last good backup: 20260101-020000F (full), 23 h ago; 2 in "
+	                 "the repository\n");
+	CHECK(!strstr(out.s, "repository 2: backups: FAILED"));
+	/* a repository that cannot be read has no "none yet" line besides */
+	CHECK(!strstr(out.s, "repository 1: backups: none yet"));
+	buf_release(&out);
+}
+
 int main(void)
 {
 	RUN(test_good);
@@ -269,5 +303,6 @@ int main(void)
 	RUN(test_archive_failing);
 	RUN(test_helper_missing);
 	RUN(test_from_standby);
+	RUN(test_two_repos);
 	return check_done("test-backup");
 }

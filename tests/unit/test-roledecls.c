@@ -96,8 +96,10 @@ static void scan_text(struct reads *r, const char *text, const char *where)
 			} else if (!strncmp(e, "for ", 4)) {
 				e = skip_ws(e + 4);
 				size_t l = ident_len(e);
-				PV_GROW(r->locals, r->n_locals + 1, r->locals_alloc);
+				PV_GROW(r->locals, r->n_locals + 2, r->locals_alloc);
 				r->locals[r->n_locals++] = xstrndup(e, l);
+				/* every loop has its loop.index */
+				r->locals[r->n_locals++] = xstrdup("loop");
 				e = strstr(e, " in ");
 				if (e) {
 					e = skip_ws(e + 4);

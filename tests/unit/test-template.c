@@ -416,6 +416,25 @@ static void test_for(void)
 	           "<template>:1:23: undefined variable 'p.name'");
 	want_error("{% for p in pkgs %}{% endfor %}{{ p }}",
 	           "<template>:1:35: undefined variable 'p'");
+	/* loop.index counts from 1; an inner loop has its own; none outside */
+	want_text("{% for p in pkgs %}{{ loop.index }}={{ p }} {% endfor %}", "1=nginx 2=curl ");
+	want_text("{% for p in pkgs %}{% for q in pkgs %}{{ loop.index }}{% endfor %}"
+	          "{{ loop.index }};{% endfor %}",
+	          "121;122;");
+	want_error("{% for p in pkgs %}{% endfor %}{{ loop.index }}",
+	           "<template>:1:35: undefined variable 'loop.index'");
+}
+
+static void test_add(void)
+{
+	want_text("{% for p in pkgs %}repo{{ loop.index | add \"1\" }} {% endfor %}",
+	          "repo2 repo3 ");
+	want_text("{{ db.port | add \"-2\" }}", "5430");
+	want_error("{{ name | add \"1\" }}",
+	           "<template>:1:11: 'add' needs an integer ('name' is not one)");
+	want_error("{{ db.port | add \"x\" }}",
+	           "<template>:1:14: 'add' needs a quoted integer argument");
+	want_error("{{ db.port | add }}", "<template>:1:14: 'add' needs a quoted integer argument");
 }
 
 static void test_comments(void)
@@ -902,6 +921,7 @@ int main(void)
 	RUN(test_if);
 	RUN(test_truth);
 	RUN(test_for);
+	RUN(test_add);
 	RUN(test_comments);
 	RUN(test_whitespace);
 	RUN(test_shell_mode);

@@ -293,6 +293,13 @@ static void test_messages(void)
 	CHECK_HAS(m, "t.yml:3:5: variable 'x[1]' must be a network like '10.0.0.0/24'");
 	CHECK_HAS(m, "not '0.0.0.0/0 trust\\nhost all all ::/0'");
 	free(m);
+	/* a list's length */
+	m = check1("{ type: list, of: int, max: 2, default: [] }", "v: [1, 2, 3]\n", NULL);
+	CHECK_STR(m, "t.yml:1:4: variable 'x' holds 3 items; at most 2");
+	free(m);
+	m = check1("{ type: list, of: int, max: 2, default: [] }", "v: [1, 2]\n", NULL);
+	CHECK(m == NULL);
+	free(m);
 	m = check1("{ type: list, of: rule, default: [] }", "v: 22/tcp\n", NULL);
 	CHECK_STR(m, "t.yml:1:4: variable 'x' must be a list of firewall rule '[on IFACE] "
 	             "[PORT[:PORT][/PROTO]] [from CIDR]', not '22/tcp'");
@@ -420,7 +427,7 @@ static void test_secrets(void)
 
 static void test_describe(void)
 {
-	struct node *decl = yaml("{ type: list, of: { type: int, min: 1, max: 3 } }");
+	struct node *decl = yaml("{ type: list, max: 4, of: { type: int, min: 1, max: 3 } }");
 	struct vartype *t = NULL;
 	struct diags d;
 	struct buf b = BUF_INIT;
@@ -429,7 +436,7 @@ static void test_describe(void)
 	CHECK(vartype_parse(&t, decl, "x", &d) == 0);
 	if (t) {
 		vartype_describe(t, &b);
-		CHECK_STR(b.s, "a list of integer from 1 to 3");
+		CHECK_STR(b.s, "a list of integer from 1 to 3 (at most 4 items)");
 	}
 	vartype_free(t);
 	buf_release(&b);
