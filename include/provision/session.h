@@ -44,6 +44,7 @@ struct session {
 	bool allow_recorded_env;
 	bool roles_only; /* no inventory: only the role search path is set up */
 	bool inv_vars_checked; /* the inventory's 'vars' names were checked */
+	struct diags said; /* problems already shown: a value every layout checks shows once */
 	/* each server's rendered ports (session_check_layout), for the provider */
 	const struct inv_layout *ports_of;
 	char ***ports;

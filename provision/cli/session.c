@@ -102,14 +102,26 @@ void pv_help(const struct cmd_entry *c)
 	       "      --plain           plain lines, even on a terminal\n");
 }
 
+/* True when msgs[i] was said before: a value checked once per layout shows once. */
+static bool said_before(const struct diags *d, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!strcmp(d->msgs[i], d->msgs[k]))
+			return true;
+	return false;
+}
+
 static void print_diags(const struct diags *d)
 {
 	if (errors_as_json) {
 		for (size_t i = 0; i < d->n; i++)
-			say("", d->msgs[i]);
+			if (!said_before(d, i))
+				say("", d->msgs[i]);
 		return;
 	}
 	for (size_t i = 0; i < d->n; i++) {
+		if (said_before(d, i))
+			continue;
 		char *m = report_redact(d->msgs[i]);
 		fprintf(stderr, "%s\n", m);
 		free(m);
@@ -591,13 +603,15 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		scope_release(&facts);
 	}
 	if (d.n) {
-		/* the same template problem shows once, not once per server */
+		/* the same problem shows once, not once per server or layout */
 		for (size_t i = 0; i < d.n; i++) {
-			bool seen = false;
-			for (size_t k = 0; k < i && !seen; k++)
-				seen = !strcmp(d.msgs[i], d.msgs[k]);
-			if (!seen)
-				say("", d.msgs[i]);
+			bool seen = said_before(&d, i);
+			for (size_t k = 0; k < s->said.n && !seen; k++)
+				seen = !strcmp(d.msgs[i], s->said.msgs[k]);
+			if (seen)
+				continue;
+			say("", d.msgs[i]);
+			diags_add(&s->said, NULL, "%s", d.msgs[i]);
 		}
 		rc = PV_EXIT_USAGE;
 	}
@@ -881,6 +895,7 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 
 void session_release(struct session *s)
 {
+	diags_release(&s->said);
 	free_ports(s);
 	if (s->st_open)
 		state_close(&s->st);

@@ -192,3 +192,26 @@ check "unknown command: exit 2 with a hint" sh -c "[ $rc = 2 ]"
 for c in validate plan up apply status destroy ssh; do
 	check "'$c --help' exits 0 and shows usage" sh -c "'$PROVISION' $c --help | grep -q '^usage: provision $c'"
 done
+
+# A bad global variable is checked for every layout that uses it, and shown once.
+cat >"$WORK/twice.yml" <<'YML'
+project: twice
+vars:
+  backup_repos:
+    - endpoint: s3.example.com
+      bucke: b
+layouts:
+  a:
+    servers:
+      s1: { roles: [base, postgres, backup] }
+  b:
+    servers:
+      s2: { roles: [base, postgres, backup] }
+YML
+out=$("$PROVISION" -i "$WORK/twice.yml" --plain validate 2>&1)
+rc=$?
+check "a bad global variable used by two layouts is refused (exit 2), got $rc" test "$rc" = 2
+check "and each problem is shown once: $out" \
+	sh -c "[ \$(printf '%s\n' \"\$1\" | grep -c \"unknown key 'bucke'\") = 1 ] && [ -z \"\$(printf '%s\n' \"\$1\" | sort | uniq -d)\" ]" _ "$out"
+out=$("$PROVISION" -i "$WORK/twice.yml" --json validate 2>&1)
+check "with --json too" sh -c "[ -z \"\$(printf '%s\n' \"\$1\" | sort | uniq -d)\" ]" _ "$out"
