@@ -12,6 +12,7 @@
  *       poll_interval: 1
  *       action_timeout: 600
  *       request_timeout: 60
+ *       parallel: 10                     # droplets created, awaited, deleted at once
  *       endpoint: https://api.digitalocean.com   # https; plain http only to loopback
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
@@ -53,7 +54,8 @@
 
 static const char *const setting_keys[] = {
     "token",         "region",        "size",           "image",           "vpc",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint",
+    "parallel"};
 /* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "load_balancer:\n"
@@ -217,7 +219,8 @@ static bool has_tag(const json_t *o, const char *tag)
 
 struct kind_arg {
 	struct dz *z;
-	const char *path, *key, *tag;
+	const char *path, *key, *tag; /* what is listed, and the tag what is ours has */
+	bool managed; /* ours also carries MANAGED_TAG */
 };
 
 static int list_kind(void *arg, json_t **all, struct pv_error *err)
@@ -231,18 +234,19 @@ static bool tagged(const json_t *r, void *arg)
 {
 	struct kind_arg *a = arg;
 
-	return !a->tag || has_tag(r, a->tag);
+	return (!a->tag || has_tag(r, a->tag)) && (!a->managed || has_tag(r, MANAGED_TAG));
 }
 
 /*
- * POST to the list path once (cloud_create); *made is what was made or
- * found (a new reference), *status the last answer's status.
+ * POST to path once (cloud_create), looking for what a lost answer made as
+ * ka says; *made is what was made or found (a new reference), *resp the
+ * create's answer (a new reference, or NULL), *status the last answer's
+ * status.
  */
-static int create(struct dz *z, const char *path, const char *key, const char *one,
-                  const char *name, const char *tag, const char *what, const char *host,
-                  json_t *body, json_t **made, long *status, struct pv_error *err)
+static int create_as(struct dz *z, struct kind_arg *ka, const char *path, const char *one,
+                     const char *name, const char *what, const char *host, json_t *body,
+                     json_t **made, json_t **resp, long *status, struct pv_error *err)
 {
-	struct kind_arg ka = {z, path, key, tag};
 	struct cloud_create cc = {.http = &z->http,
 	                          .rep = z->c->rep,
 	                          .host = host,
@@ -253,12 +257,23 @@ static int create(struct dz *z, const char *path, const char *key, const char *o
 	                          .one = one,
 	                          .list = list_kind,
 	                          .mine = tagged,
-	                          .arg = &ka};
-	json_t *resp = NULL;
-	int rc = cloud_create(&cc, made, &resp, err);
+	                          .arg = ka};
+	int rc = cloud_create(&cc, made, resp, err);
 
 	if (status)
 		*status = cc.status;
+	return rc;
+}
+
+/* create_as for what is listed at its create's path: ours carries tag (or any, NULL). */
+static int create(struct dz *z, const char *path, const char *key, const char *one,
+                  const char *name, const char *tag, const char *what, const char *host,
+                  json_t *body, json_t **made, long *status, struct pv_error *err)
+{
+	struct kind_arg ka = {z, path, key, tag, false};
+	json_t *resp = NULL;
+	int rc = create_as(z, &ka, path, one, name, what, host, body, made, &resp, status, err);
+
 	json_decref(resp);
 	return rc;
 }
@@ -315,8 +330,9 @@ static json_t *hosts_obj(struct provider_ctx *c, bool create)
 	return state_obj(c->lstate, "hosts", create);
 }
 
-/* Actions: in-progress, then completed or errored. */
-static int wait_action(struct dz *z, long long id, const char *what, struct pv_error *err)
+/* Actions: in-progress, then completed or errored (host: whose line shows it, or NULL). */
+static int wait_host_action(struct dz *z, long long id, const char *host, const char *what,
+                            struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	bool shown = false;
@@ -343,7 +359,7 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "in progress");
+			report_info(z->c->rep, host, "%s: %s", what, st ? st : "in progress");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -354,9 +370,14 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 	}
 }
 
+static int wait_action(struct dz *z, long long id, const char *what, struct pv_error *err)
+{
+	return wait_host_action(z, id, NULL, what, err);
+}
+
 /* Poll GET path until obj.status is want (or the object is gone, when want is NULL). */
 static int wait_status(struct dz *z, const char *path, const char *key, const char *want,
-                       json_t *keep, const char *what, struct pv_error *err)
+                       json_t *keep, const char *host, const char *what, struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	bool shown = false;
@@ -387,7 +408,7 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 			return 0;
 		}
 		if (!shown) {
-			report_info(z->c->rep, NULL, "%s: %s", what, st ? st : "waiting");
+			report_info(z->c->rep, host, "%s: %s", what, st ? st : "waiting");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -631,24 +652,32 @@ static char *server_tag(const struct dz *z, const char *server)
 	return xasprintf("%s:%s", z->tag, server);
 }
 
-/* 0 created, 1 no usable answer (may exist), -1 error. */
+/*
+ * Create one droplet (cloud_create: a lost answer or a 5xx is looked for,
+ * by the server's tag and the tool's mark, before the create is sent again
+ * after the answer's Retry-After).  Its host key is made and recorded
+ * first, so the droplet found later is trusted with the key it was given.
+ */
 static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, long long *action,
                           struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	json_t *pd = pdata(c);
+	json_t *pd = pdata(c), *made = NULL, *resp = NULL;
 	char *priv = NULL, *pub = NULL, *comment = xasprintf("root@%s", s->name), *ud = NULL;
-	char *stag = server_tag(z, s->name);
-	struct http_response r;
+	char *stag = server_tag(z, s->name), *etag = http_escape(stag);
+	char *lpath = xasprintf("/v2/droplets?tag_name=%s", etag);
+	struct kind_arg ka = {z, lpath, "droplets", stag, true};
 	int rc = -1;
 
-	http_response_init(&r);
 	if (keygen_ed25519(&priv, &pub, comment, err) < 0)
 		goto out;
+	cloud_lock();
 	state_set_str(o, "host_key", pub);
 	state_set_str(o, "status", "creating");
 	json_object_del(o, "droplet_id");
-	if (state_save(c->state, err) < 0)
+	rc = state_save(c->state, err);
+	cloud_unlock();
+	if (rc < 0)
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *tags = json_pack("[s,s,s]", z->tag, stag, MANAGED_TAG);
@@ -668,32 +697,29 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	            cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
 	            cloud_server_setting(c, s, "image", "debian-12-x64"),
 	            cloud_server_setting(c, s, "region", "fra1"));
-	struct http_opts opts = {.body = body};
-	int c1 = http_request(&z->http, "POST", "/v2/droplets", &opts, &r, err);
+	rc = create_as(z, &ka, "/v2/droplets", "droplet", s->name, "droplet", s->name, body, &made,
+	               &resp, NULL, err);
 	json_decref(body);
-	if (c1 < 0) {
-		pv_error_prefix(err, "creating droplet %s", s->name);
-		rc = 1;
+	if (rc < 0)
 		goto out;
-	}
-	if (r.status != 202) {
-		http_fail(&r, err, "creating droplet %s", s->name);
-		rc = r.status >= 500 ? 1 : -1;
-		goto out;
-	}
-	record_droplet(o, json_object_get(r.json, "droplet"));
-	json_t *acts = json_object_get(json_object_get(r.json, "links"), "actions");
+	json_t *acts = json_object_get(json_object_get(resp, "links"), "actions");
 	*action = cloud_jid(json_array_get(acts, 0), "id");
+	cloud_lock();
+	record_droplet(o, made);
 	state_set_str(o, "status", "created");
 	rc = state_save(c->state, err);
+	cloud_unlock();
 out:
-	http_response_release(&r);
+	json_decref(made);
+	json_decref(resp);
 	pv_free_secret(priv);
 	if (ud)
 		pv_free_secret(ud);
 	free(pub);
 	free(comment);
 	free(stag);
+	free(etag);
+	free(lpath);
 	return rc;
 }
 
@@ -725,131 +751,82 @@ static int list_droplets(struct dz *z, json_t **out, struct pv_error *err)
 	return rc;
 }
 
+static json_t *droplet_find(void *arg, json_t *listed, const struct inv_server *s, json_t *o)
+{
+	(void)o;
+	return find_server(arg, listed, s->name);
+}
+
+static int droplet_power_on(void *arg, json_t *d, long long *action, struct pv_error *err)
+{
+	char *p = xasprintf("/v2/droplets/%lld/actions", cloud_jid(d, "id"));
+	json_t *body = json_pack("{s:s}", "type", "power_on");
+	struct http_response r;
+	int rc = call(arg, "POST", p, body, &r, err, "powering on");
+
+	if (rc == 0)
+		*action = cloud_jid(json_object_get(r.json, "action"), "id");
+	http_response_release(&r);
+	json_decref(body);
+	free(p);
+	return rc;
+}
+
+static int droplet_create(void *arg, const struct inv_server *s, json_t *o, long long *action,
+                          struct pv_error *err)
+{
+	return create_droplet(arg, s, o, action, err);
+}
+
+static int droplet_wait(void *arg, const struct inv_server *s, json_t *o, long long action,
+                        bool running, struct pv_error *err)
+{
+	struct dz *z = arg;
+	char *what = xasprintf("droplet %s", s->name);
+	int rc = action ? wait_host_action(z, action, s->name, what, err) : 0;
+
+	if (rc == 0 && !running) {
+		char *p = xasprintf("/v2/droplets/%lld", cloud_jid(o, "droplet_id"));
+		json_t *d = json_object();
+		rc = wait_status(z, p, "droplet", "active", d, s->name, what, err);
+		if (rc == 0) {
+			cloud_lock();
+			record_droplet(o, d);
+			cloud_unlock();
+		}
+		json_decref(d);
+		free(p);
+	}
+	free(what);
+	return rc;
+}
+
+static const char *droplet_listed_name(json_t *d)
+{
+	return cloud_jstr(d, "name");
+}
+
 static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 {
-	struct provider_ctx *c = z->c;
-	json_t *hs = hosts_obj(c, true), *drops = NULL;
-	size_t n = c->layout->n_servers;
-	long long *actions = xcalloc(n + 1, sizeof(*actions));
-	bool *wait = xcalloc(n + 1, sizeof(*wait));
+	struct cloud_servers cs = {.c = z->c,
+	                           .kind = "droplet",
+	                           .marks = "tags",
+	                           .id_key = "droplet_id",
+	                           .running = "active",
+	                           .arg = z,
+	                           .find = droplet_find,
+	                           .record = record_droplet,
+	                           .drift = drift,
+	                           .power_on = droplet_power_on,
+	                           .create = droplet_create,
+	                           .wait = droplet_wait,
+	                           .listed_name = droplet_listed_name};
 	int rc = -1;
 
-	if (list_droplets(z, &drops, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, true);
-		json_t *d = find_server(z, drops, s->name);
-		if (d) {
-			if (!state_str(o, "host_key")) {
-				pv_error_set(
-				    err,
-				    "droplet %s (id %lld) carries this layout's tags but its "
-				    "host key is not in the state, so it cannot be trusted; "
-				    "delete it ('provision destroy %s') and run up again",
-				    s->name, cloud_jid(d, "id"), c->layout->name);
-				goto out;
-			}
-			if (cloud_jid(o, "droplet_id") != cloud_jid(d, "id"))
-				report_info(c->rep, s->name,
-				            "found droplet %s (id %lld) made by an earlier run; "
-				            "adopting it",
-				            s->name, cloud_jid(d, "id"));
-			record_droplet(o, d);
-			drift(c, s, d, NULL);
-			const char *st = cloud_jstr(d, "status");
-			wait[i] = !st || strcmp(st, "active");
-			if (st && !strcmp(st, "off")) {
-				char *p =
-				    xasprintf("/v2/droplets/%lld/actions", cloud_jid(d, "id"));
-				json_t *body = json_pack("{s:s}", "type", "power_on");
-				struct http_response r;
-				report_info(c->rep, s->name, "powering on the droplet");
-				int c1 = call(z, "POST", p, body, &r, err, "powering on");
-				json_decref(body);
-				free(p);
-				if (c1 == 0)
-					actions[i] =
-					    cloud_jid(json_object_get(r.json, "action"), "id");
-				http_response_release(&r);
-				if (c1 < 0)
-					goto out;
-				*changed = true;
-			}
-			state_set_str(o, "status", "created");
-			if (state_save(c->state, err) < 0)
-				goto out;
-			continue;
-		}
-		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
-			if (attempt) {
-				double pause = http_retry_delay(&z->http, NULL, attempt - 1);
-				report_warn(c->rep, s->name,
-				            "%s; it does not exist: trying again in %.1f s",
-				            err->msg, pause);
-				http_pause(pause);
-			}
-			cr = create_droplet(z, s, o, &actions[i], err);
-			if (cr != 1)
-				break;
-			struct pv_error e2 = {{0}};
-			json_t *again = NULL;
-			if (list_droplets(z, &again, &e2) == 0 &&
-			    (d = find_server(z, again, s->name))) {
-				report_warn(c->rep, s->name,
-				            "the create got no answer, but droplet %s exists (id "
-				            "%lld); adopting it",
-				            s->name, cloud_jid(d, "id"));
-				record_droplet(o, d);
-				state_set_str(o, "status", "created");
-				cr = state_save(c->state, err) < 0 ? -1 : 2;
-			}
-			json_decref(again);
-		}
-		if (cr == 2)
-			cr = 0;
-		if (cr != 0)
-			goto out;
-		*changed = true;
-		wait[i] = true;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, false);
-		char *what = xasprintf("droplet %s", s->name);
-		int c1 = 0;
-		if (actions[i])
-			c1 = wait_action(z, actions[i], what, err);
-		if (c1 == 0 && wait[i]) {
-			char *p = xasprintf("/v2/droplets/%lld", cloud_jid(o, "droplet_id"));
-			json_t *d = json_object();
-			c1 = wait_status(z, p, "droplet", "active", d, what, err);
-			if (c1 == 0)
-				record_droplet(o, d);
-			json_decref(d);
-			free(p);
-		}
-		free(what);
-		if (c1 < 0 || state_save(c->state, err) < 0)
-			goto out;
-	}
-	size_t i;
-	json_t *v;
-	json_array_foreach(drops, i, v)
-	{
-		const char *nm = cloud_jstr(v, "name");
-		if (nm && !layout_server(c->layout, nm))
-			report_warn(c->rep, nm,
-			            "droplet %s is no longer in layout '%s'; it is kept until "
-			            "'provision destroy %s'",
-			            nm, c->layout->name, c->layout->name);
-	}
-	rc = 0;
-out:
-	json_decref(drops);
-	free(actions);
-	free(wait);
+	if (list_droplets(z, &cs.listed, err) == 0)
+		rc = cloud_servers(&cs, err);
+	*changed = *changed || cs.changed;
+	json_decref(cs.listed);
 	return rc;
 }
 
@@ -1008,7 +985,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 		rc = creating(z, "load_balancer_id", false, err);
 		if (rc == 0) {
 			char *p = xasprintf("/v2/load_balancers/%s", json_string_value(id));
-			rc = wait_status(z, p, "load_balancer", "active", NULL, name, err);
+			rc = wait_status(z, p, "load_balancer", "active", NULL, NULL, name, err);
 			free(p);
 		}
 		*changed = true;
@@ -1024,6 +1001,7 @@ out:
 
 static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
+	long long start = pv_now_ms();
 	struct dz z;
 	bool changed = false;
 	int rc = -1;
@@ -1038,9 +1016,10 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 		goto out;
 	if (cloud_pin_and_wait(c, "droplet", BOOT_TIMEOUT_MS, err) < 0)
 		goto out;
-	report_info(c->rep, NULL, "digitalocean: %s; %lu API requests (%lu writes)",
-	            changed ? "cloud resources created or updated" : "cloud resources up to date",
-	            z.http.sent, z.http.sent_writes);
+	cloud_report_requests(c, "digitalocean",
+	                      changed ? "cloud resources created or updated"
+	                              : "cloud resources up to date",
+	                      &z.http, start);
 	rc = do_hosts(c, out, n, err);
 out:
 	dz_close(&z);
@@ -1230,7 +1209,7 @@ static int delete_one(const json_t *v, void *arg, struct pv_error *err)
 		rc = del(a->z, p, what, err);
 	/* a droplet is waited for until it is gone: its volumes and VPC wait on it */
 	if (rc == 0 && !strcmp(a->k->what, "droplet"))
-		rc = wait_status(a->z, p, "droplet", NULL, NULL, what, err);
+		rc = wait_status(a->z, p, "droplet", NULL, NULL, NULL, what, err);
 	free(p);
 	free(what);
 	return rc;
@@ -1273,7 +1252,8 @@ static int sweep(struct dz *z, const struct kind *k, struct pv_error *err)
 	                         .recorded = ids,
 	                         .managed = k->tagged ? managed : NULL,
 	                         .del = delete_one,
-	                         .arg = &a};
+	                         .arg = &a,
+	                         .parallel = true};
 	size_t i;
 	int rc = -1;
 
@@ -1373,6 +1353,7 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	    {"SSH key", "/v2/account/keys", "ssh_keys", "/v2/account/keys/", "ssh_key_id", false,
 	     true, NULL, NULL},
 	};
+	long long start = pv_now_ms();
 	struct dz z;
 	int rc = -1;
 	char *dl = NULL;
@@ -1391,6 +1372,7 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	}
 	if (delete_tags(&z, err) < 0 || cloud_forget_hosts(c, err) < 0)
 		goto out;
+	cloud_report_requests(c, "digitalocean", "destroyed", &z.http, start);
 	rc = 0;
 out:
 	free(dl);
