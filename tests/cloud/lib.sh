@@ -379,7 +379,7 @@ cloud_check_resend_wait() {
 # request count the tool reports is the one the server saw; prints the
 # wall times.
 cloud_many() {
-	local n=$1 par=$2 prov=$3 kind=$4 stats0 stats1 t0 t1 peak first_ok waiting sent n_sent n_seen
+	local n=$1 par=$2 prov=$3 kind=$4 stats0 stats1 t0 t1 peak waiting sent n_sent n_seen
 	local hosts=".environments.default.layouts.phase1.hosts"
 	cloud_ctl ratelimit '{"limit": 60, "per_second": 5}'
 	stats0=$(cloud_stats)
@@ -401,8 +401,8 @@ cloud_many() {
 	check "${kind}s were created at once: $peak creates ran at the same time" test "$peak" -gt 1
 	check "never more than parallel ($par) at once: $peak" test "$peak" -le "$par"
 	# the SSH waits overlap: several are waited for before the first answers
-	first_ok=$(jq -s '[.[] | select(.message? // "" | test("answers on SSH$"))][0].ms' "$WORK/up.json")
-	waiting=$(jq -s --argjson t "$first_ok" '[.[] | select((.message? // "" | test("^waiting for SSH on ")) and .ms <= $t)] | length' "$WORK/up.json")
+	waiting=$(jq -s '[.[] | .message? // ""] | (map(test("answers on SSH$")) | index(true)) as $first |
+		.[:$first] | map(select(test("^waiting for SSH on "))) | length' "$WORK/up.json")
 	check "the SSH waits overlap: $waiting ${kind}s waited for before the first answered" test "$waiting" -gt 1
 	check "a live line per $kind says what it waits for" \
 		test "$(jq -rs '[.[] | select(.message? // "" | test("^waiting for SSH on ")) | .host] | unique | length' "$WORK/up.json")" = "$n"
