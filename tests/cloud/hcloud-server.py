@@ -25,6 +25,7 @@ Faults are injected on demand through POST /__control/faults (not part of
 the API): a JSON list of {"match": "POST /servers", "kind": K, "count": N}
 with K one of
   status       answer with "status" (500, 503, 409, 423 ...) without acting
+               (with "retry_after": N, a Retry-After header of N seconds)
   drop         close the connection without an answer, without acting
   lost         act (create, delete ...), then close without an answer
   delay        wait "seconds" before acting and answering
@@ -1194,6 +1195,8 @@ class Handler(BaseHTTPRequestHandler):
                     violation(method, path, "server bug: response %s: %s" % (
                         "/".join(str(x) for x in e.absolute_path), e.message))
         self.log(method, path, status)
+        if fault and fault.get("retry_after") is not None:
+            rl["Retry-After"] = fault["retry_after"]
         if fault and fault["kind"] == "lost":
             self.close_connection = True
             self.connection.shutdown(2)

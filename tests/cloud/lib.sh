@@ -361,12 +361,13 @@ cloud_faults_each() {
 	cloud_ctl faults "[$list]"
 }
 
-# cloud_check_resend_wait PATH: the last two POSTs to PATH (a create refused
-# with a 503, then sent again) are at least half a second apart.
+# cloud_check_resend_wait PATH [SECONDS]: the last two POSTs to PATH (a
+# create refused with a 503, then sent again) are at least SECONDS (default
+# half a second) apart.
 cloud_check_resend_wait() {
-	local gap
+	local gap min=${2:-0.5}
 	gap=$(jq -s --arg p "$1" '[.[] | select(.method == "POST" and .path == $p)] | .[-2:] | .[1].t - .[0].t' "$CLOUD_DIR/api/requests.jsonl")
-	check "a create after a 503 is sent again after a wait, not at once (${gap} s)" jq -en "$gap >= 0.5"
+	check "a create after a 503 is sent again after a wait of at least $min s, not at once (${gap} s)" jq -en "$gap >= $min"
 }
 
 # cloud_many N PAR PROVIDER KIND: layout phase1 of $WORK/inventory.yml, N
@@ -439,4 +440,24 @@ cloud_many() {
 		test "$(jq -c '[.rate_limited, .early]' <<<"$stats1")" = "[0,0]"
 	sent=$(jq -rs --arg p "^$prov: destroyed; " '[.[] | select(.message? // "" | test($p))][0].message' "$WORK/destroy.json")
 	echo "# destroy: $n ${kind}s in $(echo "$t1 - $t0" | bc) s; $sent"
+}
+
+# cloud_retry_after PROVIDER PATH KIND: up phase1 --only cloud with the
+# first server create (POST PATH) refused with a 503 that names a
+# Retry-After of 3 s; the run goes on, the tool says it waits that long,
+# the create is sent again no sooner, and one server (KIND) exists.
+cloud_retry_after() {
+	local prov=$1 path=$2 kind=$3
+	cloud_ctl faults "[{\"match\": \"POST $path\", \"kind\": \"status\", \"status\": 503, \"retry_after\": 3, \"count\": 1}]"
+	pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || {
+		json_errors "$WORK/up.json" "$WORK/up.err"
+		bail "up with a 503 on the $kind create failed"
+	}
+	check "the 503 was met" test "$(cloud_stats | jq .faults)" = 1
+	check "the wait named is the answer's Retry-After" \
+		jq -es '[.[] | select(.message? // "" | test("HTTP 503 .*it does not exist: trying again in 3.0 s"))] | length == 1' "$WORK/up.json"
+	cloud_check_resend_wait "$path" 3
+	check "one $kind" test "$(cloud_state | jq "[.${kind}s[]] | length")" = 1
+	viol=$(cloud_violations)
+	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
 }
