@@ -491,41 +491,46 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 
 static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 {
-	json_t *pd = pdata(z->c), *keys = NULL, *k;
+	json_t *pd = pdata(z->c), *keys = NULL, *k, *named = NULL;
+	const char *mine = z->c->admin_public_key;
 	int rc = -1;
 
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
-	if (!k && (k = cloud_find_name(keys, z->prefix)) &&
-	    !json_is_true(json_object_get(pd, "ssh_key_creating")))
-		/* keys carry no tags: only one whose create this tool sent is ours */
-		json_object_set_new(pd, "ssh_key_foreign", json_true());
+	if (!k && (k = cloud_find_name(keys, z->prefix))) {
+		if (!cloud_same_key(cloud_jstr(k, "public_key"), mine))
+			k = NULL; /* another key of the layout's name: looked at below */
+		else if (!json_is_true(json_object_get(pd, "ssh_key_id_creating")))
+			/* keys carry no tags: only one whose create this tool sent is ours */
+			json_object_set_new(pd, "ssh_key_foreign", json_true());
+	}
 	if (!k) {
 		/* the same key under another name: DigitalOcean keeps one per account */
 		size_t i;
 		json_t *v;
 		json_array_foreach(keys, i, v)
 		{
-			if (cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (cloud_same_key(cloud_jstr(v, "public_key"), mine)) {
 				k = v;
 				json_object_set_new(pd, "ssh_key_foreign", json_true());
 			}
 		}
 	}
-	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
+	if (k && cloud_same_key(cloud_jstr(k, "public_key"), mine)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
-		json_object_del(pd, "ssh_key_creating");
+		json_object_del(pd, "ssh_key_id_creating");
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
+	/* a key of the layout's name that is not ours: the create would fail */
+	if (find_untagged(z, keys, "ssh_key_id", "SSH key", z->prefix, &named, err) < 0)
+		goto out;
 	report_info(z->c->rep, NULL, "creating SSH key %s", z->prefix);
 	/* recorded before the request: a key found later by this name is then ours */
-	json_object_set_new(pd, "ssh_key_creating", json_true());
-	if (state_save(z->c->state, err) < 0)
+	if (creating(z, "ssh_key_id", true, err) < 0)
 		goto out;
-	json_t *body =
-	    json_pack("{s:s, s:s}", "name", z->prefix, "public_key", z->c->admin_public_key);
+	json_t *body = json_pack("{s:s, s:s}", "name", z->prefix, "public_key", mine);
 	json_t *made = NULL;
 	rc = create(z, "/v2/account/keys", "ssh_keys", "ssh_key", z->prefix, NULL, "SSH key", NULL,
 	            body, &made, NULL, err);
@@ -533,9 +538,8 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	if (rc == 0) {
 		json_object_set(pd, "ssh_key_id", json_object_get(made, "id"));
 		json_object_del(pd, "ssh_key_foreign");
-		json_object_del(pd, "ssh_key_creating");
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "ssh_key_id", false, err);
 	}
 	json_decref(made);
 out:
@@ -830,6 +834,24 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 	return rc;
 }
 
+/*
+ * Whether the volume named name (*v, or NULL) is someone else's: it lacks
+ * the layout's tag or the tool's mark, and *err says so and what to do.
+ */
+static bool volume_taken(struct dz *z, json_t *vols, const char *name, json_t **v,
+                         struct pv_error *err)
+{
+	*v = cloud_find_name(vols, name);
+	if (!*v || (has_tag(*v, z->tag) && has_tag(*v, MANAGED_TAG)))
+		return false;
+	pv_error_set(err,
+	             "a volume named %s exists but is not ours (no tags %s and %s); not "
+	             "touching it: rename or delete it",
+	             name, z->tag, MANAGED_TAG);
+	*v = NULL;
+	return true;
+}
+
 static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
@@ -853,12 +875,7 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			/* volume names are unique per region: a short one, tagged as ours */
 			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
-			if (!v && (v = cloud_find_name(vols, name)) &&
-			    (!has_tag(v, z->tag) || !has_tag(v, MANAGED_TAG))) {
-				pv_error_set(err,
-				             "a volume named %s exists but is not ours (no tags %s "
-				             "and %s); not touching it: rename or delete it",
-				             name, z->tag, MANAGED_TAG);
+			if (!v && volume_taken(z, vols, name, &v, err)) {
 				free(key);
 				free(name);
 				goto out;
@@ -1032,7 +1049,7 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 {
 	struct dz z;
 	json_t *keys = NULL, *vpcs = NULL, *fws = NULL, *drops = NULL, *lbs = NULL, *want = NULL;
-	json_t *f;
+	json_t *vols = NULL, *f;
 	int rc = -1;
 
 	if (dz_open(&z, c, err) < 0)
@@ -1041,18 +1058,22 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	    list(&z, "/v2/vpcs", "vpcs", &vpcs, err) < 0 ||
 	    list(&z, "/v2/firewalls", "firewalls", &fws, err) < 0 ||
 	    list_droplets(&z, &drops, err) < 0 ||
-	    list(&z, "/v2/load_balancers", "load_balancers", &lbs, err) < 0)
+	    list(&z, "/v2/load_balancers", "load_balancers", &lbs, err) < 0 ||
+	    list(&z, "/v2/volumes", "volumes", &vols, err) < 0)
 		goto out;
-	bool key = cloud_find_name(keys, z.prefix) != NULL;
+	bool key = false;
 	size_t i;
 	json_t *v;
 	json_array_foreach(keys, i, v)
 	{
 		key = key || cloud_same_key(cloud_jstr(v, "public_key"), c->admin_public_key);
 	}
-	if (!key)
-		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	struct pv_error taken = {{0}};
+	/* a key of the layout's name that is not ours makes the create fail */
+	if (!key && find_untagged(&z, keys, "ssh_key_id", "SSH key", z.prefix, &v, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!key)
+		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)
 		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
 	else if (!v)
@@ -1079,10 +1100,17 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		if (d)
 			drift(c, s, d, out);
 		const struct node *sv = cloud_server_volumes(s);
-		for (size_t q = 0; !d && sv && q < sv->n; q++)
-			buf_addf(out, "  + cloud: volume %s-%s-%s (%s GB) on %s\n", c->inv->project,
-			         s->name, cloud_str(sv->items[q], "name"),
-			         cloud_str(sv->items[q], "size"), s->name);
+		for (size_t q = 0; !d && sv && q < sv->n; q++) {
+			char *vn = xasprintf("%s-%s-%s", c->inv->project, s->name,
+			                     cloud_str(sv->items[q], "name"));
+			json_t *vol;
+			if (volume_taken(&z, vols, vn, &vol, &taken))
+				buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+			else if (!vol)
+				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
+				         cloud_str(sv->items[q], "size"), s->name);
+			free(vn);
+		}
 	}
 	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
@@ -1107,6 +1135,7 @@ out:
 	json_decref(fws);
 	json_decref(drops);
 	json_decref(lbs);
+	json_decref(vols);
 	json_decref(want);
 	dz_close(&z);
 	return rc;
