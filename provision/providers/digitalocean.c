@@ -852,6 +852,90 @@ static bool volume_taken(struct dz *z, json_t *vols, const char *name, json_t **
 	return true;
 }
 
+/* Is volume id attached to droplet (a fresh look)? */
+static int volume_attached(struct dz *z, const char *id, long long droplet, bool *attached,
+                           struct pv_error *err)
+{
+	char *p = xasprintf("/v2/volumes/%s", id);
+	struct http_response r;
+	size_t i;
+	json_t *x;
+	int rc = call(z, "GET", p, NULL, &r, err, "looking at a volume");
+
+	*attached = false;
+	json_array_foreach(json_object_get(json_object_get(r.json, "volume"), "droplet_ids"), i, x)
+	{
+		*attached = *attached || (rc == 0 && json_integer_value(x) == droplet);
+	}
+	http_response_release(&r);
+	free(p);
+	return rc;
+}
+
+/*
+ * Attach volume id (named name) to server s's droplet.  An attach whose
+ * answer was lost or a 5xx may have been carried out: look before sending
+ * it again (after the answer's Retry-After, else backoff), at most 5 times.
+ */
+static int attach_volume(struct dz *z, const char *id, const char *name, const struct inv_server *s,
+                         long long droplet, struct pv_error *err)
+{
+	char *p = xasprintf("/v2/volumes/%s/actions", id);
+	json_t *body =
+	    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id", (json_int_t)droplet,
+	              "region", cloud_server_setting(z->c, s, "region", "fra1"));
+	int rc = -1;
+
+	for (int attempt = 0;; attempt++) {
+		struct http_response r;
+		struct http_opts o = {.body = body};
+		struct pv_error e = {{0}};
+		bool attached = false;
+
+		http_response_init(&r);
+		int sent = http_request(&z->http, "POST", p, &o, &r, &e);
+		if (sent == 0 && r.status >= 200 && r.status <= 299) {
+			rc = wait_host_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                      s->name, name, err);
+			http_response_release(&r);
+			break;
+		}
+		if (sent == 0 && r.status < 500) {
+			rc = http_fail(&r, err, "attaching volume %s", name);
+			http_response_release(&r);
+			break;
+		}
+		if (sent == 0)
+			http_fail(&r, &e, "attaching volume %s", name);
+		else
+			pv_error_prefix(&e, "attaching volume %s", name);
+		if (volume_attached(z, id, droplet, &attached, err) < 0) {
+			http_response_release(&r);
+			break;
+		}
+		if (attached) {
+			report_warn(z->c->rep, s->name, "%s; but the volume is attached: going on",
+			            e.msg);
+			http_response_release(&r);
+			rc = 0;
+			break;
+		}
+		if (attempt + 1 >= 5) {
+			pv_error_set(err, "%s (tried 5 times)", e.msg);
+			http_response_release(&r);
+			break;
+		}
+		double d = http_retry_delay(&z->http, sent == 0 ? &r : NULL, attempt);
+		report_warn(z->c->rep, s->name, "%s; it is not attached: trying again in %.1f s",
+		            e.msg, d);
+		http_response_release(&r);
+		http_pause(d);
+	}
+	json_decref(body);
+	free(p);
+	return rc;
+}
+
 static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
@@ -880,7 +964,6 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				free(name);
 				goto out;
 			}
-			struct http_response r;
 			int c1 = 0;
 			if (!v) {
 				report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
@@ -915,20 +998,8 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				    attached || json_integer_value(x) == cloud_jid(o, "droplet_id");
 			}
 			if (c1 == 0 && !attached) {
-				char *p = xasprintf("/v2/volumes/%s/actions",
-				                    json_string_value(json_object_get(vs, key)));
-				json_t *body =
-				    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id",
-				              (json_int_t)cloud_jid(o, "droplet_id"), "region",
-				              cloud_server_setting(c, s, "region", "fra1"));
-				c1 = call(z, "POST", p, body, &r, err, "attaching a volume");
-				json_decref(body);
-				free(p);
-				if (c1 == 0)
-					c1 = wait_action(
-					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
-					    name, err);
-				http_response_release(&r);
+				c1 = attach_volume(z, json_string_value(json_object_get(vs, key)),
+				                   name, s, cloud_jid(o, "droplet_id"), err);
 				*changed = true;
 			}
 			free(key);
