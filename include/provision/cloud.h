@@ -37,13 +37,16 @@ struct cloud_port {
 	int port_end; /* == port unless a range */
 	char proto[4]; /* "tcp" or "udp" */
 	bool private_only; /* a database port or "PORT private": only from the private network */
+	char source[64]; /* "PORT from CIDR": only from there; "" otherwise */
 };
 
 /*
  * The firewall's ports: the SSH port, 80 and 443/tcp, then every port the
- * layout's servers' roles declare (c->roles), each once; ports declared
+ * layout's servers' roles declare (c->roles) and their firewall-rule
+ * variables open (ufw_allow: c->server_ports), each once; ports declared
  * "PORT private" and database ports (5432, 3306, 6379, 27017, 9200) are
- * private_only; interface rules ("on tailscale0") are the hosts' own.  Returns how many were
+ * private_only, "PORT from CIDR" only from there (open to all wins);
+ * interface rules ("on tailscale0") are the hosts' own.  Returns how many were
  * written to out (at most max).
  */
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max);

@@ -176,14 +176,17 @@ bool cloud_same_key(const char *a, const char *b)
 }
 
 static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, int end,
-                       const char *proto, bool private_only)
+                       const char *proto, bool private_only, const char *source)
 {
 	if (end < port)
 		end = port;
 	for (size_t i = 0; i < n; i++)
 		if (out[i].port == port && out[i].port_end == end && !strcmp(out[i].proto, proto)) {
-			/* open to all wins over private only */
+			/* open to all wins over private only or one source */
+			bool all = !private_only && !*source;
 			out[i].private_only = out[i].private_only && private_only;
+			if (all || out[i].private_only)
+				out[i].source[0] = '\0';
 			return n;
 		}
 	if (n >= max || port <= 0 || end > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
@@ -191,20 +194,22 @@ static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, i
 	out[n].port = port;
 	out[n].port_end = end;
 	snprintf(out[n].proto, sizeof(out[n].proto), "%s", proto);
+	snprintf(out[n].source, sizeof(out[n].source), "%s", source);
 	out[n].private_only = private_only;
-	for (size_t k = 0; k < PV_ARRAY_SIZE(private_ports); k++)
+	for (size_t k = 0; !*source && k < PV_ARRAY_SIZE(private_ports); k++)
 		out[n].private_only = out[n].private_only || port == private_ports[k];
 	return n + 1;
 }
 
 /*
- * One port a role declares: "80/tcp", "53/udp", "8000:8100/tcp", "443",
- * "5432/tcp private".  Rules for an interface ("on tailscale0") concern
- * the host's own firewall only and are skipped.
+ * One port a role declares or a firewall rule opens: "80/tcp", "53/udp",
+ * "8000:8100/tcp", "443", "5432/tcp private", "9000/tcp from 10.0.0.0/8".
+ * Rules for an interface ("on tailscale0") concern the host's own
+ * firewall only and are skipped, as are rules without a port.
  */
 static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const char *spec)
 {
-	char proto[4] = "tcp";
+	char proto[4] = "tcp", source[64] = "";
 	char *end;
 
 	if (!strncmp(spec, "on ", 3))
@@ -223,9 +228,14 @@ static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const 
 		end += 4;
 	}
 	bool priv = !strcmp(end, " private");
+	if (!strncmp(end, " from ", 6) && strlen(end + 6) < sizeof(source) &&
+	    !strchr(end + 6, ' ')) {
+		snprintf(source, sizeof(source), "%s", end + 6);
+		end += strlen(end);
+	}
 	if (*end && !priv)
 		return n;
-	return add_port(out, n, max, (int)a, (int)b, proto, priv);
+	return add_port(out, n, max, (int)a, (int)b, proto, priv, source);
 }
 
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max)
@@ -233,9 +243,9 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 	struct diags d;
 	size_t n = 0;
 
-	n = add_port(out, n, max, c->inv->ssh_port, 0, "tcp", false);
-	n = add_port(out, n, max, 80, 0, "tcp", false);
-	n = add_port(out, n, max, 443, 0, "tcp", false);
+	n = add_port(out, n, max, c->inv->ssh_port, 0, "tcp", false, "");
+	n = add_port(out, n, max, 80, 0, "tcp", false, "");
+	n = add_port(out, n, max, 443, 0, "tcp", false, "");
 	diags_init(&d);
 	for (size_t i = 0; c->roles && i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];

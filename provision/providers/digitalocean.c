@@ -434,7 +434,8 @@ static json_t *firewall_body(struct dz *z)
 			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
 		else
 			snprintf(port, sizeof(port), "%d", ports[i].port);
-		json_t *src = ports[i].private_only
+		json_t *src = *ports[i].source ? json_pack("{s:[s]}", "addresses", ports[i].source)
+		              : ports[i].private_only
 		                  ? json_pack("{s:[s]}", "addresses", z->ip_range)
 		                  : json_pack("{s:[s,s]}", "addresses", "0.0.0.0/0", "::/0");
 		json_array_append_new(in, json_pack("{s:s, s:s, s:o}", "protocol", ports[i].proto,

@@ -461,12 +461,15 @@ static json_t *firewall_rules(struct hz *z, struct pv_error *err)
 			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
 		else
 			snprintf(port, sizeof(port), "%d", ports[i].port);
-		json_t *src = ports[i].private_only ? json_pack("[s]", z->ip_range)
-		                                    : json_pack("[s,s]", "0.0.0.0/0", "::/0");
+		json_t *src = *ports[i].source        ? json_pack("[s]", ports[i].source)
+		              : ports[i].private_only ? json_pack("[s]", z->ip_range)
+		                                      : json_pack("[s,s]", "0.0.0.0/0", "::/0");
 		json_array_append_new(
 		    rules, json_pack("{s:s, s:s, s:s, s:o, s:s}", "direction", "in", "protocol",
 		                     ports[i].proto, "port", port, "source_ips", src, "description",
-		                     ports[i].private_only ? "private network only" : "open"));
+		                     *ports[i].source        ? "from one network"
+		                     : ports[i].private_only ? "private network only"
+		                                             : "open"));
 	}
 	json_array_append_new(rules, json_pack("{s:s, s:s, s:[s,s], s:s}", "direction", "in",
 	                                       "protocol", "icmp", "source_ips", "0.0.0.0/0",

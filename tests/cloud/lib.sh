@@ -461,3 +461,25 @@ cloud_retry_after() {
 	viol=$(cloud_violations)
 	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
 }
+
+# cloud_ufw_allow RULES_JQ: the cloud firewall mirrors ufw_allow: with
+# 8443/tcp and "9000/tcp from 10.9.0.0/16" added to it in
+# $WORK/inventory.yml, up opens 8443 to all and 9000 to that network only;
+# without 8443, up closes it again.  RULES_JQ turns the server's state into
+# "PORT SOURCES" lines, one per inbound rule.
+cloud_ufw_allow() {
+	local rules=$1
+	sed -i 's|ufw_allow: \[22/tcp, 80/tcp, 443/tcp\]|ufw_allow: [22/tcp, 80/tcp, 443/tcp, 8443/tcp, "9000/tcp from 10.9.0.0/16"]|' "$WORK/inventory.yml"
+	pv up phase1 --only cloud >"$WORK/up1" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up1")"
+	cloud_state | jq -r "$rules" >"$WORK/rules1"
+	check "8443/tcp of ufw_allow is open to all: $(tr '\n' ';' <"$WORK/rules1")" grep -qx '8443 0.0.0.0/0,::/0' "$WORK/rules1"
+	check "9000/tcp from 10.9.0.0/16 is open to that network only" grep -qx '9000 10.9.0.0/16' "$WORK/rules1"
+	check "the SSH port is still open to all" grep -qx '22 0.0.0.0/0,::/0' "$WORK/rules1"
+	sed -i 's|, 8443/tcp, "9000|, "9000|' "$WORK/inventory.yml"
+	pv up phase1 --only cloud >"$WORK/up2" 2>&1 || bail "second up failed: $(tail -n 20 "$WORK/up2")"
+	cloud_state | jq -r "$rules" >"$WORK/rules2"
+	check "8443 taken out of ufw_allow is closed again: $(tr '\n' ';' <"$WORK/rules2")" sh -c "! grep -q '^8443 ' '$WORK/rules2'"
+	check "9000 stays" grep -qx '9000 10.9.0.0/16' "$WORK/rules2"
+	viol=$(cloud_violations)
+	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
+}
