@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "provision/buf.h"
+#include "provision/http.h"
 #include "provision/provider.h"
 
 /*
@@ -36,16 +37,50 @@ struct cloud_port {
 	int port_end; /* == port unless a range */
 	char proto[4]; /* "tcp" or "udp" */
 	bool private_only; /* a database port or "PORT private": only from the private network */
+	char source[64]; /* "PORT from CIDR": only from there; "" otherwise */
 };
 
 /*
  * The firewall's ports: the SSH port, 80 and 443/tcp, then every port the
- * layout's servers' roles declare (c->roles), each once; ports declared
+ * layout's servers' roles declare (c->roles) and their firewall-rule
+ * variables open (ufw_allow: c->server_ports), each once; ports declared
  * "PORT private" and database ports (5432, 3306, 6379, 27017, 9200) are
- * private_only; interface rules ("on tailscale0") are the hosts' own.  Returns how many were
+ * private_only, "PORT from CIDR" only from there (open to all wins);
+ * interface rules ("on tailscale0") are the hosts' own.  Returns how many were
  * written to out (at most max).
  */
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max);
+
+/* ---- many at once ---- */
+
+/*
+ * The state is one JSON tree written whole: a thread changes its part of it
+ * and saves only under this lock (cloud_save takes it for the save alone).
+ */
+void cloud_lock(void);
+void cloud_unlock(void);
+int cloud_save(struct provider_ctx *c, struct pv_error *err);
+
+/* The provider's 'parallel' setting: how many servers are worked on at once (default 10). */
+int cloud_parallel(const struct provider_ctx *c);
+
+/*
+ * fn(i, arg, err) for every i below n, at most cloud_parallel(c) at once;
+ * every one runs whatever the others do.  Returns 0, or -1 with the error
+ * of the first (lowest i) that failed.  fn must take cloud_lock around
+ * changes to the state and use the provider's one http_client (http.h:
+ * it serves every thread and keeps their requests within the rate budget).
+ */
+int cloud_each(const struct provider_ctx *c, size_t n,
+               int (*fn)(size_t i, void *arg, struct pv_error *err), void *arg,
+               struct pv_error *err);
+
+/*
+ * The closing line of up or destroy: "hetzner: WHAT; N API requests (M
+ * writes, W waits for the rate budget) in T s" since start_ms.
+ */
+void cloud_report_requests(const struct provider_ctx *c, const char *provider, const char *what,
+                           const struct http_client *h, long long start_ms);
 
 /* ---- settings and validation ---- */
 
@@ -56,6 +91,9 @@ const char *cloud_setting(const struct provider_ctx *c, const char *key, const c
 /* The server's own key, else the provider's setting, else def. */
 const char *cloud_server_setting(const struct provider_ctx *c, const struct inv_server *s,
                                  const char *key, const char *def);
+/* A diagnostic at v unless v (when given) is a whole number from min to max. */
+void cloud_check_integer(const struct node *v, const char *what, long min, long max,
+                         struct diags *d);
 /* A diagnostic at v unless v (when given) is a number from min to max. */
 void cloud_check_number(const struct node *v, const char *what, double min, double max,
                         struct diags *d);
@@ -139,7 +177,9 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 
 /*
  * Pin every server's host key (from the state) and wait until each answers
- * on the SSH port, at most timeout_ms each; kind names them in the error.
+ * on the SSH port and lets the admin log in, at most timeout_ms each, the
+ * servers at once (cloud_each), each with a live line saying what it waits
+ * for; kind names them in the error.
  */
 int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeout_ms,
                        struct pv_error *err);
@@ -157,6 +197,43 @@ int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err);
  */
 int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, json_t *listed,
                  const char *why_not, json_t *out);
+
+/* ---- the layout's servers, at once ---- */
+
+/*
+ * Every server of the layout, cloud_each at a time: the one the API lists
+ * (find) is adopted, unless the state lacks the host key it was given (an
+ * error: it cannot be trusted), its record (record, under cloud_lock) saved,
+ * its drift shown, and when "off" it is powered on; a server not found is
+ * created (create: records its host key, then its id).  Then wait: for the
+ * action, and unless it was running, for it to run, recording its
+ * addresses (under cloud_lock).  Listed servers no longer in the layout
+ * are named and kept.  changed says whether anything was created or
+ * powered on.
+ */
+struct cloud_servers {
+	struct provider_ctx *c;
+	const char *kind; /* "server", "droplet" */
+	const char *marks; /* how the API marks them the layout's: "labels", "tags" */
+	const char *id_key; /* the state's id: "server_id" */
+	const char *running; /* the status of a running one: "running", "active" */
+	json_t *listed; /* the layout's servers as the API lists them */
+	void *arg; /* the provider's, for the functions below */
+	json_t *(*find)(void *arg, json_t *listed, const struct inv_server *s, json_t *o);
+	void (*record)(json_t *o, json_t *res);
+	void (*drift)(const struct provider_ctx *c, const struct inv_server *s, json_t *res,
+	              struct buf *plan);
+	int (*power_on)(void *arg, json_t *res, long long *action, struct pv_error *err);
+	int (*create)(void *arg, const struct inv_server *s, json_t *o, long long *action,
+	              struct pv_error *err);
+	/* the action (0: none), then, unless running, the server's status */
+	int (*wait)(void *arg, const struct inv_server *s, json_t *o, long long action,
+	            bool running, struct pv_error *err);
+	const char *(*listed_name)(json_t *res); /* its server name in the inventory */
+	bool changed; /* out */
+};
+
+int cloud_servers(struct cloud_servers *cs, struct pv_error *err);
 
 /* ---- create: once, whatever answer is lost ---- */
 
@@ -204,7 +281,8 @@ bool cloud_id_in(const json_t *ids, const json_t *id);
  * tool's mark (managed) are ours: each of them is announced ("deleting
  * volume NAME (id N)") and handed to del, which must also succeed when the
  * resource is gone already.  Each other one is announced as "not ours,
- * kept" and left alone.  Returns -1 at the first failed del.
+ * kept" and left alone.  Returns -1 with the first failed del's error (with
+ * parallel, the other deletes still run).
  */
 struct cloud_sweep {
 	struct provider_ctx *c;
@@ -213,6 +291,7 @@ struct cloud_sweep {
 	bool (*managed)(const json_t *res, void *arg);
 	int (*del)(const json_t *res, void *arg, struct pv_error *err);
 	void *arg;
+	bool parallel; /* del may run for several resources at once (cloud_each) */
 	size_t deleted, kept; /* counted by cloud_sweep */
 };
 

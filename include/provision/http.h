@@ -1,17 +1,26 @@
 /*
  * http.h - a small JSON-over-HTTPS client for provider APIs (libcurl, jansson).
  *
- * One client per thread (it owns one curl handle and its connection cache).
+ * One client serves every thread of a run: each request borrows one of the
+ * client's curl handles (with its connection cache) and gives it back, and
+ * the counters and the rate budget are shared under the client's lock, so
+ * concurrent requests together spend no more than the budget the API allows.
  * The bearer token lives only in the client and in the Authorization header
  * handed to curl; it is never part of an error message, a note or a URL, and
  * it is wiped when the client is released.
  *
  * Retries, in one place for every provider:
  *   - 429: wait until the reset the response names (Retry-After in seconds,
- *     or RateLimit-Reset as a Unix time), then send again.  When an earlier
- *     response said no requests remain before a reset, the client waits for
- *     that reset before sending at all, so it never spends more than the
- *     budget the headers allow.
+ *     or RateLimit-Reset as a Unix time), then send again.  Each request
+ *     sent counts against the remaining budget the last response named, and
+ *     the answer of one still in flight may not count it yet: when none is
+ *     left, the client waits for the answers in flight, and once a response
+ *     said none remain, for the reset it named, before sending at all (a
+ *     later answer can only make that wait longer).  Answers may arrive in
+ *     another order than the server counted their requests in: a request
+ *     sent while N others were under way treats N remaining as none.  So
+ *     concurrent requests never spend more than the budget the headers
+ *     allow.
  *   - 409 and 423 (conflict, locked): retried with backoff; the resource is
  *     busy with another action and will be free soon.  A name already taken
  *     (Hetzner's uniqueness_error) is returned at once: waiting cannot help.
@@ -28,6 +37,7 @@
 #ifndef PROVISION_HTTP_H
 #define PROVISION_HTTP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -42,7 +52,9 @@ typedef void (*http_note_fn)(void *arg, const char *msg);
 struct http_client {
 	char *base; /* scheme://host[:port][/prefix], no trailing slash */
 	char *auth_header; /* "Authorization: Bearer ..." (secret) */
-	void *curl;
+	pthread_mutex_t lock; /* guards the handles, the budget and the counters */
+	void **idle; /* curl handles not in use */
+	size_t n_idle, alloc_idle;
 
 	/* Policy; http_client_init sets defaults, callers may change them. */
 	long timeout_s; /* one attempt, whole transfer (default 60) */
@@ -55,10 +67,15 @@ struct http_client {
 	http_note_fn note;
 	void *note_arg;
 
-	/* The rate budget as last reported by the server (-1: unknown). */
+	/*
+	 * The rate budget as last reported by the server (-1: unknown), less
+	 * the requests sent since; in_flight counts those without an answer.
+	 */
 	long rl_limit;
 	long rl_remaining;
 	time_t rl_reset;
+	time_t rl_spent_until; /* a response said none remain: nothing is sent before this */
+	long in_flight;
 
 	/* Counters (requests actually sent on the wire). */
 	unsigned long sent;

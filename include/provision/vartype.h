@@ -85,4 +85,7 @@ int vartype_check(const struct vartype *t, const struct node *v, const char *nam
 /* Check that text is a valid scalar of the named simple type ("cidr", "port", ...). */
 bool vartype_text_ok(const char *type, const char *text);
 
+/* Whether t is a list of firewall rules ({ type: list, of: rule }). */
+bool vartype_is_rule_list(const struct vartype *t);
+
 #endif

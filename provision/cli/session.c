@@ -18,6 +18,7 @@
 #include "provision/repro.h"
 #include "provision/session.h"
 #include "provision/vars.h"
+#include "provision/vartype.h"
 
 static bool errors_as_json;
 
@@ -562,6 +563,40 @@ static void layout_tables(struct session *s, const struct inv_layout *l)
 	s->alerts = node_new_seq(&(struct pos){pv_intern("(provision)"), 0, 0});
 }
 
+/*
+ * The rules of the server's roles' variables typed as firewall rules (the
+ * ufw role's ufw_allow): what the host's firewall opens besides the
+ * roles' ports, so the cloud firewall opens it too.  Added to hp->ports.
+ */
+static void add_rule_vars(struct session *s, const struct inv_server *srv, struct host_plan *hp)
+{
+	struct role **rl = NULL;
+	size_t nr = 0;
+	struct diags d;
+
+	diags_init(&d);
+	if (role_closure(&s->roles, srv->roles, srv->role_pos, srv->n_roles, &rl, &nr, &d) < 0)
+		nr = 0;
+	for (size_t k = 0; k < nr; k++)
+		for (size_t j = 0; j < rl[k]->n_decls; j++) {
+			const struct node *v;
+			if (!vartype_is_rule_list(rl[k]->decls[j].type) ||
+			    !(v = scope_get(&hp->scope, rl[k]->decls[j].name)) ||
+			    v->kind != NODE_SEQ)
+				continue;
+			for (size_t q = 0; q < v->n; q++) {
+				if (v->items[q]->kind != NODE_SCALAR ||
+				    strstr(v->items[q]->scalar, "{{"))
+					continue;
+				hp->ports =
+				    xrealloc(hp->ports, (hp->n_ports + 1) * sizeof(*hp->ports));
+				hp->ports[hp->n_ports++] = xstrdup(v->items[q]->scalar);
+			}
+		}
+	free(rl);
+	diags_release(&d);
+}
+
 int session_check_layout(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = session_provider(s, l);
@@ -591,6 +626,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
+		add_rule_vars(s, &l->servers[i], &hp);
 		s->ports[i] = hp.ports; /* transferred */
 		s->n_ports[i] = hp.n_ports;
 		hp.ports = NULL;

@@ -114,9 +114,12 @@ int http_client_init(struct http_client *c, const char *base, const char *token,
 	for (const char *p = token; *p; p++)
 		if (*p == '\r' || *p == '\n' || *p == ' ')
 			return pv_error_set(err, "API token contains white space or a line break");
-	c->curl = curl_easy_init();
-	if (!c->curl)
+	void *h = curl_easy_init();
+	if (!h)
 		return pv_error_set(err, "cannot start an HTTP client");
+	pthread_mutex_init(&c->lock, NULL);
+	PV_GROW(c->idle, 1, c->alloc_idle);
+	c->idle[c->n_idle++] = h;
 	c->base = xstrdup(base);
 	size_t n = strlen(c->base);
 	while (n > 0 && c->base[n - 1] == '/')
@@ -136,8 +139,12 @@ int http_client_init(struct http_client *c, const char *base, const char *token,
 
 void http_client_release(struct http_client *c)
 {
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
+	if (!c->base)
+		return;
+	for (size_t i = 0; i < c->n_idle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	free(c->idle);
+	pthread_mutex_destroy(&c->lock);
 	if (c->auth_header) {
 		explicit_bzero(c->auth_header, strlen(c->auth_header));
 		free(c->auth_header);
@@ -228,19 +235,88 @@ static long header_long(const struct http_response *r, const char *name, bool *o
 	return x;
 }
 
-/* Remember the budget the server reported. */
-static void take_rate_headers(struct http_client *c, const struct http_response *r)
+/*
+ * An answer (r) or a failure (r NULL) of one request in flight: remember
+ * the budget the server reported, less the requests still in flight, which
+ * it may not have counted yet.  Those under way with this one (in flight
+ * when it was sent, or sent since: budget_take's mark plus the requests
+ * sent since) may have been counted after it and answered before it: with
+ * no more than that many remaining, the budget is spent until the reset.
+ */
+static void budget_answer(struct http_client *c, const struct http_response *r, long mark)
 {
 	bool ok;
-	long v = header_long(r, "ratelimit-limit", &ok);
-	if (ok)
-		c->rl_limit = v;
-	v = header_long(r, "ratelimit-remaining", &ok);
-	if (ok)
-		c->rl_remaining = v;
-	v = header_long(r, "ratelimit-reset", &ok);
-	if (ok)
-		c->rl_reset = (time_t)v;
+	long v, others;
+
+	pthread_mutex_lock(&c->lock);
+	c->in_flight--;
+	others = mark + (long)c->sent;
+	if (r) {
+		v = header_long(r, "ratelimit-limit", &ok);
+		if (ok)
+			c->rl_limit = v;
+		v = header_long(r, "ratelimit-remaining", &ok);
+		if (ok)
+			c->rl_remaining = v > c->in_flight ? v - c->in_flight : 0;
+		v = header_long(r, "ratelimit-reset", &ok);
+		if (ok)
+			c->rl_reset = (time_t)v;
+		v = header_long(r, "ratelimit-remaining", &ok);
+		if (ok && v <= others && c->rl_reset > c->rl_spent_until)
+			c->rl_spent_until = c->rl_reset;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Take one request from the budget: 0 when it may be sent now (counted;
+ * *mark, for budget_answer, is the requests under way besides it less the
+ * requests sent so far),
+ * else the seconds to wait first: for the reset a response named when it
+ * said none remain (*for_reset), or a moment for the answers in flight.
+ */
+static double budget_take(struct http_client *c, const char *method, bool *for_reset, long *mark)
+{
+	double d = 0;
+
+	*for_reset = false;
+	pthread_mutex_lock(&c->lock);
+	if (c->rl_spent_until > 0) {
+		d = difftime(c->rl_spent_until, time(NULL));
+		if (d > -1) {
+			d = d > 0 ? d + 0.2 : 0.2;
+			*for_reset = true;
+			c->rate_waits++;
+		} else {
+			/* the reset has passed: unknown until told */
+			c->rl_spent_until = 0;
+			c->rl_remaining = -1;
+			d = 0;
+		}
+	} else if (c->rl_remaining == 0) {
+		if (c->in_flight > 0)
+			d = 0.05; /* their answers tell the budget */
+		else
+			c->rl_remaining = -1; /* none said so: unknown */
+	}
+	if (d == 0) {
+		if (c->rl_remaining > 0)
+			c->rl_remaining--;
+		c->in_flight++;
+		c->sent++;
+		*mark = c->in_flight - 1 - (long)c->sent;
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			c->sent_writes++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return d;
+}
+
+static void count(struct http_client *c, unsigned long *counter)
+{
+	pthread_mutex_lock(&c->lock);
+	(*counter)++;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Seconds to wait after a 429, from Retry-After or RateLimit-Reset. */
@@ -326,7 +402,17 @@ static int send_once(struct http_client *c, const char *method, const char *url,
                      const struct http_opts *o, const char *body, bool unsafe_ok,
                      struct http_response *r, CURLcode *rc_out, char *curl_err)
 {
-	CURL *h = c->curl;
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->n_idle)
+		h = c->idle[--c->n_idle];
+	pthread_mutex_unlock(&c->lock);
+	if (!h && !(h = curl_easy_init())) {
+		*rc_out = CURLE_FAILED_INIT;
+		snprintf(curl_err, CURL_ERROR_SIZE, "cannot start an HTTP client");
+		return -1;
+	}
 	curl_easy_reset(h);
 	struct curl_slist *hdr = NULL;
 	hdr = curl_slist_append(hdr, c->auth_header);
@@ -374,13 +460,16 @@ static int send_once(struct http_client *c, const char *method, const char *url,
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
 	curl_err[0] = '\0';
 
-	c->sent++;
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		c->sent_writes++;
 	CURLcode rc = curl_easy_perform(h);
 	*rc_out = rc;
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	/* the error buffer and the callbacks' data belong to this call only */
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+	pthread_mutex_lock(&c->lock);
+	PV_GROW(c->idle, c->n_idle + 1, c->alloc_idle);
+	c->idle[c->n_idle++] = h;
+	pthread_mutex_unlock(&c->lock);
 
 	curl_slist_free_all(hdr);
 	free(accept);
@@ -425,24 +514,34 @@ int http_request(struct http_client *c, const char *method, const char *path,
 
 	for (int attempt = 0;; attempt++) {
 		/* Spend no more than the budget: wait for the reset when none is left. */
-		if (c->rl_remaining == 0 && c->rl_reset > 0) {
-			double d = difftime(c->rl_reset, time(NULL));
-			if (d > c->max_wait_s) {
-				pv_error_set(
-				    err,
-				    "%s: rate limit exhausted and the reset is %.0f s away "
-				    "(limit %.0f s)",
-				    what, d, c->max_wait_s);
-				break;
-			}
-			if (d > -1) {
+		bool for_reset;
+		long mark = 0;
+		double wait = budget_take(c, method, &for_reset, &mark);
+		if (wait > c->max_wait_s) {
+			pv_error_set(err,
+			             "%s: rate limit exhausted and the reset is %.0f s away "
+			             "(limit %.0f s)",
+			             what, wait, c->max_wait_s);
+			break;
+		}
+		if (wait > 0) {
+			pthread_mutex_lock(&c->lock);
+			time_t until = c->rl_spent_until;
+			pthread_mutex_unlock(&c->lock);
+			if (for_reset)
 				http_note(c,
 				          "API rate budget used up; waiting %.0f s for the reset",
-				          d > 0 ? d + 0.2 : 0.2);
-				c->rate_waits++;
-				http_sleep(d > 0 ? d + 0.2 : 0.2);
+				          wait);
+			http_sleep(wait);
+			pthread_mutex_lock(&c->lock);
+			if (for_reset && c->rl_spent_until == until) {
+				/* waited for: unknown until told */
+				c->rl_spent_until = 0;
+				c->rl_remaining = -1;
 			}
-			c->rl_remaining = -1;
+			pthread_mutex_unlock(&c->lock);
+			attempt--; /* a wait for the budget is not an attempt */
+			continue;
 		}
 
 		http_response_reset(r);
@@ -450,6 +549,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 		int sent = send_once(c, method, url, o, body, safe, r, &rc, curl_err);
 		bool last = attempt + 1 >= attempts;
 
+		budget_answer(c, sent == 0 ? r : NULL, mark);
 		if (sent != 0) {
 			const char *why = curl_err[0] ? curl_err : curl_easy_strerror(rc);
 			if (last || !(safe || not_sent(rc))) {
@@ -463,12 +563,11 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			}
 			double d = backoff(c, attempt);
 			http_note(c, "%s: %s; retrying in %.1f s", what, why, d);
-			c->retries++;
+			count(c, &c->retries);
 			http_sleep(d);
 			continue;
 		}
 
-		take_rate_headers(c, r);
 		long st = r->status;
 		if (st == 429 && !last) {
 			double d = rate_wait(r);
@@ -481,13 +580,17 @@ int http_request(struct http_client *c, const char *method, const char *path,
 				break;
 			}
 			http_note(c, "%s: rate limited; waiting %.0f s", what, d);
+			pthread_mutex_lock(&c->lock);
 			c->rate_waits++;
 			c->retries++;
 			/* The wait covers the reset; do not wait for it a second time. */
 			c->rl_remaining = -1;
+			c->rl_spent_until = 0;
+			unsigned long waits = c->rate_waits;
+			pthread_mutex_unlock(&c->lock);
 			http_sleep(d);
 			attempt--; /* a rate-limit wait is not a failed attempt */
-			if (c->rate_waits > 1000) {
+			if (waits > 1000) {
 				pv_error_set(err, "%s: rate limited too many times", what);
 				break;
 			}
@@ -496,14 +599,14 @@ int http_request(struct http_client *c, const char *method, const char *path,
 		if ((st == 409 || st == 423) && !last && !permanent_conflict(r)) {
 			double d = backoff(c, attempt);
 			http_note(c, "%s: HTTP %ld (busy); retrying in %.1f s", what, st, d);
-			c->retries++;
+			count(c, &c->retries);
 			http_sleep(d);
 			continue;
 		}
 		if (st >= 500 && safe && !last) {
 			double d = http_retry_delay(c, r, attempt);
 			http_note(c, "%s: HTTP %ld; retrying in %.1f s", what, st, d);
-			c->retries++;
+			count(c, &c->retries);
 			http_sleep(d);
 			continue;
 		}

@@ -562,8 +562,9 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 		}
 		net = scope_get(s, "private_network");
 		if (!net || net->kind != NODE_SCALAR || !net->scalar || !*net->scalar) {
+			/* at the server: its variables (or its layout's) are where to set it */
 			diags_add(
-			    d, NULL,
+			    d, &in->server->pos,
 			    "server '%s' opens %.*s to the private network only: set variable "
 			    "'private_network' (e.g. 10.0.0.0/24)",
 			    in->server->name, (int)(sp - p), p);

@@ -809,6 +809,11 @@ static bool scalar_ok(const struct vartype *t, const char *s, char **near)
 	}
 }
 
+bool vartype_is_rule_list(const struct vartype *t)
+{
+	return t && t->kind == VT_LIST && t->of && t->of->kind == VT_RULE;
+}
+
 bool vartype_text_ok(const char *type, const char *text)
 {
 	struct vartype t = {0};

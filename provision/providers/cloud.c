@@ -2,6 +2,7 @@
  * cloud.c - the cloud-init document, key comparison and firewall ports the
  * cloud providers share.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,95 @@
 #include "provision/vartype.h"
 
 static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- many at once ---- */
+
+void cloud_lock(void)
+{
+	pthread_mutex_lock(&state_lock);
+}
+
+void cloud_unlock(void)
+{
+	pthread_mutex_unlock(&state_lock);
+}
+
+int cloud_save(struct provider_ctx *c, struct pv_error *err)
+{
+	int rc;
+
+	cloud_lock();
+	rc = state_save(c->state, err);
+	cloud_unlock();
+	return rc;
+}
+
+int cloud_parallel(const struct provider_ctx *c)
+{
+	return (int)strtol(cloud_setting(c, "parallel", "10"), NULL, 10);
+}
+
+struct each {
+	pthread_mutex_t lock;
+	size_t n, next;
+	int (*fn)(size_t i, void *arg, struct pv_error *err);
+	void *arg;
+	struct pv_error *errs;
+	int *rcs;
+};
+
+static void *each_worker(void *arg)
+{
+	struct each *e = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&e->lock);
+		size_t i = e->next < e->n ? e->next++ : e->n;
+		pthread_mutex_unlock(&e->lock);
+		if (i >= e->n)
+			return NULL;
+		e->rcs[i] = e->fn(i, e->arg, &e->errs[i]);
+	}
+}
+
+int cloud_each(const struct provider_ctx *c, size_t n,
+               int (*fn)(size_t i, void *arg, struct pv_error *err), void *arg,
+               struct pv_error *err)
+{
+	struct each e = {.n = n, .fn = fn, .arg = arg};
+	size_t workers = (size_t)cloud_parallel(c);
+	pthread_t *th;
+	int rc = 0;
+
+	if (workers > n)
+		workers = n;
+	if (!n)
+		return 0;
+	pthread_mutex_init(&e.lock, NULL);
+	e.errs = xcalloc(n, sizeof(*e.errs));
+	e.rcs = xcalloc(n, sizeof(*e.rcs));
+	th = xcalloc(workers, sizeof(*th));
+	for (size_t i = 0; i < workers; i++)
+		if (pthread_create(&th[i], NULL, each_worker, &e) != 0) {
+			workers = i; /* fewer threads still do all the work */
+			break;
+		}
+	if (!workers)
+		each_worker(&e);
+	for (size_t i = 0; i < workers; i++)
+		pthread_join(th[i], NULL);
+	for (size_t i = 0; i < n; i++)
+		if (e.rcs[i] < 0 && rc == 0) {
+			*err = e.errs[i];
+			rc = -1;
+		}
+	pthread_mutex_destroy(&e.lock);
+	free(e.errs);
+	free(e.rcs);
+	free(th);
+	return rc;
+}
 
 /* A YAML double-quoted scalar. */
 static void yaml_str(struct buf *b, const char *s)
@@ -86,14 +176,17 @@ bool cloud_same_key(const char *a, const char *b)
 }
 
 static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, int end,
-                       const char *proto, bool private_only)
+                       const char *proto, bool private_only, const char *source)
 {
 	if (end < port)
 		end = port;
 	for (size_t i = 0; i < n; i++)
 		if (out[i].port == port && out[i].port_end == end && !strcmp(out[i].proto, proto)) {
-			/* open to all wins over private only */
+			/* open to all wins over private only or one source */
+			bool all = !private_only && !*source;
 			out[i].private_only = out[i].private_only && private_only;
+			if (all || out[i].private_only)
+				out[i].source[0] = '\0';
 			return n;
 		}
 	if (n >= max || port <= 0 || end > 65535 || (strcmp(proto, "tcp") && strcmp(proto, "udp")))
@@ -101,20 +194,22 @@ static size_t add_port(struct cloud_port *out, size_t n, size_t max, int port, i
 	out[n].port = port;
 	out[n].port_end = end;
 	snprintf(out[n].proto, sizeof(out[n].proto), "%s", proto);
+	snprintf(out[n].source, sizeof(out[n].source), "%s", source);
 	out[n].private_only = private_only;
-	for (size_t k = 0; k < PV_ARRAY_SIZE(private_ports); k++)
+	for (size_t k = 0; !*source && k < PV_ARRAY_SIZE(private_ports); k++)
 		out[n].private_only = out[n].private_only || port == private_ports[k];
 	return n + 1;
 }
 
 /*
- * One port a role declares: "80/tcp", "53/udp", "8000:8100/tcp", "443",
- * "5432/tcp private".  Rules for an interface ("on tailscale0") concern
- * the host's own firewall only and are skipped.
+ * One port a role declares or a firewall rule opens: "80/tcp", "53/udp",
+ * "8000:8100/tcp", "443", "5432/tcp private", "9000/tcp from 10.0.0.0/8".
+ * Rules for an interface ("on tailscale0") concern the host's own
+ * firewall only and are skipped, as are rules without a port.
  */
 static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const char *spec)
 {
-	char proto[4] = "tcp";
+	char proto[4] = "tcp", source[64] = "";
 	char *end;
 
 	if (!strncmp(spec, "on ", 3))
@@ -137,9 +232,14 @@ static size_t add_role_port(struct cloud_port *out, size_t n, size_t max, const 
 	 * to the private network */
 	bool priv =
 	    !strcmp(end, " private") || !strcmp(end, " layout") || !strcmp(end, " monitoring");
+	if (!strncmp(end, " from ", 6) && strlen(end + 6) < sizeof(source) &&
+	    !strchr(end + 6, ' ')) {
+		snprintf(source, sizeof(source), "%s", end + 6);
+		end += strlen(end);
+	}
 	if (*end && !priv)
 		return n;
-	return add_port(out, n, max, (int)a, (int)b, proto, priv);
+	return add_port(out, n, max, (int)a, (int)b, proto, priv, source);
 }
 
 size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out, size_t max)
@@ -147,9 +247,9 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 	struct diags d;
 	size_t n = 0;
 
-	n = add_port(out, n, max, c->inv->ssh_port, 0, "tcp", false);
-	n = add_port(out, n, max, 80, 0, "tcp", false);
-	n = add_port(out, n, max, 443, 0, "tcp", false);
+	n = add_port(out, n, max, c->inv->ssh_port, 0, "tcp", false, "");
+	n = add_port(out, n, max, 80, 0, "tcp", false, "");
+	n = add_port(out, n, max, 443, 0, "tcp", false, "");
 	diags_init(&d);
 	for (size_t i = 0; c->roles && i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
@@ -170,6 +270,16 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 	}
 	diags_release(&d);
 	return n;
+}
+
+void cloud_report_requests(const struct provider_ctx *c, const char *provider, const char *what,
+                           const struct http_client *h, long long start_ms)
+{
+	report_info(c->rep, NULL,
+	            "%s: %s; %lu API requests (%lu writes, %lu waits for the rate budget) in "
+	            "%.1f s",
+	            provider, what, h->sent, h->sent_writes, h->rate_waits,
+	            (double)(pv_now_ms() - start_ms) / 1000.0);
 }
 
 /* ---- settings and validation ---- */
@@ -207,6 +317,19 @@ void cloud_check_number(const struct node *v, const char *what, double min, doub
 	x = v->kind == NODE_SCALAR ? strtod(v->scalar, &end) : 0;
 	if (v->kind != NODE_SCALAR || *end || x < min || x > max)
 		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
+}
+
+void cloud_check_integer(const struct node *v, const char *what, long min, long max,
+                         struct diags *d)
+{
+	char *end;
+	long x;
+
+	if (!v)
+		return;
+	x = v->kind == NODE_SCALAR ? strtol(v->scalar, &end, 10) : 0;
+	if (v->kind != NODE_SCALAR || !*v->scalar || *end || x < min || x > max)
+		diags_add(d, &v->pos, "%s must be a whole number from %ld to %ld", what, min, max);
 }
 
 /* A mapping setting with known keys; returns it, or NULL. */
@@ -405,6 +528,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		                   86400, d);
 		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
 		                   600, d);
+		cloud_check_integer(node_get(settings, "parallel"), "'parallel'", 1, 50, d);
 	}
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
@@ -547,11 +671,14 @@ static int wait_login(struct provider_ctx *c, json_t *o, const char *kind, const
 
 	if (json_is_true(json_object_get(o, "login_ok")) || !c->admin_private_key)
 		return 0;
+	report_info(c->rep, name, "waiting until %s may log in", c->admin_user);
 	for (;;) {
 		struct remote *r = NULL;
 		if (remote_connect(&r, &t, err) == 0) {
 			remote_close(r);
+			cloud_lock();
 			json_object_set_new(o, "login_ok", json_true());
+			cloud_unlock();
 			return 0;
 		}
 		if (!strstr(err->msg, "authentication as") || pv_now_ms() > deadline)
@@ -561,29 +688,44 @@ static int wait_login(struct provider_ctx *c, json_t *o, const char *kind, const
 	}
 }
 
+struct wait_arg {
+	struct provider_ctx *c;
+	json_t *hs;
+	const char *kind;
+	long long timeout_ms;
+};
+
+static int wait_one(size_t i, void *arg, struct pv_error *err)
+{
+	struct wait_arg *a = arg;
+	const char *name = a->c->layout->servers[i].name;
+	json_t *o = state_obj(a->hs, name, false);
+	long long deadline = pv_now_ms() + a->timeout_ms;
+
+	report_info(a->c->rep, name, "waiting for SSH on %s port %d", state_str(o, "address"),
+	            a->c->inv->ssh_port);
+	while (remote_wait_port(state_str(o, "address"), a->c->inv->ssh_port, 1000, err) < 0) {
+		if (pv_now_ms() > deadline)
+			return pv_error_prefix(err, "%s %s does not answer on SSH", a->kind, name);
+	}
+	if (wait_login(a->c, o, a->kind, name, deadline, err) < 0)
+		return -1;
+	report_info(a->c->rep, name, "%s %s answers on SSH", a->kind, name);
+	return 0;
+}
+
 int cloud_pin_and_wait(struct provider_ctx *c, const char *kind, long long timeout_ms,
                        struct pv_error *err)
 {
-	json_t *hs = state_obj(c->lstate, "hosts", true);
+	struct wait_arg a = {c, state_obj(c->lstate, "hosts", true), kind, timeout_ms};
 
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
+		json_t *o = state_obj(a.hs, c->layout->servers[i].name, false);
 		if (known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port,
 		                    state_str(o, "host_key"), err) < 0)
 			return -1;
 	}
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		json_t *o = state_obj(hs, c->layout->servers[i].name, false);
-		long long deadline = pv_now_ms() + timeout_ms;
-		while (remote_wait_port(state_str(o, "address"), c->inv->ssh_port, 1000, err) < 0) {
-			if (pv_now_ms() > deadline)
-				return pv_error_prefix(err, "%s %s does not answer on SSH", kind,
-				                       c->layout->servers[i].name);
-		}
-		if (wait_login(c, o, kind, c->layout->servers[i].name, deadline, err) < 0)
-			return -1;
-	}
-	return 0;
+	return cloud_each(c, c->layout->n_servers, wait_one, &a, err);
 }
 
 int cloud_forget_hosts(struct provider_ctx *c, struct pv_error *err)
@@ -640,6 +782,92 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
 		json_object_set_new(s, "state", json_string(!found ? "missing" : st ? st : "?"));
 	}
 	return missing;
+}
+
+/* ---- the layout's servers, at once ---- */
+
+/* One server of the layout: adopted, powered on or created, then running. */
+static int server_one(size_t i, void *arg, struct pv_error *err)
+{
+	struct cloud_servers *cs = arg;
+	struct provider_ctx *c = cs->c;
+	const struct inv_server *s = &c->layout->servers[i];
+	json_t *o = state_obj(state_obj(c->lstate, "hosts", false), s->name, false);
+	json_t *res = cs->find(cs->arg, cs->listed, s, o);
+	long long action = 0;
+	bool running = false, changed = false;
+	int rc = -1;
+
+	if (res && !state_str(o, "host_key")) {
+		pv_error_set(err,
+		             "%s %s (id %lld) carries this layout's %s but its host key is not in "
+		             "the state, so it cannot be trusted; delete it ('provision destroy "
+		             "%s') and run up again",
+		             cs->kind, s->name, cloud_jid(res, "id"), cs->marks, c->layout->name);
+		goto out;
+	}
+	if (res) {
+		const char *st = cloud_jstr(res, "status");
+		if (cloud_jid(o, cs->id_key) != cloud_jid(res, "id"))
+			report_info(c->rep, s->name,
+			            "found %s %s (id %lld) made by an earlier run; adopting it",
+			            cs->kind, s->name, cloud_jid(res, "id"));
+		cloud_lock();
+		cs->record(o, res);
+		state_set_str(o, "status", "created");
+		rc = state_save(c->state, err);
+		cloud_unlock();
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		cs->drift(c, s, res, NULL);
+		running = st && !strcmp(st, cs->running);
+		if (st && !strcmp(st, "off")) {
+			report_info(c->rep, s->name, "powering on the stopped %s", cs->kind);
+			if (cs->power_on(cs->arg, res, &action, err) < 0)
+				goto out;
+			changed = true;
+		}
+	} else {
+		if (cs->create(cs->arg, s, o, &action, err) < 0)
+			goto out;
+		changed = true;
+	}
+	if (cs->wait(cs->arg, s, o, action, running, err) < 0 || cloud_save(c, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (changed) {
+		cloud_lock();
+		cs->changed = true;
+		cloud_unlock();
+	}
+	return rc;
+}
+
+int cloud_servers(struct cloud_servers *cs, struct pv_error *err)
+{
+	struct provider_ctx *c = cs->c;
+	json_t *hs = state_obj(c->lstate, "hosts", true), *v;
+	size_t i;
+
+	/* every server's entry exists before the threads change them */
+	for (i = 0; i < c->layout->n_servers; i++)
+		state_obj(hs, c->layout->servers[i].name, true);
+	if (cloud_each(c, c->layout->n_servers, server_one, cs, err) < 0)
+		return -1;
+	/* servers of the layout that are gone from the inventory are kept, never deleted here */
+	json_array_foreach(cs->listed, i, v)
+	{
+		const char *name = cs->listed_name(v);
+		if (name && !layout_server(c->layout, name))
+			report_warn(
+			    c->rep, name,
+			    "%s %s is no longer in layout '%s'; it is kept until 'provision "
+			    "destroy %s'",
+			    cs->kind, name, c->layout->name, c->layout->name);
+	}
+	return 0;
 }
 
 /* ---- create: once, whatever answer is lost ---- */
@@ -740,10 +968,29 @@ bool cloud_id_in(const json_t *ids, const json_t *id)
 	return false;
 }
 
+struct sweep_arg {
+	struct cloud_sweep *s;
+	json_t *mine;
+};
+
+static int sweep_one(size_t i, void *arg, struct pv_error *err)
+{
+	struct sweep_arg *a = arg;
+	json_t *v = json_array_get(a->mine, i);
+	const char *name = cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "?";
+	char id[96];
+
+	cloud_id_text(json_object_get(v, "id"), id, sizeof(id));
+	report_info(a->s->c->rep, NULL, "deleting %s %s (id %s)", a->s->what, name, id);
+	return a->s->del(v, a->s->arg, err);
+}
+
 int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err)
 {
+	struct sweep_arg a = {s, json_array()};
 	size_t i;
 	json_t *v;
+	int rc;
 
 	json_array_foreach(found, i, v)
 	{
@@ -760,10 +1007,19 @@ int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err
 			s->kept++;
 			continue;
 		}
-		report_info(s->c->rep, NULL, "deleting %s %s (id %s)", s->what, name, id);
-		if (s->del(v, s->arg, err) < 0)
-			return -1;
-		s->deleted++;
+		json_array_append(a.mine, v);
 	}
-	return 0;
+	/* one at a time unless del may run in parallel */
+	if (s->parallel) {
+		rc = cloud_each(s->c, json_array_size(a.mine), sweep_one, &a, err);
+		s->deleted += json_array_size(a.mine);
+	} else {
+		rc = 0;
+		for (i = 0; rc == 0 && i < json_array_size(a.mine); i++) {
+			rc = sweep_one(i, &a, err);
+			s->deleted += rc == 0;
+		}
+	}
+	json_decref(a.mine);
+	return rc;
 }

@@ -12,6 +12,7 @@
  *       poll_interval: 1
  *       action_timeout: 600
  *       request_timeout: 60
+ *       parallel: 10                     # droplets created, awaited, deleted at once
  *       endpoint: https://api.digitalocean.com   # https; plain http only to loopback
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
@@ -53,7 +54,8 @@
 
 static const char *const setting_keys[] = {
     "token",         "region",        "size",           "image",           "vpc",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
+    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint",
+    "parallel"};
 /* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "load_balancer:\n"
@@ -208,7 +210,8 @@ static bool has_tag(const json_t *o, const char *tag)
 
 struct kind_arg {
 	struct dz *z;
-	const char *path, *key, *tag;
+	const char *path, *key, *tag; /* what is listed, and the tag what is ours has */
+	bool managed; /* ours also carries MANAGED_TAG */
 };
 
 static int list_kind(void *arg, json_t **all, struct pv_error *err)
@@ -222,18 +225,19 @@ static bool tagged(const json_t *r, void *arg)
 {
 	struct kind_arg *a = arg;
 
-	return !a->tag || has_tag(r, a->tag);
+	return (!a->tag || has_tag(r, a->tag)) && (!a->managed || has_tag(r, MANAGED_TAG));
 }
 
 /*
- * POST to the list path once (cloud_create); *made is what was made or
- * found (a new reference), *status the last answer's status.
+ * POST to path once (cloud_create), looking for what a lost answer made as
+ * ka says; *made is what was made or found (a new reference), *resp the
+ * create's answer (a new reference, or NULL), *status the last answer's
+ * status.
  */
-static int create(struct dz *z, const char *path, const char *key, const char *one,
-                  const char *name, const char *tag, const char *what, const char *host,
-                  json_t *body, json_t **made, long *status, struct pv_error *err)
+static int create_as(struct dz *z, struct kind_arg *ka, const char *path, const char *one,
+                     const char *name, const char *what, const char *host, json_t *body,
+                     json_t **made, json_t **resp, long *status, struct pv_error *err)
 {
-	struct kind_arg ka = {z, path, key, tag};
 	struct cloud_create cc = {.http = &z->http,
 	                          .rep = z->c->rep,
 	                          .host = host,
@@ -244,12 +248,23 @@ static int create(struct dz *z, const char *path, const char *key, const char *o
 	                          .one = one,
 	                          .list = list_kind,
 	                          .mine = tagged,
-	                          .arg = &ka};
-	json_t *resp = NULL;
-	int rc = cloud_create(&cc, made, &resp, err);
+	                          .arg = ka};
+	int rc = cloud_create(&cc, made, resp, err);
 
 	if (status)
 		*status = cc.status;
+	return rc;
+}
+
+/* create_as for what is listed at its create's path: ours carries tag (or any, NULL). */
+static int create(struct dz *z, const char *path, const char *key, const char *one,
+                  const char *name, const char *tag, const char *what, const char *host,
+                  json_t *body, json_t **made, long *status, struct pv_error *err)
+{
+	struct kind_arg ka = {z, path, key, tag, false};
+	json_t *resp = NULL;
+	int rc = create_as(z, &ka, path, one, name, what, host, body, made, &resp, status, err);
+
 	json_decref(resp);
 	return rc;
 }
@@ -306,8 +321,9 @@ static json_t *hosts_obj(struct provider_ctx *c, bool create)
 	return state_obj(c->lstate, "hosts", create);
 }
 
-/* Actions: in-progress, then completed or errored. */
-static int wait_action(struct dz *z, long long id, const char *what, struct pv_error *err)
+/* Actions: in-progress, then completed or errored (host: whose line shows it, or NULL). */
+static int wait_host_action(struct dz *z, long long id, const char *host, const char *what,
+                            struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	bool shown = false;
@@ -325,19 +341,19 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 		const char *st = cloud_jstr(a, "status");
 		if (st && !strcmp(st, "completed")) {
 			if (shown)
-				report_progress_end(z->c->rep, NULL, what, "done");
+				report_progress_end(z->c->rep, host, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "errored")) {
-			report_progress_end(z->c->rep, NULL, what, "failed");
+			report_progress_end(z->c->rep, host, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) errored", what, id,
 			             cloud_jstr(a, "type") ? cloud_jstr(a, "type") : "?");
 			http_response_release(&r);
 			return -1;
 		}
 		if (!shown) {
-			report_progress(z->c->rep, NULL, what, "%s", st ? st : "in progress");
+			report_progress(z->c->rep, host, what, "%s", st ? st : "in progress");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -348,9 +364,14 @@ static int wait_action(struct dz *z, long long id, const char *what, struct pv_e
 	}
 }
 
+static int wait_action(struct dz *z, long long id, const char *what, struct pv_error *err)
+{
+	return wait_host_action(z, id, NULL, what, err);
+}
+
 /* Poll GET path until obj.status is want (or the object is gone, when want is NULL). */
 static int wait_status(struct dz *z, const char *path, const char *key, const char *want,
-                       json_t *keep, const char *what, struct pv_error *err)
+                       json_t *keep, const char *host, const char *what, struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	bool shown = false;
@@ -365,7 +386,7 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 		}
 		if (!want && r.status == 404) {
 			if (shown)
-				report_progress_end(z->c->rep, NULL, what, "gone");
+				report_progress_end(z->c->rep, host, what, "gone");
 			http_response_release(&r);
 			return 0;
 		}
@@ -380,12 +401,12 @@ static int wait_status(struct dz *z, const char *path, const char *key, const ch
 			json_object_update(keep, obj);
 		if (want && st && !strcmp(st, want)) {
 			if (shown)
-				report_progress_end(z->c->rep, NULL, what, "%s", st);
+				report_progress_end(z->c->rep, host, what, "%s", st);
 			http_response_release(&r);
 			return 0;
 		}
 		if (!shown) {
-			report_progress(z->c->rep, NULL, what, "%s", st ? st : "waiting");
+			report_progress(z->c->rep, host, what, "%s", st ? st : "waiting");
 			shown = true;
 		}
 		http_response_release(&r);
@@ -411,7 +432,8 @@ static json_t *firewall_body(struct dz *z)
 			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
 		else
 			snprintf(port, sizeof(port), "%d", ports[i].port);
-		json_t *src = ports[i].private_only
+		json_t *src = *ports[i].source ? json_pack("{s:[s]}", "addresses", ports[i].source)
+		              : ports[i].private_only
 		                  ? json_pack("{s:[s]}", "addresses", z->ip_range)
 		                  : json_pack("{s:[s,s]}", "addresses", "0.0.0.0/0", "::/0");
 		json_array_append_new(in, json_pack("{s:s, s:s, s:o}", "protocol", ports[i].proto,
@@ -468,41 +490,46 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 
 static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 {
-	json_t *pd = pdata(z->c), *keys = NULL, *k;
+	json_t *pd = pdata(z->c), *keys = NULL, *k, *named = NULL;
+	const char *mine = z->c->admin_public_key;
 	int rc = -1;
 
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
-	if (!k && (k = cloud_find_name(keys, z->prefix)) &&
-	    !json_is_true(json_object_get(pd, "ssh_key_creating")))
-		/* keys carry no tags: only one whose create this tool sent is ours */
-		json_object_set_new(pd, "ssh_key_foreign", json_true());
+	if (!k && (k = cloud_find_name(keys, z->prefix))) {
+		if (!cloud_same_key(cloud_jstr(k, "public_key"), mine))
+			k = NULL; /* another key of the layout's name: looked at below */
+		else if (!json_is_true(json_object_get(pd, "ssh_key_id_creating")))
+			/* keys carry no tags: only one whose create this tool sent is ours */
+			json_object_set_new(pd, "ssh_key_foreign", json_true());
+	}
 	if (!k) {
 		/* the same key under another name: DigitalOcean keeps one per account */
 		size_t i;
 		json_t *v;
 		json_array_foreach(keys, i, v)
 		{
-			if (cloud_same_key(cloud_jstr(v, "public_key"), z->c->admin_public_key)) {
+			if (cloud_same_key(cloud_jstr(v, "public_key"), mine)) {
 				k = v;
 				json_object_set_new(pd, "ssh_key_foreign", json_true());
 			}
 		}
 	}
-	if (k && cloud_same_key(cloud_jstr(k, "public_key"), z->c->admin_public_key)) {
+	if (k && cloud_same_key(cloud_jstr(k, "public_key"), mine)) {
 		json_object_set(pd, "ssh_key_id", json_object_get(k, "id"));
-		json_object_del(pd, "ssh_key_creating");
+		json_object_del(pd, "ssh_key_id_creating");
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
+	/* a key of the layout's name that is not ours: the create would fail */
+	if (find_untagged(z, keys, "ssh_key_id", "SSH key", z->prefix, &named, err) < 0)
+		goto out;
 	report_info(z->c->rep, NULL, "creating SSH key %s", z->prefix);
 	/* recorded before the request: a key found later by this name is then ours */
-	json_object_set_new(pd, "ssh_key_creating", json_true());
-	if (state_save(z->c->state, err) < 0)
+	if (creating(z, "ssh_key_id", true, err) < 0)
 		goto out;
-	json_t *body =
-	    json_pack("{s:s, s:s}", "name", z->prefix, "public_key", z->c->admin_public_key);
+	json_t *body = json_pack("{s:s, s:s}", "name", z->prefix, "public_key", mine);
 	json_t *made = NULL;
 	rc = create(z, "/v2/account/keys", "ssh_keys", "ssh_key", z->prefix, NULL, "SSH key", NULL,
 	            body, &made, NULL, err);
@@ -510,9 +537,8 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	if (rc == 0) {
 		json_object_set(pd, "ssh_key_id", json_object_get(made, "id"));
 		json_object_del(pd, "ssh_key_foreign");
-		json_object_del(pd, "ssh_key_creating");
 		*changed = true;
-		rc = state_save(z->c->state, err);
+		rc = creating(z, "ssh_key_id", false, err);
 	}
 	json_decref(made);
 out:
@@ -629,24 +655,32 @@ static char *server_tag(const struct dz *z, const char *server)
 	return xasprintf("%s:%s", z->tag, server);
 }
 
-/* 0 created, 1 no usable answer (may exist), -1 error. */
+/*
+ * Create one droplet (cloud_create: a lost answer or a 5xx is looked for,
+ * by the server's tag and the tool's mark, before the create is sent again
+ * after the answer's Retry-After).  Its host key is made and recorded
+ * first, so the droplet found later is trusted with the key it was given.
+ */
 static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, long long *action,
                           struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	json_t *pd = pdata(c);
+	json_t *pd = pdata(c), *made = NULL, *resp = NULL;
 	char *priv = NULL, *pub = NULL, *comment = xasprintf("root@%s", s->name), *ud = NULL;
-	char *stag = server_tag(z, s->name);
-	struct http_response r;
+	char *stag = server_tag(z, s->name), *etag = http_escape(stag);
+	char *lpath = xasprintf("/v2/droplets?tag_name=%s", etag);
+	struct kind_arg ka = {z, lpath, "droplets", stag, true};
 	int rc = -1;
 
-	http_response_init(&r);
 	if (keygen_ed25519(&priv, &pub, comment, err) < 0)
 		goto out;
+	cloud_lock();
 	state_set_str(o, "host_key", pub);
 	state_set_str(o, "status", "creating");
 	json_object_del(o, "droplet_id");
-	if (state_save(c->state, err) < 0)
+	rc = state_save(c->state, err);
+	cloud_unlock();
+	if (rc < 0)
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *tags = json_pack("[s,s,s]", z->tag, stag, MANAGED_TAG);
@@ -666,32 +700,29 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	            cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
 	            cloud_server_setting(c, s, "image", "debian-12-x64"),
 	            cloud_server_setting(c, s, "region", "fra1"));
-	struct http_opts opts = {.body = body};
-	int c1 = http_request(&z->http, "POST", "/v2/droplets", &opts, &r, err);
+	rc = create_as(z, &ka, "/v2/droplets", "droplet", s->name, "droplet", s->name, body, &made,
+	               &resp, NULL, err);
 	json_decref(body);
-	if (c1 < 0) {
-		pv_error_prefix(err, "creating droplet %s", s->name);
-		rc = 1;
+	if (rc < 0)
 		goto out;
-	}
-	if (r.status != 202) {
-		http_fail(&r, err, "creating droplet %s", s->name);
-		rc = r.status >= 500 ? 1 : -1;
-		goto out;
-	}
-	record_droplet(o, json_object_get(r.json, "droplet"));
-	json_t *acts = json_object_get(json_object_get(r.json, "links"), "actions");
+	json_t *acts = json_object_get(json_object_get(resp, "links"), "actions");
 	*action = cloud_jid(json_array_get(acts, 0), "id");
+	cloud_lock();
+	record_droplet(o, made);
 	state_set_str(o, "status", "created");
 	rc = state_save(c->state, err);
+	cloud_unlock();
 out:
-	http_response_release(&r);
+	json_decref(made);
+	json_decref(resp);
 	pv_free_secret(priv);
 	if (ud)
 		pv_free_secret(ud);
 	free(pub);
 	free(comment);
 	free(stag);
+	free(etag);
+	free(lpath);
 	return rc;
 }
 
@@ -723,131 +754,184 @@ static int list_droplets(struct dz *z, json_t **out, struct pv_error *err)
 	return rc;
 }
 
+static json_t *droplet_find(void *arg, json_t *listed, const struct inv_server *s, json_t *o)
+{
+	(void)o;
+	return find_server(arg, listed, s->name);
+}
+
+static int droplet_power_on(void *arg, json_t *d, long long *action, struct pv_error *err)
+{
+	char *p = xasprintf("/v2/droplets/%lld/actions", cloud_jid(d, "id"));
+	json_t *body = json_pack("{s:s}", "type", "power_on");
+	struct http_response r;
+	int rc = call(arg, "POST", p, body, &r, err, "powering on");
+
+	if (rc == 0)
+		*action = cloud_jid(json_object_get(r.json, "action"), "id");
+	http_response_release(&r);
+	json_decref(body);
+	free(p);
+	return rc;
+}
+
+static int droplet_create(void *arg, const struct inv_server *s, json_t *o, long long *action,
+                          struct pv_error *err)
+{
+	return create_droplet(arg, s, o, action, err);
+}
+
+static int droplet_wait(void *arg, const struct inv_server *s, json_t *o, long long action,
+                        bool running, struct pv_error *err)
+{
+	struct dz *z = arg;
+	char *what = xasprintf("droplet %s", s->name);
+	int rc = action ? wait_host_action(z, action, s->name, what, err) : 0;
+
+	if (rc == 0 && !running) {
+		char *p = xasprintf("/v2/droplets/%lld", cloud_jid(o, "droplet_id"));
+		json_t *d = json_object();
+		rc = wait_status(z, p, "droplet", "active", d, s->name, what, err);
+		if (rc == 0) {
+			cloud_lock();
+			record_droplet(o, d);
+			cloud_unlock();
+		}
+		json_decref(d);
+		free(p);
+	}
+	free(what);
+	return rc;
+}
+
+static const char *droplet_listed_name(json_t *d)
+{
+	return cloud_jstr(d, "name");
+}
+
 static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 {
-	struct provider_ctx *c = z->c;
-	json_t *hs = hosts_obj(c, true), *drops = NULL;
-	size_t n = c->layout->n_servers;
-	long long *actions = xcalloc(n + 1, sizeof(*actions));
-	bool *wait = xcalloc(n + 1, sizeof(*wait));
+	struct cloud_servers cs = {.c = z->c,
+	                           .kind = "droplet",
+	                           .marks = "tags",
+	                           .id_key = "droplet_id",
+	                           .running = "active",
+	                           .arg = z,
+	                           .find = droplet_find,
+	                           .record = record_droplet,
+	                           .drift = drift,
+	                           .power_on = droplet_power_on,
+	                           .create = droplet_create,
+	                           .wait = droplet_wait,
+	                           .listed_name = droplet_listed_name};
 	int rc = -1;
 
-	if (list_droplets(z, &drops, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, true);
-		json_t *d = find_server(z, drops, s->name);
-		if (d) {
-			if (!state_str(o, "host_key")) {
-				pv_error_set(
-				    err,
-				    "droplet %s (id %lld) carries this layout's tags but its "
-				    "host key is not in the state, so it cannot be trusted; "
-				    "delete it ('provision destroy %s') and run up again",
-				    s->name, cloud_jid(d, "id"), c->layout->name);
-				goto out;
-			}
-			if (cloud_jid(o, "droplet_id") != cloud_jid(d, "id"))
-				report_info(c->rep, s->name,
-				            "found droplet %s (id %lld) made by an earlier run; "
-				            "adopting it",
-				            s->name, cloud_jid(d, "id"));
-			record_droplet(o, d);
-			drift(c, s, d, NULL);
-			const char *st = cloud_jstr(d, "status");
-			wait[i] = !st || strcmp(st, "active");
-			if (st && !strcmp(st, "off")) {
-				char *p =
-				    xasprintf("/v2/droplets/%lld/actions", cloud_jid(d, "id"));
-				json_t *body = json_pack("{s:s}", "type", "power_on");
-				struct http_response r;
-				report_info(c->rep, s->name, "powering on the droplet");
-				int c1 = call(z, "POST", p, body, &r, err, "powering on");
-				json_decref(body);
-				free(p);
-				if (c1 == 0)
-					actions[i] =
-					    cloud_jid(json_object_get(r.json, "action"), "id");
-				http_response_release(&r);
-				if (c1 < 0)
-					goto out;
-				*changed = true;
-			}
-			state_set_str(o, "status", "created");
-			if (state_save(c->state, err) < 0)
-				goto out;
-			continue;
-		}
-		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
-			if (attempt) {
-				double pause = http_retry_delay(&z->http, NULL, attempt - 1);
-				report_warn(c->rep, s->name,
-				            "%s; it does not exist: trying again in %.1f s",
-				            err->msg, pause);
-				http_pause(pause);
-			}
-			cr = create_droplet(z, s, o, &actions[i], err);
-			if (cr != 1)
-				break;
-			struct pv_error e2 = {{0}};
-			json_t *again = NULL;
-			if (list_droplets(z, &again, &e2) == 0 &&
-			    (d = find_server(z, again, s->name))) {
-				report_warn(c->rep, s->name,
-				            "the create got no answer, but droplet %s exists (id "
-				            "%lld); adopting it",
-				            s->name, cloud_jid(d, "id"));
-				record_droplet(o, d);
-				state_set_str(o, "status", "created");
-				cr = state_save(c->state, err) < 0 ? -1 : 2;
-			}
-			json_decref(again);
-		}
-		if (cr == 2)
-			cr = 0;
-		if (cr != 0)
-			goto out;
-		*changed = true;
-		wait[i] = true;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, false);
-		char *what = xasprintf("droplet %s", s->name);
-		int c1 = 0;
-		if (actions[i])
-			c1 = wait_action(z, actions[i], what, err);
-		if (c1 == 0 && wait[i]) {
-			char *p = xasprintf("/v2/droplets/%lld", cloud_jid(o, "droplet_id"));
-			json_t *d = json_object();
-			c1 = wait_status(z, p, "droplet", "active", d, what, err);
-			if (c1 == 0)
-				record_droplet(o, d);
-			json_decref(d);
-			free(p);
-		}
-		free(what);
-		if (c1 < 0 || state_save(c->state, err) < 0)
-			goto out;
-	}
+	if (list_droplets(z, &cs.listed, err) == 0)
+		rc = cloud_servers(&cs, err);
+	*changed = *changed || cs.changed;
+	json_decref(cs.listed);
+	return rc;
+}
+
+/*
+ * Whether the volume named name (*v, or NULL) is someone else's: it lacks
+ * the layout's tag or the tool's mark, and *err says so and what to do.
+ */
+static bool volume_taken(struct dz *z, json_t *vols, const char *name, json_t **v,
+                         struct pv_error *err)
+{
+	*v = cloud_find_name(vols, name);
+	if (!*v || (has_tag(*v, z->tag) && has_tag(*v, MANAGED_TAG)))
+		return false;
+	pv_error_set(err,
+	             "a volume named %s exists but is not ours (no tags %s and %s); not "
+	             "touching it: rename or delete it",
+	             name, z->tag, MANAGED_TAG);
+	*v = NULL;
+	return true;
+}
+
+/* Is volume id attached to droplet (a fresh look)? */
+static int volume_attached(struct dz *z, const char *id, long long droplet, bool *attached,
+                           struct pv_error *err)
+{
+	char *p = xasprintf("/v2/volumes/%s", id);
+	struct http_response r;
 	size_t i;
-	json_t *v;
-	json_array_foreach(drops, i, v)
+	json_t *x;
+	int rc = call(z, "GET", p, NULL, &r, err, "looking at a volume");
+
+	*attached = false;
+	json_array_foreach(json_object_get(json_object_get(r.json, "volume"), "droplet_ids"), i, x)
 	{
-		const char *nm = cloud_jstr(v, "name");
-		if (nm && !layout_server(c->layout, nm))
-			report_warn(c->rep, nm,
-			            "droplet %s is no longer in layout '%s'; it is kept until "
-			            "'provision destroy %s'",
-			            nm, c->layout->name, c->layout->name);
+		*attached = *attached || (rc == 0 && json_integer_value(x) == droplet);
 	}
-	rc = 0;
-out:
-	json_decref(drops);
-	free(actions);
-	free(wait);
+	http_response_release(&r);
+	free(p);
+	return rc;
+}
+
+/*
+ * Attach volume id (named name) to server s's droplet.  An attach whose
+ * answer was lost or a 5xx may have been carried out: look before sending
+ * it again (after the answer's Retry-After, else backoff), at most 5 times.
+ */
+static int attach_volume(struct dz *z, const char *id, const char *name, const struct inv_server *s,
+                         long long droplet, struct pv_error *err)
+{
+	char *p = xasprintf("/v2/volumes/%s/actions", id);
+	json_t *body =
+	    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id", (json_int_t)droplet,
+	              "region", cloud_server_setting(z->c, s, "region", "fra1"));
+	int rc = -1;
+
+	for (int attempt = 0;; attempt++) {
+		struct http_response r;
+		struct http_opts o = {.body = body};
+		struct pv_error e = {{0}};
+		bool attached = false;
+
+		http_response_init(&r);
+		int sent = http_request(&z->http, "POST", p, &o, &r, &e);
+		if (sent == 0 && r.status >= 200 && r.status <= 299) {
+			rc = wait_host_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                      s->name, name, err);
+			http_response_release(&r);
+			break;
+		}
+		if (sent == 0 && r.status < 500) {
+			rc = http_fail(&r, err, "attaching volume %s", name);
+			http_response_release(&r);
+			break;
+		}
+		if (sent == 0)
+			http_fail(&r, &e, "attaching volume %s", name);
+		else
+			pv_error_prefix(&e, "attaching volume %s", name);
+		if (volume_attached(z, id, droplet, &attached, err) < 0) {
+			http_response_release(&r);
+			break;
+		}
+		if (attached) {
+			report_warn(z->c->rep, s->name, "%s; but the volume is attached: going on",
+			            e.msg);
+			http_response_release(&r);
+			rc = 0;
+			break;
+		}
+		if (attempt + 1 >= 5) {
+			pv_error_set(err, "%s (tried 5 times)", e.msg);
+			http_response_release(&r);
+			break;
+		}
+		double d = http_retry_delay(&z->http, sent == 0 ? &r : NULL, attempt);
+		report_warn(z->c->rep, s->name, "%s; it is not attached: trying again in %.1f s",
+		            e.msg, d);
+		http_response_release(&r);
+		http_pause(d);
+	}
+	json_decref(body);
+	free(p);
 	return rc;
 }
 
@@ -874,17 +958,11 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			/* volume names are unique per region: a short one, tagged as ours */
 			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
-			if (!v && (v = cloud_find_name(vols, name)) &&
-			    (!has_tag(v, z->tag) || !has_tag(v, MANAGED_TAG))) {
-				pv_error_set(err,
-				             "a volume named %s exists but is not ours (no tags %s "
-				             "and %s); not touching it: rename or delete it",
-				             name, z->tag, MANAGED_TAG);
+			if (!v && volume_taken(z, vols, name, &v, err)) {
 				free(key);
 				free(name);
 				goto out;
 			}
-			struct http_response r;
 			int c1 = 0;
 			if (!v) {
 				report_info(c->rep, s->name, "creating volume %s (%s GB)", name,
@@ -919,20 +997,8 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				    attached || json_integer_value(x) == cloud_jid(o, "droplet_id");
 			}
 			if (c1 == 0 && !attached) {
-				char *p = xasprintf("/v2/volumes/%s/actions",
-				                    json_string_value(json_object_get(vs, key)));
-				json_t *body =
-				    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id",
-				              (json_int_t)cloud_jid(o, "droplet_id"), "region",
-				              cloud_server_setting(c, s, "region", "fra1"));
-				c1 = call(z, "POST", p, body, &r, err, "attaching a volume");
-				json_decref(body);
-				free(p);
-				if (c1 == 0)
-					c1 = wait_action(
-					    z, cloud_jid(json_object_get(r.json, "action"), "id"),
-					    name, err);
-				http_response_release(&r);
+				c1 = attach_volume(z, json_string_value(json_object_get(vs, key)),
+				                   name, s, cloud_jid(o, "droplet_id"), err);
 				*changed = true;
 			}
 			free(key);
@@ -1006,7 +1072,7 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 		rc = creating(z, "load_balancer_id", false, err);
 		if (rc == 0) {
 			char *p = xasprintf("/v2/load_balancers/%s", json_string_value(id));
-			rc = wait_status(z, p, "load_balancer", "active", NULL, name, err);
+			rc = wait_status(z, p, "load_balancer", "active", NULL, NULL, name, err);
 			free(p);
 		}
 		*changed = true;
@@ -1022,6 +1088,7 @@ out:
 
 static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
+	long long start = pv_now_ms();
 	struct dz z;
 	bool changed = false;
 	int rc = -1;
@@ -1036,9 +1103,10 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 		goto out;
 	if (cloud_pin_and_wait(c, "droplet", BOOT_TIMEOUT_MS, err) < 0)
 		goto out;
-	report_info(c->rep, NULL, "digitalocean: %s; %lu API requests (%lu writes)",
-	            changed ? "cloud resources created or updated" : "cloud resources up to date",
-	            z.http.sent, z.http.sent_writes);
+	cloud_report_requests(c, "digitalocean",
+	                      changed ? "cloud resources created or updated"
+	                              : "cloud resources up to date",
+	                      &z.http, start);
 	rc = do_hosts(c, out, n, err);
 out:
 	dz_close(&z);
@@ -1051,7 +1119,7 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 {
 	struct dz z;
 	json_t *keys = NULL, *vpcs = NULL, *fws = NULL, *drops = NULL, *lbs = NULL, *want = NULL;
-	json_t *f;
+	json_t *vols = NULL, *f;
 	int rc = -1;
 
 	if (dz_open(&z, c, err) < 0)
@@ -1060,18 +1128,22 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	    list(&z, "/v2/vpcs", "vpcs", &vpcs, err) < 0 ||
 	    list(&z, "/v2/firewalls", "firewalls", &fws, err) < 0 ||
 	    list_droplets(&z, &drops, err) < 0 ||
-	    list(&z, "/v2/load_balancers", "load_balancers", &lbs, err) < 0)
+	    list(&z, "/v2/load_balancers", "load_balancers", &lbs, err) < 0 ||
+	    list(&z, "/v2/volumes", "volumes", &vols, err) < 0)
 		goto out;
-	bool key = cloud_find_name(keys, z.prefix) != NULL;
+	bool key = false;
 	size_t i;
 	json_t *v;
 	json_array_foreach(keys, i, v)
 	{
 		key = key || cloud_same_key(cloud_jstr(v, "public_key"), c->admin_public_key);
 	}
-	if (!key)
-		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	struct pv_error taken = {{0}};
+	/* a key of the layout's name that is not ours makes the create fail */
+	if (!key && find_untagged(&z, keys, "ssh_key_id", "SSH key", z.prefix, &v, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!key)
+		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)
 		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
 	else if (!v)
@@ -1098,10 +1170,17 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		if (d)
 			drift(c, s, d, out);
 		const struct node *sv = cloud_server_volumes(s);
-		for (size_t q = 0; !d && sv && q < sv->n; q++)
-			buf_addf(out, "  + cloud: volume %s-%s-%s (%s GB) on %s\n", c->inv->project,
-			         s->name, cloud_str(sv->items[q], "name"),
-			         cloud_str(sv->items[q], "size"), s->name);
+		for (size_t q = 0; !d && sv && q < sv->n; q++) {
+			char *vn = xasprintf("%s-%s-%s", c->inv->project, s->name,
+			                     cloud_str(sv->items[q], "name"));
+			json_t *vol;
+			if (volume_taken(&z, vols, vn, &vol, &taken))
+				buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+			else if (!vol)
+				buf_addf(out, "  + cloud: volume %s (%s GB) on %s\n", vn,
+				         cloud_str(sv->items[q], "size"), s->name);
+			free(vn);
+		}
 	}
 	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
@@ -1126,6 +1205,7 @@ out:
 	json_decref(fws);
 	json_decref(drops);
 	json_decref(lbs);
+	json_decref(vols);
 	json_decref(want);
 	dz_close(&z);
 	return rc;
@@ -1228,7 +1308,7 @@ static int delete_one(const json_t *v, void *arg, struct pv_error *err)
 		rc = del(a->z, p, what, err);
 	/* a droplet is waited for until it is gone: its volumes and VPC wait on it */
 	if (rc == 0 && !strcmp(a->k->what, "droplet"))
-		rc = wait_status(a->z, p, "droplet", NULL, NULL, what, err);
+		rc = wait_status(a->z, p, "droplet", NULL, NULL, NULL, what, err);
 	free(p);
 	free(what);
 	return rc;
@@ -1271,7 +1351,8 @@ static int sweep(struct dz *z, const struct kind *k, struct pv_error *err)
 	                         .recorded = ids,
 	                         .managed = k->tagged ? managed : NULL,
 	                         .del = delete_one,
-	                         .arg = &a};
+	                         .arg = &a,
+	                         .parallel = true};
 	size_t i;
 	int rc = -1;
 
@@ -1371,6 +1452,7 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	    {"SSH key", "/v2/account/keys", "ssh_keys", "/v2/account/keys/", "ssh_key_id", false,
 	     true, NULL, NULL},
 	};
+	long long start = pv_now_ms();
 	struct dz z;
 	int rc = -1;
 	char *dl = NULL;
@@ -1389,6 +1471,7 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	}
 	if (delete_tags(&z, err) < 0 || cloud_forget_hosts(c, err) < 0)
 		goto out;
+	cloud_report_requests(c, "digitalocean", "destroyed", &z.http, start);
 	rc = 0;
 out:
 	free(dl);

@@ -12,6 +12,7 @@
  *       poll_interval: 1                 # seconds between action polls
  *       action_timeout: 600              # seconds an action may take
  *       request_timeout: 60              # seconds one HTTP request may take
+ *       parallel: 10                     # servers created, awaited, deleted at once
  *       endpoint: https://api.hetzner.cloud/v1   # https; plain http only to loopback
  *   servers:
  *     app1: { type: cx32, image: debian-12, location: nbg1,
@@ -50,9 +51,10 @@
 #define DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
 #define BOOT_TIMEOUT_MS 300000
 
-static const char *const setting_keys[] = {
-    "token",         "location",      "type",           "image",           "network",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint"};
+static const char *const setting_keys[] = {"token",         "location",       "type",
+                                           "image",         "network",        "load_balancer",
+                                           "poll_interval", "action_timeout", "request_timeout",
+                                           "endpoint",      "parallel"};
 /* the network's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zone: name }\n"
                                    "load_balancer:\n"
@@ -343,8 +345,9 @@ static json_t *find_id(json_t *arr, long long id)
 	return NULL;
 }
 
-/* Poll an action to its end, with progress, within the time limit. */
-static int wait_action(struct hz *z, long long id, const char *what, struct pv_error *err)
+/* Poll an action to its end, with progress (host's line, or NULL), within the time limit. */
+static int wait_host_action(struct hz *z, long long id, const char *host, const char *what,
+                            struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	long last = -1;
@@ -363,13 +366,13 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 		long prog = (long)cloud_jid(a, "progress");
 		if (st && !strcmp(st, "success")) {
 			if (last >= 0)
-				report_progress_end(z->c->rep, NULL, what, "done");
+				report_progress_end(z->c->rep, host, what, "done");
 			http_response_release(&r);
 			return 0;
 		}
 		if (st && !strcmp(st, "error")) {
 			json_t *e = json_object_get(a, "error");
-			report_progress_end(z->c->rep, NULL, what, "failed");
+			report_progress_end(z->c->rep, host, what, "failed");
 			pv_error_set(err, "%s: action %lld (%s) failed: %s: %s", what, id,
 			             cloud_jstr(a, "command") ? cloud_jstr(a, "command") : "?",
 			             cloud_jstr(e, "code") ? cloud_jstr(e, "code") : "error",
@@ -379,17 +382,22 @@ static int wait_action(struct hz *z, long long id, const char *what, struct pv_e
 			return -1;
 		}
 		if (prog != last) {
-			report_progress(z->c->rep, NULL, what, "%ld%%", prog);
+			report_progress(z->c->rep, host, what, "%ld%%", prog);
 			last = prog;
 		}
 		http_response_release(&r);
 		if (pv_now_ms() > deadline) {
-			report_progress_end(z->c->rep, NULL, what, "not done in time");
+			report_progress_end(z->c->rep, host, what, "not done in time");
 			return pv_error_set(err, "%s: action %lld did not finish within %ld s",
 			                    what, id, z->action_timeout_s);
 		}
 		usleep((useconds_t)(z->poll_s * 1e6));
 	}
+}
+
+static int wait_action(struct hz *z, long long id, const char *what, struct pv_error *err)
+{
+	return wait_host_action(z, id, NULL, what, err);
 }
 
 static int wait_actions(struct hz *z, json_t *acts, const char *what, struct pv_error *err)
@@ -450,12 +458,15 @@ static json_t *firewall_rules(struct hz *z, struct pv_error *err)
 			snprintf(port, sizeof(port), "%d-%d", ports[i].port, ports[i].port_end);
 		else
 			snprintf(port, sizeof(port), "%d", ports[i].port);
-		json_t *src = ports[i].private_only ? json_pack("[s]", z->ip_range)
-		                                    : json_pack("[s,s]", "0.0.0.0/0", "::/0");
+		json_t *src = *ports[i].source        ? json_pack("[s]", ports[i].source)
+		              : ports[i].private_only ? json_pack("[s]", z->ip_range)
+		                                      : json_pack("[s,s]", "0.0.0.0/0", "::/0");
 		json_array_append_new(
 		    rules, json_pack("{s:s, s:s, s:s, s:o, s:s}", "direction", "in", "protocol",
 		                     ports[i].proto, "port", port, "source_ips", src, "description",
-		                     ports[i].private_only ? "private network only" : "open"));
+		                     *ports[i].source        ? "from one network"
+		                     : ports[i].private_only ? "private network only"
+		                                             : "open"));
 	}
 	json_array_append_new(rules, json_pack("{s:s, s:s, s:[s,s], s:s}", "direction", "in",
 	                                       "protocol", "icmp", "source_ips", "0.0.0.0/0",
@@ -713,7 +724,7 @@ out:
 	return rc;
 }
 
-/* Record what the API says of a server: id, addresses. */
+/* Record what the API says of a server: id, addresses (under cloud_lock). */
 static void record_server(json_t *o, json_t *srv)
 {
 	json_t *pn = json_object_get(srv, "private_net");
@@ -727,27 +738,32 @@ static void record_server(json_t *o, json_t *srv)
 		state_set_str(o, "private_address", cloud_jstr(json_array_get(pn, 0), "ip"));
 }
 
-/* Wait until a server the tool did not see the create action of is running. */
+/* Wait until a server is running, and record its addresses. */
 static int wait_server(struct hz *z, long long id, const char *name, json_t *o,
                        struct pv_error *err)
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
-	char *path = xasprintf("/servers/%lld", id);
+	char *path = xasprintf("/servers/%lld", id), *what = xasprintf("server %s", name);
+	char last[32] = "";
 	int rc = -1;
 
 	for (;;) {
 		struct http_response r;
-		char *what = xasprintf("server %s", name);
 		int c1 = call(z, "GET", path, NULL, 0, &r, err, what);
-		free(what);
 		if (c1 < 0) {
 			http_response_release(&r);
 			break;
 		}
 		json_t *srv = json_object_get(r.json, "server");
+		cloud_lock();
 		record_server(o, srv);
+		cloud_unlock();
 		const char *st = cloud_jstr(srv, "status");
 		bool running = st && !strcmp(st, "running");
+		if (!running && strcmp(st ? st : "?", last))
+			report_info(z->c->rep, name, "server %s is %s; waiting until it runs", name,
+			            st ? st : "?");
+		snprintf(last, sizeof(last), "%s", st ? st : "?");
 		http_response_release(&r);
 		if (running) {
 			rc = 0;
@@ -760,28 +776,37 @@ static int wait_server(struct hz *z, long long id, const char *name, json_t *o,
 		}
 		usleep((useconds_t)(z->poll_s * 1e6));
 	}
+	free(what);
 	free(path);
 	return rc;
 }
 
+/*
+ * Create one server (cloud_create: a lost answer or a 5xx is looked for
+ * before the create is sent again, after the answer's Retry-After).  Its
+ * host key is made and recorded first, so the server found later is
+ * trusted with the key it was given.
+ */
 static int create_server(struct hz *z, const struct inv_server *s, json_t *o, long long *action,
                          struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
-	json_t *pd = pdata(c);
+	json_t *pd = pdata(c), *acts = NULL;
 	char *priv = NULL, *pub = NULL, *comment = xasprintf("root@%s", s->name);
 	char *name = server_name(z, s->name), *ud = NULL;
-	struct http_response r;
+	long long id = 0;
 	int rc = -1;
 
-	http_response_init(&r);
 	if (keygen_ed25519(&priv, &pub, comment, err) < 0)
 		goto out;
 	/* recorded before the request: an interrupted create is found and finished */
+	cloud_lock();
 	state_set_str(o, "host_key", pub);
 	state_set_str(o, "status", "creating");
 	json_object_del(o, "server_id");
-	if (state_save(c->state, err) < 0)
+	rc = state_save(c->state, err);
+	cloud_unlock();
+	if (rc < 0)
 		goto out;
 	ud = cloud_user_data(s->name, c->admin_user, c->admin_public_key, priv, pub);
 	json_t *lab = labels(z, "server", s->name);
@@ -802,31 +827,19 @@ static int create_server(struct hz *z, const struct inv_server *s, json_t *o, lo
 	            cloud_server_setting(c, s, "type", "cx22"),
 	            cloud_server_setting(c, s, "image", "debian-12"),
 	            cloud_server_setting(c, s, "location", "fsn1"));
-	struct http_opts opts = {.body = body};
-	int c1 = http_request(&z->http, "POST", "/servers", &opts, &r, err);
+	/* root_password in the answer is never read: the server was given an SSH key */
+	rc = create(z, "servers", "server", name, "server", s->name, body, &id, &acts, NULL, err);
 	json_decref(body);
-	if (c1 < 0) {
-		/* the server may exist although the answer was lost: look before anything else */
-		pv_error_prefix(err, "creating server %s", name);
-		rc = 1;
+	if (rc < 0)
 		goto out;
-	}
-	if (r.status != 201) {
-		http_fail(&r, err, "creating server %s", name);
-		if (r.status == 409)
-			name_taken(z, "servers", "server", name, err);
-		/* a 5xx may come after the provider acted: look before trying again */
-		rc = r.status >= 500 ? 1 : -1;
-		goto out;
-	}
-	/* root_password is never read: the server was given an SSH key */
-	json_t *srv = json_object_get(r.json, "server");
-	record_server(o, srv);
-	*action = cloud_jid(json_object_get(r.json, "action"), "id");
+	*action = cloud_jid(json_array_get(acts, 0), "id");
+	cloud_lock();
+	set_id(o, "server_id", id);
 	state_set_str(o, "status", "created");
 	rc = state_save(c->state, err);
+	cloud_unlock();
 out:
-	http_response_release(&r);
+	json_decref(acts);
 	pv_free_secret(priv);
 	if (ud)
 		pv_free_secret(ud);
@@ -836,131 +849,74 @@ out:
 	return rc;
 }
 
+static json_t *server_find(void *arg, json_t *listed, const struct inv_server *s, json_t *o)
+{
+	char *name = server_name(arg, s->name);
+	json_t *srv = find_id(listed, cloud_jid(o, "server_id"));
+
+	if (!srv)
+		srv = find_mine(listed, name);
+	free(name);
+	return srv;
+}
+
+static int server_power_on(void *arg, json_t *srv, long long *action, struct pv_error *err)
+{
+	char *p = xasprintf("/servers/%lld/actions/poweron", cloud_jid(srv, "id"));
+	struct http_response r;
+	int rc = call(arg, "POST", p, NULL, 0, &r, err, "powering on");
+
+	if (rc == 0)
+		*action = cloud_jid(json_object_get(r.json, "action"), "id");
+	http_response_release(&r);
+	free(p);
+	return rc;
+}
+
+static int server_create(void *arg, const struct inv_server *s, json_t *o, long long *action,
+                         struct pv_error *err)
+{
+	return create_server(arg, s, o, action, err);
+}
+
+static int server_wait(void *arg, const struct inv_server *s, json_t *o, long long action,
+                       bool running, struct pv_error *err)
+{
+	char *what = xasprintf("server %s", s->name);
+	int rc = action ? wait_host_action(arg, action, s->name, what, err) : 0;
+
+	free(what);
+	if (rc == 0 && !running)
+		rc = wait_server(arg, cloud_jid(o, "server_id"), s->name, o, err);
+	return rc;
+}
+
+static const char *server_listed_name(json_t *srv)
+{
+	return cloud_jstr(json_object_get(srv, "labels"), "server");
+}
+
 static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 {
-	struct provider_ctx *c = z->c;
-	json_t *hs = hosts_obj(c, true), *srvs = NULL;
-	size_t n = c->layout->n_servers;
-	long long *actions = xcalloc(n + 1, sizeof(*actions));
-	bool *wait = xcalloc(n + 1, sizeof(*wait));
+	struct cloud_servers cs = {.c = z->c,
+	                           .kind = "server",
+	                           .marks = "labels",
+	                           .id_key = "server_id",
+	                           .running = "running",
+	                           .arg = z,
+	                           .find = server_find,
+	                           .record = record_server,
+	                           .drift = drift,
+	                           .power_on = server_power_on,
+	                           .create = server_create,
+	                           .wait = server_wait,
+	                           .listed_name = server_listed_name};
 	int rc = -1;
 
-	if (list(z, "servers", &srvs, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, true);
-		char *name = server_name(z, s->name);
-		json_t *srv = find_id(srvs, cloud_jid(o, "server_id"));
-		if (!srv)
-			srv = find_mine(srvs, name);
-		free(name);
-		if (srv) {
-			if (!state_str(o, "host_key")) {
-				pv_error_set(err,
-				             "server %s (id %lld) carries this layout's labels but "
-				             "its host key is not in the state, so it cannot be "
-				             "trusted; delete it ('provision destroy %s') and run "
-				             "up again",
-				             s->name, cloud_jid(srv, "id"), c->layout->name);
-				goto out;
-			}
-			bool known = cloud_jid(o, "server_id") == cloud_jid(srv, "id");
-			record_server(o, srv);
-			drift(c, s, srv, NULL);
-			if (!known)
-				report_info(c->rep, s->name,
-				            "found server %s (id %lld) made by an earlier run; "
-				            "adopting it",
-				            s->name, cloud_jid(srv, "id"));
-			const char *st = cloud_jstr(srv, "status");
-			wait[i] = !st || strcmp(st, "running");
-			if (wait[i] && st && !strcmp(st, "off")) {
-				char *p = xasprintf("/servers/%lld/actions/poweron",
-				                    cloud_jid(srv, "id"));
-				struct http_response r;
-				report_info(c->rep, s->name, "powering on the stopped server");
-				int c1 = call(z, "POST", p, NULL, 0, &r, err, "powering on");
-				free(p);
-				if (c1 == 0)
-					actions[i] =
-					    cloud_jid(json_object_get(r.json, "action"), "id");
-				http_response_release(&r);
-				if (c1 < 0)
-					goto out;
-				*changed = true;
-			}
-			state_set_str(o, "status", "created");
-			if (state_save(c->state, err) < 0)
-				goto out;
-			continue;
-		}
-		int cr = 1;
-		for (int attempt = 0; cr == 1 && attempt < 5; attempt++) {
-			if (attempt) {
-				double d = http_retry_delay(&z->http, NULL, attempt - 1);
-				report_warn(c->rep, s->name,
-				            "%s; it does not exist: trying again in %.1f s",
-				            err->msg, d);
-				http_pause(d);
-			}
-			cr = create_server(z, s, o, &actions[i], err);
-			if (cr != 1)
-				break;
-			/* no answer: the create may have happened; one look by label */
-			struct pv_error e2 = {{0}};
-			json_t *again = NULL;
-			char *nm = server_name(z, s->name);
-			if (list(z, "servers", &again, &e2) == 0 && (srv = find_mine(again, nm))) {
-				report_warn(c->rep, s->name,
-				            "the create got no answer, but server %s exists (id "
-				            "%lld); adopting it",
-				            s->name, cloud_jid(srv, "id"));
-				record_server(o, srv);
-				state_set_str(o, "status", "created");
-				cr = state_save(c->state, err) < 0 ? -1 : 2;
-				wait[i] = true;
-			}
-			free(nm);
-			json_decref(again);
-		}
-		if (cr == 2)
-			cr = 0;
-		if (cr != 0)
-			goto out;
-		*changed = true;
-		wait[i] = true;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct inv_server *s = &c->layout->servers[i];
-		json_t *o = state_obj(hs, s->name, false);
-		char *what = xasprintf("server %s", s->name);
-		int c1 = 0;
-		if (actions[i])
-			c1 = wait_action(z, actions[i], what, err);
-		if (c1 == 0 && wait[i])
-			c1 = wait_server(z, cloud_jid(o, "server_id"), s->name, o, err);
-		free(what);
-		if (c1 < 0 || state_save(c->state, err) < 0)
-			goto out;
-	}
-	/* servers of the layout that are gone from the inventory are kept, never deleted here */
-	size_t i;
-	json_t *v;
-	json_array_foreach(srvs, i, v)
-	{
-		const char *sv = cloud_jstr(json_object_get(v, "labels"), "server");
-		if (sv && !layout_server(c->layout, sv))
-			report_warn(c->rep, sv,
-			            "server %s is no longer in layout '%s'; it is kept until "
-			            "'provision destroy %s'",
-			            sv, c->layout->name, c->layout->name);
-	}
-	rc = 0;
-out:
-	json_decref(srvs);
-	free(actions);
-	free(wait);
+	if (list(z, "servers", &cs.listed, err) == 0)
+		rc = cloud_servers(&cs, err);
+	*changed = *changed || cs.changed;
+	json_decref(cs.listed);
 	return rc;
 }
 
@@ -1140,6 +1096,7 @@ out:
 
 static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
+	long long start = pv_now_ms();
 	struct hz z;
 	bool changed = false;
 	int rc = -1;
@@ -1154,9 +1111,10 @@ static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, stru
 		goto out;
 	if (cloud_pin_and_wait(c, "server", BOOT_TIMEOUT_MS, err) < 0)
 		goto out;
-	report_info(c->rep, NULL, "hetzner: %s; %lu API requests (%lu writes)",
-	            changed ? "cloud resources created or updated" : "cloud resources up to date",
-	            z.http.sent, z.http.sent_writes);
+	cloud_report_requests(c, "hetzner",
+	                      changed ? "cloud resources created or updated"
+	                              : "cloud resources up to date",
+	                      &z.http, start);
 	rc = hetzner_hosts(c, out, n, err);
 out:
 	hz_close(&z);
@@ -1432,7 +1390,8 @@ static int delete_kind(struct hz *z, const char *kind, const char *what, struct 
 	                         .recorded = ids,
 	                         .managed = managed,
 	                         .del = delete_one,
-	                         .arg = &a};
+	                         .arg = &a,
+	                         .parallel = true};
 	size_t i;
 	int rc = -1;
 
@@ -1453,6 +1412,7 @@ out:
 
 static int hetzner_destroy(struct provider_ctx *c, struct pv_error *err)
 {
+	long long start = pv_now_ms();
 	struct hz z;
 	int rc = -1;
 
@@ -1468,6 +1428,7 @@ static int hetzner_destroy(struct provider_ctx *c, struct pv_error *err)
 		goto out;
 	if (cloud_forget_hosts(c, err) < 0)
 		goto out;
+	cloud_report_requests(c, "hetzner", "destroyed", &z.http, start);
 	rc = 0;
 out:
 	hz_close(&z);

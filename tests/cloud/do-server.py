@@ -105,6 +105,7 @@ def action(kind, rid, typ, work=None, fail=False):
     def run():
         err = None
         t0 = time.time()
+        core.busy("%s_%s" % (typ, kind), 1)
         try:
             if work:
                 work()
@@ -112,6 +113,7 @@ def action(kind, rid, typ, work=None, fail=False):
             err = str(e)
         while time.time() - t0 < core.ARGS.action_seconds:
             time.sleep(0.1)
+        core.busy("%s_%s" % (typ, kind), -1)
         with LOCK:
             a["completed_at"] = now()
             a["status"] = "errored" if (fail or err) else "completed"
@@ -273,7 +275,9 @@ def delete(kind, r):
         raise ApiError(409, "conflict", "volume is attached to a droplet")
     if kind == "droplets":
         def gone():
+            core.busy("delete_droplet", 1)
             time.sleep(core.ARGS.action_seconds)
+            core.busy("delete_droplet", -1)
             core.stop_host(rid)
             with LOCK:
                 STATE["droplets"].pop(rid, None)

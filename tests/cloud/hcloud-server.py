@@ -25,6 +25,7 @@ Faults are injected on demand through POST /__control/faults (not part of
 the API): a JSON list of {"match": "POST /servers", "kind": K, "count": N}
 with K one of
   status       answer with "status" (500, 503, 409, 423 ...) without acting
+               (with "retry_after": N, a Retry-After header of N seconds)
   drop         close the connection without an answer, without acting
   lost         act (create, delete ...), then close without an answer
   delay        wait "seconds" before acting and answering
@@ -36,6 +37,14 @@ GET /__control/stats tells requests, writes, 429s and early requests (sent
 after a 429 before the reset time it named).
 
 Every request is also logged to DIR/requests.jsonl (method, path, status).
+
+With --shared-host, for tests with many servers on a small machine, only
+the first server boots a host; every server is an sshd of its own in that
+host, on its own address (the later ones added to the host's interface),
+with the host key its own user_data gave (applied as above, its users too),
+so each server is still reached, verified and logged in to as its own.  What makes
+one server's system differ from another's (its hostname, its files) is then
+shared: such tests check creation, waits and deletion, not the hosts.
 """
 import argparse
 import base64
@@ -74,6 +83,7 @@ STATS = {"requests": 0, "writes": 0, "rate_limited": 0, "early": 0, "faults": 0,
          "told_to_wait": 0}
 HOSTS = {}  # server id -> {"pid":..., "dir":...}
 HOSTNAMES = {}  # thread -> the host name the cloud-config set
+SHARED = {"sid": None, "ready": threading.Event()}  # --shared-host: the one booted host
 SINGULAR = {"ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
             "servers": "server", "volumes": "volume", "load_balancers": "load_balancer"}
 
@@ -351,6 +361,17 @@ def action_schema():
 
 # ---- actions ----
 
+RUNNING = {}  # action command -> how many run now
+
+
+def busy(command, n):
+    """Count running actions of a command; STATS["peak_COMMAND"] is the most at once."""
+    with LOCK:
+        RUNNING[command] = RUNNING.get(command, 0) + n
+        key = "peak_" + command
+        STATS[key] = max(STATS.get(key, 0), RUNNING[command])
+
+
 def start_action(command, resources, work=None, seconds=None, fail=False):
     aid = new_id()
     a = {"id": aid, "command": command, "status": "running", "progress": 0,
@@ -363,6 +384,7 @@ def start_action(command, resources, work=None, seconds=None, fail=False):
     def run():
         t0 = time.time()
         err = None
+        busy(command, 1)
         try:
             if work:
                 work()
@@ -373,6 +395,7 @@ def start_action(command, resources, work=None, seconds=None, fail=False):
             with LOCK:
                 a["progress"] = min(99, int(100 * (time.time() - t0) / max(secs, 0.01)))
             time.sleep(0.1)
+        busy(command, -1)
         with LOCK:
             a["finished"] = now_iso()
             if fail or err:
@@ -412,8 +435,9 @@ USER_KEYS = {"name", "sudo", "shell", "lock_passwd", "ssh_authorized_keys"}
 GENKEYTYPES = ["rsa", "ecdsa", "ed25519"]
 
 
-def apply_cloud_config(name, root, user_data):
-    """What cloud-init does with the document, for the keys the client uses."""
+def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
+    """What cloud-init does with the document, for the keys the client uses
+    (the host keys in ssh_dir, below root)."""
     where = "POST /servers user_data"
     if not user_data.startswith("#cloud-config\n"):
         violation("POST", "/servers", "user_data does not start with '#cloud-config'")
@@ -433,21 +457,22 @@ def apply_cloud_config(name, root, user_data):
     for k in keys:
         if k not in ("ed25519_private", "ed25519_public"):
             violation("POST", "/servers", "%s: ssh_keys.%s is not applied" % (where, k))
+    os.makedirs(os.path.join(root, ssh_dir), exist_ok=True)
     if doc.get("ssh_deletekeys", True):
-        d = os.path.join(root, "etc/ssh")
+        d = os.path.join(root, ssh_dir)
         for f in os.listdir(d):
             if f.startswith("ssh_host_"):
                 os.unlink(os.path.join(d, f))
     if "ed25519_private" in keys:
-        put(root, "etc/ssh/ssh_host_ed25519_key", keys["ed25519_private"], 0o600)
-        put(root, "etc/ssh/ssh_host_ed25519_key.pub", keys["ed25519_public"].strip() + "\n")
+        put(root, ssh_dir + "/ssh_host_ed25519_key", keys["ed25519_private"], 0o600)
+        put(root, ssh_dir + "/ssh_host_ed25519_key.pub", keys["ed25519_public"].strip() + "\n")
     # host keys of the types asked for that the document did not give
     types = doc.get("ssh_genkeytypes", GENKEYTYPES)
     if not isinstance(types, list) or any(t not in GENKEYTYPES for t in types):
         violation("POST", "/servers", "%s: ssh_genkeytypes is not a list of %s" % (where, GENKEYTYPES))
         types = []
     for t in types:
-        key = os.path.join(root, "etc/ssh/ssh_host_%s_key" % t)
+        key = os.path.join(root, ssh_dir, "ssh_host_%s_key" % t)
         if not os.path.exists(key):
             sh("ssh-keygen", "-q", "-t", t, "-N", "", "-C", "root@" + name, "-f", key)
     # password logins, as cloud-init sets them: a drop-in of sshd
@@ -483,8 +508,70 @@ def apply_cloud_config(name, root, user_data):
             sh("chroot", root, "usermod", "-L", "--", u["name"])
 
 
+def in_shared(*argv):
+    """Run argv in the shared host's namespaces."""
+    return sh("nsenter", "-t", str(SHARED["leader"]), "-m", "-n", "-p", "-u", "-i", "--", *argv)
+
+
+def join_shared(sid, name, public, user_data, first=False):
+    """--shared-host: server sid is an sshd of its own in the booted host."""
+    SHARED["ready"].wait(300)
+    h = HOSTS.get(SHARED["sid"])
+    if not h or not SHARED.get("leader"):
+        raise RuntimeError("the shared host did not boot")
+    ssh_dir = "etc/ssh/pv/%s" % sid
+    apply_cloud_config(name, h["root"], user_data or "", ssh_dir)
+    HOSTNAMES.pop(threading.get_ident(), None)
+    if first:  # its address comes from the host's network configuration
+        for _ in range(600):
+            if public + "/" in in_shared("ip", "-4", "-o", "addr", "show", "dev",
+                                         "host0").stdout.decode():
+                break
+            time.sleep(0.2)
+    else:
+        in_shared("ip", "addr", "replace", public + "/24", "dev", "host0")
+    in_shared("mkdir", "-p", "-m", "0755", "/run/sshd")
+    in_shared("/usr/sbin/sshd", "-o", "ListenAddress=" + public,
+              "-o", "HostKey=/%s/ssh_host_ed25519_key" % ssh_dir,
+              "-o", "PidFile=/run/sshd-%s.pid" % sid)
+    if not first:
+        HOSTS[sid] = {"shared": True, "public": public}
+
+
+def leader_of(pid):
+    """The container's init: the child of systemd-nspawn in a PID namespace of its own."""
+    ours = os.readlink("/proc/self/ns/pid")
+    for _ in range(600):
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                for kid in f.read().split():
+                    if os.readlink("/proc/%s/ns/pid" % kid) != ours:
+                        return int(kid)
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return None
+
+
 def boot_host(sid, name, public, private, user_data):
     """Boot host sid with the addresses public and private (a list)."""
+    if ARGS.shared_host:
+        with LOCK:
+            first = SHARED["sid"] is None
+            if first:
+                SHARED["sid"] = sid
+        if not first:
+            return join_shared(sid, name, public, user_data)
+        try:
+            boot_one(sid, name, public, private, user_data)
+            SHARED["leader"] = leader_of(HOSTS[sid]["pid"])
+        finally:
+            SHARED["ready"].set()
+        return join_shared(sid, name, public, user_data, first=True)
+    return boot_one(sid, name, public, private, user_data)
+
+
+def boot_one(sid, name, public, private, user_data):
     d = os.path.join(ARGS.dir, "hosts", str(sid))
     upper, work, root = (os.path.join(d, x) for x in ("upper", "work", "root"))
     for x in (upper, work, root):
@@ -509,6 +596,10 @@ def boot_host(sid, name, public, private, user_data):
     put(root, "etc/systemd/system/systemd-timesyncd.service.d/10-test-host.conf",
         "[Unit]\nConditionVirtualization=\n")
     apply_cloud_config(name, root, user_data or "")
+    if ARGS.shared_host:  # each server's own sshd is started in the host instead
+        mask = os.path.join(root, "etc/systemd/system/ssh.service")
+        if not os.path.lexists(mask):
+            os.symlink("/dev/null", mask)
     name = HOSTNAMES.pop(threading.get_ident(), name)
     log = open(os.path.join(d, "console.log"), "ab")
     p = subprocess.Popen(
@@ -523,6 +614,12 @@ def boot_host(sid, name, public, private, user_data):
 def stop_host(sid):
     h = HOSTS.pop(sid, None)
     if not h:
+        return
+    if h.get("shared"):
+        if SHARED["sid"] in HOSTS:
+            subprocess.run(["nsenter", "-t", str(SHARED["leader"]), "-m", "-n", "-p", "--", "sh",
+                            "-c", 'kill "$(cat /run/sshd-%s.pid)"; ip addr del %s/24 dev host0'
+                            % (sid, h["public"])])
         return
     p = h.get("proc")
     if p and p.poll() is None:
@@ -1098,6 +1195,8 @@ class Handler(BaseHTTPRequestHandler):
                     violation(method, path, "server bug: response %s: %s" % (
                         "/".join(str(x) for x in e.absolute_path), e.message))
         self.log(method, path, status)
+        if fault and fault.get("retry_after") is not None:
+            rl["Retry-After"] = fault["retry_after"]
         if fault and fault["kind"] == "lost":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -1123,6 +1222,8 @@ def main(setup=None):
     ap.add_argument("--apt-proxy", default="")
     ap.add_argument("--action-seconds", type=float, default=1.0)
     ap.add_argument("--max-per-page", type=int, default=50)
+    ap.add_argument("--shared-host", action="store_true",
+                    help="boot one host; later servers are sshd instances in it")
     ap.add_argument("--also-listen", action="append", default=[],
                     help="another address to serve on, same port ('bridge': the test "
                          "bridge's own address), for tests that a client refuses a "

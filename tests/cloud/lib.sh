@@ -370,10 +370,125 @@ cloud_faults_each() {
 	cloud_ctl faults "[$list]"
 }
 
-# cloud_check_resend_wait PATH: the last two POSTs to PATH (a create refused
-# with a 503, then sent again) are at least half a second apart.
+# cloud_check_resend_wait PATH [SECONDS]: the last two POSTs to PATH (a
+# create refused with a 503, then sent again) are at least SECONDS (default
+# half a second) apart.
 cloud_check_resend_wait() {
-	local gap
+	local gap min=${2:-0.5}
 	gap=$(jq -s --arg p "$1" '[.[] | select(.method == "POST" and .path == $p)] | .[-2:] | .[1].t - .[0].t' "$CLOUD_DIR/api/requests.jsonl")
-	check "a create after a 503 is sent again after a wait, not at once (${gap} s)" jq -en "$gap >= 0.5"
+	check "a create after a 503 is sent again after a wait of at least $min s, not at once (${gap} s)" jq -en "$gap >= $min"
+}
+
+# cloud_many N PAR PROVIDER KIND: layout phase1 of $WORK/inventory.yml, N
+# servers with 'parallel: PAR', is brought up (--only cloud), up again, and
+# destroyed, in a rate budget far smaller than the work; KIND names a
+# server in the provider's words ("server", "droplet").  Checks that the
+# servers were created, awaited and deleted at once, never more than PAR at
+# a time, each with its own live line, key and login, within the budget
+# (no 429, nothing sent before a reset the tool was told of), and that the
+# request count the tool reports is the one the server saw; prints the
+# wall times.
+cloud_many() {
+	local n=$1 par=$2 prov=$3 kind=$4 stats0 stats1 t0 t1 peak waiting sent n_sent n_seen
+	local hosts=".environments.default.layouts.phase1.hosts"
+	cloud_ctl ratelimit '{"limit": 60, "per_second": 5}'
+	stats0=$(cloud_stats)
+	t0=$(date +%s.%N)
+	pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || {
+		cat "$WORK/up.err"
+		json_errors "$WORK/up.json" "$WORK/up.err"
+		tail -n 30 "$CLOUD_DIR/server.log"
+		bail "up of $n servers failed"
+	}
+	t1=$(date +%s.%N)
+	stats1=$(cloud_stats)
+	check "$n ${kind}s, none twice" test "$(cloud_state | jq "[.${kind}s[].name] | unique | length")" = "$n"
+	check "$n host keys in the state, all different" \
+		test "$(jq "[$hosts[].host_key] | unique | length" "$WORK/.provision/state.json")" = "$n"
+	check "each $kind let its admin log in (its own address and pinned key)" \
+		test "$(jq "[$hosts[] | select(.login_ok == true)] | length" "$WORK/.provision/state.json")" = "$n"
+	peak=$(jq ".peak_create_$kind // 0" <<<"$stats1")
+	check "${kind}s were created at once: $peak creates ran at the same time" test "$peak" -gt 1
+	check "never more than parallel ($par) at once: $peak" test "$peak" -le "$par"
+	# the SSH waits overlap: several are waited for before the first answers
+	waiting=$(jq -s '[.[] | .message? // ""] | (map(test("answers on SSH$")) | index(true)) as $first |
+		.[:$first] | map(select(test("^waiting for SSH on "))) | length' "$WORK/up.json")
+	check "the SSH waits overlap: $waiting ${kind}s waited for before the first answered" test "$waiting" -gt 1
+	check "a live line per $kind says what it waits for" \
+		test "$(jq -rs '[.[] | select(.message? // "" | test("^waiting for SSH on ")) | .host] | unique | length' "$WORK/up.json")" = "$n"
+	check "the rate budget ran out and the tool waited for it" \
+		jq -es '[.[] | select(.message? // "" | test("API rate budget used up"))] | length > 0' "$WORK/up.json"
+	check "no request was refused for the rate (429): $(jq .rate_limited <<<"$stats1")" test "$(jq .rate_limited <<<"$stats1")" = 0
+	check "no request came before a reset it was told of: $(jq .early <<<"$stats1")" test "$(jq .early <<<"$stats1")" = 0
+	sent=$(jq -rs --arg p "^$prov: .* API requests" '[.[] | select(.message? // "" | test($p))][0].message' "$WORK/up.json")
+	n_sent=$(sed -n 's/.*; \([0-9]*\) API requests.*/\1/p' <<<"$sent")
+	n_seen=$(($(jq .requests <<<"$stats1") - $(jq .requests <<<"$stats0")))
+	check "the request count the tool reports is the server's ($n_sent, $n_seen)" test "$n_sent" = "$n_seen"
+	echo "# up: $n ${kind}s in $(echo "$t1 - $t0" | bc) s; $sent"
+
+	pvj up phase1 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(cat "$WORK/up2.err")"
+	check "a second up creates nothing" sh -c "! grep -q '\"creating ' '$WORK/up2.json'"
+	check "a second up writes nothing" jq -es --arg p "^$prov: cloud resources up to date; [0-9]+ API requests \\(0 writes" \
+		'[.[] | select(.message? // "" | test($p))] | length == 1' "$WORK/up2.json"
+
+	stats0=$(cloud_stats)
+	t0=$(date +%s.%N)
+	pvj destroy phase1 --yes >"$WORK/destroy.json" 2>"$WORK/destroy.err" || {
+		cat "$WORK/destroy.err"
+		json_errors "$WORK/destroy.json" "$WORK/destroy.err"
+		bail "destroy of $n ${kind}s failed"
+	}
+	t1=$(date +%s.%N)
+	stats1=$(cloud_stats)
+	check "no $kind is left" test "$(cloud_state | jq "[.${kind}s[]] | length")" = 0
+	check "each $kind was announced as deleted" \
+		test "$(jq -s --arg p "^deleting $kind " '[.[] | select(.message? // "" | test($p))] | length' "$WORK/destroy.json")" = "$n"
+	peak=$(jq ".peak_delete_$kind // 0" <<<"$stats1")
+	check "${kind}s were deleted at once: $peak at the same time, at most $par" sh -c "[ $peak -gt 1 ] && [ $peak -le $par ]"
+	check "no 429 and nothing early during destroy" \
+		test "$(jq -c '[.rate_limited, .early]' <<<"$stats1")" = "[0,0]"
+	sent=$(jq -rs --arg p "^$prov: destroyed; " '[.[] | select(.message? // "" | test($p))][0].message' "$WORK/destroy.json")
+	echo "# destroy: $n ${kind}s in $(echo "$t1 - $t0" | bc) s; $sent"
+}
+
+# cloud_retry_after PROVIDER PATH KIND: up phase1 --only cloud with the
+# first server create (POST PATH) refused with a 503 that names a
+# Retry-After of 3 s; the run goes on, the tool says it waits that long,
+# the create is sent again no sooner, and one server (KIND) exists.
+cloud_retry_after() {
+	local prov=$1 path=$2 kind=$3
+	cloud_ctl faults "[{\"match\": \"POST $path\", \"kind\": \"status\", \"status\": 503, \"retry_after\": 3, \"count\": 1}]"
+	pvj up phase1 --only cloud >"$WORK/up.json" 2>"$WORK/up.err" || {
+		json_errors "$WORK/up.json" "$WORK/up.err"
+		bail "up with a 503 on the $kind create failed"
+	}
+	check "the 503 was met" test "$(cloud_stats | jq .faults)" = 1
+	check "the wait named is the answer's Retry-After" \
+		jq -es '[.[] | select(.message? // "" | test("HTTP 503 .*it does not exist: trying again in 3.0 s"))] | length == 1' "$WORK/up.json"
+	cloud_check_resend_wait "$path" 3
+	check "one $kind" test "$(cloud_state | jq "[.${kind}s[]] | length")" = 1
+	viol=$(cloud_violations)
+	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
+}
+
+# cloud_ufw_allow RULES_JQ: the cloud firewall mirrors ufw_allow: with
+# 8443/tcp and "9000/tcp from 10.9.0.0/16" added to it in
+# $WORK/inventory.yml, up opens 8443 to all and 9000 to that network only;
+# without 8443, up closes it again.  RULES_JQ turns the server's state into
+# "PORT SOURCES" lines, one per inbound rule.
+cloud_ufw_allow() {
+	local rules=$1
+	sed -i 's|ufw_allow: \[22/tcp, 80/tcp, 443/tcp\]|ufw_allow: [22/tcp, 80/tcp, 443/tcp, 8443/tcp, "9000/tcp from 10.9.0.0/16"]|' "$WORK/inventory.yml"
+	pv up phase1 --only cloud >"$WORK/up1" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up1")"
+	cloud_state | jq -r "$rules" >"$WORK/rules1"
+	check "8443/tcp of ufw_allow is open to all: $(tr '\n' ';' <"$WORK/rules1")" grep -qx '8443 0.0.0.0/0,::/0' "$WORK/rules1"
+	check "9000/tcp from 10.9.0.0/16 is open to that network only" grep -qx '9000 10.9.0.0/16' "$WORK/rules1"
+	check "the SSH port is still open to all" grep -qx '22 0.0.0.0/0,::/0' "$WORK/rules1"
+	sed -i 's|, 8443/tcp, "9000|, "9000|' "$WORK/inventory.yml"
+	pv up phase1 --only cloud >"$WORK/up2" 2>&1 || bail "second up failed: $(tail -n 20 "$WORK/up2")"
+	cloud_state | jq -r "$rules" >"$WORK/rules2"
+	check "8443 taken out of ufw_allow is closed again: $(tr '\n' ';' <"$WORK/rules2")" sh -c "! grep -q '^8443 ' '$WORK/rules2'"
+	check "9000 stays" grep -qx '9000 10.9.0.0/16' "$WORK/rules2"
+	viol=$(cloud_violations)
+	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
 }

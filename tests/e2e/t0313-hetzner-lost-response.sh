@@ -22,7 +22,7 @@ if pvj up phase1 --only cloud >"$WORK/up0.json" 2>"$WORK/up0.err"; then rc=0; el
 check "a create refused with 503 is looked for, then sent again: the run goes on (got $rc)" \
 	sh -c "[ $rc = 0 ] && grep -q 'HTTP 503 unavailable.*it does not exist: trying again in' '$WORK/up0.json'"
 pvj up phase1 --only cloud >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "second up failed: $(cat "$WORK/up1.err")"
-check "the lost create was found by its labels" grep -q 'got no answer, but server app1 exists' "$WORK/up0.json"
+check "the lost create was found by its labels" grep -q 'creating server app1.phase1.default.shop: .*; but server app1.phase1.default.shop exists: adopting it' "$WORK/up0.json"
 check "one server, one network" test "$(cloud_state | jq -c '[(.servers | length), (.networks | length)]')" = "[1,1]"
 check "the 500s, the timeout and dropped connections on GET were retried" test "$(cloud_stats | jq .faults)" = 7
 # the server logs the delayed request only once its delay is over, which

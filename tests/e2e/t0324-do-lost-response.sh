@@ -18,7 +18,7 @@ cloud_ctl faults '[{"match": "POST /v2/vpcs", "kind": "status", "status": 503, "
 pvj up phase1 --only cloud >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "up failed: $(cat "$WORK/up1.err")"
 check "a create refused with 503 is looked for, then sent again after a wait" \
 	grep -q 'HTTP 503 service_unavailable.*it does not exist: trying again in' "$WORK/up1.json"
-check "the lost create was found by its tags" grep -q 'got no answer, but droplet app1 exists' "$WORK/up1.json"
+check "the lost create was found by its tags" grep -q 'creating droplet app1: .*; but droplet app1 exists: adopting it' "$WORK/up1.json"
 check "one droplet, one VPC" test "$(cloud_state | jq -c '[(.droplets | length), (.vpcs | length)]')" = "[1,1]"
 check "every injected fault was met" test "$(cloud_stats | jq .faults)" = 6
 pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
