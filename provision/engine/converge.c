@@ -97,9 +97,10 @@ static int verify_fresh_login(const struct host *h, const struct converge_opts *
 	struct remote *fresh = NULL;
 	struct buf out;
 	int status = -1, rc = -1;
-	const char *cmd = strcmp(h->user, "root") ? "sudo -n true && echo provision-login-ok"
-	                                          : "echo provision-login-ok";
+	struct buf sh = BUF_INIT;
 
+	/* the fresh login runs as root what disarms the login guard: one round trip */
+	script_disarm(&sh);
 	fill_target(&t, h, o);
 	buf_init(&out, 4096);
 	res->round_trips++;
@@ -111,9 +112,9 @@ static int verify_fresh_login(const struct host *h, const struct converge_opts *
 	if (remote_wait_port(h->address, h->port, 15000, err) < 0 ||
 	    remote_connect(&fresh, &t, err) < 0)
 		goto out;
-	if (remote_exec(fresh, cmd, NULL, 0, &out, NULL, &status, err) < 0)
+	if (remote_exec(fresh, converge_shell(h), sh.s, sh.len, &out, NULL, &status, err) < 0)
 		goto out;
-	if (status != 0 || !strstr(out.s, "provision-login-ok")) {
+	if (status != 0 || !strstr(out.s, "@@Z")) {
 		pv_error_set(err, "fresh login works but the admin command failed (status %d)",
 		             status);
 		goto out;
@@ -123,6 +124,7 @@ out:
 	if (fresh)
 		remote_close(fresh);
 	buf_release(&out);
+	buf_release(&sh);
 	return rc;
 }
 
@@ -276,10 +278,7 @@ static void host_run(struct job *j)
 	if (any_changed_verify(p)) {
 		struct pv_error verr = {{0}};
 		report_host_start(j->rep, h->name, "verifying a fresh login");
-		if (verify_fresh_login(h, j->o, res, &verr) == 0) {
-			if (disarm_guard(rem, h, res, &out, &err) < 0)
-				goto fail;
-		} else {
+		if (verify_fresh_login(h, j->o, res, &verr) < 0) {
 			/* roll back over the connection that still works */
 			buf_reset(&sh);
 			script_rollback(p, &sh);
