@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provision/engine.h"
+#include "provision/remote.h"
 #include "provision/repro.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
@@ -491,6 +492,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "admin_public_key", in->admin_public_key);
 	snprintf(port, sizeof(port), "%d", inv->ssh_port);
 	scope_set_str(s, "ssh_port", port);
+	scope_set_str(s, "ssh_client_etm", remote_client_etm() ? "true" : "false");
 	if (in->facts)
 		scope_copy(s, in->facts);
 	for (size_t i = 0; i < n_roles; i++)
