@@ -29,6 +29,19 @@ struct health_check {
 	char *sh; /* POSIX shell: exits 0 when healthy, prints why not */
 };
 
+/*
+ * A control of a role (role.yml 'audit'), rendered for one host: a check
+ * run on the host, or a reason it is skipped there (skip set, sh NULL).
+ */
+struct audit_check {
+	char *role;
+	char *id; /* "SSH-LOGLEVEL" */
+	char *cis; /* CIS Debian 12 control number, or NULL */
+	char *title;
+	char *sh; /* POSIX shell: exit 0 pass, 3 skip (prints why), else fail (prints why) */
+	char *skip; /* skipped on this host without asking it: the reason */
+};
+
 /* Everything one host will be checked against. */
 struct host_plan {
 	const struct inv_server *server;
@@ -47,6 +60,8 @@ struct host_plan {
 	bool frozen;
 	struct health_check *health; /* of every role of the server */
 	size_t n_health;
+	struct audit_check *audit; /* of every role of the server */
+	size_t n_audit;
 };
 
 /*
@@ -91,6 +106,12 @@ void plan_release(struct host_plan *hp);
  *   "@@K <idx> ok" | "@@K <idx> failed <reason>"
  */
 void script_health(const struct host_plan *hp, struct buf *sh);
+
+/*
+ * One read-only script running every audit check of the plan that is not
+ * skipped already: "@@C <idx> <exit status> <what it printed, one line>".
+ */
+void script_audit(const struct host_plan *hp, struct buf *sh);
 
 /*
  * The host's run lock: an apply script holds it while it runs, also after

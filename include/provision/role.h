@@ -21,6 +21,13 @@
  *     - http: "http://127.0.0.1:2019/config/"  # this URL answers with status
  *       status: 200                         # (default 200); curl on the host
  *       when: "proxy_flavour == caddy"      # optional, as on resources
+ *   audit:                    # the controls 'provision audit' checks (read-only)
+ *     - id: SSH-LOGLEVEL                    # capitals, digits, '-'; unique per server
+ *       cis: "5.1.14"                       # optional: CIS Debian 12 control number
+ *       title: sshd logs at VERBOSE
+ *       check: "sshd -T | grep -qx 'loglevel VERBOSE'"  # exit 0 pass, 3 skip, else fail
+ *       container: reason                   # optional: skipped on container hosts
+ *       when: hardening_restrict_compilers  # optional: false means skipped
  *
  * Roles are searched in <inventory dir>/roles then the installed roles dir.
  */
@@ -51,6 +58,7 @@ struct role {
 	const struct node *resources; /* seq or NULL */
 	const struct node *handlers; /* map or NULL */
 	const struct node *health; /* seq or NULL: checks 'provision status' runs */
+	const struct node *audit; /* seq or NULL: the controls 'provision audit' checks */
 };
 
 struct role_entry; /* a loaded role, or the problems of its failed load */

@@ -86,19 +86,12 @@ static int status_layout(struct session *s, const struct inv_layout *l)
 	if (pst > 0)
 		rc = PV_EXIT_FAIL;
 	for (size_t i = 0; i < n; i++) {
-		struct remote_target t = {
-		    .name = hosts[i].name,
-		    .address = hosts[i].address,
-		    .port = hosts[i].port,
-		    .user = hosts[i].user,
-		    .private_key = s->private_key,
-		    .known_hosts = s->known_hosts,
-		    .timeout_ms = 5000,
-		};
+		struct remote_target t;
 		struct remote *r = NULL;
 		struct buf o;
 		int st = -1;
 
+		session_target(s, &hosts[i], 5000, &t);
 		buf_init(&o, 4096);
 		if (remote_connect(&r, &t, &err) < 0 ||
 		    remote_exec(r, "systemctl is-system-running", NULL, 0, &o, NULL, &st, &err) <

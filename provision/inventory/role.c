@@ -14,9 +14,9 @@
 #include "provision/buf.h"
 #include "provision/role.h"
 
-static const char *const role_keys[] = {"description",     "requires", "after",
-                                        "requires_one_of", "ports",    "vars",
-                                        "resources",       "handlers", "health"};
+static const char *const role_keys[] = {"description", "requires", "after",     "requires_one_of",
+                                        "ports",       "vars",     "resources", "handlers",
+                                        "health",      "audit"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -288,6 +288,12 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 		          node_kind_name(v));
 	else if (v && v->kind == NODE_SEQ)
 		r->health = v;
+	v = node_get(r->doc, "audit");
+	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
+		diags_add(d, &v->pos, "'audit' in %s must be a list, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_SEQ)
+		r->audit = v;
 	if (d->n != before)
 		goto fail;
 	free(where);
