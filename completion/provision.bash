@@ -57,9 +57,9 @@ _provision()
 		return
 	fi
 	case $cmd in
-	plan | up | apply | status | destroy | kamal-config | switchover | validate | ui)
+	plan | up | apply | status | audit | destroy | kamal-config | switchover | validate | ui)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--hosts --roles --check --diff --jobs --frozen --only --detailed-exitcode --yes --force --to" -- "$cur"))
+			COMPREPLY=($(compgen -W "--hosts --roles --check --diff --jobs --frozen --only --detailed-exitcode --yes --force --to --lynis" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_provision_words layouts)" -- "$cur"))
 		fi

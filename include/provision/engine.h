@@ -30,6 +30,19 @@ struct health_check {
 	bool report; /* 'report': every line it prints is shown; may hold a secret */
 };
 
+/*
+ * A control of a role (role.yml 'audit'), rendered for one host: a check
+ * run on the host, or a reason it is skipped there (skip set, sh NULL).
+ */
+struct audit_check {
+	char *role;
+	char *id; /* "SSH-LOGLEVEL" */
+	char *cis; /* CIS Debian 12 control number, or NULL */
+	char *title;
+	char *sh; /* POSIX shell: exit 0 pass, 3 skip (prints why), else fail (prints why) */
+	char *skip; /* skipped on this host without asking it: the reason */
+};
+
 /* Everything one host will be checked against. */
 struct host_plan {
 	const struct inv_server *server;
@@ -57,6 +70,8 @@ struct host_plan {
 	size_t n_role_names;
 	/* a run's result goes to the file the variable converge_metrics_file names */
 	bool record_run;
+	struct audit_check *audit; /* of every role of the server */
+	size_t n_audit;
 };
 
 /*
@@ -103,6 +118,12 @@ void plan_release(struct host_plan *hp);
  *   "@@K <idx> ok" | "@@K <idx> failed <reason>"
  */
 void script_health(const struct host_plan *hp, struct buf *sh);
+
+/*
+ * One read-only script running every audit check of the plan that is not
+ * skipped already: "@@C <idx> <exit status> <what it printed, one line>".
+ */
+void script_audit(const struct host_plan *hp, struct buf *sh);
 
 /*
  * The host's run lock: an apply script holds it while it runs, also after

@@ -29,6 +29,11 @@ struct remote_target {
 /* Call once before any thread connects, and remote_global_cleanup at exit. */
 int remote_global_init(struct pv_error *err);
 void remote_global_cleanup(void);
+/*
+ * Whether this build's SSH library speaks the encrypt-then-MAC MACs
+ * (libssh2 1.11 and later): sshd may then offer those alone.
+ */
+bool remote_client_etm(void);
 
 int remote_connect(struct remote **out, const struct remote_target *t, struct pv_error *err);
 /*

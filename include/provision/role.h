@@ -35,6 +35,13 @@
  *       severity: critical                  # warning (default) or critical
  *       summary: "{{ $labels.instance }} is down"   # Prometheus' template, written as is
  *       runbook: what to look at first
+ *   audit:                    # the controls 'provision audit' checks (read-only)
+ *     - id: SSH-LOGLEVEL                    # capitals, digits, '-'; unique per server
+ *       cis: "5.1.14"                       # optional: CIS Debian 12 control number
+ *       title: sshd logs at VERBOSE
+ *       check: "sshd -T | grep -qx 'loglevel VERBOSE'"  # exit 0 pass, 3 skip, else fail
+ *       container: reason                   # optional: skipped on container hosts
+ *       when: hardening_restrict_compilers  # optional: false means skipped
  *
  * Roles are searched in <inventory dir>/roles then the installed roles dir.
  */
@@ -67,6 +74,7 @@ struct role {
 	const struct node *health; /* seq or NULL: checks 'provision status' runs */
 	const struct node *metrics; /* seq or NULL: scrape targets and probes */
 	const struct node *alerts; /* seq or NULL: alert rules */
+	const struct node *audit; /* seq or NULL: the controls 'provision audit' checks */
 };
 
 struct role_entry; /* a loaded role, or the problems of its failed load */

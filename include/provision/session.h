@@ -10,6 +10,7 @@
 #include "provision/engine.h"
 #include "provision/inventory.h"
 #include "provision/provider.h"
+#include "provision/remote.h"
 #include "provision/report.h"
 #include "provision/role.h"
 #include "provision/state.h"
@@ -68,7 +69,17 @@ struct cmd_entry {
 extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, cmd_apply_entry,
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
     cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry, cmd_ui_entry;
-extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry;
+extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry, cmd_audit_entry;
+
+/* How to reach host h as the tool's admin (pointers into s and h). */
+void session_target(const struct session *s, const struct host *h, int timeout_ms,
+                    struct remote_target *t);
+/*
+ * The hosts of layout l, which must exist in the environment; problems are
+ * printed.  Returns an exit code.
+ */
+int session_layout_hosts(struct session *s, const struct inv_layout *l, struct host **hosts,
+                         size_t *n);
 
 /* With --json, errors are "error" events on stdout instead (main sets it). */
 void pv_errors_as_json(bool on);

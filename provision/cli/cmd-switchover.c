@@ -33,8 +33,6 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 	};
 	const char *to = NULL;
 	const struct inv_layout *l;
-	const struct provider_ops *p;
-	struct provider_ctx c;
 	struct pv_error err = {{0}};
 	struct host *hosts = NULL;
 	size_t n = 0;
@@ -54,32 +52,17 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 	}
 	if ((rc = session_load(s)) || (rc = session_open_state(s, true)) || (rc = session_keys(s)))
 		return rc;
-	if (!(l = session_layout(s, argv[optind])) || !(p = session_provider(s, l)))
+	if (!(l = session_layout(s, argv[optind])))
 		return PV_EXIT_USAGE;
 	if (to && !has_patroni(l, to)) {
 		pv_say_error("server '%s' of layout '%s' has no role patroni", to, l->name);
 		return PV_EXIT_USAGE;
 	}
-	if (!state_layout(&s->st, s->env, l->name, false)) {
-		pv_say_error("layout '%s' is not created in environment '%s'", l->name, s->env);
-		return PV_EXIT_FAIL;
-	}
-	session_provider_ctx(s, l, &c);
-	if (p->hosts(&c, &hosts, &n, &err) < 0) {
-		pv_say_error("%s", err.msg);
-		return PV_EXIT_FAIL;
-	}
+	if ((rc = session_layout_hosts(s, l, &hosts, &n)) != PV_EXIT_OK)
+		return rc;
 	rc = PV_EXIT_FAIL;
 	for (size_t i = 0; i < n && rc != PV_EXIT_OK; i++) {
-		struct remote_target t = {
-		    .name = hosts[i].name,
-		    .address = hosts[i].address,
-		    .port = hosts[i].port,
-		    .user = hosts[i].user,
-		    .private_key = s->private_key,
-		    .known_hosts = s->known_hosts,
-		    .timeout_ms = 5000,
-		};
+		struct remote_target t;
 		struct remote *r = NULL;
 		struct buf sh = BUF_INIT, o, e;
 		int st = -1;
@@ -87,6 +70,7 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 		if (!has_patroni(l, hosts[i].name))
 			continue;
 		tried = true;
+		session_target(s, &hosts[i], 5000, &t);
 		buf_init(&o, 1 << 20);
 		buf_init(&e, 1 << 20);
 		buf_adds(&sh, "out=$(patronictl -c /etc/patroni/config.yml switchover --force");

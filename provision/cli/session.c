@@ -980,3 +980,39 @@ void pv_free_list(char **l, size_t n)
 		free(l[i]);
 	free(l);
 }
+
+void session_target(const struct session *s, const struct host *h, int timeout_ms,
+                    struct remote_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->name = h->name;
+	t->address = h->address;
+	t->port = h->port;
+	t->user = h->user;
+	t->private_key = s->private_key;
+	t->known_hosts = s->known_hosts;
+	t->timeout_ms = timeout_ms;
+}
+
+int session_layout_hosts(struct session *s, const struct inv_layout *l, struct host **hosts,
+                         size_t *n)
+{
+	const struct provider_ops *p = session_provider(s, l);
+	struct provider_ctx c;
+	struct pv_error err = {{0}};
+
+	*hosts = NULL;
+	*n = 0;
+	if (!p)
+		return PV_EXIT_USAGE;
+	if (!state_layout(&s->st, s->env, l->name, false)) {
+		pv_say_error("layout '%s' is not created in environment '%s'", l->name, s->env);
+		return PV_EXIT_FAIL;
+	}
+	session_provider_ctx(s, l, &c);
+	if (p->hosts(&c, hosts, n, &err) < 0) {
+		pv_say_error("%s", err.msg);
+		return PV_EXIT_FAIL;
+	}
+	return PV_EXIT_OK;
+}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "provision/engine.h"
+#include "provision/remote.h"
 #include "provision/repro.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
@@ -43,6 +44,15 @@ void plan_release(struct host_plan *hp)
 	for (size_t i = 0; i < hp->n_role_names; i++)
 		free(hp->role_names[i]);
 	free(hp->role_names);
+	for (size_t i = 0; i < hp->n_audit; i++) {
+		free(hp->audit[i].role);
+		free(hp->audit[i].id);
+		free(hp->audit[i].cis);
+		free(hp->audit[i].title);
+		free(hp->audit[i].sh);
+		free(hp->audit[i].skip);
+	}
+	free(hp->audit);
 	scope_release(&hp->scope);
 	memset(hp, 0, sizeof(*hp));
 }
@@ -519,6 +529,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	snprintf(port, sizeof(port), "%d", inv->ssh_port);
 	scope_set_str(s, "ssh_port", port);
 	hp->login_guard_s = inv->ssh_rollback_after;
+	scope_set_str(s, "ssh_client_etm", remote_client_etm() ? "true" : "false");
 	if (in->facts)
 		scope_copy(s, in->facts);
 	for (size_t i = 0; i < n_roles; i++)
@@ -676,6 +687,18 @@ static void render_metrics(struct host_plan *hp, const struct role *role, struct
 	buf_release(&probe);
 }
 
+/* An item of a role's 'health' or 'audit' list: a mapping of these keys. */
+static int item_check(const struct node *item, const char *const *keys, size_t n_keys,
+                      const char *where, struct diags *d)
+{
+	if (item->kind != NODE_MAP) {
+		diags_add(d, &item->pos, "each %s must be a mapping, not %s", where,
+		          node_kind_name(item));
+		return -1;
+	}
+	return res_check_map(item, keys, n_keys, where, d);
+}
+
 /*
  *   - unit: NAME                       active systemd unit
  *   - http: URL                        curl on the host gets this status
@@ -693,12 +716,7 @@ static void parse_health(struct host_plan *hp, const struct role *role, const st
 	bool on = true;
 
 	memset(&tmp, 0, sizeof(tmp));
-	if (item->kind != NODE_MAP) {
-		diags_add(d, &item->pos, "each %s must be a mapping, not %s", where,
-		          node_kind_name(item));
-		goto out;
-	}
-	if (res_check_map(item, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
+	if (item_check(item, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
 		goto out;
 	if ((w = node_get(item, "when")) && (eval_when(w, &hp->scope, &on, d) < 0 || !on))
 		goto out;
@@ -790,6 +808,104 @@ void script_health(const struct host_plan *hp, struct buf *sh)
 	buf_adds(sh, "echo @@Z\n");
 }
 
+static bool audit_id_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len && len <= 40 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == len;
+}
+
+/*
+ *   - id: SSH-LOGLEVEL                 unique among the server's checks
+ *     cis: "5.1.14"                    optional: the CIS Debian 12 control
+ *     title: sshd logs at VERBOSE
+ *     check: "sshd -T | grep -qx 'loglevel VERBOSE'"   shell; exit 3 = skip
+ *     container: reason                optional: skipped on container hosts
+ *     when: ...                        as on resources; false: skipped
+ */
+static void parse_audit(struct host_plan *hp, const struct role *role, const struct node *item,
+                        size_t *alloc, struct diags *d)
+{
+	static const char *const keys[] = {"id", "cis", "title", "check", "container", "when"};
+	char *where = xasprintf("audit check of role '%s'", role->name);
+	struct resource tmp;
+	char *id = NULL, *cis = NULL, *title = NULL, *check = NULL, *container = NULL;
+	const struct node *w;
+	bool on = true;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (item_check(item, keys, PV_ARRAY_SIZE(keys), where, d) < 0)
+		goto out;
+	if (res_field_str(&tmp, item, "id", true, NULL, TPL_TEXT, &hp->scope, where, &id, d) < 0 ||
+	    res_field_str(&tmp, item, "cis", false, NULL, TPL_TEXT, &hp->scope, where, &cis, d) <
+	        0 ||
+	    res_field_str(&tmp, item, "title", true, NULL, TPL_TEXT, &hp->scope, where, &title, d) <
+	        0 ||
+	    res_field_str(&tmp, item, "container", false, NULL, TPL_TEXT, &hp->scope, where,
+	                  &container, d) < 0)
+		goto out;
+	if (!audit_id_ok(id)) {
+		struct pos at = res_pos(item, "id");
+		diags_add(d, &at, "'id' of an %s must be capitals, digits and '-', not '%s'", where,
+		          id);
+		goto out;
+	}
+	for (size_t i = 0; i < hp->n_audit; i++) {
+		if (!strcmp(hp->audit[i].id, id)) {
+			struct pos at = res_pos(item, "id");
+			diags_add(d, &at,
+			          "audit check '%s' of role '%s' is already one of role '%s'", id,
+			          role->name, hp->audit[i].role);
+			goto out;
+		}
+	}
+	PV_GROW(hp->audit, hp->n_audit + 1, *alloc);
+	struct audit_check *a = &hp->audit[hp->n_audit];
+	memset(a, 0, sizeof(*a));
+	if ((w = node_get(item, "when")) && eval_when(w, &hp->scope, &on, d) < 0)
+		goto out;
+	if (!on) {
+		a->skip = xstrdup("not enabled on this server");
+	} else if (container && tpl_truth(scope_get(&hp->scope, "container"))) {
+		a->skip = container;
+		container = NULL; /* transferred */
+	} else if (res_field_str(&tmp, item, "check", true, NULL, TPL_SHELL, &hp->scope, where,
+	                         &check, d) < 0) {
+		goto out;
+	}
+	a->role = xstrdup(role->name);
+	a->id = id;
+	a->cis = cis;
+	a->title = title;
+	a->sh = check;
+	id = cis = title = check = NULL; /* transferred */
+	hp->n_audit++;
+out:
+	free(id);
+	free(cis);
+	free(title);
+	free(check);
+	free(container);
+	free(tmp.title);
+	free(where);
+}
+
+void script_audit(const struct host_plan *hp, struct buf *sh)
+{
+	buf_adds(sh, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+	             "export PATH LC_ALL=C\n");
+	for (size_t i = 0; i < hp->n_audit; i++) {
+		if (!hp->audit[i].sh)
+			continue;
+		buf_addf(sh,
+		         "pv_o=$( (%s) </dev/null 2>&1); pv_x=$?\n"
+		         "pv_o=$(printf '%%s' \"$pv_o\" | tr '\\n' ' ' | cut -c1-200)\n"
+		         "echo \"@@C %zu $pv_x $pv_o\"\n",
+		         hp->audit[i].sh, i);
+	}
+	buf_adds(sh, "echo @@Z\n");
+}
+
 int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d)
 {
 	const struct inv_server *srv = in->server;
@@ -848,6 +964,12 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 		const struct node *hs = roles[i]->health;
 		for (size_t k = 0; hs && k < hs->n; k++)
 			parse_health(hp, roles[i], hs->items[k], &health_alloc, d);
+	}
+	size_t audit_alloc = 0;
+	for (size_t i = 0; i < n_roles; i++) {
+		const struct node *as = roles[i]->audit;
+		for (size_t k = 0; as && k < as->n; k++)
+			parse_audit(hp, roles[i], as->items[k], &audit_alloc, d);
 	}
 	free(roles);
 	return d->n == before ? 0 : -1;

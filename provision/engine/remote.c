@@ -308,6 +308,11 @@ out:
 	return rc;
 }
 
+bool remote_client_etm(void)
+{
+	return libssh2_version(0x010b00) != NULL;
+}
+
 int remote_connect(struct remote **out, const struct remote_target *t, struct pv_error *err)
 {
 	struct remote *r = xcalloc(1, sizeof(*r));

@@ -17,7 +17,7 @@
 
 static const char *const role_keys[] = {"description", "requires", "after",     "requires_one_of",
                                         "ports",       "vars",     "resources", "handlers",
-                                        "health",      "metrics",  "alerts"};
+                                        "health",      "metrics",  "alerts",    "audit"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -379,6 +379,12 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 	for (size_t i = 0; v && v->kind == NODE_SEQ && i < v->n; i++)
 		if (v->items[i]->kind == NODE_MAP)
 			check_alert(v->items[i], where, d);
+	v = node_get(r->doc, "audit");
+	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
+		diags_add(d, &v->pos, "'audit' in %s must be a list, not %s", where,
+		          node_kind_name(v));
+	else if (v && v->kind == NODE_SEQ)
+		r->audit = v;
 	if (d->n != before)
 		goto fail;
 	free(where);

@@ -24,6 +24,8 @@ static const char builtin_yaml[] =
     "admin_public_key: { type: string, doc: \"the public key of provision's login "
     "key\" }\n"
     "ssh_port: { type: port, doc: \"the SSH port (ssh.port)\" }\n"
+    "ssh_client_etm: { type: bool, doc: \"provision's own SSH library speaks the "
+    "encrypt-then-MAC MACs (libssh2 1.11 or later)\" }\n"
     "role_ports: { type: list, of: rule, doc: the ports the server's roles open }\n"
     "servers: { type: string, doc: \"the servers of the layout: name, id, "
     "address, roles, metrics\" }\n"
@@ -94,7 +96,7 @@ static const char *const tool_set[] = {
     "project",          "env",      "layout",          "server_name",    "admin_user",
     "admin_public_key", "ssh_port", "role_ports",      "servers",        "monitoring_alerts",
     "container",        "address",  "private_address", "bridge_address", "os_id",
-    "os_version_id",    "provider"};
+    "os_version_id",    "provider", "ssh_client_etm"};
 
 static struct var_decl *builtins;
 static struct vartype *line_type; /* free variables under 'custom' */

@@ -116,6 +116,24 @@ static const char role_badhealth[] = "resources: []\n"
                                      "  - { http: \"http://x/\", status: 20 }\n"
                                      "  - { sevice: x }\n";
 
+static const char role_audit[] =
+    "resources: []\n"
+    "audit:\n"
+    "  - { id: A-PASS, cis: \"1.2.3\", title: passes, check: \"true\" }\n"
+    "  - { id: A-FAIL, title: fails, check: \"echo the flavour is {{ flavour }}; exit 1\" }\n"
+    "  - { id: A-SKIP, title: says skip, check: \"echo not here; exit 3\" }\n"
+    "  - { id: A-CONTAINER, title: kernel, container: the machine's kernel, check: \"false\" }\n"
+    "  - { id: A-OFF, title: switched off, when: \"flavour == caddy\", check: \"false\" }\n"
+    "  - { id: A-QUOTE, title: value quoted for the shell, check: \"[ {{ odd }} = 'a b;c' ]\" }\n";
+
+static const char role_badaudit[] = "resources: []\n"
+                                    "audit:\n"
+                                    "  - { id: lower-case, title: t, check: \"true\" }\n"
+                                    "  - { id: DUP, title: t, check: \"true\" }\n"
+                                    "  - { id: DUP, title: t, check: \"true\" }\n"
+                                    "  - { id: NOCHECK, title: t }\n"
+                                    "  - { id: X, title: t, check: \"true\", chek: x }\n";
+
 static const char role_fw[] =
     "ports: [\"on tailscale0\", 41641/udp]\n"
     "resources:\n"
@@ -133,42 +151,43 @@ static void setup(void)
 
 	make_scratch(scratch);
 	p = xasprintf("%s/inventory.yml", scratch);
-	write_file(p,
-	           "project: apptier\n"
-	           "vars: { flavour: kamal }\n"
-	           "secrets: { tailscale_auth_key: \"env:TEST_APPTIER_KEY\" }\n"
-	           "layouts:\n"
-	           "  l1:\n"
-	           "    servers:\n"
-	           "      when: { roles: [whenrole] }\n"
-	           "      badwhen: { roles: [badwhen] }\n"
-	           "      health: { roles: [healthrole] }\n"
-	           "      badhealth: { roles: [badhealth] }\n"
-	           "      fw: { roles: [fw] }\n"
-	           "      fwsplit:\n"
-	           "        roles: [fwsplit]\n"
-	           "        vars: { extra_ports: [\"\\n\\v8080/tcp\"] }\n"
-	           "      docker: { roles: [docker] }\n"
-	           "      dockerfwd0:\n"
-	           "        roles: [docker]\n"
-	           "        vars: { ip_forward: 0 }\n"
-	           "      ubuntu:\n"
-	           "        roles: [docker]\n"
-	           "      caddy: { roles: [base, ufw, proxy] }\n"
-	           "      traefik:\n"
-	           "        roles: [base, ufw, docker, proxy]\n"
-	           "        vars:\n"
-	           "          proxy_flavour: traefik\n"
-	           "          proxy_sites: [{ host: a.test, upstream: \"127.0.0.1:3000\" }]\n"
-	           "      kamal:\n"
-	           "        roles: [base, ufw, docker, proxy]\n"
-	           "        vars: { proxy_flavour: kamal }\n"
-	           "      badflavour:\n"
-	           "        roles: [proxy]\n"
-	           "        vars: { proxy_flavour: nginx }\n"
-	           "      ts:\n"
-	           "        roles: [base, tailscale, ufw]\n"
-	           "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n");
+	write_file(p, "project: apptier\n"
+	              "vars: { flavour: kamal }\n"
+	              "secrets: { tailscale_auth_key: \"env:TEST_APPTIER_KEY\" }\n"
+	              "layouts:\n"
+	              "  l1:\n"
+	              "    servers:\n"
+	              "      when: { roles: [whenrole] }\n"
+	              "      badwhen: { roles: [badwhen] }\n"
+	              "      health: { roles: [healthrole] }\n"
+	              "      badhealth: { roles: [badhealth] }\n"
+	              "      fw: { roles: [fw] }\n"
+	              "      fwsplit:\n"
+	              "        roles: [fwsplit]\n"
+	              "        vars: { extra_ports: [\"\\n\\v8080/tcp\"] }\n"
+	              "      docker: { roles: [docker] }\n"
+	              "      dockerfwd0:\n"
+	              "        roles: [docker]\n"
+	              "        vars: { ip_forward: 0 }\n"
+	              "      ubuntu:\n"
+	              "        roles: [docker]\n"
+	              "      caddy: { roles: [base, ufw, proxy] }\n"
+	              "      traefik:\n"
+	              "        roles: [base, ufw, docker, proxy]\n"
+	              "        vars:\n"
+	              "          proxy_flavour: traefik\n"
+	              "          proxy_sites: [{ host: a.test, upstream: \"127.0.0.1:3000\" }]\n"
+	              "      kamal:\n"
+	              "        roles: [base, ufw, docker, proxy]\n"
+	              "        vars: { proxy_flavour: kamal }\n"
+	              "      badflavour:\n"
+	              "        roles: [proxy]\n"
+	              "        vars: { proxy_flavour: nginx }\n"
+	              "      ts:\n"
+	              "        roles: [base, tailscale, ufw]\n"
+	              "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n"
+	              "      audit: { roles: [auditrole], vars: { odd: \"a b;c\" } }\n"
+	              "      badaudit: { roles: [badaudit] }\n");
 	setenv("TEST_APPTIER_KEY", "tskey-unit-secret", 1);
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
@@ -182,6 +201,8 @@ static void setup(void)
 	write_role(scratch, "badwhen", role_badwhen);
 	write_role(scratch, "healthrole", role_health);
 	write_role(scratch, "badhealth", role_badhealth);
+	write_role(scratch, "auditrole", role_audit);
+	write_role(scratch, "badaudit", role_badaudit);
 	write_role(scratch, "fw", role_fw);
 	write_role(
 	    scratch, "fwsplit",
@@ -260,6 +281,55 @@ static void test_health(void)
 	CHECK_HAS(d.n > 1 ? d.msgs[1] : NULL, "must be an http:// or https:// URL");
 	CHECK_HAS(d.n > 2 ? d.msgs[2] : NULL, "must be an HTTP status like 200");
 	CHECK_HAS(d.n > 3 ? d.msgs[3] : NULL, "unknown key 'sevice'");
+	plan_release(&hp);
+	diags_release(&d);
+}
+
+/*
+ * Audit checks: a container skips what needs the machine, 'when' false
+ * skips, the rest run in one script whose lines say each exit status.
+ */
+static void test_audit(void)
+{
+	struct host_plan hp;
+	struct diags d;
+	struct buf sh = BUF_INIT, out = BUF_INIT;
+
+	render_ok(&hp, "audit");
+	CHECK(hp.n_audit == 6);
+	if (hp.n_audit == 6) {
+		CHECK_STR(hp.audit[0].id, "A-PASS");
+		CHECK_STR(hp.audit[0].cis, "1.2.3");
+		CHECK(hp.audit[1].cis == NULL);
+		CHECK_STR(hp.audit[3].skip, "the machine's kernel");
+		CHECK(hp.audit[3].sh == NULL);
+		CHECK_STR(hp.audit[4].skip, "not enabled on this server");
+		CHECK(hp.audit[4].sh == NULL);
+		script_audit(&hp, &sh);
+		run_sh(sh.s, &out);
+		CHECK_HAS(out.s, "@@C 0 0 \n");
+		CHECK_HAS(out.s, "@@C 1 1 the flavour is kamal");
+		CHECK_HAS(out.s, "@@C 2 3 not here");
+		CHECK(!strstr(out.s, "@@C 3 "));
+		CHECK(!strstr(out.s, "@@C 4 "));
+		/* the value reaches the test as one word, not as shell */
+		CHECK_HAS(out.s, "@@C 5 0 ");
+		CHECK_HAS(out.s, "@@Z");
+	}
+	plan_release(&hp);
+	buf_release(&sh);
+	buf_release(&out);
+
+	CHECK(render(&hp, &d, "badaudit") == -1);
+	for (size_t i = 0; d.n != 4 && i < d.n; i++)
+		printf("  diag: %s\n", d.msgs[i]);
+	CHECK(d.n == 4);
+	CHECK_HAS(d.n > 0 ? d.msgs[0] : NULL,
+	          "'id' of an audit check of role 'badaudit' must be capitals");
+	CHECK_HAS(d.n > 1 ? d.msgs[1] : NULL,
+	          "audit check 'DUP' of role 'badaudit' is already one of role 'badaudit'");
+	CHECK_HAS(d.n > 2 ? d.msgs[2] : NULL, "'check'");
+	CHECK_HAS(d.n > 3 ? d.msgs[3] : NULL, "unknown key 'chek'");
 	plan_release(&hp);
 	diags_release(&d);
 }
@@ -443,6 +513,7 @@ int main(void)
 	setup();
 	RUN(test_when_terms);
 	RUN(test_health);
+	RUN(test_audit);
 	RUN(test_ufw_docker_block);
 	RUN(test_ufw_split_port);
 	RUN(test_builtin_roles);
