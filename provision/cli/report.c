@@ -466,13 +466,13 @@ static void progress(struct reporter *r, const char *host, const char *what, boo
 			json_emit(r, o);
 		}
 	} else if (r->mode == REPORT_PLAIN) {
+		/* what names the thing ("server app1"): no host prefix to repeat it */
 		if (!v->shown || end)
-			fprintf(r->out, "%s%s%s: %s\n", host ? host : "", host ? ": " : "", what,
-			        text);
+			fprintf(r->out, "%s: %s\n", what, text);
 		v->shown = true;
 	} else if (end) {
 		live_erase(r);
-		fprintf(r->out, "%s%s%s: %s\n", host ? host : "", host ? ": " : "", what, text);
+		fprintf(r->out, "%s: %s\n", what, text);
 	}
 	if (end)
 		v->done = true;
