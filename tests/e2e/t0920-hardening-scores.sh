@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # timeout: 2400 three converges, two Lynis runs
-# A host converged with [base, ufw, docker] (hardening_profile baseline)
+# A host converged with [base, ufw, docker] (hardening_profile baseline,
+# with the audit and integrity tools: hardening_integrity)
 # scores on the auditors' own tools: Lynis (Debian's, inside the host) and
 # ssh-audit (Debian's, from this machine against the host's sshd); the
 # figures are printed.  'provision audit' says what the host's own tools
@@ -17,6 +18,7 @@ command -v ssh-audit >/dev/null || bail "ssh-audit is missing: run 'make deps'"
 
 t_project <<'EOF'
 project: t0920
+vars: { hardening_integrity: true }
 layouts:
   phase1:
     provider: local
