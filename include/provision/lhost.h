@@ -83,6 +83,17 @@ char *lhost_next_address(struct provider_ctx *c, const char *prefix);
 void lhost_fill_host(struct host *h, const struct provider_ctx *c, const char *name,
                      const json_t *o, const char *prefix, const char *kind, bool container);
 /*
+ * Each host of the state, once stopped: before(name, its directory, its
+ * state entry, arg) undoes what lies outside the directory, then the
+ * directory goes (only the one the tool's naming gives; a state naming
+ * another is refused), its pinned key, and its state entry (saved each
+ * time, so a failure part way keeps the rest recorded).
+ */
+int lhost_drop_hosts(struct provider_ctx *c, const struct lhost_names *nm,
+                     int (*before)(const char *name, const char *dir, json_t *o, void *arg,
+                                   struct pv_error *err),
+                     void *arg, struct pv_error *err);
+/*
  * After the hosts are gone: stop the package cache, remove the bridge
  * (only the one the state names and the layout's name gives) and the
  * layout's directory.

@@ -72,6 +72,7 @@ const struct provider_ops *provider_find(const char *name);
 const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;
+extern const struct provider_ops provider_vm;
 extern const struct provider_ops provider_static;
 extern const struct provider_ops provider_hetzner;
 extern const struct provider_ops provider_digitalocean;

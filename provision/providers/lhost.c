@@ -19,6 +19,7 @@
 
 #include <curl/curl.h>
 
+#include "provision/keys.h"
 #include "provision/lhost.h"
 #include "provision/proc.h"
 #include "provision/remote.h"
@@ -516,4 +517,45 @@ int lhost_teardown(struct provider_ctx *c, const struct lhost_names *nm, struct 
 			return -1;
 	}
 	return lhost_remove_tree(nm->ldir, err);
+}
+
+int lhost_drop_hosts(struct provider_ctx *c, const struct lhost_names *nm,
+                     int (*before)(const char *name, const char *dir, json_t *o, void *arg,
+                                   struct pv_error *err),
+                     void *arg, struct pv_error *err)
+{
+	json_t *hs = lhost_hosts_obj(c, false);
+	void *iter = json_object_iter(hs);
+
+	while (iter) {
+		char *name = xstrdup(json_object_iter_key(iter));
+		json_t *o = json_object_iter_value(iter);
+		const char *dir = state_str(o, "dir");
+		const char *addr = state_str(o, "address");
+		char *mydir = lhost_host_dir(nm, name);
+		int bad = 0;
+
+		if (dir && strcmp(dir, mydir))
+			bad = pv_error_set(err,
+			                   "the state names '%s' for host '%s', not the directory "
+			                   "the tool uses; not removing it",
+			                   dir, name);
+		if (!bad)
+			bad = before(name, mydir, o, arg, err);
+		if (!bad)
+			bad = lhost_remove_tree(mydir, err);
+		if (!bad && addr)
+			bad = known_hosts_forget(c->known_hosts, addr, c->inv->ssh_port, err);
+		free(mydir);
+		if (bad) {
+			free(name);
+			return -1;
+		}
+		iter = json_object_iter_next(hs, iter);
+		json_object_del(hs, name);
+		free(name);
+		if (state_save(c->state, err) < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -680,6 +680,29 @@ static pid_t child_of(pid_t pid)
 	return child;
 }
 
+/* A stopped host's overlay, before its directory goes. */
+static int unmount_host(const char *name, const char *dir, json_t *o, void *arg,
+                        struct pv_error *err)
+{
+	char *root = pv_path_join(dir, "root");
+	int rc = 0;
+
+	(void)name;
+	(void)o;
+	(void)arg;
+	for (int t = 0; t < 50 && is_mounted(root); t++) {
+		if (umount2(root, 0) == 0)
+			break;
+		if (errno == EBUSY && t == 49)
+			umount2(root, MNT_DETACH);
+		usleep(100000);
+	}
+	if (is_mounted(root))
+		rc = pv_error_set(err, "cannot unmount '%s': %s", root, strerror(errno));
+	free(root);
+	return rc;
+}
+
 static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 {
 	struct lhost_names nm;
@@ -724,50 +747,8 @@ static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 				kill(inits[j], SIGKILL);
 		}
 	}
-	void *iter = json_object_iter(hs);
-	while (iter) {
-		char *name = xstrdup(json_object_iter_key(iter));
-		json_t *o = json_object_iter_value(iter);
-		const char *dir = state_str(o, "dir");
-		const char *addr = state_str(o, "address");
-		char *mydir = lhost_host_dir(&nm, name);
-
-		if (dir && strcmp(dir, mydir)) {
-			pv_error_set(err,
-			             "the state names '%s' for host '%s', not the directory "
-			             "the tool uses; not removing it",
-			             dir, name);
-			free(mydir);
-			free(name);
-			goto out;
-		}
-		char *root = pv_path_join(mydir, "root");
-		for (int t = 0; t < 50 && is_mounted(root); t++) {
-			if (umount2(root, 0) == 0)
-				break;
-			if (errno == EBUSY && t == 49)
-				umount2(root, MNT_DETACH);
-			usleep(100000);
-		}
-		int bad = 0;
-		if (is_mounted(root))
-			bad = pv_error_set(err, "cannot unmount '%s': %s", root, strerror(errno));
-		if (!bad)
-			bad = lhost_remove_tree(mydir, err);
-		if (!bad && addr)
-			bad = known_hosts_forget(c->known_hosts, addr, c->inv->ssh_port, err);
-		free(root);
-		free(mydir);
-		if (bad) {
-			free(name);
-			goto out;
-		}
-		iter = json_object_iter_next(hs, iter);
-		json_object_del(hs, name);
-		free(name);
-		if (state_save(c->state, err) < 0)
-			goto out;
-	}
+	if (lhost_drop_hosts(c, &nm, unmount_host, NULL, err) < 0)
+		goto out;
 	if (lhost_teardown(c, &nm, err) < 0)
 		goto out;
 	rc = 0;
