@@ -266,9 +266,12 @@ static char *extra_packages(const struct provider_ctx *c)
 static char *built_image_dir(const struct provider_ctx *c, const struct lhost_names *nm)
 {
 	char *pk = extra_packages(c), hex[65];
+	/* the whole package list names the image: a change in either half builds anew */
+	char *all = xasprintf("%s\n%s", IMAGE_PACKAGES, pk);
 	char *name, *p;
 
-	pv_sha256_hex(pk, strlen(pk), hex);
+	pv_sha256_hex(all, strlen(all), hex);
+	free(all);
 	name = xasprintf("vm-debian-bookworm-r%s-%.12s", IMAGE_RECIPE, hex);
 	p = pv_path_join(nm->cache_dir, name);
 	free(name);
