@@ -155,7 +155,7 @@ leftovers() {
 	pgrep -af "qemu-system-x86_64 -name p[0-9a-f]*-app1 .*$vmdir" || true
 	[ -z "$tap" ] || [ ! -e "/sys/class/net/$tap" ] || echo "tap $tap"
 	t_bridges
-	[ ! -d "$vmdir" ] || echo "$vmdir"
+	[ ! -d "$vmdir/default/one" ] || echo "$vmdir/default/one"
 	grep -F "$addr " "$WORK/.provision/known_hosts" 2>/dev/null || true
 }
 tap=$(jq -r '.environments.default.layouts.one.hosts.app1.tap // empty' "$state")
@@ -165,7 +165,7 @@ check "the state named a tap device, got: $tap" test -n "$tap"
 
 # --- a VM that dies while booting: the error shows its console; a killed
 # up's leftovers go with the next destroy
-pvj up one >"$WORK/up5.json" 2>"$WORK/up5.err" &
+"$PROVISION" -i "$WORK/inventory.yml" --json up one >"$WORK/up5.json" 2>"$WORK/up5.err" &
 up_pid=$!
 qpid=
 for _ in $(seq 120); do
@@ -180,7 +180,8 @@ wait "$up_pid"
 check "up fails when the VM dies while booting" test $? != 0
 check "the error names the VM and shows its console's last lines: $(json_errors "$WORK/up5.json" "$WORK/up5.err" | head -c 300)" \
 	sh -c "jq -r 'select(.event == \"error\") | .message' '$WORK/up5.json' | grep -q \"VM 'app1' stopped while booting; its console .* ends: .*[a-zA-Z]\""
-pvj up one >"$WORK/up6.json" 2>"$WORK/up6.err" &
+# provision itself in the background (not a function: $! is its pid)
+"$PROVISION" -i "$WORK/inventory.yml" --json up one >"$WORK/up6.json" 2>"$WORK/up6.err" &
 up_pid=$!
 for _ in $(seq 120); do
 	[ -s "$vmdir"/default/one/hosts/app1/qemu.pid ] && break
