@@ -11,6 +11,8 @@ packages=(
 	libssh2-1-dev libyaml-dev libcurl4-openssl-dev libssl-dev libarchive-dev libjansson-dev
 	# local hosts: nspawn, a Debian root file system, a package cache on the bridge
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
+	# VMs: qemu, qcow2 disks, the cloud-init seed (a FAT image) and the image's file system
+	qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs
 	# tests: ssh client and server, JSON on the command line; the stand-in Tailscale API
 	# (python3 standard library only) and curl to drive its test controls
 	openssh-client openssh-server jq ca-certificates python3 curl

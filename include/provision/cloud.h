@@ -29,6 +29,9 @@
 char *cloud_user_data(const char *hostname, const char *admin_user, const char *admin_key,
                       const char *host_private, const char *host_public);
 
+/* A YAML double-quoted scalar of s, appended to b. */
+void cloud_yaml_str(struct buf *b, const char *s);
+
 /* Same key type and key data (comments aside) of two public key lines. */
 bool cloud_same_key(const char *a, const char *b);
 

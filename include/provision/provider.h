@@ -83,6 +83,7 @@ int provider_token(const struct provider_ops *p, const struct node *settings, ch
 const char *const *provider_names(size_t *n);
 
 extern const struct provider_ops provider_local;
+extern const struct provider_ops provider_vm;
 extern const struct provider_ops provider_static;
 extern const struct provider_ops provider_hetzner;
 extern const struct provider_ops provider_digitalocean;

@@ -103,6 +103,11 @@ static void servers_text(json_t *ev, struct buf *b)
 			         addr ? addr : "-", state ? ": " : "", state ? state : "");
 		else
 			buf_addf(b, "%-8s %s", state ? state : "-", addr ? addr : "-");
+		/* a VM: how it runs (KVM or TCG) and where its serial console goes */
+		if (json_object_get(v, "accel"))
+			buf_addf(b, " %s console %s",
+			         json_string_value(json_object_get(v, "accel")),
+			         json_string_value(json_object_get(v, "console")));
 		buf_addc(b, '\n');
 	}
 }

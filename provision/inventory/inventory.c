@@ -21,9 +21,10 @@ static const char *const top_keys[] = {
 static const char *const ssh_keys[] = {"user", "private_key", "port", "rollback_after"};
 static const char *const layout_keys[] = {"provider", "vars", "servers"};
 static const char *const server_keys[] = {
-    "roles", "vars",    "type",     "image",           "location", "region",
-    "size",  "address", "host_key", "private_address", "ssh_user", "volumes"};
-static const char *const provider_names[] = {"local", "static", "hetzner", "digitalocean"};
+    "roles",    "vars",    "type",    "image",    "location",
+    "region",   "size",    "address", "host_key", "private_address",
+    "ssh_user", "volumes", "cpus",    "memory",   "disk"};
+static const char *const provider_names[] = {"local", "vm", "static", "hetzner", "digitalocean"};
 
 #define PROJECT_MAX 24
 #define HOST_NAME_MAX_LEN 31
@@ -328,7 +329,7 @@ static void check_providers(const struct node *providers, struct diags *d)
 			else
 				diags_add(d, &providers->key_pos[i],
 				          "unknown provider '%s' in 'providers' (providers: local, "
-				          "static, hetzner, digitalocean)",
+				          "vm, static, hetzner, digitalocean)",
 				          s);
 		} else {
 			char *what = xasprintf("provider '%s'", name);
@@ -489,11 +490,11 @@ static void load_layout(struct inv_layout *l, const struct node *v, const struct
 				          "unknown provider %s in %s (did you mean '%s'?)", desc,
 				          where, near);
 			else
-				diags_add(
-				    d, &pv->pos,
-				    "unknown provider %s in %s (providers: local, static, hetzner, "
-				    "digitalocean)",
-				    desc, where);
+				diags_add(d, &pv->pos,
+				          "unknown provider %s in %s (providers: local, vm, "
+				          "static, hetzner, "
+				          "digitalocean)",
+				          desc, where);
 			free(desc);
 		}
 	}

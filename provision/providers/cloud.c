@@ -107,8 +107,7 @@ int cloud_each(const struct provider_ctx *c, size_t n,
 	return rc;
 }
 
-/* A YAML double-quoted scalar. */
-static void yaml_str(struct buf *b, const char *s)
+void cloud_yaml_str(struct buf *b, const char *s)
 {
 	buf_addc(b, '"');
 	for (; *s; s++) {
@@ -129,15 +128,15 @@ char *cloud_user_data(const char *hostname, const char *admin_user, const char *
 
 	buf_init(&b, 64 * 1024);
 	buf_adds(&b, "#cloud-config\nhostname: ");
-	yaml_str(&b, hostname);
+	cloud_yaml_str(&b, hostname);
 	buf_adds(&b, "\nssh_pwauth: false\nssh_deletekeys: true\nssh_genkeytypes: []\n");
 	if (strcmp(admin_user, "root")) {
 		buf_adds(&b, "users:\n  - name: ");
-		yaml_str(&b, admin_user);
+		cloud_yaml_str(&b, admin_user);
 		buf_adds(
 		    &b, "\n    shell: /bin/bash\n    lock_passwd: true\n"
 		        "    sudo: \"ALL=(ALL) NOPASSWD:ALL\"\n    ssh_authorized_keys:\n      - ");
-		yaml_str(&b, admin_key);
+		cloud_yaml_str(&b, admin_key);
 		buf_adds(&b, "\n");
 	}
 	/* a block scalar keeps the key's lines and its final newline exactly */
@@ -152,7 +151,7 @@ char *cloud_user_data(const char *hostname, const char *admin_user, const char *
 			p++;
 	}
 	buf_adds(&b, "  ed25519_public: ");
-	yaml_str(&b, host_public);
+	cloud_yaml_str(&b, host_public);
 	buf_adds(&b, "\n");
 	return buf_detach(&b, NULL);
 }

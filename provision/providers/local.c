@@ -37,6 +37,7 @@
 #include <openssl/rand.h>
 
 #include "provision/keys.h"
+#include "provision/lhost.h"
 #include "provision/proc.h"
 #include "provision/provider.h"
 #include "provision/remote.h"
@@ -44,81 +45,15 @@
 /* Bump when the base recipe changes: a new recipe builds a new base. */
 #define BASE_RECIPE "1"
 #define BASE_PACKAGES "systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates"
-#define ACNG_PORT 3142
-#define FIRST_HOST 11
-#define MAX_HOSTS 200
 #define BOOT_TIMEOUT_MS 180000
 
 static const char *const setting_keys[] = {"subnet", "release"};
 
 /* ---- names and places ---- */
 
-struct names {
-	char id[65]; /* sha256 of state dir, env and layout */
-	char bridge[IFNAMSIZ];
-	char *ldir; /* <state>/local/<env>/<layout> */
-	char *acng_dir;
-	char *cache_dir;
-};
-
-static void names_init(struct names *nm, const struct provider_ctx *c)
-{
-	char *key = xasprintf("%s\n%s\n%s", c->state->dir, c->env, c->layout->name);
-	const char *cache = getenv("PROVISION_CACHE_DIR");
-	char *l1, *l2;
-
-	pv_sha256_hex(key, strlen(key), nm->id);
-	free(key);
-	snprintf(nm->bridge, sizeof(nm->bridge), "pv%.8s", nm->id);
-	l1 = pv_path_join(c->state->dir, "local");
-	l2 = pv_path_join(l1, c->env);
-	nm->ldir = pv_path_join(l2, c->layout->name);
-	free(l1);
-	free(l2);
-	nm->acng_dir = pv_path_join(nm->ldir, "apt-cache");
-	nm->cache_dir = xstrdup(cache && *cache ? cache : "/var/cache/provision");
-}
-
-static void names_release(struct names *nm)
-{
-	free(nm->ldir);
-	free(nm->acng_dir);
-	free(nm->cache_dir);
-}
-
-static char *machine_name(const struct names *nm, const char *server)
+static char *machine_name(const struct lhost_names *nm, const char *server)
 {
 	return xasprintf("p%.6s-%s", nm->id, server);
-}
-
-static char *host_dir(const struct names *nm, const char *server)
-{
-	char *hosts = pv_path_join(nm->ldir, "hosts");
-	char *d = pv_path_join(hosts, server);
-
-	free(hosts);
-	return d;
-}
-
-static const char *setting(const struct provider_ctx *c, const char *key)
-{
-	const struct node *v = node_get(c->settings, key);
-
-	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
-}
-
-/* "10.213.7.0/24" -> "10.213.7"; NULL when not a private /24. */
-static char *subnet_prefix(const char *s)
-{
-	unsigned a, b, c, d;
-	char tail;
-
-	if (!s || sscanf(s, "%u.%u.%u.%u/24%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
-	    c > 255 || d != 0)
-		return NULL;
-	if (!(a == 10 || (a == 172 && b >= 16 && b < 32) || (a == 192 && b == 168)))
-		return NULL;
-	return xasprintf("%u.%u.%u", a, b, c);
 }
 
 static bool path_ok_for_overlay(const char *p)
@@ -136,15 +71,6 @@ static void local_validate(const struct inventory *inv, const struct inv_layout 
 	if (settings && settings->kind == NODE_MAP) {
 		node_check_keys(settings, setting_keys, PV_ARRAY_SIZE(setting_keys),
 		                "provider 'local'", d);
-		if ((v = node_get(settings, "subnet"))) {
-			char *p = v->kind == NODE_SCALAR ? subnet_prefix(v->scalar) : NULL;
-			if (!p)
-				diags_add(
-				    d, &v->pos,
-				    "'subnet' of provider 'local' must be a private /24 such as "
-				    "10.213.7.0/24");
-			free(p);
-		}
 		if ((v = node_get(settings, "release")) &&
 		    (v->kind != NODE_SCALAR || strcmp(v->scalar, "bookworm")))
 			diags_add(
@@ -152,42 +78,13 @@ static void local_validate(const struct inventory *inv, const struct inv_layout 
 			    "'release' of provider 'local' must be 'bookworm' (Debian 12), the "
 			    "release this provider builds and tests");
 	}
-	if (l->n_servers > MAX_HOSTS)
-		diags_add(d, &l->pos,
-		          "layout '%s' has %zu servers; provider 'local' makes at most %d", l->name,
-		          l->n_servers, MAX_HOSTS);
+	lhost_validate(l, settings, "local", d);
 	(void)inv;
-}
-
-/* ---- the state ---- */
-
-static json_t *hosts_obj(struct provider_ctx *c, bool create)
-{
-	return state_obj(c->lstate, "hosts", create);
-}
-
-static json_t *pdata(struct provider_ctx *c, bool create)
-{
-	return state_obj(c->lstate, "provider_data", create);
-}
-
-static pid_t json_pid(const json_t *o, const char *key)
-{
-	json_t *v = o ? json_object_get(o, key) : NULL;
-
-	return json_is_integer(v) ? (pid_t)json_integer_value(v) : 0;
 }
 
 static bool nspawn_running(pid_t pid, const char *machine)
 {
 	const char *words[] = {"systemd-nspawn", machine, NULL};
-
-	return pid > 0 && proc_is(pid, words);
-}
-
-static bool acng_running(pid_t pid, const char *conf)
-{
-	const char *words[] = {"-c", conf, NULL};
 
 	return pid > 0 && proc_is(pid, words);
 }
@@ -213,38 +110,14 @@ static bool is_mounted(const char *path)
 	return found;
 }
 
-static bool link_exists(const char *name)
-{
-	return if_nametoindex(name) != 0;
-}
-
-/* ---- running commands ---- */
-
-static int run(struct pv_error *err, const char *what, char *const argv[])
-{
-	struct buf out;
-	int rc;
-
-	buf_init(&out, 1 << 16);
-	rc = proc_run(argv, &out, err);
-	if (rc > 0)
-		pv_error_set(err, "%s failed (exit status %d): %s", what, rc,
-		             proc_tail(out.s, 400));
-	else if (rc < 0)
-		pv_error_prefix(err, "%s", what);
-	buf_release(&out);
-	return rc == 0 ? 0 : -1;
-}
-
 static void need_root(struct pv_error *err)
 {
-	pv_error_set(err, "provider 'local' needs root: it creates bridges, mounts and "
-	                  "systemd-nspawn hosts");
+	lhost_need_root(err, "local", "bridges, mounts and systemd-nspawn hosts");
 }
 
 /* ---- the base file system ---- */
 
-static char *base_path(const struct names *nm)
+static char *base_path(const struct lhost_names *nm)
 {
 	char *name = xasprintf("debian-bookworm-r%s", BASE_RECIPE);
 	char *p = pv_path_join(nm->cache_dir, name);
@@ -253,33 +126,10 @@ static char *base_path(const struct names *nm)
 	return p;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb;
-	(void)f;
-	if (flag == FTW_DP)
-		return rmdir(p) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(p) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf that never crosses into another file system (a mount left behind). */
-static int remove_tree(const char *path, struct pv_error *err)
-{
-	struct stat sb;
-
-	if (lstat(path, &sb) < 0)
-		return errno == ENOENT
-		           ? 0
-		           : pv_error_set(err, "cannot remove '%s': %s", path, strerror(errno));
-	if (nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-		return pv_error_set(err, "cannot remove '%s': %s", path, strerror(errno));
-	return 0;
-}
-
-static int ensure_base(struct provider_ctx *c, const struct names *nm, char **out,
+static int ensure_base(struct provider_ctx *c, const struct lhost_names *nm, char **out,
                        struct pv_error *err)
 {
-	char *base = base_path(nm), *lock = NULL, *tmp = NULL, *log = NULL;
+	char *base = base_path(nm), *tmp = NULL, *log = NULL;
 	int fd = -1, rc = -1;
 	struct stat sb;
 
@@ -287,14 +137,8 @@ static int ensure_base(struct provider_ctx *c, const struct names *nm, char **ou
 		*out = base;
 		return 0;
 	}
-	if (pv_mkdir_p(nm->cache_dir, 0755, err) < 0)
+	if ((fd = lhost_cache_lock(nm, err)) < 0)
 		goto out;
-	lock = pv_path_join(nm->cache_dir, ".lock");
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		pv_error_set(err, "cannot lock '%s': %s", lock, strerror(errno));
-		goto out;
-	}
 	if (stat(base, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		rc = 0; /* another run built it meanwhile */
 		goto out;
@@ -303,7 +147,7 @@ static int ensure_base(struct provider_ctx *c, const struct names *nm, char **ou
 	            "building the Debian 12 base file system in '%s' (once; about a minute)", base);
 	tmp = xasprintf("%s.build-%d", base, (int)getpid());
 	log = xasprintf("%s.log", base);
-	remove_tree(tmp, err);
+	lhost_remove_tree(tmp, err);
 	char *argv[] = {
 	    "mmdebstrap",
 	    "--variant=minbase",
@@ -327,7 +171,7 @@ static int ensure_base(struct provider_ctx *c, const struct names *nm, char **ou
 			             "(exit status %d; log in '%s'): %s",
 			             st, log, proc_tail(o.s, 400));
 		buf_release(&o);
-		remove_tree(tmp, err);
+		lhost_remove_tree(tmp, err);
 		goto out;
 	}
 	buf_release(&o);
@@ -340,7 +184,6 @@ static int ensure_base(struct provider_ctx *c, const struct names *nm, char **ou
 out:
 	if (fd >= 0)
 		close(fd);
-	free(lock);
 	free(tmp);
 	free(log);
 	if (rc == 0) {
@@ -354,250 +197,6 @@ out:
 	} else {
 		free(base);
 	}
-	return rc;
-}
-
-/* ---- the network ---- */
-
-static bool prefix_in_use(const char *prefix)
-{
-	struct ifaddrs *ifa = NULL;
-	bool used = false;
-	size_t len = strlen(prefix);
-
-	if (getifaddrs(&ifa) < 0)
-		return false;
-	for (struct ifaddrs *i = ifa; i && !used; i = i->ifa_next) {
-		char a[INET_ADDRSTRLEN];
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof(a));
-		used = !strncmp(a, prefix, len) && a[len] == '.';
-	}
-	freeifaddrs(ifa);
-	return used;
-}
-
-/* The /24 of the layout: recorded, configured, or a free one derived from its id. */
-static char *choose_prefix(struct provider_ctx *c, const struct names *nm, bool *fresh)
-{
-	const char *rec = state_str(pdata(c, false), "subnet");
-	char *p;
-
-	*fresh = false;
-	if (rec && (p = subnet_prefix(rec)))
-		return p;
-	*fresh = true;
-	if ((p = subnet_prefix(setting(c, "subnet"))))
-		return p;
-	char hex[4] = {nm->id[8], nm->id[9], nm->id[10], '\0'};
-	unsigned start = (unsigned)strtoul(hex, NULL, 16) % 200;
-	for (unsigned k = 0; k < 200; k++) {
-		p = xasprintf("10.213.%u", 20 + (start + k) % 200);
-		if (!prefix_in_use(p))
-			return p;
-		free(p);
-	}
-	return xasprintf("10.213.%u", 20 + start);
-}
-
-static int ensure_bridge(struct provider_ctx *c, const struct names *nm, const char *prefix,
-                         struct pv_error *err)
-{
-	json_t *pd = pdata(c, true);
-	char *cidr = xasprintf("%s.1/24", prefix);
-	int rc = -1;
-
-	if (!link_exists(nm->bridge)) {
-		char *add[] = {"ip", "link", "add", (char *)nm->bridge, "type", "bridge", NULL};
-		if (prefix_in_use(prefix)) {
-			pv_error_set(
-			    err,
-			    "subnet %s.0/24 is already used on this machine; choose another "
-			    "with providers.local.subnet",
-			    prefix);
-			goto out;
-		}
-		if (run(err, "creating the bridge", add) < 0)
-			goto out;
-	}
-	/* recorded before anything else is put on it, so destroy finds it */
-	state_set_str(pd, "bridge", nm->bridge);
-	char *sub = xasprintf("%s.0/24", prefix);
-	state_set_str(pd, "subnet", sub);
-	free(sub);
-	char *br_addr = xasprintf("%s.1", prefix);
-	state_set_str(pd, "bridge_address", br_addr);
-	free(br_addr);
-	if (state_save(c->state, err) < 0)
-		goto out;
-	char *flush[] = {"ip", "addr", "replace", cidr, "dev", (char *)nm->bridge, NULL};
-	char *up[] = {"ip", "link", "set", (char *)nm->bridge, "up", NULL};
-	/* the bridge says whose it is: `ip -d link` shows project, environment, layout
-	 * and the state directory, so two checkouts of one project stay apart */
-	char *sdir = realpath(c->state->dir, NULL);
-	char *label = xasprintf("provision %s env=%s layout=%s state=%s", c->inv->project, c->env,
-	                        c->layout->name, sdir ? sdir : c->state->dir);
-	free(sdir);
-	char *alias[] = {"ip", "link", "set", "dev", (char *)nm->bridge, "alias", label, NULL};
-	state_set_str(pd, "env", c->env);
-	int arc = run(err, "labelling the bridge", alias);
-	free(label);
-	if (arc < 0 || run(err, "giving the bridge its address", flush) < 0 ||
-	    run(err, "bringing the bridge up", up) < 0)
-		goto out;
-	rc = 0;
-out:
-	free(cidr);
-	return rc;
-}
-
-/* ---- the package cache ---- */
-
-static int write_text(const char *dir, const char *name, const char *text, int mode,
-                      struct pv_error *err)
-{
-	char *p = pv_path_join(dir, name);
-	int rc = pv_write_file_atomic(p, text, strlen(text), mode, err);
-
-	free(p);
-	return rc;
-}
-
-/* A port nobody listens on at addr (a system apt-cacher-ng may hold 3142 on every address). */
-static int free_port(const char *addr, int first)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
-		return ACNG_PORT;
-	for (int port = first; port < first + 100; port++) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		int ok;
-		if (fd < 0)
-			return ACNG_PORT;
-		sa.sin_port = htons((uint16_t)port);
-		ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(fd);
-		if (ok)
-			return port;
-	}
-	return ACNG_PORT;
-}
-
-static int cache_port(struct provider_ctx *c)
-{
-	json_t *v = json_object_get(pdata(c, false), "cache_port");
-
-	return json_is_integer(v) ? (int)json_integer_value(v) : ACNG_PORT;
-}
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return size * n;
-}
-
-/*
- * Fetch the release files once through the new cache, before the hosts
- * ask for them all at the same moment: apt-cacher-ng fails to refresh one
- * file for several clients within the same second, and apt then waits on
- * the dropped connection.  Best effort: a failure only costs the hosts a
- * retry.
- */
-static void warm_cache(struct provider_ctx *c, const char *addr, int port)
-{
-	static const char *const urls[] = {
-	    "http://deb.debian.org/debian/dists/bookworm/InRelease",
-	    "http://deb.debian.org/debian/dists/bookworm-updates/InRelease",
-	    "http://security.debian.org/debian-security/dists/bookworm-security/InRelease",
-	};
-	char *proxy = xasprintf("http://%s:%d", addr, port);
-	CURL *h = curl_easy_init();
-
-	for (size_t i = 0; h && i < PV_ARRAY_SIZE(urls); i++) {
-		long code = 0;
-		curl_easy_reset(h);
-		curl_easy_setopt(h, CURLOPT_URL, urls[i]);
-		curl_easy_setopt(h, CURLOPT_PROXY, proxy);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		CURLcode rc = curl_easy_perform(h);
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-		if (rc != CURLE_OK || code != 200)
-			report_warn(c->rep, NULL, "the package cache could not fetch %s (%s)",
-			            urls[i],
-			            rc != CURLE_OK ? curl_easy_strerror(rc) : "HTTP error");
-	}
-	if (h)
-		curl_easy_cleanup(h);
-	free(proxy);
-}
-
-static int ensure_cache(struct provider_ctx *c, const struct names *nm, const char *prefix,
-                        struct pv_error *err)
-{
-	json_t *pd = pdata(c, true);
-	char *conf = pv_path_join(nm->acng_dir, "conf");
-	char *shared = pv_path_join(nm->cache_dir, "apt-cacher-ng");
-	char *logdir = pv_path_join(nm->acng_dir, "log");
-	char *log = pv_path_join(nm->acng_dir, "daemon.log");
-	char *addr = xasprintf("%s.1", prefix);
-	char *text = NULL;
-	pid_t pid = json_pid(pd, "cache_pid");
-	int rc = -1;
-
-	int port;
-
-	if (acng_running(pid, conf)) {
-		rc = 0;
-		goto out;
-	}
-	/* the hosts' proxy setting names the recorded port: keep it when it is free */
-	port = free_port(addr, cache_port(c));
-	if (pv_mkdir_p(conf, 0700, err) < 0 || pv_mkdir_p(logdir, 0700, err) < 0 ||
-	    pv_mkdir_p(shared, 0755, err) < 0)
-		goto out;
-	/* the stock backend list names a mirror this machine may not reach */
-	if (write_text(conf, "backends_debian", "http://deb.debian.org/debian/\n", 0644, err) < 0)
-		goto out;
-	text = xasprintf("# written by provision for layout '%s'\n"
-	                 "CacheDir: %s\nLogDir: %s\nSupportDir: /usr/lib/apt-cacher-ng\n"
-	                 "Port: %d\nBindAddress: %s\nForeGround: 1\n"
-	                 "PidFile: %s/pid\nSocketPath: %s/socket\n"
-	                 "Remap-debrep: file:deb_mirror*.gz /debian ; file:backends_debian\n"
-	                 "Remap-secdeb: security.debian.org security.debian.org/debian-security "
-	                 "deb.debian.org/debian-security /debian-security ; "
-	                 "deb.debian.org/debian-security\n"
-	                 "ExThreshold: 4\n"
-	                 /* hosts that boot together ask for the same index files at once:
-	                    fetch them once and serve that copy for a while */
-	                 "FreshIndexMaxAge: 300\n",
-	                 c->layout->name, shared, logdir, port, addr, nm->acng_dir, nm->acng_dir);
-	if (write_text(conf, "acng.conf", text, 0644, err) < 0)
-		goto out;
-	char *argv[] = {"/usr/sbin/apt-cacher-ng", "-c", conf, NULL};
-	if ((pid = proc_spawn(argv, log, err)) < 0)
-		goto out;
-	json_object_set_new(pd, "cache_pid", json_integer(pid));
-	json_object_set_new(pd, "cache_port", json_integer(port));
-	if (state_save(c->state, err) < 0)
-		goto out;
-	if (remote_wait_port(addr, port, 20000, err) < 0) {
-		pv_error_prefix(err, "the package cache did not start (log: %s)", log);
-		goto out;
-	}
-	warm_cache(c, addr, port);
-	rc = 0;
-out:
-	free(conf);
-	free(shared);
-	free(logdir);
-	free(log);
-	free(addr);
-	free(text);
 	return rc;
 }
 
@@ -704,14 +303,7 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	free(text);
 	if (rc < 0)
 		return -1;
-	/* a stalled download through the cache is given up and tried again */
-	text = xasprintf("# written by provision: packages come through the cache on the "
-	                 "bridge\nAcquire::http::Proxy \"http://%s.1:%d\";\n"
-	                 "Acquire::http::Timeout \"30\";\nAcquire::Retries \"5\";\n"
-	                 "Acquire::http::Pipeline-Depth \"0\";\n"
-	                 /* a release file the cache fetched minutes ago is good enough */
-	                 "Acquire::http::Max-Age \"600\";\n",
-	                 prefix, cache_port(c));
+	text = lhost_apt_proxy_conf(c, prefix);
 	rc = put(h->root, "etc/apt/apt.conf.d/01provision-proxy", text, 0644, err);
 	free(text);
 	if (rc < 0)
@@ -756,7 +348,7 @@ static int prepare_host(struct provider_ctx *c, struct newhost *h, const char *p
 	                (char *)c->admin_user,
 	                (char *)c->admin_public_key,
 	                NULL};
-	return run(err, "creating the admin user", argv);
+	return lhost_run(err, "creating the admin user", argv);
 }
 
 /*
@@ -771,7 +363,7 @@ static int update_lists(struct provider_ctx *c, const struct newhost *h)
 	struct pv_error err = {{0}};
 	char *argv[] = {"timeout", "180", "chroot", h->root, "apt-get", "update", "-q", NULL};
 
-	if (run(&err, "refreshing the package lists", argv) < 0) {
+	if (lhost_run(&err, "refreshing the package lists", argv) < 0) {
 		/* not fatal: each host refreshes its own lists when it needs them */
 		report_warn(c->rep, h->name, "%s", err.msg);
 		return -1;
@@ -785,7 +377,8 @@ static int copy_lists(const char *from_dir, const char *to_dir)
 	char *src = xasprintf("%s/upper/var/lib/apt/lists", from_dir);
 	char *dst = xasprintf("%s/upper/var/lib/apt", to_dir);
 	char *argv[] = {"cp", "-al", "--", src, dst, NULL};
-	int rc = pv_mkdir_p(dst, 0755, &err) < 0 ? -1 : run(&err, "copying package lists", argv);
+	int rc =
+	    pv_mkdir_p(dst, 0755, &err) < 0 ? -1 : lhost_run(&err, "copying package lists", argv);
 
 	free(src);
 	free(dst);
@@ -802,7 +395,7 @@ static int mark_lists_fresh(const char *root, struct pv_error *err)
 	return rc < 0 ? -1 : put(root, "var/lib/provision/apt-lists-updated", "", 0644, err);
 }
 
-static int start_host(const struct names *nm, struct newhost *h, struct pv_error *err)
+static int start_host(const struct lhost_names *nm, struct newhost *h, struct pv_error *err)
 {
 	char *log = pv_path_join(h->dir, "console.log");
 	char *br = xasprintf("--network-bridge=%s", nm->bridge);
@@ -831,7 +424,7 @@ static int start_host(const struct names *nm, struct newhost *h, struct pv_error
 
 static void record_host(struct provider_ctx *c, const struct newhost *h)
 {
-	json_t *o = state_obj(hosts_obj(c, true), h->name, true);
+	json_t *o = state_obj(lhost_hosts_obj(c, true), h->name, true);
 
 	state_set_str(o, "address", h->address);
 	state_set_str(o, "env", c->env);
@@ -841,52 +434,6 @@ static void record_host(struct provider_ctx *c, const struct newhost *h)
 		state_set_str(o, "host_key", h->public_key);
 	if (h->pid > 0)
 		json_object_set_new(o, "pid", json_integer(h->pid));
-}
-
-/* The lowest free host number in the /24. */
-static char *next_address(struct provider_ctx *c, const char *prefix)
-{
-	json_t *hs = hosts_obj(c, false);
-
-	for (int n = FIRST_HOST; n < FIRST_HOST + MAX_HOSTS; n++) {
-		char *a = xasprintf("%s.%d", prefix, n);
-		bool used = false;
-		const char *k;
-		json_t *v;
-		json_object_foreach(hs, k, v)
-		{
-			const char *x = state_str(v, "address");
-			used = used || (x && !strcmp(x, a));
-		}
-		if (!used)
-			return a;
-		free(a);
-	}
-	return NULL;
-}
-
-static void fill_host(struct host *h, const struct provider_ctx *c, const char *name,
-                      const json_t *o, const char *prefix)
-{
-	char *br = xasprintf("%s.1", prefix);
-
-	h->name = xstrdup(name);
-	h->address = xstrdup(state_str(o, "address"));
-	h->port = c->inv->ssh_port;
-	h->user = xstrdup(c->inv->ssh_user);
-	h->host_key = xstrdup(state_str(o, "host_key") ? state_str(o, "host_key") : "");
-	scope_init(&h->facts);
-	scope_set_str(&h->facts, "container", "true");
-	scope_set_str(&h->facts, "address", h->address);
-	scope_set_str(&h->facts, "private_address", h->address);
-	scope_set_str(&h->facts, "bridge_address", br);
-	char *net = xasprintf("%s.0/24", prefix);
-	scope_set_str(&h->facts, "private_network", net);
-	free(net);
-	scope_set_str(&h->facts, "os_id", "debian");
-	scope_set_str(&h->facts, "os_version_id", "12");
-	scope_set_str(&h->facts, "provider", "local");
-	free(br);
 }
 
 static void newhost_release(struct newhost *h)
@@ -902,8 +449,8 @@ static void newhost_release(struct newhost *h)
 
 static int local_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
-	json_t *hs = hosts_obj(c, false);
-	char *prefix = subnet_prefix(state_str(pdata(c, false), "subnet"));
+	json_t *hs = lhost_hosts_obj(c, false);
+	char *prefix = lhost_subnet_prefix(state_str(lhost_pdata(c, false), "subnet"));
 	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
 	size_t k = 0;
 
@@ -913,7 +460,7 @@ static int local_hosts(struct provider_ctx *c, struct host **out, size_t *n, str
 		json_t *o = state_obj(hs, name, false);
 		if (!o || !state_str(o, "address") || !state_str(o, "host_key"))
 			continue;
-		fill_host(&hosts[k++], c, name, o, prefix);
+		lhost_fill_host(&hosts[k++], c, name, o, prefix, "local", true);
 	}
 	free(prefix);
 	*out = hosts;
@@ -923,7 +470,7 @@ static int local_hosts(struct provider_ctx *c, struct host **out, size_t *n, str
 
 static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
-	struct names nm;
+	struct lhost_names nm;
 	struct newhost *nh = xcalloc(c->layout->n_servers + 1, sizeof(*nh));
 	char *base = NULL, *prefix = NULL;
 	bool fresh;
@@ -936,7 +483,7 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 		free(nh);
 		return -1;
 	}
-	names_init(&nm, c);
+	lhost_names_init(&nm, c, "local");
 	if (!path_ok_for_overlay(nm.ldir)) {
 		pv_error_set(err,
 		             "the state directory '%s' cannot hold ',' or ':' (overlay mounts)",
@@ -945,8 +492,9 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 	}
 	if (ensure_base(c, &nm, &base, err) < 0)
 		goto out;
-	prefix = choose_prefix(c, &nm, &fresh);
-	if (ensure_bridge(c, &nm, prefix, err) < 0 || ensure_cache(c, &nm, prefix, err) < 0)
+	prefix = lhost_choose_prefix(c, &nm, &fresh);
+	if (lhost_ensure_bridge(c, &nm, prefix, err) < 0 ||
+	    lhost_ensure_cache(c, &nm, prefix, err) < 0)
 		goto out;
 
 	const char *lists_from = NULL; /* a new host whose package lists are fresh */
@@ -954,7 +502,7 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 	/* hosts that were made but are gone from the layout are kept, never deleted here */
 	const char *k;
 	json_t *v;
-	json_object_foreach(hosts_obj(c, true), k, v)
+	json_object_foreach(lhost_hosts_obj(c, true), k, v)
 	{
 		if (!layout_server(c->layout, k))
 			report_warn(c->rep, k,
@@ -965,15 +513,15 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		struct newhost *h = &nh[i];
-		json_t *o = state_obj(hosts_obj(c, true), c->layout->servers[i].name, false);
+		json_t *o = state_obj(lhost_hosts_obj(c, true), c->layout->servers[i].name, false);
 
 		h->name = c->layout->servers[i].name;
 		h->machine = machine_name(&nm, h->name);
-		h->dir = host_dir(&nm, h->name);
+		h->dir = lhost_host_dir(&nm, h->name);
 		h->root = pv_path_join(h->dir, "root");
 		if (o && state_str(o, "host_key") && state_str(o, "address")) {
 			h->address = xstrdup(state_str(o, "address"));
-			if (nspawn_running(json_pid(o, "pid"), h->machine))
+			if (nspawn_running(lhost_json_pid(o, "pid"), h->machine))
 				continue;
 			/* made before, not running now (a reboot, a crash): start it again */
 			report_info(c->rep, h->name, "starting the stopped host");
@@ -992,12 +540,12 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 				             strerror(errno));
 				goto host_fail;
 			}
-			if (remove_tree(h->dir, err) < 0)
+			if (lhost_remove_tree(h->dir, err) < 0)
 				goto host_fail;
 			h->address =
 			    state_str(o, "address") ? xstrdup(state_str(o, "address")) : NULL;
 		}
-		if (!h->address && !(h->address = next_address(c, prefix))) {
+		if (!h->address && !(h->address = lhost_next_address(c, prefix))) {
 			pv_error_set(err, "no free address left in %s.0/24", prefix);
 			goto host_fail;
 		}
@@ -1038,8 +586,9 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 		while (remote_wait_port(h->address, c->inv->ssh_port, 1000, err) < 0) {
 			if (!nspawn_running(
 			        h->pid ? h->pid
-			               : json_pid(state_obj(hosts_obj(c, false), h->name, false),
-			                          "pid"),
+			               : lhost_json_pid(
+			                     state_obj(lhost_hosts_obj(c, false), h->name, false),
+			                     "pid"),
 			        h->machine)) {
 				char *log = pv_path_join(h->dir, "console.log");
 				char *text = NULL;
@@ -1064,26 +613,26 @@ out:
 	free(nh);
 	free(base);
 	free(prefix);
-	names_release(&nm);
+	lhost_names_release(&nm);
 	return rc;
 }
 
 static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err)
 {
-	struct names nm;
-	json_t *hs = hosts_obj(c, false);
+	struct lhost_names nm;
+	json_t *hs = lhost_hosts_obj(c, false);
 	char *base;
 	struct stat sb;
 	bool fresh;
 
-	names_init(&nm, c);
+	lhost_names_init(&nm, c, "local");
 	base = base_path(&nm);
 	if (stat(base, &sb) != 0)
 		buf_addf(out, "  + build the Debian 12 base file system in %s (once)\n", base);
-	char *prefix = choose_prefix(c, &nm, &fresh);
-	if (!link_exists(nm.bridge))
+	char *prefix = lhost_choose_prefix(c, &nm, &fresh);
+	if (!lhost_link_exists(nm.bridge))
 		buf_addf(out, "  + bridge %s with address %s.1/24 and a package cache on port %d\n",
-		         nm.bridge, prefix, cache_port(c));
+		         nm.bridge, prefix, lhost_cache_port(c));
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false);
@@ -1093,7 +642,7 @@ static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *
 			         "  + host %s: Debian 12 on systemd-nspawn, host key pinned "
 			         "before first boot\n",
 			         name);
-		else if (!nspawn_running(json_pid(o, "pid"), machine))
+		else if (!nspawn_running(lhost_json_pid(o, "pid"), machine))
 			buf_addf(out, "  ~ start host %s (%s), which is stopped\n", name,
 			         state_str(o, "address"));
 		free(machine);
@@ -1110,7 +659,7 @@ static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *
 	}
 	free(prefix);
 	free(base);
-	names_release(&nm);
+	lhost_names_release(&nm);
 	(void)err;
 	return 0;
 }
@@ -1131,10 +680,33 @@ static pid_t child_of(pid_t pid)
 	return child;
 }
 
+/* A stopped host's overlay, before its directory goes. */
+static int unmount_host(const char *name, const char *dir, json_t *o, void *arg,
+                        struct pv_error *err)
+{
+	char *root = pv_path_join(dir, "root");
+	int rc = 0;
+
+	(void)name;
+	(void)o;
+	(void)arg;
+	for (int t = 0; t < 50 && is_mounted(root); t++) {
+		if (umount2(root, 0) == 0)
+			break;
+		if (errno == EBUSY && t == 49)
+			umount2(root, MNT_DETACH);
+		usleep(100000);
+	}
+	if (is_mounted(root))
+		rc = pv_error_set(err, "cannot unmount '%s': %s", root, strerror(errno));
+	free(root);
+	return rc;
+}
+
 static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 {
-	struct names nm;
-	json_t *hs = hosts_obj(c, false);
+	struct lhost_names nm;
+	json_t *hs = lhost_hosts_obj(c, false);
 	size_t n = json_object_size(hs), i = 0;
 	pid_t *pids = xcalloc(n + 1, sizeof(*pids)), *inits = xcalloc(n + 1, sizeof(*inits));
 	char **machines = xcalloc(n + 1, sizeof(*machines));
@@ -1151,14 +723,14 @@ static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 		free(words);
 		return -1;
 	}
-	names_init(&nm, c);
+	lhost_names_init(&nm, c, "local");
 	json_object_foreach(hs, k, v)
 	{
 		machines[i] = machine_name(&nm, k);
 		words[i] = xcalloc(3, sizeof(**words));
 		words[i][0] = "systemd-nspawn";
 		words[i][1] = machines[i];
-		pids[i] = json_pid(v, "pid");
+		pids[i] = lhost_json_pid(v, "pid");
 		if (!proc_is(pids[i], words[i]))
 			pids[i] = 0;
 		inits[i] = pids[i] ? child_of(pids[i]) : 0;
@@ -1175,66 +747,9 @@ static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 				kill(inits[j], SIGKILL);
 		}
 	}
-	void *iter = json_object_iter(hs);
-	while (iter) {
-		char *name = xstrdup(json_object_iter_key(iter));
-		json_t *o = json_object_iter_value(iter);
-		const char *dir = state_str(o, "dir");
-		const char *addr = state_str(o, "address");
-		char *mydir = host_dir(&nm, name);
-
-		if (dir && strcmp(dir, mydir)) {
-			pv_error_set(err,
-			             "the state names '%s' for host '%s', not the directory "
-			             "the tool uses; not removing it",
-			             dir, name);
-			free(mydir);
-			free(name);
-			goto out;
-		}
-		char *root = pv_path_join(mydir, "root");
-		for (int t = 0; t < 50 && is_mounted(root); t++) {
-			if (umount2(root, 0) == 0)
-				break;
-			if (errno == EBUSY && t == 49)
-				umount2(root, MNT_DETACH);
-			usleep(100000);
-		}
-		int bad = 0;
-		if (is_mounted(root))
-			bad = pv_error_set(err, "cannot unmount '%s': %s", root, strerror(errno));
-		if (!bad)
-			bad = remove_tree(mydir, err);
-		if (!bad && addr)
-			bad = known_hosts_forget(c->known_hosts, addr, c->inv->ssh_port, err);
-		free(root);
-		free(mydir);
-		if (bad) {
-			free(name);
-			goto out;
-		}
-		iter = json_object_iter_next(hs, iter);
-		json_object_del(hs, name);
-		free(name);
-		if (state_save(c->state, err) < 0)
-			goto out;
-	}
-	json_t *pd = pdata(c, false);
-	char *conf = pv_path_join(nm.acng_dir, "conf");
-	pid_t cpid = json_pid(pd, "cache_pid");
-	const char *cw[] = {"-c", conf, NULL};
-	const char *const *cws[] = {cw};
-	if (cpid > 0)
-		proc_stop(&cpid, cws, 1, SIGTERM, 5000);
-	free(conf);
-	json_object_del(pd, "cache_pid");
-	const char *br = state_str(pd, "bridge");
-	if (br && !strcmp(br, nm.bridge) && link_exists(nm.bridge)) {
-		char *del[] = {"ip", "link", "del", nm.bridge, NULL};
-		if (run(err, "removing the bridge", del) < 0)
-			goto out;
-	}
-	if (remove_tree(nm.ldir, err) < 0)
+	if (lhost_drop_hosts(c, &nm, unmount_host, NULL, err) < 0)
+		goto out;
+	if (lhost_teardown(c, &nm, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1246,16 +761,16 @@ out:
 	free(words);
 	free(pids);
 	free(inits);
-	names_release(&nm);
+	lhost_names_release(&nm);
 	return rc;
 }
 
 static int local_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
-	struct names nm;
-	json_t *hs = hosts_obj(c, false), *servers = json_array();
+	struct lhost_names nm;
+	json_t *hs = lhost_hosts_obj(c, false), *servers = json_array();
 
-	names_init(&nm, c);
+	lhost_names_init(&nm, c, "local");
 	json_object_set_new(out, "servers", servers);
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
@@ -1265,17 +780,18 @@ static int local_status(struct provider_ctx *c, json_t *out, struct pv_error *er
 		json_array_append_new(servers, s);
 		if (o) {
 			json_object_set_new(s, "kind", json_string("container"));
-			json_object_set_new(s, "state",
-			                    json_string(nspawn_running(json_pid(o, "pid"), machine)
-			                                    ? "running"
-			                                    : "stopped"));
+			json_object_set_new(
+			    s, "state",
+			    json_string(nspawn_running(lhost_json_pid(o, "pid"), machine)
+			                    ? "running"
+			                    : "stopped"));
 			if (state_str(o, "address"))
 				json_object_set_new(s, "address",
 				                    json_string(state_str(o, "address")));
 		}
 		free(machine);
 	}
-	names_release(&nm);
+	lhost_names_release(&nm);
 	(void)err;
 	return 0;
 }

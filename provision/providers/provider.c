@@ -7,10 +7,7 @@
 #include "provision/provider.h"
 
 static const struct provider_ops *const providers[] = {
-    &provider_local,
-    &provider_static,
-    &provider_hetzner,
-    &provider_digitalocean,
+    &provider_local, &provider_vm, &provider_static, &provider_hetzner, &provider_digitalocean,
 };
 
 const struct provider_ops *provider_find(const char *name)

@@ -982,7 +982,7 @@ static void test_wrong_types(void)
 	          "  p1:\n"
 	          "    provider: aws\n"
 	          "    servers: {app1: {roles: [base]}}\n",
-	          "4:15: unknown provider 'aws' in layout 'p1' (providers: local, static, "
+	          "4:15: unknown provider 'aws' in layout 'p1' (providers: local, vm, static, "
 	          "hetzner, digitalocean)");
 	want_only("project: shop\n"
 	          "providers:\n"

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Provider vm: one qemu VM (a real kernel; TCG when KVM cannot run here)
+# booted by real cloud-init from the user_data the cloud providers send,
+# converged with [base, ufw, docker].  What only a real kernel shows:
+# kernel sysctls applied live and kept over a reboot, 'docker run' with
+# published ports that obey ufw (seen from this machine, another host on
+# the bridge), a reboot after which every check holds and up changes
+# nothing.  Then destroy leaves nothing behind, also after a killed up.
+#
+# One VM for every check (boots are expensive).  The heavy packages are
+# baked into the test image ('packages:'); installing them is covered on
+# local hosts.  No registry is reachable: the container image is made
+# with 'docker import' from Debian's busybox-static.
+# timeout: 3000 (TCG VMs on a shared machine; the image is built on the first run)
+. "$(dirname "$0")/lib.sh"
+
+inventory() {
+	cat <<EOF
+project: t0900
+vars:
+  ufw_allow: [$1]
+providers:
+  vm:
+    packages: [docker.io, ufw, fail2ban, python3-systemd, iptables, unattended-upgrades,
+               systemd-timesyncd, busybox-static]
+layouts:
+  one:
+    provider: vm
+    servers:
+      app1: { roles: [base, ufw, docker], cpus: 2, memory: 2G, disk: 10G }
+EOF
+}
+t_project < <(inventory 22/tcp)
+t_uses one
+
+# Why a --json up failed: its error events, failed resources, stderr's tail.
+why() {
+	json_errors "$1" "$2"
+	jq -r 'select(.status == "failed") | "\(.host // ""): \(.resource // ""): \(.message // .error // "" | tostring)"' "$1" 2>/dev/null | tail -5
+}
+
+start=$SECONDS
+pvj up one >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "first up failed: $(why "$WORK/up1.json" "$WORK/up1.err")"
+echo "# first up (image from cache or built, boot, converge): $((SECONDS - start)) s"
+check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
+state=$WORK/.provision/state.json
+addr=$(jq -r '.environments.default.layouts.one.hosts.app1.address // empty' "$state")
+[ -n "$addr" ] || bail "no address for app1 in the state"
+
+# --- cloud-init did it: the tool's user_data, applied by cloud-init itself
+on_host app1 'cloud-init status --long' >"$WORK/ci-status" 2>&1
+check "cloud-init finished without errors: $(tr '\n' ' ' <"$WORK/ci-status" | cut -c1-200)" \
+	grep -qx 'status: done' "$WORK/ci-status"
+check "cloud-init read the NoCloud seed" grep -q 'DataSourceNoCloud' "$WORK/ci-status"
+on_host app1 'cloud-init query userdata' >"$WORK/userdata" 2>/dev/null
+pinned=$(jq -r '.environments.default.layouts.one.hosts.app1.host_key // empty' "$state")
+check "the user_data cloud-init holds is the tool's (#cloud-config, admin user, host key)" \
+	sh -c "head -1 '$WORK/userdata' | grep -qx '#cloud-config' && grep -q '^ssh_genkeytypes: \[\]' '$WORK/userdata' &&
+		grep -qF '$(printf '%s' "$pinned" | cut -d' ' -f2)' '$WORK/userdata'"
+check "cloud-init made the admin user from it" on_host app1 \
+	'grep -q "Adding user admin\|useradd.*admin" /var/log/cloud-init.log'
+# the key the VM presents, read from outside, is the pinned one
+presented=$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')
+check "the VM presents the pinned host key" test -n "$presented" -a "$presented" = "$(printf '%s' "$pinned" | cut -d' ' -f1,2)"
+check "the tool's known_hosts pins that key for $addr" grep -qF "$(printf '%s' "$pinned" | cut -d' ' -f2)" "$WORK/.provision/known_hosts"
+check "no image host key survived (ed25519 only, the tool's)" on_host app1 \
+	'[ "$(ls /etc/ssh/ssh_host_*_key | wc -l)" = 1 ] && [ -f /etc/ssh/ssh_host_ed25519_key ]'
+check "packages come through the bridge's cache" on_host app1 \
+	"grep -q 'Proxy \"http://${addr%.*}.1:' /etc/apt/apt.conf.d/01provision-proxy"
+
+# --- the kernel: sysctls applied live, also after they drift
+sysctls_hold() {
+	on_host app1 '[ "$(sysctl -n kernel.kptr_restrict)" = 2 ] && [ "$(sysctl -n kernel.yama.ptrace_scope)" = 1 ] &&
+		[ "$(sysctl -n fs.protected_fifos)" = 2 ] && [ "$(sysctl -n fs.suid_dumpable)" = 0 ] &&
+		[ "$(sysctl -n net.ipv4.conf.all.accept_redirects)" = 0 ] && [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ]'
+}
+check "kernel and network sysctls are live" sysctls_hold
+check "they are in /etc/sysctl.d for the next boot" on_host app1 \
+	'grep -qx "kernel.kptr_restrict = 2" /etc/sysctl.d/99-provision-kernel.conf || grep -qx "kernel.kptr_restrict=2" /etc/sysctl.d/99-provision-kernel.conf'
+on_host app1 'sysctl -qw kernel.kptr_restrict=0 fs.protected_fifos=0' >/dev/null 2>&1
+check "control: the drifted values are live" on_host app1 '[ "$(sysctl -n kernel.kptr_restrict)" = 0 ]'
+pvj up one >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up after the sysctl drift failed: $(why "$WORK/up2.json" "$WORK/up2.err")"
+changed=$(json_resources "$WORK/up2.json" changed | tr '\n' ';')
+check "up after the drift changed the kernel sysctls (only), got: $changed" \
+	sh -c "printf '%s' '$changed' | grep -q '99-provision-kernel' && [ '$(json_total "$WORK/up2.json" changed)' = 1 ]"
+check "and put them back live" sysctls_hold
+
+# --- a real container, published ports, ufw
+on_host app1 '
+set -e
+r=$(mktemp -d)
+mkdir -p "$r/bin" "$r/w80" "$r/w90"
+cp /bin/busybox "$r/bin/"
+ln -s busybox "$r/bin/sh"
+ln -s busybox "$r/bin/httpd"
+echo port-80-inside >"$r/w80/index.html"
+echo port-90-inside >"$r/w90/index.html"
+tar -C "$r" -c . | docker import - t0900/web:1 >/dev/null
+rm -rf "$r"
+docker run -d --name web --restart always -p 8080:80 -p 9090:90 t0900/web:1 \
+	/bin/sh -c "httpd -p 80 -h /w80; exec httpd -f -p 90 -h /w90" >/dev/null
+' >"$WORK/docker.out" 2>&1 || bail "docker import / docker run failed: $(tail -5 "$WORK/docker.out")"
+check "docker run: the container runs" on_host app1 '[ "$(docker inspect -f "{{.State.Running}}" web)" = true ]'
+# GET / from this machine (another host on the bridge); empty when no answer
+get() { curl -s --max-time 5 "http://$addr:$1/" 2>/dev/null; }
+in_vm() { on_host app1 "ip=\$(docker inspect -f '{{.NetworkSettings.IPAddress}}' web); bash -c \"exec 3<>/dev/tcp/\$ip/$1 && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && tail -n 1 <&3\"" 2>/dev/null; }
+wait_in_vm() { for _ in $(seq 30); do [ -n "$(in_vm 90)" ] && return 0; sleep 2; done; return 1; }
+wait_in_vm || bail "the container's servers do not answer inside the VM"
+check "control: inside the VM the container answers on 80" test "$(in_vm 80)" = port-80-inside
+got=$(get 8080)
+check "8080 not allowed by ufw: unreachable from another host${got:+, got: $got}" test -z "$got"
+got=$(get 9090)
+check "9090 not allowed by ufw: unreachable from another host${got:+, got: $got}" test -z "$got"
+
+inventory '22/tcp, 8080/tcp' >"$WORK/inventory.yml"
+pvj up one >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up allowing 8080 failed: $(why "$WORK/up3.json" "$WORK/up3.err")"
+got=$(get 8080)
+check "ufw allows 8080: the container answers from another host, got: $got" test "$got" = port-80-inside
+got=$(get 9090)
+check "9090 still unreachable from another host${got:+, got: $got}" test -z "$got"
+
+# --- status
+pv status one >"$WORK/status" 2>&1
+check "status: app1 running, its accelerator and console log: $(grep app1 "$WORK/status" | tr -s ' ')" \
+	grep -Eq "app1 +running +$addr +(KVM|TCG) +console /.*/console.log" "$WORK/status"
+
+# --- reboot: everything holds, up changes nothing
+boot1=$(on_host app1 'cat /proc/sys/kernel/random/boot_id')
+start=$SECONDS
+timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- 'sudo -n systemctl reboot' >/dev/null 2>&1
+boot2=
+while [ $((SECONDS - start)) -lt 1200 ]; do
+	sleep 5
+	boot2=$(timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null) || continue
+	[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] && break
+done
+[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] || bail "app1 did not come back from the reboot"
+echo "# reboot to SSH: $((SECONDS - start)) s"
+check "after reboot: the same pinned host key answers" test "$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')" = "$presented"
+check "after reboot: sysctls hold (from /etc/sysctl.d)" sysctls_hold
+check "after reboot: ufw active, deny incoming" on_host app1 'ufw status verbose | grep -q "^Default: deny (incoming)"'
+wait_in_vm || fail "after reboot: the container's servers do not answer inside the VM"
+got=$(get 8080)
+check "after reboot: 8080 answers from another host, got: $got" test "$got" = port-80-inside
+got=$(get 9090)
+check "after reboot: 9090 unreachable from another host${got:+, got: $got}" test -z "$got"
+pvj up one >"$WORK/up4.json" 2>"$WORK/up4.err" || bail "up after reboot failed: $(why "$WORK/up4.json" "$WORK/up4.err")"
+check "after reboot: up reports 0 changed, got: $(json_resources "$WORK/up4.json" changed | tr '\n' ';')" \
+	test "$(json_total "$WORK/up4.json" changed)" = 0
+check "after reboot: up reports 0 failed" test "$(json_total "$WORK/up4.json" failed)" = 0
+
+# --- destroy leaves nothing
+vmdir=$WORK/.provision/vm
+leftovers() {
+	pgrep -af "qemu-system-x86_64 -name p[0-9a-f]*-app1 .*$vmdir" || true
+	[ -z "$tap" ] || [ ! -e "/sys/class/net/$tap" ] || echo "tap $tap"
+	t_bridges
+	[ ! -d "$vmdir/default/one" ] || echo "$vmdir/default/one"
+	grep -F "$addr " "$WORK/.provision/known_hosts" 2>/dev/null || true
+}
+tap=$(jq -r '.environments.default.layouts.one.hosts.app1.tap // empty' "$state")
+pv destroy one --yes >"$WORK/destroy.out" 2>&1 || bail "destroy failed: $(tail -5 "$WORK/destroy.out")"
+check "destroy: no qemu, tap, bridge, directory or pinned key left: $(leftovers | tr '\n' ' ')" test -z "$(leftovers)"
+check "the state named a tap device, got: $tap" test -n "$tap"
+
+# --- a VM that dies while booting: the error shows its console; a killed
+# up's leftovers go with the next destroy
+"$PROVISION" -i "$WORK/inventory.yml" --json up one >"$WORK/up5.json" 2>"$WORK/up5.err" &
+up_pid=$!
+qpid=
+for _ in $(seq 120); do
+	qpid=$(cat "$vmdir"/default/one/hosts/app1/qemu.pid 2>/dev/null) && [ -n "$qpid" ] &&
+		[ -s "$vmdir"/default/one/hosts/app1/console.log ] && break
+	sleep 1
+done
+[ -n "$qpid" ] || bail "the second VM did not start"
+sleep 3
+kill "$qpid"
+wait "$up_pid"
+check "up fails when the VM dies while booting" test $? != 0
+check "the error names the VM and shows its console's last lines: $(json_errors "$WORK/up5.json" "$WORK/up5.err" | head -c 300)" \
+	sh -c "jq -r 'select(.event == \"error\") | .message' '$WORK/up5.json' | grep -q \"VM 'app1' stopped while booting; its console .* ends: .*[a-zA-Z]\""
+# provision itself in the background (not a function: $! is its pid)
+"$PROVISION" -i "$WORK/inventory.yml" --json up one >"$WORK/up6.json" 2>"$WORK/up6.err" &
+up_pid=$!
+for _ in $(seq 120); do
+	[ -s "$vmdir"/default/one/hosts/app1/qemu.pid ] && break
+	sleep 1
+done
+kill -9 "$up_pid"
+wait "$up_pid" 2>/dev/null
+check "control: the killed up left its VM running" pgrep -f "qemu-system-x86_64 -name p[0-9a-f]*-app1 .*$vmdir"
+tap=$(jq -r '.environments.default.layouts.one.hosts.app1.tap // empty' "$state")
+pv destroy one --yes >"$WORK/destroy2.out" 2>&1 || bail "destroy after a killed up failed: $(tail -5 "$WORK/destroy2.out")"
+check "destroy after a killed up: nothing left: $(leftovers | tr '\n' ' ')" test -z "$(leftovers)"
