@@ -106,6 +106,7 @@ static int cmd_ui(struct session *s, int argc, char **argv)
 	char *ssh_opts[] = {"-N", "-o", "ExitOnForwardFailure=yes", "-L", fwd};
 	printf("%s of layout '%s': http://127.0.0.1:%ld/ (through ssh to %s; Ctrl-C ends it)\n",
 	       what, l->name, local, srv->name);
+	fflush(stdout); /* before ssh takes over */
 	rc = session_ssh_exec(s, h, ssh_opts, sizeof(ssh_opts) / sizeof(ssh_opts[0]), NULL, 0);
 	free(fwd);
 	free(remote_port);
