@@ -19,7 +19,7 @@ layouts:
   watched:
     vars: { $2 }
     servers:
-      mon1: { roles: [base, ufw, monitoring] }
+      mon1: { roles: [base, ufw, monitoring], vars: { ssh_allow_forwarding: true } }
 $(for w in $1; do echo "      $w: { roles: [base, ufw, web, hello] }"; done)
 YML
 }
@@ -89,8 +89,10 @@ check "second run: 0 changed ($(json_resources "$WORK/up3.json" changed | tr '\n
 	test "$(json_total "$WORK/up3.json" changed)" = 0
 
 # 'provision ui' forwards a port of this machine's loopback to Prometheus.
-# (ufw limits new SSH connections to 6 in 30 s per source, and the checks
-# above made several: let that window pass, or ssh -L is refused)
+# The tunnel needs sshd's TCP forwarding, which base switches off unless
+# ssh_allow_forwarding is set (mon1 sets it).  ufw limits new SSH
+# connections to 6 in 30 s per source, and the checks above made several:
+# let that window pass first.
 sleep 31
 uiport=$((20000 + $$ % 20000))
 pv ui watched --port "$uiport" >"$WORK/ui.out" 2>&1 &
