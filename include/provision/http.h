@@ -68,8 +68,9 @@ struct http_client {
 	void *note_arg;
 
 	/*
-	 * The rate budget as last reported by the server (-1: unknown), less
-	 * the requests sent since; in_flight counts those without an answer.
+	 * The rate budget: at least this many requests are left (-1: unknown),
+	 * from the server's last reports less the requests sent since (see
+	 * budget_answer); in_flight counts those without an answer.
 	 */
 	long rl_limit;
 	long rl_remaining;
@@ -82,6 +83,7 @@ struct http_client {
 	unsigned long sent_writes; /* methods other than GET and HEAD */
 	unsigned long retries;
 	unsigned long rate_waits;
+	unsigned long rate_limited; /* answers 429 */
 };
 
 enum http_flags {

@@ -236,17 +236,18 @@ static long header_long(const struct http_response *r, const char *name, bool *o
 }
 
 /*
- * An answer (r) or a failure (r NULL) of one request in flight: remember
- * the budget the server reported, less the requests still in flight, which
- * it may not have counted yet.  Those under way with this one (in flight
- * when it was sent, or sent since: budget_take's mark plus the requests
- * sent since) may have been counted after it and answered before it: with
- * no more than that many remaining, the budget is spent until the reset.
+ * An answer (r) or a failure (r NULL) of one request in flight.  The
+ * remaining count the server reports was taken when it counted this request;
+ * the requests it may have counted after it are the ones in flight when
+ * this one was sent and those sent since (budget_take's mark plus the
+ * requests sent so far).  The count less those is a floor of what is left;
+ * so is the floor an earlier answer gave less what was sent since, so the
+ * higher of the two is kept.  A count of 0 spends the budget until the reset.
  */
 static void budget_answer(struct http_client *c, const struct http_response *r, long mark)
 {
 	bool ok;
-	long v, others;
+	long v, others, floor_now;
 
 	pthread_mutex_lock(&c->lock);
 	c->in_flight--;
@@ -255,15 +256,17 @@ static void budget_answer(struct http_client *c, const struct http_response *r, 
 		v = header_long(r, "ratelimit-limit", &ok);
 		if (ok)
 			c->rl_limit = v;
-		v = header_long(r, "ratelimit-remaining", &ok);
-		if (ok)
-			c->rl_remaining = v > c->in_flight ? v - c->in_flight : 0;
 		v = header_long(r, "ratelimit-reset", &ok);
 		if (ok)
 			c->rl_reset = (time_t)v;
 		v = header_long(r, "ratelimit-remaining", &ok);
-		if (ok && v <= others && c->rl_reset > c->rl_spent_until)
-			c->rl_spent_until = c->rl_reset;
+		if (ok) {
+			floor_now = v > others ? v - others : 0;
+			if (c->rl_remaining < floor_now)
+				c->rl_remaining = floor_now;
+			if (v == 0 && c->rl_reset > c->rl_spent_until)
+				c->rl_spent_until = c->rl_reset;
+		}
 	}
 	pthread_mutex_unlock(&c->lock);
 }
@@ -271,9 +274,12 @@ static void budget_answer(struct http_client *c, const struct http_response *r, 
 /*
  * Take one request from the budget: 0 when it may be sent now (counted;
  * *mark, for budget_answer, is the requests under way besides it less the
- * requests sent so far),
- * else the seconds to wait first: for the reset a response named when it
- * said none remain (*for_reset), or a moment for the answers in flight.
+ * requests sent so far), else the seconds to wait first: for the reset a
+ * response named when it said none remain (*for_reset), or a moment for
+ * the answers in flight.  With no floor known (at the start, when the server
+ * names no budget, and after a reset) requests go out freely the first time
+ * and one at a time afterwards, until an answer tells the budget again: a
+ * budget the server has named once is never guessed at.
  */
 static double budget_take(struct http_client *c, const char *method, bool *for_reset, long *mark)
 {
@@ -293,12 +299,9 @@ static double budget_take(struct http_client *c, const char *method, bool *for_r
 			c->rl_remaining = -1;
 			d = 0;
 		}
-	} else if (c->rl_remaining == 0) {
-		if (c->in_flight > 0)
-			d = 0.05; /* their answers tell the budget */
-		else
-			c->rl_remaining = -1; /* none said so: unknown */
 	}
+	if (d == 0 && c->rl_remaining <= 0 && c->rl_limit >= 0 && c->in_flight > 0)
+		d = 0.05; /* none known to be left: their answers tell the budget */
 	if (d == 0) {
 		if (c->rl_remaining > 0)
 			c->rl_remaining--;
@@ -319,19 +322,17 @@ static void count(struct http_client *c, unsigned long *counter)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Seconds to wait after a 429, from Retry-After or RateLimit-Reset. */
-static double rate_wait(const struct http_response *r)
+/* When a 429 says to try again, from Retry-After or RateLimit-Reset (0: it does not). */
+static time_t rate_until(const struct http_response *r)
 {
 	bool ok;
 	long v = header_long(r, "retry-after", &ok);
 	if (ok && v >= 0)
-		return (double)v;
+		return time(NULL) + (time_t)v;
 	v = header_long(r, "ratelimit-reset", &ok);
-	if (ok) {
-		double d = difftime((time_t)v, time(NULL));
-		return d > 0 ? d + 0.2 : 0.2;
-	}
-	return -1;
+	if (ok && v > 0)
+		return (time_t)v;
+	return 0;
 }
 
 static double backoff(const struct http_client *c, int attempt)
@@ -528,7 +529,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			pthread_mutex_lock(&c->lock);
 			time_t until = c->rl_spent_until;
 			pthread_mutex_unlock(&c->lock);
-			if (for_reset)
+			if (for_reset && wait >= 1)
 				http_note(c,
 				          "API rate budget used up; waiting %.0f s for the reset",
 				          wait);
@@ -570,27 +571,31 @@ int http_request(struct http_client *c, const char *method, const char *path,
 
 		long st = r->status;
 		if (st == 429 && !last) {
-			double d = rate_wait(r);
-			if (d < 0)
-				d = backoff(c, attempt);
+			time_t until = rate_until(r);
+			double d = until > 0 ? difftime(until, time(NULL)) : backoff(c, attempt);
 			if (d > c->max_wait_s) {
 				pv_error_set(
 				    err, "%s: rate limited, reset is %.0f s away (limit %.0f s)",
 				    what, d, c->max_wait_s);
 				break;
 			}
-			http_note(c, "%s: rate limited; waiting %.0f s", what, d);
+			http_note(c, "%s: refused for the rate (429)", what);
 			pthread_mutex_lock(&c->lock);
-			c->rate_waits++;
 			c->retries++;
-			/* The wait covers the reset; do not wait for it a second time. */
-			c->rl_remaining = -1;
-			c->rl_spent_until = 0;
-			unsigned long waits = c->rate_waits;
+			/* every request waits for the reset, not this one alone */
+			if (until > c->rl_spent_until)
+				c->rl_spent_until = until;
+			c->rl_remaining = 0;
+			unsigned long n429 = ++c->rate_limited;
 			pthread_mutex_unlock(&c->lock);
-			http_sleep(d);
+			if (until <= 0) {
+				pthread_mutex_lock(&c->lock);
+				c->rate_waits++;
+				pthread_mutex_unlock(&c->lock);
+				http_sleep(d);
+			}
 			attempt--; /* a rate-limit wait is not a failed attempt */
-			if (waits > 1000) {
+			if (n429 > 1000) {
 				pv_error_set(err, "%s: rate limited too many times", what);
 				break;
 			}

@@ -30,6 +30,7 @@ struct server {
 	size_t nscript;
 	char *requests[MAXREQ]; /* what arrived, head and body */
 	time_t at[MAXREQ];
+	double atf[MAXREQ]; /* the same, to the microsecond */
 	size_t nreq;
 	int live; /* connection threads still running */
 	pthread_mutex_t mu;
@@ -61,6 +62,13 @@ static char *read_request(int c)
 	return b;
 }
 
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 struct conn {
 	struct server *s;
 	int fd;
@@ -84,6 +92,7 @@ static void *serve_conn(void *arg)
 		if (i < MAXREQ) {
 			s->requests[i] = req;
 			s->at[i] = time(NULL);
+			s->atf[i] = now_s();
 			s->nreq++;
 		} else {
 			free(req);
@@ -324,6 +333,62 @@ static void test_rate_limit_waits_for_reset(void)
 	server_stop(&s);
 }
 
+struct other_req {
+	struct http_client *c;
+	double sent_at;
+	int rc;
+};
+
+static void *other_request(void *arg)
+{
+	struct other_req *o = arg;
+	struct http_response r;
+	struct pv_error e;
+
+	http_response_init(&r);
+	usleep(300000); /* the first request has met its 429 by now */
+	o->sent_at = now_s();
+	o->rc = http_request(o->c, "GET", "/servers", NULL, &r, &e);
+	http_response_release(&r);
+	return NULL;
+}
+
+/*
+ * A 429 met by one thread holds back the others too: a request started
+ * while the first waits for the reset goes out after it, not at once (it
+ * did, and met the server early, while the first thread slept).
+ */
+static void test_rate_limit_holds_every_thread(void)
+{
+	static const char *const script[] = {
+	    "HTTP/1.1 429 Too Many\r\nRateLimit-Limit: 5\r\nRateLimit-Remaining: 0\r\n"
+	    "RateLimit-Reset: {now+2}\r\n\r\n",
+	    JSON_OK("{}"),
+	    JSON_OK("{}"),
+	};
+	struct server s;
+	server_start(&s, script, 3);
+	struct http_client c;
+	client(&c, &s, "tok");
+	struct other_req o = {.c = &c};
+	pthread_t t;
+	struct http_response r;
+	http_response_init(&r);
+	struct pv_error e;
+	/* the other request starts once the first has met its 429 */
+	pthread_create(&t, NULL, other_request, &o);
+	CHECK(http_request(&c, "GET", "/actions", NULL, &r, &e) == 0);
+	pthread_join(t, NULL);
+	CHECK(o.rc == 0);
+	CHECK(s.nreq == 3);
+	/* every request after the 429 came when the reset it named was at most a second away */
+	for (size_t i = 1; i < s.nreq && i < 3; i++)
+		CHECK(s.atf[i] - s.atf[0] >= 1.0);
+	http_response_release(&r);
+	http_client_release(&c);
+	server_stop(&s);
+}
+
 static void test_paging(void)
 {
 	static const char *const script[] = {
@@ -465,6 +530,7 @@ int main(void)
 	RUN(test_retry_5xx_get_not_post);
 	RUN(test_lost_post_response);
 	RUN(test_rate_limit_waits_for_reset);
+	RUN(test_rate_limit_holds_every_thread);
 	RUN(test_paging);
 	RUN(test_conflicts);
 	RUN(test_bad_input);

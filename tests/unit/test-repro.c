@@ -119,6 +119,62 @@ static void test_digests(void)
 	plan_release(&c);
 }
 
+/* Own address a and peer address p of a host in an environment. */
+static void plan_at(struct host_plan *hp, const char *content, const char *a, const char *p)
+{
+	struct pos tool = {"(test)", 0, 0};
+	struct node *servers = node_new_seq(&tool);
+
+	plan(hp, "{ name: [ufw] }", content);
+	for (int i = 0; i < 2; i++) {
+		struct node *e = node_new_map(&tool);
+		node_map_set(e, "name", node_new_scalar(i ? "db1" : "app1", &tool));
+		node_map_set(e, "address", node_new_scalar(i ? p : a, &tool));
+		node_seq_append(servers, e);
+	}
+	scope_set_str(&hp->scope, "private_address", a);
+	scope_set_owned(&hp->scope, "servers", servers);
+}
+
+/*
+ * Addresses are what environments differ in: a file that differs only in
+ * the host's own and its peers' addresses has the same digest; one that
+ * differs in anything else, or names another server, does not.
+ */
+static void test_digests_name_addresses(void)
+{
+	struct host_plan a, b, c, d, e;
+
+	plan_at(&a, "listen=10.1.0.5:9100 peer 10.1.0.7.", "10.1.0.5", "10.1.0.7");
+	plan_at(&b, "listen=10.2.0.15:9100 peer 10.2.0.17.", "10.2.0.15", "10.2.0.17");
+	plan_at(&c, "listen=10.2.0.15:9100 peer 10.2.0.15.", "10.2.0.15", "10.2.0.17");
+	plan_at(&d, "listen=10.2.0.15:9101 peer 10.2.0.17.", "10.2.0.15", "10.2.0.17");
+	plan_at(&e, "listen=10.1.0.55:9100 peer 10.1.0.7.", "10.1.0.5", "10.1.0.7");
+	json_t *ra = repro_digests(&a), *rb = repro_digests(&b), *rc = repro_digests(&c);
+	json_t *rd = repro_digests(&d), *re = repro_digests(&e);
+	const char *f = "file /etc/example.conf";
+
+	CHECK_STR(digest_of(ra, f), digest_of(rb, f));
+	CHECK(strcmp(digest_of(rb, f), digest_of(rc, f))); /* the peer, not itself */
+	CHECK(strcmp(digest_of(rb, f), digest_of(rd, f))); /* another port */
+	CHECK(strcmp(digest_of(ra, f), digest_of(re, f))); /* 10.1.0.55 is not 10.1.0.5 */
+
+	char *content = NULL, hex[65];
+	size_t len = 0;
+	CHECK(repro_file_content(&b, f, &content, &len, hex) == 0);
+	CHECK_STR(content, "listen=<private address>:9100 peer <address of db1>.");
+	CHECK(len == strlen(content ? content : ""));
+	CHECK_STR(hex, digest_of(rb, f));
+	free(content);
+
+	json_t *all[] = {ra, rb, rc, rd, re};
+	struct host_plan *plans[] = {&a, &b, &c, &d, &e};
+	for (size_t i = 0; i < 5; i++) {
+		json_decref(all[i]);
+		plan_release(plans[i]);
+	}
+}
+
 static void test_parse(void)
 {
 	struct host_plan hp;
@@ -223,6 +279,7 @@ static void test_frozen(void)
 int main(void)
 {
 	RUN(test_digests);
+	RUN(test_digests_name_addresses);
 	RUN(test_parse);
 	RUN(test_versions_sh);
 	RUN(test_frozen);
