@@ -9,8 +9,87 @@
 #include "provision/shquote.h"
 #include "res-util.h"
 
+/*
+ * Addresses are what two environments must differ in: the digests and the
+ * contents diff compares name each server's address of the layout (and the
+ * host's own private address) by the server's name instead.
+ */
+struct addr_name {
+	const char *addr;
+	char *name;
+};
+
+static int by_length_desc(const void *a, const void *b)
+{
+	size_t la = strlen(((const struct addr_name *)a)->addr);
+	size_t lb = strlen(((const struct addr_name *)b)->addr);
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+static size_t addr_names(const struct host_plan *hp, struct addr_name **out)
+{
+	const struct node *servers = scope_get(&hp->scope, "servers");
+	const struct node *own = scope_get(&hp->scope, "private_address");
+	const struct node *pub = scope_get(&hp->scope, "address");
+	const char *mine = own && own->kind == NODE_SCALAR ? own->scalar : "";
+	const char *pmine = pub && pub->kind == NODE_SCALAR ? pub->scalar : "";
+	size_t n = 0, cap = (servers && servers->kind == NODE_SEQ ? servers->n : 0) + 2;
+	struct addr_name *v = xcalloc(cap, sizeof(*v));
+
+	/* the host's own addresses by what they are, the others by their server */
+	if (mine[0])
+		v[n++] = (struct addr_name){mine, xstrdup("<private address>")};
+	if (pmine[0] && strcmp(pmine, mine))
+		v[n++] = (struct addr_name){pmine, xstrdup("<address>")};
+	for (size_t i = 0; servers && servers->kind == NODE_SEQ && i < servers->n; i++) {
+		const struct node *a = node_get(servers->items[i], "address");
+		const struct node *nm = node_get(servers->items[i], "name");
+		if (a && a->kind == NODE_SCALAR && a->scalar[0] && strcmp(a->scalar, mine) &&
+		    strcmp(a->scalar, pmine) && nm && nm->kind == NODE_SCALAR)
+			v[n++] =
+			    (struct addr_name){a->scalar, xasprintf("<address of %s>", nm->scalar)};
+	}
+	qsort(v, n, sizeof(*v), by_length_desc);
+	*out = v;
+	return n;
+}
+
+static bool addr_char(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.';
+}
+
+/* data with every whole address of the layout replaced by its server's name */
+static void normalized(const struct host_plan *hp, const char *data, size_t len, struct buf *out)
+{
+	struct addr_name *an;
+	size_t n = hp ? addr_names(hp, &an) : 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t k;
+		for (k = 0; k < n; k++) {
+			size_t al = strlen(an[k].addr);
+			if (al <= len - i && !memcmp(data + i, an[k].addr, al) &&
+			    (i == 0 || !addr_char(data[i - 1])) &&
+			    (i + al == len || !addr_char(data[i + al]) ||
+			     (data[i + al] == '.' &&
+			      (i + al + 1 == len || !addr_char(data[i + al + 1]))))) {
+				buf_adds(out, an[k].name);
+				i += al;
+				break;
+			}
+		}
+		if (k == n)
+			buf_add(out, data + i++, 1);
+	}
+	for (size_t k = 0; k < n; k++)
+		free(an[k].name);
+	if (hp)
+		free(an);
+}
+
 /* The digest of what one resource gives the host, before any probe. */
-static void resource_digest(const struct resource *r, char out[65])
+static void resource_digest(const struct host_plan *hp, const struct resource *r, char out[65])
 {
 	struct buf b = BUF_INIT;
 	struct stage st;
@@ -22,17 +101,37 @@ static void resource_digest(const struct resource *r, char out[65])
 	if (r->type->stage)
 		r->type->stage(r, 0, &st);
 	for (size_t i = 0; i < st.n; i++) {
-		buf_addf(&b, "\n@@stage %s %zu\n", st.files[i].name, st.files[i].len);
 		/* a digest of a secret could be guessed at: only its size counts */
-		if (!st.files[i].secret && !r->secret)
-			buf_add(&b, st.files[i].data, st.files[i].len);
+		if (!st.files[i].secret && !r->secret) {
+			struct buf nc = BUF_INIT;
+			normalized(hp, st.files[i].data, st.files[i].len, &nc);
+			buf_addf(&b, "\n@@stage %s %zu\n", st.files[i].name, nc.len);
+			buf_add(&b, nc.s ? nc.s : "", nc.len);
+			buf_wipe(&nc);
+		} else {
+			buf_addf(&b, "\n@@stage %s %zu\n", st.files[i].name, st.files[i].len);
+		}
 	}
 	if (r->secret) {
 		/* the shell of a secret resource may hold the secret itself */
 		buf_reset(&b);
 		buf_addf(&b, "%s\n%s\n(secret)\n", r->type->name, r->title);
 	}
-	pv_sha256_hex(b.s, b.len, out);
+	struct buf nb = BUF_INIT;
+	normalized(hp, b.s ? b.s : "", b.len, &nb);
+	/* the probe names a file by its content's digest: that of the named content */
+	for (size_t i = 0; !r->secret && i < st.n; i++) {
+		struct buf nc = BUF_INIT;
+		char raw[65], named[65];
+		pv_sha256_hex(st.files[i].data, st.files[i].len, raw);
+		normalized(hp, st.files[i].data, st.files[i].len, &nc);
+		pv_sha256_hex(nc.s ? nc.s : "", nc.len, named);
+		for (char *p = nb.s ? strstr(nb.s, raw) : NULL; p; p = strstr(p + 64, raw))
+			memcpy(p, named, 64);
+		buf_wipe(&nc);
+	}
+	pv_sha256_hex(nb.s ? nb.s : "", nb.len, out);
+	buf_wipe(&nb);
 	buf_wipe(&b);
 	stage_release(&st);
 }
@@ -55,7 +154,7 @@ json_t *repro_digests(const struct host_plan *hp)
 		}
 		if (!r || !r->type)
 			continue;
-		resource_digest(r, hex);
+		resource_digest(hp, r, hex);
 		char *key = xasprintf("%s%s", what, r->title);
 		for (int k = 2; json_object_get(res, key); k++) {
 			free(key);
@@ -351,13 +450,14 @@ int repro_file_content(const struct host_plan *hp, const char *title, char **con
 			continue;
 		if (r->secret || !r->type->stage)
 			return -1;
-		resource_digest(r, digest);
+		resource_digest(hp, r, digest);
 		stage_init(&st);
 		r->type->stage(r, 0, &st);
 		int rc = -1;
 		if (st.n == 1 && !st.files[0].secret) {
-			*content = xstrndup(st.files[0].data, st.files[0].len);
-			*len = st.files[0].len;
+			struct buf nb = BUF_INIT;
+			normalized(hp, st.files[0].data, st.files[0].len, &nb);
+			*content = buf_detach(&nb, len);
 			rc = 0;
 		}
 		stage_release(&st);

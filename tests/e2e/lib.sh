@@ -160,6 +160,18 @@ tool_footprint() {
 	t_bridges
 }
 
+# Run CMD in the network namespace of a host of the local provider, without
+# SSH (for checks polled every second; fails when the host is not running):
+# in_netns LAYOUT HOST CMD...
+in_netns() {
+	local pid init
+	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
+	init=$(pgrep -P "$pid" | head -n 1)
+	[ -n "$init" ] || return 1
+	shift 2
+	nsenter -t "$init" -n -- "$@"
+}
+
 # Stop a host of the local provider hard (its init killed: no shutdown):
 # stop_hard LAYOUT HOST.
 stop_hard() {

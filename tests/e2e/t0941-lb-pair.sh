@@ -32,7 +32,9 @@ sed -i "s|^layouts:|providers: { local: { subnet: $prefix.0/24 } }\nlayouts:|; s
 pvj up lb >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "up lb failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
 pass "up lb converges two load balancers with keepalived and a web node"
 
-holds() { on_host "$1" "ip -o -4 addr show" | grep -q " $vip/"; }
+# polled every second: looked at from the host's network namespace, not over
+# SSH (a poll must not hang on a connection, nor add up to sshd's limits)
+holds() { in_netns lb "$1" ip -o -4 addr show | grep -q " $vip/"; }
 # the one of the pair holding the address (whichever started first)
 holder() {
 	local a=
