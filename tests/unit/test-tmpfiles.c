@@ -98,6 +98,9 @@ static void signal_case(int sig)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
+		/* a signal that ends the process: not one ignored by whoever started the
+		 * tests (a shell ignores SIGINT for commands it runs in the background) */
+		signal(sig, SIG_DFL);
 		pv_tmp_guard_signals();
 		pv_tmp_register(f);
 		kill(getpid(), sig);
