@@ -75,7 +75,14 @@ struct http_client {
 	long rl_limit;
 	long rl_remaining;
 	time_t rl_reset;
-	time_t rl_spent_until; /* a response said none remain: nothing is sent before this */
+	double rl_spent_until; /* none remain: nothing is sent before this (epoch seconds) */
+	/*
+	 * How the budget comes back.  Gradual (Hetzner): it refills evenly and
+	 * RateLimit-Reset is when it is full again, so an empty budget waits for
+	 * one request's share of that time.  Otherwise (DigitalOcean) the reset
+	 * is when requests are freed, and an empty budget waits for it.
+	 */
+	bool rl_gradual;
 	long in_flight;
 
 	/* Counters (requests actually sent on the wire). */

@@ -235,6 +235,30 @@ static long header_long(const struct http_response *r, const char *name, bool *o
 	return x;
 }
 
+static double now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * When an empty budget has a request again: a gradual one after one
+ * request's share of the time until it is full (with a margin: the reset is
+ * rounded up to a second, and the answer took a moment to arrive), else at
+ * the reset.
+ */
+static double budget_back_at(const struct http_client *c)
+{
+	double now = now_real(), until = (double)c->rl_reset;
+
+	if (c->rl_gradual && c->rl_limit > 0 && until > now) {
+		double share = (until - now) / (double)c->rl_limit * 1.25;
+		return now + (share > 0.05 ? share : 0.05);
+	}
+	return until;
+}
+
 /*
  * An answer (r) or a failure (r NULL) of one request in flight.  The
  * remaining count the server reports was taken when it counted this request;
@@ -264,8 +288,11 @@ static void budget_answer(struct http_client *c, const struct http_response *r, 
 			floor_now = v > others ? v - others : 0;
 			if (c->rl_remaining < floor_now)
 				c->rl_remaining = floor_now;
-			if (v == 0 && c->rl_reset > c->rl_spent_until)
-				c->rl_spent_until = c->rl_reset;
+			if (v == 0) {
+				double back = budget_back_at(c);
+				if (back > c->rl_spent_until)
+					c->rl_spent_until = back;
+			}
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -288,9 +315,9 @@ static double budget_take(struct http_client *c, const char *method, bool *for_r
 	*for_reset = false;
 	pthread_mutex_lock(&c->lock);
 	if (c->rl_spent_until > 0) {
-		d = difftime(c->rl_spent_until, time(NULL));
-		if (d > -1) {
-			d = d > 0 ? d + 0.2 : 0.2;
+		d = c->rl_spent_until - now_real();
+		if (d > 0) {
+			d += 0.05;
 			*for_reset = true;
 			c->rate_waits++;
 		} else {
@@ -527,11 +554,16 @@ int http_request(struct http_client *c, const char *method, const char *path,
 		}
 		if (wait > 0) {
 			pthread_mutex_lock(&c->lock);
-			time_t until = c->rl_spent_until;
+			double until = c->rl_spent_until;
+			bool first = c->rate_waits == 1;
 			pthread_mutex_unlock(&c->lock);
-			if (for_reset && wait >= 1)
+			if (for_reset && (wait >= 1 || first))
 				http_note(c,
-				          "API rate budget used up; waiting %.0f s for the reset",
+				          c->rl_gradual
+				              ? "API rate budget used up; waiting %.1f s, "
+				                "then sending as it refills"
+				              : "API rate budget used up; waiting %.1f s "
+				                "for the reset",
 				          wait);
 			http_sleep(wait);
 			pthread_mutex_lock(&c->lock);
@@ -583,8 +615,8 @@ int http_request(struct http_client *c, const char *method, const char *path,
 			pthread_mutex_lock(&c->lock);
 			c->retries++;
 			/* every request waits for the reset, not this one alone */
-			if (until > c->rl_spent_until)
-				c->rl_spent_until = until;
+			if ((double)until > c->rl_spent_until)
+				c->rl_spent_until = (double)until;
 			c->rl_remaining = 0;
 			unsigned long n429 = ++c->rate_limited;
 			pthread_mutex_unlock(&c->lock);

@@ -528,6 +528,10 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
 		                   600, d);
 		cloud_check_integer(node_get(settings, "parallel"), "'parallel'", 1, 50, d);
+		if ((v = node_get(settings, "rotate_host_keys"))) {
+			bool ignored;
+			node_to_bool(v, &ignored, "'rotate_host_keys'", d);
+		}
 	}
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
@@ -653,10 +657,144 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 }
 
 /*
+ * The host key a server boots with came in its user_data, which any process
+ * on the server can read back from the metadata service: once the admin is
+ * in, the server gets a key nobody else has seen.  A staged key is made on
+ * the server and recorded as host_key_next before it is put in place, so a
+ * run that dies half-way finds the server presenting one of the two keys
+ * the state knows and finishes the step.
+ */
+static const char rotate_stage_sh[] =
+    "set -e\n"
+    "d=/etc/ssh/provision-rotate\n"
+    "if [ ! -s \"$d/ssh_host_ed25519_key.pub\" ]; then\n"
+    "\trm -rf \"$d\"\n"
+    "\tmkdir -m 0700 \"$d\"\n"
+    "\tssh-keygen -q -t ed25519 -N '' -C '' -f \"$d/ssh_host_ed25519_key\"\n"
+    "fi\n"
+    "echo \"now $(cat /etc/ssh/ssh_host_ed25519_key.pub)\"\n"
+    "echo \"next $(cat \"$d/ssh_host_ed25519_key.pub\")\"\n";
+
+static const char rotate_swap_sh[] =
+    "set -e\n"
+    "d=/etc/ssh/provision-rotate\n"
+    "install -m 0600 -o root -g root \"$d/ssh_host_ed25519_key\" "
+    "/etc/ssh/ssh_host_ed25519_key.provision-new\n"
+    "install -m 0644 -o root -g root \"$d/ssh_host_ed25519_key.pub\" "
+    "/etc/ssh/ssh_host_ed25519_key.pub.provision-new\n"
+    "mv -f /etc/ssh/ssh_host_ed25519_key.provision-new /etc/ssh/ssh_host_ed25519_key\n"
+    "mv -f /etc/ssh/ssh_host_ed25519_key.pub.provision-new /etc/ssh/ssh_host_ed25519_key.pub\n"
+    "rm -rf \"$d\"\n"
+    "systemctl reload ssh\n";
+
+/* "KEYWORD TYPE BASE64" lines of out: the key part after KEYWORD, or NULL. */
+static char *line_key(const char *out, const char *keyword)
+{
+	size_t kl = strlen(keyword);
+
+	for (const char *p = out; p && *p;) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+		if (l > kl + 1 && !strncmp(p, keyword, kl) && p[kl] == ' ')
+			return xstrndup(p + kl + 1, l - kl - 1);
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+static int run_root(struct remote *r, const char *script, struct buf *out, struct pv_error *err)
+{
+	struct buf e = BUF_INIT;
+	int status = 0;
+	int rc = remote_exec(r, "sudo -n sh -s", script, strlen(script), out, &e, &status, err);
+
+	if (rc == 0 && status != 0)
+		rc = pv_error_set(err, "exit %d: %.200s", status, e.s ? e.s : "");
+	buf_release(&e);
+	return rc < 0 ? -1 : 0;
+}
+
+/* The state (and the pin) now name the new key; caller holds no lock. */
+static int rotated(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
+{
+	int rc;
+
+	cloud_lock();
+	rc = known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
+	if (rc == 0) {
+		state_set_str(o, "host_key", key);
+		json_object_del(o, "host_key_next");
+		json_object_set_new(o, "host_key_rotated", json_true());
+		rc = state_save(c->state, err);
+	}
+	cloud_unlock();
+	return rc;
+}
+
+static int pin(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
+{
+	cloud_lock();
+	int rc =
+	    known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
+	cloud_unlock();
+	return rc;
+}
+
+static int rotate_host_key(struct provider_ctx *c, json_t *o, const struct remote_target *t,
+                           struct remote *r, struct pv_error *err)
+{
+	struct buf out = BUF_INIT;
+	char *now = NULL, *next = NULL;
+	int rc = -1;
+
+	if (run_root(r, rotate_stage_sh, &out, err) < 0)
+		goto out;
+	now = line_key(out.s ? out.s : "", "now");
+	next = line_key(out.s ? out.s : "", "next");
+	const char *was_next = state_str(o, "host_key_next");
+	if (now && was_next && cloud_same_key(now, was_next)) {
+		/* an earlier run put the new key in place; sshd has not read it yet */
+		free(next);
+		next = xstrdup(was_next);
+		if (run_root(r, "systemctl reload ssh\n", &out, err) < 0)
+			goto out;
+	} else if (!now || !next || !cloud_same_key(now, state_str(o, "host_key"))) {
+		pv_error_set(err, "the host key it reports is not the one pinned");
+		goto out;
+	} else {
+		cloud_lock();
+		state_set_str(o, "host_key_next", next);
+		rc = state_save(c->state, err);
+		cloud_unlock();
+		if (rc < 0 || (rc = run_root(r, rotate_swap_sh, &out, err)) < 0)
+			goto out;
+	}
+	/* sshd has the new key once its reload is through: a new login proves it */
+	rc = -1;
+	if (pin(c, o, next, err) < 0)
+		goto out;
+	for (int i = 0; i < 20; i++) {
+		struct remote *r2 = NULL;
+		if (remote_connect(&r2, t, err) == 0) {
+			remote_close(r2);
+			rc = rotated(c, o, next, err);
+			break;
+		}
+		usleep(250 * 1000);
+	}
+out:
+	free(now);
+	free(next);
+	buf_release(&out);
+	return rc;
+}
+
+/*
  * A new server's sshd answers before the server lets its admin in: until
  * the boot and cloud-init are done, /run/nologin makes PAM refuse every
  * user but root.  Log in once (once per server: the state remembers it),
- * and wait while the login is refused.
+ * waiting while the login is refused; then replace the bootstrap host key
+ * (once, unless rotate_host_keys is false).
  */
 static int wait_login(struct provider_ctx *c, json_t *o, const char *kind, const char *name,
                       long long deadline, struct pv_error *err)
@@ -667,18 +805,37 @@ static int wait_login(struct provider_ctx *c, json_t *o, const char *kind, const
 	                          .user = c->admin_user,
 	                          .private_key = c->admin_private_key,
 	                          .known_hosts = c->known_hosts};
+	bool rotate = strcmp(cloud_setting(c, "rotate_host_keys", "true"), "false") &&
+	              !json_is_true(json_object_get(o, "host_key_rotated"));
 
-	if (json_is_true(json_object_get(o, "login_ok")) || !c->admin_private_key)
+	if (!c->admin_private_key || (json_is_true(json_object_get(o, "login_ok")) && !rotate))
 		return 0;
-	report_info(c->rep, name, "waiting until %s may log in", c->admin_user);
+	if (!json_is_true(json_object_get(o, "login_ok")))
+		report_info(c->rep, name, "waiting until %s may log in", c->admin_user);
 	for (;;) {
 		struct remote *r = NULL;
 		if (remote_connect(&r, &t, err) == 0) {
-			remote_close(r);
 			cloud_lock();
 			json_object_set_new(o, "login_ok", json_true());
 			cloud_unlock();
-			return 0;
+			int rc = 0;
+			if (rotate) {
+				report_info(c->rep, name, "replacing the host key it booted with");
+				rc = rotate_host_key(c, o, &t, r, err);
+				if (rc < 0)
+					pv_error_prefix(
+					    err, "%s %s: cannot replace its bootstrap host key",
+					    kind, name);
+			}
+			remote_close(r);
+			return rc;
+		}
+		/* a run that died after the swap: the server presents the staged key */
+		const char *next = state_str(o, "host_key_next");
+		if (next && strstr(err->msg, "does not match the pinned key") &&
+		    pin(c, o, next, err) == 0 && remote_connect(&r, &t, err) == 0) {
+			remote_close(r);
+			return rotated(c, o, next, err);
 		}
 		if (!strstr(err->msg, "authentication as") || pv_now_ms() > deadline)
 			return pv_error_prefix(err, "%s %s does not let '%s' log in", kind, name,

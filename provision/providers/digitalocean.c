@@ -53,9 +53,9 @@
 #define MANAGED_TAG "managed-by:provision"
 
 static const char *const setting_keys[] = {
-    "token",         "region",        "size",           "image",           "vpc",
-    "load_balancer", "poll_interval", "action_timeout", "request_timeout", "endpoint",
-    "parallel"};
+    "token",         "region",          "size",           "image",           "vpc",
+    "load_balancer", "poll_interval",   "action_timeout", "request_timeout", "endpoint",
+    "parallel",      "rotate_host_keys"};
 /* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "load_balancer:\n"

@@ -54,7 +54,7 @@
 static const char *const setting_keys[] = {"token",         "location",       "type",
                                            "image",         "network",        "load_balancer",
                                            "poll_interval", "action_timeout", "request_timeout",
-                                           "endpoint",      "parallel"};
+                                           "endpoint",      "parallel",       "rotate_host_keys"};
 /* the network's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zone: name }\n"
                                    "load_balancer:\n"
@@ -167,6 +167,7 @@ static int hz_open(struct hz *z, struct provider_ctx *c, bool api, struct pv_err
 	z->http.timeout_s = strtol(cloud_setting(c, "request_timeout", "60"), NULL, 10);
 	z->http.note = note;
 	z->http.note_arg = z;
+	z->http.rl_gradual = true; /* the budget refills evenly until the reset */
 	return 0;
 }
 

@@ -33,8 +33,9 @@ with K one of
 and rate limiting with POST /__control/ratelimit {"limit": L, "per_second": R}
 (with "drain_next": true the next request finds the budget spent, as if
 another client of the project had used it).
+GET /__control/boot_keys tells each host's host key from its user_data.
 GET /__control/stats tells requests, writes, 429s and early requests (sent
-after a 429 before the reset time it named).
+after an answer said none remain, before the budget had refilled by one).
 
 Every request is also logged to DIR/requests.jsonl (method, path, status).
 
@@ -79,6 +80,7 @@ NEXT_ID = [100]
 FAULTS = []
 RATE = {"limit": 3600, "per_second": 1.0, "tokens": 3600.0, "at": time.time(),
         "told_until": 0.0}
+BOOT_KEYS = {}  # host name -> the public host key its user_data gave
 STATS = {"requests": 0, "writes": 0, "rate_limited": 0, "early": 0, "faults": 0,
          "told_to_wait": 0}
 HOSTS = {}  # server id -> {"pid":..., "dir":...}
@@ -464,6 +466,9 @@ def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
             if f.startswith("ssh_host_"):
                 os.unlink(os.path.join(d, f))
     if "ed25519_private" in keys:
+        # remembered for the tests: the key the server booted with (GET /__control/boot_keys)
+        with LOCK:
+            BOOT_KEYS[name] = " ".join(keys["ed25519_public"].split()[:2])
         put(root, ssh_dir + "/ssh_host_ed25519_key", keys["ed25519_private"], 0o600)
         put(root, ssh_dir + "/ssh_host_ed25519_key.pub", keys["ed25519_public"].strip() + "\n")
     # host keys of the types asked for that the document did not give
@@ -1071,7 +1076,10 @@ def rate_take():
         if not ok:
             STATS["rate_limited"] += 1
         if not ok or int(r["tokens"]) == 0:
-            r["told_until"] = max(r["told_until"], reset)
+            # none left: the next request is allowed once the bucket has
+            # refilled by one (Hetzner's budget grows back gradually; its
+            # reset header is when it is full again)
+            r["told_until"] = max(r["told_until"], t + (1 - r["tokens"]) / r["per_second"])
             STATS["told_to_wait"] += 1
         return ok, int(r["tokens"]), reset
 
@@ -1133,6 +1141,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/state":
             with LOCK:
                 return self.send_json(200, STATE)
+        if path == "/__control/boot_keys":
+            with LOCK:
+                return self.send_json(200, BOOT_KEYS)
         self.send_json(404, {"error": "no such control"})
 
     def serve(self, method):

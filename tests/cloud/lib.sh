@@ -202,6 +202,29 @@ cloud_state() {
 	curl -fsS "$CLOUD_URL/__control/state"
 }
 
+# The host key (TYPE BASE64) host NAME booted with, from its user_data.
+cloud_boot_key() {
+	curl -fsS "$CLOUD_URL/__control/boot_keys" | jq -r --arg n "$1" '.[$n] // empty'
+}
+
+# The checks that the bootstrap host key of server NAME was replaced once
+# the admin was in: the host presents the pinned key, which is not the one
+# its user_data carried, and keeps no copy of it (host_key_replaced NAME).
+host_key_replaced() {
+	local boot pinned onhost st=.environments.default.layouts.phase1.hosts.$1
+	boot=$(cloud_boot_key "$1")
+	pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
+	onhost=$(on_host "$1" 'cat /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}')
+	check "the server booted with a host key from its user_data" test -n "$boot"
+	check "that key was replaced once the admin was in: the host has another" \
+		test -n "$onhost" -a "$onhost" != "$boot"
+	check "the new key is the pinned one and the state's" \
+		sh -c "test '$pinned' = '$onhost' && test \"\$(jq -r '$st.host_key' '$WORK/.provision/state.json' | awk '{print \$1, \$2}')\" = '$onhost'"
+	check "the state records the replacement, with no key half-way" \
+		test "$(jq -c "[$st.host_key_rotated, $st.host_key_next]" "$WORK/.provision/state.json")" = '[true,null]'
+	check "no staged key is left on the host" on_host "$1" '! test -e /etc/ssh/provision-rotate'
+}
+
 # Requests the server saw that deviate from the specification, one per line.
 cloud_violations() {
 	cat "$CLOUD_DIR/api/violations.jsonl"
@@ -385,7 +408,7 @@ cloud_check_resend_wait() {
 # server in the provider's words ("server", "droplet").  Checks that the
 # servers were created, awaited and deleted at once, never more than PAR at
 # a time, each with its own live line, key and login, within the budget
-# (no 429, nothing sent before a reset the tool was told of), and that the
+# (no 429, nothing sent before the budget had a request again), and that the
 # request count the tool reports is the one the server saw; prints the
 # wall times.
 cloud_many() {
@@ -419,7 +442,7 @@ cloud_many() {
 	check "the rate budget ran out and the tool waited for it" \
 		jq -es '[.[] | select(.message? // "" | test("API rate budget used up"))] | length > 0' "$WORK/up.json"
 	check "no request was refused for the rate (429): $(jq .rate_limited <<<"$stats1")" test "$(jq .rate_limited <<<"$stats1")" = 0
-	check "no request came before a reset it was told of: $(jq .early <<<"$stats1")" test "$(jq .early <<<"$stats1")" = 0
+	check "no request came before the budget had one again: $(jq .early <<<"$stats1")" test "$(jq .early <<<"$stats1")" = 0
 	sent=$(jq -rs --arg p "^$prov: .* API requests" '[.[] | select(.message? // "" | test($p))][0].message' "$WORK/up.json")
 	n_sent=$(sed -n 's/.*; \([0-9]*\) API requests.*/\1/p' <<<"$sent")
 	n_seen=$(($(jq .requests <<<"$stats1") - $(jq .requests <<<"$stats0")))

@@ -28,7 +28,7 @@ check "up finishes under the storm${rc/#0/}" test "$rc" = 0
 stats=$(cloud_stats)
 check "the API answered 429 at least once ($(jq .rate_limited <<<"$stats"))" test "$(jq .rate_limited <<<"$stats")" -ge 1
 check "the headers told the tool to wait several times ($(jq .told_to_wait <<<"$stats"))" test "$(jq .told_to_wait <<<"$stats")" -ge 2
-check "no request was sent before the reset the headers named ($(jq .early <<<"$stats") early)" test "$(jq .early <<<"$stats")" = 0
+check "no request was sent before the budget had one again ($(jq .early <<<"$stats") early)" test "$(jq .early <<<"$stats")" = 0
 check "the waits were shown" grep -q 'hetzner: .*wait' "$WORK/up.json"
 check "the server exists once" test "$(cloud_state | jq '.servers | length')" = 1
 viol=$(cloud_violations)

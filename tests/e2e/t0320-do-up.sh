@@ -33,6 +33,7 @@ check "the droplet is in the VPC" test "$(jq -r '.droplets[].vpc_uuid' <<<"$stat
 pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
 onhost=$(on_host app1 'cat /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}')
 check "the pinned host key is the key the host has" test -n "$pinned" -a "$pinned" = "$onhost"
+host_key_replaced app1
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"
 check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
 

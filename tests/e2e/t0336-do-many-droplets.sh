@@ -10,7 +10,7 @@ PAR=10
 t_project </dev/null
 do_start --shared-host --action-seconds 2
 {
-	do_inventory | sed '/^layouts:/,$d' | sed "s/^    poll_interval: 0.2$/    poll_interval: 0.5\n    parallel: $PAR/"
+	do_inventory | sed '/^layouts:/,$d' | sed "s/^    poll_interval: 0.2$/    poll_interval: 0.5\n    parallel: $PAR\n    rotate_host_keys: false/"
 	printf 'layouts:\n  phase1:\n    provider: digitalocean\n    servers:\n'
 	for i in $(seq -w 1 $N); do printf '      app%s: { roles: [base, ufw] }\n' "$i"; done
 } >"$WORK/inventory.yml"

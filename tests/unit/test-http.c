@@ -389,6 +389,48 @@ static void test_rate_limit_holds_every_thread(void)
 	server_stop(&s);
 }
 
+/*
+ * Hetzner's budget grows back evenly and its reset is when it is full: an
+ * empty budget of 3600 an hour waits about a second for the next request,
+ * not the hour (which max_wait_s refuses here); a budget whose reset frees
+ * requests waits for the reset.
+ */
+static void test_rate_limit_gradual(void)
+{
+	static const char *const script[] = {
+	    "HTTP/1.1 200 OK\r\nRateLimit-Limit: 3600\r\nRateLimit-Remaining: 0\r\n"
+	    "RateLimit-Reset: {now+3600}\r\nContent-Type: application/json\r\n\r\n{}",
+	    JSON_OK("{}"),
+	};
+	struct http_response r;
+	struct pv_error e;
+
+	for (int gradual = 1; gradual >= 0; gradual--) {
+		struct server s;
+		server_start(&s, script, 2);
+		struct http_client c;
+		client(&c, &s, "tok");
+		c.rl_gradual = gradual;
+		c.max_wait_s = 30;
+		http_response_init(&r);
+		CHECK(http_request(&c, "GET", "/servers", NULL, &r, &e) == 0);
+		int rc = http_request(&c, "GET", "/servers", NULL, &r, &e);
+		if (gradual) {
+			CHECK(rc == 0);
+			CHECK(s.nreq == 2);
+			if (s.nreq == 2)
+				CHECK(s.atf[1] - s.atf[0] >= 1.0); /* one request's share: 1 s */
+		} else {
+			CHECK(rc < 0); /* the reset is an hour away */
+			CHECK(s.nreq == 1);
+			CHECK_HAS(e.msg, "rate limit exhausted");
+		}
+		http_response_release(&r);
+		http_client_release(&c);
+		server_stop(&s);
+	}
+}
+
 static void test_paging(void)
 {
 	static const char *const script[] = {
@@ -531,6 +573,7 @@ int main(void)
 	RUN(test_lost_post_response);
 	RUN(test_rate_limit_waits_for_reset);
 	RUN(test_rate_limit_holds_every_thread);
+	RUN(test_rate_limit_gradual);
 	RUN(test_paging);
 	RUN(test_conflicts);
 	RUN(test_bad_input);
