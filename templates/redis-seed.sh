@@ -8,6 +8,8 @@
 #   redis-seed.sh server       write or tidy /etc/redis/redis.conf
 #   redis-seed.sh server-ok    it needs neither
 #   redis-seed.sh sentinel     write /etc/redis/sentinel.conf once
+#   redis-seed.sh sentinel-auth     put changed passwords into it
+#   redis-seed.sh sentinel-auth-ok  it has the current ones
 #   redis-seed.sh report       this node's role and replication lag
 #   redis-seed.sh sentinel-report   the primary as this Sentinel sees it
 # REDISCLI_AUTH holds the password (the environment, not argv): the
@@ -15,6 +17,9 @@
 set -u
 conf=/etc/redis/redis.conf
 sconf=/etc/redis/sentinel.conf
+sauth=/etc/redis/sentinel-auth.conf
+# the digest of the sentinel-auth.conf whose passwords sentinel.conf holds
+sauth_done=/etc/redis/sentinel-auth.applied
 include="include /etc/redis/provision.conf"
 me={{ private_address }}
 layout_primary={% for s in servers %}{% if s.roles.redis %}{% if not s.roles.redis_replica %}{{ s.address }}{% endif %}{% endif %}{% endfor %}
@@ -67,7 +72,22 @@ sentinel)
 	[ -n "$p" ] || { echo "the layout has no server with role redis" >&2; exit 1; }
 	sed "s/^sentinel monitor {{ redis_master_name }} [^ ]* /sentinel monitor {{ redis_master_name }} $p /" \
 		/etc/redis/sentinel-seed.conf >"$sconf.tmp" && install_file "$sconf.tmp" "$sconf" || exit 1
+	(umask 077 && sha256sum <"$sauth" >"$sauth_done") || exit 1
 	systemctl try-restart redis-sentinel
+	;;
+sentinel-auth-ok)
+	[ -f "$sauth_done" ] && sha256sum <"$sauth" | cmp -s - "$sauth_done"
+	;;
+sentinel-auth)
+	# nothing to do when the seed just wrote them (the check ran before it)
+	[ -f "$sauth_done" ] && sha256sum <"$sauth" | cmp -s - "$sauth_done" && exit 0
+	# Sentinel may have rewritten the password as an ACL line of its own
+	grep -v -e '^requirepass ' -e '^user default ' \
+		-e '^sentinel auth-user {{ redis_master_name }} ' \
+		-e '^sentinel auth-pass {{ redis_master_name }} ' "$sconf" >"$sconf.tmp" &&
+		grep -v '^#' "$sauth" >>"$sconf.tmp" && install_file "$sconf.tmp" "$sconf" || exit 1
+	systemctl try-restart redis-sentinel || exit 1
+	(umask 077 && sha256sum <"$sauth" >"$sauth_done")
 	;;
 report)
 	redis-cli --no-auth-warning --user {{ redis_admin_user }} -h 127.0.0.1 -p {{ redis_port }} \
@@ -102,7 +122,7 @@ sentinel-report)
 		}'
 	;;
 *)
-	echo "usage: redis-seed.sh primary|server|server-ok|sentinel|report|sentinel-report" >&2
+	echo "usage: redis-seed.sh primary|server|server-ok|sentinel|sentinel-auth|sentinel-auth-ok|report|sentinel-report" >&2
 	exit 2
 	;;
 esac

@@ -196,3 +196,47 @@ changed6=$(json_resources "$WORK/up6.json" changed | sort -u | tr '\n' ';')
 check "and only that changed, on each Sentinel: its settings and its seed file ($changed6)" \
 	test "$changed6 $(json_total "$WORK/up6.json" changed)" = "command # Sentinel's timing and quorum;file /etc/redis/sentinel-seed.conf; 6"
 check "no password in any run's output or the state" eval "! secret_in '$WORK'/up*.json '$WORK'/up*.err '$WORK/.provision/state.json'"
+
+# New passwords: Redis and the three Sentinels take them (Sentinel keeps its
+# own file, so the run puts them there); the old ones are refused, the
+# Sentinels still reach the primary, and a write goes through
+old_pw=$PV_TEST_REDIS_PW old_admin=$PV_TEST_REDIS_ADMIN_PW
+export PV_TEST_REDIS_PW="new\"pw\\ y-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REDIS_ADMIN_PW="adm2-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+pvj up kv >"$WORK/up7.json" 2>"$WORK/up7.err" || fail "up with new passwords failed: $(json_errors "$WORK/up7.json" "$WORK/up7.err")"
+for h in r1 r2 app1; do
+	printf '%s' "$PV_TEST_REDIS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
+		"sudo -n sh -c 'umask 077 && cat >/root/.redis-app'" || fail "cannot give $h the new password"
+	printf '%s' "$PV_TEST_REDIS_ADMIN_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
+		"sudo -n sh -c 'umask 077 && cat >/root/.redis-admin'" || fail "cannot give $h the new password"
+done
+sentinels_new() {
+	local h
+	for h in r1 r2 app1; do
+		[ "$(sentinel "$h" 'sentinel get-master-addr-by-name main' | head -n 1)" = "$a_r2" ] || return 1
+	done
+}
+check "the three Sentinels answer to the new password" wait_for 30 sentinels_new
+printf '%s' "$old_pw" | "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- \
+	"sudo -n sh -c 'umask 077 && cat >/root/.redis-old'" || fail "cannot give app1 the old password"
+old_refused() {
+	on_host app1 'REDISCLI_AUTH=$(cat /root/.redis-old) redis-cli --no-auth-warning -h 127.0.0.1 -p 26379 ping' 2>&1 | grep -q WRONGPASS
+}
+check "and refuse the old one" old_refused
+# with a stale auth-pass a Sentinel would see the primary as down within 2 s
+sentinels_see_primary() {
+	local h flags
+	for h in r1 r2 app1; do
+		flags=$(sentinel "$h" 'sentinel master main' | grep -A1 -x flags | tail -n 1)
+		[ "$flags" = master ] || return 1
+	done
+}
+sleep 5
+check "each Sentinel logs in to the primary with the new admin password (flags: master only)" sentinels_see_primary
+check "a write with the new client password goes to the primary" \
+	test "$(on_host app1 "$app_cli -h $a_r2 incr ticks" | tr -d '\r' | grep -c '^[0-9][0-9]*$')" = 1
+pvj up kv >"$WORK/up8.json" 2>"$WORK/up8.err" || fail "up after the new passwords failed: $(json_errors "$WORK/up8.json" "$WORK/up8.err")"
+check "a run after that: 0 changed ($(json_resources "$WORK/up8.json" changed | tr '\n' ' '))" \
+	test "$(json_total "$WORK/up8.json" changed)" = 0
+check "no old or new password in the runs' output or the state" \
+	eval "! grep -rqF -e '$old_admin' -e \"\$PV_TEST_REDIS_PW\" -e \"\$PV_TEST_REDIS_ADMIN_PW\" '$WORK'/up7.json '$WORK'/up7.err '$WORK'/up8.json '$WORK/.provision/state.json'"
