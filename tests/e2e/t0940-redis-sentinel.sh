@@ -210,13 +210,8 @@ for h in r1 r2 app1; do
 	printf '%s' "$PV_TEST_REDIS_ADMIN_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
 		"sudo -n sh -c 'umask 077 && cat >/root/.redis-admin'" || fail "cannot give $h the new password"
 done
-sentinels_new() {
-	local h
-	for h in r1 r2 app1; do
-		[ "$(sentinel "$h" 'sentinel get-master-addr-by-name main' | head -n 1)" = "$a_r2" ] || return 1
-	done
-}
-check "the three Sentinels answer to the new password" wait_for 30 sentinels_new
+# (sentinels_follow asks each of them with the password the host now has)
+check "the three Sentinels answer to the new password" wait_for 30 sentinels_follow
 printf '%s' "$old_pw" | "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- \
 	"sudo -n sh -c 'umask 077 && cat >/root/.redis-old'" || fail "cannot give app1 the old password"
 old_refused() {
