@@ -488,15 +488,22 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 
 /* ---- up ---- */
 
+static int del(struct dz *z, const char *path, const char *what, struct pv_error *err);
+
 static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *keys = NULL, *k, *named = NULL;
 	const char *mine = z->c->admin_public_key;
+	char old[96] = "";
 	int rc = -1;
 
 	if (list(z, "/v2/account/keys", "ssh_keys", &keys, err) < 0)
 		return -1;
 	k = find_id(keys, json_object_get(pd, "ssh_key_id"));
+	/* ours (made by this tool for the layout), with the operator's former key */
+	if (k && !cloud_same_key(cloud_jstr(k, "public_key"), mine) &&
+	    !json_is_true(json_object_get(pd, "ssh_key_foreign")))
+		cloud_id_text(json_object_get(k, "id"), old, sizeof(old));
 	if (!k && (k = cloud_find_name(keys, z->prefix))) {
 		if (!cloud_same_key(cloud_jstr(k, "public_key"), mine))
 			k = NULL; /* another key of the layout's name: looked at below */
@@ -525,7 +532,23 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 	/* a key of the layout's name that is not ours: the create would fail */
 	if (find_untagged(z, keys, "ssh_key_id", "SSH key", z->prefix, &named, err) < 0)
 		goto out;
-	report_info(z->c->rep, NULL, "creating SSH key %s", z->prefix);
+	/*
+	 * Ours, with the operator's former key: it goes first (the name is
+	 * taken while it exists).  A run that stops here finds no key by the
+	 * state's id or the name next time, and creates one.
+	 */
+	if (old[0]) {
+		char *path = xasprintf("/v2/account/keys/%s", old);
+		report_info(z->c->rep, NULL, "deleting the former SSH key %s (id %s)", z->prefix,
+		            old);
+		rc = del(z, path, "the former SSH key", err);
+		free(path);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+	}
+	report_info(z->c->rep, NULL, "creating SSH key %s%s", z->prefix,
+	            old[0] ? " (the operator's key changed)" : "");
 	/* recorded before the request: a key found later by this name is then ours */
 	if (creating(z, "ssh_key_id", true, err) < 0)
 		goto out;
@@ -540,6 +563,7 @@ static int ensure_ssh_key(struct dz *z, bool *changed, struct pv_error *err)
 		*changed = true;
 		rc = creating(z, "ssh_key_id", false, err);
 	}
+
 	json_decref(made);
 out:
 	json_decref(keys);
@@ -1142,6 +1166,10 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	/* a key of the layout's name that is not ours makes the create fail */
 	if (!key && find_untagged(&z, keys, "ssh_key_id", "SSH key", z.prefix, &v, &taken) < 0)
 		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!key && find_id(keys, json_object_get(pdata(c), "ssh_key_id")) &&
+	         !json_is_true(json_object_get(pdata(c), "ssh_key_foreign")))
+		buf_addf(out, "  ~ cloud: SSH key %s replaced (the operator's key changed)\n",
+		         z.prefix);
 	else if (!key)
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)

@@ -50,5 +50,19 @@ rc=$?
 check "status shows the droplet as the API reports it (exit $rc)" \
 	sh -c "[ $rc = 0 ] && grep -Eq '^  app1 +droplet [0-9]+ [0-9.]+: active\$' '$WORK/status1'"
 
+# a new operator key: the layout's SSH key is replaced, not doubled (the
+# account then held two keys of the layout's name)
+keys=$WORK/.provision/keys
+old_id=$(cloud_state | jq -r '.ssh_keys[] | .id')
+mv "$keys/id_ed25519" "$WORK/old-key" && mv "$keys/id_ed25519.pub" "$WORK/old-key.pub"
+ssh-keygen -q -t ed25519 -N '' -C '' -f "$keys/id_ed25519" || bail "ssh-keygen failed"
+pv plan phase1 >"$WORK/plan3" 2>&1
+check "plan says the SSH key is replaced" grep -q '~ cloud: SSH key shop-default-phase1 replaced' "$WORK/plan3"
+pvj up phase1 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "up with a new operator key failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
+new_pub=$(awk '{print $1, $2}' "$keys/id_ed25519.pub")
+check "one SSH key of the layout's name, the new one" \
+	test "$(cloud_state | jq -c '[.ssh_keys[] | [.name, (.public_key | split(" ")[:2] | join(" "))]]')" = "[[\"shop-default-phase1\",\"$new_pub\"]]"
+check "the former key (id $old_id) is gone" test "$(cloud_state | jq "[.ssh_keys[] | select(.id == $old_id)] | length")" = 0
+
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"
