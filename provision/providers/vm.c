@@ -155,8 +155,9 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 	lhost_validate(l, settings, "vm", d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
-		const char *unused[] = {"type",    "image",    "location",        "region", "size",
-		                        "address", "host_key", "private_address", "volumes"};
+		const char *unused[] = {"type",    "image",    "location", "region",
+		                        "size",    "address",  "host_key", "private_address",
+		                        "volumes", "container"};
 		for (size_t k = 0; k < PV_ARRAY_SIZE(unused); k++)
 			if ((v = node_get(s->node, unused[k])))
 				diags_add(d, &v->pos,
