@@ -899,7 +899,7 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	struct newvm *nv = xcalloc(c->layout->n_servers + 1, sizeof(*nv));
 	struct image im = {0};
 	char *prefix = NULL;
-	bool fresh, kvm;
+	bool kvm;
 	int rc = -1;
 
 	*out = NULL;
@@ -913,8 +913,7 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	if (find_image(c, &nm, true, &im, err) < 0)
 		goto out;
 	kvm = use_kvm(c, &im);
-	prefix = lhost_choose_prefix(c, &nm, &fresh);
-	if (lhost_ensure_bridge(c, &nm, prefix, err) < 0 ||
+	if (lhost_ensure_bridge(c, &nm, &prefix, err) < 0 ||
 	    lhost_ensure_cache(c, &nm, prefix, err) < 0)
 		goto out;
 	char *os = xasprintf("%s-%s", im.os_id, im.os_ver);
