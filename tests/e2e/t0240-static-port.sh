@@ -5,7 +5,7 @@
 # listens on ssh.port alone, ufw keeps that port open (and not 22, which
 # ufw_allow leaves out), the tool keeps reaching the host: up, a second run
 # with 0 changed, ssh, status.  A wrong pinned key in the inventory is
-# refused before any login.
+# refused before any login.  A cloud layout refuses another SSH port.
 . "$(dirname "$0")/lib.sh"
 
 t_project <<'YML'
@@ -44,6 +44,20 @@ out=$("$PROVISION" -i "$WORK/bad.yml" --plain validate 2>&1)
 rc=$?
 check "validate refuses a 'container' that is not a boolean (exit 2, got $rc)" test "$rc" = 2
 check "naming its line: $out" grep -q "bad.yml:11:[0-9]*: 'container' of a server must be a boolean" <<<"$out"
+# a cloud's servers start with sshd on 22: another port is refused before anything is made
+cat >"$WORK/cloud.yml" <<'YML'
+project: metal
+ssh: { port: 2222 }
+layouts:
+  web:
+    provider: hetzner
+    servers:
+      web1: { roles: [base], type: cx22, image: debian-12, location: fsn1 }
+YML
+out=$(HCLOUD_TOKEN=unused "$PROVISION" -i "$WORK/cloud.yml" --plain validate 2>&1)
+rc=$?
+check "validate refuses ssh.port 2222 for a hetzner layout (exit 2, got $rc)" test "$rc" = 2
+check "at the port's line: $out" grep -q "cloud.yml:2:14: 'port' 2222 in 'ssh' is not supported by provider 'hetzner'" <<<"$out"
 PV_LAYOUTS=(metal made) # the static layout forgets its pin first
 
 # Run CMD on the host without SSH (in all its namespaces): for what must
