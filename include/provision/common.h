@@ -138,6 +138,11 @@ void pv_tmp_unregister(int slot);
 int pv_tmp_sweep(const char *dir);
 /* mkdir -p with the given mode for directories created. */
 int pv_mkdir_p(const char *path, int mode, struct pv_error *err);
+/*
+ * Wait for an exclusive flock on DIR/NAME (the file made with mode 0600, DIR
+ * with dir_mode when missing): the fd to close to let go, or -1.
+ */
+int pv_lock_wait(const char *dir, const char *name, int dir_mode, struct pv_error *err);
 /* Expand a leading "~/" with $HOME; returns an allocation. */
 char *pv_expand_home(const char *path);
 /* Join dir and name with exactly one '/'. */

@@ -60,8 +60,13 @@ int lhost_cache_lock(const struct lhost_names *nm, struct pv_error *err);
 
 /* The /24 of the layout: recorded, configured, or a free one derived from its id. */
 char *lhost_choose_prefix(struct provider_ctx *c, const struct lhost_names *nm, bool *fresh);
-/* The bridge with prefix.1/24, labelled with the layout and recorded in the state. */
-int lhost_ensure_bridge(struct provider_ctx *c, const struct lhost_names *nm, const char *prefix,
+/*
+ * The layout's bridge with address PREFIX.1/24, labelled with the layout and
+ * recorded in the state; PREFIX (the caller's to free, also on failure) is
+ * chosen as lhost_choose_prefix does and claimed under a lock of the
+ * machine, so runs of other projects started at once get other subnets.
+ */
+int lhost_ensure_bridge(struct provider_ctx *c, const struct lhost_names *nm, char **prefix,
                         struct pv_error *err);
 int lhost_write_text(const char *dir, const char *name, const char *text, int mode,
                      struct pv_error *err);

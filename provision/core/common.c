@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -571,6 +572,25 @@ out:
 	}
 	free(dircopy);
 	return ret;
+}
+
+int pv_lock_wait(const char *dir, const char *name, int dir_mode, struct pv_error *err)
+{
+	char *path;
+	int fd;
+
+	if (pv_mkdir_p(dir, dir_mode, err) < 0)
+		return -1;
+	path = pv_path_join(dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		pv_error_set(err, "cannot lock '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
 }
 
 int pv_mkdir_p(const char *path, int mode, struct pv_error *err)

@@ -110,21 +110,7 @@ static int take_lock(struct state *st, struct pv_error *err)
 
 int state_lock_wait(const char *dir, struct pv_error *err)
 {
-	char *path;
-	int fd;
-
-	if (pv_mkdir_p(dir, 0700, err) < 0)
-		return -1;
-	path = pv_path_join(dir, "lock");
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		pv_error_set(err, "cannot lock '%s': %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	free(path);
-	return fd;
+	return pv_lock_wait(dir, "lock", 0700, err);
 }
 
 int state_open(struct state *st, const char *dir, const char *project, bool lock,

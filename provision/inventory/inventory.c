@@ -21,9 +21,9 @@ static const char *const top_keys[] = {
 static const char *const ssh_keys[] = {"user", "private_key", "port", "rollback_after"};
 static const char *const layout_keys[] = {"provider", "vars", "servers"};
 static const char *const server_keys[] = {
-    "roles",    "vars",    "type",    "image",    "location",
-    "region",   "size",    "address", "host_key", "private_address",
-    "ssh_user", "volumes", "cpus",    "memory",   "disk"};
+    "roles", "vars",    "type",     "image",           "location", "region",
+    "size",  "address", "host_key", "private_address", "ssh_user", "volumes",
+    "cpus",  "memory",  "disk",     "container"};
 static const char *const provider_names[] = {"local", "vm", "static", "hetzner", "digitalocean"};
 
 #define PROJECT_MAX 24

@@ -499,6 +499,16 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 	net_types = node_get(types, r->net);
 	lb_types = node_get(types, "load_balancer");
 	vol_types = node_get(types, "volume");
+	if (inv->ssh_port != 22) {
+		/* the firewall would open the port, the tool would wait on it, and sshd
+		 * would still listen on 22: servers made, nobody let in */
+		const struct node *ssh = node_get(inv->env_root ? inv->env_root : inv->root, "ssh");
+		const struct node *port = node_get(ssh, "port");
+		diags_add(d, port ? &port->pos : &l->pos,
+		          "'port' %d in 'ssh' is not supported by provider '%s' (layout '%s'): "
+		          "its servers start with sshd on port 22; leave it out",
+		          inv->ssh_port, r->provider, l->name);
+	}
 	if (settings && settings->kind == NODE_MAP) {
 		snprintf(what, sizeof(what), "provider '%s'", r->provider);
 		node_check_keys(settings, r->keys, r->n_keys, what, d);

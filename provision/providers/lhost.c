@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,8 +196,8 @@ char *lhost_choose_prefix(struct provider_ctx *c, const struct lhost_names *nm, 
 	return xasprintf("10.213.%u", 20 + start);
 }
 
-int lhost_ensure_bridge(struct provider_ctx *c, const struct lhost_names *nm, const char *prefix,
-                        struct pv_error *err)
+static int make_bridge(struct provider_ctx *c, const struct lhost_names *nm, const char *prefix,
+                       struct pv_error *err)
 {
 	json_t *pd = lhost_pdata(c, true);
 	char *cidr = xasprintf("%s.1/24", prefix);
@@ -245,6 +244,30 @@ int lhost_ensure_bridge(struct provider_ctx *c, const struct lhost_names *nm, co
 	rc = 0;
 out:
 	free(cidr);
+	return rc;
+}
+
+/*
+ * Every project's bridges on this machine share one range, and a subnet is
+ * taken only once its bridge has the address: the choice and the address
+ * are made under one lock of the machine, or two runs started at once
+ * would both see the same subnet free.
+ */
+#define SUBNET_LOCK_DIR "/run/provision"
+
+int lhost_ensure_bridge(struct provider_ctx *c, const struct lhost_names *nm, char **prefix,
+                        struct pv_error *err)
+{
+	bool fresh;
+	int fd = pv_lock_wait(SUBNET_LOCK_DIR, "subnets.lock", 0755, err);
+	int rc;
+
+	*prefix = NULL;
+	if (fd < 0)
+		return -1;
+	*prefix = lhost_choose_prefix(c, nm, &fresh);
+	rc = make_bridge(c, nm, *prefix, err);
+	close(fd);
 	return rc;
 }
 
@@ -426,21 +449,7 @@ int lhost_need_root(struct pv_error *err, const char *kind, const char *why)
 
 int lhost_cache_lock(const struct lhost_names *nm, struct pv_error *err)
 {
-	char *lock;
-	int fd;
-
-	if (pv_mkdir_p(nm->cache_dir, 0755, err) < 0)
-		return -1;
-	lock = pv_path_join(nm->cache_dir, ".lock");
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		pv_error_set(err, "cannot lock '%s': %s", lock, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	free(lock);
-	return fd;
+	return pv_lock_wait(nm->cache_dir, ".lock", 0755, err);
 }
 
 void lhost_validate(const struct inv_layout *l, const struct node *settings, const char *kind,

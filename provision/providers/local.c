@@ -473,7 +473,6 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 	struct lhost_names nm;
 	struct newhost *nh = xcalloc(c->layout->n_servers + 1, sizeof(*nh));
 	char *base = NULL, *prefix = NULL;
-	bool fresh;
 	int rc = -1;
 
 	*out = NULL;
@@ -492,8 +491,7 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 	}
 	if (ensure_base(c, &nm, &base, err) < 0)
 		goto out;
-	prefix = lhost_choose_prefix(c, &nm, &fresh);
-	if (lhost_ensure_bridge(c, &nm, prefix, err) < 0 ||
+	if (lhost_ensure_bridge(c, &nm, &prefix, err) < 0 ||
 	    lhost_ensure_cache(c, &nm, prefix, err) < 0)
 		goto out;
 

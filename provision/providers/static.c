@@ -8,12 +8,14 @@
  *       address: 192.0.2.10
  *       host_key: ssh-ed25519 AAAA...      # ssh-keyscan -t ed25519 ADDRESS
  *       ssh_user: admin                    # default: ssh.user of the inventory
+ *       container: true                    # an LXC or nspawn container (default false)
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "provision/keys.h"
 #include "provision/provider.h"
+#include "provision/template.h"
 
 static const char *server_str(const struct inv_server *s, const char *key)
 {
@@ -67,7 +69,9 @@ static int static_hosts(struct provider_ctx *c, struct host **out, size_t *n, st
 		h->user = xstrdup(user ? user : c->inv->ssh_user);
 		h->host_key = xstrdup(server_str(s, "host_key") ? server_str(s, "host_key") : "");
 		scope_init(&h->facts);
-		scope_set_str(&h->facts, "container", "false");
+		/* a container cannot set the kernel's or the clock's settings: roles skip them */
+		scope_set_str(&h->facts, "container",
+		              tpl_truth(node_get(s->node, "container")) ? "true" : "false");
 		scope_set_str(&h->facts, "address", h->address);
 		scope_set_str(&h->facts, "private_address",
 		              server_str(s, "private_address") ? server_str(s, "private_address")

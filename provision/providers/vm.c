@@ -155,8 +155,9 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 	lhost_validate(l, settings, "vm", d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
-		const char *unused[] = {"type",    "image",    "location",        "region", "size",
-		                        "address", "host_key", "private_address", "volumes"};
+		const char *unused[] = {"type",    "image",    "location", "region",
+		                        "size",    "address",  "host_key", "private_address",
+		                        "volumes", "container"};
 		for (size_t k = 0; k < PV_ARRAY_SIZE(unused); k++)
 			if ((v = node_get(s->node, unused[k])))
 				diags_add(d, &v->pos,
@@ -898,7 +899,7 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	struct newvm *nv = xcalloc(c->layout->n_servers + 1, sizeof(*nv));
 	struct image im = {0};
 	char *prefix = NULL;
-	bool fresh, kvm;
+	bool kvm;
 	int rc = -1;
 
 	*out = NULL;
@@ -912,8 +913,7 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	if (find_image(c, &nm, true, &im, err) < 0)
 		goto out;
 	kvm = use_kvm(c, &im);
-	prefix = lhost_choose_prefix(c, &nm, &fresh);
-	if (lhost_ensure_bridge(c, &nm, prefix, err) < 0 ||
+	if (lhost_ensure_bridge(c, &nm, &prefix, err) < 0 ||
 	    lhost_ensure_cache(c, &nm, prefix, err) < 0)
 		goto out;
 	char *os = xasprintf("%s-%s", im.os_id, im.os_ver);

@@ -101,10 +101,13 @@ pvj() {
 	"$PROVISION" -i "$WORK/inventory.yml" --json "$@"
 }
 
-# What a --json run reported as errors (its "error" events), then the last
-# lines of its standard error: json_errors OUT.json ERR
+# What a --json run reported as errors (its "error" events and the
+# resources that failed, with why), then the last lines of its standard
+# error: json_errors OUT.json ERR
 json_errors() {
 	jq -r 'select(.event == "error") | .message // tostring' "$1" 2>/dev/null | tail -5
+	jq -r 'select(.event == "resource" and .status == "failed")
+		| "\(.host): \(.resource) failed: \([.reason, (.output // "" | .[-300:])] | map(select(. != null and . != "")) | join(": ") | gsub("\n"; " | "))"' "$1" 2>/dev/null | tail -3
 	tail -5 "$2" 2>/dev/null
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# up --frozen refuses, before changing anything, to install or keep package
-# versions other than the recorded ones, naming host and package.
+# up --frozen and apply --frozen refuse, before changing anything, to
+# install or keep package versions other than the recorded ones, naming
+# host and package.
 . "$(dirname "$0")/lib.sh"
 
 t_project <<'YML'
@@ -52,6 +53,15 @@ jq "$rec.packages.sudo = \"0.0.2-1\"" "$state" >"$WORK/s3" && cp "$WORK/s3" "$st
 pv up phase1 --frozen >"$WORK/refuse2.out" 2>&1
 check "an installed version other than recorded is refused" \
 	grep -q "package 'sudo' is [^ ]* on the host, recorded 0.0.2-1" "$WORK/refuse2.out"
+# apply --frozen refuses the same, before any change
+pv apply phase1 --frozen >"$WORK/apply-refuse.out" 2>&1
+rc=$?
+check "apply --frozen refuses a version other than recorded (exit 1, got $rc)" test "$rc" = 1
+check "apply --frozen names the package and both versions" \
+	grep -q "package 'sudo' is [^ ]* on the host, recorded 0.0.2-1" "$WORK/apply-refuse.out"
+check "apply --frozen changed nothing: fail2ban is still not installed" not_installed fail2ban
+check "apply --frozen changed nothing: the drifted file is as it was" \
+	on_host app1 'grep -qx drift /etc/systemd/journald.conf.d/10-provision.conf'
 
 # without --frozen the new versions are accepted and recorded
 pv up phase1 >"$WORK/up2.out" 2>&1 || bail "up without --frozen failed: $(tail -5 "$WORK/up2.out")"
@@ -59,6 +69,10 @@ want=$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")
 check "up without --frozen reinstalls and records the version ($want)" \
 	test -n "$want" -a "$(jq -r "$rec.packages.fail2ban" "$state")" = "$want"
 check "--frozen passes again" pv up phase1 --frozen
+pvj apply phase1 --frozen >"$WORK/apply.json" 2>"$WORK/apply.err"
+rc=$?
+check "apply --frozen with the recorded versions passes (exit $rc, $(json_total "$WORK/apply.json" changed) changed)" \
+	test "$rc" = 0 -a "$(json_total "$WORK/apply.json" changed)" = 0 -a "$(json_total "$WORK/apply.json" failed)" = 0
 
 # a package lost on the host comes back at the recorded version, asked for by version
 on_host app1 'apt-get -y -q remove fail2ban >/dev/null 2>&1' || bail "cannot remove fail2ban on app1"
