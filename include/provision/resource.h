@@ -12,6 +12,8 @@
  *   "@@P <idx> ok"
  *   "@@P <idx> change <short reason>"
  *   optionally "@@B <idx>", base64 lines of the current content, "@@E <idx>"
+ * The engine adds "@@T <idx> <uptime>" after each resource (pv_tick), so
+ * the host's own clock times every resource without a round trip more.
  * The probe snippet runs as root in "sh" with "set +e"; it must not change
  * anything.  Values reach the shell only through sh_quote (shquote.h).
  *
@@ -82,6 +84,7 @@ struct resource {
 	struct buf current; /* probe payload (current file content), may be empty */
 	bool has_current; /* a payload was sent (the file exists) */
 	char *output; /* apply output on failure */
+	long long ms; /* time the host spent on it (probe, then apply); -1 unknown */
 };
 
 struct res_type {

@@ -1030,9 +1030,11 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	             "\techo '@@W run an apply script'\nfi\n"
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
 	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
-	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\n");
-	for (size_t i = 0; i < hp->n_res; i++)
+	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\npv_tick -\n");
+	for (size_t i = 0; i < hp->n_res; i++) {
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
+		buf_addf(sh, "pv_tick %zu\n", i);
+	}
 	repro_versions_sh(hp, sh);
 	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
@@ -1082,8 +1084,40 @@ char *script_probe_busy(const char *out, size_t len, const char *kind)
 	return NULL;
 }
 
+/*
+ * "@@T <what> <uptime>": the host's clock after resource <what> (an index,
+ * "h<index>" for a handler, "-" at the start).  The time since the last
+ * tick is what the host spent on that resource; *last is the last tick.
+ */
+static void parse_tick(struct host_plan *hp, const char *line, double *last)
+{
+	const char *what = line + 4, *sp = strchr(what, ' ');
+	struct resource *r = NULL;
+	char *end;
+	double t;
+
+	if (!sp)
+		return;
+	t = strtod(sp + 1, &end);
+	if (end == sp + 1 || *end || t < 0)
+		return;
+	if (*what == 'h' && what[1] >= '0' && what[1] <= '9') {
+		long h = strtol(what + 1, &end, 10);
+		if (end == sp && (size_t)h < hp->n_handlers)
+			r = &hp->handlers[h].res;
+	} else if (*what >= '0' && *what <= '9') {
+		long i = strtol(what, &end, 10);
+		if (end == sp && (size_t)i < hp->n_res)
+			r = &hp->res[i];
+	}
+	if (r && *last >= 0 && t >= *last)
+		r->ms = (r->ms > 0 ? r->ms : 0) + (long long)((t - *last) * 1000 + 0.5);
+	*last = t;
+}
+
 int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
 {
+	double tick = -1;
 	const char *p = out, *e = out + len;
 	struct resource *payload = NULL;
 	struct buf b64 = BUF_INIT;
@@ -1098,6 +1132,7 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
 		else
 			buf_reset(&r->current);
 		r->has_current = false;
+		r->ms = -1;
 	}
 	while (p < e) {
 		char *line = next_line(&p, e);
@@ -1125,6 +1160,8 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
 		}
 		if (!strcmp(line, "@@Z")) {
 			done = true;
+		} else if (!strncmp(line, "@@T ", 4)) {
+			parse_tick(hp, line, &tick);
 		} else if (tag_index(line, "@@P", &idx, &rest) == 0 && idx >= 0 &&
 		           (size_t)idx < hp->n_res) {
 			struct resource *r = &hp->res[idx];
@@ -1198,7 +1235,9 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 	for (size_t i = 0; i < hp->n_handlers; i++) {
 		hp->handlers[i].notified = false;
 		hp->handlers[i].status = RES_PENDING;
+		hp->handlers[i].res.ms = -1;
 	}
+	buf_adds(sh, "pv_tick -\n");
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
 		bool pending = r->status == RES_CHANGE;
@@ -1224,10 +1263,11 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		if (guard && pending && r->verify_login)
 			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
 		notify_handlers(hp, r, sh);
-		buf_addf(sh,
-		         "else\necho '@@A %zu failed'\npv_fail=1\n"
-		         "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\n",
-		         i, i, name);
+		buf_addf(
+		    sh,
+		    "else\necho '@@A %zu failed'\npv_fail=1\n"
+		    "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\npv_tick %zu\n",
+		    i, i, name, i);
 	}
 	for (size_t h = 0; h < hp->n_handlers; h++) {
 		const struct handler *hd = &hp->handlers[h];
@@ -1238,8 +1278,9 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		guarded(sh, name, &hd->res, (int)h);
 		buf_addf(sh,
 		         "if [ $pv_rc = 0 ]; then echo '@@H %zu ok'; else echo '@@H %zu failed'; "
-		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n",
-		         h, h, h, name);
+		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n"
+		         "pv_tick h%zu\n",
+		         h, h, h, name, h);
 	}
 	repro_versions_sh(hp, sh);
 	run_metrics_sh(hp, sh, true);
@@ -1262,6 +1303,7 @@ static void add_output(struct resource *r, const char *text)
 int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
 {
 	const char *p = out, *e = out + len;
+	double tick = -1;
 	bool done = false;
 
 	while (p < e) {
@@ -1271,6 +1313,8 @@ int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct
 
 		if (!strcmp(line, "@@Z")) {
 			done = true;
+		} else if (!strncmp(line, "@@T ", 4)) {
+			parse_tick(hp, line, &tick);
 		} else if (tag_index(line, "@@A", &idx, &rest) == 0 && idx >= 0 &&
 		           (size_t)idx < hp->n_res) {
 			hp->res[idx].status = strcmp(rest, "changed") ? RES_FAILED : RES_CHANGED;

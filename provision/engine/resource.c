@@ -473,6 +473,11 @@ void sh_heredoc(struct buf *sh, const char *text)
  * rollback can put it back.
  */
 const char res_shell_lib[] =
+    /*
+     * pv_tick IDX: the host's monotonic clock after resource IDX ("-": the
+     * start), read by a builtin from /proc/uptime: no process per resource
+     */
+    "pv_tick() { read pv_up pv_ 2>/dev/null </proc/uptime && echo \"@@T $1 $pv_up\"; }\n"
     "pv_add() { if [ -n \"$pv_r\" ]; then pv_r=\"$pv_r, $1\"; else pv_r=$1; fi; }\n"
     "pv_end() { if [ -n \"$pv_r\" ]; then echo \"@@P $1 change $pv_r\"; "
     "else echo \"@@P $1 ok\"; fi; }\n"

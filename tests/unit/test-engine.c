@@ -345,6 +345,28 @@ static const char *explain(const struct resource *r)
 }
 
 /* Run the probe script; read its output into hp.  out receives the raw output. */
+/* Take the clock's lines ("@@T ...") out of a script's output; returns how many. */
+static int drop_ticks(struct buf *out)
+{
+	struct buf rest = BUF_INIT;
+	const char *p = out->s;
+	int n = 0;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (!strncmp(p, "@@T ", 4))
+			n++;
+		else
+			buf_add(&rest, p, len);
+		p += len;
+	}
+	buf_reset(out);
+	buf_add(out, rest.s, rest.len);
+	buf_release(&rest);
+	return n;
+}
+
 static int probe(struct host_plan *hp, struct buf *out)
 {
 	struct buf sh = BUF_INIT;
@@ -357,6 +379,11 @@ static int probe(struct host_plan *hp, struct buf *out)
 	rc = script_parse_probe(hp, out->s, out->len, &err);
 	if (rc < 0)
 		printf("  probe: %s\n", err.msg);
+	/* the host timed every probe by its own clock */
+	for (size_t i = 0; rc == 0 && i < hp->n_res; i++)
+		CHECK(hp->res[i].ms >= 0);
+	/* one at the start, one after each resource */
+	CHECK(drop_ticks(out) == (int)hp->n_res + 1);
 	buf_release(&sh);
 	return rc;
 }
@@ -394,6 +421,10 @@ static int apply(struct host_plan *hp, struct buf *out)
 	rc = script_parse_apply(hp, out->s, out->len, &err);
 	if (rc < 0)
 		printf("  apply: %s\n", err.msg);
+	/* one tick at the start and one after each resource the script ran */
+	for (size_t i = 0; rc == 0 && i < hp->n_res; i++)
+		CHECK(hp->res[i].status != RES_CHANGED || hp->res[i].ms >= 0);
+	CHECK(drop_ticks(out) >= 1);
 	free(dir);
 	buf_release(&sh);
 	buf_release(&tar);
@@ -1223,6 +1254,20 @@ static void test_real_converge(void)
 	CHECK_STR(statuses(&hp), "ok ok ok ok");
 	CHECK_STR(listing(rpath("real/etc")), "app.conf lines.txt");
 	CHECK_STR(listing(cwd_dir), "");
+
+	/* each tick closes the resource it names: the time since the tick before */
+	struct pv_error err = {{0}};
+	static const char ticks[] = "@@T - 100.00\n@@A 0 changed\n@@T 0 101.25\n@@T 1 101.30\n"
+	                            "@@T x 102.00\n@@T 2 103.00\n@@T 3 102.50\n@@T 9 104.00\n@@Z\n";
+	hp.res[0].ms = -1;
+	hp.res[1].ms = 7;
+	hp.res[2].ms = -1;
+	hp.res[3].ms = -1;
+	CHECK(script_parse_apply(&hp, ticks, strlen(ticks), &err) == 0);
+	CHECK(hp.res[0].ms == 1250);
+	CHECK(hp.res[1].ms == 57); /* added to its probe's */
+	CHECK(hp.res[2].ms == 1000); /* an unknown name is a tick all the same */
+	CHECK(hp.res[3].ms == -1); /* a clock that went back times nothing */
 
 	plan_release(&hp);
 	buf_release(&out);
