@@ -99,6 +99,12 @@ struct res_type {
 	void (*apply)(const struct resource *r, int idx, struct buf *sh);
 	/* Human text of the pending change, after probe (optional). */
 	void (*explain)(const struct resource *r, struct buf *out);
+	/* The path its probe stats and, when a regular file, hashes (optional, may
+	 * return NULL): the probe script reads them all in one go up front. */
+	const char *(*probe_path)(const struct resource *r);
+	/* The systemd unit its probe asks about (optional, may return NULL): one
+	 * systemctl answers for all of them up front. */
+	const char *(*probe_unit)(const struct resource *r);
 	/* Shell that restores what the last apply replaced (optional). */
 	void (*rollback)(const struct resource *r, int idx, struct buf *sh);
 	void (*free_spec)(void *spec);

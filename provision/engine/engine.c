@@ -982,8 +982,110 @@ static void script_head(struct buf *sh)
 	buf_adds(sh, "set +e\n"
 	             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	             "export PATH LC_ALL=C\n"
-	             "umask 022\n");
+	             "umask 022\n"
+	             "pv_fsha=\npv_fst=\npv_units=\npv_pkgs=\n");
 	buf_adds(sh, res_shell_lib);
+}
+
+/*
+ * A path the probe may read in its one stat and sha256sum: absolute, and
+ * of characters that neither tool escapes nor a lookup could confuse (no
+ * space, no newline, no backslash).  Others are read one by one.
+ */
+static bool batch_path_ok(const char *p)
+{
+	return p && p[0] == '/' &&
+	       strspn(p,
+	              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,:@=~-") ==
+	           strlen(p);
+}
+
+/*
+ * Before the first resource: one stat of every path the probes look at,
+ * one sha256sum of those that are regular files (not through a symbolic
+ * link: a FIFO is never opened) and one systemctl for every unit, instead
+ * of a process of each per resource.  pv_sha, pv_meta and pv_unit look
+ * there first.  Only the probe does this: the apply changes them as it goes.
+ */
+static void probe_batch(const struct host_plan *hp, struct buf *sh)
+{
+	struct buf all = BUF_INIT;
+	size_t n = 0;
+
+	buf_adds(sh, "set --\n");
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		const char *p = r->type->probe_path ? r->type->probe_path(r) : NULL;
+		if (!batch_path_ok(p))
+			continue;
+		sh_word(&all, p);
+		buf_adds(sh, "[ ! -f");
+		sh_word(sh, p);
+		buf_adds(sh, " ] || [ -L");
+		sh_word(sh, p);
+		buf_adds(sh, " ] || set -- \"$@\"");
+		sh_word(sh, p);
+		buf_addc(sh, '\n');
+		n++;
+	}
+	if (n) {
+		buf_adds(sh, "[ $# = 0 ] || pv_fsha=\"\n$(sha256sum -- \"$@\" 2>/dev/null)\n\"\n"
+		             "pv_fst=\"\n$(stat -c '%a %U %G %n' --");
+		buf_adds(sh, all.s);
+		buf_adds(sh, " 2>/dev/null)\n\"\n");
+	}
+	buf_adds(sh, "set --\n");
+	buf_release(&all);
+
+	/* the units, each once, of names no lookup could confuse */
+	buf_reset(&all);
+	n = 0;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		const char *u = r->type->probe_unit ? r->type->probe_unit(r) : NULL;
+		bool seen = false;
+		if (!u || !*u ||
+		    strspn(u,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:-") !=
+		        strlen(u))
+			continue;
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct resource *o = &hp->res[k];
+			const char *ou = o->type->probe_unit ? o->type->probe_unit(o) : NULL;
+			seen = ou && !strcmp(ou, u);
+		}
+		if (!seen) {
+			sh_word(&all, u);
+			n++;
+		}
+	}
+	if (n > 1)
+		buf_addf(sh,
+		         "pv_b=$(systemctl show -p UnitFileState -p ActiveState --%s 2>/dev/null)\n"
+		         "pv_units_split%s\n",
+		         all.s, all.s);
+	buf_release(&all);
+
+	/* the packages of every package resource that asks by plain name */
+	char **names = NULL;
+	size_t n_names = 0, alloc = 0, users = 0;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		size_t k;
+		bool present, plain = true;
+		const char *const *pn = res_package_names(&hp->res[i], &k, &present);
+		for (size_t m = 0; pn && m < k; m++)
+			plain = plain && !strchr(pn[m], ':');
+		if (!pn || !plain)
+			continue;
+		users++;
+		for (size_t m = 0; m < k; m++) {
+			PV_GROW(names, n_names + 1, alloc);
+			names[n_names++] = (char *)pn[m];
+		}
+	}
+	if (users > 1)
+		res_package_query(sh, "pv_pkgs", names, n_names);
+	free(names);
 }
 
 /*
@@ -1030,7 +1132,9 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	             "\techo '@@W run an apply script'\nfi\n"
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
 	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
-	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\npv_tick -\n");
+	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\n");
+	probe_batch(hp, sh);
+	buf_adds(sh, "pv_tick -\n");
 	for (size_t i = 0; i < hp->n_res; i++) {
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 		buf_addf(sh, "pv_tick %zu\n", i);
