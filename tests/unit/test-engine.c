@@ -1757,6 +1757,51 @@ static void test_cleanup(void)
 	CHECK(!exists(scratch));
 }
 
+/*
+ * The probe's shared answers, read back by each resource: a unit's block
+ * by its place in systemctl's answer (none at all when the blocks do not
+ * add up), a file's digest and stat line by its exact path (not by a path
+ * it ends).
+ */
+/* the engine's shell functions (declared in its private res-util.h) */
+extern const char res_shell_lib[];
+
+static void test_probe_lookups(void)
+{
+	struct buf sh = BUF_INIT, out = BUF_INIT;
+
+	buf_adds(&sh, res_shell_lib);
+	buf_adds(
+	    &sh,
+	    "pv_b='ActiveState=active\nUnitFileState=enabled\n\n"
+	    "ActiveState=inactive\nUnitFileState=\n\n"
+	    "ActiveState=failed\nUnitFileState=disabled'\n"
+	    "pv_units_split a.service b c@x\n"
+	    "for u in b c@x a.service; do pv_unit $u; printf '%s|' \"$pv_s\" | tr '\\n' ,; done\n"
+	    "echo\n"
+	    "pv_b='ActiveState=active\nUnitFileState=enabled'\n"
+	    "pv_units_split a b; echo \"short:[$pv_units]\"\n"
+	    "pv_b='ActiveState=active\n\nActiveState=failed'\n"
+	    "pv_units_split a; echo \"long:[$pv_units]\"\n"
+	    "pv_b='UnitFileState=enabled\n\nActiveState=failed'\n"
+	    "pv_units_split a b; echo \"odd:[$pv_units]\"\n"
+	    "pv_fsha='\n1111  /x/a\n2222  /a\n'\n"
+	    "pv_sha /a; echo \"sha:$pv_s\"\n"
+	    "pv_sha /x/a; echo \"sha:$pv_s\"\n"
+	    "pv_fst='\n600 root adm /x/a\n644 daemon root /a\n'\n"
+	    "pv_r=; pv_meta /a 644 daemon root; echo \"meta:[$pv_r]\"\n"
+	    "pv_r=; pv_meta /x/a 644 root root; echo \"meta:[$pv_r]\"\n");
+	CHECK(sh_stdin(sh.s, &out) == 0);
+	CHECK_STR(out.s, ",ActiveState=inactive,UnitFileState=,|"
+	                 ",ActiveState=failed,UnitFileState=disabled,|"
+	                 ",ActiveState=active,UnitFileState=enabled,|\n"
+	                 "short:[]\nlong:[]\nodd:[]\n"
+	                 "sha:2222\nsha:1111\n"
+	                 "meta:[]\nmeta:[mode 600 != 644, group adm != root]\n");
+	buf_release(&sh);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	int rc;
@@ -1789,6 +1834,7 @@ int main(void)
 	RUN(test_when);
 	RUN(test_stage_tar);
 	RUN(test_real_converge);
+	RUN(test_probe_lookups);
 	RUN(test_reprobe_in_apply);
 	RUN(test_hostile_values);
 	RUN(test_run_record);
