@@ -59,7 +59,7 @@ _provision()
 	case $cmd in
 	plan | up | apply | status | audit | destroy | kamal-config | switchover | validate | ui)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--hosts --roles --check --diff --jobs --frozen --only --detailed-exitcode --yes --force --to --lynis" -- "$cur"))
+			COMPREPLY=($(compgen -W "--hosts --roles --check --diff --jobs --frozen --timings --only --detailed-exitcode --yes --force --to --lynis" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "$(_provision_words layouts)" -- "$cur"))
 		fi

@@ -93,6 +93,20 @@ void report_event(struct reporter *r, json_t *o);
  */
 void report_line(struct reporter *r, json_t *o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* One resource's (or handler's) time on its host, for report_timings. */
+struct report_timing {
+	const char *host;
+	const char *role;
+	const char *title;
+	long long ms;
+};
+/*
+ * After the summary (up/apply --timings): per host its total and its top
+ * slowest resources, then (more than one host) the top over all hosts.
+ * t is sorted here, slowest first.
+ */
+void report_timings(struct reporter *r, const char *const *hosts, size_t n_hosts,
+                    struct report_timing *t, size_t n, size_t top);
 /* Closing summary: ok/changed/failed per host. */
 void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,
                     size_t n);

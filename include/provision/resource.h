@@ -12,6 +12,8 @@
  *   "@@P <idx> ok"
  *   "@@P <idx> change <short reason>"
  *   optionally "@@B <idx>", base64 lines of the current content, "@@E <idx>"
+ * The engine adds "@@T <idx> <uptime>" after each resource (pv_tick), so
+ * the host's own clock times every resource without a round trip more.
  * The probe snippet runs as root in "sh" with "set +e"; it must not change
  * anything.  Values reach the shell only through sh_quote (shquote.h).
  *
@@ -82,6 +84,7 @@ struct resource {
 	struct buf current; /* probe payload (current file content), may be empty */
 	bool has_current; /* a payload was sent (the file exists) */
 	char *output; /* apply output on failure */
+	long long ms; /* time the host spent on it (probe, then apply); -1 unknown */
 };
 
 struct res_type {
@@ -96,6 +99,12 @@ struct res_type {
 	void (*apply)(const struct resource *r, int idx, struct buf *sh);
 	/* Human text of the pending change, after probe (optional). */
 	void (*explain)(const struct resource *r, struct buf *out);
+	/* The path its probe stats and, when a regular file, hashes (optional, may
+	 * return NULL): the probe script reads them all in one go up front. */
+	const char *(*probe_path)(const struct resource *r);
+	/* The systemd unit its probe asks about (optional, may return NULL): one
+	 * systemctl answers for all of them up front. */
+	const char *(*probe_unit)(const struct resource *r);
 	/* Shell that restores what the last apply replaced (optional). */
 	void (*rollback)(const struct resource *r, int idx, struct buf *sh);
 	void (*free_spec)(void *spec);

@@ -39,6 +39,7 @@ struct session {
 	/* set by up/apply: session_converge records what each host got (repro.h) */
 	const struct inv_layout *record_layout;
 	bool frozen; /* refuse package versions other than recorded */
+	bool timings; /* up/apply --timings: the slowest resources after the summary */
 	int pending; /* changes a plan found: cloud, new hosts, data to move, resources */
 	/* destroy: an environment no longer in the inventory but still in the state may be
 	 * removed (read with the layouts as written) */

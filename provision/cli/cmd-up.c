@@ -19,6 +19,7 @@ struct run_opts {
 	int jobs;
 	bool only_cloud;
 	bool frozen;
+	bool timings;
 	char **hosts;
 	size_t n_hosts;
 	char **roles;
@@ -29,10 +30,15 @@ static int parse_run_opts(const struct cmd_entry *e, int argc, char **argv, stru
                           bool is_up)
 {
 	static const struct option opts[] = {
-	    {"check", no_argument, NULL, 'c'},       {"diff", no_argument, NULL, 'd'},
-	    {"jobs", required_argument, NULL, 'j'},  {"hosts", required_argument, NULL, 'H'},
-	    {"roles", required_argument, NULL, 'R'}, {"only", required_argument, NULL, 'O'},
-	    {"frozen", no_argument, NULL, 'F'},      {NULL, 0, NULL, 0},
+	    {"check", no_argument, NULL, 'c'},
+	    {"diff", no_argument, NULL, 'd'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {"hosts", required_argument, NULL, 'H'},
+	    {"roles", required_argument, NULL, 'R'},
+	    {"only", required_argument, NULL, 'O'},
+	    {"frozen", no_argument, NULL, 'F'},
+	    {"timings", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -60,6 +66,9 @@ static int parse_run_opts(const struct cmd_entry *e, int argc, char **argv, stru
 			break;
 		case 'F':
 			o->frozen = true;
+			break;
+		case 'T':
+			o->timings = true;
 			break;
 		case 'O':
 			if (!is_up || strcmp(optarg, "cloud")) {
@@ -91,6 +100,7 @@ static int converge_layout(struct session *s, const struct inv_layout *l, struct
 	/* a run of some roles only would record a part as the whole */
 	s->record_layout = o->n_roles ? NULL : l;
 	s->frozen = o->frozen;
+	s->timings = o->timings;
 	if (o->frozen && o->n_roles) {
 		pv_say_error("--frozen checks every role's packages: it cannot go with --roles");
 		return PV_EXIT_USAGE;
@@ -240,12 +250,13 @@ out:
 	"      --diff            show diffs of the changes made\n"                                 \
 	"      --hosts LIST      only these hosts (comma-separated)\n"                             \
 	"      --roles LIST      only these roles (comma-separated)\n"                             \
-	"      --frozen          refuse package versions other than the recorded ones\n"
+	"      --frozen          refuse package versions other than the recorded ones\n"           \
+	"      --timings         after the summary, the slowest resources per host and in total\n"
 
 const struct cmd_entry cmd_up_entry = {
     .name = "up",
     .usage = "up LAYOUT [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--frozen] "
-             "[--only cloud]",
+             "[--timings] [--only cloud]",
     .summary = "create what the layout is missing, then converge every host",
     .help = "Options:\n" RUN_HELP
             "      --only cloud      stop once servers and networks exist, before any SSH\n",
@@ -254,7 +265,8 @@ const struct cmd_entry cmd_up_entry = {
 
 const struct cmd_entry cmd_apply_entry = {
     .name = "apply",
-    .usage = "apply [LAYOUT] [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--frozen]",
+    .usage = "apply [LAYOUT] [-j N] [--check] [--diff] [--hosts LIST] [--roles LIST] [--frozen] "
+             "[--timings]",
     .summary = "converge the roles of existing hosts; creates nothing",
     .help = "Options:\n" RUN_HELP,
     .exec = cmd_apply,

@@ -276,6 +276,15 @@ void report_host_start(struct reporter *r, const char *host, const char *what)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* "1.25 s": a duration as the plain views show it (a static buffer per thread). */
+static const char *seconds(long long ms)
+{
+	static _Thread_local char s[32];
+
+	snprintf(s, sizeof(s), "%lld.%02lld s", ms / 1000, ms % 1000 / 10);
+	return s;
+}
+
 void report_resource(struct reporter *r, const char *host, const struct resource *res)
 {
 	pthread_mutex_lock(&r->lock);
@@ -288,19 +297,24 @@ void report_resource(struct reporter *r, const char *host, const struct resource
 			set_redacted(o, "reason", res->reason);
 		if (res->output && res->status == RES_FAILED)
 			set_redacted(o, "output", res->output);
+		if (res->ms >= 0)
+			json_object_set_new(o, "duration_ms", json_integer(res->ms));
 		json_emit(r, o);
 		pthread_mutex_unlock(&r->lock);
 		return;
 	}
 	struct host_view *v = view_get(r, host);
 	char *title = report_redact(res->title);
+	char took[40] = "";
+	if (res->ms >= 0)
+		snprintf(took, sizeof(took), " (%s)", seconds(res->ms));
 	switch (res->status) {
 	case RES_OK:
 		v->ok++;
 		break;
 	case RES_CHANGED:
 		v->changed++;
-		buf_addf(&v->lines, "  changed  %s\n", title);
+		buf_addf(&v->lines, "  changed  %s%s\n", title, took);
 		break;
 	case RES_CHANGE: {
 		char *reason = report_redact(res->reason ? res->reason : "");
@@ -312,7 +326,7 @@ void report_resource(struct reporter *r, const char *host, const struct resource
 	}
 	case RES_FAILED: {
 		v->failed_n++;
-		buf_addf(&v->lines, "  FAILED   %s\n", title);
+		buf_addf(&v->lines, "  FAILED   %s%s\n", title, took);
 		if (res->output && *res->output) {
 			char *o = report_redact(res->output);
 			for (char *line = strtok(o, "\n"); line; line = strtok(NULL, "\n"))
@@ -640,6 +654,98 @@ void report_summary(struct reporter *r, const char *const *hosts, const struct h
 		if (would)
 			fprintf(r->out, "%d change%s pending (nothing was changed)\n", would,
 			        would == 1 ? "" : "s");
+	}
+	fflush(r->out);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int timing_cmp(const void *a, const void *b)
+{
+	const struct report_timing *x = a, *y = b;
+
+	return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : 0;
+}
+
+static json_t *timing_json(const struct report_timing *t, bool with_host)
+{
+	json_t *o = json_object();
+	if (with_host)
+		json_object_set_new(o, "host", json_string(t->host));
+	json_object_set_new(o, "role", json_string(t->role ? t->role : ""));
+	set_redacted(o, "resource", t->title);
+	json_object_set_new(o, "duration_ms", json_integer(t->ms));
+	return o;
+}
+
+static void timing_line(struct reporter *r, const struct report_timing *t, bool with_host)
+{
+	char *title = report_redact(t->title);
+
+	fprintf(r->out, "    %10s  ", seconds(t->ms));
+	if (with_host)
+		fprintf(r->out, "%-12s ", t->host);
+	fprintf(r->out, "%-14s %s\n", t->role ? t->role : "", title);
+	free(title);
+}
+
+void report_timings(struct reporter *r, const char *const *hosts, size_t n_hosts,
+                    struct report_timing *t, size_t n, size_t top)
+{
+	json_t *ev = NULL, *per = NULL, *all = NULL;
+	long long total = 0;
+
+	qsort(t, n, sizeof(*t), timing_cmp);
+	pthread_mutex_lock(&r->lock);
+	if (r->mode == REPORT_JSON) {
+		ev = json_event("timings", NULL);
+		per = json_array();
+		all = json_array();
+	} else {
+		live_finish(r);
+		fprintf(r->out, "\ntimings (measured on the hosts, slowest first):\n");
+	}
+	for (size_t h = 0; h < n_hosts; h++) {
+		long long sum = 0;
+		size_t count = 0, shown = 0;
+		json_t *list = ev ? json_array() : NULL;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(t[i].host, hosts[h])) {
+				sum += t[i].ms;
+				count++;
+			}
+		total += sum;
+		if (ev) {
+			json_t *o = json_object();
+			json_object_set_new(o, "host", json_string(hosts[h]));
+			json_object_set_new(o, "duration_ms", json_integer(sum));
+			json_object_set_new(o, "resources", json_integer((json_int_t)count));
+			json_object_set_new(o, "slowest", list);
+			json_array_append_new(per, o);
+		} else {
+			fprintf(r->out, "  %s: %s in %zu resource%s\n", hosts[h], seconds(sum),
+			        count, count == 1 ? "" : "s");
+		}
+		for (size_t i = 0; i < n && shown < top; i++) {
+			if (strcmp(t[i].host, hosts[h]))
+				continue;
+			shown++;
+			if (ev)
+				json_array_append_new(list, timing_json(&t[i], false));
+			else
+				timing_line(r, &t[i], false);
+		}
+	}
+	if (ev) {
+		for (size_t i = 0; i < n && i < top; i++)
+			json_array_append_new(all, timing_json(&t[i], true));
+		json_object_set_new(ev, "hosts", per);
+		json_object_set_new(ev, "slowest", all);
+		json_object_set_new(ev, "duration_ms", json_integer(total));
+		json_emit(r, ev);
+	} else if (n_hosts > 1) {
+		fprintf(r->out, "  all hosts: %s\n", seconds(total));
+		for (size_t i = 0; i < n && i < top; i++)
+			timing_line(r, &t[i], true);
 	}
 	fflush(r->out);
 	pthread_mutex_unlock(&r->lock);

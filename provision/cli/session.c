@@ -872,6 +872,30 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 	return rc;
 }
 
+/* --timings: every resource and handler the hosts timed, slowest first. */
+static void report_run_timings(struct reporter *rep, const struct host_plan *plans, size_t n,
+                               const char *const *names)
+{
+	struct report_timing *t = NULL;
+	size_t nt = 0, alloc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct host_plan *p = &plans[i];
+		for (size_t k = 0; k < p->n_res + p->n_handlers; k++) {
+			const struct resource *r =
+			    k < p->n_res ? &p->res[k] : &p->handlers[k - p->n_res].res;
+			if (k >= p->n_res && p->handlers[k - p->n_res].status == RES_PENDING)
+				continue; /* a handler that did not run */
+			if (r->ms < 0)
+				continue;
+			PV_GROW(t, nt + 1, alloc);
+			t[nt++] = (struct report_timing){names[i], r->role, r->title, r->ms};
+		}
+	}
+	report_timings(rep, names, n, t, nt, 10);
+	free(t);
+}
+
 int session_converge(struct session *s, struct host_plan *plans, size_t n, bool check, bool diff,
                      int jobs)
 {
@@ -922,6 +946,8 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 	for (size_t i = 0; i < n; i++)
 		names[i] = plans[i].host->name;
 	report_summary(s->rep, names, res, n);
+	if (s->timings && !check)
+		report_run_timings(s->rep, plans, n, names);
 	for (size_t i = 0; i < n; i++)
 		free(res[i].error);
 	free(res);

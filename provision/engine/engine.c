@@ -982,8 +982,110 @@ static void script_head(struct buf *sh)
 	buf_adds(sh, "set +e\n"
 	             "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
 	             "export PATH LC_ALL=C\n"
-	             "umask 022\n");
+	             "umask 022\n"
+	             "pv_fsha=\npv_fst=\npv_units=\npv_pkgs=\n");
 	buf_adds(sh, res_shell_lib);
+}
+
+/*
+ * A path the probe may read in its one stat and sha256sum: absolute, and
+ * of characters that neither tool escapes nor a lookup could confuse (no
+ * space, no newline, no backslash).  Others are read one by one.
+ */
+static bool batch_path_ok(const char *p)
+{
+	return p && p[0] == '/' &&
+	       strspn(p,
+	              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,:@=~-") ==
+	           strlen(p);
+}
+
+/*
+ * Before the first resource: one stat of every path the probes look at,
+ * one sha256sum of those that are regular files (not through a symbolic
+ * link: a FIFO is never opened) and one systemctl for every unit, instead
+ * of a process of each per resource.  pv_sha, pv_meta and pv_unit look
+ * there first.  Only the probe does this: the apply changes them as it goes.
+ */
+static void probe_batch(const struct host_plan *hp, struct buf *sh)
+{
+	struct buf all = BUF_INIT;
+	size_t n = 0;
+
+	buf_adds(sh, "set --\n");
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		const char *p = r->type->probe_path ? r->type->probe_path(r) : NULL;
+		if (!batch_path_ok(p))
+			continue;
+		sh_word(&all, p);
+		buf_adds(sh, "[ ! -f");
+		sh_word(sh, p);
+		buf_adds(sh, " ] || [ -L");
+		sh_word(sh, p);
+		buf_adds(sh, " ] || set -- \"$@\"");
+		sh_word(sh, p);
+		buf_addc(sh, '\n');
+		n++;
+	}
+	if (n) {
+		buf_adds(sh, "[ $# = 0 ] || pv_fsha=\"\n$(sha256sum -- \"$@\" 2>/dev/null)\n\"\n"
+		             "pv_fst=\"\n$(stat -c '%a %U %G %n' --");
+		buf_adds(sh, all.s);
+		buf_adds(sh, " 2>/dev/null)\n\"\n");
+	}
+	buf_adds(sh, "set --\n");
+	buf_release(&all);
+
+	/* the units, each once, of names no lookup could confuse */
+	buf_reset(&all);
+	n = 0;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		const char *u = r->type->probe_unit ? r->type->probe_unit(r) : NULL;
+		bool seen = false;
+		if (!u || !*u ||
+		    strspn(u,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._:-") !=
+		        strlen(u))
+			continue;
+		for (size_t k = 0; k < i && !seen; k++) {
+			const struct resource *o = &hp->res[k];
+			const char *ou = o->type->probe_unit ? o->type->probe_unit(o) : NULL;
+			seen = ou && !strcmp(ou, u);
+		}
+		if (!seen) {
+			sh_word(&all, u);
+			n++;
+		}
+	}
+	if (n > 1)
+		buf_addf(sh,
+		         "pv_b=$(systemctl show -p UnitFileState -p ActiveState --%s 2>/dev/null)\n"
+		         "pv_units_split%s\n",
+		         all.s, all.s);
+	buf_release(&all);
+
+	/* the packages of every package resource that asks by plain name */
+	char **names = NULL;
+	size_t n_names = 0, alloc = 0, users = 0;
+	for (size_t i = 0; i < hp->n_res; i++) {
+		size_t k;
+		bool present, plain = true;
+		const char *const *pn = res_package_names(&hp->res[i], &k, &present);
+		for (size_t m = 0; pn && m < k; m++)
+			plain = plain && !strchr(pn[m], ':');
+		if (!pn || !plain)
+			continue;
+		users++;
+		for (size_t m = 0; m < k; m++) {
+			PV_GROW(names, n_names + 1, alloc);
+			names[n_names++] = (char *)pn[m];
+		}
+	}
+	if (users > 1)
+		res_package_query(sh, "pv_pkgs", names, n_names);
+	free(names);
 }
 
 /*
@@ -1031,8 +1133,12 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
 	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
 	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\n");
-	for (size_t i = 0; i < hp->n_res; i++)
+	probe_batch(hp, sh);
+	buf_adds(sh, "pv_tick -\n");
+	for (size_t i = 0; i < hp->n_res; i++) {
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
+		buf_addf(sh, "pv_tick %zu\n", i);
+	}
 	repro_versions_sh(hp, sh);
 	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
@@ -1082,8 +1188,40 @@ char *script_probe_busy(const char *out, size_t len, const char *kind)
 	return NULL;
 }
 
+/*
+ * "@@T <what> <uptime>": the host's clock after resource <what> (an index,
+ * "h<index>" for a handler, "-" at the start).  The time since the last
+ * tick is what the host spent on that resource; *last is the last tick.
+ */
+static void parse_tick(struct host_plan *hp, const char *line, double *last)
+{
+	const char *what = line + 4, *sp = strchr(what, ' ');
+	struct resource *r = NULL;
+	char *end;
+	double t;
+
+	if (!sp)
+		return;
+	t = strtod(sp + 1, &end);
+	if (end == sp + 1 || *end || t < 0)
+		return;
+	if (*what == 'h' && what[1] >= '0' && what[1] <= '9') {
+		long h = strtol(what + 1, &end, 10);
+		if (end == sp && (size_t)h < hp->n_handlers)
+			r = &hp->handlers[h].res;
+	} else if (*what >= '0' && *what <= '9') {
+		long i = strtol(what, &end, 10);
+		if (end == sp && (size_t)i < hp->n_res)
+			r = &hp->res[i];
+	}
+	if (r && *last >= 0 && t >= *last)
+		r->ms = (r->ms > 0 ? r->ms : 0) + (long long)((t - *last) * 1000 + 0.5);
+	*last = t;
+}
+
 int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
 {
+	double tick = -1;
 	const char *p = out, *e = out + len;
 	struct resource *payload = NULL;
 	struct buf b64 = BUF_INIT;
@@ -1098,6 +1236,7 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
 		else
 			buf_reset(&r->current);
 		r->has_current = false;
+		r->ms = -1;
 	}
 	while (p < e) {
 		char *line = next_line(&p, e);
@@ -1125,6 +1264,8 @@ int script_parse_probe(struct host_plan *hp, const char *out, size_t len, struct
 		}
 		if (!strcmp(line, "@@Z")) {
 			done = true;
+		} else if (!strncmp(line, "@@T ", 4)) {
+			parse_tick(hp, line, &tick);
 		} else if (tag_index(line, "@@P", &idx, &rest) == 0 && idx >= 0 &&
 		           (size_t)idx < hp->n_res) {
 			struct resource *r = &hp->res[idx];
@@ -1198,7 +1339,9 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 	for (size_t i = 0; i < hp->n_handlers; i++) {
 		hp->handlers[i].notified = false;
 		hp->handlers[i].status = RES_PENDING;
+		hp->handlers[i].res.ms = -1;
 	}
+	buf_adds(sh, "pv_tick -\n");
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
 		bool pending = r->status == RES_CHANGE;
@@ -1224,10 +1367,11 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		if (guard && pending && r->verify_login)
 			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
 		notify_handlers(hp, r, sh);
-		buf_addf(sh,
-		         "else\necho '@@A %zu failed'\npv_fail=1\n"
-		         "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\n",
-		         i, i, name);
+		buf_addf(
+		    sh,
+		    "else\necho '@@A %zu failed'\npv_fail=1\n"
+		    "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\npv_tick %zu\n",
+		    i, i, name, i);
 	}
 	for (size_t h = 0; h < hp->n_handlers; h++) {
 		const struct handler *hd = &hp->handlers[h];
@@ -1238,8 +1382,9 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		guarded(sh, name, &hd->res, (int)h);
 		buf_addf(sh,
 		         "if [ $pv_rc = 0 ]; then echo '@@H %zu ok'; else echo '@@H %zu failed'; "
-		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n",
-		         h, h, h, name);
+		         "awk -v p='@@L h%zu ' '{ print p $0 }' \"$PV_STAGE/%s\"; fi\nfi\n"
+		         "pv_tick h%zu\n",
+		         h, h, h, name, h);
 	}
 	repro_versions_sh(hp, sh);
 	run_metrics_sh(hp, sh, true);
@@ -1262,6 +1407,7 @@ static void add_output(struct resource *r, const char *text)
 int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct pv_error *err)
 {
 	const char *p = out, *e = out + len;
+	double tick = -1;
 	bool done = false;
 
 	while (p < e) {
@@ -1271,6 +1417,8 @@ int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct
 
 		if (!strcmp(line, "@@Z")) {
 			done = true;
+		} else if (!strncmp(line, "@@T ", 4)) {
+			parse_tick(hp, line, &tick);
 		} else if (tag_index(line, "@@A", &idx, &rest) == 0 && idx >= 0 &&
 		           (size_t)idx < hp->n_res) {
 			hp->res[idx].status = strcmp(rest, "changed") ? RES_FAILED : RES_CHANGED;

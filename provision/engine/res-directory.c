@@ -106,10 +106,18 @@ static void dir_apply(const struct resource *r, int idx, struct buf *sh)
 	buf_addc(sh, '\n');
 }
 
+static const char *dir_probe_path(const struct resource *r)
+{
+	const struct dir_spec *ds = r->spec;
+
+	return ds->present ? ds->path : NULL;
+}
+
 const struct res_type res_type_directory = {
     .name = "directory",
     .parse = dir_parse,
     .probe = dir_probe,
+    .probe_path = dir_probe_path,
     .apply = dir_apply,
     .free_spec = dir_free,
 };

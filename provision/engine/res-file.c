@@ -275,6 +275,13 @@ static void file_rollback(const struct resource *r, int idx, struct buf *sh)
 	res_rollback_file(sh, f->path);
 }
 
+static const char *file_probe_path(const struct resource *r)
+{
+	const struct file_spec *f = r->spec;
+
+	return f->present ? f->path : NULL;
+}
+
 const char *res_file_path(const struct resource *r)
 {
 	if (r->type == &res_type_file)
@@ -286,6 +293,7 @@ const struct res_type res_type_file = {
     .name = "file",
     .parse = file_parse,
     .probe = file_probe,
+    .probe_path = file_probe_path,
     .stage = file_stage,
     .apply = file_apply,
     .explain = file_explain,

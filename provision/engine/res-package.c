@@ -76,6 +76,17 @@ static int pkg_parse(struct resource *r, const struct node *n, const struct scop
 	return bad ? -1 : 0;
 }
 
+void res_package_query(struct buf *sh, const char *var, char *const *names, size_t n)
+{
+	buf_addf(sh, "%s=\"\n$(dpkg-query -W -f='${Package} ${Status}\\n' --", var);
+	for (size_t i = 0; i < n; i++) {
+		char *base = xstrndup(names[i], strcspn(names[i], "="));
+		sh_word(sh, base);
+		free(base);
+	}
+	buf_adds(sh, " 2>/dev/null)\"\n");
+}
+
 static void pkg_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct pkg_spec *k = r->spec;
@@ -85,14 +96,13 @@ static void pkg_probe(const struct resource *r, int idx, struct buf *sh)
 		qualified = qualified || strchr(k->names[i], ':');
 	buf_adds(sh, "pv_r=\n");
 	if (!qualified) {
-		/* one dpkg-query for the whole list: "\nNAME STATUS" per known package */
-		buf_adds(sh, "pv_q=\"\n$(dpkg-query -W -f='${Package} ${Status}\\n' --");
-		for (size_t i = 0; i < k->n; i++) {
-			char *base = xstrndup(k->names[i], strcspn(k->names[i], "="));
-			sh_word(sh, base);
-			free(base);
-		}
-		buf_adds(sh, " 2>/dev/null)\"\n");
+		/*
+		 * one dpkg-query for the whole list: "\nNAME STATUS" per known
+		 * package; the probe's one for all package resources when there
+		 */
+		buf_adds(sh, "if [ -n \"$pv_pkgs\" ]; then pv_q=$pv_pkgs; else\n");
+		res_package_query(sh, "pv_q", k->names, k->n);
+		buf_adds(sh, "fi\n");
 	}
 	buf_adds(sh, "for pv_n in");
 	for (size_t i = 0; i < k->n; i++)

@@ -72,6 +72,13 @@ bool res_service_has_action(const struct resource *r)
 	return r->type == &res_type_service && r->spec && ((struct svc_spec *)r->spec)->action;
 }
 
+static const char *svc_probe_unit(const struct resource *r)
+{
+	const struct svc_spec *v = r->spec;
+
+	return v->enabled_set || v->running_set ? v->name : NULL;
+}
+
 static void svc_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct svc_spec *v = r->spec;
@@ -79,10 +86,9 @@ static void svc_probe(const struct resource *r, int idx, struct buf *sh)
 	buf_adds(sh, "pv_r=\n");
 	if (v->enabled_set || v->running_set) {
 		/* one systemctl for both questions; the fields picked out by expansion */
-		buf_adds(sh, "pv_s=\"\n$(systemctl show -p UnitFileState -p ActiveState --");
+		buf_adds(sh, "pv_unit");
 		sh_word(sh, v->name);
-		buf_adds(sh, " 2>/dev/null)\n\"\n"
-		             "pv_e=${pv_s#*\"\nUnitFileState=\"}; pv_e=${pv_e%%\"\n\"*}\n"
+		buf_adds(sh, "\npv_e=${pv_s#*\"\nUnitFileState=\"}; pv_e=${pv_e%%\"\n\"*}\n"
 		             "pv_a=${pv_s#*\"\nActiveState=\"}; pv_a=${pv_a%%\"\n\"*}\n");
 	}
 	if (v->enabled_set) {
@@ -139,6 +145,7 @@ const struct res_type res_type_service = {
     .name = "service",
     .parse = svc_parse,
     .probe = svc_probe,
+    .probe_unit = svc_probe_unit,
     .apply = svc_apply,
     .free_spec = svc_free,
 };

@@ -231,10 +231,16 @@ static void sysctl_rollback(const struct resource *r, int idx, struct buf *sh)
 	res_rollback_file(sh, ((const struct sysctl_spec *)r->spec)->file);
 }
 
+static const char *sysctl_probe_path(const struct resource *r)
+{
+	return ((const struct sysctl_spec *)r->spec)->file;
+}
+
 const struct res_type res_type_sysctl = {
     .name = "sysctl",
     .parse = sysctl_parse,
     .probe = sysctl_probe,
+    .probe_path = sysctl_probe_path,
     .stage = sysctl_stage,
     .apply = sysctl_apply,
     .explain = sysctl_explain,

@@ -66,6 +66,12 @@ void res_apply_file(struct buf *sh, const char *stage_name, const char *path, co
 /* Rollback half: restore what res_apply_file saved. */
 void res_rollback_file(struct buf *sh, const char *path);
 
+/*
+ * VAR="\nNAME STATUS..." of one dpkg-query for names (any "=VERSION" left
+ * out): what the package probes read.
+ */
+void res_package_query(struct buf *sh, const char *var, char *const *names, size_t n);
+
 /* Engine checks that need a type's spec. */
 bool res_command_guarded(const struct resource *r);
 const char *res_file_path(const struct resource *r); /* path a file/sysctl resource owns */

@@ -473,14 +473,58 @@ void sh_heredoc(struct buf *sh, const char *text)
  * rollback can put it back.
  */
 const char res_shell_lib[] =
+    /*
+     * pv_tick IDX: the host's monotonic clock after resource IDX ("-": the
+     * start), read by a builtin from /proc/uptime: no process per resource
+     */
+    "pv_tick() { read pv_up pv_ 2>/dev/null </proc/uptime && echo \"@@T $1 $pv_up\"; }\n"
     "pv_add() { if [ -n \"$pv_r\" ]; then pv_r=\"$pv_r, $1\"; else pv_r=$1; fi; }\n"
     "pv_end() { if [ -n \"$pv_r\" ]; then echo \"@@P $1 change $pv_r\"; "
     "else echo \"@@P $1 ok\"; fi; }\n"
-    /* pv_sha FILE: its digest in pv_s (probes stay cheap: no pipeline) */
-    "pv_sha() { pv_s=$(sha256sum <\"$1\" 2>/dev/null); pv_s=${pv_s%% *}; }\n"
-    /* pv_meta PATH MODE OWNER GROUP */
+    /*
+     * pv_sha FILE: its digest in pv_s, from the probe's one sha256sum of
+     * all files (pv_fsha: "HASH  PATH" lines) when FILE is there
+     */
+    "pv_sha() {\n"
+    "\tcase \"$pv_fsha\" in *\"  $1\n\"*)\n"
+    "\t\tpv_s=${pv_fsha%%\"  $1\n\"*}; pv_s=${pv_s##*\"\n\"}; return 0;;\n"
+    "\tesac\n"
+    "\tpv_s=$(sha256sum <\"$1\" 2>/dev/null); pv_s=${pv_s%% *}\n"
+    "}\n"
+    /*
+     * pv_unit UNIT: systemctl's UnitFileState and ActiveState lines of UNIT
+     * in pv_s, between newlines; from the probe's one systemctl for all
+     * units (pv_units: a line "@UNIT" before each unit's lines) when there
+     */
+    "pv_unit() {\n"
+    "\tcase \"$pv_units\" in *\"\n@$1\n\"*)\n"
+    "\t\tpv_s=${pv_units#*\"\n@$1\n\"}; pv_s=\"\n${pv_s%%\"\n@\"*}\n\"; return 0;;\n"
+    "\tesac\n"
+    "\tpv_s=\"\n$(systemctl show -p UnitFileState -p ActiveState -- \"$1\" 2>/dev/null)\n\"\n"
+    "}\n"
+    /*
+     * pv_units_split UNIT...: pv_units from systemctl's answer for all of
+     * them in pv_b (a block each, in order, blank lines between); left
+     * empty, so each asks on its own, when the blocks do not add up
+     */
+    "pv_units_split() {\n"
+    "\tpv_units=\n"
+    "\tfor pv_u in \"$@\"; do\n"
+    "\t\tcase \"$pv_b\" in\n"
+    "\t\t*\"\n\n\"*) pv_x=${pv_b%%\"\n\n\"*}; pv_b=${pv_b#*\"\n\n\"};;\n"
+    "\t\t*) pv_x=$pv_b; pv_b=;;\n"
+    "\t\tesac\n"
+    "\t\tcase \"$pv_x\" in *ActiveState=*) ;; *) pv_units=; return 0;; esac\n"
+    "\t\tpv_units=\"$pv_units\n@$pv_u\n$pv_x\"\n"
+    "\tdone\n"
+    "\t[ -z \"$pv_b\" ] || pv_units=\n"
+    "}\n"
+    /* pv_meta PATH MODE OWNER GROUP; pv_fst: the probe's one stat of all paths */
     "pv_meta() {\n"
-    "\tpv_st=$(stat -c '%a %U %G' -- \"$1\" 2>/dev/null)\n"
+    "\tcase \"$pv_fst\" in\n"
+    "\t*\" $1\n\"*) pv_st=${pv_fst%%\" $1\n\"*}; pv_st=${pv_st##*\"\n\"};;\n"
+    "\t*) pv_st=$(stat -c '%a %U %G' -- \"$1\" 2>/dev/null);;\n"
+    "\tesac\n"
     "\tpv_m=${pv_st%% *}; pv_st=${pv_st#* }; pv_u=${pv_st%% *}; pv_g=${pv_st#* }\n"
     "\t[ \"$pv_m\" = \"$2\" ] || pv_add \"mode $pv_m != $2\"\n"
     "\t[ \"$pv_u\" = \"$3\" ] || pv_add \"owner $pv_u != $3\"\n"

@@ -345,6 +345,28 @@ static const char *explain(const struct resource *r)
 }
 
 /* Run the probe script; read its output into hp.  out receives the raw output. */
+/* Take the clock's lines ("@@T ...") out of a script's output; returns how many. */
+static int drop_ticks(struct buf *out)
+{
+	struct buf rest = BUF_INIT;
+	const char *p = out->s;
+	int n = 0;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		if (!strncmp(p, "@@T ", 4))
+			n++;
+		else
+			buf_add(&rest, p, len);
+		p += len;
+	}
+	buf_reset(out);
+	buf_add(out, rest.s, rest.len);
+	buf_release(&rest);
+	return n;
+}
+
 static int probe(struct host_plan *hp, struct buf *out)
 {
 	struct buf sh = BUF_INIT;
@@ -357,6 +379,11 @@ static int probe(struct host_plan *hp, struct buf *out)
 	rc = script_parse_probe(hp, out->s, out->len, &err);
 	if (rc < 0)
 		printf("  probe: %s\n", err.msg);
+	/* the host timed every probe by its own clock */
+	for (size_t i = 0; rc == 0 && i < hp->n_res; i++)
+		CHECK(hp->res[i].ms >= 0);
+	/* one at the start, one after each resource */
+	CHECK(drop_ticks(out) == (int)hp->n_res + 1);
 	buf_release(&sh);
 	return rc;
 }
@@ -394,6 +421,10 @@ static int apply(struct host_plan *hp, struct buf *out)
 	rc = script_parse_apply(hp, out->s, out->len, &err);
 	if (rc < 0)
 		printf("  apply: %s\n", err.msg);
+	/* one tick at the start and one after each resource the script ran */
+	for (size_t i = 0; rc == 0 && i < hp->n_res; i++)
+		CHECK(hp->res[i].status != RES_CHANGED || hp->res[i].ms >= 0);
+	CHECK(drop_ticks(out) >= 1);
 	free(dir);
 	buf_release(&sh);
 	buf_release(&tar);
@@ -1224,6 +1255,20 @@ static void test_real_converge(void)
 	CHECK_STR(listing(rpath("real/etc")), "app.conf lines.txt");
 	CHECK_STR(listing(cwd_dir), "");
 
+	/* each tick closes the resource it names: the time since the tick before */
+	struct pv_error err = {{0}};
+	static const char ticks[] = "@@T - 100.00\n@@A 0 changed\n@@T 0 101.25\n@@T 1 101.30\n"
+	                            "@@T x 102.00\n@@T 2 103.00\n@@T 3 102.50\n@@T 9 104.00\n@@Z\n";
+	hp.res[0].ms = -1;
+	hp.res[1].ms = 7;
+	hp.res[2].ms = -1;
+	hp.res[3].ms = -1;
+	CHECK(script_parse_apply(&hp, ticks, strlen(ticks), &err) == 0);
+	CHECK(hp.res[0].ms == 1250);
+	CHECK(hp.res[1].ms == 57); /* added to its probe's */
+	CHECK(hp.res[2].ms == 1000); /* an unknown name is a tick all the same */
+	CHECK(hp.res[3].ms == -1); /* a clock that went back times nothing */
+
 	plan_release(&hp);
 	buf_release(&out);
 }
@@ -1712,6 +1757,51 @@ static void test_cleanup(void)
 	CHECK(!exists(scratch));
 }
 
+/*
+ * The probe's shared answers, read back by each resource: a unit's block
+ * by its place in systemctl's answer (none at all when the blocks do not
+ * add up), a file's digest and stat line by its exact path (not by a path
+ * it ends).
+ */
+/* the engine's shell functions (declared in its private res-util.h) */
+extern const char res_shell_lib[];
+
+static void test_probe_lookups(void)
+{
+	struct buf sh = BUF_INIT, out = BUF_INIT;
+
+	buf_adds(&sh, res_shell_lib);
+	buf_adds(
+	    &sh,
+	    "pv_b='ActiveState=active\nUnitFileState=enabled\n\n"
+	    "ActiveState=inactive\nUnitFileState=\n\n"
+	    "ActiveState=failed\nUnitFileState=disabled'\n"
+	    "pv_units_split a.service b c@x\n"
+	    "for u in b c@x a.service; do pv_unit $u; printf '%s|' \"$pv_s\" | tr '\\n' ,; done\n"
+	    "echo\n"
+	    "pv_b='ActiveState=active\nUnitFileState=enabled'\n"
+	    "pv_units_split a b; echo \"short:[$pv_units]\"\n"
+	    "pv_b='ActiveState=active\n\nActiveState=failed'\n"
+	    "pv_units_split a; echo \"long:[$pv_units]\"\n"
+	    "pv_b='UnitFileState=enabled\n\nActiveState=failed'\n"
+	    "pv_units_split a b; echo \"odd:[$pv_units]\"\n"
+	    "pv_fsha='\n1111  /x/a\n2222  /a\n'\n"
+	    "pv_sha /a; echo \"sha:$pv_s\"\n"
+	    "pv_sha /x/a; echo \"sha:$pv_s\"\n"
+	    "pv_fst='\n600 root adm /x/a\n644 daemon root /a\n'\n"
+	    "pv_r=; pv_meta /a 644 daemon root; echo \"meta:[$pv_r]\"\n"
+	    "pv_r=; pv_meta /x/a 644 root root; echo \"meta:[$pv_r]\"\n");
+	CHECK(sh_stdin(sh.s, &out) == 0);
+	CHECK_STR(out.s, ",ActiveState=inactive,UnitFileState=,|"
+	                 ",ActiveState=failed,UnitFileState=disabled,|"
+	                 ",ActiveState=active,UnitFileState=enabled,|\n"
+	                 "short:[]\nlong:[]\nodd:[]\n"
+	                 "sha:2222\nsha:1111\n"
+	                 "meta:[]\nmeta:[mode 600 != 644, group adm != root]\n");
+	buf_release(&sh);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	int rc;
@@ -1744,6 +1834,7 @@ int main(void)
 	RUN(test_when);
 	RUN(test_stage_tar);
 	RUN(test_real_converge);
+	RUN(test_probe_lookups);
 	RUN(test_reprobe_in_apply);
 	RUN(test_hostile_values);
 	RUN(test_run_record);
