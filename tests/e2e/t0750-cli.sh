@@ -307,6 +307,21 @@ jfail ui-nomon 2 "^layout 'phase1' has no server with role 'monitoring'$" ui pha
 jfail ui-notmade 2 "^layout 'watched' is not created in environment 'default'$" ui watched
 jfail audit 1 "^layout 'watched' is not created in environment 'default'$" audit watched
 jfail ambiguous 2 "^ambiguous command 'd': destroy, diff$" d
+# ui once 'watched' is made: the tunnel event, then ssh (a stand-in that keeps its arguments)
+jq '.environments.default.layouts.watched = {"provider": "static"}' "$WORK/jf/.provision/state.json" >"$WORK/jf/state.new" &&
+	mv "$WORK/jf/state.new" "$WORK/jf/.provision/state.json"
+mkdir -p "$WORK/jf/stub"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\n' "$WORK/jf/ssh-args" >"$WORK/jf/stub/ssh"
+chmod +x "$WORK/jf/stub/ssh"
+PATH="$WORK/jf/stub:$PATH" "$PROVISION" -i "$WORK/jf/inventory.yml" --json ui watched alertmanager --port 19093 >"$WORK/js/ui.out" 2>&1
+rc=$?
+check "ui --json: exit 0 (got $rc), one tunnel event with the local URL (got $(head -c 300 "$WORK/js/ui.out"))" \
+	sh -c "[ $rc = 0 ] && [ \"\$(jq -c 'select(.event == \"tunnel\") | [.host, .layout, .ui, .url, .port]' '$WORK/js/ui.out')\" = '[\"mon1\",\"watched\",\"alertmanager\",\"http://127.0.0.1:19093/\",19093]' ]"
+check "then ssh forwards that port to Alertmanager on mon1's private address" \
+	test "$(sed -n '/^-L$/{n;p}' "$WORK/jf/ssh-args")" = 127.0.0.1:19093:192.0.2.14:9093
+PATH="$WORK/jf/stub:$PATH" "$PROVISION" -i "$WORK/jf/inventory.yml" --json ui watched >"$WORK/js/ui2.out" 2>&1
+check "ui --json without --port: Prometheus at its own port" \
+	test "$(jq -c 'select(.event == "tunnel") | [.ui, .url, .port]' "$WORK/js/ui2.out")" = '["prometheus","http://127.0.0.1:9090/",9090]'
 unset T0750_SECRET
 jfail apply 2 "^secret 'env:T0750_SECRET' is not set$" apply phase1
 check "apply --json: each unset secret at its file, line and col" \
