@@ -626,10 +626,11 @@ static int restore_on(struct bk *b, const struct host *h, const char *at, const 
 	char *old = strstr(out.s, "O ");
 	bool kept = old && strncmp(old, "O -", 3);
 	*sums = checksum_lines(out.s, tables);
+	/* "at" and "kept_at" only when there is one: the latest state, nothing kept */
 	report_line(b->s->rep,
-	            json_pack("{s:s, s:s, s:s?, s:I, s:s%}", "event", "restored", "host", h->name,
+	            json_pack("{s:s, s:s, s:s*, s:I, s:o*}", "event", "restored", "host", h->name,
 	                      "at", at, "tables", (json_int_t)*tables, "kept_at",
-	                      kept ? old + 2 : "", kept ? strcspn(old + 2, "\n") : (size_t)0),
+	                      kept ? json_stringn(old + 2, strcspn(old + 2, "\n")) : NULL),
 	            "%s: restored%s%s; PostgreSQL runs as a primary; %zu tables read in full",
 	            h->name, at ? " to " : "", at ? at : "", *tables);
 	if (kept)

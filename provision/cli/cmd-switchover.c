@@ -25,6 +25,14 @@ static bool has_patroni(const struct inv_layout *l, const char *name)
 	return false;
 }
 
+static bool layout_has_patroni(const struct inv_layout *l)
+{
+	for (size_t i = 0; i < l->n_servers; i++)
+		if (has_patroni(l, l->servers[i].name))
+			return true;
+	return false;
+}
+
 static int cmd_switchover(struct session *s, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -56,6 +64,10 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	if (to && !has_patroni(l, to)) {
 		pv_say_error("server '%s' of layout '%s' has no role patroni", to, l->name);
+		return PV_EXIT_USAGE;
+	}
+	if (!layout_has_patroni(l)) {
+		pv_say_error("layout '%s' has no server with role patroni", l->name);
 		return PV_EXIT_USAGE;
 	}
 	if ((rc = session_layout_hosts(s, l, &hosts, &n)) != PV_EXIT_OK)
@@ -116,7 +128,7 @@ static int cmd_switchover(struct session *s, int argc, char **argv)
 		buf_release(&e);
 	}
 	if (!tried)
-		pv_say_error("layout '%s' has no server with role patroni", l->name);
+		pv_say_error("no host with role patroni of layout '%s' was found", l->name);
 	hosts_free(hosts, n);
 	return rc;
 }

@@ -104,9 +104,14 @@ static int cmd_ui(struct session *s, int argc, char **argv)
 	    xasprintf(strchr(addr->scalar, ':') ? "127.0.0.1:%ld:[%s]:%s" : "127.0.0.1:%ld:%s:%s",
 	              local, addr->scalar, remote_port);
 	char *ssh_opts[] = {"-N", "-o", "ExitOnForwardFailure=yes", "-L", fwd};
-	printf("%s of layout '%s': http://127.0.0.1:%ld/ (through ssh to %s; Ctrl-C ends it)\n",
-	       what, l->name, local, srv->name);
-	fflush(stdout); /* before ssh takes over */
+	char *url = xasprintf("http://127.0.0.1:%ld/", local);
+	report_line(s->rep,
+	            json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "event", "tunnel", "host",
+	                      srv->name, "layout", l->name, "ui", what, "url", url, "port",
+	                      (int)local),
+	            "%s of layout '%s': %s (through ssh to %s; Ctrl-C ends it)", what, l->name, url,
+	            srv->name);
+	free(url);
 	rc = session_ssh_exec(s, h, ssh_opts, sizeof(ssh_opts) / sizeof(ssh_opts[0]), NULL, 0);
 	free(fwd);
 	free(remote_port);
@@ -119,6 +124,8 @@ const struct cmd_entry cmd_ui_entry = {
     .usage = "ui LAYOUT [prometheus|alertmanager] [--port N]",
     .summary = "open Prometheus' or Alertmanager's web UI through an SSH tunnel",
     .help = "Options:\n"
-            "  -p, --port N   the local port (default: the same as the server's)\n",
+            "  -p, --port N   the local port (default: the same as the server's)\n"
+            "With --json the URL is a 'tunnel' event; once ssh holds the tunnel, its\n"
+            "own problems go to stderr.\n",
     .exec = cmd_ui,
 };

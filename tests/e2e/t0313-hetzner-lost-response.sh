@@ -45,6 +45,8 @@ check "an action ending in error fails the run" test "$rc" = 1
 check "the error names the action's code and message" sh -c "jq -r 'select(.event == \"error\") | .message' '$WORK/up2.json' | grep -q 'action_failed: the action failed (injected fault)'"
 pvj up phase1 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up after the failed action failed: $(cat "$WORK/up3.err")"
 check "the next up puts the firewall rules back" test "$(cloud_state | jq '[.firewalls[].rules[]] | length')" -gt 0
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/up[0-3].json 2>&1)
+check "up --json through faults, the failed run too: every line validates against the schema${bad:+: $bad}" test -z "$bad"
 
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

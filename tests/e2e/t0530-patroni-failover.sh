@@ -152,9 +152,12 @@ check "writes go through the endpoint after the switchover" wait_for 30 on_host 
 wait_for 60 has_sync || fail "no synchronous standby after the switchover"
 cur=$(leader_of pg1 pg2 pg3)
 to=$(members pg1 pg2 pg3 | awk '$2 == "Sync" && $3 == "Standby" { print $1; exit }')
-pv switchover ha --to "$to" >"$WORK/sw2" 2>&1
+# with --json: patronictl's words in one switchover event
+pvj switchover ha --to "$to" >"$WORK/sw2.json" 2>"$WORK/sw2.err"
 rc=$?
-check "switchover --to '$to' succeeds (exit $rc)" test -n "$to" -a "$rc" = 0
+check "switchover --to '$to' succeeds (exit $rc: $(json_errors "$WORK/sw2.json" "$WORK/sw2.err" | tr '\n' ' '))" test -n "$to" -a "$rc" = 0
+check "switchover --json: one switchover event, ok, from a patroni server, Patroni's output naming $to" \
+	test "$(jq -c --arg to "$to" 'select(.event == "switchover") | [(.host | test("^pg[123]$")), .ok, (.output | contains($to))]' "$WORK/sw2.json")" = '[true,true,true]'
 became() { [ "$(leader_of pg1 pg2 pg3)" = "$to" ]; }
 check "switchover --to hands the leader role from $cur to $to" wait_for 60 became
 # the asynchronous replica is no candidate in synchronous mode: Patroni
@@ -163,10 +166,17 @@ check "switchover --to hands the leader role from $cur to $to" wait_for 60 becam
 # replicas until Patroni names the synchronous one: wait for it first.
 wait_for 60 has_sync || fail "no synchronous standby after switchover --to"
 async=$(members pg1 pg2 pg3 | awk '$2 == "Replica" { print $1; exit }')
-pv switchover ha --to "$async" >"$WORK/sw4" 2>&1
+pvj switchover ha --to "$async" >"$WORK/sw4.json" 2>"$WORK/sw4.err"
 rc=$?
-check "switchover --to the asynchronous replica '$async' is refused (exit $rc): $(grep -m1 -o 'failed, details: .*' "$WORK/sw4")" \
-	test -n "$async" -a "$rc" != 0
+check "switchover --to the asynchronous replica '$async' is refused (exit $rc): $(jq -r 'select(.event == "error") | .message' "$WORK/sw4.json" | grep -m1 -o 'failed, details: .*')" \
+	test -n "$async" -a "$rc" = 1
+check "switchover --json refused: a switchover event not ok, an error event with Patroni's reason" \
+	test "$(jq -sc '[(.[] | select(.event == "switchover") | .ok), ([.[] | select(.event == "error") | .message | select(test("^switchover through pg[123] failed: ") and contains("failed, details: "))] | length)]' "$WORK/sw4.json")" = '[false,1]'
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/sw2.json" "$WORK/sw4.json" 2>&1)
+check "switchover --json, done and refused: every line validates against the schema${bad:+: $bad}" test -z "$bad"
+jq -c 'select(.event == "switchover") | .ok = "true"' "$WORK/sw2.json" >"$WORK/sw-broken.json"
+check "and the check can fail: it refuses that switchover event with ok a string" \
+	sh -c "[ -s '$WORK/sw-broken.json' ] && ! /usr/bin/python3 '$ROOT/tests/helpers/check-events.py' '$ROOT/doc/events.schema.json' '$WORK/sw-broken.json'"
 check "and the leader stays $to" became
 pv switchover ha --to lb1 >"$WORK/sw3" 2>&1
 rc=$?

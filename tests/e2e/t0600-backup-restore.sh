@@ -68,13 +68,17 @@ check "the repository is encrypted: all $objs objects of it are ciphertext${clea
 # the database is lost with its disk
 on_host db1 "systemctl stop postgresql@15-main && rm -rf /var/lib/postgresql/15/main" ||
 	bail "destroying the database failed"
-pv backup restore >"$WORK/restore1" 2>&1
+# with --json (t0610 checks the plain lines of a restore)
+pvj backup restore >"$WORK/restore1" 2>"$WORK/restore1.err"
 rc=$?
-check "backup restore succeeds: $(tail -n 4 "$WORK/restore1" | tr '\n' ' ')" test "$rc" = 0
+check "backup restore succeeds: $(json_errors "$WORK/restore1" "$WORK/restore1.err" | tr '\n' ' ')" test "$rc" = 0
 after=$(table_sums db1)
 check "row counts and checksums equal after the restore ($after)" test "$before" = "$after"
 check "PostgreSQL is a primary again" test "$(psql_on db1 'select pg_is_in_recovery()')" = f
-check "restore reports every table it read" grep -q 'public.items: 5000 rows' "$WORK/restore1"
+check "restore --json: a restored event for db1, to the latest state, 2 tables read, no data directory kept" \
+	test "$(jq -c 'select(.event == "restored") | [.host, has("at"), .tables, has("kept_at")]' "$WORK/restore1")" = '["db1",false,2,false]'
+check "restore --json: a table event for every table it read, with its rows" \
+	test "$(jq -r 'select(.event == "table") | "\(.host) \(.database).\(.table) \(.rows)"' "$WORK/restore1" | sort | tr '\n' ';')" = "db1 shop.public.events 2000;db1 shop.public.items 5000;"
 
 # a restore over a running primary needs --yes and changes nothing without it
 psql_on db1 "insert into events (what) values ('after the restore')" >/dev/null
@@ -82,8 +86,14 @@ pv backup restore >"$WORK/restore2" 2>&1
 rc=$?
 check "restore over the running primary is refused without --yes (exit $rc)" test "$rc" = 2
 check "the refusal says --yes" grep -q -- '--yes' "$WORK/restore2"
-check "the refused restore left the data alone" \
+pvj backup restore >"$WORK/restore2.json" 2>"$WORK/restore2.err"
+rc=$?
+check "with --json the refusal is exit 2 too (got $rc), error events saying --yes" \
+	sh -c "[ $rc = 2 ] && jq -r 'select(.event == \"error\") | .message' '$WORK/restore2.json' | grep -q -- '^db1: PostgreSQL runs there as a primary: nothing was changed; .--yes. replaces'"
+check "the refused restores left the data alone" \
 	test "$(psql_on db1 "select count(*) from events where what = 'after the restore'")" = 1
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/restore1" "$WORK/restore2.json" 2>&1)
+check "restore --json, done and refused: every line validates against the schema${bad:+: $bad}" test -z "$bad"
 
 pv status db >"$WORK/status1" 2>&1
 rc=$?

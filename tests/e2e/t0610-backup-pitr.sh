@@ -37,9 +37,13 @@ sleep 1
 psql_on db1 "insert into items values (2, 'B')" || bail "insert B failed"
 check "A and B are there before the restore" test "$(psql_on db1 "select string_agg(name, ',' order by id) from items")" = "A,B"
 
-pv backup restore --at "2026-13-45 99:00" --yes >"$WORK/bad" 2>&1
+pvj backup restore --at "2026-13-45 99:00" --yes >"$WORK/bad.json" 2>"$WORK/bad.err"
 rc=$?
 check "a time PostgreSQL cannot read fails the restore (exit $rc)" test "$rc" = 1
+check "with --json: error events, the last saying the restore failed, nothing on stderr ($(head -c 200 "$WORK/bad.err"))" \
+	sh -c "[ \"\$(jq -r 'select(.event == \"error\") | .message' '$WORK/bad.json' | tail -n 1)\" = 'db1: the restore FAILED' ] && ! [ -s '$WORK/bad.err' ]"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/bad.json" 2>&1)
+check "every line of the failed restore's --json validates against the schema${bad:+: $bad}" test -z "$bad"
 check "and leaves the data as it was" test "$(psql_on db1 "select string_agg(name, ',' order by id) from items")" = "A,B"
 
 pv backup restore --at "$at" --yes >"$WORK/restore1" 2>&1
@@ -49,6 +53,8 @@ rows=$(psql_on db1 "select string_agg(name, ',' order by id) from items")
 check "A is there and B is not (got '$rows')" test "$rows" = A
 check "PostgreSQL is a primary after the restore" test "$(psql_on db1 'select pg_is_in_recovery()')" = f
 check "the previous data directory was kept" grep -q 'previous data directory is kept at /var/lib/postgresql/15/main.before-restore-' "$WORK/restore1"
+check "the restore names its target time and each table it read with its rows" \
+	sh -c "grep -qF 'db1: restored to $at; PostgreSQL runs as a primary; 1 tables read in full' '$WORK/restore1' && grep -qx '  shop.public.items: 1 rows' '$WORK/restore1'"
 
 psql_on db1 "insert into items values (3, 'C')" >/dev/null
 pv backup now --type diff >"$WORK/now2" 2>&1

@@ -38,10 +38,14 @@ pv backup now >"$WORK/now1" 2>&1 || bail "backup now failed: $(tail -n 5 "$WORK/
 psql_on db1 "insert into events (what) values ('after the backup'); delete from items where id <= 10" ||
 	bail "writing failed"
 
-pv backup verify --on scratch1 >"$WORK/verify1" 2>&1
+# with --json (t0680 checks the plain lines of a verify)
+pvj backup verify --on scratch1 >"$WORK/verify1" 2>"$WORK/verify1.err"
 rc=$?
-check "verify succeeds: $(tail -n 2 "$WORK/verify1" | tr '\n' ' ')" test "$rc" = 0
-check "verify compared both tables" grep -q 'verify ok: 2 tables on scratch1 equal db1' "$WORK/verify1"
+check "verify succeeds: $(json_errors "$WORK/verify1" "$WORK/verify1.err" | tr '\n' ' ')" test "$rc" = 0
+check "verify --json: a verified event, both tables of db1 on scratch1 at a restore point of its own" \
+	test "$(jq -c 'select(.event == "verified") | [.host, .scratch, .tables, (.point | test("^provision-verify-[0-9]+$"))]' "$WORK/verify1")" = '["db1","scratch1",2,true]'
+check "and the restore on scratch1 as a restored event" \
+	test "$(jq -c 'select(.event == "restored") | [.host, .tables]' "$WORK/verify1")" = '["scratch1",2]'
 check "the scratch copy has the write after the backup" \
 	test "$(psql_on scratch1 "select count(*) from events where what = 'after the backup'")" = 1
 check "and the rows as on the primary" test "$(table_sums scratch1)" = "$(table_sums db1)"
@@ -50,6 +54,10 @@ check "the scratch server still does not archive" \
 pv backup list >"$WORK/list" 2>&1
 check "the repository holds only the primary's backup" test "$(grep -Ec '^  [0-9]{8}-' "$WORK/list")" = 1
 
-pv backup verify --on db1 >"$WORK/verify2" 2>&1
+pvj backup verify --on db1 >"$WORK/verify2" 2>"$WORK/verify2.err"
 rc=$?
-check "verify refuses the source as the scratch server" test "$rc" = 2
+check "verify refuses the source as the scratch server (exit $rc)" test "$rc" = 2
+check "with an error event naming it" \
+	test "$(jq -r 'select(.event == "error") | .message' "$WORK/verify2")" = "the scratch server must not be the source 'db1'"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/verify1" "$WORK/verify2" 2>&1)
+check "verify --json, done and refused: every line validates against the schema${bad:+: $bad}" test -z "$bad"

@@ -153,9 +153,19 @@ run stale pv share --acl --apply
 check "a stale ETag fails (exit 1, got $rc)" test "$rc" = 1
 check "with a clear message" grep -q 'the policy file changed since it was read .*nothing was overwritten' "$WORK/stale.out"
 check "their change is what the policy file holds" cmp -s <(jq -S . "$WORK/theirs.json") <(ctl policy | jq -S .policy)
+# again with --json: the failure is an error event
+jq -c '.acls += [{"action": "accept", "src": ["group:admins"], "dst": ["tag:ops:443"]}]' "$WORK/theirs.json" >"$WORK/theirs2.json"
+ctl race -X POST --data-binary @"$WORK/theirs2.json" >/dev/null || fail "control: race"
+run stalej pvj share --acl --apply
+check "share --acl --apply --json with a stale ETag: exit 1 (got $rc), an error event saying so" \
+	sh -c "test $rc = 1 && jq -r 'select(.event == \"error\") | .message' '$WORK/stalej.out' | grep -q 'the policy file changed since it was read .*nothing was overwritten'"
+check "and their second change is what the policy file holds" cmp -s <(jq -S . "$WORK/theirs2.json") <(ctl policy | jq -S .policy)
 
 run unbob pv unshare app1 --with carol@example.com
 check "unshare with someone it is not shared with fails" sh -c "test $rc = 1 && grep -q 'not shared with carol@example.com' '$WORK/unbob.out'"
+run unbobj pvj unshare app1 --with carol@example.com
+check "with --json: exit 1 too (got $rc), an error event saying so" \
+	sh -c "test $rc = 1 && jq -r 'select(.event == \"error\") | .message' '$WORK/unbobj.out' | grep -q 'not shared with carol@example.com'"
 run unshare pv unshare app1 --with bob@example.com
 check "unshare app1 --with bob succeeds" test "$rc" = 0
 check "only bob's invite is gone" test "$(ctl invites | jq -c '[.[] | .email]')" = '["alice@example.com"]'
@@ -186,8 +196,8 @@ run aclj pvj share --acl
 run aclp pv share --acl
 check "share --acl --json: one acl event, not applied, with the snippet the plain run prints" \
 	test "$(jq -cS 'select(.event == "acl") | [.applied, .policy]' "$WORK/aclj.out")" = "$(sed '/^\/\//d' "$WORK/aclp.out" | jq -cS '[false, .]')"
-bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/{sharej,unsharej,aclj,listj}.out 2>&1)
-check "every line of them validates against the schema${bad:+: $bad}" test -z "$bad"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/{sharej,unsharej,aclj,listj,stalej,unbobj}.out 2>&1)
+check "every line of them, done and failed, validates against the schema${bad:+: $bad}" test -z "$bad"
 
 # the token from an inventory secret instead of the environment
 printf '%s\n' "$TOKEN" >"$WORK/ts-token"

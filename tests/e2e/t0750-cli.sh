@@ -233,5 +233,104 @@ pj validate >"$WORK/js/bad.out" 2>/dev/null
 check "an inventory problem has file, line, col and message" \
 	test "$(jq -c '[.event, (.file | test("inventory.yml$")), .line, .col, .message]' "$WORK/js/bad.out")" = \
 	"[\"error\",true,7,15,\"unknown key 'rols' in server 'app1' (did you mean 'roles'?)\"]"
+
+# every command's failures that need no host: error events on stdout,
+# nothing on stderr, the exit code kept (their successes run on real hosts:
+# t0850, t0600, t0650, t0530, t0960, t0730, t0920)
+mkdir -p -m 700 "$WORK/jf/.provision"
+key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+cat >"$WORK/jf/inventory.yml" <<YML
+project: clitest
+secrets: { s3_key: env:T0750_SECRET, backup_pass: env:T0750_SECRET, db_password: env:T0750_SECRET }
+vars:
+  private_network: 192.0.2.0/24
+  backup_s3_endpoint: 192.0.2.99
+  backup_s3_bucket: backups
+  backup_s3_key: s3_key
+  backup_s3_key_secret: s3_key
+  backup_cipher_pass: backup_pass
+  patroni_superuser_password: db_password
+  postgres_replication_password: db_password
+layouts:
+  phase1:
+    provider: static
+    servers:
+      app1: { roles: [base, ufw], address: 192.0.2.10, host_key: "$key" }
+  db:
+    provider: static
+    servers:
+      db1: { roles: [base, postgres, backup], address: 192.0.2.11, host_key: "$key" }
+  ha:
+    provider: static
+    servers:
+      lb1: { roles: [base, pgbouncer], vars: { haproxy_postgres: true }, address: 192.0.2.12, host_key: "$key" }
+      pg1: { roles: [base, patroni], address: 192.0.2.13, host_key: "$key" }
+  watched:
+    provider: static
+    servers:
+      mon1: { roles: [base, monitoring], address: 192.0.2.14, host_key: "$key" }
+YML
+# recorded as made, all but 'watched' (a static layout's hosts are the inventory's)
+echo '{"version": 1, "project": "clitest", "environments": {"default": {"layouts": {"phase1": {"provider": "static"}, "db": {"provider": "static"}, "ha": {"provider": "static"}}}}}' >"$WORK/jf/.provision/state.json"
+export T0750_SECRET=not-used
+# jfail NAME RC MESSAGE ARGS...: provision --json ARGS exits RC with an error event saying MESSAGE (a grep pattern)
+jfail() {
+	local name=$1 want=$2 msg=$3 rc
+	shift 3
+	"$PROVISION" -i "$WORK/jf/inventory.yml" --json "$@" </dev/null >"$WORK/js/f-$name.out" 2>"$WORK/js/f-$name.err"
+	rc=$?
+	check "$* --json: exit $want (got $rc), an error event '$msg', nothing on stderr$(head -c 300 "$WORK/js/f-$name.err")" \
+		sh -c "[ $rc = $want ] && jq -r 'select(.event == \"error\") | .message' '$WORK/js/f-$name.out' | grep -q -- \"\$1\" && ! [ -s '$WORK/js/f-$name.err' ]" _ "$msg"
+}
+jfail up 2 "^unknown layout 'phase7' in '.*inventory.yml' (did you mean 'phase1'?)$" up phase7
+jfail status 2 "^unknown layout 'phase7'" status phase7
+jfail destroy 2 "^refusing to destroy layout 'phase1' without confirmation; run with --yes$" destroy phase1
+jfail ssh 2 "^no host 'app9' in environment 'default'$" ssh app9
+jfail diff 2 "^diff compares two environments: give both" diff -e default
+jfail share 2 "^no Tailscale API token: set TAILSCALE_API_KEY" share --list
+jfail unshare 2 "^server 'app1' has not been created in environment 'default'" unshare app1
+jfail kamal 2 "^unknown layout 'phase7'" kamal-config phase7
+jfail switchover-to 2 "^server 'lb1' of layout 'ha' has no role patroni$" switchover ha --to lb1
+jfail switchover 2 "^layout 'phase1' has no server with role patroni$" switchover phase1
+jfail backup 2 "^unknown backup command 'weekly' (now, list, restore, verify)$" backup weekly
+jfail now 2 "^--type must be full, diff, incr or dump, not 'weekly'$" backup now db --type weekly
+jfail list 2 "^layout 'phase1' has no server with role backup$" backup list phase1
+jfail restore-at 2 "^--at takes a time such as '2026-05-01 12:00:00+00', not 'x;y'$" backup restore db --at 'x;y'
+jfail restore-repo 2 "^--repo takes a repository's number from 1 to 4, not '9'$" backup restore db --repo 9
+jfail restore-patroni 2 "^layout 'ha' has no server with role backup$" backup restore ha --yes
+jfail verify 2 "^verify needs --on SCRATCH" backup verify db
+jfail verify-self 2 "^the scratch server must not be the source 'db1'$" backup verify db --on db1
+jfail roles 2 "^unknown role 'nosuch' (no roles/nosuch/role.yml)$" roles nosuch
+jfail ui 2 "^unknown ui 'grafana' (prometheus or alertmanager)$" ui watched grafana
+jfail ui-port 2 "^--port must be a port (1-65535), not '0'$" ui watched --port 0
+jfail ui-nomon 2 "^layout 'phase1' has no server with role 'monitoring'$" ui phase1
+jfail ui-notmade 2 "^layout 'watched' is not created in environment 'default'$" ui watched
+jfail audit 1 "^layout 'watched' is not created in environment 'default'$" audit watched
+jfail ambiguous 2 "^ambiguous command 'd': destroy, diff$" d
+# ui once 'watched' is made: the tunnel event, then ssh (a stand-in that keeps its arguments)
+jq '.environments.default.layouts.watched = {"provider": "static"}' "$WORK/jf/.provision/state.json" >"$WORK/jf/state.new" &&
+	mv "$WORK/jf/state.new" "$WORK/jf/.provision/state.json"
+mkdir -p "$WORK/jf/stub"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\n' "$WORK/jf/ssh-args" >"$WORK/jf/stub/ssh"
+chmod +x "$WORK/jf/stub/ssh"
+PATH="$WORK/jf/stub:$PATH" "$PROVISION" -i "$WORK/jf/inventory.yml" --json ui watched alertmanager --port 19093 >"$WORK/js/ui.out" 2>&1
+rc=$?
+check "ui --json: exit 0 (got $rc), one tunnel event with the local URL (got $(head -c 300 "$WORK/js/ui.out"))" \
+	sh -c "[ $rc = 0 ] && [ \"\$(jq -c 'select(.event == \"tunnel\") | [.host, .layout, .ui, .url, .port]' '$WORK/js/ui.out')\" = '[\"mon1\",\"watched\",\"alertmanager\",\"http://127.0.0.1:19093/\",19093]' ]"
+check "then ssh forwards that port to Alertmanager on mon1's private address" \
+	test "$(sed -n '/^-L$/{n;p}' "$WORK/jf/ssh-args")" = 127.0.0.1:19093:192.0.2.14:9093
+PATH="$WORK/jf/stub:$PATH" "$PROVISION" -i "$WORK/jf/inventory.yml" --json ui watched >"$WORK/js/ui2.out" 2>&1
+check "ui --json without --port: Prometheus at its own port" \
+	test "$(jq -c 'select(.event == "tunnel") | [.ui, .url, .port]' "$WORK/js/ui2.out")" = '["prometheus","http://127.0.0.1:9090/",9090]'
+unset T0750_SECRET
+jfail apply 2 "^secret 'env:T0750_SECRET' is not set$" apply phase1
+check "apply --json: each unset secret at its file, line and col" \
+	test "$(jq -c 'select(.event == "error") | [(.file | test("inventory.yml$")), .line, .col]' "$WORK/js/f-apply.out" | sort -u | tr '\n' ' ')" = '[true,2,20] [true,2,51] [true,2,82] '
+# kamal-config on a file edited by hand: refused without --force
+echo "# edited by hand" >>"$WORK/kamal/deploy.yml"
+"$PROVISION" -i "$WORK/kamal/inventory.yml" --json kamal-config metal -o "$WORK/kamal/deploy.yml" >"$WORK/js/f-kamal-edited.out" 2>&1
+rc=$?
+check "kamal-config --json on a file edited by hand: exit 1 (got $rc), an error event" \
+	sh -c "[ $rc = 1 ] && jq -r 'select(.event == \"error\") | .message' '$WORK/js/f-kamal-edited.out' | grep -q 'exists and differs from what the layout gives'"
 bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/js/*.out 2>&1)
 check "every line validates against the schema${bad:+: $bad}" test -z "$bad"

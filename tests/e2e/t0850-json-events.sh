@@ -2,9 +2,10 @@
 # --json on real hosts: every command's output, success and failure, is a
 # stream of events the schema in doc/events.schema.json accepts, and the
 # events carry the facts the plain view prints: status gives each host's
-# state, health checks, PostgreSQL replication and backups; up, destroy,
-# diff, roles, backup list/now, kamal-config and ssh give their own events;
-# usage errors are error events with the exit code kept.
+# state, health checks, PostgreSQL replication and backups; up, apply,
+# destroy, diff, roles, backup list/now, kamal-config and ssh give their own
+# events (ssh none once logged in); usage errors are error events with the
+# exit code kept.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
@@ -43,6 +44,14 @@ jrun up up db
 check "up --json: a second up succeeds (exit $rc: $(json_errors "$J/up.json" "$J/up.err"))" test "$rc" = 0
 check "up --json: a host_done for each host" test "$(jqr up 'select(.event == "host_done") | .host' | sort | tr '\n' ' ')" = "db1 db2 "
 check "up --json: the summary says nothing changed" test "$(json_total "$J/up.json" changed)" = 0
+jrun apply apply db
+check "apply --json succeeds (exit $rc: $(json_errors "$J/apply.json" "$J/apply.err"))" test "$rc" = 0
+check "apply --json: a host_done for each host, the summary says nothing changed" \
+	test "$(jqr apply 'select(.event == "host_done") | .host' | sort | tr '\n' ' ')$(json_total "$J/apply.json" changed)" = "db1 db2 0"
+# ssh --json: once logged in, stdout is the remote command's alone
+pvj ssh db1 -- echo remote-words >"$J/ssh.out" 2>"$J/ssh.err"
+check "ssh --json: only the remote command's output on stdout, no event (got $(head -c 200 "$J/ssh.out"))" \
+	test "$(cat "$J/ssh.out")" = remote-words
 
 jrun status status db
 check "status --json exits 0 (got $rc: $(json_errors "$J/status.json" "$J/status.err"))" test "$rc" = 0
@@ -142,6 +151,8 @@ check "every line of $(ls "$J"/*.json | wc -l) runs validates against the schema
 jq -c 'select(.event == "status_host") | .ssh = "maybe"' "$J/status.json" | head -n 1 >"$J/broken1.txt"
 jq -c 'select(.event == "status_host" and .host == "db1") | .postgres.standbys[0].lag_bytes = "12"' "$J/status.json" >"$J/broken2.txt"
 echo '{"event": "no_such_event"}' >"$J/broken3.txt"
+# a field the schema does not describe: the tool's output must have none
+jq -c 'select(.event == "backup_done") | .size = 1' "$J/now.json" >"$J/broken4.txt"
 for f in "$J"/broken*.txt; do
 	check "the schema check refuses $(basename "$f"): $(head -c 80 "$f")" \
 		sh -c "! /usr/bin/python3 '$ROOT/tests/helpers/check-events.py' '$SCHEMA' '$f'"

@@ -159,6 +159,8 @@ check "SSH-CONFIG-PERMS is FAIL" test "$(res "$WORK/audit2.json" SSH-CONFIG-PERM
 check "its reason shows the mode the host has" \
 	sh -c "jq -r 'select(.id == \"SSH-CONFIG-PERMS\") | .reason' '$WORK/audit2.json' | grep -q '^644:root'"
 check "MOUNT-TMP is FAIL" test "$(res "$WORK/audit2.json" MOUNT-TMP)" = FAIL
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/audit2.json" 2>&1)
+check "audit --json with failed controls: every line is an event the schema accepts${bad:+: $bad}" test -z "$bad"
 check "the other controls still pass" \
 	test "$(jq -r 'select(.event == "audit_host") | .fail' "$WORK/audit2.json")" = 2
 pv audit phase1 >"$WORK/audit2.txt" 2>&1

@@ -95,13 +95,30 @@ check "second run: 0 changed ($(json_resources "$WORK/up3.json" changed | tr '\n
 # let that window pass first.
 sleep 31
 uiport=$((20000 + $$ % 20000))
-pv ui watched --port "$uiport" >"$WORK/ui.out" 2>&1 &
+# provision itself in the background, not the pv function's subshell: it
+# becomes ssh, so killing its pid ends the tunnel
+"$PROVISION" -i "$WORK/inventory.yml" --plain ui watched --port "$uiport" >"$WORK/ui.out" 2>&1 &
 uipid=$!
 check "ui prints the local URL and Prometheus answers there: $(head -n 1 "$WORK/ui.out")" \
 	sh -c "for i in \$(seq 1 20); do curl -sf -m 2 http://127.0.0.1:$uiport/-/ready >/dev/null && exit 0; sleep 1; done; exit 1"
 kill "$uipid" 2>/dev/null
 wait "$uipid" 2>/dev/null
 check "ui printed http://127.0.0.1:$uiport/" grep -q "http://127.0.0.1:$uiport/" "$WORK/ui.out"
+# with --json the URL is a tunnel event
+uiport2=$((uiport + 1))
+"$PROVISION" -i "$WORK/inventory.yml" --json ui watched alertmanager --port "$uiport2" >"$WORK/ui.json" 2>"$WORK/ui.err" &
+uipid=$!
+check "ui alertmanager --json: Alertmanager answers at the local port" \
+	sh -c "for i in \$(seq 1 20); do curl -sf -m 2 http://127.0.0.1:$uiport2/-/ready >/dev/null && exit 0; sleep 1; done; exit 1"
+kill "$uipid" 2>/dev/null
+wait "$uipid" 2>/dev/null
+check "ui --json: one tunnel event with the URL ($(head -c 300 "$WORK/ui.json"))" \
+	test "$(jq -c 'select(.event == "tunnel") | [.host, .layout, .ui, .url, .port]' "$WORK/ui.json")" = "[\"mon1\",\"watched\",\"alertmanager\",\"http://127.0.0.1:$uiport2/\",$uiport2]"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/ui.json" 2>&1)
+check "ui --json: every line validates against the schema${bad:+: $bad}" test -z "$bad"
+jq -c 'select(.event == "tunnel") | .url = "http://\(.host):\(.port)/"' "$WORK/ui.json" >"$WORK/ui-broken.json"
+check "and the check can fail: it refuses that tunnel event with a URL not on this machine's loopback" \
+	sh -c "[ -s '$WORK/ui-broken.json' ] && ! /usr/bin/python3 '$ROOT/tests/helpers/check-events.py' '$ROOT/doc/events.schema.json' '$WORK/ui-broken.json'"
 
 # web2 stopped hard: HostDown (for: 1m) reaches the receiver.
 pid=$(jq -r ".environments.default.layouts.watched.hosts.web2.pid" "$st")

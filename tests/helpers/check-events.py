@@ -6,7 +6,10 @@
 
 Prints one line per problem (file, line number, what is wrong) and exits 1
 when there is any; an empty file is a problem too (--json printed nothing).
-The schema itself must give every event type its own if/then entry.
+The schema itself must give every event type its own if/then entry.  A
+reader may skip fields it does not know, but the tool's own output must
+not have any: a field of an event that the schema does not describe (at the
+top level, or in the event's if/then entry) is a problem.
 """
 import json
 import sys
@@ -17,7 +20,8 @@ import jsonschema
 def main():
     schema = json.load(open(sys.argv[1]))
     jsonschema.Draft202012Validator.check_schema(schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    strict = dict(schema, unevaluatedProperties=False)
+    validator = jsonschema.Draft202012Validator(strict)
     bad = 0
     described = set()
     for entry in schema.get("allOf", []):
