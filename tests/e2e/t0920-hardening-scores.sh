@@ -95,8 +95,8 @@ check "sudo logs what it ran" on_host app1 'grep -q "COMMAND=" /var/log/sudo.log
 # --- Lynis, inside the host, on its own ---------------------------------------
 # The AIDE database is built by a timer ten minutes after the first converge;
 # an auditor comes later than that: build it now and wait for it.
-check "the AIDE build waits on its timer after the converge" on_host app1 'systemctl list-timers --all | grep -q provision-aide-init'
-on_host app1 'systemctl start provision-aide-init.service' || true
+check "the AIDE build waits on its timer after the converge" on_host app1 'systemctl list-timers --all | grep -q provision-aide-build'
+on_host app1 'systemctl start provision-aide-build.service' || true
 # (every 6 s: ufw limits SSH to 6 new connections in 30 s)
 for _ in $(seq 1 100); do on_host app1 'test -s /var/lib/aide/aide.db' && break; sleep 6; done
 check "the AIDE database is built" on_host app1 'test -s /var/lib/aide/aide.db'
