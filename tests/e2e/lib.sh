@@ -234,3 +234,27 @@ loop_oks() {
 	done
 	return 1
 }
+
+# ssh-audit (Debian's) from this machine against HOST's sshd at ADDR: no
+# failure, and no warning but the accepted ones (sntrup761 is experimental
+# and kex-strict unknown to ssh-audit 2.5; hmac-sha2-256/512 only while the
+# tool's libssh2 lacks ETM, which the drop-in must say).  The figures and
+# the findings are printed: ssh_audit_checks HOST ADDR
+ssh_audit_checks() {
+	local host=$1 addr=$2 out="$WORK/ssh-audit-$1" nfail nwarn other
+	ssh-audit -n -p 22 "$addr" >"$out" 2>&1
+	nfail=$(grep -c -- '-- \[fail\]' "$out" || true)
+	nwarn=$(grep -c -- '-- \[warn\]' "$out" || true)
+	echo "# ssh-audit $host: $nfail fail, $nwarn warn"
+	grep -E -- '-- \[(fail|warn)\]' "$out" | sed 's/^/#   /'
+	check "ssh-audit $host: it reached sshd (a banner)" grep -q '(gen) banner: SSH-2.0-' "$out"
+	check "ssh-audit $host: 0 fail, got $nfail" test "$nfail" = 0
+	other=$(grep -E -- '-- \[warn\]' "$out" |
+		grep -Ev '^\(kex\) (sntrup761x25519-sha512@openssh.com|kex-strict-s-v00@openssh.com) ' |
+		grep -Ev '^\(mac\) hmac-sha2-(256|512) +-- \[warn\] using encrypt-and-MAC mode' || true)
+	check "ssh-audit $host: no other warning${other:+: $other}" test -z "$other"
+	if on_host "$host" 'grep -q "^MACs .*hmac-sha2-256$" /etc/ssh/sshd_config.d/10-provision.conf'; then
+		check "ssh-audit $host: the non-ETM MACs are there because the tool's libssh2 needs them" \
+			on_host "$host" 'grep -q "libssh2 before 1.11" /etc/ssh/sshd_config.d/10-provision.conf'
+	fi
+}

@@ -45,23 +45,7 @@ ssh_to() {
 }
 
 # --- ssh-audit: no failure; the warnings are the accepted ones only --------
-ssh-audit -n -p 22 "$ip" >"$WORK/ssh-audit" 2>&1
-sa_fail=$(grep -c -- '-- \[fail\]' "$WORK/ssh-audit" || true)
-sa_warn=$(grep -c -- '-- \[warn\]' "$WORK/ssh-audit" || true)
-echo "# ssh-audit: $sa_fail fail, $sa_warn warn"
-grep -E -- '-- \[(fail|warn)\]' "$WORK/ssh-audit" | sed 's/^/#   /'
-check "ssh-audit: 0 fail, got $sa_fail" test "$sa_fail" = 0
-# sntrup761 (experimental) and kex-strict (unknown to ssh-audit 2.5) are
-# accepted; hmac-sha2-256/512 only while the tool's libssh2 lacks ETM
-# (the drop-in says which).
-other=$(grep -E -- '-- \[warn\]' "$WORK/ssh-audit" |
-	grep -Ev '^\(kex\) (sntrup761x25519-sha512@openssh.com|kex-strict-s-v00@openssh.com) ' |
-	grep -Ev '^\(mac\) hmac-sha2-(256|512) +-- \[warn\] using encrypt-and-MAC mode' || true)
-check "ssh-audit: no other warning${other:+: $other}" test -z "$other"
-if on_host app1 'grep -q "^MACs .*hmac-sha2-256$" /etc/ssh/sshd_config.d/10-provision.conf'; then
-	check "the non-ETM MACs are there because the tool's libssh2 needs them" \
-		on_host app1 'grep -q "libssh2 before 1.11" /etc/ssh/sshd_config.d/10-provision.conf'
-fi
+ssh_audit_checks app1 "$ip"
 
 # --- sshd: every item, as sshd computes it -----------------------------------
 on_host app1 'sshd -T' >"$WORK/sshd-T" 2>&1
@@ -79,7 +63,7 @@ check "sshd_config is 0600" test "$(on_host app1 'stat -c %a /etc/ssh/sshd_confi
 check "moduli: no group under 3072 bits" on_host app1 \
 	"awk '\$1 !~ /^#/ && \$5 < 3071 { bad = 1 } END { exit bad }' /etc/ssh/moduli"
 check "the SSH version string does not name Debian" \
-	sh -c "grep '(gen) banner: SSH-2.0-OpenSSH' '$WORK/ssh-audit' | grep -vqi debian"
+	sh -c "grep '(gen) banner: SSH-2.0-OpenSSH' '$WORK/ssh-audit-app1' | grep -vqi debian"
 
 # --- Kamal-style root login with a key, and the admin's sudo ---------------
 on_host app1 "install -d -m 0700 /root/.ssh && cp /home/admin/.ssh/authorized_keys /root/.ssh/authorized_keys"
@@ -95,8 +79,8 @@ check "sudo logs what it ran" on_host app1 'grep -q "COMMAND=" /var/log/sudo.log
 # --- Lynis, inside the host, on its own ---------------------------------------
 # The AIDE database is built by a timer ten minutes after the first converge;
 # an auditor comes later than that: build it now and wait for it.
-check "the AIDE build waits on its timer after the converge" on_host app1 'systemctl list-timers --all | grep -q provision-aide-init'
-on_host app1 'systemctl start provision-aide-init.service' || true
+check "the AIDE build waits on its timer after the converge" on_host app1 'systemctl list-timers --all | grep -q provision-aide-build'
+on_host app1 'systemctl start provision-aide-build.service' || true
 # (every 6 s: ufw limits SSH to 6 new connections in 30 s)
 for _ in $(seq 1 100); do on_host app1 'test -s /var/lib/aide/aide.db' && break; sleep 6; done
 check "the AIDE database is built" on_host app1 'test -s /var/lib/aide/aide.db'
