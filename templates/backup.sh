@@ -221,13 +221,22 @@ now)
 		exit 1
 	fi
 	u=provision-backup@$2.service
+	log=/var/lib/pgbackrest/last-$2.log
+	# a failure shows this start's log, never an earlier one's
+	rm -f "$log"
+	since=$(date +%s)
 	if systemctl start "$u"; then
 		{% if backup_from == "standby" %}
 		[ "$2" = dump ] || sh /usr/local/lib/provision/backup-standby.sh said
 		{% endif %}
 		exit 0
 	fi
-	tail -n 20 "/var/lib/pgbackrest/last-$2.log" >&2
+	if [ -s "$log" ]; then
+		tail -n 20 "$log" >&2
+	else
+		echo "$u did not run the backup (result: $(systemctl show -p Result --value "$u")); its journal:" >&2
+		journalctl -q -u "$u" --since "@$since" -n 20 -o cat >&2
+	fi
 	exit 1
 	;;
 info)

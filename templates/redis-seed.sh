@@ -5,8 +5,10 @@
 # layout's primary when none answers), and afterwards only keeps Redis's
 # file down to the include line and whom it replicates.
 #   redis-seed.sh primary      the current primary's address
-#   redis-seed.sh server       write or tidy /etc/redis/redis.conf
-#   redis-seed.sh server-ok    it needs neither
+#   redis-seed.sh server       write /etc/redis/redis.conf's first version
+#   redis-seed.sh server-seeded  it has been written
+#   redis-seed.sh server-tidy  keep it down to the include and replicaof
+#   redis-seed.sh server-ok    it needs no tidying
 #   redis-seed.sh sentinel     write /etc/redis/sentinel.conf once
 #   redis-seed.sh sentinel-auth     put changed passwords into it
 #   redis-seed.sh sentinel-auth-ok  it has the current ones
@@ -52,20 +54,25 @@ primary)
 	primary
 	;;
 server-ok)
-	grep -qx "$include" "$conf" 2>/dev/null && tidy | cmp -s - "$conf"
+	# nothing to tidy before the first version
+	grep -qx "$include" "$conf" 2>/dev/null || exit 0
+	tidy | cmp -s - "$conf"
+	;;
+server-seeded)
+	grep -qx "$include" "$conf" 2>/dev/null
 	;;
 server)
-	if grep -qx "$include" "$conf" 2>/dev/null; then
-		tidy >"$conf.tmp" && install_file "$conf.tmp" "$conf"
-		exit
-	fi
+	# the first version; the role's handler restarts Redis once
 	p=$(primary)
 	[ -n "$p" ] || { echo "the layout has no server with role redis" >&2; exit 1; }
 	{
 		echo "$include"
 		[ "$p" = "$me" ] || echo "replicaof $p {{ redis_port }}"
-	} >"$conf.tmp" && install_file "$conf.tmp" "$conf" || exit 1
-	systemctl try-restart redis-server
+	} >"$conf.tmp" && install_file "$conf.tmp" "$conf"
+	;;
+server-tidy)
+	grep -qx "$include" "$conf" 2>/dev/null || { echo "redis.conf was never written" >&2; exit 1; }
+	tidy >"$conf.tmp" && install_file "$conf.tmp" "$conf"
 	;;
 sentinel)
 	p=$(primary)

@@ -1329,10 +1329,42 @@ static void notify_handlers(const struct host_plan *hp, const struct resource *r
  */
 static bool stage_login_guard(const struct host_plan *hp, struct buf *sh, struct stage *st);
 
+/* A file systemd reads its units from (a unit, a drop-in, a link). */
+static bool systemd_unit_path(const char *path)
+{
+	static const char *const dirs[] = {"/etc/systemd/system/", "/run/systemd/system/",
+	                                   "/usr/lib/systemd/system/", "/lib/systemd/system/"};
+
+	if (!path)
+		return false;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (!strncmp(path, dirs[i], strlen(dirs[i])) && path[strlen(dirs[i])])
+			return true;
+	return false;
+}
+
+/*
+ * A changed unit file takes effect: systemd reloads its units once, before
+ * the next service or command resource, the handlers, or the end of the
+ * script, whichever comes first after the change (one reload for several
+ * files).  A reload that fails shows when the unit is used.
+ */
+#define RELOAD_UNITS                                                                               \
+	"if [ -n \"${pv_unitfiles:-}\" ]; then pv_unitfiles=; systemctl daemon-reload || true; "   \
+	"fi\n"
+
+static bool uses_units(const struct resource *r)
+{
+	return r->type == &res_type_service || r->type == &res_type_command;
+}
+
 void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 {
 	char name[32];
+	bool units = false;
 
+	for (size_t i = 0; i < hp->n_res; i++)
+		units = units || systemd_unit_path(res_file_path(&hp->res[i]));
 	script_head(sh);
 	buf_adds(sh, "pv_fail=\npv_any=\npv_nch=0\n");
 	bool guard = stage_login_guard(hp, sh, st);
@@ -1350,6 +1382,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		if (r->type->stage)
 			r->type->stage(r, (int)i, st);
 		snprintf(name, sizeof(name), "o%zu", i);
+		if (units && uses_units(r))
+			buf_adds(sh, RELOAD_UNITS);
 		if (pending) {
 			buf_adds(sh, "if [ -z \"$pv_fail\" ]; then\n");
 		} else {
@@ -1366,6 +1400,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         i);
 		if (guard && pending && r->verify_login)
 			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
+		if (systemd_unit_path(res_file_path(r)))
+			buf_adds(sh, "pv_unitfiles=1\n");
 		notify_handlers(hp, r, sh);
 		buf_addf(
 		    sh,
@@ -1373,6 +1409,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		    "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\npv_tick %zu\n",
 		    i, i, name, i);
 	}
+	if (units)
+		buf_adds(sh, RELOAD_UNITS);
 	for (size_t h = 0; h < hp->n_handlers; h++) {
 		const struct handler *hd = &hp->handlers[h];
 		if (!hd->notified)

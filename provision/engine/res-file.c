@@ -11,7 +11,8 @@
  * The new content is staged, installed through a temporary file in the same
  * directory and renamed into place.  The file it replaces is kept under
  * /var/lib/provision/backup so a failed validation or login check can put
- * it back.
+ * it back.  A unit file systemd reads is followed by a reload of its
+ * units (script_apply in engine.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

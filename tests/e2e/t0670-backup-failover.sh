@@ -55,7 +55,7 @@ check "db2 is the primary now" test "$(psql_on db2 'select pg_is_in_recovery()')
 psql_on db2 "insert into items values (1000, 'after the failover')" || bail "writing on db2 failed"
 pv backup now --host db2 --type diff >"$WORK/now3" 2>&1
 rc=$?
-check "the promoted server backs up into the same repository: $(tail -n 2 "$WORK/now3" | tr '\n' ' ')" test "$rc" = 0
+check "the promoted server backs up into the same repository: $(tail -n 12 "$WORK/now3" | tr '\n' ' ')" test "$rc" = 0
 check "the repository holds the full backup of db1 and the diff of db2" \
 	test "$(grep -Ec '^  [0-9]{8}-[0-9]{6}F(_[0-9]{8}-[0-9]{6}D)? ' "$WORK/now3")" = 2
 psql_on db2 "select pg_switch_wal()" >/dev/null

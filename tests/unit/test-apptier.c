@@ -144,6 +144,21 @@ static const char role_fw[] =
     "      ssh_only_on: tailscale0\n"
     "      ssh_only_on_proof: /var/lib/provision/tailnet-ssh-proven\n";
 
+static const char role_units[] =
+    "resources:\n"
+    "  - file: { path: /etc/demo.conf, content: \"a\\n\" }\n"
+    "  - file: { path: /etc/systemd/system/demo.service, content: \"[Service]\\n\" }\n"
+    "  - file: { path: /etc/systemd/system/demo.service.d/10-x.conf, content: \"[Unit]\\n\" }\n"
+    "  - file: { path: /etc/demo2.conf, content: \"b\\n\" }\n"
+    "  - service: { name: demo, enabled: true, running: true }\n"
+    "  - file: { path: /etc/systemd/system/old.timer, state: absent }\n"
+    "  - command: { run: \"systemctl start demo\", creates: /run/demo }\n"
+    "  - file: { path: /etc/systemd/system/last.timer, content: \"[Timer]\\n\" }\n"
+    "    notify: [restart demo]\n"
+    "handlers:\n"
+    "  restart demo:\n"
+    "    service: { name: demo, action: restart }\n";
+
 static void setup(void)
 {
 	struct diags d;
@@ -187,7 +202,8 @@ static void setup(void)
 	              "        roles: [base, tailscale, ufw]\n"
 	              "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n"
 	              "      audit: { roles: [auditrole], vars: { odd: \"a b;c\" } }\n"
-	              "      badaudit: { roles: [badaudit] }\n");
+	              "      badaudit: { roles: [badaudit] }\n"
+	              "      units: { roles: [unitrole] }\n");
 	setenv("TEST_APPTIER_KEY", "tskey-unit-secret", 1);
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
@@ -204,6 +220,7 @@ static void setup(void)
 	write_role(scratch, "auditrole", role_audit);
 	write_role(scratch, "badaudit", role_badaudit);
 	write_role(scratch, "fw", role_fw);
+	write_role(scratch, "unitrole", role_units);
 	write_role(
 	    scratch, "fwsplit",
 	    "resources:\n  - ufw: { ssh: 22/tcp, allow: [22/tcp, \"{{ extra_ports }}\"] }\n");
@@ -409,6 +426,75 @@ static void test_ufw_docker_block(void)
 	plan_release(&hp);
 }
 
+/* The count of needle in hay. */
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/*
+ * A changed unit file takes effect: one reload after one or more unit
+ * files changed, before the next service or command and before the
+ * handlers; none for a plan without unit files.
+ */
+static void test_unit_reload(void)
+{
+	struct host_plan hp;
+	struct buf sh = BUF_INIT;
+	struct stage st;
+	const char *reload = "systemctl daemon-reload";
+
+	render_ok(&hp, "units");
+	CHECK(hp.n_res == 8);
+	if (hp.n_res != 8) {
+		plan_release(&hp);
+		return;
+	}
+	for (size_t i = 0; i < hp.n_res; i++)
+		hp.res[i].status = RES_CHANGE;
+	stage_init(&st);
+	script_apply(&hp, &sh, &st);
+	stage_release(&st);
+	/* marked after the three unit files (the removed one too), not the others */
+	CHECK(count(sh.s, "pv_unitfiles=1\n") == 4);
+	/* before the service, the command, and the handlers */
+	CHECK(count(sh.s, reload) == 3);
+	const char *svc = strstr(sh.s, "echo '@@A 4 changed'");
+	const char *cmd = strstr(sh.s, "echo '@@A 6 changed'");
+	const char *first = strstr(sh.s, reload);
+	const char *second = first ? strstr(first + 1, reload) : NULL;
+	const char *third = second ? strstr(second + 1, reload) : NULL;
+	const char *mark2 = strstr(sh.s, "echo '@@A 2 changed'");
+	const char *mark7 = strstr(sh.s, "echo '@@A 7 changed'");
+	const char *handler = strstr(sh.s, "if [ -n \"${pv_h0:-}\" ]");
+	CHECK(svc && cmd && first && second && third && mark2 && mark7 && handler);
+	if (svc && cmd && first && second && third && mark2 && mark7 && handler) {
+		CHECK(mark2 < first && first < svc);
+		CHECK(svc < second && second < cmd);
+		CHECK(mark7 < third && third < handler);
+	}
+	/* a reload only when one is due */
+	CHECK_HAS(sh.s,
+	          "if [ -n \"${pv_unitfiles:-}\" ]; then pv_unitfiles=; systemctl daemon-reload");
+	buf_release(&sh);
+	plan_release(&hp);
+
+	render_ok(&hp, "fw");
+	for (size_t i = 0; i < hp.n_res; i++)
+		hp.res[i].status = RES_CHANGE;
+	stage_init(&st);
+	script_apply(&hp, &sh, &st);
+	stage_release(&st);
+	CHECK(!strstr(sh.s, reload));
+	CHECK(!strstr(sh.s, "pv_unitfiles"));
+	buf_release(&sh);
+	plan_release(&hp);
+}
+
 static void test_builtin_roles(void)
 {
 	static const char *const clean[] = {"docker", "caddy", "traefik", "kamal", "ts"};
@@ -517,6 +603,7 @@ int main(void)
 	RUN(test_ufw_docker_block);
 	RUN(test_ufw_split_port);
 	RUN(test_builtin_roles);
+	RUN(test_unit_reload);
 	cleanup();
 	return check_done("apptier");
 }
