@@ -41,13 +41,19 @@ addr() { jq -r ".environments.default.layouts.kv.hosts.$1.address" "$WORK/.provi
 a_r1=$(addr r1) a_r2=$(addr r2) a_app=$(addr app1)
 
 # The test's own commands read the passwords from files of mode 0600 on
-# the hosts, never from a command line.
-for h in r1 r2 app1; do
-	printf '%s' "$PV_TEST_REDIS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
-		"sudo -n sh -c 'umask 077 && cat >/root/.redis-app'" || bail "cannot give $h the password"
-	printf '%s' "$PV_TEST_REDIS_ADMIN_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
-		"sudo -n sh -c 'umask 077 && cat >/root/.redis-admin'" || bail "cannot give $h the password"
-done
+# the hosts, never from a command line: put_secret HOST FILE VALUE.
+put_secret() {
+	printf '%s' "$3" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$1" -- \
+		"sudo -n sh -c 'umask 077 && cat >/root/$2'"
+}
+# give_passwords: the current two passwords to the three hosts
+give_passwords() {
+	local h
+	for h in r1 r2 app1; do
+		put_secret "$h" .redis-app "$PV_TEST_REDIS_PW" && put_secret "$h" .redis-admin "$PV_TEST_REDIS_ADMIN_PW" || return 1
+	done
+}
+give_passwords || bail "cannot give the hosts the passwords"
 app_cli='REDISCLI_AUTH=$(cat /root/.redis-app) redis-cli --no-auth-warning'
 adm_cli='REDISCLI_AUTH=$(cat /root/.redis-admin) redis-cli --no-auth-warning --user admin'
 info() { on_host "$1" "$adm_cli -h 127.0.0.1 info replication" | tr -d '\r'; }
@@ -217,16 +223,10 @@ old_pw=$PV_TEST_REDIS_PW old_admin=$PV_TEST_REDIS_ADMIN_PW
 export PV_TEST_REDIS_PW="new\"pw\\ y-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PV_TEST_REDIS_ADMIN_PW="adm2-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 pvj up kv >"$WORK/up7.json" 2>"$WORK/up7.err" || fail "up with new passwords failed: $(json_errors "$WORK/up7.json" "$WORK/up7.err")"
-for h in r1 r2 app1; do
-	printf '%s' "$PV_TEST_REDIS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
-		"sudo -n sh -c 'umask 077 && cat >/root/.redis-app'" || fail "cannot give $h the new password"
-	printf '%s' "$PV_TEST_REDIS_ADMIN_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$h" -- \
-		"sudo -n sh -c 'umask 077 && cat >/root/.redis-admin'" || fail "cannot give $h the new password"
-done
+give_passwords || fail "cannot give the hosts the new passwords"
 # (sentinels_follow asks each of them with the password the host now has)
 check "the three Sentinels answer to the new password" wait_for 30 sentinels_follow
-printf '%s' "$old_pw" | "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- \
-	"sudo -n sh -c 'umask 077 && cat >/root/.redis-old'" || fail "cannot give app1 the old password"
+put_secret app1 .redis-old "$old_pw" || fail "cannot give app1 the old password"
 old_refused() {
 	on_host app1 'REDISCLI_AUTH=$(cat /root/.redis-old) redis-cli --no-auth-warning -h 127.0.0.1 -p 26379 ping' 2>&1 | grep -q WRONGPASS
 }
