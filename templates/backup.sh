@@ -225,7 +225,9 @@ now)
 	# a failure shows this start's log, never an earlier one's
 	rm -f "$log"
 	since=$(date +%s)
-	if systemctl start "$u"; then
+	# a start that never ran the service (no log: systemd busy or not
+	# answering) is tried once more; one that ran is never repeated
+	if systemctl start "$u" || { [ ! -e "$log" ] && sleep 2 && [ ! -e "$log" ] && systemctl start "$u"; }; then
 		{% if backup_from == "standby" %}
 		[ "$2" = dump ] || sh /usr/local/lib/provision/backup-standby.sh said
 		{% endif %}
@@ -358,7 +360,10 @@ restore)
 	i=0
 	while ! running || standby; do
 		i=$((i + 1))
-		systemctl -q is-active "$unit" || put_back "PostgreSQL stopped during recovery"
+		# only a unit known to be down ends the wait: a busy systemd that
+		# does not answer at once is asked again
+		st=$(systemctl show -p ActiveState --value "$unit" 2>/dev/null)
+		case $st in inactive | failed) put_back "PostgreSQL stopped during recovery ($st)" ;; esac
 		[ "$i" -gt 1200 ] && put_back "recovery did not finish within 10 minutes"
 		sleep 0.5
 	done

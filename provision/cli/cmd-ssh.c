@@ -100,7 +100,7 @@ int session_ssh_exec(struct session *s, const struct host *h, char *const *opts,
 	}
 	char *khopt = xasprintf("UserKnownHostsFile=%s", s->known_hosts);
 	char *port = xasprintf("%d", h->port);
-	char **av = xcalloc(22 + n_opts + n_cmd, sizeof(*av));
+	char **av = xcalloc(28 + n_opts + n_cmd, sizeof(*av));
 	size_t k = 0;
 	av[k++] = "ssh";
 	av[k++] = "-i";
@@ -121,6 +121,15 @@ int session_ssh_exec(struct session *s, const struct host *h, char *const *opts,
 	av[k++] = h->user;
 	for (size_t i = 0; i < n_opts; i++)
 		av[k++] = opts[i];
+	/* a host that stops answering ends the session within a minute or so
+	 * instead of holding it open forever (after the caller's options: the
+	 * first value ssh reads wins) */
+	av[k++] = "-o";
+	av[k++] = "ConnectTimeout=30";
+	av[k++] = "-o";
+	av[k++] = "ServerAliveInterval=15";
+	av[k++] = "-o";
+	av[k++] = "ServerAliveCountMax=4";
 	/* after '--' ssh reads no more options: the host and the command are taken as they are */
 	av[k++] = "--";
 	av[k++] = h->address;

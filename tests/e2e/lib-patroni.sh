@@ -17,12 +17,23 @@ members() {
 # The running leader, as the given nodes see it.
 leader_of() { members "$@" | awk '$2 == "Leader" && $3 == "running" { print $1 }'; }
 
-# Wait up to $1 seconds for a command to succeed.
+# Wait for a command to succeed: $1 tries a second apart.  Each try runs
+# in a subshell that is killed after 30 s: a probe that hangs (an SSH
+# session to a host whose neighbour was just stopped hard, say) costs one
+# try, not the script's whole time limit.
 wait_for() {
-	local t=$1 i
+	local t=$1 i p w rc
 	shift
 	for i in $(seq 1 "$t"); do
-		"$@" >/dev/null 2>&1 && return 0
+		("$@") >/dev/null 2>&1 &
+		p=$!
+		(sleep 30 && kill -KILL "$p") >/dev/null 2>&1 &
+		w=$!
+		wait "$p"
+		rc=$?
+		kill "$w" 2>/dev/null
+		wait "$w" 2>/dev/null
+		[ "$rc" = 0 ] && return 0
 		sleep 1
 	done
 	return 1

@@ -175,7 +175,7 @@ check "and the rows are the same as on the leader" \
 # the way back to data on a Patroni layout: a point in time, on the scratch server
 pv backup restore --host scratch1 --at "$at" --yes >"$WORK/restore-at" 2>&1
 rc=$?
-check "restore --host scratch1 --at (before the failover) succeeds: $(tail -n 2 "$WORK/restore-at" | tr '\n' ' ')" test "$rc" = 0
+check "restore --host scratch1 --at (before the failover) succeeds: $(tail -n 20 "$WORK/restore-at" | tr '\n' ' ')" test "$rc" = 0
 [ "$rc" = 0 ] || on_host scratch1 "journalctl -u postgresql@15-main --no-pager -n 30" 2>&1 | sed 's/^/# /'
 check "the scratch server has the rows up to that time, none written after the failover" \
 	test "$(psql_on scratch1 "select count(*) filter (where id <= 201) || ' ' || count(*) filter (where id > 1000) from items")" = "201 0"

@@ -147,6 +147,9 @@ check "ssh app1 -l phase1 -- uptime: the remote command is 'uptime' alone" \
 	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- 192.0.2.10 uptime "
 check "and -l chose phase1's address, logging in as the admin" \
 	test "$(sed -n '/^-l$/{n;p}' <<<"$out")" = admin
+check "a host that stops answering ends the session (ConnectTimeout, ServerAliveInterval and -CountMax before --)" \
+	test "$(sed -n '/^--$/q;/^-o$/{n;p}' <<<"$out" | grep -E '^(ConnectTimeout|ServerAlive)' | tr '\n' ' ')" = \
+	"ConnectTimeout=30 ServerAliveInterval=15 ServerAliveCountMax=4 "
 out=$(sshpv app1 --layout=phase2 -- ls -l 2>&1)
 check "ssh app1 --layout=phase2 -- ls -l keeps the remote command's own -l" \
 	test "$(sed -n '/^--$/,$p' <<<"$out" | tr '\n' ' ')" = "-- 192.0.2.20 ls -l "
