@@ -13,7 +13,9 @@
  *   deploy_user (deploy), kamal_accessory, kamal_accessory_image
  *   (postgres:16), kamal_accessory_port (5432).
  * A layout with Redis gives the app REDIS_SENTINELS and
- * REDIS_SENTINEL_NAME (with roles redis-sentinel) or REDIS_URL.
+ * REDIS_SENTINEL_NAME (with roles redis-sentinel) or REDIS_URL (the
+ * primary), and REDIS_URL as HAProxy's Redis endpoint when a server has
+ * role haproxy.
  * Secrets stay Kamal's: the file names the environment variables
  * (KAMAL_REGISTRY_PASSWORD, POSTGRES_PASSWORD, REDIS_PASSWORD), never
  * their values.
@@ -58,15 +60,24 @@ static bool has_role(const struct inv_server *srv, const char *role)
 	return false;
 }
 
+static char *redis_url(const char *addr, const char *port)
+{
+	bool v6 = strchr(addr, ':') != NULL;
+
+	return xasprintf("redis://%s%s%s:%s/0", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+}
+
 /*
  * The layout's Redis, for the app's environment: the Sentinels and the
- * primary's name when it has roles redis-sentinel, else the primary.
+ * primary's name when it has roles redis-sentinel, else the primary; the
+ * first server with role haproxy's endpoint, which follows the primary,
+ * for clients that do not speak Sentinel.
  */
 static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 {
 	struct buf sentinels = BUF_INIT;
 	const char *name = NULL;
-	char *url = NULL;
+	char *url = NULL, *lb = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct host_plan *hp = &plans[i];
@@ -79,9 +90,17 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 			name = var(hp, "redis_master_name", "main");
 		}
 		if (has_role(hp->server, "redis") && !url)
-			url =
-			    xasprintf("redis://%s%s%s:%s/0", strchr(addr, ':') ? "[" : "", addr,
-			              strchr(addr, ':') ? "]" : "", var(hp, "redis_port", "6379"));
+			url = redis_url(addr, var(hp, "redis_port", "6379"));
+		if (has_role(hp->server, "haproxy") && !lb)
+			lb = redis_url(addr, var(hp, "redis_lb_port", "6390"));
+	}
+	if (url && lb) {
+		free(url);
+		url = lb;
+		lb = NULL;
+	} else if (sentinels.len) {
+		free(url);
+		url = NULL;
 	}
 	if (sentinels.len || url) {
 		buf_adds(y, "env:\n  clear:\n");
@@ -91,7 +110,8 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 			buf_adds(y, "\n    REDIS_SENTINEL_NAME: ");
 			yq(y, name);
 			buf_addc(y, '\n');
-		} else {
+		}
+		if (url) {
 			buf_adds(y, "    REDIS_URL: ");
 			yq(y, url);
 			buf_addc(y, '\n');
@@ -99,6 +119,7 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 		buf_adds(y, "  secret:\n    - REDIS_PASSWORD\n");
 	}
 	free(url);
+	free(lb);
 	buf_release(&sentinels);
 }
 

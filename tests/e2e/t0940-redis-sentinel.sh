@@ -10,7 +10,11 @@
 # confirmed (WAIT) is lost.  The time from the stop to the first write
 # after it is printed (not asserted).  up starts the old primary's host
 # again and it rejoins as a replica; status shows each node's role and lag
-# and each Sentinel's view; a second run changes nothing.
+# and each Sentinel's view; a second run changes nothing.  HAProxy on the
+# app server is one endpoint for clients that do not speak Sentinel: its
+# check user (AUTH, PING and INFO only) finds the node answering
+# role:master; a second writer INCRs through it during the same failover
+# (its time printed too), and its writes land on the new primary.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-patroni.sh" # wait_for
 
@@ -19,21 +23,26 @@ project: rds
 secrets:
   redis_pw: env:PV_TEST_REDIS_PW
   redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW
+  redis_check_pw: env:PV_TEST_REDIS_CHECK_PW
 vars:
   redis_password: redis_pw
   redis_admin_password: redis_admin_pw
+  redis_check_password: redis_check_pw
   redis_usage: queue
 layouts:
   kv:
     servers:
       r1: { roles: [base, ufw, redis, redis-sentinel] }
       r2: { roles: [base, ufw, redis-replica, redis-sentinel] }
-      app1: { roles: [base, ufw, redis-sentinel] }
+      app1: { roles: [base, ufw, redis-sentinel, haproxy] }
 YML
 t_uses kv
 # the clients' password holds what Redis's files must quote: " \ and a space
 export PV_TEST_REDIS_PW="app\"pw\\ x-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# the check user's lands in users.acl (hashed) and in haproxy.cfg inside a
+# Redis command inside HAProxy's quotes: " \ $ # ' and a space
+export PV_TEST_REDIS_CHECK_PW="chk\"pw\\ \$HOME #'-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 pvj up kv >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "up kv failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
 pass "up kv converges a Redis primary, a replica and three Sentinels"
@@ -50,7 +59,8 @@ put_secret() {
 give_passwords() {
 	local h
 	for h in r1 r2 app1; do
-		put_secret "$h" .redis-app "$PV_TEST_REDIS_PW" && put_secret "$h" .redis-admin "$PV_TEST_REDIS_ADMIN_PW" || return 1
+		put_secret "$h" .redis-app "$PV_TEST_REDIS_PW" && put_secret "$h" .redis-admin "$PV_TEST_REDIS_ADMIN_PW" &&
+			put_secret "$h" .redis-check "$PV_TEST_REDIS_CHECK_PW" || return 1
 	done
 }
 give_passwords || bail "cannot give the hosts the passwords"
@@ -112,13 +122,37 @@ check "nor r2's Sentinel" eval "! reach $a_r2 26379"
 check "the app server reaches both" on_host app1 "timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r1/6379' && timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r2/26379'"
 
 # no password anywhere it does not belong
-secret_in() { grep -rqF -e "$PV_TEST_REDIS_PW" -e "$PV_TEST_REDIS_ADMIN_PW" "$@"; }
+secret_in() { grep -rqF -e "$PV_TEST_REDIS_PW" -e "$PV_TEST_REDIS_ADMIN_PW" -e "$PV_TEST_REDIS_CHECK_PW" "$@"; }
 check "no password in the run's output or the state" eval "! secret_in '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision/state.json'"
 for h in r1 r2 app1; do
-	check "no password in $h's process list" on_host "$h" "ps -eo args >/root/ps.txt; ! grep -qF -f /root/.redis-app /root/ps.txt && ! grep -qF -f /root/.redis-admin /root/ps.txt"
+	check "no password in $h's process list" on_host "$h" "ps -eo args >/root/ps.txt; ! grep -qF -f /root/.redis-app /root/ps.txt && ! grep -qF -f /root/.redis-admin /root/ps.txt && ! grep -qF -f /root/.redis-check /root/ps.txt"
 	check "no world-readable file under /etc/redis on $h" test -z "$(on_host "$h" 'find /etc/redis -type f -perm /o+r')"
 done
-check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root/.redis-app /etc/redis/users.acl && ! grep -qF -f /root/.redis-admin /etc/redis/users.acl"
+check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root/.redis-app /etc/redis/users.acl && ! grep -qF -f /root/.redis-admin /etc/redis/users.acl && ! grep -qF -f /root/.redis-check /etc/redis/users.acl"
+
+# One endpoint for clients that do not speak Sentinel: HAProxy on app1
+lb=6390
+lb_cli="$app_cli -h $a_app -p $lb"
+chk_cli='REDISCLI_AUTH=$(cat /root/.redis-check) redis-cli --no-auth-warning --user haproxy-check'
+lb_listens() { on_host app1 "ss -Hltn 'sport = :$lb'" | awk '{ print $4 }' | tr '\n' ' '; }
+check "HAProxy's Redis endpoint listens on app1's private address only ($(lb_listens))" \
+	test "$(lb_listens)" = "$a_app:$lb "
+check "haproxy.cfg (it holds the check user's password) is root:haproxy 0640 ($(on_host app1 'stat -c "%U:%G %a" /etc/haproxy/haproxy.cfg'))" \
+	test "$(on_host app1 'stat -c "%U:%G %a" /etc/haproxy/haproxy.cfg')" = "root:haproxy 640"
+lb_set() { [ "$(on_host app1 "$lb_cli set via-lb $1" | tr -d '\r')" = OK ]; }
+check "a write through the endpoint is acknowledged" wait_for 30 lb_set one
+check "and lands on the primary r1" test "$(on_host r1 "$adm_cli -h 127.0.0.1 get via-lb" | tr -d '\r')" = one
+check "another server of the layout (r2) reaches the endpoint" \
+	on_host r2 "timeout 3 bash -c 'exec 3<>/dev/tcp/$a_app/$lb'"
+check "this machine (outside the layout) cannot" eval "! reach $a_app $lb"
+chk_says() { on_host app1 "$chk_cli -h $a_r1 $1" 2>&1 | tr -d '\r'; }
+check "the check user logs in with its password (PING)" test "$(chk_says ping)" = PONG
+chk_info() { chk_says 'info replication' | grep -q '^role:master'; }
+check "and reads INFO replication" chk_info
+chk_noperm() { chk_says "$1" | grep -q NOPERM; }
+check "but may not SET (NOPERM)" chk_noperm 'set via-lb x'
+check "nor GET" chk_noperm 'get via-lb'
+check "nor CONFIG GET" chk_noperm 'config get maxmemory'
 
 pvj up kv >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
 check "second run: 0 changed ($(json_resources "$WORK/up2.json" changed | tr '\n' ' '))" \
@@ -151,6 +185,22 @@ done
 SH
 loop_oks app1 writer 20 || bail "the writer does not write: $(on_host app1 'tail -n 3 /root/writer.log')"
 pass "the writer INCRs through the primary Sentinel names"
+# The second writer INCRs through HAProxy's endpoint: start end ok VALUE | fail
+start_loop app1 lbwriter <<SH || bail "cannot start the endpoint's writer"
+REDISCLI_AUTH=\$(cat /root/.redis-app)
+export REDISCLI_AUTH
+while [ ! -e /root/lbwriter.stop ]; do
+	start=\$(date +%s.%N)
+	v=\$(timeout 2 redis-cli --no-auth-warning -h $a_app -p $lb incr lbticks 2>/dev/null | tr -d '\r')
+	case \${v:-x} in
+	*[!0-9]*) echo "\$start \$(date +%s.%N) fail" ;;
+	*) echo "\$start \$(date +%s.%N) ok \$v" ;;
+	esac >>/root/lbwriter.log
+	sleep 0.05
+done
+SH
+loop_oks app1 lbwriter 20 || bail "the endpoint's writer does not write: $(on_host app1 'tail -n 3 /root/lbwriter.log')"
+pass "the second writer INCRs through HAProxy's endpoint"
 
 t0=$(date +%s.%N)
 check "the primary r1's host is stopped hard" stop_hard kv r1
@@ -162,7 +212,12 @@ check "writes resume through the primary Sentinel names" test -n "$resumed"
 failover_s=$(awk "BEGIN { printf \"%.1f\", ${resumed:-$t0} - $t0 }")
 echo "# failover: the first write after the stop succeeded ${failover_s} s after r1's host stopped"
 pass "failover time measured: ${failover_s} s from the stop to the first write"
+lb_resumed=$(first_ok_after app1 /root/lbwriter.log "$t0")
+check "writes resume through HAProxy's endpoint" test -n "$lb_resumed"
+lb_s=$(awk "BEGIN { printf \"%.1f\", ${lb_resumed:-$t0} - $t0 }")
+echo "# failover through HAProxy: the first write after the stop succeeded ${lb_s} s after r1's host stopped"
 stop_loop app1 writer
+stop_loop app1 lbwriter
 sleep 1
 # the highest value r1 wrote that the replica confirmed (WAIT), and the
 # first value r2 wrote: a confirmed write lost would make r2 count it again
@@ -172,6 +227,12 @@ check "no write the replica confirmed is lost (confirmed up to $confirmed, r2's 
 	test "${first_after:-0}" -gt "${confirmed:-0}" -a "${confirmed:-0}" -gt 0
 check "every write after the failover went to r2" \
 	test "$(on_host app1 "awk -v t=${resumed:-$t0} '\$1 > t && \$3 == \"ok\" { print \$6 }' /root/writer.log | sort -u")" = "$a_r2"
+# r1 is down: each write acknowledged through the endpoint since then is on r2
+lb_last=$(on_host app1 "awk '\$3 == \"ok\" { v = \$4 } END { print v }' /root/lbwriter.log")
+check "the endpoint's writes after the failover landed on r2 (its last value $lb_last, r2's lbticks at least that)" \
+	test "$(on_host r2 "$adm_cli -h 127.0.0.1 get lbticks" | tr -d '\r')" -ge "${lb_last:-1}" -a -n "$lb_last"
+check "a write through the same endpoint now lands on r2" lb_set two
+check "(r2 holds it)" test "$(on_host r2 "$adm_cli -h 127.0.0.1 get via-lb" | tr -d '\r')" = two
 
 pvj up kv >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "up after the stop failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
 rejoined() { [ "$(field r1 role)" = slave ] && [ "$(field r1 master_host)" = "$a_r2" ] && [ "$(field r1 master_link_status)" = up ]; }
@@ -191,6 +252,8 @@ check "status: r2 is the primary, r1 online behind it" grep -q "^ *replica $a_r1
 check "status: r1 is a replica of r2, link up" grep -q "^ *replica of $a_r2, link up" "$WORK/status"
 check "status: each of the three Sentinels names r2, with the replica and the two others" \
 	test "$(grep -c "^ *primary $a_r2:6379 (master), 1 replica(s), 2 other Sentinel(s), quorum 2$" "$WORK/status")" = 3
+check "status: HAProxy's Redis endpoint has r2 up (role:master)" grep -q "^ *r2 $a_r2:6379: UP, L7OK" "$WORK/status"
+check "and r1, a replica now, down" grep -q "^ *r1 $a_r1:6379: DOWN, " "$WORK/status"
 check "no password in status' output" eval "! secret_in '$WORK/status'"
 check "no password in the files Redis and Sentinel rewrote, for others to read" \
 	test -z "$(on_host r2 'find /etc/redis -type f -perm /o+r')"

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # kamal-config on a layout with Redis: the app's environment names the
 # Sentinels (private addresses) and the primary's name, or the primary
-# itself when there is no Sentinel, and the password only by its
-# environment variable.  A static layout: no host is needed.
+# itself when there is no Sentinel, HAProxy's Redis endpoint when a server
+# has role haproxy, and the password only by its environment variable.  A static layout: no host is needed.
 . "$(dirname "$0")/lib.sh"
 
 t_project <<'YML'
 project: shop
-secrets: { redis_pw: env:PV_TEST_REDIS_PW, redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW }
-vars: { redis_password: redis_pw, redis_admin_password: redis_admin_pw }
+secrets: { redis_pw: env:PV_TEST_REDIS_PW, redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW, redis_check_pw: env:PV_TEST_REDIS_ADMIN_PW }
+vars: { redis_password: redis_pw, redis_admin_password: redis_admin_pw, redis_check_password: redis_check_pw }
 layouts:
   metal:
     provider: static
@@ -44,6 +44,31 @@ layouts:
         private_address: 10.0.0.42
         host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
         vars: { redis_port: 6380 }
+  lb:
+    provider: static
+    servers:
+      web1:
+        roles: [base, docker, ufw, proxy, redis-sentinel]
+        address: 192.0.2.51
+        private_address: 10.0.0.51
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+      lb1:
+        roles: [base, ufw, haproxy]
+        address: 192.0.2.50
+        private_address: 10.0.0.50
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { redis_lb_port: 6391 }
+      r1:
+        roles: [base, ufw, redis, redis-sentinel]
+        address: 192.0.2.52
+        private_address: 10.0.0.52
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+      r2:
+        roles: [base, ufw, redis-replica, redis-sentinel]
+        address: 192.0.2.53
+        private_address: 10.0.0.53
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
 YML
 export PV_TEST_REDIS_PW="app-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -61,3 +86,11 @@ out=$(pv kamal-config single -o "$WORK/single.yml" 2>&1)
 check "kamal-config on a layout with one Redis succeeds ($out)" test -s "$WORK/single.yml"
 check "the app gets the primary's URL" grep -qx '    REDIS_URL: "redis://10.0.0.42:6380/0"' "$WORK/single.yml"
 check "and no Sentinels" eval "! grep -q REDIS_SENTINELS '$WORK/single.yml'"
+check "and no REDIS_URL beside the Sentinels when no server has role haproxy" eval "! grep -q REDIS_URL '$WORK/metal.yml'"
+
+out=$(pv kamal-config lb -o "$WORK/lb.yml" 2>&1)
+check "kamal-config on a layout with Sentinels and HAProxy succeeds ($out)" test -s "$WORK/lb.yml"
+check "the app gets the Sentinels" grep -qx '    REDIS_SENTINELS: "10.0.0.51:26379,10.0.0.52:26379,10.0.0.53:26379"' "$WORK/lb.yml"
+check "and HAProxy's Redis endpoint as REDIS_URL, for clients that do not speak Sentinel" \
+	grep -qx '    REDIS_URL: "redis://10.0.0.50:6391/0"' "$WORK/lb.yml"
+check "no password in that file" eval "! grep -qF -e '$PV_TEST_REDIS_PW' -e '$PV_TEST_REDIS_ADMIN_PW' '$WORK/lb.yml'"

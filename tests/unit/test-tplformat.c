@@ -465,6 +465,101 @@ static void test_secret_rows(void)
 	node_free(root);
 }
 
+/*
+ * Role haproxy's Redis endpoint: the check user's password reaches
+ * haproxy.cfg escaped twice (for the Redis command inside "..." and for
+ * HAProxy's own "..."), and Redis's ACL file as its hash; a line break is
+ * refused, never shown.
+ */
+static char *render_with_secret(const char *file, const char *vars, const char *pw,
+                                struct pv_error *err)
+{
+	char *path = xasprintf("templates/%s", file), *text = read_text(path), *res = NULL;
+	struct node *root = NULL;
+	struct scope s;
+	struct buf out = BUF_INIT;
+	struct pos start = {path, 1, 1};
+	bool secret = false;
+
+	CHECK(text != NULL);
+	if (text && node_load_string(&root, "vars.yml", vars, strlen(vars), err) == 0) {
+		struct node *sec = node_new_scalar(pw, NULL);
+		sec->secret = true;
+		scope_init(&s);
+		scope_set_map(&s, root);
+		scope_set_owned(&s, "check_pw", sec);
+		if (tpl_render(&out, text, &start, &s, TPL_DECLARED, &secret, err) == 0) {
+			res = buf_detach(&out, NULL);
+			CHECK(secret);
+		}
+		scope_release(&s);
+	}
+	buf_release(&out);
+	node_free(root);
+	free(text);
+	free(path);
+	return res;
+}
+
+static void test_redis_endpoint(void)
+{
+	static const char vars[] =
+	    "haproxy_port: 80\nhaproxy_check_interval: 1s\nhaproxy_fall: 2\nhaproxy_rise: 2\n"
+	    "haproxy_backend_port: 80\nhaproxy_health_path: /\nprivate_address: 10.0.0.13\n"
+	    "redis_lb_port: 6390\nredis_port: 6379\nredis_check_user: haproxy-check\n"
+	    "redis_check_password: check_pw\nredis_password: check_pw\n"
+	    "redis_admin_user: admin\nredis_admin_password: check_pw\n"
+	    "servers:\n"
+	    "  - {name: r1, address: 10.0.0.11, roles: {redis: x, redis_sentinel: x}}\n"
+	    "  - {name: r2, address: 10.0.0.12, roles: {redis_replica: x}}\n"
+	    "  - {name: app1, address: 10.0.0.13, roles: {haproxy: x}}\n";
+	struct pv_error err = {{0}};
+	char *got = render_with_secret("haproxy.cfg", vars, "a\"b\\c $HOME d#e'f", &err);
+
+	if (!got)
+		printf("  haproxy.cfg refused: %s\n", err.msg);
+	CHECK(got != NULL);
+	/* Redis reads a\"b\\c $HOME d#e'f inside its quotes, HAProxy that escaped again */
+	CHECK_HAS(got ? got : "", "\ttcp-check send \"AUTH haproxy-check "
+	                          "\\\"a\\\\\\\"b\\\\\\\\c \\$HOME d#e'f\\\"\\r\\n\"\n");
+	CHECK_HAS(got ? got : "", "listen redis\n\tbind 10.0.0.13:6390\n");
+	CHECK_HAS(got ? got : "", "\tserver r1 10.0.0.11:6379 check\n"
+	                          "\tserver r2 10.0.0.12:6379 check\n");
+	CHECK(got && !strstr(got, "app1 10.0.0.13:6379"));
+	/* one section, however many servers the layout has */
+	CHECK(got && strstr(strstr(got, "listen redis") + 1, "listen redis") == NULL);
+	free(got);
+
+	/* the ACL file: the check user with its hash and only AUTH, PING and INFO */
+	got = render_with_secret("redis-users.acl", vars, "a\"b\\c $HOME d#e'f", &err);
+	CHECK(got != NULL);
+	CHECK_HAS(got ? got : "", "\nuser haproxy-check on #");
+	CHECK_HAS(got ? got : "", " resetkeys resetchannels -@all +ping +info\n");
+	CHECK(got && !strstr(got, "$HOME"));
+	free(got);
+
+	/* a line break cannot add a check step or a server */
+	got = render_with_secret("haproxy.cfg", vars, "x\r\n\tserver evil 10.9.9.9:6379", &err);
+	CHECK(got == NULL);
+	CHECK_HAS(err.msg, "templates/haproxy.cfg:");
+	CHECK_HAS(err.msg, "'redis_check_password'");
+	CHECK(strstr(err.msg, "evil") == NULL);
+	free(got);
+
+	/* a layout without Redis: no endpoint, no secret needed */
+	char *text = read_text("templates/haproxy.cfg");
+	got = render_vars(text ? text : "", "templates/haproxy.cfg", TPL_DECLARED,
+	                  "haproxy_port: 80\nhaproxy_check_interval: 1s\nhaproxy_fall: 2\n"
+	                  "haproxy_rise: 2\nhaproxy_backend_port: 80\nhaproxy_health_path: /\n"
+	                  "servers: [{name: w1, address: 10.0.0.5, roles: {web: x}}]\n",
+	                  &err);
+	if (!got)
+		printf("  %s\n", err.msg);
+	CHECK(got && !strstr(got, "listen redis"));
+	free(got);
+	free(text);
+}
+
 /* The patroni role's shell command: command substitution in an address never runs. */
 static void test_patroni_command(void)
 {
@@ -585,6 +680,7 @@ int main(void)
 	RUN(test_shell_contexts);
 	RUN(test_issue_rows);
 	RUN(test_secret_rows);
+	RUN(test_redis_endpoint);
 	RUN(test_patroni_command);
 	RUN(test_every_template_declares);
 	RUN(test_declaration_errors);
