@@ -300,4 +300,27 @@ struct cloud_sweep {
 
 int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err);
 
+/* ---- snapshots ---- */
+
+/* An RFC 3339 time ("2026-12-06T13:45:01Z", "...+00:00") in seconds since 1970, or -1. */
+long long cloud_time(const char *s);
+
+/*
+ * The name of a snapshot the tool makes of server at time now (UTC):
+ * PROJECT-ENV-LAYOUT-SERVER-YYYYMMDD-HHMMSS.
+ */
+char *cloud_snapshot_name(const struct provider_ctx *c, const char *server, long long now);
+
+/* Sort snapshot objects {"id", "created"} oldest first (then by id). */
+void cloud_snapshots_sort(json_t *arr);
+
+/*
+ * Of one server's snapshots the tool made (mine), those beyond the keep
+ * newest, oldest first: a new array (empty when keep covers them all).
+ */
+json_t *cloud_snapshots_excess(const json_t *mine, size_t keep);
+
+/* The provider's 'snapshot_keep' (0: keep every snapshot). */
+size_t cloud_snapshot_keep(const struct provider_ctx *c);
+
 #endif
