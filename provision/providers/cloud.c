@@ -1228,6 +1228,18 @@ char *cloud_snapshot_name(const struct provider_ctx *c, const char *server, long
 	return xasprintf("%s-%s-%s-%s-%s", c->inv->project, c->env, c->layout->name, server, when);
 }
 
+bool cloud_snapshot_named(const struct provider_ctx *c, const char *server, const char *name)
+{
+	char *prefix = cloud_snapshot_name(c, server, 0);
+	size_t n = strlen(prefix) - strlen("19700101-000000");
+	bool ok = name && !strncmp(name, prefix, n) && strlen(name) == strlen(prefix);
+
+	for (size_t i = n; ok && name[i]; i++)
+		ok = i == n + 8 ? name[i] == '-' : name[i] >= '0' && name[i] <= '9';
+	free(prefix);
+	return ok;
+}
+
 static int snapshot_cmp(const void *a, const void *b)
 {
 	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
@@ -1269,4 +1281,45 @@ json_t *cloud_snapshots_excess(const json_t *mine, size_t keep)
 size_t cloud_snapshot_keep(const struct provider_ctx *c)
 {
 	return (size_t)strtoul(cloud_setting(c, "snapshot_keep", "0"), NULL, 10);
+}
+
+size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
+                              const struct inv_server **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->layout->n_servers; i++)
+		if (!host || !strcmp(host, c->layout->servers[i].name))
+			out[n++] = &c->layout->servers[i];
+	return n;
+}
+
+json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *host,
+                             const char *state)
+{
+	json_t *size = json_object_get(v, size_key);
+
+	return json_pack("{s:s, s:I, s:s, s:s, s:O, s:s}", "host", host, "id",
+	                 (json_int_t)cloud_jid(v, "id"), "name",
+	                 cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "", "created",
+	                 cloud_jstr(v, "created") ? cloud_jstr(v, "created") : "", "size_gb",
+	                 json_is_number(size) ? size : json_null(), "state", state);
+}
+
+void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, const json_t *out,
+                           const struct http_client *h, long long start_ms)
+{
+	size_t made = 0, deleted = 0, i;
+	json_t *v;
+
+	json_array_foreach(out, i, v)
+	{
+		const char *st = cloud_jstr(v, "state");
+		deleted += st && !strcmp(st, "deleted");
+		made += st && !strcmp(st, "made");
+	}
+	char *what =
+	    xasprintf("%zu snapshot%s made, %zu deleted", made, made == 1 ? "" : "s", deleted);
+	cloud_report_requests(c, provider, what, h, start_ms);
+	free(what);
 }

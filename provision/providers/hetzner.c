@@ -1498,13 +1498,7 @@ static bool snapshot_mine(struct hz *z, json_t *img, const char *server)
 
 static json_t *snapshot_entry(const json_t *img, const char *host, const char *state)
 {
-	json_t *size = json_object_get(img, "image_size");
-
-	return json_pack("{s:s, s:I, s:s, s:s, s:O, s:s}", "host", host, "id",
-	                 (json_int_t)cloud_jid(img, "id"), "name",
-	                 cloud_jstr(img, "name") ? cloud_jstr(img, "name") : "", "created",
-	                 cloud_jstr(img, "created") ? cloud_jstr(img, "created") : "", "size_gb",
-	                 json_is_number(size) ? size : json_null(), "state", state);
+	return cloud_snapshot_entry(img, "image_size", host, state);
 }
 
 /* Wait until image id is available; its description becomes "name" of *img. */
@@ -1665,17 +1659,14 @@ static int hetzner_snapshot(struct provider_ctx *c, const char *host, json_t *ou
                             struct pv_error *err)
 {
 	long long start = pv_now_ms();
-	size_t n = 0, keep = cloud_snapshot_keep(c), deleted = 0;
+	size_t keep = cloud_snapshot_keep(c), i;
 	const struct inv_server **servers = xcalloc(c->layout->n_servers + 1, sizeof(*servers));
+	size_t n = cloud_snapshot_servers(c, host, servers);
 	bool *made = xcalloc(c->layout->n_servers + 1, sizeof(*made));
 	struct hz z;
-	json_t *all = NULL, *v;
-	size_t i;
+	json_t *all = NULL;
 	int rc = -1;
 
-	for (i = 0; i < c->layout->n_servers; i++)
-		if (!host || !strcmp(host, c->layout->servers[i].name))
-			servers[n++] = &c->layout->servers[i];
 	if (hz_open(&z, c, true, err) < 0)
 		goto out;
 	struct snap_arg a = {&z, servers, made, out};
@@ -1694,17 +1685,7 @@ static int hetzner_snapshot(struct provider_ctx *c, const char *host, json_t *ou
 		if (rc == 0)
 			rc = r2;
 	}
-	size_t n_made = 0;
-	json_array_foreach(out, i, v)
-	{
-		const char *st = cloud_jstr(v, "state");
-		deleted += st && !strcmp(st, "deleted");
-		n_made += st && !strcmp(st, "made");
-	}
-	char *what =
-	    xasprintf("%zu snapshot%s made, %zu deleted", n_made, n_made == 1 ? "" : "s", deleted);
-	cloud_report_requests(c, "hetzner", what, &z.http, start);
-	free(what);
+	cloud_snapshot_report(c, "hetzner", out, &z.http, start);
 out:
 	json_decref(all);
 	free(made);

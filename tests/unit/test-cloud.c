@@ -179,6 +179,18 @@ static void test_snapshot_name(void)
 	char *n = cloud_snapshot_name(&c, "app1", 1796564701LL);
 
 	CHECK_STR(n, "shop-default-phase1-app1-20261206-134501");
+	/* the names the tool gives are how DigitalOcean snapshots are known as its own */
+	CHECK(cloud_snapshot_named(&c, "app1", n));
+	CHECK(cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-19991231-235959"));
+	CHECK(!cloud_snapshot_named(&c, "app2", n));
+	CHECK(!cloud_snapshot_named(&c, "app", n));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206-13450"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206-1345011"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206x134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-2026120a-134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-staging-phase1-app1-20261206-134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "app1 before the upgrade"));
+	CHECK(!cloud_snapshot_named(&c, "app1", NULL));
 	free(n);
 }
 
