@@ -99,7 +99,7 @@ static int cmd_snapshot(struct session *s, int argc, char **argv)
 		pv_say_error("'%s' is not a server of layout '%s'", host, l->name);
 		return PV_EXIT_USAGE;
 	}
-	if ((rc = session_check_provider(s, l)))
+	if ((rc = session_check_provider(s, l)) || (rc = session_provider_token(s, l)))
 		return rc;
 	if ((rc = session_open_state(s, false)))
 		return rc;
