@@ -1507,6 +1507,7 @@ static int wait_image(struct hz *z, long long id, const char *host, const char *
 {
 	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
 	char *path = xasprintf("/images/%lld", id);
+	bool shown = false;
 	int rc = -1;
 
 	*img = NULL;
@@ -1519,6 +1520,8 @@ static int wait_image(struct hz *z, long long id, const char *host, const char *
 		json_t *v = json_object_get(r.json, "image");
 		const char *st = cloud_jstr(v, "status");
 		if (st && !strcmp(st, "available")) {
+			if (shown)
+				report_progress_end(z->c->rep, host, what, "available");
 			*img = json_incref(v);
 			json_object_set_new(*img, "name",
 			                    json_string(cloud_jstr(v, "description")
@@ -1530,15 +1533,18 @@ static int wait_image(struct hz *z, long long id, const char *host, const char *
 		}
 		http_response_release(&r);
 		if (st && !strcmp(st, "unavailable")) {
+			report_progress_end(z->c->rep, host, what, "unavailable");
 			pv_error_set(err, "%s: image %lld is unavailable", what, id);
 			break;
 		}
 		if (pv_now_ms() > deadline) {
+			report_progress_end(z->c->rep, host, what, "not done in time");
 			pv_error_set(err, "%s: image %lld is not available after %ld s", what, id,
 			             z->action_timeout_s);
 			break;
 		}
 		report_progress(z->c->rep, host, what, "image %s", st ? st : "?");
+		shown = true;
 		usleep((useconds_t)(z->poll_s * 1e6));
 	}
 	free(path);

@@ -247,6 +247,26 @@ static void test_snapshot_excess(void)
 	json_decref(mine);
 }
 
+/* What a provider answers, as provider.h describes a snapshot. */
+static void test_snapshot_entry(void)
+{
+	json_t *img = json_pack("{s:i, s:s, s:s, s:f}", "id", 42, "name", "n", "created",
+	                        "2026-12-06T13:45:01Z", "image_size", 0.5);
+	json_t *e = cloud_snapshot_entry(img, "image_size", "app1", "made");
+	char *s = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+
+	CHECK_STR(s, "{\"created\":\"2026-12-06T13:45:01Z\",\"host\":\"app1\",\"id\":42,"
+	             "\"name\":\"n\",\"size_gb\":0.5,\"state\":\"made\"}");
+	free(s);
+	json_decref(e);
+	/* a size not known yet (an image being made) is null, never 0 */
+	json_object_set_new(img, "image_size", json_null());
+	e = cloud_snapshot_entry(img, "image_size", "app1", "listed");
+	CHECK(json_is_null(json_object_get(e, "size_gb")));
+	json_decref(e);
+	json_decref(img);
+}
+
 /* snapshot_keep is a whole number from 1, checked with its position. */
 static void test_snapshot_keep_setting(void)
 {
@@ -308,6 +328,7 @@ int main(void)
 	RUN(test_snapshot_time);
 	RUN(test_snapshot_name);
 	RUN(test_snapshot_excess);
+	RUN(test_snapshot_entry);
 	RUN(test_snapshot_keep_setting);
 	return check_done("cloud");
 }
