@@ -35,7 +35,7 @@ SNAP_FOREIGN='look-alike|before the upgrade'
 foreign() { cloud_state | jq -c '[.images[] | select(.description == "before the upgrade" or .description == "look-alike") | .description] | sort'; }
 check "the two hand-made snapshots exist" test "$(foreign)" = '["before the upgrade","look-alike"]'
 mine() { cloud_state | jq -c --arg s "$1" '[.images[] | select(.labels["managed-by"] == "provision" and .labels.server == $s)] | sort_by(.id) | map(.id)'; }
-snap_first "/v1/servers/$sid1/actions/create_image" "/v1/servers/$sid2/actions/create_image" /v1/actions/
+snap_first "/servers/$sid1/actions/create_image" "/servers/$sid2/actions/create_image" /actions/
 img=$(cloud_state | jq -c '.images[] | select(.labels["managed-by"] == "provision" and .labels.server == "app1")')
 check "labelled: project, env, layout, server, managed-by: $(jq -c .labels <<<"$img")" \
 	test "$(jq -c .labels <<<"$img")" = '{"project":"shop","env":"default","layout":"phase1","managed-by":"provision","resource":"snapshot","server":"app1"}'
@@ -46,7 +46,7 @@ check "described with its name: shop-default-phase1-app1-YYYYMMDD-HHMMSS" \
 check "the event names it as the cloud does" \
 	test "$(jq -rs '.[] | select(.event == "snapshot" and .host == "app1") | .name' "$WORK/snap1.json")" = "$(jq -r .description <<<"$img")"
 
-snap_host_keep "/v1/servers/$sid1/actions/create_image" /v1/images
+snap_host_keep "/servers/$sid1/actions/create_image" /images
 check "the hand-made and the look-alike snapshot of app1 are both still there" test "$(foreign)" = '["before the upgrade","look-alike"]'
 check "both are named as not made by the tool, and kept" \
 	test "$(jq -sc '[.[] | select(.event == "snapshot" and .state == "kept") | .name] | sort' "$WORK/snap3.json")" = '["before the upgrade","look-alike"]'
