@@ -4,7 +4,8 @@
 # one with --host, waited for; snapshot list shows the tool's own; with
 # snapshot_keep N the tool's oldest snapshots of the server beyond N are
 # deleted, and a hand-made snapshot of the same server or one with
-# look-alike labels but no managed-by mark is named and kept.  Snapshots
+# look-alike labels but no managed-by mark is named and kept.  A create
+# whose answer is lost is looked for and adopted, not sent twice.  Snapshots
 # outlive destroy.  The token never shows in output, state or process lists.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
@@ -61,6 +62,16 @@ check "plain output: the hand-made one is kept, with why" \
 	grep -q "^app1: not ours, kept: snapshot before the upgrade (id [0-9]*, created .*): a snapshot of this server the tool did not make" "$WORK/snap4"
 check "plain output: the oldest of the tool's is deleted" grep -q "^app1: deleted snapshot shop-default-phase1-app1-" "$WORK/snap4"
 check "still 2 of the tool's for app1, and the foreign two" test "$(mine app1 | jq length):$(foreign)" = '2:["before the upgrade","look-alike"]'
+
+# --- a create_image whose answer is lost: looked for by its name and adopted, not made twice
+cloud_ctl faults '[{"match": "POST /servers/{id}/actions/create_image", "kind": "lost", "count": 1}]'
+sleep 1.1
+n0=$(cloud_logged)
+pv snapshot phase1 --host app2 >"$WORK/snap5" 2>&1 || bail "snapshot with a lost answer failed: $(cat "$WORK/snap5")"
+check "the create_image was sent once: $(snap_sent "$n0" POST)" test "$(snap_sent "$n0" POST)" = "[\"/servers/$sid2/actions/create_image\"]"
+check "the lost answer was met" test "$(cloud_stats | jq .faults)" = 1
+check "the snapshot made without an answer is adopted: $(grep -c 'adopting it' "$WORK/snap5") line" grep -q "exists: adopting it" "$WORK/snap5"
+check "app2 has 2 of the tool's snapshots, nothing deleted" test "$(mine app2 | jq length)" = 2
 
 # --- refused before any request
 cloud_refused nohost "'web9' is not a server of layout 'phase1'" pv snapshot phase1 --host web9
