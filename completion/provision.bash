@@ -74,6 +74,13 @@ _provision()
 	backup)
 		COMPREPLY=($(compgen -W "now list restore verify $(_provision_words layouts)" -- "$cur"))
 		;;
+	snapshot)
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--host" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "create list $(_provision_words layouts)" -- "$cur"))
+		fi
+		;;
 	diff)
 		COMPREPLY=($(compgen -W "$(_provision_words layouts) --exit-code" -- "$cur"))
 		;;

@@ -300,4 +300,52 @@ struct cloud_sweep {
 
 int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err);
 
+/* ---- snapshots ---- */
+
+/* An RFC 3339 time ("2026-12-06T13:45:01Z", "...+00:00") in seconds since 1970, or -1. */
+long long cloud_time(const char *s);
+
+/*
+ * The name of a snapshot the tool makes of server at time now (UTC):
+ * PROJECT-ENV-LAYOUT-SERVER-YYYYMMDD-HHMMSS.
+ */
+char *cloud_snapshot_name(const struct provider_ctx *c, const char *server, long long now);
+
+/*
+ * Whether name is one cloud_snapshot_name gives server's snapshots (the
+ * tool's own, where a provider has no labels for snapshots).
+ */
+bool cloud_snapshot_named(const struct provider_ctx *c, const char *server, const char *name);
+
+/* Sort snapshot objects {"id", "created"} oldest first (then by id). */
+void cloud_snapshots_sort(json_t *arr);
+
+/*
+ * Of one server's snapshots the tool made (mine), those beyond the keep
+ * newest, oldest first: a new array (empty when keep covers them all).
+ */
+json_t *cloud_snapshots_excess(const json_t *mine, size_t keep);
+
+/* The provider's 'snapshot_keep' (0: keep every snapshot). */
+size_t cloud_snapshot_keep(const struct provider_ctx *c);
+
+/*
+ * The servers of the layout a snapshot is made of (host alone, when
+ * given), into out (room for every server); returns how many.
+ */
+size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
+                              const struct inv_server **out);
+
+/*
+ * A snapshot as provider.h describes it: host, the resource's id, name
+ * and created, its size_key (a number of GB, or null), state.
+ */
+json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *host,
+                             const char *state);
+
+/* The closing line of snapshot: "PROVIDER: N snapshots made, M deleted; ..."
+ * (cloud_report_requests). */
+void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, const json_t *out,
+                           const struct http_client *h, long long start_ms);
+
 #endif

@@ -70,6 +70,20 @@ struct provider_ops {
 	 * there (status then fails).
 	 */
 	int (*status)(struct provider_ctx *c, json_t *out, struct pv_error *err);
+	/*
+	 * Server snapshots through the provider's API (optional: NULL where
+	 * the provider has none).  snapshot makes one of each server of the
+	 * layout (of host alone, when given) and waits for it; then, with the
+	 * setting snapshot_keep N, deletes the tool's own snapshots of that
+	 * server beyond its N newest, never one the tool did not make.  Into
+	 * the array out, one object per snapshot touched: {"host", "id",
+	 * "name", "created", "size_gb" (number or null), "state": "made",
+	 * "deleted" or "kept"}, a kept one with "why".
+	 */
+	int (*snapshot)(struct provider_ctx *c, const char *host, json_t *out,
+	                struct pv_error *err);
+	/* The tool's snapshots of the layout, oldest first, as above with "state": "listed". */
+	int (*snapshots)(struct provider_ctx *c, json_t *out, struct pv_error *err);
 };
 
 const struct provider_ops *provider_find(const char *name);

@@ -71,6 +71,7 @@ extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, 
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
     cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry, cmd_ui_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry, cmd_audit_entry;
+extern const struct cmd_entry cmd_snapshot_entry;
 
 /* How to reach host h as the tool's admin (pointers into s and h). */
 void session_target(const struct session *s, const struct host *h, int timeout_ms,
@@ -102,6 +103,11 @@ const struct inv_layout *session_layout(struct session *s, const char *name);
 int session_check_layout(struct session *s, const struct inv_layout *l);
 /* The provider's checks before any API request (its check_api); exit code. */
 int session_check_api(struct session *s, const struct inv_layout *l);
+/*
+ * The provider's own checks of its settings and the layout's servers (its
+ * validate, which includes check_api), without rendering roles; exit code.
+ */
+int session_check_provider(struct session *s, const struct inv_layout *l);
 int session_open_state(struct session *s, bool lock);
 /* The provider's API token can be read (an input error, exit 2, when not); plan and up. */
 int session_provider_token(struct session *s, const struct inv_layout *l);

@@ -17,10 +17,11 @@
 #define PROVISION_VERSION "0.1.0"
 
 static const struct cmd_entry *const commands[] = {
-    &cmd_validate_entry, &cmd_plan_entry,    &cmd_up_entry,           &cmd_apply_entry,
-    &cmd_status_entry,   &cmd_destroy_entry, &cmd_ssh_entry,          &cmd_diff_entry,
-    &cmd_share_entry,    &cmd_unshare_entry, &cmd_kamal_config_entry, &cmd_switchover_entry,
-    &cmd_backup_entry,   &cmd_roles_entry,   &cmd_ui_entry,           &cmd_audit_entry,
+    &cmd_validate_entry, &cmd_plan_entry,     &cmd_up_entry,           &cmd_apply_entry,
+    &cmd_status_entry,   &cmd_destroy_entry,  &cmd_ssh_entry,          &cmd_diff_entry,
+    &cmd_share_entry,    &cmd_unshare_entry,  &cmd_kamal_config_entry, &cmd_switchover_entry,
+    &cmd_backup_entry,   &cmd_snapshot_entry, &cmd_roles_entry,        &cmd_ui_entry,
+    &cmd_audit_entry,
 };
 
 static void main_help(FILE *f)

@@ -675,6 +675,29 @@ int session_check_api(struct session *s, const struct inv_layout *l)
 	return rc;
 }
 
+int session_check_provider(struct session *s, const struct inv_layout *l)
+{
+	const struct provider_ops *p = session_provider(s, l);
+	const struct node *settings;
+	struct diags d;
+	int rc = PV_EXIT_OK;
+
+	if (!p)
+		return PV_EXIT_USAGE;
+	settings = inventory_provider(s->inv, l->provider);
+	diags_init(&d);
+	if (p->validate)
+		p->validate(s->inv, l, settings, &d);
+	else if (p->check_api)
+		p->check_api(settings, &d);
+	if (d.n) {
+		print_diags(&d);
+		rc = PV_EXIT_USAGE;
+	}
+	diags_release(&d);
+	return rc;
+}
+
 int session_preview(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
                     bool strict, struct scope *facts, struct host_plan *hp)
 {

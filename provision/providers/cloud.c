@@ -4,6 +4,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -538,6 +539,8 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		cloud_check_number(node_get(settings, "request_timeout"), "'request_timeout'", 1,
 		                   600, d);
 		cloud_check_integer(node_get(settings, "parallel"), "'parallel'", 1, 50, d);
+		cloud_check_integer(node_get(settings, "snapshot_keep"), "'snapshot_keep'", 1, 1000,
+		                    d);
 		if ((v = node_get(settings, "rotate_host_keys"))) {
 			bool ignored;
 			node_to_bool(v, &ignored, "'rotate_host_keys'", d);
@@ -1188,4 +1191,135 @@ int cloud_sweep(struct cloud_sweep *s, const json_t *found, struct pv_error *err
 	}
 	json_decref(a.mine);
 	return rc;
+}
+
+/* ---- snapshots ---- */
+
+long long cloud_time(const char *s)
+{
+	struct tm tm;
+	const char *p;
+	long long t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!s || !(p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+		return -1;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	t = (long long)timegm(&tm);
+	if (*p == 'Z' && !p[1])
+		return t;
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		long off = strtol(p + 1, NULL, 10) * 3600 + strtol(p + 4, NULL, 10) * 60;
+		return *p == '+' ? t - off : t + off;
+	}
+	return -1;
+}
+
+char *cloud_snapshot_name(const struct provider_ctx *c, const char *server, long long now)
+{
+	time_t t = (time_t)now;
+	struct tm tm;
+	char when[32];
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+	return xasprintf("%s-%s-%s-%s-%s", c->inv->project, c->env, c->layout->name, server, when);
+}
+
+bool cloud_snapshot_named(const struct provider_ctx *c, const char *server, const char *name)
+{
+	char *prefix = cloud_snapshot_name(c, server, 0);
+	size_t n = strlen(prefix) - strlen("19700101-000000");
+	bool ok = name && !strncmp(name, prefix, n) && strlen(name) == strlen(prefix);
+
+	for (size_t i = n; ok && name[i]; i++)
+		ok = i == n + 8 ? name[i] == '-' : name[i] >= '0' && name[i] <= '9';
+	free(prefix);
+	return ok;
+}
+
+static int snapshot_cmp(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	long long tx = cloud_time(cloud_jstr(x, "created")),
+	          ty = cloud_time(cloud_jstr(y, "created"));
+	long long ix = cloud_jid(x, "id"), iy = cloud_jid(y, "id");
+
+	if (tx != ty)
+		return tx < ty ? -1 : 1;
+	return ix < iy ? -1 : ix > iy;
+}
+
+void cloud_snapshots_sort(json_t *arr)
+{
+	size_t n = json_array_size(arr);
+	json_t **v = xcalloc(n + 1, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	qsort(v, n, sizeof(*v), snapshot_cmp);
+	json_array_clear(arr);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
+json_t *cloud_snapshots_excess(const json_t *mine, size_t keep)
+{
+	json_t *sorted = json_copy((json_t *)mine), *out = json_array();
+	size_t n = json_array_size(sorted);
+
+	cloud_snapshots_sort(sorted);
+	for (size_t i = 0; n > keep && i < n - keep; i++)
+		json_array_append(out, json_array_get(sorted, i));
+	json_decref(sorted);
+	return out;
+}
+
+size_t cloud_snapshot_keep(const struct provider_ctx *c)
+{
+	return (size_t)strtoul(cloud_setting(c, "snapshot_keep", "0"), NULL, 10);
+}
+
+size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
+                              const struct inv_server **out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->layout->n_servers; i++)
+		if (!host || !strcmp(host, c->layout->servers[i].name))
+			out[n++] = &c->layout->servers[i];
+	return n;
+}
+
+json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *host,
+                             const char *state)
+{
+	json_t *size = json_object_get(v, size_key);
+
+	return json_pack("{s:s, s:I, s:s, s:s, s:O, s:s}", "host", host, "id",
+	                 (json_int_t)cloud_jid(v, "id"), "name",
+	                 cloud_jstr(v, "name") ? cloud_jstr(v, "name") : "", "created",
+	                 cloud_jstr(v, "created") ? cloud_jstr(v, "created") : "", "size_gb",
+	                 json_is_number(size) ? size : json_null(), "state", state);
+}
+
+void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, const json_t *out,
+                           const struct http_client *h, long long start_ms)
+{
+	size_t made = 0, deleted = 0, i;
+	json_t *v;
+
+	json_array_foreach(out, i, v)
+	{
+		const char *st = cloud_jstr(v, "state");
+		deleted += st && !strcmp(st, "deleted");
+		made += st && !strcmp(st, "made");
+	}
+	char *what =
+	    xasprintf("%zu snapshot%s made, %zu deleted", made, made == 1 ? "" : "s", deleted);
+	cloud_report_requests(c, provider, what, h, start_ms);
+	free(what);
 }

@@ -13,6 +13,7 @@
  *       action_timeout: 600
  *       request_timeout: 60
  *       parallel: 10                     # droplets created, awaited, deleted at once
+ *       snapshot_keep: 7                 # snapshot: the tool's newest 7 of each droplet stay
  *       endpoint: https://api.digitalocean.com   # https; plain http only to loopback
  *   servers:
  *     app1: { size: s-2vcpu-4gb, region: ams3, volumes: [{ name: data, size: 20 }] }
@@ -53,9 +54,9 @@
 #define MANAGED_TAG "managed-by:provision"
 
 static const char *const setting_keys[] = {
-    "token",         "region",          "size",           "image",           "vpc",
-    "load_balancer", "poll_interval",   "action_timeout", "request_timeout", "endpoint",
-    "parallel",      "rotate_host_keys"};
+    "token",         "region",           "size",           "image",           "vpc",
+    "load_balancer", "poll_interval",    "action_timeout", "request_timeout", "endpoint",
+    "parallel",      "rotate_host_keys", "snapshot_keep"};
 /* the VPC's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "load_balancer:\n"
@@ -1522,6 +1523,207 @@ static int do_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 	return rc;
 }
 
+/* ---- snapshots ---- */
+
+/*
+ * A droplet snapshot (the droplet action "snapshot") has a name but no
+ * tags of its own: the tool's are the snapshots of the layout's droplets
+ * (listed per droplet) named as cloud_snapshot_name names them,
+ * PROJECT-ENV-LAYOUT-SERVER-YYYYMMDD-HHMMSS.
+ */
+
+struct dsnap_arg {
+	struct dz *z;
+	const struct inv_server **servers;
+	bool *made; /* per server: its snapshot was made */
+	json_t *out; /* under cloud_lock */
+};
+
+static long long droplet_of(struct dz *z, const char *server)
+{
+	return cloud_jid(state_obj(hosts_obj(z->c, false), server, false), "droplet_id");
+}
+
+/* The snapshots of droplet id, each with "created" (its created_at). */
+static int droplet_snapshots(struct dz *z, long long id, json_t **out, struct pv_error *err)
+{
+	char *path = xasprintf("/v2/droplets/%lld/snapshots", id);
+	int rc = list(z, path, "snapshots", out, err);
+	size_t i;
+	json_t *v;
+
+	free(path);
+	json_array_foreach(*out, i, v)
+	{
+		const char *t = cloud_jstr(v, "created_at");
+		json_object_set_new(v, "created", json_string(t ? t : ""));
+	}
+	return rc;
+}
+
+static json_t *dsnap_entry(const json_t *v, const char *host, const char *state)
+{
+	return cloud_snapshot_entry(v, "size_gigabytes", host, state);
+}
+
+static int dsnapshot_one(size_t i, void *arg, struct pv_error *err)
+{
+	struct dsnap_arg *a = arg;
+	struct dz *z = a->z;
+	const char *host = a->servers[i]->name;
+	long long id = droplet_of(z, host);
+	json_t *made = NULL, *resp = NULL, *all = NULL, *body;
+	char *name, *path, *spath, *what;
+	int rc;
+
+	if (!id)
+		return pv_error_set(err,
+		                    "droplet %s of layout '%s' is not created in environment '%s' "
+		                    "('provision up' makes it)",
+		                    host, z->c->layout->name, z->c->env);
+	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	path = xasprintf("/v2/droplets/%lld/actions", id);
+	spath = xasprintf("/v2/droplets/%lld/snapshots", id);
+	what = xasprintf("snapshot %s", name);
+	body = json_pack("{s:s, s:s}", "type", "snapshot", "name", name);
+	/* a lost answer: the snapshot of that name, if the droplet has it, is the one */
+	struct kind_arg ka = {z, spath, "snapshots", NULL, false};
+	report_info(z->c->rep, host, "creating snapshot %s of droplet %lld", name, id);
+	rc = create_as(z, &ka, path, "action", name, "snapshot", host, body, &made, &resp, NULL,
+	               err);
+	if (rc == 0 && resp)
+		rc = wait_host_action(z, cloud_jid(made, "id"), host, what, err);
+	if (rc == 0)
+		rc = droplet_snapshots(z, id, &all, err);
+	if (rc == 0) {
+		json_t *v = cloud_find_name(all, name);
+		if (!v) {
+			rc = pv_error_set(err,
+			                  "%s: done, but droplet %lld lists no snapshot of "
+			                  "that name",
+			                  what, id);
+		} else {
+			cloud_lock();
+			json_array_append_new(a->out, dsnap_entry(v, host, "made"));
+			a->made[i] = true;
+			cloud_unlock();
+		}
+	}
+	json_decref(all);
+	json_decref(made);
+	json_decref(resp);
+	json_decref(body);
+	free(what);
+	free(spath);
+	free(path);
+	free(name);
+	return rc;
+}
+
+/* Retention for one server, as hetzner.c: only snapshots named as the tool names them go. */
+static int dsnapshot_retain(struct dz *z, const char *host, size_t keep, json_t *out,
+                            struct pv_error *err)
+{
+	json_t *all = NULL, *mine = json_array(), *excess = NULL, *v;
+	size_t i;
+	int rc = droplet_snapshots(z, droplet_of(z, host), &all, err);
+
+	json_array_foreach(rc == 0 ? all : NULL, i, v)
+	{
+		const char *type = cloud_jstr(v, "type");
+		if (type && strcmp(type, "snapshot"))
+			continue; /* the provider's own backups have their own retention */
+		if (cloud_snapshot_named(z->c, host, cloud_jstr(v, "name"))) {
+			json_array_append(mine, v);
+		} else {
+			json_t *e = dsnap_entry(v, host, "kept");
+			json_object_set_new(
+			    e, "why",
+			    json_string("a snapshot of this droplet not named as the "
+			                "tool names its own"));
+			json_array_append_new(out, e);
+		}
+	}
+	excess = cloud_snapshots_excess(mine, keep);
+	json_array_foreach(rc == 0 ? excess : NULL, i, v)
+	{
+		char *p = xasprintf("/v2/images/%lld", cloud_jid(v, "id"));
+		char *what = xasprintf("snapshot %s", cloud_jstr(v, "name"));
+		rc = del(z, p, what, err);
+		free(what);
+		free(p);
+		if (rc < 0)
+			break;
+		json_array_append_new(out, dsnap_entry(v, host, "deleted"));
+	}
+	json_decref(excess);
+	json_decref(mine);
+	json_decref(all);
+	return rc;
+}
+
+static int do_snapshot(struct provider_ctx *c, const char *host, json_t *out, struct pv_error *err)
+{
+	long long start = pv_now_ms();
+	size_t keep = cloud_snapshot_keep(c), i;
+	const struct inv_server **servers = xcalloc(c->layout->n_servers + 1, sizeof(*servers));
+	size_t n = cloud_snapshot_servers(c, host, servers);
+	bool *made = xcalloc(c->layout->n_servers + 1, sizeof(*made));
+	struct dz z;
+	int rc = -1;
+
+	if (dz_open(&z, c, err) < 0)
+		goto out;
+	struct dsnap_arg a = {&z, servers, made, out};
+	rc = cloud_each(c, n, dsnapshot_one, &a, err);
+	/* retention only where a new snapshot was made: never fewer than before */
+	for (i = 0; keep && i < n; i++) {
+		struct pv_error e2 = {{0}};
+		if (made[i] &&
+		    dsnapshot_retain(&z, servers[i]->name, keep, out, rc < 0 ? &e2 : err) < 0 &&
+		    rc == 0)
+			rc = -1;
+	}
+	cloud_snapshot_report(c, "digitalocean", out, &z.http, start);
+out:
+	free(made);
+	free(servers);
+	dz_close(&z);
+	return rc;
+}
+
+static int do_snapshots(struct provider_ctx *c, json_t *out, struct pv_error *err)
+{
+	struct dz z;
+	json_t *v;
+	size_t i;
+	int rc = -1;
+
+	if (dz_open(&z, c, err) < 0)
+		goto out;
+	for (i = 0; i < c->layout->n_servers; i++) {
+		const char *host = c->layout->servers[i].name;
+		long long id = droplet_of(&z, host);
+		json_t *all = NULL;
+		size_t k;
+		if (!id)
+			continue;
+		if (droplet_snapshots(&z, id, &all, err) < 0)
+			goto out;
+		json_array_foreach(all, k, v)
+		{
+			if (cloud_snapshot_named(c, host, cloud_jstr(v, "name")))
+				json_array_append_new(out, dsnap_entry(v, host, "listed"));
+		}
+		json_decref(all);
+	}
+	cloud_snapshots_sort(out);
+	rc = 0;
+out:
+	dz_close(&z);
+	return rc;
+}
+
 const struct provider_ops provider_digitalocean = {
     .name = "digitalocean",
     .token_env = "DIGITALOCEAN_TOKEN",
@@ -1532,4 +1734,6 @@ const struct provider_ops provider_digitalocean = {
     .hosts = do_hosts,
     .destroy = do_destroy,
     .status = do_status,
+    .snapshot = do_snapshot,
+    .snapshots = do_snapshots,
 };

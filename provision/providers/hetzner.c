@@ -13,6 +13,7 @@
  *       action_timeout: 600              # seconds an action may take
  *       request_timeout: 60              # seconds one HTTP request may take
  *       parallel: 10                     # servers created, awaited, deleted at once
+ *       snapshot_keep: 7                 # snapshot: the tool's newest 7 of each server stay
  *       endpoint: https://api.hetzner.cloud/v1   # https; plain http only to loopback
  *   servers:
  *     app1: { type: cx32, image: debian-12, location: nbg1,
@@ -51,10 +52,10 @@
 #define DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
 #define BOOT_TIMEOUT_MS 300000
 
-static const char *const setting_keys[] = {"token",         "location",       "type",
-                                           "image",         "network",        "load_balancer",
-                                           "poll_interval", "action_timeout", "request_timeout",
-                                           "endpoint",      "parallel",       "rotate_host_keys"};
+static const char *const setting_keys[] = {
+    "token",         "location",         "type",           "image",           "network",
+    "load_balancer", "poll_interval",    "action_timeout", "request_timeout", "endpoint",
+    "parallel",      "rotate_host_keys", "snapshot_keep"};
 /* the network's, the load balancer's and a volume's keys with their types (vartype.h) */
 static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zone: name }\n"
                                    "load_balancer:\n"
@@ -1451,6 +1452,276 @@ static int hetzner_status(struct provider_ctx *c, json_t *out, struct pv_error *
 	return rc;
 }
 
+/* ---- snapshots ---- */
+
+/*
+ * A snapshot is an image of type snapshot (create_image), labelled like
+ * everything the tool makes (project, env, layout, server, managed-by) and
+ * described with its name, since a snapshot image has no name of its own.
+ * The tool's own: managed-by=provision and this layout's labels.
+ */
+
+/* Every snapshot image of the project, each with "name" set to its description. */
+static int list_snapshots(struct hz *z, json_t **out, struct pv_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (http_get_all(&z->http, "/images?type=snapshot", "images", HTTP_PAGES_HETZNER, out,
+	                 err) < 0)
+		return -1;
+	json_array_foreach(*out, i, v)
+	{
+		const char *d = cloud_jstr(v, "description");
+		json_object_set_new(v, "name", json_string(d ? d : ""));
+	}
+	return 0;
+}
+
+static int list_snapshots_cb(void *arg, json_t **all, struct pv_error *err)
+{
+	return list_snapshots(arg, all, err);
+}
+
+static const char *snapshot_server(const json_t *img)
+{
+	return cloud_jstr(json_object_get(img, "labels"), "server");
+}
+
+/* Made by the tool for this layout (of server, when given). */
+static bool snapshot_mine(struct hz *z, json_t *img, const char *server)
+{
+	const char *sv = snapshot_server(img);
+
+	return managed(img, NULL) && ours(z, img) && sv && (!server || !strcmp(sv, server));
+}
+
+static json_t *snapshot_entry(const json_t *img, const char *host, const char *state)
+{
+	return cloud_snapshot_entry(img, "image_size", host, state);
+}
+
+/* Wait until image id is available; its description becomes "name" of *img. */
+static int wait_image(struct hz *z, long long id, const char *host, const char *what, json_t **img,
+                      struct pv_error *err)
+{
+	long long deadline = pv_now_ms() + z->action_timeout_s * 1000LL;
+	char *path = xasprintf("/images/%lld", id);
+	bool shown = false;
+	int rc = -1;
+
+	*img = NULL;
+	for (;;) {
+		struct http_response r;
+		if (call(z, "GET", path, NULL, 0, &r, err, what) < 0) {
+			http_response_release(&r);
+			break;
+		}
+		json_t *v = json_object_get(r.json, "image");
+		const char *st = cloud_jstr(v, "status");
+		if (st && !strcmp(st, "available")) {
+			if (shown)
+				report_progress_end(z->c->rep, host, what, "available");
+			*img = json_incref(v);
+			json_object_set_new(*img, "name",
+			                    json_string(cloud_jstr(v, "description")
+			                                    ? cloud_jstr(v, "description")
+			                                    : ""));
+			http_response_release(&r);
+			rc = 0;
+			break;
+		}
+		http_response_release(&r);
+		if (st && !strcmp(st, "unavailable")) {
+			report_progress_end(z->c->rep, host, what, "unavailable");
+			pv_error_set(err, "%s: image %lld is unavailable", what, id);
+			break;
+		}
+		if (pv_now_ms() > deadline) {
+			report_progress_end(z->c->rep, host, what, "not done in time");
+			pv_error_set(err, "%s: image %lld is not available after %ld s", what, id,
+			             z->action_timeout_s);
+			break;
+		}
+		report_progress(z->c->rep, host, what, "image %s", st ? st : "?");
+		shown = true;
+		usleep((useconds_t)(z->poll_s * 1e6));
+	}
+	free(path);
+	return rc;
+}
+
+struct snap_arg {
+	struct hz *z;
+	const struct inv_server **servers;
+	bool *made; /* per server: its snapshot was made */
+	json_t *out; /* under cloud_lock */
+};
+
+/* Snapshot one server, and wait until the image is there. */
+static int snapshot_one(size_t i, void *arg, struct pv_error *err)
+{
+	struct snap_arg *a = arg;
+	struct hz *z = a->z;
+	const char *host = a->servers[i]->name;
+	json_t *o = state_obj(hosts_obj(z->c, false), host, false);
+	long long sid = cloud_jid(o, "server_id");
+	json_t *made = NULL, *resp = NULL, *img = NULL, *body;
+	char *name, *path, *what;
+	int rc;
+
+	if (!sid)
+		return pv_error_set(err,
+		                    "server %s of layout '%s' is not created in environment '%s' "
+		                    "('provision up' makes it)",
+		                    host, z->c->layout->name, z->c->env);
+	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	path = xasprintf("/servers/%lld/actions/create_image", sid);
+	what = xasprintf("snapshot %s", name);
+	body = json_pack("{s:s, s:s, s:o}", "type", "snapshot", "description", name, "labels",
+	                 labels(z, "snapshot", host));
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = "snapshot",
+	                          .name = name,
+	                          .path = path,
+	                          .body = body,
+	                          .one = "image",
+	                          .list = list_snapshots_cb,
+	                          .mine = managed,
+	                          .arg = z};
+	report_info(z->c->rep, host, "creating snapshot %s of server %lld", name, sid);
+	rc = cloud_create(&cc, &made, &resp, err);
+	long long action = cloud_jid(json_object_get(resp, "action"), "id");
+	if (rc == 0 && action)
+		rc = wait_host_action(z, action, host, what, err);
+	if (rc == 0)
+		rc = wait_image(z, cloud_jid(made, "id"), host, what, &img, err);
+	if (rc == 0) {
+		cloud_lock();
+		json_array_append_new(a->out, snapshot_entry(img, host, "made"));
+		a->made[i] = true;
+		cloud_unlock();
+	}
+	json_decref(img);
+	json_decref(made);
+	json_decref(resp);
+	json_decref(body);
+	free(what);
+	free(path);
+	free(name);
+	return rc;
+}
+
+/*
+ * Retention for one server: the tool's own snapshots beyond the keep
+ * newest are deleted; a snapshot of the server (by its labels or its
+ * origin) that the tool did not make is named and kept.
+ */
+static int snapshot_retain(struct hz *z, const char *host, long long sid, json_t *all, size_t keep,
+                           json_t *out, struct pv_error *err)
+{
+	json_t *mine = json_array(), *excess, *v;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(all, i, v)
+	{
+		const char *sv = snapshot_server(v);
+		bool labelled = ours(z, v) && sv && !strcmp(sv, host);
+		long long from = cloud_jid(json_object_get(v, "created_from"), "id");
+		if (snapshot_mine(z, v, host)) {
+			json_array_append(mine, v);
+		} else if (labelled || (sid && from == sid)) {
+			json_t *e = snapshot_entry(v, host, "kept");
+			json_object_set_new(
+			    e, "why",
+			    json_string(labelled
+			                    ? "it has this layout's labels but not "
+			                      "managed-by=provision: not made by the tool"
+			                    : "a snapshot of this server the tool did not make"));
+			json_array_append_new(out, e);
+		}
+	}
+	excess = cloud_snapshots_excess(mine, keep);
+	json_array_foreach(excess, i, v)
+	{
+		char *p = xasprintf("/images/%lld", cloud_jid(v, "id"));
+		char *msg = xasprintf("deleting snapshot %s", cloud_jstr(v, "name"));
+		rc = gone_ok(z, "DELETE", p, msg, cloud_jstr(v, "name"), err);
+		free(msg);
+		free(p);
+		if (rc < 0)
+			break;
+		json_array_append_new(out, snapshot_entry(v, host, "deleted"));
+	}
+	json_decref(excess);
+	json_decref(mine);
+	return rc;
+}
+
+static int hetzner_snapshot(struct provider_ctx *c, const char *host, json_t *out,
+                            struct pv_error *err)
+{
+	long long start = pv_now_ms();
+	size_t keep = cloud_snapshot_keep(c), i;
+	const struct inv_server **servers = xcalloc(c->layout->n_servers + 1, sizeof(*servers));
+	size_t n = cloud_snapshot_servers(c, host, servers);
+	bool *made = xcalloc(c->layout->n_servers + 1, sizeof(*made));
+	struct hz z;
+	json_t *all = NULL;
+	int rc = -1;
+
+	if (hz_open(&z, c, true, err) < 0)
+		goto out;
+	struct snap_arg a = {&z, servers, made, out};
+	rc = cloud_each(c, n, snapshot_one, &a, err);
+	/* retention only where a new snapshot was made: never fewer than before */
+	if (keep && (rc == 0 || n > 1)) {
+		struct pv_error e2 = {{0}};
+		int r2 = list_snapshots(&z, &all, rc < 0 ? &e2 : err);
+		for (i = 0; r2 == 0 && i < n; i++) {
+			json_t *o = state_obj(hosts_obj(c, false), servers[i]->name, false);
+			if (made[i])
+				r2 =
+				    snapshot_retain(&z, servers[i]->name, cloud_jid(o, "server_id"),
+				                    all, keep, out, rc < 0 ? &e2 : err);
+		}
+		if (rc == 0)
+			rc = r2;
+	}
+	cloud_snapshot_report(c, "hetzner", out, &z.http, start);
+out:
+	json_decref(all);
+	free(made);
+	free(servers);
+	hz_close(&z);
+	return rc;
+}
+
+static int hetzner_snapshots(struct provider_ctx *c, json_t *out, struct pv_error *err)
+{
+	struct hz z;
+	json_t *all = NULL, *v;
+	size_t i;
+	int rc = -1;
+
+	if (hz_open(&z, c, true, err) < 0 || list_snapshots(&z, &all, err) < 0)
+		goto out;
+	cloud_snapshots_sort(all);
+	json_array_foreach(all, i, v)
+	{
+		if (snapshot_mine(&z, v, NULL))
+			json_array_append_new(out, snapshot_entry(v, snapshot_server(v), "listed"));
+	}
+	rc = 0;
+out:
+	json_decref(all);
+	hz_close(&z);
+	return rc;
+}
+
 const struct provider_ops provider_hetzner = {
     .name = "hetzner",
     .token_env = "HCLOUD_TOKEN",
@@ -1461,4 +1732,6 @@ const struct provider_ops provider_hetzner = {
     .hosts = hetzner_hosts,
     .destroy = hetzner_destroy,
     .status = hetzner_status,
+    .snapshot = hetzner_snapshot,
+    .snapshots = hetzner_snapshots,
 };

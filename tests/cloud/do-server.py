@@ -11,7 +11,9 @@ type and schemas are checked as JSON Schema draft 4.
 
 Resources: SSH keys (/v2/account/keys), VPCs, firewalls (applied to droplets
 by tag), droplets (tags, user_data, vpc_uuid; actions power_on), volumes
-(attach/detach actions), load balancers (targets by tag), actions, and
+(attach/detach actions), load balancers (targets by tag), actions, droplet
+snapshots (the droplet action snapshot, GET /v2/droplets/ID/snapshots,
+DELETE /v2/images/ID; a snapshot outlives its droplet), and
 tags: made by the first droplet or volume that carries them and kept, as
 the API does, after it is gone (GET and DELETE /v2/tags/NAME).
 """
@@ -33,7 +35,7 @@ LOCK = core.LOCK
 STATE = core.STATE
 STATE.clear()
 STATE.update({"ssh_keys": {}, "vpcs": {}, "firewalls": {}, "droplets": {}, "volumes": {},
-              "load_balancers": {}, "actions": {}, "tags": {}})
+              "load_balancers": {}, "actions": {}, "tags": {}, "images": {}})
 ONE = {"ssh_keys": "ssh_key", "vpcs": "vpc", "firewalls": "firewall", "droplets": "droplet",
        "volumes": "volume", "load_balancers": "load_balancer"}
 # path segment -> kind
@@ -319,6 +321,29 @@ def tag(method, name):
     return 204, None
 
 
+SNAPSHOT_OF = {}  # image id -> the droplet it is a snapshot of
+
+
+def snapshot(d, body, fail):
+    """The droplet action snapshot: an image of the droplet's disk, listed
+    with the droplet's snapshots once the action has run."""
+    iid = core.new_id()
+
+    def work():
+        size = core.host_size_gb(d["id"])
+        with LOCK:
+            if fail:  # a failed snapshot leaves no image
+                return
+            STATE["images"][iid] = {
+                "id": iid, "name": body.get("name") or "%s-%d" % (d["name"], int(time.time())),
+                "created_at": now(), "regions": [d["region"]["slug"]],
+                "min_disk_size": d.get("disk") or 25, "size_gigabytes": size, "type": "snapshot"}
+            d["snapshot_ids"].append(iid)
+            SNAPSHOT_OF[iid] = d["id"]
+
+    return action("droplet", d["id"], "snapshot", work=work, fail=fail)
+
+
 def handle(method, tmpl, pv, q, body, fail):
     path = tmpl[len("/v2/"):]
     with LOCK:
@@ -328,6 +353,20 @@ def handle(method, tmpl, pv, q, body, fail):
             note_tags(body)
         if tmpl == "/v2/actions/{action_id}":
             return 200, {"action": get("actions", pv["action_id"])}
+        if tmpl == "/v2/droplets/{droplet_id}/snapshots" and method == "GET":
+            get("droplets", pv["droplet_id"])
+            items = [dict(i, size_gigabytes=i["size_gigabytes"] or 0.0)
+                     for i in sorted(STATE["images"].values(), key=lambda i: i["id"])
+                     if SNAPSHOT_OF.get(i["id"]) == pv["droplet_id"]]
+            return page("snapshots", items, q)
+        if tmpl == "/v2/images/{image_id}" and method == "DELETE":
+            if pv["image_id"] not in STATE["images"]:
+                raise ApiError(404, "not_found", "The resource you requested could not be found.")
+            del STATE["images"][pv["image_id"]]
+            d = STATE["droplets"].get(SNAPSHOT_OF.pop(pv["image_id"], None))
+            if d:
+                d["snapshot_ids"] = [x for x in d["snapshot_ids"] if x != pv["image_id"]]
+            return 204, None
         for seg, kind in SEG.items():
             if path == seg:
                 if method == "GET":
@@ -370,6 +409,8 @@ def handle(method, tmpl, pv, q, body, fail):
                         d["volume_ids"] = [x for x in d["volume_ids"] if x != r["id"]]
                     a = action("volume", 0, typ + "_volume", fail=fail)
                     return 202, {"action": a}
+                if kind == "droplets" and typ == "snapshot":
+                    return 201, {"action": snapshot(r, body, fail)}
                 if kind == "droplets" and typ == "power_on":
                     def on():
                         with LOCK:

@@ -74,7 +74,7 @@ OPS = []  # (regex, template, {method: operation})
 LOCK = threading.RLock()
 STATE = {
     "ssh_keys": {}, "networks": {}, "firewalls": {}, "servers": {}, "volumes": {},
-    "load_balancers": {}, "actions": {},
+    "load_balancers": {}, "actions": {}, "images": {},
 }
 NEXT_ID = [100]
 FAULTS = []
@@ -87,7 +87,8 @@ HOSTS = {}  # server id -> {"pid":..., "dir":...}
 HOSTNAMES = {}  # thread -> the host name the cloud-config set
 SHARED = {"sid": None, "ready": threading.Event()}  # --shared-host: the one booted host
 SINGULAR = {"ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
-            "servers": "server", "volumes": "volume", "load_balancers": "load_balancer"}
+            "servers": "server", "volumes": "volume", "load_balancers": "load_balancer",
+            "images": "image"}
 
 
 def now_iso():
@@ -740,7 +741,8 @@ def handle(method, tmpl, pv, q, body, fault_fail):
         if kind in SINGULAR and len(parts) == 1 and method == "GET":
             items = [r for r in sorted(STATE[kind].values(), key=lambda r: r["id"])
                      if labels_match(r.get("labels", {}), q.get("label_selector"))
-                     and (not q.get("name") or r["name"] == q["name"])]
+                     and (not q.get("name") or r["name"] == q["name"])
+                     and (not q.get("type") or r.get("type") in q["type"])]
             page, per = q.get("page", 1), min(q.get("per_page", 25), ARGS.max_per_page)
             chunk = items[(page - 1) * per: page * per]
             return 200, {kind: chunk, "meta": {"pagination": pagination(page, per, len(items))}}
@@ -1032,16 +1034,71 @@ def lb_update_service(lb, body, fail):
     raise ApiError(404, "not_found", "no service on port %d" % body["listen_port"])
 
 
+def host_size_gb(sid):
+    """What the server's disk holds beyond the base image, in GB (its
+    overlay's upper layer): the size a snapshot of it takes."""
+    h = HOSTS.get(sid)
+    total = 0
+    for d, _, files in os.walk(h["dir"] + "/upper") if h and h.get("dir") else []:
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(d, f)).st_size
+            except OSError:
+                pass
+    return max(0.01, round(total / 1e9, 2))
+
+
+def srv_create_image(srv, body, fail):
+    """POST /servers/{id}/actions/create_image: an image of the server's
+    disk, 'creating' until its action ends, then 'available' with a size."""
+    iid = new_id()
+    kind = body.get("type", "snapshot")
+    img = synth(resource_schema("images"), {
+        "id": iid, "type": kind, "status": "creating", "name": None,
+        "description": body.get("description") or "%s of %s" % (kind, srv["name"]),
+        "image_size": None, "disk_size": srv["primary_disk_size"], "created": now_iso(),
+        "created_from": {"id": srv["id"], "name": srv["name"]},
+        "bound_to": srv["id"] if kind == "backup" else None, "os_flavor": "debian",
+        "os_version": "12", "rapid_deploy": False, "protection": {"delete": False},
+        "deprecated": None, "deleted": None, "labels": labels_of(body),
+        "architecture": "x86"})
+    STATE["images"][iid] = img
+    sid = srv["id"]
+
+    def work():
+        size = host_size_gb(sid)
+        with LOCK:
+            if fail:  # a failed snapshot leaves no image
+                STATE["images"].pop(iid, None)
+                return
+            img["status"] = "available"
+            img["image_size"] = size
+
+    return 201, {"image": img, "action": start_action(
+        "create_image", [("server", sid), ("image", iid)], work=work, fail=fail)}
+
+
+def delete_image(img, fail):
+    if img["type"] not in ("snapshot", "backup"):
+        raise ApiError(422, "invalid_input", "only snapshots and backups can be deleted")
+    if img["protection"]["delete"]:
+        raise ApiError(423, "protected", "the image is protected")
+    del STATE["images"][img["id"]]
+    return 204, None
+
+
 CREATE = {"ssh_keys": create_ssh_key, "networks": create_network, "firewalls": create_firewall,
           "servers": create_server, "volumes": create_volume, "load_balancers": create_lb}
 DELETE = {"servers": delete_server, "ssh_keys": delete_plain("ssh_keys"),
           "networks": delete_plain("networks"), "firewalls": delete_plain("firewalls"),
-          "volumes": delete_plain("volumes"), "load_balancers": delete_lb}
+          "volumes": delete_plain("volumes"), "load_balancers": delete_lb,
+          "images": delete_image}
 ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("firewalls", "apply_to_resources"): fw_apply,
            ("firewalls", "remove_from_resources"): fw_remove,
            ("volumes", "detach"): vol_detach,
-           ("load_balancers", "update_service"): lb_update_service}
+           ("load_balancers", "update_service"): lb_update_service,
+           ("servers", "create_image"): srv_create_image}
 
 
 # ---- HTTP ----

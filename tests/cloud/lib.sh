@@ -515,3 +515,113 @@ cloud_ufw_allow() {
 	viol=$(cloud_violations)
 	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
 }
+
+# ---- snapshots (t0344, t0345): layout phase1 with servers app1 and app2 ----
+
+# snap_run NAME ARGS...: provision --json snapshot ARGS into $WORK/NAME.json
+# (.err), every process's arguments sampled into $WORK/ps.log while it runs.
+snap_run() {
+	local name=$1 pid
+	shift
+	t_step "line ${BASH_LINENO[0]}: provision --json snapshot $*"
+	"$PROVISION" -i "$WORK/inventory.yml" --json snapshot "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do ps -eww -o args >>"$WORK/ps.log"; sleep 0.05; done
+	wait "$pid" || bail "snapshot $* failed: $(json_errors "$WORK/$name.json" "$WORK/$name.err")"
+}
+
+# snap_sent N0 METHOD: the paths of the METHOD requests logged after line N0, as a sorted JSON list.
+snap_sent() {
+	tail -n +"$(($1 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -sc --arg m "$2" '[.[] | select(.method == $m) | .path] | sort'
+}
+
+# snap_hosts FILE STATE: the hosts of FILE's snapshot events in STATE, sorted.
+snap_hosts() {
+	jq -sc --arg s "$2" '[.[] | select(.event == "snapshot" and .state == $s) | .host] | sort' "$1"
+}
+
+# snap_list: snapshot list, plain and --json, shows the tool's snapshots of
+# app1 and app2 (one each) and none of the names in $SNAP_FOREIGN (a regex).
+snap_list() {
+	pv snapshot list phase1 >"$WORK/list1" 2>&1 || bail "snapshot list failed: $(cat "$WORK/list1")"
+	check "list names each of the tool's snapshots with its server" \
+		sh -c "grep -q 'shop-default-phase1-app1-[0-9-]* *app1 ' '$WORK/list1' && grep -q 'shop-default-phase1-app2-[0-9-]* *app2 ' '$WORK/list1'"
+	check "list says how many: 2" grep -q '^phase1: 2 snapshots made by provision' "$WORK/list1"
+	check "list shows no snapshot the tool did not make" sh -c "! grep -Eq '$SNAP_FOREIGN' '$WORK/list1'"
+	pvj snapshot list phase1 >"$WORK/list1.json" 2>&1 || bail "snapshot list --json failed"
+	check "list --json: two listed, each with its created time and size" \
+		test "$(jq -sc '[.[] | select(.event == "snapshot" and .state == "listed") | [.host, (.created | length > 0), (.size_gb | type)]] | sort' "$WORK/list1.json")" = '[["app1",true,"number"],["app2",true,"number"]]'
+}
+
+# snap_end BAD_KEEP: the --json events of the run are the schema's; a
+# snapshot_keep of BAD_KEEP is refused at its line and column with nothing
+# sent; destroy deletes no snapshot; the token is in no output, no state and
+# no process's arguments; every request followed the specification.
+# Needs "    snapshot_keep: 2" in $WORK/inventory.yml.
+snap_end() {
+	local bad line n_images token
+	bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/snap*.json "$WORK/list1.json" 2>&1)
+	check "every --json line is an event the schema accepts${bad:+: $bad}" test -z "$bad"
+	sed -i "s|^    snapshot_keep: 2|    snapshot_keep: $1|" "$WORK/inventory.yml"
+	line=$(grep -n '^    snapshot_keep:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused bad-keep "inventory.yml:$line:20: 'snapshot_keep' must be a whole number from 1 to 1000" pv snapshot phase1
+	sed -i "s|^    snapshot_keep: $1|    snapshot_keep: 2|" "$WORK/inventory.yml"
+	n_images=$(cloud_state | jq '.images | length')
+	pv destroy phase1 --yes >"$WORK/destroy" 2>&1 || bail "destroy failed: $(cat "$WORK/destroy")"
+	PV_LAYOUTS=()
+	check "destroy deleted no snapshot ($n_images before and after)" test "$(cloud_state | jq '.images | length')" = "$n_images"
+	token=$(cat "$CLOUD_DIR/token")
+	check "the token never shows in any output" sh -c "! grep -rqF '$token' '$WORK'/snap* '$WORK'/list* '$WORK/destroy'"
+	check "nor in the state" sh -c "! grep -rqF '$token' '$WORK/.provision'"
+	check "nor in any process's arguments while snapshot ran ($(wc -l <"$WORK/ps.log") lines seen)" \
+		sh -c "[ -s '$WORK/ps.log' ] && ! grep -qF '$token' '$WORK/ps.log'"
+	viol=$(cloud_violations)
+	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
+}
+
+# snap_first APP1_CREATE APP2_CREATE ACTIONS: snapshot phase1 (snap1) makes
+# one snapshot of each server: events, one request each (paths APP*_CREATE),
+# the actions (below ACTIONS) polled, nothing deleted.  Needs mine SERVER
+# (the ids of the tool's snapshots of SERVER, as the cloud has them).
+snap_first() {
+	local n0
+	sleep 1.1 # the tool's snapshots are named to the second
+	n0=$(cloud_logged)
+	snap_run snap1 phase1
+	check "one snapshot event per server, each made" test "$(snap_hosts "$WORK/snap1.json" made)" = '["app1","app2"]'
+	check "the cloud has one snapshot of each server made by the tool" test "$(mine app1 | jq length),$(mine app2 | jq length)" = 1,1
+	check "one snapshot request per server, nothing else written: $(snap_sent "$n0" POST)" \
+		test "$(snap_sent "$n0" POST)" = "[\"$1\",\"$2\"]"
+	check "the actions were waited for: the tool polled them" \
+		jq -e --arg a "$3" 'map(select(startswith($a))) | length >= 2' <<<"$(snap_sent "$n0" GET)"
+	check "without snapshot_keep nothing is deleted" test "$(snap_sent "$n0" DELETE)" = '[]'
+}
+
+# snap_host_keep APP1_CREATE DELETE_PREFIX: list; --host app1 makes one
+# more of app1 only; with snapshot_keep: 2 (added to the inventory) the
+# next --host app1 (snap3) deletes exactly the tool's oldest of app1
+# (DELETE_PREFIX/ID), says so, and leaves app2's and the foreign ones
+# (foreign) as they were.
+snap_host_keep() {
+	local n0 oldest keep newest before
+	snap_list
+	sleep 1.1
+	n0=$(cloud_logged)
+	pv snapshot phase1 --host app1 >"$WORK/snap2" 2>&1 || bail "snapshot --host app1 failed: $(cat "$WORK/snap2")"
+	check "--host app1: one more snapshot of app1, none of app2" test "$(mine app1 | jq length),$(mine app2 | jq length)" = 2,1
+	check "--host app1: the one snapshot request is app1's" test "$(snap_sent "$n0" POST)" = "[\"$1\"]"
+	sed -i 's|^    poll_interval: 0.2|    poll_interval: 0.2\n    snapshot_keep: 2|' "$WORK/inventory.yml"
+	oldest=$(mine app1 | jq '.[0]')
+	keep=$(mine app1 | jq -c '.[1:]')
+	before=$(foreign)
+	sleep 1.1
+	n0=$(cloud_logged)
+	snap_run snap3 phase1 --host app1
+	newest=$(jq -s '.[] | select(.event == "snapshot" and .state == "made") | .id' "$WORK/snap3.json")
+	check "keep 2: app1 has its 2 newest, the oldest is gone: $(mine app1)" test "$(mine app1)" = "$(jq -c ". + [$newest]" <<<"$keep")"
+	check "the one DELETE was of the tool's oldest snapshot of app1" test "$(snap_sent "$n0" DELETE)" = "[\"$2/$oldest\"]"
+	check "the deletion is said, with the snapshot's id" \
+		test "$(jq -sc '[.[] | select(.event == "snapshot" and .state == "deleted") | .id]' "$WORK/snap3.json")" = "[$oldest]"
+	check "app2's snapshot is untouched" test "$(mine app2 | jq length)" = 1
+	check "the snapshots of app1 the tool did not make survive: $(foreign)" test "$(foreign)" = "$before"
+}

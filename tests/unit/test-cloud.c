@@ -1,6 +1,7 @@
 /*
  * test-cloud.c - what the cloud providers share: the cloud-init document
- * read back by a YAML parser, public key comparison, firewall ports.
+ * read back by a YAML parser, public key comparison, firewall ports,
+ * snapshot names, times and retention, the snapshot_keep setting.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "check.h"
 #include "provision/cloud.h"
+#include "provision/inventory.h"
 #include "provision/keys.h"
 #include "provision/node.h"
 #include "provision/role.h"
@@ -156,6 +158,166 @@ static void test_firewall_role_ports(void)
 	free(rdir);
 }
 
+static void test_snapshot_time(void)
+{
+	CHECK(cloud_time("1970-01-01T00:00:00Z") == 0);
+	CHECK(cloud_time("2026-12-06T13:45:01Z") == 1796564701LL);
+	/* Hetzner writes +00:00; fractions of a second are dropped */
+	CHECK(cloud_time("2026-12-06T13:45:01+00:00") == 1796564701LL);
+	CHECK(cloud_time("2026-12-06T14:45:01+01:00") == 1796564701LL);
+	CHECK(cloud_time("2026-12-06T13:45:01.734Z") == 1796564701LL);
+	CHECK(cloud_time("2026-12-06T13:45:01") == -1);
+	CHECK(cloud_time("yesterday") == -1);
+	CHECK(cloud_time(NULL) == -1);
+}
+
+static void test_snapshot_name(void)
+{
+	struct inventory inv = {.project = "shop"};
+	struct inv_layout l = {.name = "phase1"};
+	struct provider_ctx c = {.inv = &inv, .layout = &l, .env = "default"};
+	char *n = cloud_snapshot_name(&c, "app1", 1796564701LL);
+
+	CHECK_STR(n, "shop-default-phase1-app1-20261206-134501");
+	/* the names the tool gives are how DigitalOcean snapshots are known as its own */
+	CHECK(cloud_snapshot_named(&c, "app1", n));
+	CHECK(cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-19991231-235959"));
+	CHECK(!cloud_snapshot_named(&c, "app2", n));
+	CHECK(!cloud_snapshot_named(&c, "app", n));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206-13450"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206-1345011"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-20261206x134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-default-phase1-app1-2026120a-134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "shop-staging-phase1-app1-20261206-134501"));
+	CHECK(!cloud_snapshot_named(&c, "app1", "app1 before the upgrade"));
+	CHECK(!cloud_snapshot_named(&c, "app1", NULL));
+	free(n);
+}
+
+/* The ids of arr, "1,2,3". */
+static char *ids(const json_t *arr)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+	{
+		buf_addf(&b, "%s%lld", i ? "," : "",
+		         (long long)json_integer_value(json_object_get(v, "id")));
+	}
+	return b.s ? b.s : xstrdup("");
+}
+
+static void test_snapshot_excess(void)
+{
+	/* listed in no order; two made in the same second are told apart by id */
+	json_t *mine = json_pack(
+	    "[{s:i, s:s}, {s:i, s:s}, {s:i, s:s}, {s:i, s:s}, {s:i, s:s}]", "id", 7, "created",
+	    "2026-12-06T10:00:00+00:00", "id", 3, "created", "2026-12-01T10:00:00Z", "id", 9,
+	    "created", "2026-12-06T10:00:00Z", "id", 5, "created", "2026-12-06T09:00:00+00:00",
+	    "id", 4, "created", "2026-12-06T10:30:00+01:00");
+	json_t *x;
+	char *s;
+
+	x = cloud_snapshots_excess(mine, 2);
+	s = ids(x);
+	CHECK_STR(s, "3,5,4"); /* 4 is 09:30Z, after 5 */
+	free(s);
+	json_decref(x);
+	x = cloud_snapshots_excess(mine, 5);
+	CHECK(json_array_size(x) == 0);
+	json_decref(x);
+	x = cloud_snapshots_excess(mine, 9);
+	CHECK(json_array_size(x) == 0);
+	json_decref(x);
+	x = cloud_snapshots_excess(mine, 1);
+	s = ids(x);
+	CHECK_STR(s, "3,5,4,7");
+	free(s);
+	json_decref(x);
+	/* the list given is left as it was */
+	s = ids(mine);
+	CHECK_STR(s, "7,3,9,5,4");
+	free(s);
+	cloud_snapshots_sort(mine);
+	s = ids(mine);
+	CHECK_STR(s, "3,5,4,7,9");
+	free(s);
+	json_decref(mine);
+}
+
+/* What a provider answers, as provider.h describes a snapshot. */
+static void test_snapshot_entry(void)
+{
+	json_t *img = json_pack("{s:i, s:s, s:s, s:f}", "id", 42, "name", "n", "created",
+	                        "2026-12-06T13:45:01Z", "image_size", 0.5);
+	json_t *e = cloud_snapshot_entry(img, "image_size", "app1", "made");
+	char *s = json_dumps(e, JSON_SORT_KEYS | JSON_COMPACT);
+
+	CHECK_STR(s, "{\"created\":\"2026-12-06T13:45:01Z\",\"host\":\"app1\",\"id\":42,"
+	             "\"name\":\"n\",\"size_gb\":0.5,\"state\":\"made\"}");
+	free(s);
+	json_decref(e);
+	/* a size not known yet (an image being made) is null, never 0 */
+	json_object_set_new(img, "image_size", json_null());
+	e = cloud_snapshot_entry(img, "image_size", "app1", "listed");
+	CHECK(json_is_null(json_object_get(e, "size_gb")));
+	json_decref(e);
+	json_decref(img);
+}
+
+/* snapshot_keep is a whole number from 1, checked with its position. */
+static void test_snapshot_keep_setting(void)
+{
+	static const char *const bad[] = {"0", "seven", "2.5", "[3]", "-1", "1001"};
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(bad) + 1; i++) {
+		int fd = mkstemp(path);
+		CHECK(fd >= 0);
+		if (fd < 0)
+			return;
+		char *text = xasprintf("project: shop\n"
+		                       "providers:\n"
+		                       "  hetzner:\n"
+		                       "    snapshot_keep: %s\n"
+		                       "layouts:\n"
+		                       "  phase1:\n"
+		                       "    provider: hetzner\n"
+		                       "    servers: { app1: { roles: [base] } }\n",
+		                       i < PV_ARRAY_SIZE(bad) ? bad[i] : "7");
+		CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+		close(fd);
+		struct inventory *inv = NULL;
+		struct diags d;
+		diags_init(&d);
+		CHECK(inventory_load(&inv, path, &d) == 0);
+		if (inv) {
+			diags_release(&d);
+			diags_init(&d);
+			provider_hetzner.validate(inv, &inv->layouts[0],
+			                          inventory_provider(inv, "hetzner"), &d);
+			if (i < PV_ARRAY_SIZE(bad)) {
+				char *want = xasprintf("%s:4:20: 'snapshot_keep' must be a whole "
+				                       "number from 1 to 1000",
+				                       path);
+				CHECK(d.n == 1);
+				if (d.n)
+					CHECK_STR(d.msgs[0], want);
+				free(want);
+			} else {
+				CHECK(d.n == 0);
+			}
+			inventory_free(inv);
+		}
+		diags_release(&d);
+		unlink(path);
+		free(text);
+		strcpy(path, "/tmp/test-cloud-inv.XXXXXX");
+	}
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -163,5 +325,10 @@ int main(void)
 	RUN(test_same_key);
 	RUN(test_firewall_ports);
 	RUN(test_firewall_role_ports);
+	RUN(test_snapshot_time);
+	RUN(test_snapshot_name);
+	RUN(test_snapshot_excess);
+	RUN(test_snapshot_entry);
+	RUN(test_snapshot_keep_setting);
 	return check_done("cloud");
 }
