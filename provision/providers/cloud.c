@@ -724,28 +724,26 @@ static int run_root(struct remote *r, const char *script, struct buf *out, struc
 	return rc < 0 ? -1 : 0;
 }
 
-/* The state (and the pin) now name the new key; caller holds no lock. */
-static int rotated(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
-{
-	int rc;
-
-	cloud_lock();
-	rc = known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
-	if (rc == 0) {
-		state_set_str(o, "host_key", key);
-		json_object_del(o, "host_key_next");
-		json_object_set_new(o, "host_key_rotated", json_true());
-		rc = state_save(c->state, err);
-	}
-	cloud_unlock();
-	return rc;
-}
-
+/* Pin key for the server's address; caller holds no lock. */
 static int pin(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
 {
 	cloud_lock();
 	int rc =
 	    known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
+	cloud_unlock();
+	return rc;
+}
+
+/* The state (and the pin) now name the new key; caller holds no lock. */
+static int rotated(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
+{
+	if (pin(c, o, key, err) < 0)
+		return -1;
+	cloud_lock();
+	state_set_str(o, "host_key", key);
+	json_object_del(o, "host_key_next");
+	json_object_set_new(o, "host_key_rotated", json_true());
+	int rc = state_save(c->state, err);
 	cloud_unlock();
 	return rc;
 }
