@@ -1033,7 +1033,7 @@ int session_layout_hosts(struct session *s, const struct inv_layout *l, struct h
 		return PV_EXIT_USAGE;
 	if (!state_layout(&s->st, s->env, l->name, false)) {
 		pv_say_error("layout '%s' is not created in environment '%s'", l->name, s->env);
-		return PV_EXIT_FAIL;
+		return PV_EXIT_USAGE;
 	}
 	session_provider_ctx(s, l, &c);
 	if (p->hosts(&c, hosts, n, &err) < 0) {
