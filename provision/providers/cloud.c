@@ -274,11 +274,24 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 void cloud_report_requests(const struct provider_ctx *c, const char *provider, const char *what,
                            const struct http_client *h, long long start_ms)
 {
-	report_info(c->rep, NULL,
-	            "%s: %s; %lu API requests (%lu writes, %lu waits for the rate budget) in "
-	            "%.1f s",
-	            provider, what, h->sent, h->sent_writes, h->rate_waits,
-	            (double)(pv_now_ms() - start_ms) / 1000.0);
+	char held[160];
+	double took = (double)(pv_now_ms() - start_ms) / 1000.0;
+
+	if (h->rate_held)
+		snprintf(held, sizeof held,
+		         "%lu held back by the rate budget, %.1f s in all, at most %.1f s",
+		         h->rate_held, h->rate_held_s, h->rate_held_max_s);
+	else
+		snprintf(held, sizeof held, "none held back by the rate budget");
+	char *msg = xasprintf("%s: %s; %lu API requests (%lu writes; %s) in %.1f s", provider, what,
+	                      h->sent, h->sent_writes, held, took);
+	json_t *ev = json_pack(
+	    "{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "event", "info", "message", msg,
+	    "api_requests", "sent", (json_int_t)h->sent, "writes", (json_int_t)h->sent_writes,
+	    "held", (json_int_t)h->rate_held, "held_ms", (json_int_t)(h->rate_held_s * 1000 + 0.5),
+	    "held_max_ms", (json_int_t)(h->rate_held_max_s * 1000 + 0.5));
+	report_line(c->rep, ev, "%s", msg);
+	free(msg);
 }
 
 /* ---- settings and validation ---- */
