@@ -89,8 +89,12 @@ struct http_client {
 	unsigned long sent;
 	unsigned long sent_writes; /* methods other than GET and HEAD */
 	unsigned long retries;
-	unsigned long rate_waits;
+	unsigned long rate_waits; /* every pause for the budget, of every request */
 	unsigned long rate_limited; /* answers 429 */
+	/* requests the rate budget held back (once or more), their pauses summed, the longest */
+	unsigned long rate_held;
+	double rate_held_s;
+	double rate_held_max_s;
 };
 
 enum http_flags {

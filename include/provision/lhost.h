@@ -105,4 +105,41 @@ int lhost_drop_hosts(struct provider_ctx *c, const struct lhost_names *nm,
  */
 int lhost_teardown(struct provider_ctx *c, const struct lhost_names *nm, struct pv_error *err);
 
+/* The machine name of a server's host: p<6 of the layout's id>-<server>. */
+char *lhost_machine_name(const struct lhost_names *nm, const char *server);
+
+/*
+ * The process of host server (its state entry o), found by the provider:
+ * its pid, or 0 when it does not run as the tool started it (words: the
+ * arguments its command line holds); *also is a process to kill as well
+ * when the host had to be killed (the init of a container's PID
+ * namespace), or 0.
+ */
+typedef pid_t (*lhost_find_fn)(const struct lhost_names *nm, const char *server, const json_t *o,
+                               const char *const *words, pid_t *also);
+/*
+ * destroy of kind's layout: stop every host of the state at once (SIGTERM
+ * to each process find gives, its command line holding flag and the
+ * machine name; SIGKILL for those not gone after timeout_ms), then
+ * lhost_drop_hosts with before, and lhost_teardown.
+ */
+int lhost_destroy(struct provider_ctx *c, const char *kind, const char *flag, int timeout_ms,
+                  lhost_find_fn find,
+                  int (*before)(const char *name, const char *dir, json_t *o, void *arg,
+                                struct pv_error *err),
+                  struct pv_error *err);
+
+/* Whether server's host runs; what else status shows of it (may be NULL). */
+typedef bool (*lhost_running_fn)(const struct lhost_names *nm, const char *server, const json_t *o,
+                                 const char *machine);
+typedef void (*lhost_more_fn)(const struct lhost_names *nm, const char *server, const json_t *o,
+                              json_t *s);
+/*
+ * status of kind's layout: out.servers, each server with host and created,
+ * and for a created one its kind (host_kind), state (running or stopped),
+ * address and what more adds.
+ */
+void lhost_status(struct provider_ctx *c, const char *kind, const char *host_kind,
+                  lhost_running_fn running, lhost_more_fn more, json_t *out);
+
 #endif

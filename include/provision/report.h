@@ -103,10 +103,11 @@ struct report_timing {
 /*
  * After the summary (up/apply --timings): per host its total and its top
  * slowest resources, then (more than one host) the top over all hosts.
- * t is sorted here, slowest first.
+ * t is sorted here, slowest first.  probe_only: a --check run, which timed
+ * the probes and applied nothing.
  */
 void report_timings(struct reporter *r, const char *const *hosts, size_t n_hosts,
-                    struct report_timing *t, size_t n, size_t top);
+                    struct report_timing *t, size_t n, size_t top, bool probe_only);
 /* Closing summary: ok/changed/failed per host. */
 void report_summary(struct reporter *r, const char *const *hosts, const struct host_result *results,
                     size_t n);

@@ -77,8 +77,9 @@ extern const struct cmd_entry cmd_snapshot_entry;
 void session_target(const struct session *s, const struct host *h, int timeout_ms,
                     struct remote_target *t);
 /*
- * The hosts of layout l, which must exist in the environment; problems are
- * printed.  Returns an exit code.
+ * The hosts of layout l, which must exist in the environment (one not
+ * created is an input error, PV_EXIT_USAGE); problems are printed.  Returns
+ * an exit code.
  */
 int session_layout_hosts(struct session *s, const struct inv_layout *l, struct host **hosts,
                          size_t *n);

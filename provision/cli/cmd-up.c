@@ -138,6 +138,7 @@ static int cmd_up(struct session *s, int argc, char **argv)
 		goto out;
 	}
 	if (o.check) {
+		s->timings = o.timings; /* the probes' */
 		rc = cmd_plan_layout(s, l, o.hosts, o.n_hosts, o.roles, o.n_roles);
 		goto out;
 	}
@@ -212,6 +213,7 @@ static int cmd_apply(struct session *s, int argc, char **argv)
 		goto out;
 	}
 	if (o.check) {
+		s->timings = o.timings; /* the probes' */
 		rc = cmd_plan_layout(s, l, o.hosts, o.n_hosts, o.roles, o.n_roles);
 		goto out;
 	}
@@ -251,7 +253,8 @@ out:
 	"      --hosts LIST      only these hosts (comma-separated)\n"                             \
 	"      --roles LIST      only these roles (comma-separated)\n"                             \
 	"      --frozen          refuse package versions other than the recorded ones\n"           \
-	"      --timings         after the summary, the slowest resources per host and in total\n"
+	"      --timings         after the summary, the slowest resources per host and in total\n" \
+	"                        (with --check: their probes; nothing is applied)\n"
 
 const struct cmd_entry cmd_up_entry = {
     .name = "up",

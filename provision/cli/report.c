@@ -689,7 +689,7 @@ static void timing_line(struct reporter *r, const struct report_timing *t, bool 
 }
 
 void report_timings(struct reporter *r, const char *const *hosts, size_t n_hosts,
-                    struct report_timing *t, size_t n, size_t top)
+                    struct report_timing *t, size_t n, size_t top, bool probe_only)
 {
 	json_t *ev = NULL, *per = NULL, *all = NULL;
 	long long total = 0;
@@ -698,11 +698,13 @@ void report_timings(struct reporter *r, const char *const *hosts, size_t n_hosts
 	pthread_mutex_lock(&r->lock);
 	if (r->mode == REPORT_JSON) {
 		ev = json_event("timings", NULL);
+		json_object_set_new(ev, "probe_only", json_boolean(probe_only));
 		per = json_array();
 		all = json_array();
 	} else {
 		live_finish(r);
-		fprintf(r->out, "\ntimings (measured on the hosts, slowest first):\n");
+		fprintf(r->out, "\ntimings%s (measured on the hosts, slowest first):\n",
+		        probe_only ? " of the probes; --check applied nothing" : "");
 	}
 	for (size_t h = 0; h < n_hosts; h++) {
 		long long sum = 0;

@@ -897,7 +897,7 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 
 /* --timings: every resource and handler the hosts timed, slowest first. */
 static void report_run_timings(struct reporter *rep, const struct host_plan *plans, size_t n,
-                               const char *const *names)
+                               const char *const *names, bool check)
 {
 	struct report_timing *t = NULL;
 	size_t nt = 0, alloc = 0;
@@ -915,7 +915,7 @@ static void report_run_timings(struct reporter *rep, const struct host_plan *pla
 			t[nt++] = (struct report_timing){names[i], r->role, r->title, r->ms};
 		}
 	}
-	report_timings(rep, names, n, t, nt, 10);
+	report_timings(rep, names, n, t, nt, 10, check);
 	free(t);
 }
 
@@ -969,8 +969,8 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 	for (size_t i = 0; i < n; i++)
 		names[i] = plans[i].host->name;
 	report_summary(s->rep, names, res, n);
-	if (s->timings && !check)
-		report_run_timings(s->rep, plans, n, names);
+	if (s->timings)
+		report_run_timings(s->rep, plans, n, names, check);
 	for (size_t i = 0; i < n; i++)
 		free(res[i].error);
 	free(res);
@@ -1056,7 +1056,7 @@ int session_layout_hosts(struct session *s, const struct inv_layout *l, struct h
 		return PV_EXIT_USAGE;
 	if (!state_layout(&s->st, s->env, l->name, false)) {
 		pv_say_error("layout '%s' is not created in environment '%s'", l->name, s->env);
-		return PV_EXIT_FAIL;
+		return PV_EXIT_USAGE;
 	}
 	session_provider_ctx(s, l, &c);
 	if (p->hosts(&c, hosts, n, &err) < 0) {

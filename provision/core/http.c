@@ -539,6 +539,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 	int attempts = (o->flags & HTTP_NO_RETRY) ? 1 : c->max_attempts;
 	int rv = -1;
 	char curl_err[CURL_ERROR_SIZE];
+	double held = 0; /* this request's time held back by the rate budget */
 
 	for (int attempt = 0;; attempt++) {
 		/* Spend no more than the budget: wait for the reset when none is left. */
@@ -566,6 +567,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 				                "for the reset",
 				          wait);
 			http_sleep(wait);
+			held += wait;
 			pthread_mutex_lock(&c->lock);
 			if (for_reset && c->rl_spent_until == until) {
 				/* waited for: unknown until told */
@@ -625,6 +627,7 @@ int http_request(struct http_client *c, const char *method, const char *path,
 				c->rate_waits++;
 				pthread_mutex_unlock(&c->lock);
 				http_sleep(d);
+				held += d;
 			}
 			attempt--; /* a rate-limit wait is not a failed attempt */
 			if (n429 > 1000) {
@@ -659,6 +662,14 @@ int http_request(struct http_client *c, const char *method, const char *path,
 		}
 		rv = 0;
 		break;
+	}
+	if (held > 0) {
+		pthread_mutex_lock(&c->lock);
+		c->rate_held++;
+		c->rate_held_s += held;
+		if (held > c->rate_held_max_s)
+			c->rate_held_max_s = held;
+		pthread_mutex_unlock(&c->lock);
 	}
 
 	if (body) {

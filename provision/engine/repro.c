@@ -16,17 +16,24 @@
  */
 struct addr_name {
 	const char *addr;
+	size_t len;
 	char *name;
+};
+
+/* a host plan's addresses with their names, longest first: built once per plan */
+struct addr_list {
+	struct addr_name *v;
+	size_t n;
 };
 
 static int by_length_desc(const void *a, const void *b)
 {
-	size_t la = strlen(((const struct addr_name *)a)->addr);
-	size_t lb = strlen(((const struct addr_name *)b)->addr);
+	size_t la = ((const struct addr_name *)a)->len;
+	size_t lb = ((const struct addr_name *)b)->len;
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-static size_t addr_names(const struct host_plan *hp, struct addr_name **out)
+static void addr_list_build(const struct host_plan *hp, struct addr_list *out)
 {
 	const struct node *servers = scope_get(&hp->scope, "servers");
 	const struct node *own = scope_get(&hp->scope, "private_address");
@@ -38,20 +45,28 @@ static size_t addr_names(const struct host_plan *hp, struct addr_name **out)
 
 	/* the host's own addresses by what they are, the others by their server */
 	if (mine[0])
-		v[n++] = (struct addr_name){mine, xstrdup("<private address>")};
+		v[n++] = (struct addr_name){mine, strlen(mine), xstrdup("<private address>")};
 	if (pmine[0] && strcmp(pmine, mine))
-		v[n++] = (struct addr_name){pmine, xstrdup("<address>")};
+		v[n++] = (struct addr_name){pmine, strlen(pmine), xstrdup("<address>")};
 	for (size_t i = 0; servers && servers->kind == NODE_SEQ && i < servers->n; i++) {
 		const struct node *a = node_get(servers->items[i], "address");
 		const struct node *nm = node_get(servers->items[i], "name");
 		if (a && a->kind == NODE_SCALAR && a->scalar[0] && strcmp(a->scalar, mine) &&
 		    strcmp(a->scalar, pmine) && nm && nm->kind == NODE_SCALAR)
-			v[n++] =
-			    (struct addr_name){a->scalar, xasprintf("<address of %s>", nm->scalar)};
+			v[n++] = (struct addr_name){a->scalar, strlen(a->scalar),
+			                            xasprintf("<address of %s>", nm->scalar)};
 	}
 	qsort(v, n, sizeof(*v), by_length_desc);
-	*out = v;
-	return n;
+	out->v = v;
+	out->n = n;
+}
+
+static void addr_list_release(struct addr_list *al)
+{
+	for (size_t k = 0; k < al->n; k++)
+		free(al->v[k].name);
+	free(al->v);
+	*al = (struct addr_list){0};
 }
 
 static bool addr_char(char c)
@@ -60,36 +75,32 @@ static bool addr_char(char c)
 }
 
 /* data with every whole address of the layout replaced by its server's name */
-static void normalized(const struct host_plan *hp, const char *data, size_t len, struct buf *out)
+static void normalized(const struct addr_list *al, const char *data, size_t len, struct buf *out)
 {
-	struct addr_name *an;
-	size_t n = hp ? addr_names(hp, &an) : 0;
+	const struct addr_name *an = al->v;
+	size_t n = al->n;
 
 	for (size_t i = 0; i < len;) {
 		size_t k;
 		for (k = 0; k < n; k++) {
-			size_t al = strlen(an[k].addr);
-			if (al <= len - i && !memcmp(data + i, an[k].addr, al) &&
+			size_t l = an[k].len;
+			if (l <= len - i && !memcmp(data + i, an[k].addr, l) &&
 			    (i == 0 || !addr_char(data[i - 1])) &&
-			    (i + al == len || !addr_char(data[i + al]) ||
-			     (data[i + al] == '.' &&
-			      (i + al + 1 == len || !addr_char(data[i + al + 1]))))) {
+			    (i + l == len || !addr_char(data[i + l]) ||
+			     (data[i + l] == '.' &&
+			      (i + l + 1 == len || !addr_char(data[i + l + 1]))))) {
 				buf_adds(out, an[k].name);
-				i += al;
+				i += l;
 				break;
 			}
 		}
 		if (k == n)
 			buf_add(out, data + i++, 1);
 	}
-	for (size_t k = 0; k < n; k++)
-		free(an[k].name);
-	if (hp)
-		free(an);
 }
 
 /* The digest of what one resource gives the host, before any probe. */
-static void resource_digest(const struct host_plan *hp, const struct resource *r, char out[65])
+static void resource_digest(const struct addr_list *al, const struct resource *r, char out[65])
 {
 	struct buf b = BUF_INIT;
 	struct stage st;
@@ -104,7 +115,7 @@ static void resource_digest(const struct host_plan *hp, const struct resource *r
 		/* a digest of a secret could be guessed at: only its size counts */
 		if (!st.files[i].secret && !r->secret) {
 			struct buf nc = BUF_INIT;
-			normalized(hp, st.files[i].data, st.files[i].len, &nc);
+			normalized(al, st.files[i].data, st.files[i].len, &nc);
 			buf_addf(&b, "\n@@stage %s %zu\n", st.files[i].name, nc.len);
 			buf_add(&b, nc.s ? nc.s : "", nc.len);
 			buf_wipe(&nc);
@@ -118,13 +129,13 @@ static void resource_digest(const struct host_plan *hp, const struct resource *r
 		buf_addf(&b, "%s\n%s\n(secret)\n", r->type->name, r->title);
 	}
 	struct buf nb = BUF_INIT;
-	normalized(hp, b.s ? b.s : "", b.len, &nb);
+	normalized(al, b.s ? b.s : "", b.len, &nb);
 	/* the probe names a file by its content's digest: that of the named content */
 	for (size_t i = 0; !r->secret && i < st.n; i++) {
 		struct buf nc = BUF_INIT;
 		char raw[65], named[65];
 		pv_sha256_hex(st.files[i].data, st.files[i].len, raw);
-		normalized(hp, st.files[i].data, st.files[i].len, &nc);
+		normalized(al, st.files[i].data, st.files[i].len, &nc);
 		pv_sha256_hex(nc.s ? nc.s : "", nc.len, named);
 		for (char *p = nb.s ? strstr(nb.s, raw) : NULL; p; p = strstr(p + 64, raw))
 			memcpy(p, named, 64);
@@ -141,7 +152,10 @@ json_t *repro_digests(const struct host_plan *hp)
 	json_t *rec = json_object(), *roles = json_object(), *res = json_object();
 	struct buf all = BUF_INIT, role = BUF_INIT;
 	const char *cur_role = NULL;
+	struct addr_list al;
 	char hex[65];
+
+	addr_list_build(hp, &al);
 
 	for (size_t i = 0; i <= hp->n_res + hp->n_handlers; i++) {
 		const struct resource *r = NULL;
@@ -154,7 +168,7 @@ json_t *repro_digests(const struct host_plan *hp)
 		}
 		if (!r || !r->type)
 			continue;
-		resource_digest(hp, r, hex);
+		resource_digest(&al, r, hex);
 		char *key = xasprintf("%s%s", what, r->title);
 		for (int k = 2; json_object_get(res, key); k++) {
 			free(key);
@@ -194,6 +208,7 @@ json_t *repro_digests(const struct host_plan *hp)
 	json_object_set_new(rec, "resources", res);
 	buf_release(&all);
 	buf_release(&role);
+	addr_list_release(&al);
 	return rec;
 }
 
@@ -450,17 +465,20 @@ int repro_file_content(const struct host_plan *hp, const char *title, char **con
 			continue;
 		if (r->secret || !r->type->stage)
 			return -1;
-		resource_digest(hp, r, digest);
+		struct addr_list al;
+		addr_list_build(hp, &al);
+		resource_digest(&al, r, digest);
 		stage_init(&st);
 		r->type->stage(r, 0, &st);
 		int rc = -1;
 		if (st.n == 1 && !st.files[0].secret) {
 			struct buf nb = BUF_INIT;
-			normalized(hp, st.files[0].data, st.files[0].len, &nb);
+			normalized(&al, st.files[0].data, st.files[0].len, &nb);
 			*content = buf_detach(&nb, len);
 			rc = 0;
 		}
 		stage_release(&st);
+		addr_list_release(&al);
 		return rc;
 	}
 	return -1;

@@ -275,11 +275,24 @@ size_t cloud_firewall_ports(const struct provider_ctx *c, struct cloud_port *out
 void cloud_report_requests(const struct provider_ctx *c, const char *provider, const char *what,
                            const struct http_client *h, long long start_ms)
 {
-	report_info(c->rep, NULL,
-	            "%s: %s; %lu API requests (%lu writes, %lu waits for the rate budget) in "
-	            "%.1f s",
-	            provider, what, h->sent, h->sent_writes, h->rate_waits,
-	            (double)(pv_now_ms() - start_ms) / 1000.0);
+	char held[160];
+	double took = (double)(pv_now_ms() - start_ms) / 1000.0;
+
+	if (h->rate_held)
+		snprintf(held, sizeof held,
+		         "%lu held back by the rate budget, %.1f s in all, at most %.1f s",
+		         h->rate_held, h->rate_held_s, h->rate_held_max_s);
+	else
+		snprintf(held, sizeof held, "none held back by the rate budget");
+	char *msg = xasprintf("%s: %s; %lu API requests (%lu writes; %s) in %.1f s", provider, what,
+	                      h->sent, h->sent_writes, held, took);
+	json_t *ev = json_pack(
+	    "{s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I}}", "event", "info", "message", msg,
+	    "api_requests", "sent", (json_int_t)h->sent, "writes", (json_int_t)h->sent_writes,
+	    "held", (json_int_t)h->rate_held, "held_ms", (json_int_t)(h->rate_held_s * 1000 + 0.5),
+	    "held_max_ms", (json_int_t)(h->rate_held_max_s * 1000 + 0.5));
+	report_line(c->rep, ev, "%s", msg);
+	free(msg);
 }
 
 /* ---- settings and validation ---- */
@@ -727,28 +740,26 @@ static int run_root(struct remote *r, const char *script, struct buf *out, struc
 	return rc < 0 ? -1 : 0;
 }
 
-/* The state (and the pin) now name the new key; caller holds no lock. */
-static int rotated(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
-{
-	int rc;
-
-	cloud_lock();
-	rc = known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
-	if (rc == 0) {
-		state_set_str(o, "host_key", key);
-		json_object_del(o, "host_key_next");
-		json_object_set_new(o, "host_key_rotated", json_true());
-		rc = state_save(c->state, err);
-	}
-	cloud_unlock();
-	return rc;
-}
-
+/* Pin key for the server's address; caller holds no lock. */
 static int pin(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
 {
 	cloud_lock();
 	int rc =
 	    known_hosts_pin(c->known_hosts, state_str(o, "address"), c->inv->ssh_port, key, err);
+	cloud_unlock();
+	return rc;
+}
+
+/* The state (and the pin) now name the new key; caller holds no lock. */
+static int rotated(struct provider_ctx *c, json_t *o, const char *key, struct pv_error *err)
+{
+	if (pin(c, o, key, err) < 0)
+		return -1;
+	cloud_lock();
+	state_set_str(o, "host_key", key);
+	json_object_del(o, "host_key_next");
+	json_object_set_new(o, "host_key_rotated", json_true());
+	int rc = state_save(c->state, err);
 	cloud_unlock();
 	return rc;
 }

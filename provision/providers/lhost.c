@@ -568,3 +568,95 @@ int lhost_drop_hosts(struct provider_ctx *c, const struct lhost_names *nm,
 	}
 	return 0;
 }
+
+char *lhost_machine_name(const struct lhost_names *nm, const char *server)
+{
+	return xasprintf("p%.6s-%s", nm->id, server);
+}
+
+/*
+ * Stop every host of the state at once: SIGTERM to each process find
+ * gives (its command line holding flag and the machine name), then up to
+ * timeout_ms for all to end before SIGKILL.
+ */
+static void stop_hosts(struct provider_ctx *c, const struct lhost_names *nm, const char *flag,
+                       int timeout_ms, lhost_find_fn find)
+{
+	json_t *hs = lhost_hosts_obj(c, false);
+	size_t n = json_object_size(hs), i = 0;
+	pid_t *pids = xcalloc(n + 1, sizeof(*pids)), *also = xcalloc(n + 1, sizeof(*also));
+	char **machines = xcalloc(n + 1, sizeof(*machines));
+	const char ***words = xcalloc(n + 1, sizeof(*words));
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(hs, k, v)
+	{
+		machines[i] = lhost_machine_name(nm, k);
+		words[i] = xcalloc(3, sizeof(**words));
+		words[i][0] = flag;
+		words[i][1] = machines[i];
+		pids[i] = find(nm, k, v, words[i], &also[i]);
+		i++;
+	}
+	if (proc_stop(pids, (const char *const *const *)words, n, SIGTERM, timeout_ms) > 0) {
+		for (size_t j = 0; j < n; j++) {
+			const char *w[] = {NULL};
+			if (also[j] > 1 && proc_is(also[j], w))
+				kill(also[j], SIGKILL);
+		}
+	}
+	for (size_t j = 0; j < n; j++) {
+		free(machines[j]);
+		free(words[j]);
+	}
+	free(machines);
+	free(words);
+	free(pids);
+	free(also);
+}
+
+int lhost_destroy(struct provider_ctx *c, const char *kind, const char *flag, int timeout_ms,
+                  lhost_find_fn find,
+                  int (*before)(const char *name, const char *dir, json_t *o, void *arg,
+                                struct pv_error *err),
+                  struct pv_error *err)
+{
+	struct lhost_names nm;
+	int rc = -1;
+
+	lhost_names_init(&nm, c, kind);
+	stop_hosts(c, &nm, flag, timeout_ms, find);
+	if (lhost_drop_hosts(c, &nm, before, NULL, err) == 0 && lhost_teardown(c, &nm, err) == 0)
+		rc = 0;
+	lhost_names_release(&nm);
+	return rc;
+}
+
+void lhost_status(struct provider_ctx *c, const char *kind, const char *host_kind,
+                  lhost_running_fn running, lhost_more_fn more, json_t *out)
+{
+	json_t *hs = lhost_hosts_obj(c, false), *servers = json_array();
+	struct lhost_names names, *nm = &names;
+
+	lhost_names_init(nm, c, kind);
+	json_object_set_new(out, "servers", servers);
+	for (size_t i = 0; i < c->layout->n_servers; i++) {
+		const char *name = c->layout->servers[i].name;
+		json_t *o = state_obj(hs, name, false);
+		json_t *s = json_pack("{s:s, s:b}", "host", name, "created", o != NULL);
+		json_array_append_new(servers, s);
+		if (!o)
+			continue;
+		char *machine = lhost_machine_name(nm, name);
+		json_object_set_new(s, "kind", json_string(host_kind));
+		json_object_set_new(
+		    s, "state", json_string(running(nm, name, o, machine) ? "running" : "stopped"));
+		if (state_str(o, "address"))
+			json_object_set_new(s, "address", json_string(state_str(o, "address")));
+		if (more)
+			more(nm, name, o, s);
+		free(machine);
+	}
+	lhost_names_release(nm);
+}

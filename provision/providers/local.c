@@ -51,11 +51,6 @@ static const char *const setting_keys[] = {"subnet", "release"};
 
 /* ---- names and places ---- */
 
-static char *machine_name(const struct lhost_names *nm, const char *server)
-{
-	return xasprintf("p%.6s-%s", nm->id, server);
-}
-
 static bool path_ok_for_overlay(const char *p)
 {
 	return !strpbrk(p, ",:\\\n");
@@ -514,7 +509,7 @@ static int local_up(struct provider_ctx *c, struct host **out, size_t *n, struct
 		json_t *o = state_obj(lhost_hosts_obj(c, true), c->layout->servers[i].name, false);
 
 		h->name = c->layout->servers[i].name;
-		h->machine = machine_name(&nm, h->name);
+		h->machine = lhost_machine_name(&nm, h->name);
 		h->dir = lhost_host_dir(&nm, h->name);
 		h->root = pv_path_join(h->dir, "root");
 		if (o && state_str(o, "host_key") && state_str(o, "address")) {
@@ -634,7 +629,7 @@ static int local_plan(struct provider_ctx *c, struct buf *out, struct pv_error *
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false);
-		char *machine = machine_name(&nm, name);
+		char *machine = lhost_machine_name(&nm, name);
 		if (!o || !state_str(o, "host_key"))
 			buf_addf(out,
 			         "  + host %s: Debian 12 on systemd-nspawn, host key pinned "
@@ -701,96 +696,47 @@ static int unmount_host(const char *name, const char *dir, json_t *o, void *arg,
 	return rc;
 }
 
+/* A host's nspawn, when it is the one the tool started, and the init under it. */
+static pid_t nspawn_of(const struct lhost_names *nm, const char *server, const json_t *o,
+                       const char *const *words, pid_t *init)
+{
+	pid_t pid = lhost_json_pid(o, "pid");
+
+	(void)nm;
+	(void)server;
+	if (!proc_is(pid, words))
+		pid = 0;
+	/* init of a PID namespace takes every process of the host with it */
+	*init = pid ? child_of(pid) : 0;
+	return pid;
+}
+
 static int local_destroy(struct provider_ctx *c, struct pv_error *err)
 {
-	struct lhost_names nm;
-	json_t *hs = lhost_hosts_obj(c, false);
-	size_t n = json_object_size(hs), i = 0;
-	pid_t *pids = xcalloc(n + 1, sizeof(*pids)), *inits = xcalloc(n + 1, sizeof(*inits));
-	char **machines = xcalloc(n + 1, sizeof(*machines));
-	const char ***words = xcalloc(n + 1, sizeof(*words));
-	const char *k;
-	json_t *v;
-	int rc = -1;
+	size_t n = json_object_size(lhost_hosts_obj(c, false));
 
 	if (geteuid() != 0) {
 		need_root(err);
-		free(pids);
-		free(inits);
-		free(machines);
-		free(words);
 		return -1;
-	}
-	lhost_names_init(&nm, c, "local");
-	json_object_foreach(hs, k, v)
-	{
-		machines[i] = machine_name(&nm, k);
-		words[i] = xcalloc(3, sizeof(**words));
-		words[i][0] = "systemd-nspawn";
-		words[i][1] = machines[i];
-		pids[i] = lhost_json_pid(v, "pid");
-		if (!proc_is(pids[i], words[i]))
-			pids[i] = 0;
-		inits[i] = pids[i] ? child_of(pids[i]) : 0;
-		i++;
 	}
 	if (n)
 		report_info(c->rep, NULL, "stopping %zu host%s", n, n == 1 ? "" : "s");
 	/* nspawn turns SIGTERM into a clean shutdown of the host */
-	if (proc_stop(pids, (const char *const *const *)words, n, SIGTERM, 20000) > 0) {
-		for (size_t j = 0; j < n; j++) {
-			/* init of a PID namespace takes every process of the host with it */
-			const char *w[] = {NULL};
-			if (inits[j] > 1 && proc_is(inits[j], w))
-				kill(inits[j], SIGKILL);
-		}
-	}
-	if (lhost_drop_hosts(c, &nm, unmount_host, NULL, err) < 0)
-		goto out;
-	if (lhost_teardown(c, &nm, err) < 0)
-		goto out;
-	rc = 0;
-out:
-	for (size_t j = 0; j < n; j++) {
-		free(machines[j]);
-		free(words[j]);
-	}
-	free(machines);
-	free(words);
-	free(pids);
-	free(inits);
-	lhost_names_release(&nm);
-	return rc;
+	return lhost_destroy(c, "local", "systemd-nspawn", 20000, nspawn_of, unmount_host, err);
+}
+
+static bool container_running(const struct lhost_names *nm, const char *server, const json_t *o,
+                              const char *machine)
+{
+	(void)nm;
+	(void)server;
+	return nspawn_running(lhost_json_pid(o, "pid"), machine);
 }
 
 static int local_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
-	struct lhost_names nm;
-	json_t *hs = lhost_hosts_obj(c, false), *servers = json_array();
-
-	lhost_names_init(&nm, c, "local");
-	json_object_set_new(out, "servers", servers);
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const char *name = c->layout->servers[i].name;
-		json_t *o = state_obj(hs, name, false);
-		json_t *s = json_pack("{s:s, s:b}", "host", name, "created", o != NULL);
-		char *machine = machine_name(&nm, name);
-		json_array_append_new(servers, s);
-		if (o) {
-			json_object_set_new(s, "kind", json_string("container"));
-			json_object_set_new(
-			    s, "state",
-			    json_string(nspawn_running(lhost_json_pid(o, "pid"), machine)
-			                    ? "running"
-			                    : "stopped"));
-			if (state_str(o, "address"))
-				json_object_set_new(s, "address",
-				                    json_string(state_str(o, "address")));
-		}
-		free(machine);
-	}
-	lhost_names_release(&nm);
 	(void)err;
+	lhost_status(c, "local", "container", container_running, NULL, out);
 	return 0;
 }
 

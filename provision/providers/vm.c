@@ -181,11 +181,6 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 
 /* ---- names and places ---- */
 
-static char *machine_name(const struct lhost_names *nm, const char *server)
-{
-	return xasprintf("p%.6s-%s", nm->id, server);
-}
-
 static char *in_dir(const char *dir, const char *name)
 {
 	return pv_path_join(dir, name);
@@ -938,7 +933,7 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 
 		v->name = c->layout->servers[i].name;
 		v->srv = &c->layout->servers[i];
-		v->machine = machine_name(&nm, v->name);
+		v->machine = lhost_machine_name(&nm, v->name);
 		v->dir = lhost_host_dir(&nm, v->name);
 		if (o && state_str(o, "host_key") && state_str(o, "address")) {
 			v->address = xstrdup(state_str(o, "address"));
@@ -1051,7 +1046,7 @@ static int vm_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const char *name = c->layout->servers[i].name;
 		json_t *o = state_obj(hs, name, false);
-		char *machine = machine_name(&nm, name), *dir = lhost_host_dir(&nm, name);
+		char *machine = lhost_machine_name(&nm, name), *dir = lhost_host_dir(&nm, name);
 		if (!o || !state_str(o, "host_key"))
 			buf_addf(out,
 			         "  + VM %s: qemu, booted by cloud-init with the cloud providers' "
@@ -1080,85 +1075,56 @@ static int remove_tap(const char *name, const char *dir, json_t *o, void *arg, s
 	return tap ? tap_del(tap, err) : 0;
 }
 
+/* A VM's qemu, when it is the one the tool started. */
+static pid_t qemu_of(const struct lhost_names *nm, const char *server, const json_t *o,
+                     const char *const *words, pid_t *also)
+{
+	char *dir = lhost_host_dir(nm, server);
+	pid_t pid = qemu_pid(o, dir, words[1]);
+
+	free(dir);
+	*also = 0;
+	return pid;
+}
+
 static int vm_destroy(struct provider_ctx *c, struct pv_error *err)
 {
-	struct lhost_names nm;
-	json_t *hs = lhost_hosts_obj(c, false);
-	size_t n = json_object_size(hs), i = 0;
-	int rc = -1;
+	size_t n = json_object_size(lhost_hosts_obj(c, false));
 
 	if (geteuid() != 0)
 		return lhost_need_root(err, "vm", "bridges and tap devices for its VMs");
-	lhost_names_init(&nm, c, "vm");
-	pid_t *pids = xcalloc(n + 1, sizeof(*pids));
-	char **machines = xcalloc(n + 1, sizeof(*machines));
-	const char ***words = xcalloc(n + 1, sizeof(*words));
-	const char *k;
-	json_t *v;
-	json_object_foreach(hs, k, v)
-	{
-		char *dir = lhost_host_dir(&nm, k);
-		machines[i] = machine_name(&nm, k);
-		words[i] = xcalloc(3, sizeof(**words));
-		words[i][0] = "-name";
-		words[i][1] = machines[i];
-		pids[i] = qemu_pid(v, dir, machines[i]);
-		free(dir);
-		i++;
-	}
 	if (n)
 		report_info(c->rep, NULL, "stopping %zu VM%s", n, n == 1 ? "" : "s");
 	/* qemu ends on SIGTERM at once: the disks are thrown away, nothing to flush */
-	proc_stop(pids, (const char *const *const *)words, n, SIGTERM, 10000);
-	if (lhost_drop_hosts(c, &nm, remove_tap, NULL, err) < 0)
-		goto out;
-	if (lhost_teardown(c, &nm, err) < 0)
-		goto out;
-	rc = 0;
-out:
-	for (size_t j = 0; j < n; j++) {
-		free(machines[j]);
-		free(words[j]);
-	}
-	free(machines);
-	free(words);
-	free(pids);
-	lhost_names_release(&nm);
-	return rc;
+	return lhost_destroy(c, "vm", "-name", 10000, qemu_of, remove_tap, err);
+}
+
+static bool vm_running(const struct lhost_names *nm, const char *server, const json_t *o,
+                       const char *machine)
+{
+	char *dir = lhost_host_dir(nm, server);
+	bool up = qemu_pid(o, dir, machine) > 0;
+
+	free(dir);
+	return up;
+}
+
+/* How the VM runs, and where its console goes. */
+static void vm_more(const struct lhost_names *nm, const char *server, const json_t *o, json_t *s)
+{
+	const char *accel = state_str(o, "accel");
+	char *dir = lhost_host_dir(nm, server);
+
+	json_object_set_new(s, "accel",
+	                    json_string(accel && !strcmp(accel, "kvm") ? "KVM" : "TCG"));
+	json_object_set_new(s, "console", json_sprintf("%s/console.log", dir));
+	free(dir);
 }
 
 static int vm_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
 {
-	struct lhost_names nm;
-	json_t *hs = lhost_hosts_obj(c, false), *servers = json_array();
-
-	lhost_names_init(&nm, c, "vm");
-	json_object_set_new(out, "servers", servers);
-	for (size_t i = 0; i < c->layout->n_servers; i++) {
-		const char *name = c->layout->servers[i].name;
-		json_t *o = state_obj(hs, name, false);
-		json_t *s = json_pack("{s:s, s:b}", "host", name, "created", o != NULL);
-		char *machine = machine_name(&nm, name), *dir = lhost_host_dir(&nm, name);
-		json_array_append_new(servers, s);
-		if (o) {
-			const char *accel = state_str(o, "accel");
-			json_object_set_new(s, "kind", json_string("vm"));
-			json_object_set_new(
-			    s, "state",
-			    json_string(qemu_pid(o, dir, machine) > 0 ? "running" : "stopped"));
-			if (state_str(o, "address"))
-				json_object_set_new(s, "address",
-				                    json_string(state_str(o, "address")));
-			json_object_set_new(
-			    s, "accel",
-			    json_string(accel && !strcmp(accel, "kvm") ? "KVM" : "TCG"));
-			json_object_set_new(s, "console", json_sprintf("%s/console.log", dir));
-		}
-		free(machine);
-		free(dir);
-	}
-	lhost_names_release(&nm);
 	(void)err;
+	lhost_status(c, "vm", "vm", vm_running, vm_more, out);
 	return 0;
 }
 

@@ -145,11 +145,12 @@ YML
 	for l in "$@"; do printf '  %s\n' "$l"; done
 }
 
-# psql as postgres on HOST in database shop: psql_on HOST SQL
+# psql as postgres on HOST in database shop: psql_on HOST SQL (from /: postgres
+# may not enter the admin's home, and psql would say so on every call)
 psql_on() {
 	local sql
 	sql=$(printf '%s' "$2" | tr '\n\t' '  ') # one line: dash reads no $'...'
-	on_host "$1" "runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -d shop -c $(printf '%q' "$sql")"
+	on_host "$1" "cd / && runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -d shop -c $(printf '%q' "$sql")"
 }
 
 # Every table of database shop: "table rows md5", computed here (not by the tool).

@@ -129,10 +129,11 @@ on_env_host() {
 
 # write_refused HOST SQL: psql on HOST (as postgres, database shop) ran the
 # statement and PostgreSQL refused it as a write in a read-only transaction
-# (a failed login or a missing psql is not a refusal).
+# (a failed login or a missing psql is not a refusal).  From /, which postgres
+# may enter (the admin's home it may not).
 write_refused() {
 	local out
-	out=$(on_host "$1" "runuser -u postgres -- psql -X -d shop -c '$2'" 2>&1) && return 1
+	out=$(on_host "$1" "cd / && runuser -u postgres -- psql -X -d shop -c '$2'" 2>&1) && return 1
 	printf '%s\n' "$out" | grep -q 'cannot execute .* in a read-only transaction'
 }
 

@@ -36,7 +36,7 @@ db1=$(jq -r '.environments.default.layouts.db.hosts.db1.address' "$WORK/.provisi
 db2=$(jq -r '.environments.default.layouts.db.hosts.db2.address' "$WORK/.provision/state.json")
 net=${db1%.*}.0/24
 psql_as() { # HOST SQL: as the postgres user on HOST
-	on_host "$1" "runuser -u postgres -- psql -X -tA -d shop -c $(printf '%q' "$2")"
+	on_host "$1" "cd / && runuser -u postgres -- psql -X -tA -d shop -c $(printf '%q' "$2")"
 }
 
 listen=$(on_host db1 "ss -Hltn 'sport = :5432'" | awk '{print $4}' | sort | tr '\n' ' ')

@@ -162,7 +162,11 @@ rm -rf "$WORK/.provision"
 mkdir -p "$WORK/fresh"
 cp "$WORK/inventory.yml" "$WORK/fresh/inventory.yml"
 "$PROVISION" -i "$WORK/fresh/inventory.yml" --plain plan phase1 >/dev/null 2>&1
-"$PROVISION" -i "$WORK/fresh/inventory.yml" --plain kamal-config phase1 >/dev/null 2>&1
+out=$("$PROVISION" -i "$WORK/fresh/inventory.yml" --plain kamal-config phase1 2>&1)
+rc=$?
+check "kamal-config on a layout never created: an input error, exit 2 (got $rc)" test "$rc" = 2
+check "saying to bring it up first" \
+	grep -q "layout 'phase1' is not created in environment 'default': run 'provision up phase1' first" <<<"$out"
 check "plan and kamal-config in a fresh directory make no key" test ! -e "$WORK/fresh/.provision/keys/id_ed25519"
 pairs_ok=0 rounds=12
 for r in $(seq "$rounds"); do
@@ -272,6 +276,14 @@ layouts:
     provider: static
     servers:
       mon1: { roles: [base, monitoring], address: 192.0.2.14, host_key: "$key" }
+  newdb:
+    provider: static
+    servers:
+      db2: { roles: [base, postgres, backup], address: 192.0.2.15, host_key: "$key" }
+  newha:
+    provider: static
+    servers:
+      pg2: { roles: [base, patroni], address: 192.0.2.16, host_key: "$key" }
 YML
 # recorded as made, all but 'watched' (a static layout's hosts are the inventory's)
 echo '{"version": 1, "project": "clitest", "environments": {"default": {"layouts": {"phase1": {"provider": "static"}, "db": {"provider": "static"}, "ha": {"provider": "static"}}}}}' >"$WORK/jf/.provision/state.json"
@@ -307,8 +319,14 @@ jfail roles 2 "^unknown role 'nosuch' (no roles/nosuch/role.yml)$" roles nosuch
 jfail ui 2 "^unknown ui 'grafana' (prometheus or alertmanager)$" ui watched grafana
 jfail ui-port 2 "^--port must be a port (1-65535), not '0'$" ui watched --port 0
 jfail ui-nomon 2 "^layout 'phase1' has no server with role 'monitoring'$" ui phase1
+# a layout never created: an input error (exit 2) for every command that works on its hosts
 jfail ui-notmade 2 "^layout 'watched' is not created in environment 'default'$" ui watched
-jfail audit 1 "^layout 'watched' is not created in environment 'default'$" audit watched
+jfail audit 2 "^layout 'watched' is not created in environment 'default'$" audit watched
+jfail switchover-notmade 2 "^layout 'newha' is not created in environment 'default'$" switchover newha
+jfail list-notmade 2 "^layout 'newdb' is not created in environment 'default'$" backup list newdb
+jfail now-notmade 2 "^layout 'newdb' is not created in environment 'default'$" backup now newdb
+jfail restore-notmade 2 "^layout 'newdb' is not created in environment 'default'$" backup restore newdb --yes
+jfail verify-notmade 2 "^layout 'newdb' is not created in environment 'default'$" backup verify newdb --on db2
 jfail ambiguous 2 "^ambiguous command 'd': destroy, diff$" d
 # ui once 'watched' is made: the tunnel event, then ssh (a stand-in that keeps its arguments)
 jq '.environments.default.layouts.watched = {"provider": "static"}' "$WORK/jf/.provision/state.json" >"$WORK/jf/state.new" &&

@@ -64,3 +64,18 @@ pvj apply one >"$WORK/noop.json" 2>"$WORK/noop.err" || bail "no-op apply failed:
 check "the no-op changes nothing" test "$(json_total "$WORK/noop.json" changed)" = 0
 timed=$(jq -s '[.[] | select(.event == "resource" and .status == "ok" and .duration_ms >= 0)] | length' "$WORK/noop.json")
 check "and times each resource's probe ($timed of 4)" test "$timed" = 4
+
+# --check applies nothing: its --timings list is that of the probes, and says so
+pvj apply one --check --timings >"$WORK/check.json" 2>"$WORK/check.err" ||
+	bail "apply --check failed: $(json_errors "$WORK/check.json" "$WORK/check.err")"
+got=$(jq -c 'select(.event == "timings") | [.probe_only, .hosts[0].host, .hosts[0].resources]' "$WORK/check.json")
+check "apply --check --timings: one timings event, probe_only, t1's 4 probes (got ${got:-none})" \
+	test "$got" = '[true,"t1",4]'
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/check.json" 2>&1)
+check "the schema accepts every event of apply --check --timings${bad:+: $bad}" test -z "$bad"
+check "up --timings said probe_only false" \
+	test "$(jq -c 'select(.event == "timings") | .probe_only' "$WORK/up.json")" = false
+pv up one --check --timings >"$WORK/check.out" 2>&1 || bail "up --check failed: $(tail -5 "$WORK/check.out")"
+check "plain up --check --timings: the list's heading says it is the probes'" \
+	grep -qx "timings of the probes; --check applied nothing (measured on the hosts, slowest first):" "$WORK/check.out"
+check "and lists t1's 4 resources" grep -Eq "^  t1: [0-9]+\\.[0-9]{2} s in 4 resources$" "$WORK/check.out"

@@ -328,6 +328,9 @@ static void test_rate_limit_waits_for_reset(void)
 	if (s.nreq == 3)
 		CHECK(s.at[2] - s.at[1] >= 1);
 	CHECK(c.rate_waits == 2);
+	/* both requests were held back, each for about a second */
+	CHECK(c.rate_held == 2);
+	CHECK(c.rate_held_max_s >= 0.5 && c.rate_held_s >= 1.0);
 	http_response_release(&r);
 	http_client_release(&c);
 	server_stop(&s);
@@ -384,6 +387,14 @@ static void test_rate_limit_holds_every_thread(void)
 	/* every request after the 429 came when the reset it named was at most a second away */
 	for (size_t i = 1; i < s.nreq && i < 3; i++)
 		CHECK(s.atf[i] - s.atf[0] >= 1.0);
+	/*
+	 * The tally counts requests, not pauses: the other thread's request may
+	 * pause several times (for the answer in flight, then for the reset),
+	 * yet two requests were held back, the first for most of a second.
+	 */
+	CHECK(c.rate_held == 2);
+	CHECK(c.rate_held_max_s >= 0.5);
+	CHECK(c.rate_held_s >= c.rate_held_max_s && c.rate_held_s <= 10);
 	http_response_release(&r);
 	http_client_release(&c);
 	server_stop(&s);
