@@ -349,7 +349,16 @@ static void *other_request(void *arg)
 	struct pv_error e;
 
 	http_response_init(&r);
-	usleep(300000); /* the first request has met its 429 by now */
+	/* start once the first request has met its 429 (however busy the machine) */
+	for (int i = 0; i < 10000; i++) {
+		pthread_mutex_lock(&o->c->lock);
+		unsigned long met = o->c->rate_limited;
+		pthread_mutex_unlock(&o->c->lock);
+		if (met)
+			break;
+		usleep(1000);
+	}
+	usleep(100000);
 	o->sent_at = now_s();
 	o->rc = http_request(o->c, "GET", "/servers", NULL, &r, &e);
 	http_response_release(&r);
