@@ -32,7 +32,7 @@ export PV_TEST_DB_PW="pw-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PV_TEST_REPL_PW="repl-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 sql() { # HOST SQL: as the postgres user on HOST, database shop
-	on_host "$1" "runuser -u postgres -- psql -X -tA -v ON_ERROR_STOP=1 -d shop -c $(printf '%q' "$(printf '%s' "$2" | tr '\n' ' ')")"
+	on_host "$1" "cd / && runuser -u postgres -- psql -X -tA -v ON_ERROR_STOP=1 -d shop -c $(printf '%q' "$(printf '%s' "$2" | tr '\n' ' ')")"
 }
 # One line for all data: rows of every table and a checksum over their text.
 summary() {

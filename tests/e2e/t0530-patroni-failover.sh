@@ -43,7 +43,7 @@ pass "up ha converges three Patroni nodes and the load balancer"
 has_shop() {
 	local h
 	for h in pg1 pg2 pg3; do
-		[ "$(on_host "$h" "runuser -u postgres -- psql -X -tA -d shop -c 'select pg_get_userbyid(datdba) from pg_database where datname = current_database()'" 2>/dev/null)" = shop ] && return 0
+		[ "$(on_host "$h" "cd / && runuser -u postgres -- psql -X -tA -d shop -c 'select pg_get_userbyid(datdba) from pg_database where datname = current_database()'" 2>/dev/null)" = shop ] && return 0
 	done
 	return 1
 }
@@ -127,7 +127,7 @@ sleep 1
 # comm needs both lists in the same text order
 on_host lb1 "awk '\$3 == \"ok\" { print \$4 }' /root/writer.log" | LC_ALL=C sort >"$WORK/committed"
 # shellcheck disable=SC2086
-on_host "$new" "runuser -u postgres -- psql -X -tA -d shop -c 'select n from ticks'" | LC_ALL=C sort >"$WORK/present"
+on_host "$new" "cd / && runuser -u postgres -- psql -X -tA -d shop -c 'select n from ticks'" | LC_ALL=C sort >"$WORK/present"
 lost=$(LC_ALL=C comm -23 "$WORK/committed" "$WORK/present" | wc -l)
 check "no committed row is lost ($(wc -l <"$WORK/committed") committed, $lost missing)" test "$lost" = 0
 check "the writer committed rows before and after the failover" \

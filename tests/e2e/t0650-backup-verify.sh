@@ -25,7 +25,7 @@ s3_start db backups
 pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
 pass "up converges a primary and a scratch server"
 check "the scratch server does not archive" \
-	test "$(on_host scratch1 "runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
+	test "$(on_host scratch1 "cd / && runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
 check "the scratch server has no backup timers running" \
 	sh -c "! '$PROVISION' -i '$WORK/inventory.yml' ssh scratch1 -- systemctl -q is-active provision-backup-full.timer"
 
@@ -50,7 +50,7 @@ check "the scratch copy has the write after the backup" \
 	test "$(psql_on scratch1 "select count(*) from events where what = 'after the backup'")" = 1
 check "and the rows as on the primary" test "$(table_sums scratch1)" = "$(table_sums db1)"
 check "the scratch server still does not archive" \
-	test "$(on_host scratch1 "runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
+	test "$(on_host scratch1 "cd / && runuser -u postgres -- psql -X -tA -c 'show archive_mode'")" = off
 pv backup list >"$WORK/list" 2>&1
 check "the repository holds only the primary's backup" test "$(grep -Ec '^  [0-9]{8}-' "$WORK/list")" = 1
 

@@ -46,7 +46,7 @@ check "the standby's timers run and do nothing" \
 
 # failover: the primary stops, the standby is promoted
 on_host db1 "systemctl stop postgresql@15-main" || bail "stopping the primary failed"
-on_host db2 "runuser -u postgres -- psql -X -q -tA -c 'select pg_promote()'" >/dev/null || bail "promoting db2 failed"
+on_host db2 "cd / && runuser -u postgres -- psql -X -q -tA -c 'select pg_promote()'" >/dev/null || bail "promoting db2 failed"
 for i in $(seq 60); do
 	[ "$(psql_on db2 'select pg_is_in_recovery()' 2>/dev/null)" = f ] && break
 	sleep 1

@@ -57,7 +57,7 @@ streaming=$(mon_query pg_standby_streaming | tr '\n' ';')
 check "the standby streams: pg_standby_streaming $streaming" test "$streaming" = "pg1 0;pg2 1;"
 
 # least privilege: statistics, no superuser, no writes
-priv=$(on_host pg1 "runuser -u postgres -- psql -X -tA -d postgres -c \"select rolsuper::text || rolcreatedb::text || rolcreaterole::text || rolreplication::text || pg_has_role('metrics', 'pg_monitor', 'member')::text from pg_roles where rolname = 'metrics'\"")
+priv=$(on_host pg1 "cd / && runuser -u postgres -- psql -X -tA -d postgres -c \"select rolsuper::text || rolcreatedb::text || rolcreaterole::text || rolreplication::text || pg_has_role('metrics', 'pg_monitor', 'member')::text from pg_roles where rolname = 'metrics'\"")
 check "the exporter's user has pg_monitor and nothing more ($priv)" test "$priv" = falsefalsefalsefalsetrue
 write=$(printf '%s' "$PV_TEST_METRICS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh pg1 -- \
 	"PGPASSWORD=\$(cat) psql -X -w -tA -h 127.0.0.1 -U metrics -d postgres -c 'create table t0961 (i int)'" 2>&1)
