@@ -109,6 +109,19 @@ int lhost_teardown(struct provider_ctx *c, const struct lhost_names *nm, struct 
 char *lhost_machine_name(const struct lhost_names *nm, const char *server);
 
 /*
+ * The cgroups a container host runs in, its own: on a machine whose init is
+ * not systemd, systemd-nspawn --keep-unit would put every container in the
+ * same "payload" cgroup of the caller, where their systemds create, use and
+ * remove the same unit cgroups at once.  lhost_cgroup_dirs makes one
+ * directory per cgroup hierarchy for the machine and stores up to two paths
+ * (NULL where there is none, and both NULL under systemd, which gives each
+ * container a scope of its own); lhost_cgroup_remove removes them once the
+ * host is gone.  Both are best effort.
+ */
+void lhost_cgroup_dirs(const char *machine, char *dirs[2]);
+void lhost_cgroup_remove(const char *machine);
+
+/*
  * The process of host server (its state entry o), found by the provider:
  * its pid, or 0 when it does not run as the tool started it (words: the
  * arguments its command line holds); *also is a process to kill as well

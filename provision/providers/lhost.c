@@ -574,6 +574,64 @@ char *lhost_machine_name(const struct lhost_names *nm, const char *server)
 	return xasprintf("p%.6s-%s", nm->id, server);
 }
 
+/* The cgroup hierarchies a container is placed in: the unified one and systemd's named one. */
+static void cgroup_roots(const char *roots[2])
+{
+	roots[0] = roots[1] = NULL;
+	if (access("/run/systemd/system", F_OK) == 0)
+		return; /* systemd runs this machine: nspawn gets a scope of its own */
+	if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0)
+		roots[0] = "/sys/fs/cgroup/unified";
+	else if (access("/sys/fs/cgroup/cgroup.subtree_control", F_OK) == 0)
+		roots[0] = "/sys/fs/cgroup";
+	if (access("/sys/fs/cgroup/systemd/cgroup.procs", F_OK) == 0)
+		roots[1] = "/sys/fs/cgroup/systemd";
+}
+
+void lhost_cgroup_dirs(const char *machine, char *dirs[2])
+{
+	const char *roots[2];
+
+	cgroup_roots(roots);
+	for (int i = 0; i < 2; i++) {
+		dirs[i] = NULL;
+		if (!roots[i])
+			continue;
+		char *parent = xasprintf("%s/provision-hosts", roots[i]);
+		char *d = xasprintf("%s/%s", parent, machine);
+		if ((mkdir(parent, 0755) == 0 || errno == EEXIST) &&
+		    (mkdir(d, 0755) == 0 || errno == EEXIST))
+			dirs[i] = d;
+		else
+			free(d);
+		free(parent);
+	}
+}
+
+static int rm_cgroup(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		rmdir(path);
+	return 0;
+}
+
+void lhost_cgroup_remove(const char *machine)
+{
+	const char *roots[2];
+
+	cgroup_roots(roots);
+	for (int i = 0; i < 2; i++) {
+		if (!roots[i])
+			continue;
+		char *d = xasprintf("%s/provision-hosts/%s", roots[i], machine);
+		/* the container's own cgroups first, deepest first */
+		nftw(d, rm_cgroup, 16, FTW_DEPTH | FTW_PHYS);
+		free(d);
+	}
+}
+
 /*
  * Stop every host of the state at once: SIGTERM to each process find
  * gives (its command line holding flag and the machine name), then up to
@@ -607,6 +665,7 @@ static void stop_hosts(struct provider_ctx *c, const struct lhost_names *nm, con
 		}
 	}
 	for (size_t j = 0; j < n; j++) {
+		lhost_cgroup_remove(machines[j]);
 		free(machines[j]);
 		free(words[j]);
 	}

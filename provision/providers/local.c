@@ -395,25 +395,38 @@ static int start_host(const struct lhost_names *nm, struct newhost *h, struct pv
 	char *log = pv_path_join(h->dir, "console.log");
 	char *br = xasprintf("--network-bridge=%s", nm->bridge);
 	char *hn = xasprintf("--hostname=%s", h->name);
-	char *argv[] = {"systemd-nspawn",
-	                "--quiet",
-	                "-D",
-	                h->root,
-	                "--boot",
-	                "--register=no",
-	                "--keep-unit",
-	                "--link-journal=no",
-	                "--resolv-conf=off",
-	                br,
-	                "-M",
-	                h->machine,
-	                hn,
-	                NULL};
+	char *cg[2];
+	lhost_cgroup_dirs(h->machine, cg);
+	/* the shell moves itself into the host's own cgroups, then becomes nspawn */
+	char *argv[] = {
+	    "sh",
+	    "-c",
+	    "for d in \"$1\" \"$2\"; do [ -z \"$d\" ] || echo $$ >\"$d/cgroup.procs\"; done; "
+	    "shift 2; exec \"$@\"",
+	    "sh",
+	    cg[0] ? cg[0] : "",
+	    cg[1] ? cg[1] : "",
+	    "systemd-nspawn",
+	    "--quiet",
+	    "-D",
+	    h->root,
+	    "--boot",
+	    "--register=no",
+	    "--keep-unit",
+	    "--link-journal=no",
+	    "--resolv-conf=off",
+	    br,
+	    "-M",
+	    h->machine,
+	    hn,
+	    NULL};
 
 	h->pid = proc_spawn(argv, log, err);
 	free(log);
 	free(br);
 	free(hn);
+	free(cg[0]);
+	free(cg[1]);
 	return h->pid > 0 ? 0 : -1;
 }
 

@@ -608,13 +608,65 @@ def boot_one(sid, name, public, private, user_data):
             os.symlink("/dev/null", mask)
     name = HOSTNAMES.pop(threading.get_ident(), name)
     log = open(os.path.join(d, "console.log"), "ab")
+    machine = "hc%d-%s" % (ARGS.port, str(sid)[:8])
+    cgroups = cgroup_dirs(machine)
     p = subprocess.Popen(
         ["systemd-nspawn", "--quiet", "-D", root, "--boot", "--register=no", "--keep-unit",
          "--link-journal=no", "--resolv-conf=off", "--network-bridge=" + ARGS.bridge,
-         "-M", "hc%d-%s" % (ARGS.port, str(sid)[:8]), "--hostname=" + name],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+         "-M", machine, "--hostname=" + name],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        preexec_fn=lambda: enter_cgroups(cgroups))
     HOSTS[sid]["pid"] = p.pid
     HOSTS[sid]["proc"] = p
+    HOSTS[sid]["cgroups"] = cgroups
+
+
+# Each host in cgroups of its own (as the local provider does): with
+# --keep-unit on a machine whose init is not systemd, every container would
+# share the caller's "payload" cgroup, and their systemds would race on the
+# same unit cgroups (a unit failing with 219/CGROUP at boot).
+def cgroup_dirs(machine):
+    if os.path.exists("/run/systemd/system"):
+        return []
+    roots = []
+    if os.path.exists("/sys/fs/cgroup/unified/cgroup.procs"):
+        roots.append("/sys/fs/cgroup/unified")
+    elif os.path.exists("/sys/fs/cgroup/cgroup.subtree_control"):
+        roots.append("/sys/fs/cgroup")
+    if os.path.exists("/sys/fs/cgroup/systemd/cgroup.procs"):
+        roots.append("/sys/fs/cgroup/systemd")
+    dirs = []
+    for r in roots:
+        d = os.path.join(r, "provision-hosts", machine)
+        try:
+            os.makedirs(d, exist_ok=True)
+            dirs.append(d)
+        except OSError:
+            pass
+    return dirs
+
+
+def enter_cgroups(dirs):
+    for d in dirs:
+        try:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write("0")
+        except OSError:
+            pass
+
+
+def remove_cgroups(dirs):
+    for d in dirs:
+        for top, subdirs, _ in os.walk(d, topdown=False):
+            for s in subdirs:
+                try:
+                    os.rmdir(os.path.join(top, s))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
 
 
 def stop_host(sid):
@@ -635,6 +687,7 @@ def stop_host(sid):
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
+    remove_cgroups(h.get("cgroups", []))
     for _ in range(50):
         if subprocess.run(["mountpoint", "-q", h["root"]]).returncode != 0:
             break
