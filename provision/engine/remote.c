@@ -144,8 +144,10 @@ static int ssh_fail(struct pv_error *err, LIBSSH2_SESSION *s, int code, const ch
 	return pv_error_set(err, "%s: %s", what, reason);
 }
 
-/* Connect a TCP socket to address:port within timeout_ms; returns the fd or -1. */
-static int tcp_connect(const char *address, int port, int timeout_ms, char *why, size_t why_len)
+/* Connect a TCP socket to address:port within timeout_ms; returns the fd or
+ * -1 with the reason in why (and *refused set when the host refused it). */
+static int tcp_connect(const char *address, int port, int timeout_ms, char *why, size_t why_len,
+                       bool *refused)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char portstr[16];
@@ -162,6 +164,7 @@ static int tcp_connect(const char *address, int port, int timeout_ms, char *why,
 		return -1;
 	}
 	snprintf(why, why_len, "no address");
+	*refused = false;
 	for (ai = res; ai; ai = ai->ai_next) {
 		int soerr = 0;
 		socklen_t sl = sizeof(soerr);
@@ -174,6 +177,7 @@ static int tcp_connect(const char *address, int port, int timeout_ms, char *why,
 		}
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 			if (errno != EINPROGRESS) {
+				*refused = errno == ECONNREFUSED;
 				snprintf(why, why_len, "%s", strerror(errno));
 				goto next;
 			}
@@ -196,6 +200,7 @@ static int tcp_connect(const char *address, int port, int timeout_ms, char *why,
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 				soerr = errno;
 			if (soerr) {
+				*refused = soerr == ECONNREFUSED;
 				snprintf(why, why_len, "%s", strerror(soerr));
 				goto next;
 			}
@@ -313,6 +318,40 @@ bool remote_client_etm(void)
 	return libssh2_version(0x010b00) != NULL;
 }
 
+/*
+ * Connect to the host's sshd.  A refused connection is what a host answers
+ * while its sshd restarts (a killed run's handlers, a reload the user just
+ * made), so it is tried again after 1, 2 and 3 s, within the timeout: four
+ * tries in 6 s stay under ufw's limit of six new connections to the SSH port
+ * within 30 s, which a faster retry would reach and prolong.
+ */
+static int connect_retrying(struct remote *r, char *why, size_t why_len)
+{
+	static const int pause_ms[] = {1000, 2000, 3000};
+	long long start = pv_now_ms(), deadline = start + r->timeout_ms;
+	size_t tries = 0;
+
+	for (;;) {
+		long long left = deadline - pv_now_ms();
+		bool refused = false;
+		int fd = tcp_connect(r->address, r->port, left > 0 ? (int)left : 1, why, why_len,
+		                     &refused);
+
+		if (fd >= 0 || !refused || tries == sizeof(pause_ms) / sizeof(pause_ms[0]) ||
+		    pv_now_ms() + pause_ms[tries] >= deadline) {
+			if (fd < 0 && refused && tries > 0) {
+				size_t n = strlen(why);
+				snprintf(why + n, why_len - n, " (%zu tries in %.0f s)", tries + 1,
+				         (double)(pv_now_ms() - start) / 1000.0);
+			}
+			return fd;
+		}
+		struct timespec ts = {pause_ms[tries] / 1000, (pause_ms[tries] % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		tries++;
+	}
+}
+
 int remote_connect(struct remote **out, const struct remote_target *t, struct pv_error *err)
 {
 	struct remote *r = xcalloc(1, sizeof(*r));
@@ -337,7 +376,7 @@ int remote_connect(struct remote **out, const struct remote_target *t, struct pv
 		goto fail;
 	}
 
-	r->fd = tcp_connect(r->address, r->port, r->timeout_ms, why, sizeof(why));
+	r->fd = connect_retrying(r, why, sizeof(why));
 	if (r->fd < 0) {
 		pv_error_set(err, "cannot connect to '%s' (%s:%d): %s", r->name, r->address,
 		             r->port, why);
@@ -628,8 +667,10 @@ int remote_wait_port(const char *address, int port, int timeout_ms, struct pv_er
 		long long start = pv_now_ms(), left = deadline - start;
 		int fd;
 
+		bool refused;
+
 		fd = tcp_connect(address, port, left < 1000 ? (left > 0 ? (int)left : 1) : 1000,
-		                 why, sizeof(why));
+		                 why, sizeof(why), &refused);
 		if (fd >= 0) {
 			close(fd);
 			return 0;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -358,8 +359,10 @@ static void test_ports(void)
 	CHECK(pv_now_ms() - start >= 600);
 	CHECK_HAS(err.msg, "did not open within 700 ms");
 
-	/* a pinned key but nothing listening */
+	/* a pinned key but nothing listening: refused, tried again once within
+	 * the timeout's 1.5 s, then given up */
 	t.port = closed;
+	t.timeout_ms = 1500;
 	CHECK(known_hosts_pin(known_hosts, "127.0.0.1", closed,
 	                      "ssh-ed25519 "
 	                      "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzr"
@@ -367,7 +370,39 @@ static void test_ports(void)
 	                      &err) == 0);
 	CHECK(remote_connect(&r, &t, &err) == -1);
 	CHECK_HAS(err.msg, "cannot connect to 'loop1' (127.0.0.1:");
-	CHECK_HAS(err.msg, "refused");
+	CHECK_HAS(err.msg, "refused (2 tries in 1 s)");
+}
+
+/* sshd restarting: its port refuses connections for a moment, and a
+ * connection made then gets in once it listens again */
+static void test_refused_while_restarting(void)
+{
+	struct pv_error err = {{0}};
+	struct remote_target t = target(user_key);
+	struct remote *r = NULL;
+	char *cfg = tpath("sshd_config");
+	pid_t late;
+
+	kill(sshd_pid, SIGTERM);
+	waitpid(sshd_pid, NULL, 0);
+	late = fork();
+	if (late == 0) {
+		struct timespec ts = {1, 500000000L};
+		char *log = tpath("sshd-late.log");
+		FILE *f = freopen(log, "w", stderr);
+
+		(void)f;
+		dup2(2, 1);
+		nanosleep(&ts, NULL);
+		execl(SSHD, SSHD, "-D", "-e", "-f", cfg, (char *)NULL);
+		_exit(127);
+	}
+	sshd_pid = late;
+	CHECK(remote_connect(&r, &t, &err) == 0);
+	if (!r)
+		printf("while restarting: %s\n", err.msg);
+	remote_close(r);
+	free(cfg);
 }
 
 int main(void)
@@ -400,6 +435,7 @@ int main(void)
 	RUN(test_output_limit);
 	RUN(test_refusals);
 	RUN(test_ports);
+	RUN(test_refused_while_restarting);
 	remote_global_cleanup();
 	free(known_hosts);
 	free(user_key);
