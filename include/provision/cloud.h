@@ -326,15 +326,39 @@ void cloud_snapshots_sort(json_t *arr);
  */
 json_t *cloud_snapshots_excess(const json_t *mine, size_t keep);
 
-/* The provider's 'snapshot_keep' (0: keep every snapshot). */
-size_t cloud_snapshot_keep(const struct provider_ctx *c);
+/*
+ * What a provider does for `snapshot`, cloud_snapshot_run doing the rest.
+ * one makes host's snapshot and waits until it is there, giving its entry
+ * (cloud_snapshot_entry, state "made"); it may run for several servers at
+ * once.  retain runs once for each server whose new snapshot was made,
+ * when the provider's snapshot_keep is set: it deletes the tool's own
+ * snapshots of host beyond the keep newest and appends an entry for each
+ * one deleted, and for each snapshot of host the tool did not make ("kept",
+ * with why).
+ */
+struct cloud_snapshot_ops {
+	const char *provider; /* for the closing line: "hetzner" */
+	const struct http_client *http; /* whose requests that line counts */
+	int (*one)(void *arg, const char *host, json_t **made, struct pv_error *err);
+	int (*retain)(void *arg, const char *host, size_t keep, json_t *out, struct pv_error *err);
+	void *arg;
+};
 
 /*
- * The servers of the layout a snapshot is made of (host alone, when
- * given), into out (room for every server); returns how many.
+ * Snapshot every server of the layout (host alone, when given) and apply
+ * the retention, each snapshot an entry in out; ends with the closing line
+ * "PROVIDER: N snapshots made, M deleted; ..." (cloud_report_requests).
+ * Retention runs only where a new snapshot was made, so a server never has
+ * fewer snapshots than before; when one server fails, the others' still
+ * run and the first error is the one returned.
  */
-size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
-                              const struct inv_server **out);
+int cloud_snapshot_run(const struct provider_ctx *c, const char *host,
+                       const struct cloud_snapshot_ops *ops, json_t *out, struct pv_error *err);
+
+/* The error for a server of the layout that the state has no id of:
+ * "KIND HOST of layout 'L' is not created in environment 'E' (...)". */
+int cloud_not_created(const struct provider_ctx *c, const char *kind, const char *host,
+                      struct pv_error *err);
 
 /*
  * A snapshot as provider.h describes it: host, the resource's id, name
@@ -342,10 +366,5 @@ size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
  */
 json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *host,
                              const char *state);
-
-/* The closing line of snapshot: "PROVIDER: N snapshots made, M deleted; ..."
- * (cloud_report_requests). */
-void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, const json_t *out,
-                           const struct http_client *h, long long start_ms);
 
 #endif

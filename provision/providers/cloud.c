@@ -1289,20 +1289,18 @@ json_t *cloud_snapshots_excess(const json_t *mine, size_t keep)
 	return out;
 }
 
-size_t cloud_snapshot_keep(const struct provider_ctx *c)
+static size_t snapshot_keep(const struct provider_ctx *c)
 {
 	return (size_t)strtoul(cloud_setting(c, "snapshot_keep", "0"), NULL, 10);
 }
 
-size_t cloud_snapshot_servers(const struct provider_ctx *c, const char *host,
-                              const struct inv_server **out)
+int cloud_not_created(const struct provider_ctx *c, const char *kind, const char *host,
+                      struct pv_error *err)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->layout->n_servers; i++)
-		if (!host || !strcmp(host, c->layout->servers[i].name))
-			out[n++] = &c->layout->servers[i];
-	return n;
+	return pv_error_set(err,
+	                    "%s %s of layout '%s' is not created in environment '%s' "
+	                    "('provision up' makes it)",
+	                    kind, host, c->layout->name, c->env);
 }
 
 json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *host,
@@ -1317,12 +1315,47 @@ json_t *cloud_snapshot_entry(const json_t *v, const char *size_key, const char *
 	                 json_is_number(size) ? size : json_null(), "state", state);
 }
 
-void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, const json_t *out,
-                           const struct http_client *h, long long start_ms)
-{
-	size_t made = 0, deleted = 0, i;
-	json_t *v;
+struct snapshot_run {
+	const struct cloud_snapshot_ops *ops;
+	const struct inv_server **servers;
+	bool *made; /* per server: its snapshot was made */
+	json_t *out; /* under cloud_lock */
+};
 
+static int snapshot_each(size_t i, void *arg, struct pv_error *err)
+{
+	struct snapshot_run *r = arg;
+	json_t *made = NULL;
+
+	if (r->ops->one(r->ops->arg, r->servers[i]->name, &made, err) < 0)
+		return -1;
+	cloud_lock();
+	json_array_append_new(r->out, made);
+	r->made[i] = true;
+	cloud_unlock();
+	return 0;
+}
+
+int cloud_snapshot_run(const struct provider_ctx *c, const char *host,
+                       const struct cloud_snapshot_ops *ops, json_t *out, struct pv_error *err)
+{
+	long long start = pv_now_ms();
+	size_t keep = snapshot_keep(c), n = 0, made = 0, deleted = 0, i;
+	struct snapshot_run r = {ops, xcalloc(c->layout->n_servers + 1, sizeof(*r.servers)),
+	                         xcalloc(c->layout->n_servers + 1, sizeof(*r.made)), out};
+	json_t *v;
+	int rc;
+
+	for (i = 0; i < c->layout->n_servers; i++)
+		if (!host || !strcmp(host, c->layout->servers[i].name))
+			r.servers[n++] = &c->layout->servers[i];
+	rc = cloud_each(c, n, snapshot_each, &r, err);
+	for (i = 0; keep && i < n; i++) {
+		struct pv_error later = {{0}};
+		if (r.made[i] &&
+		    ops->retain(ops->arg, r.servers[i]->name, keep, out, rc < 0 ? &later : err) < 0)
+			rc = -1;
+	}
 	json_array_foreach(out, i, v)
 	{
 		const char *st = cloud_jstr(v, "state");
@@ -1331,6 +1364,9 @@ void cloud_snapshot_report(const struct provider_ctx *c, const char *provider, c
 	}
 	char *what =
 	    xasprintf("%zu snapshot%s made, %zu deleted", made, made == 1 ? "" : "s", deleted);
-	cloud_report_requests(c, provider, what, h, start_ms);
+	cloud_report_requests(c, ops->provider, what, ops->http, start);
 	free(what);
+	free(r.made);
+	free(r.servers);
+	return rc;
 }

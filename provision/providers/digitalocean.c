@@ -1532,13 +1532,6 @@ static int do_status(struct provider_ctx *c, json_t *out, struct pv_error *err)
  * PROJECT-ENV-LAYOUT-SERVER-YYYYMMDD-HHMMSS.
  */
 
-struct dsnap_arg {
-	struct dz *z;
-	const struct inv_server **servers;
-	bool *made; /* per server: its snapshot was made */
-	json_t *out; /* under cloud_lock */
-};
-
 static long long droplet_of(struct dz *z, const char *server)
 {
 	return cloud_jid(state_obj(hosts_obj(z->c, false), server, false), "droplet_id");
@@ -1566,21 +1559,16 @@ static json_t *dsnap_entry(const json_t *v, const char *host, const char *state)
 	return cloud_snapshot_entry(v, "size_gigabytes", host, state);
 }
 
-static int dsnapshot_one(size_t i, void *arg, struct pv_error *err)
+static int dsnapshot_one(void *arg, const char *host, json_t **entry, struct pv_error *err)
 {
-	struct dsnap_arg *a = arg;
-	struct dz *z = a->z;
-	const char *host = a->servers[i]->name;
+	struct dz *z = arg;
 	long long id = droplet_of(z, host);
 	json_t *made = NULL, *resp = NULL, *all = NULL, *body;
 	char *name, *path, *spath, *what;
 	int rc;
 
 	if (!id)
-		return pv_error_set(err,
-		                    "droplet %s of layout '%s' is not created in environment '%s' "
-		                    "('provision up' makes it)",
-		                    host, z->c->layout->name, z->c->env);
+		return cloud_not_created(z->c, "droplet", host, err);
 	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
 	path = xasprintf("/v2/droplets/%lld/actions", id);
 	spath = xasprintf("/v2/droplets/%lld/snapshots", id);
@@ -1603,10 +1591,7 @@ static int dsnapshot_one(size_t i, void *arg, struct pv_error *err)
 			                  "that name",
 			                  what, id);
 		} else {
-			cloud_lock();
-			json_array_append_new(a->out, dsnap_entry(v, host, "made"));
-			a->made[i] = true;
-			cloud_unlock();
+			*entry = dsnap_entry(v, host, "made");
 		}
 	}
 	json_decref(all);
@@ -1621,9 +1606,10 @@ static int dsnapshot_one(size_t i, void *arg, struct pv_error *err)
 }
 
 /* Retention for one server, as hetzner.c: only snapshots named as the tool names them go. */
-static int dsnapshot_retain(struct dz *z, const char *host, size_t keep, json_t *out,
+static int dsnapshot_retain(void *arg, const char *host, size_t keep, json_t *out,
                             struct pv_error *err)
 {
+	struct dz *z = arg;
 	json_t *all = NULL, *mine = json_array(), *excess = NULL, *v;
 	size_t i;
 	int rc = droplet_snapshots(z, droplet_of(z, host), &all, err);
@@ -1664,30 +1650,13 @@ static int dsnapshot_retain(struct dz *z, const char *host, size_t keep, json_t 
 
 static int do_snapshot(struct provider_ctx *c, const char *host, json_t *out, struct pv_error *err)
 {
-	long long start = pv_now_ms();
-	size_t keep = cloud_snapshot_keep(c), i;
-	const struct inv_server **servers = xcalloc(c->layout->n_servers + 1, sizeof(*servers));
-	size_t n = cloud_snapshot_servers(c, host, servers);
-	bool *made = xcalloc(c->layout->n_servers + 1, sizeof(*made));
 	struct dz z;
+	struct cloud_snapshot_ops ops = {"digitalocean", &z.http, dsnapshot_one, dsnapshot_retain,
+	                                 &z};
 	int rc = -1;
 
-	if (dz_open(&z, c, err) < 0)
-		goto out;
-	struct dsnap_arg a = {&z, servers, made, out};
-	rc = cloud_each(c, n, dsnapshot_one, &a, err);
-	/* retention only where a new snapshot was made: never fewer than before */
-	for (i = 0; keep && i < n; i++) {
-		struct pv_error e2 = {{0}};
-		if (made[i] &&
-		    dsnapshot_retain(&z, servers[i]->name, keep, out, rc < 0 ? &e2 : err) < 0 &&
-		    rc == 0)
-			rc = -1;
-	}
-	cloud_snapshot_report(c, "digitalocean", out, &z.http, start);
-out:
-	free(made);
-	free(servers);
+	if (dz_open(&z, c, err) == 0)
+		rc = cloud_snapshot_run(c, host, &ops, out, err);
 	dz_close(&z);
 	return rc;
 }

@@ -1551,19 +1551,18 @@ static int wait_image(struct hz *z, long long id, const char *host, const char *
 	return rc;
 }
 
+/* What snapshot works with: the API, and every snapshot listed once, for
+ * the retention of each server. */
 struct snap_arg {
 	struct hz *z;
-	const struct inv_server **servers;
-	bool *made; /* per server: its snapshot was made */
-	json_t *out; /* under cloud_lock */
+	json_t *all;
 };
 
 /* Snapshot one server, and wait until the image is there. */
-static int snapshot_one(size_t i, void *arg, struct pv_error *err)
+static int snapshot_one(void *arg, const char *host, json_t **entry, struct pv_error *err)
 {
 	struct snap_arg *a = arg;
 	struct hz *z = a->z;
-	const char *host = a->servers[i]->name;
 	json_t *o = state_obj(hosts_obj(z->c, false), host, false);
 	long long sid = cloud_jid(o, "server_id");
 	json_t *made = NULL, *resp = NULL, *img = NULL, *body;
@@ -1571,10 +1570,7 @@ static int snapshot_one(size_t i, void *arg, struct pv_error *err)
 	int rc;
 
 	if (!sid)
-		return pv_error_set(err,
-		                    "server %s of layout '%s' is not created in environment '%s' "
-		                    "('provision up' makes it)",
-		                    host, z->c->layout->name, z->c->env);
+		return cloud_not_created(z->c, "server", host, err);
 	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
 	path = xasprintf("/servers/%lld/actions/create_image", sid);
 	what = xasprintf("snapshot %s", name);
@@ -1598,12 +1594,8 @@ static int snapshot_one(size_t i, void *arg, struct pv_error *err)
 		rc = wait_host_action(z, action, host, what, err);
 	if (rc == 0)
 		rc = wait_image(z, cloud_jid(made, "id"), host, what, &img, err);
-	if (rc == 0) {
-		cloud_lock();
-		json_array_append_new(a->out, snapshot_entry(img, host, "made"));
-		a->made[i] = true;
-		cloud_unlock();
-	}
+	if (rc == 0)
+		*entry = snapshot_entry(img, host, "made");
 	json_decref(img);
 	json_decref(made);
 	json_decref(resp);
@@ -1619,14 +1611,20 @@ static int snapshot_one(size_t i, void *arg, struct pv_error *err)
  * newest are deleted; a snapshot of the server (by its labels or its
  * origin) that the tool did not make is named and kept.
  */
-static int snapshot_retain(struct hz *z, const char *host, long long sid, json_t *all, size_t keep,
-                           json_t *out, struct pv_error *err)
+static int snapshot_retain(void *arg, const char *host, size_t keep, json_t *out,
+                           struct pv_error *err)
 {
-	json_t *mine = json_array(), *excess, *v;
+	struct snap_arg *a = arg;
+	struct hz *z = a->z;
+	long long sid = cloud_jid(state_obj(hosts_obj(z->c, false), host, false), "server_id");
+	json_t *mine, *excess, *v;
 	size_t i;
 	int rc = 0;
 
-	json_array_foreach(all, i, v)
+	if (!a->all && list_snapshots(z, &a->all, err) < 0)
+		return -1;
+	mine = json_array();
+	json_array_foreach(a->all, i, v)
 	{
 		const char *sv = snapshot_server(v);
 		bool labelled = ours(z, v) && sv && !strcmp(sv, host);
@@ -1664,38 +1662,14 @@ static int snapshot_retain(struct hz *z, const char *host, long long sid, json_t
 static int hetzner_snapshot(struct provider_ctx *c, const char *host, json_t *out,
                             struct pv_error *err)
 {
-	long long start = pv_now_ms();
-	size_t keep = cloud_snapshot_keep(c), i;
-	const struct inv_server **servers = xcalloc(c->layout->n_servers + 1, sizeof(*servers));
-	size_t n = cloud_snapshot_servers(c, host, servers);
-	bool *made = xcalloc(c->layout->n_servers + 1, sizeof(*made));
 	struct hz z;
-	json_t *all = NULL;
+	struct snap_arg a = {&z, NULL};
+	struct cloud_snapshot_ops ops = {"hetzner", &z.http, snapshot_one, snapshot_retain, &a};
 	int rc = -1;
 
-	if (hz_open(&z, c, true, err) < 0)
-		goto out;
-	struct snap_arg a = {&z, servers, made, out};
-	rc = cloud_each(c, n, snapshot_one, &a, err);
-	/* retention only where a new snapshot was made: never fewer than before */
-	if (keep && (rc == 0 || n > 1)) {
-		struct pv_error e2 = {{0}};
-		int r2 = list_snapshots(&z, &all, rc < 0 ? &e2 : err);
-		for (i = 0; r2 == 0 && i < n; i++) {
-			json_t *o = state_obj(hosts_obj(c, false), servers[i]->name, false);
-			if (made[i])
-				r2 =
-				    snapshot_retain(&z, servers[i]->name, cloud_jid(o, "server_id"),
-				                    all, keep, out, rc < 0 ? &e2 : err);
-		}
-		if (rc == 0)
-			rc = r2;
-	}
-	cloud_snapshot_report(c, "hetzner", out, &z.http, start);
-out:
-	json_decref(all);
-	free(made);
-	free(servers);
+	if (hz_open(&z, c, true, err) == 0)
+		rc = cloud_snapshot_run(c, host, &ops, out, err);
+	json_decref(a.all);
 	hz_close(&z);
 	return rc;
 }
