@@ -540,6 +540,27 @@ snap_hosts() {
 	jq -sc --arg s "$2" '[.[] | select(.event == "snapshot" and .state == $s) | .host] | sort' "$1"
 }
 
+# snap_layout START INVENTORY ID_KEY: a project whose layout phase1 has
+# the servers app1 and app2, made with up --only cloud against the API test
+# server START starts (hcloud_start, do_start) and the inventory INVENTORY
+# writes; sets ID1 and ID2, the state's ID_KEY of each.  One booted host
+# serves both servers (--shared-host): its sshds are not the host's own
+# service, so the bootstrap host keys stay (rotate_host_keys: false).
+snap_layout() {
+	t_project </dev/null
+	"$1" --shared-host
+	"$2" >"$WORK/inventory.yml"
+	cat >>"$WORK/inventory.yml" <<-EOF
+		      app2:
+		        roles: [base]
+	EOF
+	sed -i 's|^    poll_interval: 0.2$|    poll_interval: 0.2\n    rotate_host_keys: false|' "$WORK/inventory.yml"
+	t_uses phase1
+	pv up phase1 --only cloud >"$WORK/up" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up")"
+	ID1=$(jq -r ".environments.default.layouts.phase1.hosts.app1.$3" "$WORK/.provision/state.json")
+	ID2=$(jq -r ".environments.default.layouts.phase1.hosts.app2.$3" "$WORK/.provision/state.json")
+}
+
 # snap_list: snapshot list, plain and --json, shows the tool's snapshots of
 # app1 and app2 (one each) and none of the names in $SNAP_FOREIGN (a regex).
 snap_list() {

@@ -10,21 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
-t_project </dev/null
-hcloud_start --shared-host
-hcloud_inventory >"$WORK/inventory.yml"
-cat >>"$WORK/inventory.yml" <<-EOF
-	      app2:
-	        roles: [base]
-EOF
-# one booted host shared by both servers (--shared-host): its sshds are not the
-# host's own service, so the bootstrap host keys stay (rotate_host_keys: false)
-sed -i 's|^    poll_interval: 0.2$|    poll_interval: 0.2\n    rotate_host_keys: false|' "$WORK/inventory.yml"
-t_uses phase1
-
-pv up phase1 --only cloud >"$WORK/up" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up")"
-sid1=$(jq -r '.environments.default.layouts.phase1.hosts.app1.server_id' "$WORK/.provision/state.json")
-sid2=$(jq -r '.environments.default.layouts.phase1.hosts.app2.server_id' "$WORK/.provision/state.json")
+snap_layout hcloud_start hcloud_inventory server_id
+sid1=$ID1
+sid2=$ID2
 
 # made by hand before the tool's: a snapshot of app1 with no labels, and one
 # with the layout's and the server's labels but no managed-by mark; both are

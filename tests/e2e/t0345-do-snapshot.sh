@@ -10,21 +10,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
-t_project </dev/null
-do_start --shared-host
-do_inventory >"$WORK/inventory.yml"
-cat >>"$WORK/inventory.yml" <<-EOF
-	      app2:
-	        roles: [base]
-EOF
-# one booted host shared by both servers (--shared-host): its sshds are not the
-# host's own service, so the bootstrap host keys stay (rotate_host_keys: false)
-sed -i 's|^    poll_interval: 0.2$|    poll_interval: 0.2\n    rotate_host_keys: false|' "$WORK/inventory.yml"
-t_uses phase1
-
-pv up phase1 --only cloud >"$WORK/up" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up")"
-did1=$(jq -r '.environments.default.layouts.phase1.hosts.app1.droplet_id' "$WORK/.provision/state.json")
-did2=$(jq -r '.environments.default.layouts.phase1.hosts.app2.droplet_id' "$WORK/.provision/state.json")
+snap_layout do_start do_inventory droplet_id
+did1=$ID1
+did2=$ID2
 
 # made by hand before the tool's (so the oldest): a snapshot of app1's droplet
 cloud_api POST "/v2/droplets/$did1/actions" '{"type": "snapshot", "name": "app1 before the upgrade"}' >/dev/null ||
