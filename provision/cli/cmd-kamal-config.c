@@ -71,7 +71,8 @@ static char *redis_url(const char *addr, const char *port)
  * The layout's Redis, for the app's environment: the Sentinels and the
  * primary's name when it has roles redis-sentinel, else the primary; the
  * first server with role haproxy's endpoint, which follows the primary,
- * for clients that do not speak Sentinel.
+ * for clients that do not speak Sentinel (on a keepalived pair, at its
+ * floating address).
  */
 static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 {
@@ -91,8 +92,13 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 		}
 		if (has_role(hp->server, "redis") && !url)
 			url = redis_url(addr, var(hp, "redis_port", "6379"));
-		if (has_role(hp->server, "haproxy") && !lb)
-			lb = redis_url(addr, var(hp, "redis_lb_port", "6390"));
+		if (has_role(hp->server, "haproxy") && !lb) {
+			/* a keepalived pair's endpoint is its floating address */
+			const char *vip = has_role(hp->server, "keepalived")
+			                      ? var(hp, "keepalived_address", "")
+			                      : "";
+			lb = redis_url(*vip ? vip : addr, var(hp, "redis_lb_port", "6390"));
+		}
 	}
 	if (url && lb) {
 		free(url);

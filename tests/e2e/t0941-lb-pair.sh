@@ -7,19 +7,33 @@
 # time from the stop to the first answer after it is printed (not
 # asserted).  up starts the old active host again and it stays the backup;
 # a stopped HAProxy gives the address up too; a second run changes nothing.
+# The web node also runs Redis, and the pair's Redis endpoint listens on the
+# floating address on both servers (bound while the other holds it): a key
+# written through that address before the stop is read through it after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-patroni.sh" # wait_for
 
 t_project <<'YML'
 project: lbp
+secrets:
+  redis_pw: env:PV_TEST_REDIS_PW
+  redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW
+  redis_check_pw: env:PV_TEST_REDIS_CHECK_PW
+vars:
+  redis_password: redis_pw
+  redis_admin_password: redis_admin_pw
+  redis_check_password: redis_check_pw
 layouts:
   lb:
     vars: { keepalived_address: 192.0.2.250 }
     servers:
       lb1: { roles: [base, ufw, keepalived] }
       lb2: { roles: [base, ufw, keepalived] }
-      web1: { roles: [base, ufw, web, hello] }
+      web1: { roles: [base, ufw, web, hello, redis] }
 YML
+export PV_TEST_REDIS_PW="app-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REDIS_CHECK_PW="chk-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 t_uses lb
 t_hello_role
 # the floating address is an unused one of the layout's subnet: the subnet
@@ -53,6 +67,18 @@ check "ufw on $backup lets VRRP in from $active" on_host "$backup" "ufw status |
 check "the web node gets its page through the floating address" \
 	test "$(on_host web1 "curl -s -m 5 http://$vip/")" = web1
 
+# Redis through the floating address; the client's password from a file of
+# mode 0600 on web1, never on a command line
+printf '%s' "$PV_TEST_REDIS_PW" | "$PROVISION" -i "$WORK/inventory.yml" ssh web1 -- \
+	"sudo -n sh -c 'umask 077 && cat >/root/.redis-app'" || bail "cannot give web1 the password"
+rcli="REDISCLI_AUTH=\$(cat /root/.redis-app) redis-cli --no-auth-warning -h $vip -p 6390"
+kv_set() { test "$(on_host web1 "$rcli set failover-key $1" | tr -d '\r')" = OK; }
+kv_get() { test "$(on_host web1 "$rcli get failover-key" | tr -d '\r')" = "$1"; }
+check "a key is written to Redis through the floating address" wait_for 30 kv_set before-stop
+check "and read back through it" kv_get before-stop
+vip_bound() { in_netns lb "$1" ss -Hltn "sport = :6390" | grep -qF "$vip:6390"; }
+check "$backup's HAProxy listens on the floating address it does not hold" vip_bound "$backup"
+
 pvj up lb >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
 check "second run: 0 changed ($(json_resources "$WORK/up2.json" changed | tr '\n' ' '))" \
 	test "$(json_total "$WORK/up2.json" changed)" = 0
@@ -83,6 +109,8 @@ stop_loop web1 requests
 sleep 1
 check "every request after the takeover was answered" \
 	test "$(on_host web1 "awk -v t=${resumed:-$t0} '\$1 > t && \$3 == \"fail\"' /root/requests.log | wc -l")" = 0
+check "the key written before the stop is read through the floating address, now $backup's" \
+	wait_for 30 kv_get before-stop
 
 pvj up lb >"$WORK/up3.json" 2>"$WORK/up3.err" || fail "up after the stop failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
 rejoined() { on_host "$active" "systemctl is-active -q keepalived && journalctl -b -u keepalived --no-pager | grep -q 'Entering BACKUP STATE'"; }

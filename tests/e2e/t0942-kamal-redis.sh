@@ -2,7 +2,9 @@
 # kamal-config on a layout with Redis: the app's environment names the
 # Sentinels (private addresses) and the primary's name, or the primary
 # itself when there is no Sentinel, HAProxy's Redis endpoint when a server
-# has role haproxy, and the password only by its environment variable.  A static layout: no host is needed.
+# has role haproxy (at the floating address of a keepalived pair), and the
+# password only by its environment variable.  A static layout: no host is
+# needed.
 . "$(dirname "$0")/lib.sh"
 
 t_project <<'YML'
@@ -69,6 +71,31 @@ layouts:
         address: 192.0.2.53
         private_address: 10.0.0.53
         host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+  pair:
+    provider: static
+    vars: { keepalived_address: 10.0.0.60 }
+    servers:
+      web1:
+        roles: [base, docker, ufw, proxy]
+        address: 192.0.2.61
+        private_address: 10.0.0.61
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+        vars: { proxy_flavour: kamal }
+      lb1:
+        roles: [base, ufw, haproxy, keepalived]
+        address: 192.0.2.62
+        private_address: 10.0.0.62
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+      lb2:
+        roles: [base, ufw, haproxy, keepalived]
+        address: 192.0.2.63
+        private_address: 10.0.0.63
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
+      r1:
+        roles: [base, ufw, redis]
+        address: 192.0.2.64
+        private_address: 10.0.0.64
+        host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMm0PpS9ZpOBj5Vb9tDpV4L5fQ2dV9HgDw3y5X8mZzB1"
 YML
 export PV_TEST_REDIS_PW="app-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -94,3 +121,8 @@ check "the app gets the Sentinels" grep -qx '    REDIS_SENTINELS: "10.0.0.51:263
 check "and HAProxy's Redis endpoint as REDIS_URL, for clients that do not speak Sentinel" \
 	grep -qx '    REDIS_URL: "redis://10.0.0.50:6391/0"' "$WORK/lb.yml"
 check "no password in that file" eval "! grep -qF -e '$PV_TEST_REDIS_PW' -e '$PV_TEST_REDIS_ADMIN_PW' '$WORK/lb.yml'"
+
+out=$(pv kamal-config pair -o "$WORK/pair.yml" 2>&1)
+check "kamal-config on a layout with a keepalived pair succeeds ($out)" test -s "$WORK/pair.yml"
+check "REDIS_URL is the endpoint at the pair's floating address, not at one of the pair" \
+	grep -qx '    REDIS_URL: "redis://10.0.0.60:6390/0"' "$WORK/pair.yml"

@@ -528,7 +528,17 @@ static void test_redis_endpoint(void)
 	CHECK(got && !strstr(got, "app1 10.0.0.13:6379"));
 	/* one section, however many servers the layout has */
 	CHECK(got && strstr(strstr(got, "listen redis") + 1, "listen redis") == NULL);
+	/* no floating address: no other bind */
+	CHECK(got && !strstr(got, ":6390 transparent"));
 	free(got);
+
+	/* a keepalived pair: the floating address too, bound while the other holds it */
+	char *pair = xasprintf("%skeepalived_address: 10.0.0.250\n", vars);
+	got = render_with_secret("haproxy.cfg", pair, "check_pw", &err);
+	CHECK_HAS(got ? got : "", "listen redis\n\tbind 10.0.0.13:6390\n"
+	                          "\tbind 10.0.0.250:6390 transparent\n\tmode tcp\n");
+	free(got);
+	free(pair);
 
 	/* the ACL file: the check user with its hash and only AUTH, PING and INFO */
 	got = render_with_secret("redis-users.acl", vars, "a\"b\\c $HOME d#e'f", &err);
