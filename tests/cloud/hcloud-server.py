@@ -19,7 +19,9 @@ client sent: hostname, users with their shell, authorized keys, sudo and
 locked password, the ed25519 host key from 'ssh_keys', host keys of the
 other types in 'ssh_genkeytypes' (cloud-init's default when absent: rsa,
 ecdsa, ed25519), 'ssh_pwauth' as an sshd drop-in.  A key of the document
-it does not apply is a violation too.
+it does not apply is a violation too.  With --cloud-init it only checks the
+document and seeds it (NoCloud) for the host's own cloud-init, Debian's,
+which applies it at boot; the base must then have cloud-init.
 
 Faults are injected on demand through POST /__control/faults (not part of
 the API): a JSON list of {"match": "POST /servers", "kind": K, "count": N}
@@ -438,9 +440,11 @@ USER_KEYS = {"name", "sudo", "shell", "lock_passwd", "ssh_authorized_keys"}
 GENKEYTYPES = ["rsa", "ecdsa", "ed25519"]
 
 
-def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
+def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh", real=False):
     """What cloud-init does with the document, for the keys the client uses
-    (the host keys in ssh_dir, below root)."""
+    (the host keys in ssh_dir, below root).  With real, the document is
+    only checked and its host key remembered: Debian's cloud-init applies
+    it when the host boots (seed_cloud_init)."""
     where = "POST /servers user_data"
     if not user_data.startswith("#cloud-config\n"):
         violation("POST", "/servers", "user_data does not start with '#cloud-config'")
@@ -454,12 +458,22 @@ def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
             violation("POST", "/servers", "%s: key '%s' is not applied by the test hosts" % (where, k))
     name = doc.get("hostname", name)
     HOSTNAMES[threading.get_ident()] = name
-    put(root, "etc/hostname", name + "\n")
-    put(root, "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost\n" % name)
     keys = doc.get("ssh_keys") or {}
     for k in keys:
         if k not in ("ed25519_private", "ed25519_public"):
             violation("POST", "/servers", "%s: ssh_keys.%s is not applied" % (where, k))
+    if "ed25519_public" in keys:
+        # remembered for the tests: the key the server booted with (GET /__control/boot_keys)
+        with LOCK:
+            BOOT_KEYS[name] = " ".join(keys["ed25519_public"].split()[:2])
+    if real:
+        for u in doc.get("users") or []:
+            for k in (u if isinstance(u, dict) else {}):
+                if k not in USER_KEYS:
+                    violation("POST", "/servers", "%s: users[].%s is not applied" % (where, k))
+        return
+    put(root, "etc/hostname", name + "\n")
+    put(root, "etc/hosts", "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost\n" % name)
     os.makedirs(os.path.join(root, ssh_dir), exist_ok=True)
     if doc.get("ssh_deletekeys", True):
         d = os.path.join(root, ssh_dir)
@@ -467,9 +481,6 @@ def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
             if f.startswith("ssh_host_"):
                 os.unlink(os.path.join(d, f))
     if "ed25519_private" in keys:
-        # remembered for the tests: the key the server booted with (GET /__control/boot_keys)
-        with LOCK:
-            BOOT_KEYS[name] = " ".join(keys["ed25519_public"].split()[:2])
         put(root, ssh_dir + "/ssh_host_ed25519_key", keys["ed25519_private"], 0o600)
         put(root, ssh_dir + "/ssh_host_ed25519_key.pub", keys["ed25519_public"].strip() + "\n")
     # host keys of the types asked for that the document did not give
@@ -512,6 +523,20 @@ def apply_cloud_config(name, root, user_data, ssh_dir="etc/ssh"):
             violation("POST", "/servers", "%s: users[].lock_passwd is not true or false" % where)
         elif lock and u["name"] != "root":
             sh("chroot", root, "usermod", "-L", "--", u["name"])
+
+
+def seed_cloud_init(sid, name, root, user_data):
+    """--cloud-init: the user_data as the host's NoCloud seed, for Debian's
+    cloud-init to apply at boot, as on the cloud's servers.  What the
+    image's vendor configures (here: the network, which the test bridge
+    gives through systemd-networkd, and /etc/hosts) is in a drop-in of the
+    image, as the providers' images have theirs."""
+    seed = "var/lib/cloud/seed/nocloud/"
+    put(root, seed + "user-data", user_data, 0o600)
+    put(root, seed + "meta-data", "instance-id: i-%s\nlocal-hostname: %s\n" % (sid, name), 0o600)
+    put(root, "etc/cloud/cloud.cfg.d/90-test-host.cfg",
+        "datasource_list: [NoCloud, None]\nnetwork: {config: disabled}\n"
+        "manage_etc_hosts: true\n")
 
 
 def in_shared(*argv):
@@ -601,7 +626,9 @@ def boot_one(sid, name, public, private, user_data):
     # service really runs, as it does on the servers the tool is for.
     put(root, "etc/systemd/system/systemd-timesyncd.service.d/10-test-host.conf",
         "[Unit]\nConditionVirtualization=\n")
-    apply_cloud_config(name, root, user_data or "")
+    apply_cloud_config(name, root, user_data or "", real=ARGS.cloud_init)
+    if ARGS.cloud_init:
+        seed_cloud_init(sid, name, root, user_data or "")
     if ARGS.shared_host:  # each server's own sshd is started in the host instead
         mask = os.path.join(root, "etc/systemd/system/ssh.service")
         if not os.path.lexists(mask):
@@ -1343,6 +1370,9 @@ def main(setup=None):
     ap.add_argument("--apt-proxy", default="")
     ap.add_argument("--action-seconds", type=float, default=1.0)
     ap.add_argument("--max-per-page", type=int, default=50)
+    ap.add_argument("--cloud-init", action="store_true",
+                    help="hosts apply their user_data with Debian's cloud-init (NoCloud seed); "
+                         "the base must have it")
     ap.add_argument("--shared-host", action="store_true",
                     help="boot one host; later servers are sshd instances in it")
     ap.add_argument("--also-listen", action="append", default=[],
@@ -1350,6 +1380,8 @@ def main(setup=None):
                          "bridge's own address), for tests that a client refuses a "
                          "non-loopback http endpoint")
     ARGS = ap.parse_args()
+    if ARGS.cloud_init and ARGS.shared_host:
+        ap.error("--cloud-init boots a host per server: not with --shared-host")
     with open(ARGS.token, encoding="utf-8") as f:
         ARGS.token = f.read().strip()
     if setup:

@@ -79,9 +79,18 @@ cloud_release_prefixes() {
 	return 0
 }
 
-# The Debian 12 base file system, the same recipe as the local provider's.
+# The Debian 12 base file system, the same recipe as the local provider's;
+# cloud_base cloud-init: with Debian's cloud-init (and the locales it
+# expects), as the providers' images have it.
 cloud_base() {
-	local base="$BASE_RECIPE_DIR/debian-bookworm-r1"
+	local base="$BASE_RECIPE_DIR/debian-bookworm-r1" extra= hook=:
+	if [ "${1:-}" = cloud-init ]; then
+		base="$BASE_RECIPE_DIR/debian-bookworm-cloud-init-r2"
+		extra=,cloud-init,locales
+		# the locale cloud-init sets by default, generated as the
+		# providers' images have it
+		hook='echo "en_US.UTF-8 UTF-8" >"$1"/etc/locale.gen && chroot "$1" locale-gen'
+	fi
 	if [ ! -d "$base" ]; then
 		mkdir -p "$BASE_RECIPE_DIR"
 		(
@@ -89,10 +98,11 @@ cloud_base() {
 			[ -d "$base" ] && exit 0
 			rm -rf "$base.build-$$"
 			mmdebstrap --variant=minbase \
-				--include=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates \
+				--include=systemd,systemd-sysv,dbus,openssh-server,iproute2,sudo,ca-certificates$extra \
 				--customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
 				--customize-hook='chroot "$1" systemctl enable systemd-networkd' \
 				--customize-hook=': > "$1"/etc/machine-id' \
+				--customize-hook="$hook" \
 				bookworm "$base.build-$$" >"$base.log" 2>&1 && mv "$base.build-$$" "$base"
 		) 9>"$BASE_RECIPE_DIR/.lock" || return 1
 	fi
@@ -142,9 +152,10 @@ for p in range(3142, 3342):
 
 # Start an API test server: cloud_server SCRIPT SPEC [ARGS...]; sets CLOUD_URL.
 cloud_server() {
-	local script=$1 spec=$2 base
+	local script=$1 spec=$2 base flavour=
 	shift 2
-	base=$(cloud_base) || bail "cannot build the Debian base file system"
+	case " $* " in *" --cloud-init "*) flavour=cloud-init ;; esac
+	base=$(cloud_base $flavour) || bail "cannot build the Debian base file system"
 	cloud_net
 	umask 077
 	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$CLOUD_DIR/token"
@@ -205,6 +216,19 @@ cloud_state() {
 # The host key (TYPE BASE64) host NAME booted with, from its user_data.
 cloud_boot_key() {
 	curl -fsS "$CLOUD_URL/__control/boot_keys" | jq -r --arg n "$1" '.[$n] // empty'
+}
+
+# The checks that Debian's cloud-init, not the test server, applied server
+# NAME's user_data (a test server started with --cloud-init only seeds it):
+# cloud-init read it from its NoCloud seed, ran to its end without an
+# error, and wrote what only it writes (cloud_init_ran NAME).
+cloud_init_ran() {
+	local result
+	result=$(on_host "$1" 'cat /run/cloud-init/result.json' 2>/dev/null)
+	check "$1: Debian's cloud-init read the user_data from its NoCloud seed, without errors: $(jq -c .v1 <<<"$result" 2>/dev/null)" \
+		test "$(jq -c '[(.v1.datasource // "" | startswith("DataSourceNoCloud")), .v1.errors]' <<<"$result" 2>/dev/null)" = '[true,[]]'
+	check "$1: cloud-init ran to its end" eval "on_host $1 'cloud-init status' | grep -qx 'status: done'"
+	check "$1: the admin's sudo rule is in cloud-init's own file" on_host "$1" 'test -s /etc/sudoers.d/90-cloud-init-users'
 }
 
 # The checks that the bootstrap host key of server NAME was replaced once

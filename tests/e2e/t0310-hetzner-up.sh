@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # provision up phase1 with provider hetzner, end to end against the Hetzner
 # Cloud API test server: SSH key, network, firewall, server with cloud-init
-# user_data, volume; the server boots a real local host from that user_data;
-# the tool connects only to the host key it generated and converges the roles.
+# user_data, volume; the server boots a real local host whose own cloud-init
+# (Debian's) applies that user_data; the tool connects only to the host key
+# it generated and converges the roles.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
 t_project </dev/null
-hcloud_start
+hcloud_start --cloud-init
 hcloud_inventory >"$WORK/inventory.yml"
 t_uses phase1
 
@@ -49,6 +50,7 @@ host_key_replaced app1
 check "the host has no other host key" test "$(on_host app1 'ls /etc/ssh/ | grep -c "^ssh_host_.*_key$"')" = 1
 check "the server's address is pinned" grep -q "^$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state") " "$WORK/.provision/known_hosts"
 check "the host has its private network address" on_host app1 "ip -o addr show | grep -q ' $(jq -r '.servers[].private_net[0].ip' <<<"$state")/'"
+cloud_init_ran app1
 
 # the roles ran on the host
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"

@@ -2,13 +2,13 @@
 # provision up phase1 with provider digitalocean, end to end against the
 # DigitalOcean API test server: SSH key, VPC, firewall by tag, droplet with
 # tags and cloud-init user_data, volume; the droplet boots a real local host
-# from that user_data; the tool connects only to the key it generated.  A
-# second up writes nothing.
+# whose own cloud-init (Debian's) applies that user_data; the tool connects
+# only to the key it generated.  A second up writes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
 t_project </dev/null
-do_start
+do_start --cloud-init
 do_inventory >"$WORK/inventory.yml"
 t_uses phase1
 
@@ -34,6 +34,7 @@ pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
 onhost=$(on_host app1 'cat /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}')
 check "the pinned host key is the key the host has" test -n "$pinned" -a "$pinned" = "$onhost"
 host_key_replaced app1
+cloud_init_ran app1
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"
 check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
 
