@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # make bench: for 1, 4 and 16 local hosts (BENCH_SIZES overrides), the wall
 # time of a first converge and of a no-op converge, and the SSH round trips
-# per host.  Host creation is timed apart from the converge.
+# per host.  Host creation is timed apart from the converge.  Then, for each
+# size, where a host's time went (the mean over hosts, by the hosts' own
+# clocks): package installs, files, services, commands, handlers, the other
+# resources, and the rest of the host's time (the SSH connection and
+# handshake, the transfers and round trips, the login check after an sshd
+# change).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROVISION="$ROOT/bin/provision"
@@ -27,8 +32,28 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now() { date +%s.%N; }
+# breakdown FILE.json: the mean seconds per host by kind of resource, and
+# the rest of each host's time (host_ms less its resources)
+breakdown() {
+	jq -rs '
+		def kind: (.resource | split(" ")[0]) as $t
+			| if $t == "package" then "packages"
+			elif $t == "file" or $t == "directory" or $t == "line" then "files"
+			elif $t == "service" then "services"
+			elif $t == "command" then "commands"
+			elif $t == "handler" then "handlers"
+			else "other" end;
+		([.[] | select(.event == "host_done")] | length) as $n
+		| ([.[] | select(.event == "resource" and .duration_ms != null)]) as $r
+		| ([.[] | select(.event == "host_done") | .host_ms] | add) as $host
+		| ["packages", "files", "services", "commands", "handlers", "other"] as $kinds
+		| [$kinds[] as $k | [$r[] | select(kind == $k) | .duration_ms] | add // 0 | [$k, .]]
+		| . + [["connection, transfers, login checks", ($host - (map(.[1]) | add))]]
+		| map("\(.[0]) \((.[1] / $n / 1000) * 100 | round / 100)") | join(", ")' "$1"
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
+breakdowns=
 printf '%-6s %-14s %-16s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "no-op conv. (s)" "round trips/host"
 for n in $sizes; do
 	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
@@ -55,9 +80,15 @@ for n in $sizes; do
 	rt2=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/noop.json")
 	printf '%-6s %-14s %-16s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
 		"$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
+	breakdowns="$breakdowns$n hosts, first converge, s per host: $(breakdown "$dir/first.json")
+$n hosts, no-op, s per host: $(breakdown "$dir/noop.json")
+"
 	if [ "$changed" != 0 ] || [ "$failed" != 0 ]; then
 		echo "bench: unexpected result: first converge failed=$failed, no-op changed=$changed" >&2
 	fi
 	cleanup
 	dir=
 done
+echo
+echo "where a host's time went (mean per host, by the hosts' clocks):"
+printf '%s' "$breakdowns"
