@@ -100,6 +100,10 @@ has-repo)
 	rs cat config >/dev/null 2>&1
 	;;
 init)
+	if [ -z {{ backup_s3_endpoint }} ] || [ -z {{ backup_s3_bucket }} ]; then
+		echo "backup_s3_endpoint and backup_s3_bucket name the store: set both" >&2
+		exit 1
+	fi
 	# restic refuses to make a repository where there is one: never a second
 	out=$(rs cat config 2>&1) && exit 0
 	case "$out" in

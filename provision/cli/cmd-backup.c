@@ -1052,6 +1052,10 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 		                       : !strcmp(fsub, "list")    ? "H"
 		                       : !strcmp(fsub, "restore") ? "Hap"
 		                                                  : NULL;
+		if (!*fsub) {
+			pv_say_error("backup files needs a command: now, list or restore");
+			return PV_EXIT_USAGE;
+		}
 		if (!fallowed) {
 			pv_say_error("unknown backup files command '%s' (now, list, restore)",
 			             fsub);
