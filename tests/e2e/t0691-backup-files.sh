@@ -60,6 +60,11 @@ check "the timer is active" on_host app1 "systemctl -q is-active provision-backu
 check "the repository is under its own prefix (bk0691/default/app/files/app1)" \
 	test -n "$(find "$WORK/s3/data/backups/bk0691/default/app/files/app1" -name 'config*' 2>/dev/null | head -n 1)"
 
+pv backup files list >"$WORK/list0" 2>&1
+rc=$?
+check "before the first backup, list says there is none (exit $rc): $(head -n 1 "$WORK/list0")" \
+	sh -c "[ $rc = 0 ] && grep -qx 'app1: 0 snapshots of its files' '$WORK/list0'"
+
 # A file in the uploads directory and one in the volume, each with a
 # plaintext needle among random bytes.
 needle1="needle-uploads-$RANDOM$RANDOM"
