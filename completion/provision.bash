@@ -72,7 +72,11 @@ _provision()
 		fi
 		;;
 	backup)
-		COMPREPLY=($(compgen -W "now list restore verify $(_provision_words layouts)" -- "$cur"))
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--host --at --yes --type --on --repo --path" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "now list restore verify files $(_provision_words layouts)" -- "$cur"))
+		fi
 		;;
 	snapshot)
 		if [[ $cur == -* ]]; then

@@ -1,10 +1,13 @@
 /*
  * cmd-backup.c - provision backup now|list|restore|verify [LAYOUT]
+ *                 provision backup files now|list|restore [LAYOUT]
  *
  * Each subcommand runs the helper script role backup installs
  * (/usr/local/lib/provision/backup.sh) over one SSH connection per host:
  * pgBackRest itself holds the store's keys and the passphrase on the host,
- * so nothing secret passes through here.
+ * so nothing secret passes through here.  'backup files' runs role
+ * backup-files' helper (backup-files.sh) the same way: restic reads its
+ * password and the store's keys from root-only files on the host.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -22,6 +25,8 @@
 #include "provision/template.h"
 
 #define HELPER "sh /usr/local/lib/provision/backup.sh"
+#define FILES_HELPER "sh /usr/local/lib/provision/backup-files.sh"
+#define FILES_ROLE "backup-files"
 
 struct bk {
 	struct session *s;
@@ -38,17 +43,24 @@ static bool is_role(const struct inv_server *srv, const char *role)
 	return false;
 }
 
-static bool layout_has_backup(const struct inv_layout *l)
+/* role backup (pgBackRest), or with files role backup-files */
+static bool server_has(const struct inv_server *srv, bool files)
+{
+	return files ? is_role(srv, FILES_ROLE) : backup_server_has(srv);
+}
+
+static bool layout_has_backup(const struct inv_layout *l, bool files)
 {
 	for (size_t i = 0; i < l->n_servers; i++)
-		if (backup_server_has(&l->servers[i]))
+		if (server_has(&l->servers[i], files))
 			return true;
 	return false;
 }
 
-/* The layout named, or the only one with role backup that exists. */
-static int bk_open(struct bk *b, struct session *s, const char *layout)
+/* The layout named, or the only one with role backup (files: backup-files) that exists. */
+static int bk_open(struct bk *b, struct session *s, const char *layout, bool files)
 {
+	const char *role = files ? FILES_ROLE : "backup";
 	struct pv_error err = {{0}};
 	const struct provider_ops *p;
 	struct provider_ctx c;
@@ -65,23 +77,24 @@ static int bk_open(struct bk *b, struct session *s, const char *layout)
 	} else {
 		for (size_t i = 0; i < s->inv->n_layouts; i++) {
 			const struct inv_layout *l = &s->inv->layouts[i];
-			if (!layout_has_backup(l) || !state_layout(&s->st, s->env, l->name, false))
+			if (!layout_has_backup(l, files) ||
+			    !state_layout(&s->st, s->env, l->name, false))
 				continue;
 			if (b->l) {
-				pv_say_error("layouts '%s' and '%s' both have backups; name one",
-				             b->l->name, l->name);
+				pv_say_error("layouts '%s' and '%s' both have role %s; name one",
+				             b->l->name, l->name, role);
 				return PV_EXIT_USAGE;
 			}
 			b->l = l;
 		}
 		if (!b->l) {
-			pv_say_error("no layout with role backup exists in environment '%s'",
+			pv_say_error("no layout with role %s exists in environment '%s'", role,
 			             s->env);
 			return PV_EXIT_USAGE;
 		}
 	}
-	if (!layout_has_backup(b->l)) {
-		pv_say_error("layout '%s' has no server with role backup", b->l->name);
+	if (!layout_has_backup(b->l, files)) {
+		pv_say_error("layout '%s' has no server with role %s", b->l->name, role);
 		return PV_EXIT_USAGE;
 	}
 	if (!state_layout(&s->st, s->env, b->l->name, false)) {
@@ -454,7 +467,7 @@ static char *checksum_lines(const char *out, size_t *tables)
 }
 
 struct opts {
-	const char *layout, *host, *at, *on, *type;
+	const char *layout, *host, *at, *on, *type, *path;
 	int repo; /* 0: pgBackRest's choice */
 	bool yes;
 };
@@ -463,13 +476,10 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
                  const char *allowed)
 {
 	static const struct option lo[] = {
-	    {"host", required_argument, NULL, 'H'},
-	    {"at", required_argument, NULL, 'a'},
-	    {"yes", no_argument, NULL, 'y'},
-	    {"on", required_argument, NULL, 'o'},
-	    {"type", required_argument, NULL, 't'},
-	    {"repo", required_argument, NULL, 'r'},
-	    {NULL, 0, NULL, 0},
+	    {"host", required_argument, NULL, 'H'}, {"at", required_argument, NULL, 'a'},
+	    {"yes", no_argument, NULL, 'y'},        {"on", required_argument, NULL, 'o'},
+	    {"type", required_argument, NULL, 't'}, {"repo", required_argument, NULL, 'r'},
+	    {"path", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0},
 	};
 	int ch;
 
@@ -495,6 +505,8 @@ static int parse(const struct cmd_entry *ce, int argc, char **argv, struct opts 
 			o->on = optarg;
 		else if (ch == 't')
 			o->type = optarg;
+		else if (ch == 'p')
+			o->path = optarg;
 		else if (ch == 'r') {
 			/* repository 1 and the (at most 3) of backup_repos */
 			if (optarg[0] < '1' || optarg[0] > '4' || optarg[1]) {
@@ -672,6 +684,16 @@ static bool patroni_refused(struct bk *b, const char *name, const char *what)
 	return true;
 }
 
+/* --at: a time the host's date(1) reads, never a word the shell would act on */
+static bool at_ok(const char *at)
+{
+	if (at && (!*at || strpbrk(at, "'\"\\\n;$`"))) {
+		pv_say_error("--at takes a time such as '2026-05-01 12:00:00+00', not '%s'", at);
+		return false;
+	}
+	return true;
+}
+
 static int do_restore(struct bk *b, const struct opts *o)
 {
 	struct host *h;
@@ -679,10 +701,8 @@ static int do_restore(struct bk *b, const struct opts *o)
 	size_t tables = 0;
 	int rc;
 
-	if (o->at && (!*o->at || strpbrk(o->at, "'\"\\\n;$`"))) {
-		pv_say_error("--at takes a time such as '2026-05-01 12:00:00+00', not '%s'", o->at);
+	if (!at_ok(o->at))
 		return PV_EXIT_USAGE;
-	}
 	if (patroni_refused(b, o->host, "restore"))
 		return PV_EXIT_USAGE;
 	if (!(h = bk_host(b, o->host)))
@@ -794,6 +814,225 @@ static int do_verify(struct bk *b, const struct opts *o)
 	return rc;
 }
 
+/* ---- backup files: role backup-files (restic) ---- */
+
+/*
+ * The servers of the layout with role backup-files that exist: the one
+ * called name, or all of them.  *n 0 (an error said) when there is none.
+ */
+static struct host **files_hosts(struct bk *b, const char *name, size_t *n)
+{
+	struct host **out = xcalloc(b->l->n_servers + 1, sizeof(*out));
+
+	*n = 0;
+	for (size_t i = 0; i < b->l->n_servers; i++) {
+		const struct inv_server *srv = &b->l->servers[i];
+		struct host *h;
+		if (name ? strcmp(srv->name, name) != 0 : !is_role(srv, FILES_ROLE))
+			continue;
+		if (!is_role(srv, FILES_ROLE)) {
+			pv_say_error("server '%s' of layout '%s' has no role %s", srv->name,
+			             b->l->name, FILES_ROLE);
+			*n = 0;
+			return out;
+		}
+		if (!(h = host_of(b, srv->name))) {
+			pv_say_error(
+			    "server '%s' of layout '%s' does not exist; run 'provision up %s'",
+			    srv->name, b->l->name, b->l->name);
+			*n = 0;
+			return out;
+		}
+		out[(*n)++] = h;
+	}
+	if (!*n && name)
+		pv_say_error("no server '%s' in layout '%s'", name, b->l->name);
+	return out;
+}
+
+/*
+ * Run script on h, its output into out (initialised by the caller); when
+ * it fails, its standard error and "HOST: what" are said.  0 or -1.
+ */
+static int bk_run_said(struct bk *b, const struct host *h, const char *script, struct buf *out,
+                       const char *what)
+{
+	struct buf e;
+	int st;
+
+	buf_init(&e, 1 << 20);
+	st = bk_run(b, h, script, out, &e);
+	if (st > 0)
+		say_stderr(h, &e);
+	if (st != 0)
+		pv_say_error("%s: %s", h->name, what);
+	buf_release(&e);
+	return st == 0 ? 0 : -1;
+}
+
+static int files_now(struct bk *b, struct host *h)
+{
+	struct buf out;
+
+	report_line(b->s->rep, NULL, "%s: backing up its files...", h->name);
+	buf_init(&out, 1 << 20);
+	if (bk_run_said(b, h, FILES_HELPER " now\n", &out, "the files backup FAILED") < 0) {
+		buf_release(&out);
+		return PV_EXIT_FAIL;
+	}
+	say_lines(b, h, &out);
+	buf_release(&out);
+	report_line(
+	    b->s->rep,
+	    json_pack("{s:s, s:s, s:s}", "event", "backup_done", "host", h->name, "type", "files"),
+	    "%s: files backup done", h->name);
+	return PV_EXIT_OK;
+}
+
+/* restic's time (RFC 3339, nanoseconds) to the second, for people */
+static void fmt_restic_time(char *dst, size_t n, const char *t)
+{
+	snprintf(dst, n, "%.10s %.8s", t ? t : "", t && strlen(t) > 11 ? t + 11 : "");
+}
+
+static int files_list(struct bk *b, struct host *h)
+{
+	struct buf out;
+	json_error_t je;
+	json_t *root, *sn;
+	size_t i;
+
+	buf_init(&out, 1 << 22);
+	if (bk_run_said(b, h, FILES_HELPER " list\n", &out, "reading the files repository failed") <
+	    0) {
+		buf_release(&out);
+		return PV_EXIT_FAIL;
+	}
+	root = json_loads(out.s ? out.s : "", 0, &je);
+	buf_release(&out);
+	if (!json_is_array(root)) {
+		pv_say_error("%s: unreadable restic snapshots: %s", h->name, je.text);
+		json_decref(root);
+		return PV_EXIT_FAIL;
+	}
+	if (b->s->mode == REPORT_JSON) {
+		json_t *list = json_array();
+		json_array_foreach(root, i, sn)
+		{
+			json_t *paths = json_object_get(sn, "paths");
+			json_array_append_new(
+			    list, json_pack("{s:s?, s:s?, s:O*}", "id",
+			                    json_string_value(json_object_get(sn, "short_id")),
+			                    "time", json_string_value(json_object_get(sn, "time")),
+			                    "paths", json_is_array(paths) ? paths : NULL));
+		}
+		report_event(b->s->rep, json_pack("{s:s, s:s, s:o}", "event", "file_snapshots",
+		                                  "host", h->name, "snapshots", list));
+		json_decref(root);
+		return PV_EXIT_OK;
+	}
+	printf("%s: %zu snapshots of its files\n", h->name, json_array_size(root));
+	if (json_array_size(root))
+		printf("  %-8s  %-19s  %s\n", "id", "time (UTC)", "paths");
+	json_array_foreach(root, i, sn)
+	{
+		json_t *paths = json_object_get(sn, "paths"), *p;
+		char when[40];
+		size_t k;
+		fmt_restic_time(when, sizeof(when), json_string_value(json_object_get(sn, "time")));
+		printf("  %-8s  %-19s ", json_string_value(json_object_get(sn, "short_id")), when);
+		json_array_foreach(paths, k, p) printf(" %s", json_string_value(p));
+		printf("\n");
+	}
+	json_decref(root);
+	return PV_EXIT_OK;
+}
+
+static int files_restore(struct bk *b, struct host *h, const struct opts *o)
+{
+	struct buf script = BUF_INIT, out;
+	int rc;
+
+	buf_addf(&script, "PV_AT=");
+	sh_quote_buf(&script, o->at ? o->at : "");
+	buf_addf(&script, " PV_PATH=");
+	sh_quote_buf(&script, o->path ? o->path : "");
+	buf_addf(&script, "\nexport PV_AT PV_PATH\n" FILES_HELPER " restore\n");
+	report_line(b->s->rep, NULL, "%s: restoring %s from %s...", h->name,
+	            o->path ? o->path : "its files", o->at ? o->at : "the latest snapshot");
+	buf_init(&out, 1 << 20);
+	rc = bk_run_said(b, h, script.s, &out, "the files restore FAILED");
+	buf_release(&script);
+	if (rc < 0) {
+		buf_release(&out);
+		return PV_EXIT_FAIL;
+	}
+	/* "S ID TIME" (the snapshot), then "R PATH KEPT" for each path restored */
+	char *copy = xstrdup(out.s ? out.s : ""), *save = NULL, *snap = NULL, *when = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(l, "S ", 2) && strchr(l + 2, ' ')) {
+			snap = l + 2;
+			when = strchr(snap, ' ');
+			*when++ = '\0';
+			report_line(b->s->rep, NULL, "%s: snapshot %.8s, taken %s", h->name, snap,
+			            when);
+		} else if (!strncmp(l, "R ", 2) && strchr(l + 2, ' ')) {
+			char *path = l + 2, *kept = strchr(path, ' ');
+			*kept++ = '\0';
+			bool had = strcmp(kept, "-") != 0;
+			report_line(b->s->rep,
+			            json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s*}", "event",
+			                      "files_restored", "host", h->name, "path", path,
+			                      "snapshot", snap, "snapshot_time", when, "kept_at",
+			                      had ? kept : NULL),
+			            "%s: restored %s%s%s", h->name, path,
+			            had ? "; what was there is kept at " : "", had ? kept : "");
+		}
+	}
+	free(copy);
+	buf_release(&out);
+	return PV_EXIT_OK;
+}
+
+static int do_files(struct bk *b, const char *sub, const struct opts *o)
+{
+	struct host **hs;
+	size_t n;
+	int rc = PV_EXIT_OK;
+
+	if (!strcmp(sub, "restore")) {
+		if (!at_ok(o->at))
+			return PV_EXIT_USAGE;
+		/* a path of the backup, absolute; restic would read a pattern in it */
+		if (o->path && (o->path[0] != '/' || strpbrk(o->path, "*?[\\\n"))) {
+			pv_say_error("--path takes an absolute path without *, ?, [ or \\, not "
+			             "'%s'",
+			             o->path);
+			return PV_EXIT_USAGE;
+		}
+	}
+	hs = files_hosts(b, o->host, &n);
+	if (!n) {
+		free(hs);
+		return PV_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "restore") && n > 1) {
+		pv_say_error("layout '%s' has %zu servers with role %s; name one with --host",
+		             b->l->name, n, FILES_ROLE);
+		free(hs);
+		return PV_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int r = !strcmp(sub, "now")    ? files_now(b, hs[i])
+		        : !strcmp(sub, "list") ? files_list(b, hs[i])
+		                               : files_restore(b, hs[i], o);
+		if (r > rc)
+			rc = r;
+	}
+	free(hs);
+	return rc;
+}
+
 static int cmd_backup(struct session *s, int argc, char **argv)
 {
 	struct opts o;
@@ -806,18 +1045,42 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 		return PV_EXIT_USAGE;
 	}
 	sub = argv[1];
+	if (!strcmp(sub, "files")) {
+		/* backup files now|list|restore: the command after 'files' */
+		const char *fsub = argc > 2 ? argv[2] : "";
+		const char *fallowed = !strcmp(fsub, "now")       ? "H"
+		                       : !strcmp(fsub, "list")    ? "H"
+		                       : !strcmp(fsub, "restore") ? "Hap"
+		                                                  : NULL;
+		if (!*fsub) {
+			pv_say_error("backup files needs a command: now, list or restore");
+			return PV_EXIT_USAGE;
+		}
+		if (!fallowed) {
+			pv_say_error("unknown backup files command '%s' (now, list, restore)",
+			             fsub);
+			return PV_EXIT_USAGE;
+		}
+		if (parse(&cmd_backup_entry, argc - 2, argv + 2, &o, fallowed) < 0)
+			return PV_EXIT_USAGE;
+		if ((rc = bk_open(&b, s, o.layout, true)) == PV_EXIT_OK)
+			rc = do_files(&b, fsub, &o);
+		bk_close(&b);
+		return rc;
+	}
 	const char *allowed = !strcmp(sub, "now")       ? "Ht"
 	                      : !strcmp(sub, "list")    ? "H"
 	                      : !strcmp(sub, "restore") ? "Hayr"
 	                      : !strcmp(sub, "verify")  ? "Hor"
 	                                                : NULL;
 	if (!allowed) {
-		pv_say_error("unknown backup command '%s' (now, list, restore, verify)", sub);
+		pv_say_error("unknown backup command '%s' (now, list, restore, verify, files)",
+		             sub);
 		return PV_EXIT_USAGE;
 	}
 	if (parse(&cmd_backup_entry, argc - 1, argv + 1, &o, allowed) < 0)
 		return PV_EXIT_USAGE;
-	if ((rc = bk_open(&b, s, o.layout))) {
+	if ((rc = bk_open(&b, s, o.layout, false))) {
 		bk_close(&b);
 		return rc;
 	}
@@ -835,8 +1098,8 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 
 const struct cmd_entry cmd_backup_entry = {
     .name = "backup",
-    .usage = "backup now|list|restore|verify [LAYOUT] [options]",
-    .summary = "PostgreSQL backups (pgBackRest): take one, list them, restore, verify",
+    .usage = "backup now|list|restore|verify|files [LAYOUT] [options]",
+    .summary = "PostgreSQL backups (pgBackRest) and files backups (restic): take, list, restore",
     .help = "Commands:\n"
             "  now [--type full|diff|incr|dump]  a backup now (default full; dump: the\n"
             "                                logical dumps, with role variable backup_dump)\n"
@@ -846,11 +1109,18 @@ const struct cmd_entry cmd_backup_entry = {
             "                                a running primary only with --yes\n"
             "  verify --on SCRATCH           restore onto the server SCRATCH and compare every\n"
             "                                table's rows and checksum with the source\n"
+            "  files now                     a backup of the paths of role backup-files now\n"
+            "  files list                    the snapshots of each server's files\n"
+            "  files restore [--at TIME] [--path PATH]\n"
+            "                                put the paths back as the newest snapshot (taken\n"
+            "                                at or before TIME) holds them, or only PATH; what\n"
+            "                                is there now is kept aside\n"
             "Options:\n"
             "  --repo N        restore and verify: from repository N (1: backup_s3_*, 2-4:\n"
             "                  backup_repos); default: the first that holds a backup\n"
             "  --host SERVER   the server backed up or restored (default: the layout's\n"
             "                  server with roles postgres and backup, or on a Patroni\n"
-            "                  layout the current leader; restore refuses Patroni servers)\n",
+            "                  layout the current leader; restore refuses Patroni servers);\n"
+            "                  files: the server with role backup-files (default: each)\n",
     .exec = cmd_backup,
 };

@@ -130,19 +130,28 @@ secrets:
   backup_pass: env:PV_BACKUP_PASS
 YML
 	[ -z "${BK_SECRETS:-}" ] || printf '%s\n' "$BK_SECRETS"
+	echo "vars:"
+	bk_store_vars
 	cat <<'YML'
-vars:
+  backup_cipher_pass: backup_pass
+  postgres_memory_mb: 256
+YML
+	for l in "$@"; do printf '  %s\n' "$l"; done
+}
+
+# The store's variables (the test's s3rver, the secrets s3_key and
+# s3_secret), as lines of a 'vars' block; roles backup and backup-files
+# both read them.
+bk_store_vars() {
+	cat <<'YML'
   backup_s3_endpoint: S3-ADDR
   backup_s3_port: 9443
   backup_s3_bucket: backups
   backup_s3_uri_style: path
   backup_s3_key: s3_key
   backup_s3_key_secret: s3_secret
-  backup_cipher_pass: backup_pass
   backup_s3_ca: S3-CA
-  postgres_memory_mb: 256
 YML
-	for l in "$@"; do printf '  %s\n' "$l"; done
 }
 
 # psql as postgres on HOST in database shop: psql_on HOST SQL (from /: postgres

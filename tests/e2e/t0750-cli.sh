@@ -307,7 +307,7 @@ jfail unshare 2 "^server 'app1' has not been created in environment 'default'" u
 jfail kamal 2 "^unknown layout 'phase7'" kamal-config phase7
 jfail switchover-to 2 "^server 'lb1' of layout 'ha' has no role patroni$" switchover ha --to lb1
 jfail switchover 2 "^layout 'phase1' has no server with role patroni$" switchover phase1
-jfail backup 2 "^unknown backup command 'weekly' (now, list, restore, verify)$" backup weekly
+jfail backup 2 "^unknown backup command 'weekly' (now, list, restore, verify, files)$" backup weekly
 jfail now 2 "^--type must be full, diff, incr or dump, not 'weekly'$" backup now db --type weekly
 jfail list 2 "^layout 'phase1' has no server with role backup$" backup list phase1
 jfail restore-at 2 "^--at takes a time such as '2026-05-01 12:00:00+00', not 'x;y'$" backup restore db --at 'x;y'
@@ -315,6 +315,9 @@ jfail restore-repo 2 "^--repo takes a repository's number from 1 to 4, not '9'$"
 jfail restore-patroni 2 "^layout 'ha' has no server with role backup$" backup restore ha --yes
 jfail verify 2 "^verify needs --on SCRATCH" backup verify db
 jfail verify-self 2 "^the scratch server must not be the source 'db1'$" backup verify db --on db1
+jfail files 2 "^unknown backup files command 'weekly' (now, list, restore)$" backup files weekly
+jfail files-none 2 "^backup files needs a command: now, list or restore$" backup files
+jfail files-list 2 "^layout 'phase1' has no server with role backup-files$" backup files list phase1
 jfail roles 2 "^unknown role 'nosuch' (no roles/nosuch/role.yml)$" roles nosuch
 jfail ui 2 "^unknown ui 'grafana' (prometheus or alertmanager)$" ui watched grafana
 jfail ui-port 2 "^--port must be a port (1-65535), not '0'$" ui watched --port 0

@@ -1,0 +1,185 @@
+{# format: shell #}
+#!/bin/sh
+# Written by provision (role backup-files): restic backups of this server's
+# files to the object store of role backup.
+#   backup-files.sh has-repo | init   check / create the repository (once)
+#   backup-files.sh run               a backup, then the retention (the timer's service)
+#   backup-files.sh now               a backup at once (no retention); its log when it fails
+#   backup-files.sh list              this server's snapshots (restic's JSON)
+#   backup-files.sh restore           PV_AT (a time; empty: the latest snapshot),
+#                                     PV_PATH (a path of the backup; empty: all of them)
+# The repository's password is read from a root-only file, the store's keys
+# from a root-only environment file: neither is ever an argument.
+set -f
+conf=/etc/provision/backup-files
+state=/var/lib/provision/backup-files
+log=$state/last.log
+set -a
+. "$conf/s3.env"
+set +a
+RESTIC_PASSWORD_FILE=$conf/restic.pass
+RESTIC_CACHE_DIR=/var/cache/provision-restic
+prefix={% if backup_s3_path %}{{ backup_s3_path }}{% else %}/{{ project }}/{{ env }}/{{ layout }}{% endif %}/files/{{ server_name }}
+RESTIC_REPOSITORY=s3:https://{{ backup_s3_endpoint }}:{{ backup_s3_port }}/{{ backup_s3_bucket }}/${prefix#/}
+export RESTIC_PASSWORD_FILE RESTIC_CACHE_DIR RESTIC_REPOSITORY
+# the snapshots are this server's by its name in the layout: a server that
+# replaces it under the same name finds them
+me={{ server_name }}
+# what is backed up: backup_files_paths, then the volumes of
+# backup_files_volumes (none holds a blank: each is one word)
+paths="{% for p in backup_files_paths %} {{ p }}{% endfor %}{% for v in backup_files_volumes %} /var/lib/docker/volumes/{{ v }}/_data{% endfor %}"
+rs() {
+	restic -o s3.region={{ backup_s3_region }} {% if backup_s3_ca %}--cacert "$conf/s3-ca.crt" {% endif %}"$@"
+}
+
+# backup: a snapshot of the paths that exist; fails when one is missing
+# (after the others are saved) or restic fails
+backup() {
+	rc=0
+	have=
+	for p in $paths; do
+		if [ -e "$p" ]; then
+			have="$have $p"
+		else
+			echo "$p does not exist: not backed up"
+			rc=1
+		fi
+	done
+	if [ -z "$have" ]; then
+		echo "nothing to back up"
+		return 1
+	fi
+	rs backup --host "$me" --tag provision $have || return 1
+	return "$rc"
+}
+
+# keep: what backup_keep keeps of this server's snapshots (one retention
+# over all of them, whichever paths each holds), the rest forgotten and pruned
+keep() {
+	rs forget --host "$me" --tag provision --group-by host \
+		--keep-daily {{ backup_keep.daily | default "7" }} --keep-weekly {{ backup_keep.weekly | default "4" }} \
+		--keep-monthly {{ backup_keep.monthly | default "12" }} --prune
+}
+
+# restore_path SNAPSHOT PATH: PATH as the snapshot holds it, put in place of
+# what is there now (kept aside); prints "R PATH KEPT" (KEPT: - when nothing was there)
+restore_path() {
+	p=$2
+	case "$p" in
+	/) echo "refusing to restore / in place" >&2; return 1 ;;
+	esac
+	parent=$(dirname "$p")
+	mkdir -p "$parent" || return 1
+	# next to the path: the move into place is a rename on the same file system
+	stage=$(mktemp -d "$parent/.provision-restore.XXXXXX") || return 1
+	if ! rs restore "$1" --target "$stage" --include "$p" >&2; then
+		rm -rf "$stage"
+		return 1
+	fi
+	if [ ! -e "$stage$p" ] && [ ! -L "$stage$p" ]; then
+		rm -rf "$stage"
+		echo "$p is not in snapshot $1" >&2
+		return 1
+	fi
+	old=-
+	if [ -e "$p" ] || [ -L "$p" ]; then
+		old=$p.before-restore-$(date -u +%Y%m%dT%H%M%SZ)
+		mv "$p" "$old" || { rm -rf "$stage"; return 1; }
+	fi
+	if ! mv "$stage$p" "$p"; then
+		[ "$old" = - ] || mv "$old" "$p"
+		rm -rf "$stage"
+		return 1
+	fi
+	rm -rf "$stage"
+	echo "R $p $old"
+}
+
+case "$1" in
+has-repo)
+	rs cat config >/dev/null 2>&1
+	;;
+init)
+	if [ -z {{ backup_s3_endpoint }} ] || [ -z {{ backup_s3_bucket }} ]; then
+		echo "backup_s3_endpoint and backup_s3_bucket name the store: set both" >&2
+		exit 1
+	fi
+	# restic refuses to make a repository where there is one: never a second
+	out=$(rs cat config 2>&1) && exit 0
+	case "$out" in
+	*'wrong password'*)
+		echo "the repository at $RESTIC_REPOSITORY exists with another password (backup_files_pass)" >&2
+		exit 1
+		;;
+	esac
+	rs init
+	;;
+run)
+	# the timer's service: a backup, then the retention
+	mkdir -p "$state"
+	umask 077
+	{
+		backup
+		rc=$?
+		keep || rc=1
+	} >"$log" 2>&1
+	cat "$log"
+	exit "$rc"
+	;;
+now)
+	# a backup at once; the retention runs with the timer's next backup
+	mkdir -p "$state"
+	umask 077
+	backup >"$log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
+		grep -E '^(snapshot [0-9a-f]+ saved|Files: |Dirs: |Added to the repository)' "$log"
+	else
+		tail -n 20 "$log" >&2
+	fi
+	exit "$rc"
+	;;
+list)
+	rs snapshots --host "$me" --json
+	;;
+restore)
+	at=
+	if [ -n "${PV_AT:-}" ]; then
+		at=$(date -d "$PV_AT" +%s) || { echo "'$PV_AT' is not a time" >&2; exit 1; }
+	fi
+	snaps=$(rs snapshots --host "$me" --json) || exit 1
+	# the newest snapshot (taken at or before PV_AT)
+	best=
+	bt=0
+	for l in $(printf '%s' "$snaps" | jq -r '.[] | "\(.time)|\(.id)"'); do
+		t=$(date -d "${l%%|*}" +%s) || exit 1
+		[ -n "$at" ] && [ "$t" -gt "$at" ] && continue
+		[ "$t" -ge "$bt" ] && best=${l#*|} bt=$t
+	done
+	if [ -z "$best" ]; then
+		echo "no snapshot of $me${PV_AT:+ taken at or before $PV_AT}" >&2
+		exit 1
+	fi
+	echo "S $best $(date -u -d "@$bt" '+%Y-%m-%d %H:%M:%S UTC')"
+	all=$(printf '%s' "$snaps" | jq -r --arg id "$best" '.[] | select(.id == $id) | .paths[]')
+	if [ -n "${PV_PATH:-}" ]; then
+		# a path of the backup, or one below it
+		ok=
+		for p in $all; do
+			case "$PV_PATH" in "$p" | "$p"/*) ok=yes ;; esac
+		done
+		if [ -z "$ok" ]; then
+			echo "$PV_PATH is not a path of snapshot $best (its paths:$(printf ' %s' $all))" >&2
+			exit 1
+		fi
+		all=$PV_PATH
+	fi
+	for p in $all; do
+		restore_path "$best" "$p" || exit 1
+	done
+	;;
+*)
+	echo "usage: backup-files.sh has-repo|init|run|now|list|restore" >&2
+	exit 2
+	;;
+esac
