@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/cloud.h"
@@ -1569,7 +1570,7 @@ static int dsnapshot_one(void *arg, const char *host, json_t **entry, struct pv_
 
 	if (!id)
 		return cloud_not_created(z->c, "droplet", host, err);
-	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	name = cloud_snapshot_name(z->c, host, (long long)time(NULL));
 	path = xasprintf("/v2/droplets/%lld/actions", id);
 	spath = xasprintf("/v2/droplets/%lld/snapshots", id);
 	what = xasprintf("snapshot %s", name);

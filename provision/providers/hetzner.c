@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/cloud.h"
@@ -1571,7 +1572,7 @@ static int snapshot_one(void *arg, const char *host, json_t **entry, struct pv_e
 
 	if (!sid)
 		return cloud_not_created(z->c, "server", host, err);
-	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	name = cloud_snapshot_name(z->c, host, (long long)time(NULL));
 	path = xasprintf("/servers/%lld/actions/create_image", sid);
 	what = xasprintf("snapshot %s", name);
 	body = json_pack("{s:s, s:s, s:o}", "type", "snapshot", "description", name, "labels",
