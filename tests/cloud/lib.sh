@@ -673,7 +673,8 @@ snap_host_keep() {
 # BK_FAULT_OFF (the switches' "METHOD TEMPLATE" for faults), BK_NEW_PLAN (a regex: plan's line
 # for app1, not yet made, with provider_backups: true), BK_CREATE_SWITCHES
 # (how many switches the first up sends: 1 where the create cannot ask for
-# backups) and hand_switch SERVER on|off (a request as another client).
+# backups), BK_ACTION_RX (a regex matching the path that polls an action)
+# and hand_switch SERVER on|off (a request as another client).
 
 # bk_run NAME ARGS...: provision --plain ARGS into $WORK/NAME (both streams),
 # every process's arguments sampled into $WORK/ps.log while it runs; its
@@ -740,6 +741,7 @@ bk_fault() {
 	check "$1: app1's backups are $2" test "$(bk_on app1)" = "$2"
 	check "$1: the switch was sent $4 times: $(bk_switches "$n0")" test "$(bk_switches "$n0" | jq length)" = "$4"
 	check "$1: it says: $5" grep -Eq -- "$5" "$WORK/$1"
+	BK_N0=$n0
 	bk_up "$1-again"
 	bk_quiet "$1-again"
 }
@@ -779,6 +781,8 @@ bk_rounds() {
 	# on again, the first switch refused with a 503: looked at, sent again
 	bk_fault up5 true "[{\"match\": \"$BK_FAULT_ON\", \"kind\": \"status\", \"status\": 503, \"count\": 1}]" 2 \
 		"app1: switching on the backups of $BK_KIND app1: HTTP 503 .*; they are not on: trying again in"
+	check "up5: the switch's action was waited for: the tool polled it" \
+		jq -e --arg rx "$BK_ACTION_RX" 'map(select(test($rx))) | length >= 1' <<<"$(snap_sent "$BK_N0" GET)"
 
 	# not a boolean: refused at its line and column, nothing sent
 	bk_set app1 maybe

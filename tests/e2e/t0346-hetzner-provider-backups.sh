@@ -17,6 +17,7 @@ BK_RX='^/servers/[0-9]+/actions/(enable|disable)_backup$'
 BK_FAULT_ON='POST /servers/{id}/actions/enable_backup'
 BK_FAULT_OFF='POST /servers/{id}/actions/disable_backup'
 BK_NEW_PLAN="~ cloud: server app1: the provider's backups off -> on"
+BK_ACTION_RX='^/actions/[0-9]+$'
 BK_CREATE_SWITCHES=1
 hand_switch() {
 	local id

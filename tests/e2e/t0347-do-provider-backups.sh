@@ -17,6 +17,7 @@ BK_RX='^/v2/droplets/[0-9]+/actions$'
 BK_FAULT_ON='POST /v2/droplets/{droplet_id}/actions'
 BK_FAULT_OFF=$BK_FAULT_ON
 BK_NEW_PLAN="\+ cloud: droplet app1 \(.*\), host key pinned before first boot, the provider's backups on$"
+BK_ACTION_RX='^/v2/actions/[0-9]+$'
 BK_CREATE_SWITCHES=0
 hand_switch() {
 	local id
