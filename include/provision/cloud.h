@@ -155,6 +155,19 @@ long long cloud_jid(const json_t *o, const char *key); /* an integer member, or 
 const char *cloud_jstr(const json_t *o, const char *key); /* a string member, or NULL */
 json_t *cloud_find_name(json_t *arr, const char *name); /* the element named name */
 
+/*
+ * A server's provider_backups: 1 (true), 0 (false), or -1 when the
+ * inventory does not say (the provider's setting is left as it is).
+ */
+int cloud_server_backups(const struct inv_server *s);
+/*
+ * The plan's line when server s's provider_backups asks for other than
+ * what it has (have; false for one up would create): "  ~ cloud: KIND
+ * NAME: the provider's backups off -> on".
+ */
+void cloud_plan_backups(const struct inv_server *s, const char *kind, bool have, struct buf *plan);
+/* The layout's snapshot_keep, else the provider's; 0 keeps every snapshot. */
+size_t cloud_snapshot_keep(const struct provider_ctx *c);
 /* A server's volumes list, or NULL. */
 const struct node *cloud_server_volumes(const struct inv_server *s);
 /* Whether the load balancer's targets name server. */
@@ -211,8 +224,9 @@ int cloud_status(struct provider_ctx *c, const char *kind, const char *id_key, j
  * created (create: records its host key, then its id).  Then wait: for the
  * action, and unless it was running, for it to run, recording its
  * addresses (under cloud_lock).  Listed servers no longer in the layout
- * are named and kept.  changed says whether anything was created or
- * powered on.
+ * are named and kept.  Then the provider's backups are switched on or
+ * off where provider_backups asks for what is not so.  changed says whether
+ * anything was created, powered on or switched.
  */
 struct cloud_servers {
 	struct provider_ctx *c;
@@ -233,6 +247,17 @@ struct cloud_servers {
 	int (*wait)(void *arg, const struct inv_server *s, json_t *o, long long action,
 	            bool running, struct pv_error *err);
 	const char *(*listed_name)(json_t *res); /* its server name in the inventory */
+	/*
+	 * The provider's own backups, when the server's provider_backups says
+	 * (cloud_server_backups): backups_on tells whether they are on for a
+	 * listed server; one just created has them only when backups_at_create
+	 * (its create asked for them); backups switches them on or off and
+	 * waits for it.
+	 */
+	bool backups_at_create;
+	bool (*backups_on)(json_t *res);
+	int (*backups)(void *arg, const struct inv_server *s, json_t *o, bool on,
+	               struct pv_error *err);
 	bool changed; /* out */
 };
 
@@ -268,6 +293,55 @@ struct cloud_create {
 };
 
 int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct pv_error *err);
+
+/* ---- a switch: sent again only after looking ---- */
+
+/*
+ * One POST that turns something on or off (an action), surviving a lost
+ * answer and a 5xx as cloud_create does: when no answer came or it was a
+ * 5xx, look asks whether it is done all the same (then 0, action 0);
+ * otherwise wait (Retry-After, else backoff) and send again, at most 5
+ * times.  A 4xx is final.  On success action is the answer's action.id.
+ */
+struct cloud_switch {
+	struct http_client *http;
+	struct reporter *rep;
+	const char *host; /* for messages, or NULL */
+	const char *what; /* "switching on the backups of server app1" */
+	const char *path;
+	const json_t *body; /* or NULL */
+	int (*look)(void *arg, bool *done, struct pv_error *err);
+	void *arg;
+	/* what look found, for the warnings: "the volume is attached", "it is not attached" */
+	const char *done_says, *not_done_says;
+	long long action; /* out */
+};
+
+int cloud_switch(struct cloud_switch *sw, struct pv_error *err);
+
+/*
+ * Switch a server's provider backups on or off (cloud_switch: POST path
+ * with body; after a lost answer or a 5xx, GET get and ask on_now of its
+ * member one whether they are as asked).  what is filled for messages
+ * ("switching on the backups of server app1"); action is the one to wait
+ * for (0: none).
+ */
+struct cloud_backups {
+	struct http_client *http;
+	struct reporter *rep;
+	const char *kind; /* "server", "droplet" */
+	const char *host;
+	bool on;
+	const char *path; /* the POST that switches */
+	const json_t *body; /* or NULL */
+	const char *get; /* the server's own GET path */
+	const char *one; /* the member of its answer: "server" */
+	bool (*on_now)(json_t *res);
+	char what[160]; /* out */
+	long long action; /* out */
+};
+
+int cloud_backups_switch(struct cloud_backups *b, struct pv_error *err);
 
 /* ---- destroy: delete only what is ours ---- */
 

@@ -95,6 +95,12 @@ const struct provider_ops *provider_find(const char *name);
 int provider_token(const struct provider_ops *p, const struct node *settings, char **token,
                    struct pv_error *err);
 const char *const *provider_names(size_t *n);
+/*
+ * For a provider without a cloud API (local, vm, static): the layout's
+ * 'snapshot_keep' and each server's 'provider_backups' are errors at their
+ * position, since they mean nothing there.
+ */
+void provider_no_cloud_keys(const struct inv_layout *l, const char *provider, struct diags *d);
 
 extern const struct provider_ops provider_local;
 extern const struct provider_ops provider_vm;

@@ -19,11 +19,11 @@ static const char *const top_keys[] = {
     "project",   "ssh",     "vars",         "secrets",
     "providers", "layouts", "environments", "default_environment"};
 static const char *const ssh_keys[] = {"user", "private_key", "port", "rollback_after"};
-static const char *const layout_keys[] = {"provider", "vars", "servers"};
+static const char *const layout_keys[] = {"provider", "vars", "servers", "snapshot_keep"};
 static const char *const server_keys[] = {
-    "roles", "vars",    "type",     "image",           "location", "region",
-    "size",  "address", "host_key", "private_address", "ssh_user", "volumes",
-    "cpus",  "memory",  "disk",     "container"};
+    "roles", "vars",    "type",     "image",           "location",        "region",
+    "size",  "address", "host_key", "private_address", "ssh_user",        "volumes",
+    "cpus",  "memory",  "disk",     "container",       "provider_backups"};
 static const char *const provider_names[] = {"local", "vm", "static", "hetzner", "digitalocean"};
 
 #define PROJECT_MAX 24

@@ -455,6 +455,12 @@ static void check_server(const struct cloud_rules *r, const struct node *vol_typ
 		if ((v = node_get(s->node, r->foreign[k])))
 			diags_add(d, &v->pos, "'%s' is a %s key; provider '%s' uses '%s'",
 			          r->foreign[k], r->foreign_provider, r->provider, r->own[k]);
+	if ((v = node_get(s->node, "provider_backups"))) {
+		bool ignored;
+		of = xasprintf("'provider_backups' of server '%s'", s->name);
+		node_to_bool(v, &ignored, of, d);
+		free(of);
+	}
 	if (!(v = node_get(s->node, "volumes")) || node_is_null(v))
 		return;
 	if (v->kind != NODE_SEQ) {
@@ -505,7 +511,7 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 	const struct node *v, *lb = NULL, *net, *net_types, *lb_types, *vol_types;
 	struct node *types = NULL;
 	struct pv_error err = {{0}};
-	char what[64];
+	char what[160];
 
 	if (node_load_string(&types, "(provision)", r->nested_types, strlen(r->nested_types),
 	                     &err) < 0)
@@ -559,6 +565,10 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 			node_to_bool(v, &ignored, "'rotate_host_keys'", d);
 		}
 	}
+	if ((v = node_get(l->node, "snapshot_keep"))) {
+		snprintf(what, sizeof(what), "'snapshot_keep' of layout '%s'", l->name);
+		cloud_check_integer(v, what, 1, 1000, d);
+	}
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, vol_types, &l->servers[i], d);
@@ -594,6 +604,30 @@ json_t *cloud_find_name(json_t *arr, const char *name)
 			return v;
 	}
 	return NULL;
+}
+
+int cloud_server_backups(const struct inv_server *s)
+{
+	const struct node *v = node_get(s->node, "provider_backups");
+	struct diags d;
+	bool on = false;
+	int rc;
+
+	if (!v)
+		return -1;
+	diags_init(&d);
+	rc = node_to_bool(v, &on, "'provider_backups'", &d);
+	diags_release(&d);
+	return rc < 0 ? -1 : on;
+}
+
+void cloud_plan_backups(const struct inv_server *s, const char *kind, bool have, struct buf *plan)
+{
+	int want = cloud_server_backups(s);
+
+	if (want >= 0 && have != (want == 1))
+		buf_addf(plan, "  ~ cloud: %s %s: the provider's backups %s -> %s\n", kind, s->name,
+		         have ? "on" : "off", want ? "on" : "off");
 }
 
 const struct node *cloud_server_volumes(const struct inv_server *s)
@@ -1015,6 +1049,18 @@ static int server_one(size_t i, void *arg, struct pv_error *err)
 	}
 	if (cs->wait(cs->arg, s, o, action, running, err) < 0 || cloud_save(c, err) < 0)
 		goto out;
+	/* the provider's own backups, when the inventory says: once the server is there */
+	int want = cloud_server_backups(s);
+	if (want >= 0 && cs->backups) {
+		bool have = res ? cs->backups_on(res) : cs->backups_at_create && want == 1;
+		if (have != (want == 1)) {
+			report_info(c->rep, s->name, "switching %s the provider's backups of %s %s",
+			            want ? "on" : "off", cs->kind, s->name);
+			if (cs->backups(cs->arg, s, o, want == 1, err) < 0)
+				goto out;
+			changed = true;
+		}
+	}
 	rc = 0;
 out:
 	if (changed) {
@@ -1119,6 +1165,98 @@ int cloud_create(struct cloud_create *cc, json_t **made, json_t **resp, struct p
 		http_response_release(&r);
 		http_pause(d);
 	}
+}
+
+/* ---- a switch: sent again only after looking ---- */
+
+int cloud_switch(struct cloud_switch *sw, struct pv_error *err)
+{
+	sw->action = 0;
+	for (int attempt = 0;; attempt++) {
+		struct http_response r;
+		struct http_opts o = {.body = sw->body};
+		struct pv_error e = {{0}};
+		bool done = false;
+		int rc;
+
+		http_response_init(&r);
+		rc = http_request(sw->http, "POST", sw->path, &o, &r, &e);
+		if (rc == 0 && r.status >= 200 && r.status <= 299) {
+			sw->action = cloud_jid(json_object_get(r.json, "action"), "id");
+			http_response_release(&r);
+			return 0;
+		}
+		if (rc == 0 && r.status < 500) {
+			http_fail(&r, err, "%s", sw->what);
+			http_response_release(&r);
+			return -1;
+		}
+		if (rc == 0)
+			http_fail(&r, &e, "%s", sw->what);
+		else
+			pv_error_prefix(&e, "%s", sw->what);
+		/* the provider may have acted although the answer was lost or a 5xx */
+		if (sw->look(sw->arg, &done, err) < 0) {
+			http_response_release(&r);
+			return -1;
+		}
+		if (done) {
+			report_warn(sw->rep, sw->host, "%s; but %s: going on", e.msg,
+			            sw->done_says ? sw->done_says : "it is done");
+			http_response_release(&r);
+			return 0;
+		}
+		if (attempt + 1 >= 5) {
+			pv_error_set(err, "%s (tried 5 times)", e.msg);
+			http_response_release(&r);
+			return -1;
+		}
+		double d = http_retry_delay(sw->http, rc == 0 ? &r : NULL, attempt);
+		report_warn(sw->rep, sw->host, "%s; %s: trying again in %.1f s", e.msg,
+		            sw->not_done_says ? sw->not_done_says : "it is not done", d);
+		http_response_release(&r);
+		http_pause(d);
+	}
+}
+
+/* After a lost answer: are the server's backups what was asked? */
+static int backups_look(void *arg, bool *done, struct pv_error *err)
+{
+	struct cloud_backups *b = arg;
+	struct http_response r;
+	struct http_opts o = {0};
+	int rc;
+
+	http_response_init(&r);
+	rc = http_request(b->http, "GET", b->get, &o, &r, err);
+	if (rc < 0)
+		pv_error_prefix(err, "looking at %s %s", b->kind, b->host);
+	else if (r.status != 200)
+		rc = http_fail(&r, err, "looking at %s %s", b->kind, b->host);
+	*done = rc == 0 && b->on_now(json_object_get(r.json, b->one)) == b->on;
+	http_response_release(&r);
+	return rc < 0 ? -1 : 0;
+}
+
+int cloud_backups_switch(struct cloud_backups *b, struct pv_error *err)
+{
+	struct cloud_switch sw = {.http = b->http,
+	                          .rep = b->rep,
+	                          .host = b->host,
+	                          .what = b->what,
+	                          .path = b->path,
+	                          .body = b->body,
+	                          .look = backups_look,
+	                          .arg = b,
+	                          .done_says = b->on ? "the backups are on" : "the backups are off",
+	                          .not_done_says = b->on ? "they are not on" : "they are not off"};
+	int rc;
+
+	snprintf(b->what, sizeof(b->what), "switching %s the backups of %s %s",
+	         b->on ? "on" : "off", b->kind, b->host);
+	rc = cloud_switch(&sw, err);
+	b->action = sw.action;
+	return rc;
 }
 
 /* ---- destroy: delete only what is ours ---- */
@@ -1289,9 +1427,12 @@ json_t *cloud_snapshots_excess(const json_t *mine, size_t keep)
 	return out;
 }
 
-static size_t snapshot_keep(const struct provider_ctx *c)
+/* The layout's snapshot_keep, else the provider's; 0: keep every snapshot. */
+size_t cloud_snapshot_keep(const struct provider_ctx *c)
 {
-	return (size_t)strtoul(cloud_setting(c, "snapshot_keep", "0"), NULL, 10);
+	const char *v = cloud_str(c->layout->node, "snapshot_keep");
+
+	return (size_t)strtoul(v ? v : cloud_setting(c, "snapshot_keep", "0"), NULL, 10);
 }
 
 int cloud_not_created(const struct provider_ctx *c, const char *kind, const char *host,
@@ -1340,7 +1481,7 @@ int cloud_snapshot_run(const struct provider_ctx *c, const char *host,
                        const struct cloud_snapshot_ops *ops, json_t *out, struct pv_error *err)
 {
 	long long start = pv_now_ms();
-	size_t keep = snapshot_keep(c), n = 0, made = 0, deleted = 0, i;
+	size_t keep = cloud_snapshot_keep(c), n = 0, made = 0, deleted = 0, i;
 	struct snapshot_run r = {ops, xcalloc(c->layout->n_servers + 1, sizeof(*r.servers)),
 	                         xcalloc(c->layout->n_servers + 1, sizeof(*r.made)), out};
 	json_t *v;

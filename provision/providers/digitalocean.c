@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/cloud.h"
@@ -196,17 +197,23 @@ static json_t *find_id(json_t *arr, const json_t *id)
 	return NULL;
 }
 
-static bool has_tag(const json_t *o, const char *tag)
+/* Does o's list of strings key (its "tags", a droplet's "features") hold word? */
+static bool listed_in(const json_t *o, const char *key, const char *word)
 {
 	size_t i;
 	json_t *t;
 
-	json_array_foreach(json_object_get(o, "tags"), i, t)
+	json_array_foreach(json_object_get(o, key), i, t)
 	{
-		if (json_is_string(t) && !strcmp(json_string_value(t), tag))
+		if (json_is_string(t) && !strcmp(json_string_value(t), word))
 			return true;
 	}
 	return false;
+}
+
+static bool has_tag(const json_t *o, const char *tag)
+{
+	return listed_in(o, "tags", tag);
 }
 
 struct kind_arg {
@@ -721,6 +728,8 @@ static int create_droplet(struct dz *z, const struct inv_server *s, json_t *o, l
 	              cloud_server_setting(c, s, "image", "debian-12-x64"), "ssh_keys",
 	              json_object_get(pd, "ssh_key_id"), "tags", tags, "user_data", ud, "vpc_uuid",
 	              json_object_get(pd, "vpc_id"), "ipv6", 1, "monitoring", 0);
+	if (cloud_server_backups(s) >= 0)
+		json_object_set_new(body, "backups", json_boolean(cloud_server_backups(s) == 1));
 	report_info(c->rep, s->name, "creating droplet %s (%s, %s, %s)", s->name,
 	            cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
 	            cloud_server_setting(c, s, "image", "debian-12-x64"),
@@ -829,6 +838,40 @@ static int droplet_wait(void *arg, const struct inv_server *s, json_t *o, long l
 	return rc;
 }
 
+/* DigitalOcean's backups are on when the droplet lists the feature. */
+static bool droplet_backups_on(json_t *d)
+{
+	return listed_in(d, "features", "backups");
+}
+
+static int droplet_backups(void *arg, const struct inv_server *s, json_t *o, bool on,
+                           struct pv_error *err)
+{
+	struct dz *z = arg;
+	long long id = cloud_jid(o, "droplet_id");
+	char *path = xasprintf("/v2/droplets/%lld/actions", id),
+	     *get = xasprintf("/v2/droplets/%lld", id);
+	json_t *body = json_pack("{s:s}", "type", on ? "enable_backups" : "disable_backups");
+	struct cloud_backups b = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .kind = "droplet",
+	                          .host = s->name,
+	                          .on = on,
+	                          .path = path,
+	                          .body = body,
+	                          .get = get,
+	                          .one = "droplet",
+	                          .on_now = droplet_backups_on};
+	int rc = cloud_backups_switch(&b, err);
+
+	if (rc == 0 && b.action)
+		rc = wait_host_action(z, b.action, s->name, b.what, err);
+	json_decref(body);
+	free(get);
+	free(path);
+	return rc;
+}
+
 static const char *droplet_listed_name(json_t *d)
 {
 	return cloud_jstr(d, "name");
@@ -848,7 +891,10 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
 	                           .power_on = droplet_power_on,
 	                           .create = droplet_create,
 	                           .wait = droplet_wait,
-	                           .listed_name = droplet_listed_name};
+	                           .listed_name = droplet_listed_name,
+	                           .backups_on = droplet_backups_on,
+	                           .backups = droplet_backups,
+	                           .backups_at_create = true};
 	int rc = -1;
 
 	if (list_droplets(z, &cs.listed, err) == 0)
@@ -896,66 +942,49 @@ static int volume_attached(struct dz *z, const char *id, long long droplet, bool
 	return rc;
 }
 
+struct attach_look {
+	struct dz *z;
+	const char *id;
+	long long droplet;
+};
+
+static int attach_look(void *arg, bool *done, struct pv_error *err)
+{
+	struct attach_look *a = arg;
+
+	return volume_attached(a->z, a->id, a->droplet, done, err);
+}
+
 /*
  * Attach volume id (named name) to server s's droplet.  An attach whose
  * answer was lost or a 5xx may have been carried out: look before sending
- * it again (after the answer's Retry-After, else backoff), at most 5 times.
+ * it again (cloud_switch).
  */
 static int attach_volume(struct dz *z, const char *id, const char *name, const struct inv_server *s,
                          long long droplet, struct pv_error *err)
 {
-	char *p = xasprintf("/v2/volumes/%s/actions", id);
+	char *p = xasprintf("/v2/volumes/%s/actions", id),
+	     *what = xasprintf("attaching volume %s", name);
 	json_t *body =
 	    json_pack("{s:s, s:I, s:s}", "type", "attach", "droplet_id", (json_int_t)droplet,
 	              "region", cloud_server_setting(z->c, s, "region", "fra1"));
-	int rc = -1;
+	struct attach_look a = {z, id, droplet};
+	struct cloud_switch sw = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = s->name,
+	                          .what = what,
+	                          .path = p,
+	                          .body = body,
+	                          .look = attach_look,
+	                          .arg = &a,
+	                          .done_says = "the volume is attached",
+	                          .not_done_says = "it is not attached"};
+	int rc = cloud_switch(&sw, err);
 
-	for (int attempt = 0;; attempt++) {
-		struct http_response r;
-		struct http_opts o = {.body = body};
-		struct pv_error e = {{0}};
-		bool attached = false;
-
-		http_response_init(&r);
-		int sent = http_request(&z->http, "POST", p, &o, &r, &e);
-		if (sent == 0 && r.status >= 200 && r.status <= 299) {
-			rc = wait_host_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
-			                      s->name, name, err);
-			http_response_release(&r);
-			break;
-		}
-		if (sent == 0 && r.status < 500) {
-			rc = http_fail(&r, err, "attaching volume %s", name);
-			http_response_release(&r);
-			break;
-		}
-		if (sent == 0)
-			http_fail(&r, &e, "attaching volume %s", name);
-		else
-			pv_error_prefix(&e, "attaching volume %s", name);
-		if (volume_attached(z, id, droplet, &attached, err) < 0) {
-			http_response_release(&r);
-			break;
-		}
-		if (attached) {
-			report_warn(z->c->rep, s->name, "%s; but the volume is attached: going on",
-			            e.msg);
-			http_response_release(&r);
-			rc = 0;
-			break;
-		}
-		if (attempt + 1 >= 5) {
-			pv_error_set(err, "%s (tried 5 times)", e.msg);
-			http_response_release(&r);
-			break;
-		}
-		double d = http_retry_delay(&z->http, sent == 0 ? &r : NULL, attempt);
-		report_warn(z->c->rep, s->name, "%s; it is not attached: trying again in %.1f s",
-		            e.msg, d);
-		http_response_release(&r);
-		http_pause(d);
-	}
+	if (rc == 0 && sw.action)
+		rc = wait_host_action(z, sw.action, s->name, name, err);
 	json_decref(body);
+	free(what);
 	free(p);
 	return rc;
 }
@@ -1190,14 +1219,17 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		if (!d)
 			buf_addf(out,
 			         "  + cloud: droplet %s (%s, %s, %s), host key pinned before first "
-			         "boot\n",
+			         "boot%s\n",
 			         s->name, cloud_server_setting(c, s, "size", "s-1vcpu-2gb"),
 			         cloud_server_setting(c, s, "image", "debian-12-x64"),
-			         cloud_server_setting(c, s, "region", "fra1"));
+			         cloud_server_setting(c, s, "region", "fra1"),
+			         cloud_server_backups(s) == 1 ? ", the provider's backups on" : "");
 		else if (cloud_jstr(d, "status") && !strcmp(cloud_jstr(d, "status"), "off"))
 			buf_addf(out, "  ~ cloud: power on droplet %s\n", s->name);
-		if (d)
+		if (d) {
 			drift(c, s, d, out);
+			cloud_plan_backups(s, "droplet", droplet_backups_on(d), out);
+		}
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++) {
 			char *vn = xasprintf("%s-%s-%s", c->inv->project, s->name,
@@ -1569,7 +1601,7 @@ static int dsnapshot_one(void *arg, const char *host, json_t **entry, struct pv_
 
 	if (!id)
 		return cloud_not_created(z->c, "droplet", host, err);
-	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	name = cloud_snapshot_name(z->c, host, (long long)time(NULL));
 	path = xasprintf("/v2/droplets/%lld/actions", id);
 	spath = xasprintf("/v2/droplets/%lld/snapshots", id);
 	what = xasprintf("snapshot %s", name);

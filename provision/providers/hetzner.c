@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "provision/cloud.h"
@@ -893,6 +894,38 @@ static int server_wait(void *arg, const struct inv_server *s, json_t *o, long lo
 	return rc;
 }
 
+/* Hetzner's daily backups are on when the server has a backup window. */
+static bool server_backups_on(json_t *srv)
+{
+	return json_is_string(json_object_get(srv, "backup_window"));
+}
+
+static int server_backups(void *arg, const struct inv_server *s, json_t *o, bool on,
+                          struct pv_error *err)
+{
+	struct hz *z = arg;
+	long long id = cloud_jid(o, "server_id");
+	char *path =
+	    xasprintf("/servers/%lld/actions/%s", id, on ? "enable_backup" : "disable_backup");
+	char *get = xasprintf("/servers/%lld", id);
+	struct cloud_backups b = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .kind = "server",
+	                          .host = s->name,
+	                          .on = on,
+	                          .path = path,
+	                          .get = get,
+	                          .one = "server",
+	                          .on_now = server_backups_on};
+	int rc = cloud_backups_switch(&b, err);
+
+	if (rc == 0 && b.action)
+		rc = wait_host_action(z, b.action, s->name, b.what, err);
+	free(get);
+	free(path);
+	return rc;
+}
+
 static const char *server_listed_name(json_t *srv)
 {
 	return cloud_jstr(json_object_get(srv, "labels"), "server");
@@ -912,7 +945,9 @@ static int ensure_servers(struct hz *z, bool *changed, struct pv_error *err)
 	                           .power_on = server_power_on,
 	                           .create = server_create,
 	                           .wait = server_wait,
-	                           .listed_name = server_listed_name};
+	                           .listed_name = server_listed_name,
+	                           .backups_on = server_backups_on,
+	                           .backups = server_backups};
 	int rc = -1;
 
 	if (list(z, "servers", &cs.listed, err) == 0)
@@ -1209,6 +1244,7 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 			         cloud_jid(srv, "id"));
 		if (srv)
 			drift(c, s, srv, out);
+		cloud_plan_backups(s, "server", srv ? server_backups_on(srv) : false, out);
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t k = 0; sv && k < sv->n; k++) {
 			char *vn = xasprintf("%s-%s-%s", z.prefix, s->name,
@@ -1571,7 +1607,7 @@ static int snapshot_one(void *arg, const char *host, json_t **entry, struct pv_e
 
 	if (!sid)
 		return cloud_not_created(z->c, "server", host, err);
-	name = cloud_snapshot_name(z->c, host, pv_now_ms() / 1000);
+	name = cloud_snapshot_name(z->c, host, (long long)time(NULL));
 	path = xasprintf("/servers/%lld/actions/create_image", sid);
 	what = xasprintf("snapshot %s", name);
 	body = json_pack("{s:s, s:s, s:o}", "type", "snapshot", "description", name, "labels",

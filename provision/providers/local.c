@@ -74,6 +74,7 @@ static void local_validate(const struct inventory *inv, const struct inv_layout 
 			    "release this provider builds and tests");
 	}
 	lhost_validate(l, settings, "local", d);
+	provider_no_cloud_keys(l, "local", d);
 	(void)inv;
 }
 

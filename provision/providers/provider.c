@@ -37,6 +37,25 @@ int provider_token(const struct provider_ops *p, const struct node *settings, ch
 	                    p->name, p->token_env ? p->token_env : "its token", p->name);
 }
 
+void provider_no_cloud_keys(const struct inv_layout *l, const char *provider, struct diags *d)
+{
+	const struct node *v = node_get(l->node, "snapshot_keep");
+
+	if (v)
+		diags_add(
+		    d, &v->pos,
+		    "'snapshot_keep' of layout '%s' means nothing to provider '%s', which has "
+		    "no snapshots",
+		    l->name, provider);
+	for (size_t i = 0; i < l->n_servers; i++)
+		if ((v = node_get(l->servers[i].node, "provider_backups")))
+			diags_add(
+			    d, &v->pos,
+			    "'provider_backups' of server '%s' means nothing to provider '%s', "
+			    "which has no backups of its own",
+			    l->servers[i].name, provider);
+}
+
 const char *const *provider_names(size_t *n)
 {
 	static const char *names[PV_ARRAY_SIZE(providers)];

@@ -29,6 +29,7 @@ static void static_validate(const struct inventory *inv, const struct inv_layout
 {
 	if (settings && settings->kind == NODE_MAP && settings->n)
 		diags_add(d, &settings->pos, "provider 'static' takes no settings");
+	provider_no_cloud_keys(l, "static", d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
 		const struct node *addr = node_get(s->node, "address");

@@ -153,6 +153,7 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 			diags_add(d, &v->pos, "'image' of provider 'vm' cannot hold ','");
 	}
 	lhost_validate(l, settings, "vm", d);
+	provider_no_cloud_keys(l, "vm", d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
 		const char *unused[] = {"type",    "image",    "location", "region",

@@ -10,7 +10,8 @@ description.  The document is OpenAPI 3.0: 'nullable' is turned into a null
 type and schemas are checked as JSON Schema draft 4.
 
 Resources: SSH keys (/v2/account/keys), VPCs, firewalls (applied to droplets
-by tag), droplets (tags, user_data, vpc_uuid; actions power_on), volumes
+by tag), droplets (tags, user_data, vpc_uuid, backups; actions power_on,
+enable_backups, disable_backups), volumes
 (attach/detach actions), load balancers (targets by tag), actions, droplet
 snapshots (the droplet action snapshot, GET /v2/droplets/ID/snapshots,
 DELETE /v2/images/ID; a snapshot outlives its droplet), and
@@ -227,6 +228,7 @@ def create(kind, b, fail):
             "region": {"slug": b["region"]}, "volume_ids": [], "locked": False,
             "features": [], "backup_ids": [], "snapshot_ids": [], "next_backup_window": None})
         d["image"]["slug"] = b["image"] if isinstance(b["image"], str) else None
+        backups(d, b.get("backups", False))
         STATE[kind][did] = d
         ud = b.get("user_data")
 
@@ -344,6 +346,15 @@ def snapshot(d, body, fail):
     return action("droplet", d["id"], "snapshot", work=work, fail=fail)
 
 
+def backups(d, on):
+    """A droplet's backups on (the feature, and the next window: tomorrow's
+    day) or off."""
+    d["features"] = [f for f in d["features"] if f != "backups"] + (["backups"] if on else [])
+    day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    d["next_backup_window"] = ({"start": day + "T00:00:00Z", "end": day + "T23:00:00Z"}
+                               if on else None)
+
+
 def handle(method, tmpl, pv, q, body, fail):
     path = tmpl[len("/v2/"):]
     with LOCK:
@@ -411,6 +422,9 @@ def handle(method, tmpl, pv, q, body, fail):
                     return 202, {"action": a}
                 if kind == "droplets" and typ == "snapshot":
                     return 201, {"action": snapshot(r, body, fail)}
+                if kind == "droplets" and typ in ("enable_backups", "disable_backups"):
+                    backups(r, typ == "enable_backups")
+                    return 201, {"action": action("droplet", r["id"], typ, fail=fail)}
                 if kind == "droplets" and typ == "power_on":
                     def on():
                         with LOCK:

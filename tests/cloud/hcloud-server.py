@@ -12,7 +12,8 @@ server gives is checked against the response schema too (a failure there is
 the server's own bug and is recorded the same way).
 
 The server keeps state (SSH keys, networks, firewalls, servers, volumes,
-load balancers, actions), runs actions that take time, and when it creates a
+load balancers, actions, images, a server's daily backups switched on and
+off), runs actions that take time, and when it creates a
 server it boots a real local host (systemd-nspawn on the test bridge) from
 the test base file system after applying the #cloud-config user_data the
 client sent: hostname, users with their shell, authorized keys, sudo and
@@ -1158,6 +1159,16 @@ def srv_create_image(srv, body, fail):
         "create_image", [("server", sid), ("image", iid)], work=work, fail=fail)}
 
 
+def srv_backup(on):
+    """POST /servers/{id}/actions/enable_backup (disable_backup): the daily
+    backups on (a backup window, the document's example) or off (none)."""
+    def fn(srv, body, fail):
+        srv["backup_window"] = "22-02" if on else None
+        return 201, {"action": start_action("%s_backup" % ("enable" if on else "disable"),
+                                            [("server", srv["id"])], fail=fail)}
+    return fn
+
+
 def delete_image(img, fail):
     if img["type"] not in ("snapshot", "backup"):
         raise ApiError(422, "invalid_input", "only snapshots and backups can be deleted")
@@ -1178,7 +1189,9 @@ ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("firewalls", "remove_from_resources"): fw_remove,
            ("volumes", "detach"): vol_detach,
            ("load_balancers", "update_service"): lb_update_service,
-           ("servers", "create_image"): srv_create_image}
+           ("servers", "create_image"): srv_create_image,
+           ("servers", "enable_backup"): srv_backup(True),
+           ("servers", "disable_backup"): srv_backup(False)}
 
 
 # ---- HTTP ----

@@ -565,12 +565,20 @@ snap_hosts() {
 }
 
 # snap_layout START INVENTORY ID_KEY: a project whose layout phase1 has
-# the servers app1 and app2, made with up --only cloud against the API test
-# server START starts (hcloud_start, do_start) and the inventory INVENTORY
-# writes; sets ID1 and ID2, the state's ID_KEY of each.  One booted host
-# serves both servers (--shared-host): its sshds are not the host's own
-# service, so the bootstrap host keys stay (rotate_host_keys: false).
+# the servers app1 and app2 (snap_inventory), made with up --only cloud;
+# sets ID1 and ID2, the state's ID_KEY of each.
 snap_layout() {
+	snap_inventory "$1" "$2"
+	pv up phase1 --only cloud >"$WORK/up" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up")"
+	snap_ids "$3"
+}
+
+# snap_inventory START INVENTORY: a project whose layout phase1 has the
+# servers app1 and app2, against the API test server START starts
+# (hcloud_start, do_start), in the inventory INVENTORY writes.  One booted
+# host serves both servers (--shared-host): its sshds are not the host's
+# own service, so the bootstrap host keys stay (rotate_host_keys: false).
+snap_inventory() {
 	t_project </dev/null
 	"$1" --shared-host
 	"$2" >"$WORK/inventory.yml"
@@ -580,9 +588,12 @@ snap_layout() {
 	EOF
 	sed -i 's|^    poll_interval: 0.2$|    poll_interval: 0.2\n    rotate_host_keys: false|' "$WORK/inventory.yml"
 	t_uses phase1
-	pv up phase1 --only cloud >"$WORK/up" 2>&1 || bail "up failed: $(tail -n 20 "$WORK/up")"
-	ID1=$(jq -r ".environments.default.layouts.phase1.hosts.app1.$3" "$WORK/.provision/state.json")
-	ID2=$(jq -r ".environments.default.layouts.phase1.hosts.app2.$3" "$WORK/.provision/state.json")
+}
+
+# snap_ids ID_KEY: ID1 and ID2, the state's ID_KEY of app1 and app2.
+snap_ids() {
+	ID1=$(jq -r ".environments.default.layouts.phase1.hosts.app1.$1" "$WORK/.provision/state.json")
+	ID2=$(jq -r ".environments.default.layouts.phase1.hosts.app2.$1" "$WORK/.provision/state.json")
 }
 
 # snap_list: snapshot list, plain and --json, shows the tool's snapshots of
@@ -604,7 +615,7 @@ snap_list() {
 # no process's arguments; every request followed the specification.
 # Needs "    snapshot_keep: 2" in $WORK/inventory.yml.
 snap_end() {
-	local bad line n_images token
+	local bad line n_images
 	bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK"/snap*.json "$WORK/list1.json" 2>&1)
 	check "every --json line is an event the schema accepts${bad:+: $bad}" test -z "$bad"
 	sed -i "s|^    snapshot_keep: 2|    snapshot_keep: $1|" "$WORK/inventory.yml"
@@ -615,10 +626,18 @@ snap_end() {
 	pv destroy phase1 --yes >"$WORK/destroy" 2>&1 || bail "destroy failed: $(cat "$WORK/destroy")"
 	PV_LAYOUTS=()
 	check "destroy deleted no snapshot ($n_images before and after)" test "$(cloud_state | jq '.images | length')" = "$n_images"
+	cloud_clean_end "$WORK"/snap* "$WORK"/list* "$WORK/destroy"
+}
+
+# cloud_clean_end FILE...: the token is in none of the FILEs, nor in the
+# state, nor in any process's arguments sampled into $WORK/ps.log; every
+# request followed the specification.
+cloud_clean_end() {
+	local token
 	token=$(cat "$CLOUD_DIR/token")
-	check "the token never shows in any output" sh -c "! grep -rqF '$token' '$WORK'/snap* '$WORK'/list* '$WORK/destroy'"
+	check "the token never shows in any output" sh -c '! grep -qF "$0" "$@"' "$token" "$@"
 	check "nor in the state" sh -c "! grep -rqF '$token' '$WORK/.provision'"
-	check "nor in any process's arguments while snapshot ran ($(wc -l <"$WORK/ps.log") lines seen)" \
+	check "nor in any process's arguments while the tool ran ($(wc -l <"$WORK/ps.log") lines seen)" \
 		sh -c "[ -s '$WORK/ps.log' ] && ! grep -qF '$token' '$WORK/ps.log'"
 	viol=$(cloud_violations)
 	check "every request followed the specification${viol:+: $viol}" test -z "$viol"
@@ -669,4 +688,160 @@ snap_host_keep() {
 		test "$(jq -sc '[.[] | select(.event == "snapshot" and .state == "deleted") | .id]' "$WORK/snap3.json")" = "[$oldest]"
 	check "app2's snapshot is untouched" test "$(mine app2 | jq length)" = 1
 	check "the snapshots of app1 the tool did not make survive: $(foreign)" test "$(foreign)" = "$before"
+}
+
+# ---- the provider's own backups (t0346, t0347): snap_inventory's phase1 ----
+# The script sets BK_KIND (server, droplet), BK_ON (a jq program: the
+# cloud's state to "true" or "false", whether server $s has backups on),
+# BK_RX (a regex matching the path of a backups switch), BK_FAULT_ON and
+# BK_FAULT_OFF (the switches' "METHOD TEMPLATE" for faults), BK_NEW_PLAN (a regex: plan's line
+# for app1, not yet made, with provider_backups: true), BK_CREATE_SWITCHES
+# (how many switches the first up sends: 1 where the create cannot ask for
+# backups), BK_ACTION_RX (a regex matching the path that polls an action)
+# and hand_switch SERVER on|off (a request as another client).
+
+# bk_run NAME ARGS...: provision --plain ARGS into $WORK/NAME (both streams),
+# every process's arguments sampled into $WORK/ps.log while it runs; its
+# exit status is the command's.
+bk_run() {
+	local name=$1 pid
+	shift
+	t_step "line ${BASH_LINENO[0]}: provision $*"
+	"$PROVISION" -i "$WORK/inventory.yml" --plain "$@" >"$WORK/$name" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do ps -eww -o args >>"$WORK/ps.log"; sleep 0.05; done
+	wait "$pid"
+}
+
+# bk_set SERVER VALUE: provider_backups of SERVER in the inventory is VALUE
+# (a line of its own right under the server's name); "-" takes the key out.
+bk_set() {
+	sed -i "/^      $1:\$/,/^      [a-z0-9-]*:\$/{/^        provider_backups:/d}" "$WORK/inventory.yml"
+	[ "$2" = - ] || sed -i "s|^      $1:\$|&\n        provider_backups: $2|" "$WORK/inventory.yml"
+}
+
+# bk_on SERVER: "true" or "false", as the cloud has it.
+bk_on() {
+	cloud_state | jq -r --arg s "$1" "$BK_ON"
+}
+
+# bk_switches N0: the paths of the backups switches logged after line N0, as a JSON list.
+bk_switches() {
+	tail -n +"$(($1 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -sc --arg rx "$BK_RX" '[.[] | select(.method == "POST" and (.path | test($rx))) | .path]'
+}
+
+# bk_up NAME: up --only cloud into $WORK/NAME, or bail.
+bk_up() {
+	bk_run "$1" up phase1 --only cloud || bail "up ($1) failed: $(tail -n 20 "$WORK/$1")"
+}
+
+# bk_quiet NAME: the run's closing line says it wrote nothing.
+bk_quiet() {
+	check "$1: no write sent: $(grep -o '[0-9]* API requests ([0-9]* writes' "$WORK/$1")" \
+		grep -Eq "cloud resources up to date; [0-9]+ API requests \(0 writes" "$WORK/$1"
+}
+
+# bk_plan NAME LINE: plan into $WORK/NAME shows LINE (a regex) and sends no write.
+bk_plan() {
+	local w0
+	w0=$(cloud_stats | jq .writes)
+	bk_run "$1" plan phase1 || bail "plan ($1) failed: $(tail -n 20 "$WORK/$1")"
+	check "$1: plan says: $2" grep -Eq -- "$2" "$WORK/$1"
+	check "$1: plan sent no write" test "$(cloud_stats | jq .writes)" = "$w0"
+}
+
+# bk_fault NAME VALUE FAULTS SENT SAYS: with provider_backups of app1
+# VALUE, up (into $WORK/NAME) meets FAULTS (the test server's fault list,
+# one fault on the switch): app1's backups are then VALUE, the switch was
+# sent SENT times, the output says SAYS (a regex); the next up writes nothing.
+bk_fault() {
+	local n0 f0
+	bk_set app1 "$2"
+	f0=$(cloud_stats | jq .faults)
+	cloud_ctl faults "$3"
+	n0=$(cloud_logged)
+	bk_up "$1"
+	check "$1: the fault was met" test "$(cloud_stats | jq .faults)" = $((f0 + 1))
+	check "$1: app1's backups are $2" test "$(bk_on app1)" = "$2"
+	check "$1: the switch was sent $4 times: $(bk_switches "$n0")" test "$(bk_switches "$n0" | jq length)" = "$4"
+	check "$1: it says: $5" grep -Eq -- "$5" "$WORK/$1"
+	BK_N0=$n0
+	bk_up "$1-again"
+	bk_quiet "$1-again"
+}
+
+# bk_rounds: provider_backups on at create, untouched when absent, off and
+# on again through a lost answer and a 503, refused when not a boolean.
+bk_rounds() {
+	local n0 line
+	bk_set app1 true
+	bk_plan plan0 "$BK_NEW_PLAN"
+	check "plan0: nothing about app2's backups, which the inventory leaves alone" \
+		sh -c "! grep -q 'app2.*backups' '$WORK/plan0'"
+	n0=$(cloud_logged)
+	bk_up up1
+	check "up: app1's backups are on, app2's untouched (off)" test "$(bk_on app1),$(bk_on app2)" = true,false
+	check "up: $BK_CREATE_SWITCHES backups switch sent for that: $(bk_switches "$n0")" \
+		test "$(bk_switches "$n0" | jq length)" = "$BK_CREATE_SWITCHES"
+
+	bk_up up2
+	bk_quiet up2
+	check "up2: no backups switch sent" test "$(bk_switches "$n0" | jq length)" = "$BK_CREATE_SWITCHES"
+
+	# app2's backups switched on by hand stay on: the inventory does not say
+	hand_switch app2 on
+	check "app2's backups were switched on by hand" test "$(bk_on app2)" = true
+	bk_plan plan1 "^plan for layout 'phase1'"
+	check "plan1: no backups change for anyone" sh -c "! grep -q 'backups' '$WORK/plan1'"
+	bk_up up3
+	bk_quiet up3
+	check "up3: app2's hand-made backups stay on" test "$(bk_on app2)" = true
+
+	# off again, the switch's answer lost: looked at, not sent twice
+	bk_set app1 false
+	bk_plan plan2 "~ cloud: $BK_KIND app1: the provider's backups on -> off"
+	bk_fault up4 false "[{\"match\": \"$BK_FAULT_OFF\", \"kind\": \"lost\", \"count\": 1}]" 1 \
+		"app1: switching off the backups of $BK_KIND app1: .*; but the backups are off: going on"
+	# on again, the first switch refused with a 503: looked at, sent again
+	bk_fault up5 true "[{\"match\": \"$BK_FAULT_ON\", \"kind\": \"status\", \"status\": 503, \"count\": 1}]" 2 \
+		"app1: switching on the backups of $BK_KIND app1: HTTP 503 .*; they are not on: trying again in"
+	check "up5: the switch's action was waited for: the tool polled it" \
+		jq -e --arg rx "$BK_ACTION_RX" 'map(select(test($rx))) | length >= 1' <<<"$(snap_sent "$BK_N0" GET)"
+
+	# not a boolean: refused at its line and column, nothing sent
+	bk_set app1 maybe
+	line=$(grep -n '^        provider_backups: maybe' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused bad-plan "inventory.yml:$line:27: 'provider_backups' of server 'app1' must be a boolean" pv plan phase1
+	cloud_refused bad-up "inventory.yml:$line:27: 'provider_backups' of server 'app1' must be a boolean" pv up phase1 --only cloud
+	bk_set app1 true
+}
+
+# bk_layout_keep SNAPSHOTS_OF_APP1: a layout's snapshot_keep (2) wins over
+# the provider's (1): after three snapshots of app1 the tool keeps two
+# (SNAPSHOTS_OF_APP1 counts the tool's); a layout's snapshot_keep of 0 is
+# refused at its line and column with nothing sent.
+bk_layout_keep() {
+	local line i
+	sed -i 's|^    poll_interval: 0.2$|    poll_interval: 0.2\n    snapshot_keep: 1|' "$WORK/inventory.yml"
+	sed -i 's#^    provider: \(hetzner\|digitalocean\)$#&\n    snapshot_keep: 2#' "$WORK/inventory.yml"
+	for i in 1 2 3; do
+		sleep 1.1 # the tool's snapshots are named to the second
+		bk_run "snap$i" snapshot phase1 --host app1 || bail "snapshot $i failed: $(tail -n 20 "$WORK/snap$i")"
+	done
+	check "the layout's snapshot_keep 2 wins over the provider's 1: $($1) of the tool's snapshots of app1" test "$($1)" = 2
+	check "the third snapshot deleted one, the oldest" grep -q "^app1: deleted snapshot shop-default-phase1-app1-" "$WORK/snap3"
+	check "a snapshot is named with today's date (UTC): $(grep -o 'made snapshot [^ ]*' "$WORK/snap3")" \
+		grep -q "^app1: made snapshot shop-default-phase1-app1-$(date -u +%Y%m%d)-" "$WORK/snap3"
+	sed -i 's|^    snapshot_keep: 2$|    snapshot_keep: 0|' "$WORK/inventory.yml"
+	line=$(grep -n '^    snapshot_keep: 0' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused bad-keep "inventory.yml:$line:20: 'snapshot_keep' of layout 'phase1' must be a whole number from 1 to 1000" pv snapshot phase1
+	sed -i 's|^    snapshot_keep: 0$|    snapshot_keep: 2|' "$WORK/inventory.yml"
+}
+
+# bk_end: destroy; the token is in no output, no state and no process's
+# arguments; every request followed the specification.
+bk_end() {
+	bk_run destroy destroy phase1 --yes || bail "destroy failed: $(tail -n 20 "$WORK/destroy")"
+	PV_LAYOUTS=()
+	cloud_clean_end "$WORK"/plan* "$WORK"/up* "$WORK"/snap* "$WORK"/bad-* "$WORK/destroy"
 }

@@ -1,7 +1,8 @@
 /*
  * test-cloud.c - what the cloud providers share: the cloud-init document
  * read back by a YAML parser, public key comparison, firewall ports,
- * snapshot names, times and retention, the snapshot_keep setting.
+ * snapshot names, times and retention, the snapshot_keep setting (the
+ * provider's and a layout's), provider_backups.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +319,153 @@ static void test_snapshot_keep_setting(void)
 	}
 }
 
+/* The inventory text, loaded from a file of its own (path, removed by the caller). */
+static struct inventory *load_text(const char *text, char *path)
+{
+	struct inventory *inv = NULL;
+	struct diags d;
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return NULL;
+	CHECK(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+	close(fd);
+	diags_init(&d);
+	CHECK(inventory_load(&inv, path, &d) == 0);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "  %s\n", d.msgs[i]);
+	diags_release(&d);
+	return inv;
+}
+
+/*
+ * The provider's validation of layout i of inv (loaded from path) says
+ * exactly want: "LINE:COL: message" lines, each after path and ':'.
+ */
+static void check_validated(struct inventory *inv, size_t i, const char *path, const char *want)
+{
+	const struct provider_ops *p = provider_find(inv->layouts[i].provider);
+	struct diags d;
+	struct buf got = BUF_INIT, exp = BUF_INIT;
+
+	diags_init(&d);
+	p->validate(inv, &inv->layouts[i], inventory_provider(inv, p->name), &d);
+	for (size_t k = 0; k < d.n; k++)
+		buf_addf(&got, "%s\n", d.msgs[k]);
+	for (const char *q = want; *q;) {
+		size_t l = strcspn(q, "\n");
+		buf_addf(&exp, "%s:%.*s\n", path, (int)l, q);
+		q += l + (q[l] == '\n');
+	}
+	CHECK_STR(got.s ? got.s : "", exp.s ? exp.s : "");
+	diags_release(&d);
+	buf_release(&got);
+	buf_release(&exp);
+}
+
+/* A layout's snapshot_keep wins over the provider's, typed and placed like it. */
+static void test_layout_snapshot_keep(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv = load_text("project: shop\n"
+	                                  "providers:\n"
+	                                  "  hetzner: { snapshot_keep: 3 }\n"
+	                                  "layouts:\n"
+	                                  "  phase1:\n"
+	                                  "    provider: hetzner\n"
+	                                  "    snapshot_keep: 5\n"
+	                                  "    servers: { app1: { roles: [base] } }\n"
+	                                  "  phase2:\n"
+	                                  "    provider: hetzner\n"
+	                                  "    servers: { web1: { roles: [base] } }\n"
+	                                  "  phase3:\n"
+	                                  "    provider: hetzner\n"
+	                                  "    snapshot_keep: 1001\n"
+	                                  "    servers: { db1: { roles: [base] } }\n"
+	                                  "  lab:\n"
+	                                  "    provider: local\n"
+	                                  "    snapshot_keep: 2\n"
+	                                  "    servers: { box1: { roles: [base] } }\n",
+	                                  path);
+	if (!inv)
+		return;
+	struct provider_ctx c = {.inv = inv, .settings = inventory_provider(inv, "hetzner")};
+	c.layout = &inv->layouts[0];
+	CHECK(cloud_snapshot_keep(&c) == 5);
+	c.layout = &inv->layouts[1];
+	CHECK(cloud_snapshot_keep(&c) == 3);
+	c.settings = NULL;
+	CHECK(cloud_snapshot_keep(&c) == 0);
+	check_validated(inv, 0, path, "");
+	check_validated(inv, 2, path,
+	                "14:20: 'snapshot_keep' of layout 'phase3' must be a whole number from 1 "
+	                "to 1000");
+	check_validated(inv, 3, path,
+	                "18:20: 'snapshot_keep' of layout 'lab' means nothing to provider "
+	                "'local', which has no snapshots");
+	inventory_free(inv);
+	unlink(path);
+}
+
+/* provider_backups: a boolean, absent left alone; its plan line; refused off the clouds. */
+static void test_provider_backups(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv =
+	    load_text("project: shop\n"
+	              "layouts:\n"
+	              "  phase1:\n"
+	              "    provider: digitalocean\n"
+	              "    servers:\n"
+	              "      app1: { roles: [base], provider_backups: true }\n"
+	              "      app2: { roles: [base], provider_backups: false }\n"
+	              "      app3: { roles: [base] }\n"
+	              "      app4: { roles: [base], provider_backups: on }\n"
+	              "  phase2:\n"
+	              "    provider: hetzner\n"
+	              "    servers:\n"
+	              "      web1: { roles: [base], provider_backups: \"true\" }\n"
+	              "      web2: { roles: [base], provider_backups: [1] }\n"
+	              "  lab:\n"
+	              "    provider: static\n"
+	              "    servers:\n"
+	              "      box1: { roles: [base], address: 192.0.2.1,\n"
+	              "              host_key: \"ssh-ed25519 "
+	              "AAAAC3NzaC1lZDI1NTE5AAAAIPmQ3Dqq7IHx1KSQP0n1OVQuuAXDwSWl5"
+	              "rURhB/Xn0jv\",\n"
+	              "              provider_backups: true }\n",
+	              path);
+	struct buf plan = BUF_INIT;
+
+	if (!inv)
+		return;
+	const struct inv_server *sv = inv->layouts[0].servers;
+	CHECK(cloud_server_backups(&sv[0]) == 1);
+	CHECK(cloud_server_backups(&sv[1]) == 0);
+	CHECK(cloud_server_backups(&sv[2]) == -1);
+	CHECK(cloud_server_backups(&sv[3]) == 1);
+	for (size_t i = 0; i < 4; i++) {
+		cloud_plan_backups(&sv[i], "droplet", false, &plan);
+		cloud_plan_backups(&sv[i], "droplet", true, &plan);
+	}
+	CHECK_STR(plan.s ? plan.s : "",
+	          "  ~ cloud: droplet app1: the provider's backups off -> on\n"
+	          "  ~ cloud: droplet app2: the provider's backups on -> off\n"
+	          "  ~ cloud: droplet app4: the provider's backups off -> on\n");
+	buf_release(&plan);
+	check_validated(inv, 0, path, "");
+	check_validated(inv, 1, path,
+	                "13:48: 'provider_backups' of server 'web1' must be a boolean, not the "
+	                "quoted string 'true'\n"
+	                "14:48: 'provider_backups' of server 'web2' must be a boolean, not a list");
+	check_validated(inv, 2, path,
+	                "20:33: 'provider_backups' of server 'box1' means nothing to provider "
+	                "'static', which has no backups of its own");
+	inventory_free(inv);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -330,5 +478,7 @@ int main(void)
 	RUN(test_snapshot_excess);
 	RUN(test_snapshot_entry);
 	RUN(test_snapshot_keep_setting);
+	RUN(test_layout_snapshot_keep);
+	RUN(test_provider_backups);
 	return check_done("cloud");
 }
