@@ -2,7 +2,8 @@
 # Two repositories in two stores (backup_repos): two TLS s3rver stores on
 # the test bridge, each with its own bucket and secrets.  WAL and the full
 # backup reach both; 'backup list' and 'status' show each repository; the
-# first store gone, 'status' names it failing and the second healthy, and
+# first store gone, 'status' names it failing and the second healthy (and
+# so do the node exporter's metrics of each repository), and
 # 'backup restore --repo 2' restores the latest commit onto a new server.
 # backup_repos is checked before anything runs (file:line:col).
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +100,20 @@ for d in s3/data/backups s3-9444/data/backups2; do
 	check "the store $d is encrypted: $objs objects, $clear in clear" test "$objs" -gt 0 -a "$clear" = 0
 done
 
+# what the node exporter's textfile collector gets, per repository
+metrics() {
+	on_host db1 "systemctl start provision-backup-metrics.service && cat /var/lib/prometheus/node-exporter/provision-backup.prom" |
+		grep -v '^#' | tr '\n' ' '
+}
+last_good() { sed -n "s/.*provision_backup_last_good_timestamp_seconds{repo=\"$1\"} \([0-9]*\).*/\1/p" <<<"$2"; }
+m1=$(metrics)
+now_s=$(date +%s)
+check "the node exporter gets repository 1's newest good backup, made in the last 10 minutes: $m1" \
+	test "$(last_good 1 "$m1")" -gt $((now_s - 600))
+check "and repository 2's" test "$(last_good 2 "$m1")" -gt $((now_s - 600))
+check "both repositories readable" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"1\"} 1' && printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"2\"} 1'" _ "$m1"
+
 pv status old >"$WORK/status1" 2>&1
 check "status shows repository 1's last backup: $(grep -E 'repository' "$WORK/status1" | tr '\n' ' ')" \
 	grep -Eq 'repository 1: last good backup: [0-9]{8}-[0-9]{6}F \(full\), [0-9]+ (s|min) ago' "$WORK/status1"
@@ -131,6 +146,11 @@ check "status names repository 1 failing: $(grep -E 'repository' "$WORK/status2"
 check "and repository 2 healthy" \
 	grep -Eq 'repository 2: last good backup: [0-9]{8}-[0-9]{6}F \(full\)' "$WORK/status2"
 check "repository 2 is not said to fail" sh -c "! grep -q 'repository 2: backups: FAILED' '$WORK/status2'"
+m2=$(metrics)
+check "the node exporter gets repository 1 unreadable: $m2" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"1\"} 0'" _ "$m2"
+check "and repository 2 readable, with its newest good backup" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"2\"} 1' && test \"\$2\" -gt 0" _ "$m2" "$(last_good 2 "$m2")"
 
 pv backup restore new --host db9 --repo 5 >"$WORK/restore0" 2>&1
 rc=$?
