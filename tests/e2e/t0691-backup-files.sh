@@ -9,7 +9,8 @@
 # plaintext of the files in the store), its password and the store's keys
 # are in root-only files and nowhere in output, state, the unit's journal
 # or the process list; bad paths and a missing password are refused before
-# anything runs; a second run changes nothing.
+# anything runs; snapshots taken at chosen times are kept or forgotten as
+# backup_keep predicts; a second run changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
@@ -161,6 +162,54 @@ left=$(jq -r 'select(.event == "file_snapshots") | .snapshots[].id' "$WORK/list2
 first2=$(jq -r 'select(.event == "file_snapshots") | .snapshots[].id' "$WORK/list.json" | tr '\n' ' ')
 check "after the timer's run one snapshot of the day is left, a new one ($left; before: $first2)" \
 	sh -c "[ \$(echo $left | wc -w) = 1 ] && ! printf '%s' '$first2' | grep -qw '$left'"
+
+# ---- retention by calendar: snapshots taken at chosen times (restic's
+# own --time: eleven days in a row, two on one day, weekly ones before
+# them, monthly ones for over a year before those), then the timer's run;
+# what it keeps is what the README predicts for backup_keep 7/4/12 ----
+times=$(/usr/bin/python3 - <<'PY'
+import datetime as d
+today = d.datetime.now(d.timezone.utc).replace(hour=3, minute=0, second=0, microsecond=0, tzinfo=None)
+ts = {today - d.timedelta(days=i) for i in range(1, 12)}
+ts.add(today - d.timedelta(days=1, hours=2))
+ts |= {today - d.timedelta(days=7 * i, hours=1) for i in range(2, 9)}
+ts |= {today - d.timedelta(days=30 * m, hours=2) for m in range(2, 17)}
+print("\n".join(t.strftime("%Y-%m-%d %H:%M:%S") for t in sorted(ts)))
+PY
+)
+printf '%s\n' "$times" | on_host app1 "TZ=UTC sh -c 'set -- has-repo && . /usr/local/lib/provision/backup-files.sh && while read -r t; do rs backup -q --time \"\$t\" --host app1 --tag provision /srv/uploads || exit 1; done'" \
+	>"$WORK/dated" 2>&1 || bail "the dated snapshots failed: $(tail -n 5 "$WORK/dated")"
+pvj backup files list >"$WORK/list3.json" 2>&1
+on_host app1 "systemctl start provision-backup-files.service" >"$WORK/service2" 2>&1 ||
+	bail "the timer's second run failed: $(tail -n 5 "$WORK/service2")"
+pvj backup files list >"$WORK/list4.json" 2>&1
+# the README's rule: of the last 7 days, 4 ISO weeks and 12 months that
+# have a snapshot, the newest snapshot of each is kept
+verdict=$(/usr/bin/python3 - "$WORK/list3.json" "$WORK/list4.json" <<'PY'
+import datetime as d, json, sys
+def snaps(path):
+    for line in open(path):
+        e = json.loads(line)
+        if e.get("event") == "file_snapshots":
+            return {s["id"]: d.datetime.fromisoformat(s["time"][:19]) for s in e["snapshots"]}
+    return {}
+before, after = snaps(sys.argv[1]), snaps(sys.argv[2])
+new = [i for i in after if i not in before]
+every = dict(before, **{i: after[i] for i in new})
+rules = [(7, lambda t: t.date()), (4, lambda t: t.isocalendar()[:2]), (12, lambda t: (t.year, t.month))]
+left, last, keep = [n for n, _ in rules], [None] * len(rules), set()
+for i, t in sorted(every.items(), key=lambda x: x[1], reverse=True):
+    for k, (_, bucket) in enumerate(rules):
+        if left[k] > 0 and bucket(t) != last[k]:
+            keep.add(i)
+            last[k] = bucket(t)
+            left[k] -= 1
+ok = len(new) == 1 and set(after) == keep
+print("%s %d of %d kept, %d predicted" % ("ok" if ok else "differs:", len(after), len(every), len(keep)))
+PY
+)
+check "the timer's run keeps what 7 daily, 4 weekly and 12 monthly predict: $verdict" \
+	test "${verdict%% *}" = ok
 
 journal=$(on_host app1 "journalctl -q -u provision-backup-files.service -o cat")
 check "the unit's journal has the run" sh -c "printf '%s\n' \"\$1\" | grep -q 'snapshot .* saved'" _ "$journal"
