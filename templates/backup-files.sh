@@ -8,6 +8,8 @@
 #   backup-files.sh list              this server's snapshots (restic's JSON)
 #   backup-files.sh restore           PV_AT (a time; empty: the latest snapshot),
 #                                     PV_PATH (a path of the backup; empty: all of them)
+#   backup-files.sh verify            a restore drill: the newest snapshot restored
+#                                     into a scratch directory and checked, nothing put back
 # The repository's password is read from a root-only file, the store's keys
 # from a root-only environment file: neither is ever an argument.
 set -f
@@ -178,8 +180,41 @@ restore)
 		restore_path "$best" "$p" || exit 1
 	done
 	;;
+verify)
+	# the repository's structure checked, then the newest snapshot restored
+	# into a scratch directory under /var/tmp with restic reading back every
+	# file it wrote (--verify), and as many files restored as the snapshot
+	# lists; the scratch directory is removed whatever happens
+	best=$(rs snapshots --host "$me" --latest 1 --json | jq -r 'max_by(.time) | .id // empty') || exit 1
+	if [ -z "$best" ]; then
+		echo "no snapshot of $me to verify" >&2
+		exit 1
+	fi
+	need=$(rs stats --json --mode restore-size "$best" | jq -r '.total_size') || exit 1
+	free=$(df -P -B1 /var/tmp | awk 'NR == 2 { print $4 }')
+	if [ "$need" -gt "$free" ]; then
+		echo "snapshot $best needs $need bytes to restore; /var/tmp has $free free" >&2
+		exit 1
+	fi
+	mkdir -p "$state"
+	umask 077
+	rs check >"$state/verify.log" 2>&1 || { tail -n 20 "$state/verify.log" >&2; exit 1; }
+	scratch=$(mktemp -d /var/tmp/provision-files-verify.XXXXXX) || exit 1
+	trap 'rm -rf "$scratch"' EXIT
+	if ! rs restore "$best" --target "$scratch" --verify >>"$state/verify.log" 2>&1; then
+		tail -n 20 "$state/verify.log" >&2
+		exit 1
+	fi
+	listed=$(rs ls --json "$best" | jq -s '[.[] | select(.struct_type == "node" and .type == "file")] | length') || exit 1
+	restored=$(find "$scratch" -type f | wc -l)
+	if [ "$listed" != "$restored" ]; then
+		echo "snapshot $best lists $listed files; $restored were restored" >&2
+		exit 1
+	fi
+	echo "V $best $restored $(du -s -B1 "$scratch" | cut -f1)"
+	;;
 *)
-	echo "usage: backup-files.sh has-repo|init|run|now|list|restore" >&2
+	echo "usage: backup-files.sh has-repo|init|run|now|list|restore|verify" >&2
 	exit 2
 	;;
 esac

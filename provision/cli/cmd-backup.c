@@ -1,6 +1,6 @@
 /*
  * cmd-backup.c - provision backup now|list|restore|verify [LAYOUT]
- *                 provision backup files now|list|restore [LAYOUT]
+ *                 provision backup files now|list|restore|verify [LAYOUT]
  *
  * Each subcommand runs the helper script role backup installs
  * (/usr/local/lib/provision/backup.sh) over one SSH connection per host:
@@ -994,6 +994,37 @@ static int files_restore(struct bk *b, struct host *h, const struct opts *o)
 	return PV_EXIT_OK;
 }
 
+/* A restore drill: the helper restores the newest snapshot into a scratch
+ * directory and checks it ("V ID FILES BYTES"); nothing is put back. */
+static int files_verify(struct bk *b, struct host *h)
+{
+	struct buf out;
+	char id[128] = "", *v;
+	long long files = -1, bytes = -1;
+
+	report_line(b->s->rep, NULL, "%s: restoring its newest snapshot into a scratch directory...",
+	            h->name);
+	buf_init(&out, 1 << 20);
+	if (bk_run_said(b, h, FILES_HELPER " verify\n", &out, "the files verify FAILED") < 0) {
+		buf_release(&out);
+		return PV_EXIT_FAIL;
+	}
+	v = out.s ? strstr(out.s, "V ") : NULL;
+	if (!v || sscanf(v, "V %127s %lld %lld", id, &files, &bytes) != 3) {
+		pv_say_error("%s: the files verify said nothing of its result", h->name);
+		buf_release(&out);
+		return PV_EXIT_FAIL;
+	}
+	buf_release(&out);
+	report_line(b->s->rep,
+	            json_pack("{s:s, s:s, s:s, s:I, s:I}", "event", "files_verified", "host",
+	                      h->name, "snapshot", id, "files", (json_int_t)files, "bytes",
+	                      (json_int_t)bytes),
+	            "%s: verify ok: snapshot %.8s restored and read back, %lld files, %lld bytes",
+	            h->name, id, files, bytes);
+	return PV_EXIT_OK;
+}
+
 static int do_files(struct bk *b, const char *sub, const struct opts *o)
 {
 	struct host **hs;
@@ -1023,9 +1054,10 @@ static int do_files(struct bk *b, const char *sub, const struct opts *o)
 		return PV_EXIT_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int r = !strcmp(sub, "now")    ? files_now(b, hs[i])
-		        : !strcmp(sub, "list") ? files_list(b, hs[i])
-		                               : files_restore(b, hs[i], o);
+		int r = !strcmp(sub, "now")      ? files_now(b, hs[i])
+		        : !strcmp(sub, "list")   ? files_list(b, hs[i])
+		        : !strcmp(sub, "verify") ? files_verify(b, hs[i])
+		                                 : files_restore(b, hs[i], o);
 		if (r > rc)
 			rc = r;
 	}
@@ -1046,18 +1078,19 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 	}
 	sub = argv[1];
 	if (!strcmp(sub, "files")) {
-		/* backup files now|list|restore: the command after 'files' */
+		/* backup files now|list|restore|verify: the command after 'files' */
 		const char *fsub = argc > 2 ? argv[2] : "";
 		const char *fallowed = !strcmp(fsub, "now")       ? "H"
 		                       : !strcmp(fsub, "list")    ? "H"
 		                       : !strcmp(fsub, "restore") ? "Hap"
+		                       : !strcmp(fsub, "verify")  ? "H"
 		                                                  : NULL;
 		if (!*fsub) {
-			pv_say_error("backup files needs a command: now, list or restore");
+			pv_say_error("backup files needs a command: now, list, restore or verify");
 			return PV_EXIT_USAGE;
 		}
 		if (!fallowed) {
-			pv_say_error("unknown backup files command '%s' (now, list, restore)",
+			pv_say_error("unknown backup files command '%s' (now, list, restore, verify)",
 			             fsub);
 			return PV_EXIT_USAGE;
 		}
@@ -1115,6 +1148,9 @@ const struct cmd_entry cmd_backup_entry = {
             "                                put the paths back as the newest snapshot (taken\n"
             "                                at or before TIME) holds them, or only PATH; what\n"
             "                                is there now is kept aside\n"
+            "  files verify                  restore the newest snapshot into a scratch\n"
+            "                                directory, restic reading back every file;\n"
+            "                                nothing is put back\n"
             "Options:\n"
             "  --repo N        restore and verify: from repository N (1: backup_s3_*, 2-4:\n"
             "                  backup_repos); default: the first that holds a backup\n"

@@ -10,7 +10,9 @@
 # are in root-only files and nowhere in output, state, the unit's journal
 # or the process list; bad paths and a missing password are refused before
 # anything runs; snapshots taken at chosen times are kept or forgotten as
-# backup_keep predicts; a second run changes nothing.
+# backup_keep predicts; a second run changes nothing; 'backup files verify'
+# restores the newest snapshot into a scratch directory and reads it back,
+# and fails once the store's data is damaged.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
@@ -218,3 +220,35 @@ check "no password in the unit's journal" sh -c "! printf '%s\n' \"\$1\" | grep 
 pvj up app >"$WORK/up2" 2>&1
 check "a second run changes nothing ($(json_resources "$WORK/up2" changed | tr '\n' ' '))" \
 	test "$(json_total "$WORK/up2" changed)" = 0
+
+# ---- the restore drill: the newest snapshot restored into a scratch
+# directory and read back, nothing put back; then a store whose data was
+# damaged fails it ----
+paths_now() { on_host app1 "find /srv/uploads /var/lib/docker/volumes/appdata/_data -type f -exec sha256sum {} + | sort"; }
+before=$(paths_now)
+pvj backup files verify app >"$WORK/verify1.json" 2>&1
+rc=$?
+# the newest snapshot is the timer's run above: the paths as they are now
+listed=$(printf '%s\n' "$before" | grep -c .)
+got=$(jq -c 'select(.event == "files_verified") | [.files, (.bytes > 0)]' "$WORK/verify1.json")
+vid=$(jq -r 'select(.event == "files_verified") | .snapshot' "$WORK/verify1.json")
+newest=$(pvj backup files list app | jq -r 'select(.event == "file_snapshots") | .snapshots | max_by(.time) | .id')
+check "backup files verify succeeds (exit $rc) and names the files it read back: $got, $listed in the paths" \
+	test "$rc" = 0 -a "$got" = "[$listed,true]"
+check "it verified the newest snapshot, named in full ($vid)" \
+	sh -c 'test ${#1} = 64 && test "${1#"$2"}" != "$1"' _ "$vid" "$newest"
+bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/verify1.json" 2>&1)
+check "its events are the schema's${bad:+: $bad}" test -z "$bad"
+check "nothing was put back: the paths are as they were" \
+	test "$(paths_now)" = "$before"
+check "and no scratch directory is left" on_host app1 '! ls -d /var/tmp/provision-files-verify.* 2>/dev/null'
+# every data pack of the repository damaged past its first bytes
+n=0
+for f in $(find "$WORK/s3/data" -path '*/files/app1/data/*' -name '*._S3rver_object' -size +1k); do
+	printf 'damaged' | dd of="$f" bs=1 seek=600 conv=notrunc status=none && n=$((n + 1))
+done
+pvj backup files verify app >"$WORK/verify2.json" 2>&1
+rc=$?
+check "with $n data packs damaged in the store, verify fails (exit $rc)" test "$rc" = 1 -a "$n" -gt 0
+check "and says so" grep -q 'the files verify FAILED' "$WORK/verify2.json"
+check "and leaves no scratch directory either" on_host app1 '! ls -d /var/tmp/provision-files-verify.* 2>/dev/null'

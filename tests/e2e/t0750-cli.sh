@@ -315,8 +315,8 @@ jfail restore-repo 2 "^--repo takes a repository's number from 1 to 4, not '9'$"
 jfail restore-patroni 2 "^layout 'ha' has no server with role backup$" backup restore ha --yes
 jfail verify 2 "^verify needs --on SCRATCH" backup verify db
 jfail verify-self 2 "^the scratch server must not be the source 'db1'$" backup verify db --on db1
-jfail files 2 "^unknown backup files command 'weekly' (now, list, restore)$" backup files weekly
-jfail files-none 2 "^backup files needs a command: now, list or restore$" backup files
+jfail files 2 "^unknown backup files command 'weekly' (now, list, restore, verify)$" backup files weekly
+jfail files-none 2 "^backup files needs a command: now, list, restore or verify$" backup files
 jfail files-list 2 "^layout 'phase1' has no server with role backup-files$" backup files list phase1
 jfail roles 2 "^unknown role 'nosuch' (no roles/nosuch/role.yml)$" roles nosuch
 jfail ui 2 "^unknown ui 'grafana' (prometheus or alertmanager)$" ui watched grafana
