@@ -137,8 +137,9 @@ check "apt installs a package with /tmp noexec" on_host app1 \
 	'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cowsay >/dev/null 2>&1'
 check "/tmp is noexec again after apt" on_host app1 'findmnt -no OPTIONS /tmp | tr , "\n" | grep -qx noexec'
 
-# --- break two controls on the host: audit sees it, exit 1 ---------------
-on_host app1 'chmod 0644 /etc/ssh/sshd_config && mount -o remount,bind,exec /tmp' || bail "cannot break app1"
+# --- break three controls on the host: audit sees it, exit 1 -------------
+on_host app1 'chmod 0644 /etc/ssh/sshd_config && mount -o remount,bind,exec /tmp &&
+	sed -i "s/^Checksums = .*/Checksums = H/" /etc/aide/aide.conf' || bail "cannot break app1"
 pvj audit phase1 >"$WORK/audit2.json" 2>"$WORK/audit2.err"
 rc=$?
 check "audit of a broken host exits 1, got $rc" test "$rc" = 1
@@ -146,18 +147,19 @@ check "SSH-CONFIG-PERMS is FAIL" test "$(res "$WORK/audit2.json" SSH-CONFIG-PERM
 check "its reason shows the mode the host has" \
 	sh -c "jq -r 'select(.id == \"SSH-CONFIG-PERMS\") | .reason' '$WORK/audit2.json' | grep -q '^644:root'"
 check "MOUNT-TMP is FAIL" test "$(res "$WORK/audit2.json" MOUNT-TMP)" = FAIL
+check "AIDE-CHECKSUMS is FAIL" test "$(res "$WORK/audit2.json" AIDE-CHECKSUMS)" = FAIL
 bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/audit2.json" 2>&1)
 check "audit --json with failed controls: every line is an event the schema accepts${bad:+: $bad}" test -z "$bad"
 check "the other controls still pass" \
-	test "$(jq -r 'select(.event == "audit_host") | .fail' "$WORK/audit2.json")" = 2
+	test "$(jq -r 'select(.event == "audit_host") | .fail' "$WORK/audit2.json")" = 3
 pv audit phase1 >"$WORK/audit2.txt" 2>&1
 check "the text report names the failed control under its role" \
 	sh -c "grep -A200 '^  base' '$WORK/audit2.txt' | grep -E '^    SSH-CONFIG-PERMS +5\.1\.1 .* FAIL \(644:root\)'"
 
-# the next converge puts both back
+# the next converge puts them back
 pvj up phase1 >"$WORK/up3.json" 2>"$WORK/up3.err" ||
 	bail "third up failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
-check "up puts the broken controls back (2 changed), got $(json_total "$WORK/up3.json" changed)" \
-	test "$(json_total "$WORK/up3.json" changed)" = 2
+check "up puts the broken controls back (3 changed), got $(json_total "$WORK/up3.json" changed)" \
+	test "$(json_total "$WORK/up3.json" changed)" = 3
 pvj audit phase1 >"$WORK/audit3.json" 2>"$WORK/audit3.err"
 check "audit passes again" test $? = 0

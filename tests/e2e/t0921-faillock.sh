@@ -20,8 +20,7 @@ layouts:
 EOF
 t_uses one
 
-pvj up one >"$WORK/up1.json" 2>"$WORK/up1.err" ||
-	bail "up failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
+up_json one 1
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
 
 deny=$(on_host app1 "awk -F' *= *' '\$1 == \"deny\" { print \$2 }' /etc/security/faillock.conf")
@@ -54,8 +53,7 @@ check "the account is locked: the right password is refused" refused t0921u "$pw
 check "the host logs the lock" on_host app1 "journalctl -q --no-pager | grep -q 'pam_faillock(login:auth): Consecutive login failures for user t0921u account temporarily lock[e]d'"
 
 # The admin: another user's failures do not touch it.
-pvj up one >"$WORK/up2.json" 2>"$WORK/up2.err" ||
-	bail "up with a locked user failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
+up_json one 2
 check "up with another user locked: the admin logs in and converges, 0 changed" \
 	test "$(json_total "$WORK/up2.json" changed)" = 0
 check "the lock holds after the converge" refused t0921u "$pw"
@@ -65,8 +63,7 @@ check "the lock holds after the converge" refused t0921u "$pw"
 n=$(on_host app1 "for i in \$(seq 1 $deny); do printf 'wrong-%s\n' \$i | pamtester login admin authenticate >/dev/null 2>&1 && exit 1; done
 	faillock --user admin | grep -c ' V\$'; true") || bail "a password was accepted for admin"
 check "guesses at the admin's password are counted too ($n)" test "$n" = "$deny"
-pvj up one >"$WORK/up3.json" 2>"$WORK/up3.err" ||
-	bail "up after guesses at the admin's password failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
+up_json one 3
 check "up after guesses at the admin's password: it logs in with its key, sudo works, 0 changed" \
 	test "$(json_total "$WORK/up3.json" changed)" = 0
 check "the admin's own login (a key, then sudo) clears its record ($(failures admin))" test "$(failures admin)" = 0
@@ -81,8 +78,7 @@ check "after faillock --reset the right password is accepted" login t0921u "$pw"
 on_host app1 "sed -i '/pam_faillock.so preauth/d' /usr/share/pam-configs/provision-faillock &&
 	pam-auth-update --package --enable provision-faillock provision-faillock-notify" || bail "cannot change the profile on app1"
 on_host app1 'grep -q "pam_faillock.so preauth" /etc/pam.d/common-auth' && bail "the profile change did not reach common-auth"
-pvj up one >"$WORK/up4.json" 2>"$WORK/up4.err" ||
-	bail "up after a profile change failed: $(json_errors "$WORK/up4.json" "$WORK/up4.err")"
+up_json one 4
 check "up puts the profile back" on_host app1 'grep -q "pam_faillock.so preauth" /usr/share/pam-configs/provision-faillock'
 check "and the PAM stack follows it: common-auth checks the lock first" \
 	on_host app1 'grep -q "pam_faillock.so preauth" /etc/pam.d/common-auth'

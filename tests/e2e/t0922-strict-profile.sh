@@ -19,11 +19,9 @@ layouts:
 EOF
 t_uses one
 
-pvj up one >"$WORK/up1.json" 2>"$WORK/up1.err" ||
-	bail "up failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
+up_json one 1
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
-pvj up one >"$WORK/up2.json" 2>"$WORK/up2.err" ||
-	bail "second up failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
+up_json one 2
 check "second up: 0 changed, got $(json_total "$WORK/up2.json" changed)" test "$(json_total "$WORK/up2.json" changed)" = 0
 
 # sshd: 2 sessions per connection
