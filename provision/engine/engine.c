@@ -398,6 +398,19 @@ static void parse_resource(struct host_plan *hp, const struct role *role, const 
 			return;
 		}
 	}
+	/* two files in /etc/sysctl.d with one key: each run would set it back and forth */
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const char *key = res_sysctl_shared_key(&hp->res[i], &r);
+		if (key) {
+			diags_add(d, &item->pos,
+			          "kernel parameter '%s' is set twice on server '%s' (%s in role "
+			          "'%s' and %s in role '%s')",
+			          key, in->server->name, hp->res[i].title, hp->res[i].role, r.title,
+			          role->name);
+			resource_release(&r);
+			return;
+		}
+	}
 	(void)where;
 	PV_GROW(hp->res, hp->n_res + 1, *alloc);
 	hp->res[hp->n_res++] = r;

@@ -236,6 +236,19 @@ static const char *sysctl_probe_path(const struct resource *r)
 	return ((const struct sysctl_spec *)r->spec)->file;
 }
 
+const char *res_sysctl_shared_key(const struct resource *a, const struct resource *b)
+{
+	const struct sysctl_spec *x = a->spec, *y = b->spec;
+
+	if (a->type != &res_type_sysctl || b->type != &res_type_sysctl)
+		return NULL;
+	for (size_t i = 0; i < x->n; i++)
+		for (size_t j = 0; j < y->n; j++)
+			if (!strcmp(x->keys[i], y->keys[j]))
+				return x->keys[i];
+	return NULL;
+}
+
 const struct res_type res_type_sysctl = {
     .name = "sysctl",
     .parse = sysctl_parse,

@@ -76,6 +76,8 @@ void res_package_query(struct buf *sh, const char *var, char *const *names, size
 bool res_command_guarded(const struct resource *r);
 const char *res_file_path(const struct resource *r); /* path a file/sysctl resource owns */
 bool res_service_has_action(const struct resource *r);
+/* A kernel parameter both sysctl resources set (NULL when none, or not both sysctl). */
+const char *res_sysctl_shared_key(const struct resource *a, const struct resource *b);
 
 extern const struct res_type res_type_package, res_type_file, res_type_directory, res_type_line,
     res_type_service, res_type_user, res_type_sysctl, res_type_ufw, res_type_command;

@@ -111,6 +111,13 @@ json_errors() {
 	tail -5 "$2" 2>/dev/null
 }
 
+# up_json LAYOUT N: 'up LAYOUT' with --json into $WORK/upN.json (errors
+# into upN.err); the test stops here when it fails.
+up_json() {
+	pvj up "$1" >"$WORK/up$2.json" 2>"$WORK/up$2.err" ||
+		bail "up $1 (run $2) failed: $(json_errors "$WORK/up$2.json" "$WORK/up$2.err")"
+}
+
 # Run a shell command as root on a host, through the tool's own ssh.
 on_host() {
 	local host=$1

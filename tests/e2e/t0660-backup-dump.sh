@@ -3,7 +3,8 @@
 # database (pg_dump custom format), encrypts it with the passphrase and
 # uploads it; dumps older than backup_dump_keep_days are removed, the new
 # one kept.  The object in the store is ciphertext; decrypted with the
-# passphrase it is a dump pg_restore reads.
+# passphrase it is a dump pg_restore reads.  The role's units are the ones
+# systemd runs, after the first converge and after a changed calendar.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-s3.sh"
 
@@ -26,6 +27,13 @@ s3_start db backups
 pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
 pass "up converges PostgreSQL with role backup and dumps"
 check "the dump timer is active" on_host db1 "systemctl -q is-active provision-backup-dump.timer"
+# units of the role that systemd has not read since they were written
+stale() {
+	on_host db1 'for u in provision-backup-full.timer provision-backup-diff.timer provision-backup-dump.timer \
+		provision-backup@full.service provision-backup-dump.service provision-pgbackrest-server.service; do
+		[ "$(systemctl show -p NeedDaemonReload --value "$u")" = no ] || echo "$u"; done'
+}
+check "no unit of the role waits for a reload ($(stale | tr '\n' ' '))" test -z "$(stale)"
 modes=$(on_host db1 "stat -c '%a %U' /etc/pgbackrest/dump-curl.conf /etc/pgbackrest/dump.pass" | tr '\n' ' ')
 check "the dump's credentials are files of mode 0600 ($modes)" test "$modes" = "600 root 600 root "
 
@@ -66,3 +74,14 @@ check "pg_restore lists the table's data" sh -c "printf '%s\n' \"\$1\" | grep -q
 check "no passphrase in the output" sh -c "! grep -Fq -e \"\$1\" '$WORK/dump1' '$WORK/up1'" _ "$PV_BACKUP_PASS"
 pv status db >"$WORK/status" 2>&1
 check "status shows the dump timer: $(grep 'timer dump' "$WORK/status")" grep -q 'backup timer dump: active' "$WORK/status"
+
+# A changed calendar: the next up rewrites the dump timer, which runs on the
+# new calendar at once; the run after that changes nothing.
+sed -i 's/^  backup_dump_keep_days: 2$/&\n  backup_dump_calendar: "*-*-* 04:45:00"/' "$WORK/inventory.yml"
+grep -q '^  backup_dump_calendar: ' "$WORK/inventory.yml" || bail "the inventory was not changed"
+pvj up db >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up with a new calendar failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
+cal=$(on_host db1 'systemctl show -p TimersCalendar --value provision-backup-dump.timer')
+check "the dump timer runs on its new calendar ($cal)" sh -c "printf '%s' \"\$1\" | grep -q '04:45:00'" _ "$cal"
+check "no unit of the role waits for a reload ($(stale | tr '\n' ' '))" test -z "$(stale)"
+pvj up db >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "the next up failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
+check "the next up changes nothing, got $(json_total "$WORK/up3.json" changed)" test "$(json_total "$WORK/up3.json" changed)" = 0

@@ -84,6 +84,7 @@ on_host app1 'systemctl start provision-aide-build.service' || true
 # (every 6 s: ufw limits SSH to 6 new connections in 30 s)
 for _ in $(seq 1 100); do on_host app1 'test -s /var/lib/aide/aide.db' && break; sleep 6; done
 check "the AIDE database is built" on_host app1 'test -s /var/lib/aide/aide.db'
+check "aide --config-check passes" on_host app1 'aide --config-check -c /etc/aide/aide.conf'
 on_host app1 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q lynis >/dev/null 2>&1 &&
 	lynis audit system --quick --no-colors >/dev/null 2>&1; cat /var/log/lynis-report.dat' >"$WORK/lynis.dat" ||
 	bail "lynis did not run on app1"
@@ -93,6 +94,8 @@ echo "# lynis: hardening index $index, $warnings warnings"
 grep -E '^(warning|suggestion)\[\]=' "$WORK/lynis.dat" | cut -c1-140 | sed 's/^/#   /'
 check "lynis: hardening index >= 80, got $index" test "${index:-0}" -ge 80
 check "lynis: 0 warnings, got $warnings" test "$warnings" = 0
+check "lynis: AIDE's checksums are named (no FINT-4402 suggestion)" \
+	sh -c "! grep -q '^suggestion\[\]=FINT-4402|' '$WORK/lynis.dat'"
 
 # --- provision audit --lynis: every control passes or says why it cannot --
 pvj audit phase1 --lynis >"$WORK/audit1.json" 2>"$WORK/audit1.err"
@@ -134,8 +137,9 @@ check "apt installs a package with /tmp noexec" on_host app1 \
 	'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cowsay >/dev/null 2>&1'
 check "/tmp is noexec again after apt" on_host app1 'findmnt -no OPTIONS /tmp | tr , "\n" | grep -qx noexec'
 
-# --- break two controls on the host: audit sees it, exit 1 ---------------
-on_host app1 'chmod 0644 /etc/ssh/sshd_config && mount -o remount,bind,exec /tmp' || bail "cannot break app1"
+# --- break three controls on the host: audit sees it, exit 1 -------------
+on_host app1 'chmod 0644 /etc/ssh/sshd_config && mount -o remount,bind,exec /tmp &&
+	sed -i "s/^Checksums = .*/Checksums = H/" /etc/aide/aide.conf' || bail "cannot break app1"
 pvj audit phase1 >"$WORK/audit2.json" 2>"$WORK/audit2.err"
 rc=$?
 check "audit of a broken host exits 1, got $rc" test "$rc" = 1
@@ -143,18 +147,19 @@ check "SSH-CONFIG-PERMS is FAIL" test "$(res "$WORK/audit2.json" SSH-CONFIG-PERM
 check "its reason shows the mode the host has" \
 	sh -c "jq -r 'select(.id == \"SSH-CONFIG-PERMS\") | .reason' '$WORK/audit2.json' | grep -q '^644:root'"
 check "MOUNT-TMP is FAIL" test "$(res "$WORK/audit2.json" MOUNT-TMP)" = FAIL
+check "AIDE-CHECKSUMS is FAIL" test "$(res "$WORK/audit2.json" AIDE-CHECKSUMS)" = FAIL
 bad=$(/usr/bin/python3 "$ROOT/tests/helpers/check-events.py" "$ROOT/doc/events.schema.json" "$WORK/audit2.json" 2>&1)
 check "audit --json with failed controls: every line is an event the schema accepts${bad:+: $bad}" test -z "$bad"
 check "the other controls still pass" \
-	test "$(jq -r 'select(.event == "audit_host") | .fail' "$WORK/audit2.json")" = 2
+	test "$(jq -r 'select(.event == "audit_host") | .fail' "$WORK/audit2.json")" = 3
 pv audit phase1 >"$WORK/audit2.txt" 2>&1
 check "the text report names the failed control under its role" \
 	sh -c "grep -A200 '^  base' '$WORK/audit2.txt' | grep -E '^    SSH-CONFIG-PERMS +5\.1\.1 .* FAIL \(644:root\)'"
 
-# the next converge puts both back
+# the next converge puts them back
 pvj up phase1 >"$WORK/up3.json" 2>"$WORK/up3.err" ||
 	bail "third up failed: $(json_errors "$WORK/up3.json" "$WORK/up3.err")"
-check "up puts the broken controls back (2 changed), got $(json_total "$WORK/up3.json" changed)" \
-	test "$(json_total "$WORK/up3.json" changed)" = 2
+check "up puts the broken controls back (3 changed), got $(json_total "$WORK/up3.json" changed)" \
+	test "$(json_total "$WORK/up3.json" changed)" = 3
 pvj audit phase1 >"$WORK/audit3.json" 2>"$WORK/audit3.err"
 check "audit passes again" test $? = 0

@@ -159,6 +159,14 @@ static const char role_units[] =
     "  restart demo:\n"
     "    service: { name: demo, action: restart }\n";
 
+static const char role_sysctl2[] = "resources:\n"
+                                   "  - sysctl:\n"
+                                   "      file: /etc/sysctl.d/90-a.conf\n"
+                                   "      settings: { kernel.sysrq: 0, vm.swappiness: 10 }\n"
+                                   "  - sysctl:\n"
+                                   "      file: /etc/sysctl.d/90-b.conf\n"
+                                   "      settings: { vm.swappiness: 1 }\n";
+
 static void setup(void)
 {
 	struct diags d;
@@ -203,7 +211,11 @@ static void setup(void)
 	              "        vars: { tailscale_ssh: tailnet-only, tailscale_tags: [\"tag:a\"] }\n"
 	              "      audit: { roles: [auditrole], vars: { odd: \"a b;c\" } }\n"
 	              "      badaudit: { roles: [badaudit] }\n"
-	              "      units: { roles: [unitrole] }\n");
+	              "      units: { roles: [unitrole] }\n"
+	              "      sysctl2: { roles: [sysctl2] }\n"
+	              "      strict:\n"
+	              "        roles: [base, ufw, docker]\n"
+	              "        vars: { hardening_profile: strict, hardening_integrity: true }\n");
 	setenv("TEST_APPTIER_KEY", "tskey-unit-secret", 1);
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
@@ -221,6 +233,7 @@ static void setup(void)
 	write_role(scratch, "badaudit", role_badaudit);
 	write_role(scratch, "fw", role_fw);
 	write_role(scratch, "unitrole", role_units);
+	write_role(scratch, "sysctl2", role_sysctl2);
 	write_role(
 	    scratch, "fwsplit",
 	    "resources:\n  - ufw: { ssh: 22/tcp, allow: [22/tcp, \"{{ extra_ports }}\"] }\n");
@@ -495,6 +508,31 @@ static void test_unit_reload(void)
 	plan_release(&hp);
 }
 
+/*
+ * One kernel parameter in two files of /etc/sysctl.d: the live value would
+ * go back and forth each run, whichever file the boot reads last.  Refused
+ * at the second, naming both; the built-in roles, strict included, set
+ * each parameter once.
+ */
+static void test_sysctl_twice(void)
+{
+	struct host_plan hp;
+	struct diags d;
+
+	CHECK(render(&hp, &d, "sysctl2") < 0);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL,
+	          "sysctl2/role.yml:5:5: kernel parameter 'vm.swappiness' is set twice on server "
+	          "'sysctl2' (sysctl "
+	          "/etc/sysctl.d/90-a.conf in role 'sysctl2' and sysctl /etc/sysctl.d/90-b.conf in "
+	          "role 'sysctl2')");
+	plan_release(&hp);
+	diags_release(&d);
+
+	render_ok(&hp, "strict");
+	plan_release(&hp);
+}
+
 static void test_builtin_roles(void)
 {
 	static const char *const clean[] = {"docker", "caddy", "traefik", "kamal", "ts"};
@@ -604,6 +642,7 @@ int main(void)
 	RUN(test_ufw_split_port);
 	RUN(test_builtin_roles);
 	RUN(test_unit_reload);
+	RUN(test_sysctl_twice);
 	cleanup();
 	return check_done("apptier");
 }
