@@ -1002,8 +1002,8 @@ static int files_verify(struct bk *b, struct host *h)
 	char id[128] = "", *v;
 	long long files = -1, bytes = -1;
 
-	report_line(b->s->rep, NULL, "%s: restoring its newest snapshot into a scratch directory...",
-	            h->name);
+	report_line(b->s->rep, NULL,
+	            "%s: restoring its newest snapshot into a scratch directory...", h->name);
 	buf_init(&out, 1 << 20);
 	if (bk_run_said(b, h, FILES_HELPER " verify\n", &out, "the files verify FAILED") < 0) {
 		buf_release(&out);
@@ -1090,8 +1090,8 @@ static int cmd_backup(struct session *s, int argc, char **argv)
 			return PV_EXIT_USAGE;
 		}
 		if (!fallowed) {
-			pv_say_error("unknown backup files command '%s' (now, list, restore, verify)",
-			             fsub);
+			pv_say_error(
+			    "unknown backup files command '%s' (now, list, restore, verify)", fsub);
 			return PV_EXIT_USAGE;
 		}
 		if (parse(&cmd_backup_entry, argc - 2, argv + 2, &o, fallowed) < 0)
