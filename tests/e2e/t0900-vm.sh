@@ -5,7 +5,11 @@
 # kernel sysctls applied live and kept over a reboot, 'docker run' with
 # published ports that obey ufw (seen from this machine, another host on
 # the bridge), a reboot after which every check holds and up changes
-# nothing.  Then destroy leaves nothing behind, also after a killed up.
+# nothing.  The hardening of base (with hardening_integrity) on a real
+# kernel: ssh-audit, and 'provision audit' passing with the controls a
+# container host can only SKIP (kernel sysctls, module blacklist, auditd,
+# acct, mounts), before and after the reboot.  Then destroy leaves nothing
+# behind, also after a killed up.
 #
 # One VM for every check (boots are expensive).  The heavy packages are
 # baked into the test image ('packages:'); installing them is covered on
@@ -19,10 +23,13 @@ inventory() {
 project: t0900
 vars:
   ufw_allow: [$1]
+  hardening_integrity: true
 providers:
   vm:
     packages: [docker.io, ufw, fail2ban, python3-systemd, iptables, unattended-upgrades,
-               systemd-timesyncd, busybox-static]
+               systemd-timesyncd, busybox-static, libpam-pwquality, libpam-tmpdir,
+               prometheus-node-exporter, auditd, aide, aide-common, acct, sysstat,
+               needrestart, debsums, rkhunter, lynis]   # lynis: for 'audit --lynis' by hand
 layouts:
   one:
     provider: vm
@@ -67,6 +74,26 @@ check "no image host key survived (ed25519 only, the tool's)" on_host app1 \
 	'[ "$(ls /etc/ssh/ssh_host_*_key | wc -l)" = 1 ] && [ -f /etc/ssh/ssh_host_ed25519_key ]'
 check "packages come through the bridge's cache" on_host app1 \
 	"grep -q 'Proxy \"http://${addr%.*}.1:' /etc/apt/apt.conf.d/01provision-proxy"
+
+# --- hardening on a real kernel ----------------------------------------------
+# audit: exit 0, and the controls that only a real kernel has pass (a
+# container host shows them SKIP): audit_real_kernel OUT.json WHEN
+audit_real_kernel() {
+	local rc id failed
+	pvj audit one >"$1" 2>"${1%.json}.err"
+	rc=$?
+	failed=$(jq -r 'select(.event == "audit" and .result == "FAIL") | "\(.id) (\(.reason // ""))"' "$1" | tr '\n' ' ')
+	check "$2: audit exits 0, got $rc${failed:+: $failed}" test "$rc" = 0
+	for id in KERNEL-ASLR KERNEL-PTRACE KERNEL-SUID-DUMPABLE KERNEL-SYSCTL KERNEL-MODULES-FS KERNEL-MODULES-NET \
+		AUDITD-ACTIVE ACCT-PROCESS SVC-TIMESYNC MOUNT-TMP MOUNT-DEV-SHM; do
+		check "$2: $id passes" test "$(jq -r --arg id "$id" 'select(.event == "audit" and .id == $id) | .result' "$1")" = PASS
+	done
+}
+ssh_audit_checks app1 "$addr"
+audit_real_kernel "$WORK/audit1.json" converged
+check "a blacklisted module does not load" on_host app1 '! modprobe cramfs 2>/dev/null && ! grep -q "^cramfs " /proc/modules'
+check "control: a module that is not blacklisted would load" on_host app1 'modprobe -n isofs'
+check "auditd has the rule set loaded" on_host app1 'auditctl -l | grep -q "k identity"'
 
 # --- the kernel: sysctls applied live, also after they drift
 sysctls_hold() {
@@ -138,6 +165,9 @@ done
 echo "# reboot to SSH: $((SECONDS - start)) s"
 check "after reboot: the same pinned host key answers" test "$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')" = "$presented"
 check "after reboot: sysctls hold (from /etc/sysctl.d)" sysctls_hold
+audit_real_kernel "$WORK/audit2.json" "after reboot"
+check "after reboot: AIDE's database is there or its build comes again" on_host app1 \
+	'[ -s /var/lib/aide/aide.db ] || [ "$(systemctl show -p SubState --value provision-aide-build.timer)" = waiting ]'
 check "after reboot: ufw active, deny incoming" on_host app1 'ufw status verbose | grep -q "^Default: deny (incoming)"'
 wait_in_vm || fail "after reboot: the container's servers do not answer inside the VM"
 got=$(get 8080)
