@@ -29,8 +29,13 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 	echo "project: bench"
 	echo "providers:"
 	echo "  vm:"
-	# the packages of base and ufw, baked in as the tests do: apt in a TCG guest is slow
-	echo "    packages: [ufw, fail2ban, python3-systemd, iptables, unattended-upgrades, systemd-timesyncd]"
+	# the image of tests/e2e/t0900-vm.sh (the same list, so one cached image
+	# serves both): the packages of base and ufw baked in, as apt in a TCG
+	# guest is slow
+	echo "    packages: [docker.io, ufw, fail2ban, python3-systemd, iptables, unattended-upgrades,"
+	echo "               systemd-timesyncd, busybox-static, libpam-pwquality, libpam-tmpdir,"
+	echo "               prometheus-node-exporter, auditd, aide, aide-common, acct, sysstat,"
+	echo "               needrestart, debsums, rkhunter, lynis]"
 	echo "    accel: $accel"
 	echo "layouts:"
 	echo "  bench:"
