@@ -101,6 +101,13 @@ const char *const *provider_names(size_t *n);
  * position, since they mean nothing there.
  */
 void provider_no_cloud_keys(const struct inv_layout *l, const char *provider, struct diags *d);
+/*
+ * The server keys (unused, n of them) that mean nothing to provider are
+ * errors at their position, naming the keys it does read (its).
+ */
+void provider_unused_server_keys(const struct inv_layout *l, const char *provider,
+                                 const char *const *unused, size_t n, const char *its,
+                                 struct diags *d);
 
 extern const struct provider_ops provider_local;
 extern const struct provider_ops provider_vm;

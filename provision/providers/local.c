@@ -75,6 +75,11 @@ static void local_validate(const struct inventory *inv, const struct inv_layout 
 	}
 	lhost_validate(l, settings, "local", d);
 	provider_no_cloud_keys(l, "local", d);
+	static const char *const unused[] = {"type",    "image",     "location", "region",
+	                                     "size",    "address",   "host_key", "private_address",
+	                                     "volumes", "container", "cpus",     "memory",
+	                                     "disk",    "ssh_user"};
+	provider_unused_server_keys(l, "local", unused, PV_ARRAY_SIZE(unused), "roles, vars", d);
 	(void)inv;
 }
 

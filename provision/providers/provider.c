@@ -56,6 +56,21 @@ void provider_no_cloud_keys(const struct inv_layout *l, const char *provider, st
 			    l->servers[i].name, provider);
 }
 
+void provider_unused_server_keys(const struct inv_layout *l, const char *provider,
+                                 const char *const *unused, size_t n, const char *its,
+                                 struct diags *d)
+{
+	const struct node *v;
+
+	for (size_t i = 0; i < l->n_servers; i++)
+		for (size_t k = 0; k < n; k++)
+			if ((v = node_get(l->servers[i].node, unused[k])))
+				diags_add(d, &v->pos,
+				          "'%s' of server '%s' means nothing to provider '%s' (its "
+				          "keys: %s)",
+				          unused[k], l->servers[i].name, provider, its);
+}
+
 const char *const *provider_names(size_t *n)
 {
 	static const char *names[PV_ARRAY_SIZE(providers)];

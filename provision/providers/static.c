@@ -30,6 +30,10 @@ static void static_validate(const struct inventory *inv, const struct inv_layout
 	if (settings && settings->kind == NODE_MAP && settings->n)
 		diags_add(d, &settings->pos, "provider 'static' takes no settings");
 	provider_no_cloud_keys(l, "static", d);
+	static const char *const unused[] = {"type",    "image", "location", "region", "size",
+	                                     "volumes", "cpus",  "memory",   "disk"};
+	provider_unused_server_keys(l, "static", unused, PV_ARRAY_SIZE(unused),
+	                            "address, host_key, private_address, ssh_user, container", d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
 		const struct node *addr = node_get(s->node, "address");

@@ -154,17 +154,13 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 	}
 	lhost_validate(l, settings, "vm", d);
 	provider_no_cloud_keys(l, "vm", d);
+	static const char *const unused[] = {"type",    "image",     "location", "region",
+	                                     "size",    "address",   "host_key", "private_address",
+	                                     "volumes", "container", "ssh_user"};
+	provider_unused_server_keys(l, "vm", unused, PV_ARRAY_SIZE(unused), "cpus, memory, disk",
+	                            d);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
-		const char *unused[] = {"type",    "image",    "location", "region",
-		                        "size",    "address",  "host_key", "private_address",
-		                        "volumes", "container"};
-		for (size_t k = 0; k < PV_ARRAY_SIZE(unused); k++)
-			if ((v = node_get(s->node, unused[k])))
-				diags_add(d, &v->pos,
-				          "'%s' of server '%s' means nothing to provider 'vm' (its "
-				          "keys: cpus, memory, disk)",
-				          unused[k], s->name);
 		long long m = size_mib(server_key(s, "memory"));
 		if ((v = node_get(s->node, "memory")) && m >= 0 && (m < 256 || m > 256 * 1024))
 			diags_add(d, &v->pos,

@@ -466,6 +466,46 @@ static void test_provider_backups(void)
 	unlink(path);
 }
 
+/* A server key of a cloud, or of another provider, is an error where it means nothing. */
+static void test_unused_server_keys(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv = load_text(
+	    "project: shop\n"
+	    "layouts:\n"
+	    "  lab:\n"
+	    "    provider: local\n"
+	    "    servers:\n"
+	    "      box1: { roles: [base], type: cx22, volumes: [{ name: d, size: 10 }] }\n"
+	    "      box2: { roles: [base], memory: 2G }\n"
+	    "  metal:\n"
+	    "    provider: static\n"
+	    "    servers:\n"
+	    "      m1: { roles: [base], address: 192.0.2.1, container: true,\n"
+	    "            host_key: \"ssh-ed25519 "
+	    "AAAAC3NzaC1lZDI1NTE5AAAAIPmQ3Dqq7IHx1KSQP0n1OVQuuAXDwSWl5"
+	    "rURhB/Xn0jv\",\n"
+	    "            image: debian-12, cpus: 2 }\n",
+	    path);
+
+	if (!inv)
+		return;
+	check_validated(inv, 0, path,
+	                "6:36: 'type' of server 'box1' means nothing to provider 'local' (its "
+	                "keys: roles, vars)\n"
+	                "6:51: 'volumes' of server 'box1' means nothing to provider 'local' "
+	                "(its keys: roles, vars)\n"
+	                "7:38: 'memory' of server 'box2' means nothing to provider 'local' (its "
+	                "keys: roles, vars)");
+	check_validated(inv, 1, path,
+	                "13:20: 'image' of server 'm1' means nothing to provider 'static' (its "
+	                "keys: address, host_key, private_address, ssh_user, container)\n"
+	                "13:37: 'cpus' of server 'm1' means nothing to provider 'static' (its "
+	                "keys: address, host_key, private_address, ssh_user, container)");
+	inventory_free(inv);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -478,6 +518,7 @@ int main(void)
 	RUN(test_snapshot_excess);
 	RUN(test_snapshot_entry);
 	RUN(test_snapshot_keep_setting);
+	RUN(test_unused_server_keys);
 	RUN(test_layout_snapshot_keep);
 	RUN(test_provider_backups);
 	return check_done("cloud");
