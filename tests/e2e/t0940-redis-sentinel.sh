@@ -14,7 +14,9 @@
 # app server is one endpoint for clients that do not speak Sentinel: its
 # check user (AUTH, PING and INFO only) finds the node answering
 # role:master; a second writer INCRs through it during the same failover
-# (its time printed too), and its writes land on the new primary.
+# (its time printed too), and its writes land on the new primary.  Each
+# Redis server runs Prometheus' Redis exporter with a user of its own that
+# may not read the configuration.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-patroni.sh" # wait_for
 
@@ -24,10 +26,12 @@ secrets:
   redis_pw: env:PV_TEST_REDIS_PW
   redis_admin_pw: env:PV_TEST_REDIS_ADMIN_PW
   redis_check_pw: env:PV_TEST_REDIS_CHECK_PW
+  redis_exp_pw: env:PV_TEST_REDIS_EXP_PW
 vars:
   redis_password: redis_pw
   redis_admin_password: redis_admin_pw
   redis_check_password: redis_check_pw
+  redis_exporter_password: redis_exp_pw
   redis_usage: queue
 layouts:
   kv:
@@ -43,6 +47,9 @@ export PV_TEST_REDIS_ADMIN_PW="adm-$(head -c 12 /dev/urandom | od -An -tx1 | tr 
 # the check user's lands in users.acl (hashed) and in haproxy.cfg inside a
 # Redis command inside HAProxy's quotes: " \ $ # ' and a space
 export PV_TEST_REDIS_CHECK_PW="chk\"pw\\ \$HOME #'-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# the exporter's lands in users.acl (hashed) and in a systemd environment
+# file inside "...": " \ $ and a space
+export PV_TEST_REDIS_EXP_PW="exp\"pw\\ \$x-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 pvj up kv >"$WORK/up1.json" 2>"$WORK/up1.err" || bail "up kv failed: $(json_errors "$WORK/up1.json" "$WORK/up1.err")"
 pass "up kv converges a Redis primary, a replica and three Sentinels"
@@ -62,6 +69,7 @@ give_passwords() {
 		put_secret "$h" .redis-app "$PV_TEST_REDIS_PW" && put_secret "$h" .redis-admin "$PV_TEST_REDIS_ADMIN_PW" &&
 			put_secret "$h" .redis-check "$PV_TEST_REDIS_CHECK_PW" || return 1
 	done
+	put_secret r1 .redis-exp "$PV_TEST_REDIS_EXP_PW"
 }
 give_passwords || bail "cannot give the hosts the passwords"
 app_cli='REDISCLI_AUTH=$(cat /root/.redis-app) redis-cli --no-auth-warning'
@@ -122,13 +130,39 @@ check "nor r2's Sentinel" eval "! reach $a_r2 26379"
 check "the app server reaches both" on_host app1 "timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r1/6379' && timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r2/26379'"
 
 # no password anywhere it does not belong
-secret_in() { grep -rqF -e "$PV_TEST_REDIS_PW" -e "$PV_TEST_REDIS_ADMIN_PW" -e "$PV_TEST_REDIS_CHECK_PW" "$@"; }
+secret_in() { grep -rqF -e "$PV_TEST_REDIS_PW" -e "$PV_TEST_REDIS_ADMIN_PW" -e "$PV_TEST_REDIS_CHECK_PW" -e "$PV_TEST_REDIS_EXP_PW" "$@"; }
 check "no password in the run's output or the state" eval "! secret_in '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision/state.json'"
 for h in r1 r2 app1; do
 	check "no password in $h's process list" on_host "$h" "ps -eo args >/root/ps.txt; ! grep -qF -f /root/.redis-app /root/ps.txt && ! grep -qF -f /root/.redis-admin /root/ps.txt && ! grep -qF -f /root/.redis-check /root/ps.txt"
 	check "no world-readable file under /etc/redis on $h" test -z "$(on_host "$h" 'find /etc/redis -type f -perm /o+r')"
 done
-check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root/.redis-app /etc/redis/users.acl && ! grep -qF -f /root/.redis-admin /etc/redis/users.acl && ! grep -qF -f /root/.redis-check /etc/redis/users.acl"
+check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root/.redis-app /etc/redis/users.acl && ! grep -qF -f /root/.redis-admin /etc/redis/users.acl && ! grep -qF -f /root/.redis-check /etc/redis/users.acl && ! grep -qF -f /root/.redis-exp /etc/redis/users.acl"
+
+# Prometheus' Redis exporter on each Redis server: a Redis user of its own
+# (PING and INFO only), on the private address, open to the layout's
+# monitoring servers only (there is none here: to no one)
+# (HTTP by hand: the hosts have no curl)
+metrics_of() {
+	on_host "$1" "timeout 5 bash -c 'exec 3<>/dev/tcp/$2/9121 && printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'" | tr -d '\r'
+}
+m1=$(metrics_of r1 "$a_r1")
+m2=$(metrics_of r2 "$a_r2")
+check "r1's exporter logs in to Redis (redis_up 1) and sees a primary" \
+	sh -c 'printf "%s\n" "$1" | grep -qx "redis_up 1" && printf "%s\n" "$1" | grep -q "^redis_instance_info{.*role=\"master\""' _ "$m1"
+check "r2's sees a replica linked to its primary" \
+	sh -c 'printf "%s\n" "$1" | grep -q "^redis_instance_info{.*role=\"slave\"" && printf "%s\n" "$1" | grep -qx "redis_master_link_up 1"' _ "$m2"
+exp_listens() { on_host r1 "ss -Hltn 'sport = :9121'" | awk '{ print $4 }' | tr '\n' ' '; }
+check "the exporter listens on r1's private address only ($(exp_listens))" test "$(exp_listens)" = "$a_r1:9121 "
+check "app1 (of the layout, not a monitoring server) cannot reach it" \
+	eval "! on_host app1 \"timeout 3 bash -c 'exec 3<>/dev/tcp/$a_r1/9121'\""
+check "nor this machine" eval "! reach $a_r1 9121"
+exp_says() { on_host r1 "REDISCLI_AUTH=\$(cat /root/.redis-exp) redis-cli --no-auth-warning --user metrics -h 127.0.0.1 $1" 2>&1 | tr -d '\r'; }
+check "the exporter's user may PING" test "$(exp_says ping)" = PONG
+check "but not CONFIG GET, which would show the replication password" sh -c 'printf "%s" "$1" | grep -q NOPERM' _ "$(exp_says 'config get masterauth')"
+check "nor GET" sh -c 'printf "%s" "$1" | grep -q NOPERM' _ "$(exp_says 'get hello')"
+check "its settings, with its password, are root's alone ($(on_host r1 'stat -c "%U:%G %a" /etc/default/prometheus-redis-exporter'))" \
+	test "$(on_host r1 'stat -c "%U:%G %a" /etc/default/prometheus-redis-exporter')" = "root:root 600"
+check "and its password is in no process's arguments on r1" on_host r1 "ps -eo args >/root/ps.txt; ! grep -qF -f /root/.redis-exp /root/ps.txt"
 
 # One endpoint for clients that do not speak Sentinel: HAProxy on app1
 lb=6390

@@ -540,6 +540,26 @@ static void test_redis_endpoint(void)
 	free(got);
 	free(pair);
 
+	/* the exporter's user: its hash, PING and INFO only (never CONFIG) */
+	char *with_exporter = xasprintf(
+	    "%sredis_exporter_user: metrics\nredis_exporter_port: 9121\nredis_exporter_password: "
+	    "check_pw\n",
+	    vars);
+	got = render_with_secret("redis-users.acl", with_exporter, "x\"y z", &err);
+	CHECK_HAS(got ? got : "", "\nuser metrics on #");
+	CHECK(got &&
+	      strstr(strstr(got, "\nuser metrics on #") + 1, " resetkeys resetchannels -@all "
+	                                                     "+ping +info\n"));
+	CHECK(got && !strstr(got, "x\"y z"));
+	free(got);
+	got =
+	    render_with_secret("prometheus-redis-exporter.default", with_exporter, "x\"y $z", &err);
+	if (!got)
+		printf("  %s\n", err.msg);
+	CHECK_HAS(got ? got : "", "\nREDIS_PASSWORD=\"x\\\"y \\$z\"\n");
+	free(got);
+	free(with_exporter);
+
 	/* the ACL file: the check user with its hash and only AUTH, PING and INFO */
 	got = render_with_secret("redis-users.acl", vars, "a\"b\\c $HOME d#e'f", &err);
 	CHECK(got != NULL);
