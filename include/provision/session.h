@@ -100,6 +100,8 @@ int session_load(struct session *s);
 int session_load_roles(struct session *s);
 /* Find a layout by name, printing a did-you-mean error; NULL when absent. */
 const struct inv_layout *session_layout(struct session *s, const char *name);
+/* The layout's first server with role monitoring (it receives the journals), or NULL. */
+const struct inv_server *session_monitoring_server(const struct inv_layout *l);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
 /* The provider's checks before any API request (its check_api); exit code. */
