@@ -349,28 +349,52 @@ int session_load_roles(struct session *s)
 	return PV_EXIT_OK;
 }
 
+/* "unknown WHAT 'name' in WHERE", with the nearest of names or the list of them. */
+static void say_unknown(const char *what, const char *name, const char *where,
+                        const char *const *names, size_t n, const char *plural)
+{
+	struct buf list = BUF_INIT;
+	const char *near = pv_nearest(name, names, n);
+
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+	if (near)
+		pv_say_error("unknown %s '%s' in %s (did you mean '%s'?)", what, name, where, near);
+	else
+		pv_say_error("unknown %s '%s' in %s (%s: %s)", what, name, where, plural, list.s);
+	buf_release(&list);
+}
+
 const struct inv_layout *session_layout(struct session *s, const char *name)
 {
 	const struct inv_layout *l = inventory_layout(s->inv, name);
 	const char **names;
-	const char *near;
-	struct buf list = BUF_INIT;
 
 	if (l)
 		return l;
 	names = xcalloc(s->inv->n_layouts + 1, sizeof(*names));
-	for (size_t i = 0; i < s->inv->n_layouts; i++) {
+	for (size_t i = 0; i < s->inv->n_layouts; i++)
 		names[i] = s->inv->layouts[i].name;
-		buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
-	}
-	near = pv_nearest(name, names, s->inv->n_layouts);
-	if (near)
-		pv_say_error("unknown layout '%s' in '%s' (did you mean '%s'?)", name,
-		             s->inventory_path, near);
-	else
-		pv_say_error("unknown layout '%s' in '%s' (layouts: %s)", name, s->inventory_path,
-		             list.s);
-	buf_release(&list);
+	char *where = xasprintf("'%s'", s->inventory_path);
+	say_unknown("layout", name, where, names, s->inv->n_layouts, "layouts");
+	free(where);
+	free(names);
+	return NULL;
+}
+
+const struct inv_server *session_layout_server(const struct inv_layout *l, const char *name)
+{
+	const struct inv_server *srv = layout_server(l, name);
+	const char **names;
+
+	if (srv)
+		return srv;
+	names = xcalloc(l->n_servers + 1, sizeof(*names));
+	for (size_t i = 0; i < l->n_servers; i++)
+		names[i] = l->servers[i].name;
+	char *where = xasprintf("layout '%s'", l->name);
+	say_unknown("server", name, where, names, l->n_servers, "servers");
+	free(where);
 	free(names);
 	return NULL;
 }
