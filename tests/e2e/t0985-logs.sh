@@ -136,6 +136,8 @@ check "the CA key is kept here, mode 600: $(stat -c %a "$ca")" test "$(stat -c %
 body=$(sed -n 2p "$ca")
 found=$(for h in mon1 web1; do in_host watched "$h" "grep -rlF '$body' /etc /root /tmp /var/tmp /var/lib/provision /var/log /run 2>/dev/null | head -n 3"; done)
 check "the CA key is in no file on the hosts${found:+: $found}" test -z "$found"
+check "nor in the state or the run's output" \
+	sh -c "! grep -qF '$body' '$WORK/.provision/state.json' '$WORK/up1' '$WORK/logs.json'"
 in_host watched web1 "chmod 0644 /etc/provision/journal-tls/host.key" || bail "cannot chmod web1's key"
 k=$(keys)
 check "and the check can fail: a key made readable by hand is seen" \
