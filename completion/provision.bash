@@ -88,6 +88,27 @@ _provision()
 	diff)
 		COMPREPLY=($(compgen -W "$(_provision_words layouts) --exit-code" -- "$cur"))
 		;;
+	logs)
+		# LAYOUT, then HOST; -u, -S and -n take a value
+		local n=0 j
+		for ((j = i + 1; j < COMP_CWORD; j++)); do
+			case ${COMP_WORDS[j]} in
+			-u | --unit | -S | --since | -n | --lines) ((j++)) ;;
+			-*) ;;
+			*) ((n++)) ;;
+			esac
+		done
+		case $prev in
+		-u | --unit | -S | --since | -n | --lines) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			COMPREPLY=($(compgen -W "--unit --since --lines" -- "$cur"))
+		elif ((n == 0)); then
+			COMPREPLY=($(compgen -W "$(_provision_words layouts)" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "$(_provision_words hosts)" -- "$cur"))
+		fi
+		;;
 	esac
 }
 complete -F _provision provision

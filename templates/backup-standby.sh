@@ -13,8 +13,8 @@
 # from the repository passphrase it already holds (HMAC-SHA256 of the
 # passphrase, keyed with a label naming the project, environment and
 # layout, as an Ed25519 seed); the key is only ever in a pipe, never in a
-# file or a command line.  The CA certificate is made here, with a fixed
-# subject; this server's own key never leaves it, and its certificate is
+# file or a command line.  Role layout-tls makes the CA certificate from it,
+# with a fixed subject; this server's own key never leaves it, and its certificate is
 # signed with the derived key.  A server holding the passphrase is trusted;
 # nothing else is.
 stanza={{ backup_stanza | sh }}
@@ -43,54 +43,15 @@ ca_key() {
 
 ca_pub() { ca_key | openssl pkey -inform DER -pubout; }
 
+# The certificates themselves are role layout-tls' business.
+tls=/usr/local/lib/provision/layout-tls.sh
+
 tls_check() {
-	[ -s "$dir/ca.crt" ] && [ -s "$dir/host.key" ] && [ -s "$dir/host.crt" ] || return 1
-	# the CA certificate is of the key the passphrase gives
-	[ "$(openssl x509 -in "$dir/ca.crt" -noout -pubkey)" = "$(ca_pub)" ] || return 1
-	# this server's certificate: signed by it, of this server's key, for this address
-	openssl verify -CAfile "$dir/ca.crt" "$dir/host.crt" >/dev/null 2>&1 || return 1
-	[ "$(openssl x509 -in "$dir/host.crt" -noout -pubkey)" = "$(openssl pkey -in "$dir/host.key" -pubout)" ] || return 1
-	openssl x509 -in "$dir/host.crt" -noout -ext subjectAltName | grep -q "DNS:$addr, IP Address:$addr\$" || return 1
-	[ "$(stat -c %U:%a "$dir/host.key")" = postgres:600 ] || return 1
-	openssl x509 -in "$dir/host.crt" -noout -checkend 2592000 >/dev/null
+	sh "$tls" check "$dir" postgres "$cn" "$addr" "$(ca_pub)"
 }
 
 tls_make() {
-	umask 077
-	install -d -o postgres -g postgres -m 0700 "$dir" || return 1
-	cat >"$dir/ca.cnf" <<EOF
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = provision-backup-ca
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign
-subjectKeyIdentifier = hash
-EOF
-	if [ ! -s "$dir/ca.crt" ] || [ "$(openssl x509 -in "$dir/ca.crt" -noout -pubkey 2>/dev/null)" != "$(ca_pub)" ]; then
-		ca_key | openssl req -x509 -new -key /dev/stdin -keyform DER -config "$dir/ca.cnf" -extensions ca \
-			-set_serial 1 -days 36500 -out "$dir/ca.crt.new" || return 1
-		mv "$dir/ca.crt.new" "$dir/ca.crt"
-	fi
-	if [ ! -s "$dir/host.key" ]; then
-		openssl genpkey -algorithm ED25519 -out "$dir/host.key.new" || return 1
-		mv "$dir/host.key.new" "$dir/host.key"
-	fi
-	openssl req -new -key "$dir/host.key" -subj "/CN=$cn" -out "$dir/host.csr" || return 1
-	printf '%s\n' "basicConstraints = critical,CA:FALSE" "keyUsage = critical,digitalSignature" \
-		"extendedKeyUsage = serverAuth,clientAuth" "subjectAltName = DNS:$addr,IP:$addr" \
-		"authorityKeyIdentifier = keyid" "subjectKeyIdentifier = hash" >"$dir/host.ext"
-	ca_key | openssl x509 -req -in "$dir/host.csr" -CA "$dir/ca.crt" -CAkey /dev/stdin -CAkeyform DER \
-		-set_serial "0x$(openssl rand -hex 12)" -days 3650 -extfile "$dir/host.ext" -out "$dir/host.crt.new" ||
-		return 1
-	mv "$dir/host.crt.new" "$dir/host.crt"
-	rm -f "$dir/host.csr"
-	chown postgres:postgres "$dir"/*
-	chmod 0600 "$dir/host.key"
-	chmod 0644 "$dir/ca.crt" "$dir/host.crt"
-	tls_check || { echo "the certificate made in $dir does not check" >&2; return 1; }
+	ca_key | openssl pkey -inform DER | sh "$tls" make "$dir" postgres "$cn" "$addr" provision-backup-ca
 }
 
 conf_text() {

@@ -22,6 +22,17 @@ int keygen_ed25519(char **private_pem, char **public_line, const char *comment,
 /* Make path (mode 0600) and path.pub if path does not exist yet. */
 int key_ensure_file(const char *path, const char *comment, struct pv_error *err);
 
+/*
+ * The private key of a layout's own certificate authority (ed25519, PKCS#8
+ * PEM, mode 0600 at path; made when missing, its directory 0700): hosts
+ * sign their certificates with it (role layout-tls), the tool keeps it.
+ * *private_pem (wipe with pv_free_secret) and *public_pem (SubjectPublicKeyInfo
+ * PEM, as 'openssl pkey -pubout' writes it) are allocations.  The caller
+ * holds the run lock.
+ */
+int ca_key_ensure_file(const char *path, char **private_pem, char **public_pem,
+                       struct pv_error *err);
+
 /* Public key line of an OpenSSH private key file (ed25519; path.pub is used when present). */
 int key_public_from_file(const char *private_path, char **public_line, struct pv_error *err);
 

@@ -71,7 +71,7 @@ extern const struct cmd_entry cmd_validate_entry, cmd_plan_entry, cmd_up_entry, 
     cmd_status_entry, cmd_destroy_entry, cmd_ssh_entry, cmd_kamal_config_entry,
     cmd_switchover_entry, cmd_backup_entry, cmd_roles_entry, cmd_ui_entry;
 extern const struct cmd_entry cmd_diff_entry, cmd_share_entry, cmd_unshare_entry, cmd_audit_entry;
-extern const struct cmd_entry cmd_snapshot_entry;
+extern const struct cmd_entry cmd_snapshot_entry, cmd_logs_entry;
 
 /* How to reach host h as the tool's admin (pointers into s and h). */
 void session_target(const struct session *s, const struct host *h, int timeout_ms,
@@ -100,6 +100,10 @@ int session_load(struct session *s);
 int session_load_roles(struct session *s);
 /* Find a layout by name, printing a did-you-mean error; NULL when absent. */
 const struct inv_layout *session_layout(struct session *s, const char *name);
+/* The layout's first server with role monitoring (it receives the journals), or NULL. */
+const struct inv_server *session_monitoring_server(const struct inv_layout *l);
+/* A server of layout l by name, printing a did-you-mean error; NULL when absent. */
+const struct inv_server *session_layout_server(const struct inv_layout *l, const char *name);
 /* Provider and role checks for a layout: renders every server with preview facts. */
 int session_check_layout(struct session *s, const struct inv_layout *l);
 /* The provider's checks before any API request (its check_api); exit code. */

@@ -15,12 +15,11 @@
 /* The layout's server with role monitoring, or NULL (a message said why). */
 static const struct inv_server *monitoring_server(const struct inv_layout *l)
 {
-	for (size_t i = 0; i < l->n_servers; i++)
-		for (size_t k = 0; k < l->servers[i].n_roles; k++)
-			if (!strcmp(l->servers[i].roles[k], "monitoring"))
-				return &l->servers[i];
-	pv_say_error("layout '%s' has no server with role 'monitoring'", l->name);
-	return NULL;
+	const struct inv_server *srv = session_monitoring_server(l);
+
+	if (!srv)
+		pv_say_error("layout '%s' has no server with role 'monitoring'", l->name);
+	return srv;
 }
 
 static int cmd_ui(struct session *s, int argc, char **argv)

@@ -21,7 +21,7 @@ static const struct cmd_entry *const commands[] = {
     &cmd_status_entry,   &cmd_destroy_entry,  &cmd_ssh_entry,          &cmd_diff_entry,
     &cmd_share_entry,    &cmd_unshare_entry,  &cmd_kamal_config_entry, &cmd_switchover_entry,
     &cmd_backup_entry,   &cmd_snapshot_entry, &cmd_roles_entry,        &cmd_ui_entry,
-    &cmd_audit_entry,
+    &cmd_audit_entry,    &cmd_logs_entry,
 };
 
 static void main_help(FILE *f)

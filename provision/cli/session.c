@@ -15,6 +15,7 @@
 #include "provision/common.h"
 #include "provision/environment.h"
 #include "provision/keys.h"
+#include "provision/report.h"
 #include "provision/repro.h"
 #include "provision/session.h"
 #include "provision/vars.h"
@@ -348,28 +349,52 @@ int session_load_roles(struct session *s)
 	return PV_EXIT_OK;
 }
 
+/* "unknown WHAT 'name' in WHERE", with the nearest of names or the list of them. */
+static void say_unknown(const char *what, const char *name, const char *where,
+                        const char *const *names, size_t n, const char *plural)
+{
+	struct buf list = BUF_INIT;
+	const char *near = pv_nearest(name, names, n);
+
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
+	if (near)
+		pv_say_error("unknown %s '%s' in %s (did you mean '%s'?)", what, name, where, near);
+	else
+		pv_say_error("unknown %s '%s' in %s (%s: %s)", what, name, where, plural, list.s);
+	buf_release(&list);
+}
+
 const struct inv_layout *session_layout(struct session *s, const char *name)
 {
 	const struct inv_layout *l = inventory_layout(s->inv, name);
 	const char **names;
-	const char *near;
-	struct buf list = BUF_INIT;
 
 	if (l)
 		return l;
 	names = xcalloc(s->inv->n_layouts + 1, sizeof(*names));
-	for (size_t i = 0; i < s->inv->n_layouts; i++) {
+	for (size_t i = 0; i < s->inv->n_layouts; i++)
 		names[i] = s->inv->layouts[i].name;
-		buf_addf(&list, "%s%s", i ? ", " : "", names[i]);
-	}
-	near = pv_nearest(name, names, s->inv->n_layouts);
-	if (near)
-		pv_say_error("unknown layout '%s' in '%s' (did you mean '%s'?)", name,
-		             s->inventory_path, near);
-	else
-		pv_say_error("unknown layout '%s' in '%s' (layouts: %s)", name, s->inventory_path,
-		             list.s);
-	buf_release(&list);
+	char *where = xasprintf("'%s'", s->inventory_path);
+	say_unknown("layout", name, where, names, s->inv->n_layouts, "layouts");
+	free(where);
+	free(names);
+	return NULL;
+}
+
+const struct inv_server *session_layout_server(const struct inv_layout *l, const char *name)
+{
+	const struct inv_server *srv = layout_server(l, name);
+	const char **names;
+
+	if (srv)
+		return srv;
+	names = xcalloc(l->n_servers + 1, sizeof(*names));
+	for (size_t i = 0; i < l->n_servers; i++)
+		names[i] = l->servers[i].name;
+	char *where = xasprintf("layout '%s'", l->name);
+	say_unknown("server", name, where, names, l->n_servers, "servers");
+	free(where);
 	free(names);
 	return NULL;
 }
@@ -453,6 +478,72 @@ static struct node *servers_var(struct session *s, const struct inv_layout *l,
 	PV_GROW(s->vars_nodes, s->n_vars_nodes + 1, s->vars_alloc);
 	s->vars_nodes[s->n_vars_nodes++] = list;
 	return list;
+}
+
+/* A node the session keeps until session_release. */
+static struct node *session_node(struct session *s, struct node *n)
+{
+	PV_GROW(s->vars_nodes, s->n_vars_nodes + 1, s->vars_alloc);
+	s->vars_nodes[s->n_vars_nodes++] = n;
+	return n;
+}
+
+const struct inv_server *session_monitoring_server(const struct inv_layout *l)
+{
+	for (size_t i = 0; i < l->n_servers; i++)
+		for (size_t k = 0; k < l->servers[i].n_roles; k++)
+			if (!strcmp(l->servers[i].roles[k], "monitoring"))
+				return &l->servers[i];
+	return NULL;
+}
+
+/*
+ * The variables journal_ca_key (a secret) and journal_ca_public for facts:
+ * the key of layout l's own certificate authority, which the tool keeps in
+ * .provision/keys/journal-ca/ENV/LAYOUT.pem (made on first use, under the
+ * run lock) when l has a server with role monitoring; empty otherwise.
+ * preview: placeholders, nothing made.  Returns an exit code.
+ */
+static int journal_ca_vars(struct session *s, const struct inv_layout *l, bool preview,
+                           struct scope *const *facts, size_t n)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct pv_error err = {{0}};
+	char *priv = NULL, *pub = NULL;
+
+	if (!session_monitoring_server(l)) {
+		priv = xstrdup("");
+		pub = xstrdup("");
+	} else if (preview) {
+		priv = xstrdup("(preview)");
+		pub = xstrdup("(preview)");
+	} else {
+		char *path =
+		    xasprintf("%s/keys/journal-ca/%s/%s.pem", s->state_dir, s->env, l->name);
+		int lock_fd = -1, made = -1;
+		/* made once, under the run lock, like the login key */
+		if (access(path, F_OK) == 0 || (s->st_open && s->st.lock_fd >= 0) ||
+		    (lock_fd = state_lock_wait(s->state_dir, &err)) >= 0)
+			made = ca_key_ensure_file(path, &priv, &pub, &err);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		free(path);
+		if (made < 0) {
+			pv_say_error("%s", err.msg);
+			return PV_EXIT_FAIL;
+		}
+		report_secret(priv);
+	}
+	struct node *k = session_node(s, node_new_scalar(priv, &tool));
+	struct node *p = session_node(s, node_new_scalar(pub, &tool));
+	k->secret = *priv != '\0';
+	for (size_t i = 0; i < n; i++) {
+		scope_set(facts[i], "journal_ca_key", k);
+		scope_set(facts[i], "journal_ca_public", p);
+	}
+	pv_free_secret(priv);
+	free(pub);
+	return PV_EXIT_OK;
 }
 
 /* No alert rules (before session_check_layout has read the layout's roles). */
@@ -623,6 +714,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 			peers = servers_var(s, l, NULL, 0, true);
 		scope_set(&facts, "servers", peers);
 		scope_set(&facts, "monitoring_alerts", empty_alerts(s));
+		journal_ca_vars(s, l, true, (struct scope *[]){&facts}, 1);
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
@@ -708,6 +800,7 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 	diags_init(&d);
 	scope_init(facts);
 	preview_facts(facts, l->provider);
+	journal_ca_vars(s, l, true, &facts, 1);
 	fill_render_input(s, l, srv, facts, NULL, 0, &in);
 	memset(hp, 0, sizeof(*hp));
 	rc = plan_render(hp, &in, &d) < 0 && strict ? PV_EXIT_USAGE : PV_EXIT_OK;
@@ -868,6 +961,16 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 	int rc = PV_EXIT_OK;
 
 	diags_init(&d);
+	struct scope **facts = xcalloc(n ? n : 1, sizeof(*facts));
+	for (size_t i = 0; i < n; i++)
+		facts[i] = &hosts[i].facts;
+	rc = journal_ca_vars(s, l, false, facts, n);
+	free(facts);
+	if (rc != PV_EXIT_OK) {
+		diags_release(&d);
+		*plans = p;
+		return rc;
+	}
 	metrics_pass(s, l, hosts, n);
 	struct node *peers = servers_var(s, l, hosts, n, false);
 	struct node *alerts = s->alerts;

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "provision/buf.h"
@@ -299,6 +301,81 @@ out:
 	free(line);
 	free(pubpath);
 	free(pubtext);
+	return rc;
+}
+
+/* pem (PKCS#8) as the key's private and public PEM texts. */
+static int ca_key_parse(const char *pem, size_t len, const char *path, char **private_pem,
+                        char **public_pem, struct pv_error *err)
+{
+	BIO *in = BIO_new_mem_buf(pem, (int)len), *out = BIO_new(BIO_s_mem());
+	EVP_PKEY *pkey = in ? PEM_read_bio_PrivateKey(in, NULL, NULL, NULL) : NULL;
+	char *p;
+	long n;
+	int rc = -1;
+
+	if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+		ERR_clear_error();
+		pv_error_set(err, "'%s' is not an ed25519 private key", path);
+		goto out;
+	}
+	if (!out || PEM_write_bio_PUBKEY(out, pkey) != 1 || (n = BIO_get_mem_data(out, &p)) <= 0) {
+		openssl_fail(err, "writing the certificate authority's public key");
+		goto out;
+	}
+	*public_pem = xstrndup(p, (size_t)n);
+	*private_pem = xstrndup(pem, len);
+	rc = 0;
+out:
+	EVP_PKEY_free(pkey);
+	BIO_free(in);
+	BIO_free(out);
+	return rc;
+}
+
+int ca_key_ensure_file(const char *path, char **private_pem, char **public_pem,
+                       struct pv_error *err)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	BIO *out = NULL;
+	char *text = NULL, *p;
+	size_t len = 0;
+	long n;
+	int rc = -1;
+
+	*private_pem = *public_pem = NULL;
+	if (access(path, F_OK) != 0) {
+		if (errno != ENOENT)
+			return pv_error_set(err, "cannot check key file '%s': %s", path,
+			                    strerror(errno));
+		if (ensure_parent(path, 0700, err) < 0)
+			return -1;
+		ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+		out = BIO_new(BIO_s_mem());
+		if (!ctx || !out || EVP_PKEY_keygen_init(ctx) <= 0 ||
+		    EVP_PKEY_keygen(ctx, &pkey) <= 0 ||
+		    PEM_write_bio_PrivateKey(out, pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+		    (n = BIO_get_mem_data(out, &p)) <= 0) {
+			openssl_fail(err, "generating the certificate authority's key");
+			goto out;
+		}
+		if (pv_write_file_atomic(path, p, (size_t)n, 0600, err) < 0)
+			goto out;
+	}
+	if (pv_read_file(path, &text, &len, KEY_FILE_MAX, err) < 0)
+		goto out;
+	rc = ca_key_parse(text, len, path, private_pem, public_pem, err);
+out:
+	if (out) {
+		long m = BIO_get_mem_data(out, &p);
+		if (m > 0)
+			OPENSSL_cleanse(p, (size_t)m);
+		BIO_free(out);
+	}
+	pv_free_secret(text);
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(ctx);
 	return rc;
 }
 

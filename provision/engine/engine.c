@@ -503,6 +503,20 @@ static void monitoring_rules(struct node *rules, const struct scope *s, const ch
 	}
 }
 
+/* The address of the layout's first server with role monitoring, or "". */
+static const char *monitoring_address(const struct scope *s)
+{
+	const struct node *servers = scope_get(s, "servers");
+
+	for (size_t i = 0; servers && servers->kind == NODE_SEQ && i < servers->n; i++) {
+		const struct node *roles = node_get(servers->items[i], "roles");
+		const struct node *addr = node_get(servers->items[i], "address");
+		if (roles && node_get(roles, "monitoring") && addr && addr->kind == NODE_SCALAR)
+			return addr->scalar;
+	}
+	return "";
+}
+
 static void build_scope(struct host_plan *hp, struct role *const *roles, size_t n_roles,
                         const struct render_input *in, size_t *port_alloc, struct diags *d)
 {
@@ -545,6 +559,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "ssh_client_etm", remote_client_etm() ? "true" : "false");
 	if (in->facts)
 		scope_copy(s, in->facts);
+	scope_set_str(s, "monitoring_address", monitoring_address(s));
 	for (size_t i = 0; i < n_roles; i++)
 		for (size_t k = 0; k < roles[i]->n_ports; k++)
 			add_role_port(hp, roles[i], k, in->server->name, port_alloc, d);

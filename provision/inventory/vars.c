@@ -31,6 +31,11 @@ static const char builtin_yaml[] =
     "address, roles, metrics\" }\n"
     "monitoring_alerts: { type: string, doc: \"the alert rules of the roles of the "
     "layout's servers\" }\n"
+    "monitoring_address: { type: string, doc: \"the private address of the layout's first "
+    "server with role monitoring (empty: none)\" }\n"
+    "journal_ca_key: { type: string, doc: \"the private key of the layout's certificate "
+    "authority for shipping journals (kept by provision; a secret)\" }\n"
+    "journal_ca_public: { type: string, doc: \"its public key (PEM)\" }\n"
     "container: { type: bool, doc: \"the host is a container (provider local; for static, "
     "the server's key 'container')\" }\n"
     "address: { type: host, doc: \"the host's address\" }\n"
@@ -103,11 +108,27 @@ static struct node *keys_doc;
 static struct key_type *key_types;
 static size_t n_key_types;
 
-static const char *const tool_set[] = {
-    "project",          "env",      "layout",          "server_name",    "admin_user",
-    "admin_public_key", "ssh_port", "role_ports",      "servers",        "monitoring_alerts",
-    "container",        "address",  "private_address", "bridge_address", "os_id",
-    "os_version_id",    "provider", "ssh_client_etm"};
+static const char *const tool_set[] = {"project",
+                                       "env",
+                                       "layout",
+                                       "server_name",
+                                       "admin_user",
+                                       "admin_public_key",
+                                       "ssh_port",
+                                       "role_ports",
+                                       "servers",
+                                       "monitoring_alerts",
+                                       "container",
+                                       "address",
+                                       "private_address",
+                                       "bridge_address",
+                                       "os_id",
+                                       "os_version_id",
+                                       "provider",
+                                       "ssh_client_etm",
+                                       "monitoring_address",
+                                       "journal_ca_key",
+                                       "journal_ca_public"};
 
 static struct var_decl *builtins;
 static struct vartype *line_type; /* free variables under 'custom' */

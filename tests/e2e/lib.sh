@@ -171,24 +171,39 @@ tool_footprint() {
 	t_bridges
 }
 
+# The pid of the init of a running host of the local provider: host_init LAYOUT HOST.
+host_init() {
+	local pid
+	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
+	pgrep -P "$pid" | head -n 1
+}
+
 # Run CMD in the network namespace of a host of the local provider, without
 # SSH (for checks polled every second; fails when the host is not running):
 # in_netns LAYOUT HOST CMD...
 in_netns() {
-	local pid init
-	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
-	init=$(pgrep -P "$pid" | head -n 1)
+	local init
+	init=$(host_init "$1" "$2")
 	[ -n "$init" ] || return 1
 	shift 2
 	nsenter -t "$init" -n -- "$@"
 }
 
+# Run a shell command as root inside a host of the local provider, without
+# SSH (each host's ufw lets 6 SSH connections in 30 s in; keep them for the
+# tool under test): in_host LAYOUT HOST CMD
+in_host() {
+	local init
+	init=$(host_init "$1" "$2")
+	[ -n "$init" ] || return 1
+	nsenter -t "$init" -a -- env PATH=/usr/sbin:/usr/bin:/sbin:/bin sh -c "$3"
+}
+
 # Stop a host of the local provider hard (its init killed: no shutdown):
 # stop_hard LAYOUT HOST.
 stop_hard() {
-	local pid init
-	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
-	init=$(pgrep -P "$pid" | head -n 1)
+	local init
+	init=$(host_init "$1" "$2")
 	[ -n "$init" ] && kill -KILL "$init"
 }
 

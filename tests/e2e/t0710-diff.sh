@@ -27,7 +27,7 @@ pvj -e production up phase1 >"$WORK/pr.json" 2>"$WORK/pr.err" || bail "up -e pro
 rec=.environments.production.layouts.phase1.repro.app1
 check "the state records a digest per host" sh -c "jq -e '$rec.digest | test(\"^[0-9a-f]{64}$\")' '$state' >/dev/null"
 roles=$(jq -c "$rec.roles | keys" "$state")
-check "the state records a digest per role: $roles" test "$roles" = '["base","node-exporter","ufw"]'
+check "the state records a digest per role: $roles" test "$roles" = '["base","journal-upload","node-exporter","ufw"]'
 check "the state records the rendered fail2ban file" sh -c "jq -e '$rec.resources[\"file /etc/fail2ban/jail.d/provision-sshd.local\"].role == \"base\"' '$state' >/dev/null"
 want=$(on_env_host production app1 "dpkg-query -W -f '\${Version}' fail2ban")
 got=$(jq -r "$rec.packages.fail2ban" "$state")

@@ -171,6 +171,45 @@ static void test_ensure_idempotent(void)
 	free(path);
 }
 
+/*
+ * A layout CA key: made once (0600, in a new 0700 directory), the same on
+ * the next call, and its public half is what openssl derives from it.
+ */
+static void test_ca_key(void)
+{
+	struct pv_error err = {{0}};
+	char *path = tpath("ca/env/layout.pem");
+	char *priv = NULL, *pub = NULL, *priv2 = NULL, *pub2 = NULL, *want;
+	struct stat sb;
+
+	CHECK(ca_key_ensure_file(path, &priv, &pub, &err) == 0);
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	char *dir = tpath("ca/env");
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	free(dir);
+	CHECK_HAS(priv, "-----BEGIN PRIVATE KEY-----");
+	CHECK_HAS(pub, "-----BEGIN PUBLIC KEY-----");
+	want = run_line("openssl pkey -in '%s' -pubout | sed -n 2p", path);
+	CHECK(want && strstr(pub, want));
+	free(want);
+	CHECK(ca_key_ensure_file(path, &priv2, &pub2, &err) == 0);
+	CHECK(priv && priv2 && !strcmp(priv, priv2));
+	CHECK(pub && pub2 && !strcmp(pub, pub2));
+	pv_free_secret(priv);
+	pv_free_secret(priv2);
+	free(pub);
+	free(pub2);
+
+	/* not a key of the kind: refused, naming the file */
+	char *bad = tpath("ca/env/bad.pem");
+	CHECK(pv_write_file_atomic(bad, "junk\n", 5, 0600, &err) == 0);
+	CHECK(ca_key_ensure_file(bad, &priv, &pub, &err) < 0);
+	CHECK_HAS(err.msg, "is not an ed25519 private key");
+	CHECK(!priv && !pub);
+	free(bad);
+	free(path);
+}
+
 static void test_other_key_types(void)
 {
 	struct pv_error err = {{0}};
@@ -327,6 +366,7 @@ int main(void)
 	RUN(test_keygen_format);
 	RUN(test_ssh_keygen_reads_it);
 	RUN(test_ensure_idempotent);
+	RUN(test_ca_key);
 	RUN(test_other_key_types);
 	RUN(test_known_hosts);
 	char *cmd = xasprintf("rm -rf '%s'", tmpdir);

@@ -24,7 +24,7 @@ static char scratch[] = "/tmp/test-monitoring-XXXXXX";
 static struct inventory *inv;
 static struct role_set roles;
 static struct scope facts;
-static struct node *servers, *alerts;
+static struct node *servers, *alerts, *ca_key;
 static const char *template_dirs[2];
 
 static int render(struct host_plan *hp, struct diags *d, const char *server)
@@ -172,6 +172,13 @@ static void setup(void)
 	scope_set_str(&facts, "os_id", "debian");
 	scope_set(&facts, "servers", servers);
 	scope_set(&facts, "monitoring_alerts", alerts);
+	/* the layout's journal CA, as the session gives it (the key a secret) */
+	ca_key =
+	    node_new_scalar("-----BEGIN PRIVATE KEY-----\nCAKEY\n-----END PRIVATE KEY-----\n", &at);
+	ca_key->secret = true;
+	scope_set(&facts, "journal_ca_key", ca_key);
+	scope_set_str(&facts, "journal_ca_public",
+	              "-----BEGIN PUBLIC KEY-----\nCAPUB\n-----END PUBLIC KEY-----\n");
 }
 
 static void test_metrics_rendered(void)
@@ -292,6 +299,69 @@ static void test_builtin_roles(void)
 	plan_release(&hp);
 }
 
+/* The plan's first resource whose title starts with prefix, or NULL. */
+static const struct resource *resource_titled(const struct host_plan *hp, const char *prefix)
+{
+	for (size_t i = 0; i < hp->n_res; i++)
+		if (!strncmp(hp->res[i].title, prefix, strlen(prefix)))
+			return &hp->res[i];
+	return NULL;
+}
+
+static void test_journals(void)
+{
+	struct host_plan hp;
+	const struct resource *r;
+	char *s;
+
+	/* a watched server uploads to the monitoring server's private address */
+	render_ok(&hp, "web");
+	CHECK_HAS((s = content(&hp, "file /etc/systemd/journal-upload.conf.d/provision.conf")),
+	          "URL=https://10.0.0.5:19532\n");
+	free(s);
+	/* its certificate is made with the CA key, a secret, and checked with the public key */
+	r = resource_titled(&hp, "command printf");
+	CHECK(r != NULL);
+	CHECK(r && r->secret);
+	CHECK_HAS(r ? r->title : NULL, "{{ journal_ca_key }}"); /* the title holds no value */
+	plan_release(&hp);
+
+	/* without the node exporter, no upload either */
+	render_ok(&hp, "off");
+	CHECK(resource_titled(&hp, "file /etc/systemd/journal-upload.conf.d") == NULL);
+	CHECK(resource_titled(&hp, "command printf") == NULL);
+	plan_release(&hp);
+
+	/* the monitoring server: stunnel on the private address, open to the layout only */
+	render_ok(&hp, "mon");
+	CHECK_HAS((s = content(&hp, "file /etc/provision/journal-stunnel.conf")),
+	          "accept = 10.0.0.5:19532\nconnect = 127.0.0.1:19532\n");
+	CHECK_HAS(s, "verifyChain = yes\nrequireCert = yes\n");
+	free(s);
+	CHECK_HAS((s = content(&hp, "file /etc/systemd/system/systemd-journal-remote.socket.d/"
+	                            "provision.conf")),
+	          "ListenStream=\nListenStream=127.0.0.1:19532\n");
+	free(s);
+	bool to_mon = false, to_web = false, elsewhere = false;
+	const struct node *rules = scope_get(&hp.scope, "role_ports");
+	for (size_t i = 0; rules && i < rules->n; i++) {
+		const char *rule = rules->items[i]->scalar;
+		if (!strstr(rule, "19532"))
+			continue;
+		if (!strcmp(rule, "19532/tcp from 10.0.0.5/32"))
+			to_mon = true;
+		else if (!strcmp(rule, "19532/tcp from 10.0.0.6/32"))
+			to_web = true;
+		else
+			elsewhere = true;
+	}
+	CHECK(to_mon && to_web && !elsewhere);
+	CHECK_HAS((s = content(&hp, "file /etc/systemd/system/provision-journal-vacuum.service")),
+	          "--vacuum-size=4096M --vacuum-time=30d\n");
+	free(s);
+	plan_release(&hp);
+}
+
 static void cleanup(void)
 {
 	char *cmd = xasprintf("rm -rf %s", scratch);
@@ -304,6 +374,7 @@ static void cleanup(void)
 	scope_release(&facts);
 	node_free(servers);
 	node_free(alerts);
+	node_free(ca_key);
 }
 
 int main(void)
@@ -312,6 +383,7 @@ int main(void)
 	RUN(test_metrics_rendered);
 	RUN(test_bad_declarations);
 	RUN(test_builtin_roles);
+	RUN(test_journals);
 	cleanup();
 	return check_done("monitoring");
 }

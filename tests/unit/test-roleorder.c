@@ -86,16 +86,17 @@ static void test_after_orders_without_pulling_in(void)
 	char *o;
 
 	o = order("plain", &d);
-	CHECK_STR(o, "node-exporter base postgres backup");
+	CHECK_STR(o, "node-exporter layout-tls journal-upload base postgres backup");
 	free(o);
 	diags_release(&d);
 	o = order("replica", &d);
-	CHECK_STR(o, "node-exporter base postgres postgres-replica backup");
+	CHECK_STR(o,
+	          "node-exporter layout-tls journal-upload base postgres postgres-replica backup");
 	free(o);
 	diags_release(&d);
 	/* role postgres is not pulled in next to patroni */
 	o = order("patroni", &d);
-	CHECK_STR(o, "node-exporter base patroni backup");
+	CHECK_STR(o, "node-exporter layout-tls journal-upload base patroni backup");
 	CHECK(d.n == 0);
 	free(o);
 	diags_release(&d);
