@@ -34,7 +34,7 @@ got=$(jq -r "$rec.packages.fail2ban" "$state")
 check "the recorded fail2ban version is the installed one ($got = $want)" test -n "$want" -a "$got" = "$want"
 pkgs=$(jq -r "$rec.packages | keys | join(\" \")" "$state")
 check "every package the roles name is recorded: $pkgs" \
-	test "$pkgs" = "dbus fail2ban iptables libpam-pwquality libpam-tmpdir openssh-server prometheus-node-exporter python3-systemd sudo systemd-timesyncd ufw unattended-upgrades"
+	test "$pkgs" = "cracklib-runtime dbus fail2ban iptables libpam-pwquality libpam-tmpdir openssh-server prometheus-node-exporter python3-systemd sudo systemd-timesyncd ufw unattended-upgrades"
 check "the state holds no secret-looking content" sh -c "! grep -q 'BEGIN OPENSSH PRIVATE' '$state'"
 
 pv diff -e staging -e production >"$WORK/diff.out" 2>&1

@@ -141,16 +141,19 @@ check "the ACL file holds hashes, not passwords" on_host r1 "! grep -qF -f /root
 # Prometheus' Redis exporter on each Redis server: a Redis user of its own
 # (PING and INFO only), on the private address, open to the layout's
 # monitoring servers only (there is none here: to no one)
-# (HTTP by hand: the hosts have no curl)
+# (HTTP by hand, the hosts have no curl; inside the host without SSH,
+# whose connections ufw limits)
 metrics_of() {
-	on_host "$1" "timeout 5 bash -c 'exec 3<>/dev/tcp/$2/9121 && printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'" | tr -d '\r'
+	in_host kv "$1" "timeout 5 bash -c 'exec 3<>/dev/tcp/$2/9121 && printf \"GET /metrics HTTP/1.0\\r\\n\\r\\n\" >&3 && cat <&3'" | tr -d '\r'
 }
-m1=$(metrics_of r1 "$a_r1")
-m2=$(metrics_of r2 "$a_r2")
-check "r1's exporter logs in to Redis (redis_up 1) and sees a primary" \
-	sh -c 'printf "%s\n" "$1" | grep -qx "redis_up 1" && printf "%s\n" "$1" | grep -q "^redis_instance_info{.*role=\"master\""' _ "$m1"
-check "r2's sees a replica linked to its primary" \
-	sh -c 'printf "%s\n" "$1" | grep -q "^redis_instance_info{.*role=\"slave\"" && printf "%s\n" "$1" | grep -qx "redis_master_link_up 1"' _ "$m2"
+sees() {
+	local m
+	m=$(metrics_of "$1" "$2")
+	printf '%s\n' "$m" | grep -q "^redis_instance_info{.*role=\"$3\"" && printf '%s\n' "$m" | grep -qx "$4"
+}
+check "r1's exporter logs in to Redis (redis_up 1) and sees a primary" wait_for 30 sees r1 "$a_r1" master "redis_up 1"
+# (right after the converge the replica may still be syncing)
+check "r2's sees a replica linked to its primary" wait_for 30 sees r2 "$a_r2" slave "redis_master_link_up 1"
 exp_listens() { on_host r1 "ss -Hltn 'sport = :9121'" | awk '{ print $4 }' | tr '\n' ' '; }
 check "the exporter listens on r1's private address only ($(exp_listens))" test "$(exp_listens)" = "$a_r1:9121 "
 check "app1 (of the layout, not a monitoring server) cannot reach it" \
