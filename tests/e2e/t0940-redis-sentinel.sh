@@ -149,11 +149,13 @@ metrics_of() {
 sees() {
 	local m
 	m=$(metrics_of "$1" "$2")
-	printf '%s\n' "$m" | grep -q "^redis_instance_info{.*role=\"$3\"" && printf '%s\n' "$m" | grep -qx "$4"
+	printf '%s\n' "$m" | grep -q "^redis_instance_info{.*role=\"$3\"" && printf '%s\n' "$m" | grep -Eqx "$4"
 }
 check "r1's exporter logs in to Redis (redis_up 1) and sees a primary" wait_for 30 sees r1 "$a_r1" master "redis_up 1"
 # (right after the converge the replica may still be syncing)
-check "r2's sees a replica linked to its primary" wait_for 30 sees r2 "$a_r2" slave "redis_master_link_up 1"
+check "r2's sees a replica linked to its primary" wait_for 30 sees r2 "$a_r2" slave "redis_master_link_up(\{[^}]*\})? 1"
+metrics_of r2 "$a_r2" | grep -E '^redis_(instance_info|master_link|connected)' | sed 's/^/# /'
+
 exp_listens() { on_host r1 "ss -Hltn 'sport = :9121'" | awk '{ print $4 }' | tr '\n' ' '; }
 check "the exporter listens on r1's private address only ($(exp_listens))" test "$(exp_listens)" = "$a_r1:9121 "
 check "app1 (of the layout, not a monitoring server) cannot reach it" \
