@@ -3,10 +3,10 @@
 # time of a first converge and of a no-op converge, and the SSH round trips
 # per host.  Host creation is timed apart from the converge.  Then, for each
 # size, where a host's time went (the mean over hosts, by the hosts' own
-# clocks): package installs, files, services, commands, handlers, the other
+# clocks): package installs, files, services, commands, the other
 # resources, and the rest of the host's time (the SSH connection and
-# handshake, the transfers and round trips, the login check after an sshd
-# change).
+# handshake, the transfers and round trips, the handlers, the login check
+# after an sshd change; 'up --timings' lists the handlers' own times).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROVISION="$ROOT/bin/provision"
@@ -41,14 +41,13 @@ breakdown() {
 			elif $t == "file" or $t == "directory" or $t == "line" then "files"
 			elif $t == "service" then "services"
 			elif $t == "command" then "commands"
-			elif $t == "handler" then "handlers"
 			else "other" end;
 		([.[] | select(.event == "host_done")] | length) as $n
 		| ([.[] | select(.event == "resource" and .duration_ms != null)]) as $r
 		| ([.[] | select(.event == "host_done") | .host_ms] | add) as $host
-		| ["packages", "files", "services", "commands", "handlers", "other"] as $kinds
+		| ["packages", "files", "services", "commands", "other"] as $kinds
 		| [$kinds[] as $k | [$r[] | select(kind == $k) | .duration_ms] | add // 0 | [$k, .]]
-		| . + [["connection, transfers, login checks", ($host - (map(.[1]) | add))]]
+		| . + [["the rest (connection, transfers, handlers, login checks)", ($host - (map(.[1]) | add))]]
 		| map("\(.[0]) \((.[1] / $n / 1000) * 100 | round / 100)") | join(", ")' "$1"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
