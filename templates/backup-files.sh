@@ -34,9 +34,92 @@ rs() {
 	restic -o s3.region={{ backup_s3_region }} {% if backup_s3_ca %}--cacert "$conf/s3-ca.crt" {% endif %}"$@"
 }
 
+# The running containers that use a volume of backup_files_volumes declare,
+# with Docker labels, what makes their data consistent for a snapshot:
+#   provision.backup.pre   a command run in the container (sh -c) before it,
+#                          e.g. a dump into the volume; when it fails, no
+#                          snapshot is taken
+#   provision.backup.stop  "true": the container is stopped for the
+#                          snapshot and started again after it
+#   provision.backup.post  a command run in the container after it
+# Each command gets backup_files_hook_timeout seconds.
+vols="{% for v in backup_files_volumes %} {{ v }}{% endfor %}"
+hooked=
+stopped=
+containers() {
+	[ -n "$vols" ] || return 0
+	command -v docker >/dev/null || return 0
+	# no daemon answering: no container runs to prepare
+	docker info >/dev/null 2>&1 || { echo "docker does not answer: no container prepared" >&2; return 0; }
+	for v in $vols; do
+		docker ps -q --no-trunc --filter "volume=$v" || return 1
+	done | sort -u
+}
+# label CONTAINER NAME: the label's value, empty when it has none
+label() {
+	docker inspect "$1" | jq -r --arg l "$2" '.[0].Config.Labels[$l] // empty'
+}
+cname() {
+	docker inspect "$1" | jq -r '.[0].Name | ltrimstr("/")'
+}
+# in_container CONTAINER WHAT LABEL: the label's command, when there is one
+in_container() {
+	cmd=$(label "$1" "$3") || return 1
+	[ -n "$cmd" ] || return 0
+	echo "container $(cname "$1"): $2 command"
+	timeout {{ backup_files_hook_timeout }} docker exec "$1" sh -c "$cmd"
+	hrc=$?
+	[ "$hrc" = 0 ] && return 0
+	[ "$hrc" = 124 ] && echo "container $(cname "$1"): its $2 command did not end in {{ backup_files_hook_timeout }} s" ||
+		echo "container $(cname "$1"): its $2 command failed (exit $hrc)"
+	return 1
+}
+# before: the pre-backup commands and the stops; fails when one fails
+before() {
+	list=$(containers) || { echo "docker could not list the volumes' containers"; return 1; }
+	for c in $list; do
+		hooked="$hooked $c"
+		in_container "$c" pre-backup provision.backup.pre || return 1
+		if [ "$(label "$c" provision.backup.stop)" = true ]; then
+			echo "container $(cname "$c"): stopped for the snapshot"
+			stopped="$stopped $c"
+			docker stop "$c" >/dev/null || { echo "container $(cname "$c") did not stop"; return 1; }
+		fi
+	done
+}
+# after: every stopped container started again, then the post-backup
+# commands of those whose pre-backup step ran; runs also when the backup
+# failed or the service is stopped
+after() {
+	arc=0
+	for c in $stopped; do
+		docker start "$c" >/dev/null || { echo "container $(cname "$c") did not start again"; arc=1; }
+	done
+	stopped=
+	for c in $hooked; do
+		in_container "$c" post-backup provision.backup.post || arc=1
+	done
+	hooked=
+	return "$arc"
+}
+trap 'after; exit 1' INT TERM HUP
+
 # backup: a snapshot of the paths that exist; fails when one is missing
-# (after the others are saved) or restic fails
+# (after the others are saved) or restic fails; the containers' own steps
+# around it
 backup() {
+	if ! before; then
+		echo "no snapshot taken"
+		after
+		return 1
+	fi
+	saved
+	rc=$?
+	after || rc=1
+	return "$rc"
+}
+
+saved() {
 	rc=0
 	have=
 	for p in $paths; do
@@ -135,7 +218,7 @@ now)
 	backup >"$log" 2>&1
 	rc=$?
 	if [ "$rc" = 0 ]; then
-		grep -E '^(snapshot [0-9a-f]+ saved|Files: |Dirs: |Added to the repository)' "$log"
+		grep -E '^(container |snapshot [0-9a-f]+ saved|Files: |Dirs: |Added to the repository)' "$log"
 	else
 		tail -n 20 "$log" >&2
 	fi
@@ -176,9 +259,29 @@ restore)
 		fi
 		all=$PV_PATH
 	fi
+	# a running container that uses a volume being restored would keep the
+	# replaced directory: each is stopped for the restore and started again
+	rvols=
 	for p in $all; do
-		restore_path "$best" "$p" || exit 1
+		case "$p" in
+		/var/lib/docker/volumes/*/_data | /var/lib/docker/volumes/*/_data/*)
+			v=${p#/var/lib/docker/volumes/}
+			rvols="$rvols ${v%%/*}"
+			;;
+		esac
 	done
+	list=$(vols=$rvols containers) || { echo "docker could not list the volumes' containers" >&2; exit 1; }
+	for c in $list; do
+		stopped="$stopped $c"
+		docker stop "$c" >/dev/null || { echo "container $(cname "$c") did not stop: nothing restored" >&2; after >&2; exit 1; }
+		echo "C $(cname "$c")"
+	done
+	rrc=0
+	for p in $all; do
+		restore_path "$best" "$p" || { rrc=1; break; }
+	done
+	after >&2 || rrc=1
+	exit "$rrc"
 	;;
 verify)
 	# the repository's structure checked, then the newest snapshot restored

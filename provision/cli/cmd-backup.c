@@ -967,7 +967,8 @@ static int files_restore(struct bk *b, struct host *h, const struct opts *o)
 		buf_release(&out);
 		return PV_EXIT_FAIL;
 	}
-	/* "S ID TIME" (the snapshot), then "R PATH KEPT" for each path restored */
+	/* "S ID TIME" (the snapshot), "C NAME" for each container stopped for
+	 * the restore (started again after it), "R PATH KEPT" for each path */
 	char *copy = xstrdup(out.s ? out.s : ""), *save = NULL, *snap = NULL, *when = NULL;
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (!strncmp(l, "S ", 2) && strchr(l + 2, ' ')) {
@@ -976,6 +977,10 @@ static int files_restore(struct bk *b, struct host *h, const struct opts *o)
 			*when++ = '\0';
 			report_line(b->s->rep, NULL, "%s: snapshot %.8s, taken %s", h->name, snap,
 			            when);
+		} else if (!strncmp(l, "C ", 2)) {
+			report_line(b->s->rep, NULL,
+			            "%s: container %s stopped for the restore, started after it",
+			            h->name, l + 2);
 		} else if (!strncmp(l, "R ", 2) && strchr(l + 2, ' ')) {
 			char *path = l + 2, *kept = strchr(path, ' ');
 			*kept++ = '\0';

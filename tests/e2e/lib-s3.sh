@@ -43,14 +43,21 @@ s3_start() {
 	) >"$WORK/s3/openssl.log" 2>&1 || bail "making the test CA failed: $(cat "$WORK/s3/openssl.log")"
 	for b in "$@"; do args+=(--configure-bucket "$b"); done
 	s3_run "${args[@]}"
-	/usr/bin/python3 - "$WORK/inventory.yml" "$S3_ADDR" "$WORK/s3/ca.crt" <<'PY'
+	s3_fill_inventory "$WORK/inventory.yml" >"$WORK/inventory.yml.new" && mv "$WORK/inventory.yml.new" "$WORK/inventory.yml"
+}
+
+# s3_fill_inventory FILE: FILE with the placeholders S3-ADDR and S3-CA filled
+# in (the store's address and its CA), on stdout
+# (FILE may be /dev/stdin: the program is an argument)
+s3_fill_inventory() {
+	/usr/bin/python3 -c '
 import sys
 p, addr, ca = sys.argv[1:]
 t = open(p).read().replace("S3-ADDR", addr)
 pem = open(ca).read().rstrip("\n")
 t = t.replace("S3-CA", "|\n" + "\n".join("    " + l for l in pem.split("\n")))
-open(p, "w").write(t)
-PY
+sys.stdout.write(t)
+' "$1" "$S3_ADDR" "$WORK/s3/ca.crt"
 }
 
 # s3_spawn DATA PORT LOG ARGS...: s3rver on DATA at PORT of the bridge

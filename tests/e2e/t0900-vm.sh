@@ -8,8 +8,11 @@
 # nothing.  The hardening of base (with hardening_integrity) on a real
 # kernel: ssh-audit, and 'provision audit' passing with the controls a
 # container host can only SKIP (kernel sysctls, module blacklist, auditd,
-# acct, mounts), before and after the reboot.  Then destroy leaves nothing
-# behind, also after a killed up.
+# acct, mounts), before and after the reboot.  Role backup-files with real
+# Docker containers: the labels a container declares (a pre-backup dump, a
+# stop for the snapshot, a post-backup step) run around the snapshot of its
+# volume, a failing one takes no snapshot, and the volume comes back byte
+# for byte.  Then destroy leaves nothing behind, also after a killed up.
 #
 # One VM for every check (boots are expensive).  The heavy packages are
 # baked into the test image ('packages:'); installing them is covered on
@@ -17,13 +20,26 @@
 # with 'docker import' from Debian's busybox-static.
 # timeout: 3000 (TCG VMs on a shared machine; the image is built on the first run)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-s3.sh"
 
+export PV_FILES_PASS="files-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# inventory UFW_ALLOW [ROLE]: the store's placeholders filled in once it runs
 inventory() {
-	cat <<EOF
+	{
+		cat <<EOF
 project: t0900
+secrets:
+  s3_key: env:PV_S3_KEY
+  s3_secret: env:PV_S3_SECRET
+  files_pass: env:PV_FILES_PASS
 vars:
   ufw_allow: [$1]
   hardening_integrity: true
+  backup_files_volumes: [appdata]
+  backup_files_pass: files_pass
+EOF
+		bk_store_vars
+		cat <<EOF
 providers:
   vm:
     packages: [docker.io, ufw, fail2ban, python3-systemd, iptables, unattended-upgrades,
@@ -34,11 +50,13 @@ layouts:
   one:
     provider: vm
     servers:
-      app1: { roles: [base, ufw, docker], cpus: 2, memory: 2G, disk: 10G }
+      app1: { roles: [base, ufw, docker${2:+, $2}], cpus: 2, memory: 2G, disk: 10G }
 EOF
+	} | if [ -n "${S3_ADDR:-}" ]; then s3_fill_inventory /dev/stdin; else cat; fi
 }
-t_project < <(inventory 22/tcp)
+bk_project < <(inventory 22/tcp)
 t_uses one
+s3_install
 
 # Why a --json up failed: its error events, failed resources, stderr's tail.
 why() {
@@ -53,6 +71,8 @@ check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
 state=$WORK/.provision/state.json
 addr=$(jq -r '.environments.default.layouts.one.hosts.app1.address // empty' "$state")
 [ -n "$addr" ] || bail "no address for app1 in the state"
+# the store for role backup-files (added below), on the VM's bridge
+s3_start one backups
 
 # --- cloud-init did it: the tool's user_data, applied by cloud-init itself
 on_host app1 'cloud-init status --long' >"$WORK/ci-status" 2>&1
@@ -139,12 +159,74 @@ check "8080 not allowed by ufw: unreachable from another host${got:+, got: $got}
 got=$(get 9090)
 check "9090 not allowed by ufw: unreachable from another host${got:+, got: $got}" test -z "$got"
 
-inventory '22/tcp, 8080/tcp' >"$WORK/inventory.yml"
-pvj up one >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up allowing 8080 failed: $(why "$WORK/up3.json" "$WORK/up3.err")"
+inventory '22/tcp, 8080/tcp' backup-files >"$WORK/inventory.yml"
+pvj up one >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up allowing 8080, with backup-files, failed: $(why "$WORK/up3.json" "$WORK/up3.err")"
 got=$(get 8080)
 check "ufw allows 8080: the container answers from another host, got: $got" test "$got" = port-80-inside
 got=$(get 9090)
 check "9090 still unreachable from another host${got:+, got: $got}" test -z "$got"
+
+# --- role backup-files and the labels of the volume's containers: 'db'
+# dumps its live file before the snapshot and removes the dump after it;
+# 'worker' is stopped for the snapshot
+vol=/var/lib/docker/volumes/appdata/_data
+on_host app1 '
+set -e
+loop="trap \"exit 0\" TERM; while :; do sleep 1; done"
+docker volume create appdata >/dev/null
+docker run -d --name db -v appdata:/data \
+	--label provision.backup.pre="cp /data/live.bin /data/dump.bin && echo dumped >/data/dump.note" \
+	--label provision.backup.post="rm /data/dump.bin /data/dump.note" \
+	t0900/web:1 /bin/sh -c "$loop" >/dev/null
+docker run -d --name worker -v appdata:/work --label provision.backup.stop=true t0900/web:1 /bin/sh -c "$loop" >/dev/null
+docker exec db sh -c "head -c 65536 /dev/urandom >/data/live.bin"
+' >"$WORK/vol.out" 2>&1 || bail "making the volume's containers failed: $(tail -5 "$WORK/vol.out")"
+live=$(on_host app1 "sha256sum $vol/live.bin | cut -d' ' -f1")
+started=$(on_host app1 "docker inspect -f '{{.State.StartedAt}}' worker")
+snaps() { pvj backup files list one | jq -r 'select(.event == "file_snapshots") | .snapshots | length'; }
+pv backup files now one >"$WORK/files1" 2>&1
+rc=$?
+check "backup files now with the containers' steps exits 0 (got $rc): $(tail -n 4 "$WORK/files1" | tr '\n' ' ')" test "$rc" = 0
+check "it names db's pre- and post-backup commands and worker's stop" \
+	sh -c "grep -q 'container db: pre-backup command' '$WORK/files1' && grep -q 'container db: post-backup command' '$WORK/files1' &&
+		grep -q 'container worker: stopped for the snapshot' '$WORK/files1'"
+check "db's post-backup command ran after the snapshot: no dump left in the volume" \
+	on_host app1 "[ -f $vol/live.bin ] && [ ! -e $vol/dump.bin ] && [ ! -e $vol/dump.note ]"
+now=$(on_host app1 "docker inspect -f '{{.State.Running}} {{.State.StartedAt}}' worker")
+check "worker was stopped for the snapshot and runs again (started $started, now: $now)" \
+	sh -c "[ '${now%% *}' = true ] && [ '${now#* }' != '$started' ]"
+check "db kept running" on_host app1 '[ "$(docker inspect -f "{{.State.Running}}" db)" = true ]'
+n1=$(snaps)
+check "one snapshot listed, got: $n1" test "$n1" = 1
+
+# a pre-backup command that fails: no snapshot, the stopped container started again
+on_host app1 'docker run -d --name bad -v appdata:/x --label provision.backup.pre="echo no dump; exit 3" t0900/web:1 /bin/sh -c "while :; do sleep 1; done" >/dev/null' ||
+	bail "docker run of the failing container failed"
+pv backup files now one >"$WORK/files2" 2>&1
+rc=$?
+check "a failing pre-backup command fails the backup (exit $rc): $(grep -m1 'bad' "$WORK/files2")" \
+	sh -c "[ $rc != 0 ] && grep -q 'container bad: its pre-backup command failed (exit 3)' '$WORK/files2' && grep -q 'no snapshot taken' '$WORK/files2'"
+n2=$(snaps)
+check "no snapshot was taken, got $n2 (before: $n1)" test "$n2" = "$n1"
+check "after it, worker runs and db's dump is gone" on_host app1 \
+	"[ \"\$(docker inspect -f '{{.State.Running}}' worker)\" = true ] && [ ! -e $vol/dump.bin ]"
+on_host app1 'docker rm -f bad >/dev/null' || bail "docker rm of the failing container failed"
+
+# the volume restored while its containers run: they are stopped for it
+# and see the restored files (the dump db made before the snapshot too)
+on_host app1 "rm $vol/live.bin" || bail "removing the live file failed"
+pv backup files restore one >"$WORK/files3" 2>&1
+rc=$?
+check "backup files restore exits 0 (got $rc): $(tail -n 3 "$WORK/files3" | tr '\n' ' ')" test "$rc" = 0
+check "it names the containers stopped for the restore" \
+	sh -c "grep -q 'container db stopped for the restore' '$WORK/files3' && grep -q 'container worker stopped for the restore' '$WORK/files3'"
+got=$(on_host app1 "docker exec db sha256sum /data/live.bin | cut -d' ' -f1")
+check "db sees the live file restored byte for byte (${got:-nothing})" test -n "$live" -a "$got" = "$live"
+got=$(on_host app1 "docker exec db sh -c 'sha256sum /data/dump.bin | cut -d\" \" -f1; cat /data/dump.note'" | tr '\n' ' ')
+check "the snapshot holds the dump db's pre-backup command made (${got:-nothing})" test "$got" = "$live dumped "
+check "both containers run after the restore" on_host app1 \
+	'[ "$(docker inspect -f "{{.State.Running}}" db worker | sort -u)" = true ]'
+on_host app1 "rm $vol/dump.bin $vol/dump.note; rm -rf $vol.before-restore-*" || bail "tidying the volume failed"
 
 # --- status
 pv status one >"$WORK/status" 2>&1
