@@ -23,22 +23,26 @@
 . "$(dirname "$0")/lib-s3.sh"
 
 export PV_FILES_PASS="files-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-# inventory UFW_ALLOW [ROLE]: the store's placeholders filled in once it runs
+# inventory UFW_ALLOW [backup-files]: with role backup-files, its settings
+# and the store's (placeholders filled in once the store runs)
 inventory() {
 	{
-		cat <<EOF
-project: t0900
+		echo "project: t0900"
+		[ -z "${2:-}" ] || cat <<EOF
 secrets:
   s3_key: env:PV_S3_KEY
   s3_secret: env:PV_S3_SECRET
   files_pass: env:PV_FILES_PASS
+EOF
+		cat <<EOF
 vars:
   ufw_allow: [$1]
   hardening_integrity: true
-  backup_files_volumes: [appdata]
-  backup_files_pass: files_pass
 EOF
-		bk_store_vars
+		[ -z "${2:-}" ] || {
+			printf '  backup_files_volumes: [appdata]\n  backup_files_pass: files_pass\n'
+			bk_store_vars
+		}
 		cat <<EOF
 providers:
   vm:
