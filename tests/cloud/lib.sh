@@ -233,11 +233,13 @@ cloud_init_ran() {
 
 # The checks that the bootstrap host key of server NAME was replaced once
 # the admin was in: the host presents the pinned key, which is not the one
-# its user_data carried, and keeps no copy of it (host_key_replaced NAME).
+# its user_data carried, and keeps no copy of it (host_key_replaced NAME
+# [LAYOUT], LAYOUT phase1 when not given).
 host_key_replaced() {
-	local boot pinned onhost st=.environments.default.layouts.phase1.hosts.$1
+	local boot pinned onhost addr st=.environments.default.layouts.${2:-phase1}.hosts.$1
 	boot=$(cloud_boot_key "$1")
-	pinned=$(awk '{print $2, $3}' "$WORK/.provision/known_hosts")
+	addr=$(jq -r "$st.address // empty" "$WORK/.provision/state.json")
+	pinned=$(awk -v a="$addr" '$1 == a {print $2, $3}' "$WORK/.provision/known_hosts")
 	onhost=$(on_host "$1" 'cat /etc/ssh/ssh_host_ed25519_key.pub' | awk '{print $1, $2}')
 	check "the server booted with a host key from its user_data" test -n "$boot"
 	check "that key was replaced once the admin was in: the host has another" \

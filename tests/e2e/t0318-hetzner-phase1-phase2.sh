@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The cloud path of the README, whole: one inventory holding phase 1 (one
+# server with a volume) and phase 2 (two web servers behind the cloud load
+# balancer, a database server with a volume), brought up on the Hetzner
+# Cloud API test server, every server a real local host booted by Debian's
+# own cloud-init from the tool's user_data, each host key replaced after
+# bootstrap and pinned, every host converged, a second run changing
+# nothing, then both layouts destroyed with nothing of them left.
+. "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/cloud/lib.sh"
+
+t_project </dev/null
+hcloud_start --cloud-init
+cat >"$WORK/inventory.yml" <<-EOF
+	project: shop
+	ssh: { user: admin }
+	vars: { ssh_permit_root_login: prohibit-password, ufw_allow: [22/tcp, 80/tcp, 443/tcp] }
+	providers:
+	  hetzner:
+	    location: fsn1
+	    type: cx22
+	    image: debian-12
+	    network: { ip_range: $CLOUD_PRIVATE.0/24, subnet: $CLOUD_PRIVATE.0/24, zone: eu-central }
+	    load_balancer: { type: lb11, health_path: /up, targets: [web1, web2], location: nbg1 }
+	    poll_interval: 0.2
+	layouts:
+	  phase1:
+	    provider: hetzner
+	    servers:
+	      app1: { roles: [base, ufw], volumes: [{ name: data, size: 10 }] }
+	  phase2:
+	    provider: hetzner
+	    servers:
+	      web1: { roles: [base, ufw] }
+	      web2: { roles: [base, ufw] }
+	      db1:  { roles: [base, ufw], type: cx32, volumes: [{ name: pgdata, size: 40, format: xfs }] }
+EOF
+t_uses phase1
+t_uses phase2
+
+why() {
+	json_errors "$1" "$2"
+	tail -n 20 "$CLOUD_DIR/server.log"
+}
+for l in phase1 phase2; do
+	start=$SECONDS
+	pvj up "$l" >"$WORK/up-$l.json" 2>"$WORK/up-$l.err" || bail "up $l failed: $(why "$WORK/up-$l.json" "$WORK/up-$l.err")"
+	echo "# up $l (servers created, booted by cloud-init, converged): $((SECONDS - start)) s"
+	check "up $l failed nothing, changed $(json_total "$WORK/up-$l.json" changed)" \
+		test "$(json_total "$WORK/up-$l.json" failed)" = 0 -a "$(json_total "$WORK/up-$l.json" changed)" -gt 0
+done
+
+state=$(cloud_state)
+check "four servers, each labelled with its layout" \
+	test "$(jq -c '[.servers[] | "\(.labels.layout)/\(.labels.server)"] | sort' <<<"$state")" = '["phase1/app1","phase2/db1","phase2/web1","phase2/web2"]'
+check "a network and a firewall per layout, one SSH key" \
+	test "$(jq -c '[(.networks | map(.labels.layout) | sort), (.firewalls | map(.labels.layout) | sort), (.ssh_keys | length)]' <<<"$state")" = '[["phase1","phase2"],["phase1","phase2"],1]'
+check "two volumes, attached to app1 and db1" \
+	test "$(jq -c '([.servers[] | {(.id | tostring): .labels.server}] | add) as $s | [.volumes[] | $s[.server | tostring]] | sort' <<<"$state")" = '["app1","db1"]'
+lb=$(jq -c '.load_balancers[]' <<<"$state")
+check "one load balancer, phase 2's, in nbg1" \
+	test "$(jq -c '[.load_balancers[]] | [length, .[0].labels.layout, .[0].location.name]' <<<"$state")" = '[1,"phase2","nbg1"]'
+sel=$(jq -r '.targets[0].label_selector.selector // empty' <<<"$lb")
+targets=$(jq -r --arg sel "$sel" '($sel | split(",") | map(split("=="))) as $terms
+	| .servers[] | select(.labels as $l | all($terms[]; length == 2 and $l[.[0]] == .[1])) | .labels.server' <<<"$state" | sort | tr '\n' ' ')
+check "its selector picks exactly web1 and web2: $targets" test -n "$sel" -a "$targets" = "web1 web2 "
+
+# each host: booted by Debian's cloud-init from the user_data, its bootstrap
+# key replaced and the new one pinned, the roles applied
+for h in phase1/app1 phase2/web1 phase2/web2 phase2/db1; do
+	l=${h%/*} n=${h#*/}
+	cloud_init_ran "$n"
+	host_key_replaced "$n" "$l"
+	check "$n: ufw is active and sshd takes no passwords" on_host "$n" \
+		'ufw status | grep -qx "Status: active" && sshd -T | grep -qx "passwordauthentication no"'
+done
+check "known_hosts pins exactly the four servers' addresses" \
+	test "$(awk '{print $1}' "$WORK/.provision/known_hosts" | sort | tr '\n' ' ')" = "$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state" | sort | tr '\n' ' ')"
+
+before=$(cloud_writes)
+for l in phase1 phase2; do
+	pvj up "$l" >"$WORK/up2-$l.json" 2>"$WORK/up2-$l.err" || bail "second up $l failed: $(why "$WORK/up2-$l.json" "$WORK/up2-$l.err")"
+	check "second up $l: 0 changed, got $(json_resources "$WORK/up2-$l.json" changed | tr '\n' ';')" \
+		test "$(json_total "$WORK/up2-$l.json" changed)" = 0
+done
+check "the second runs wrote nothing to the API" test "$(cloud_writes)" = "$before"
+
+check "the API token is in no output or state" \
+	sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK'/up*.json '$WORK'/up*.err '$WORK/.provision'"
+
+pv destroy phase2 --yes >"$WORK/destroy-phase2" 2>&1 || bail "destroy phase2 failed: $(tail -n 20 "$WORK/destroy-phase2")"
+check "after phase 2 is destroyed, phase 1's server still answers with its pinned key" on_host app1 true
+check "and phase 1's resources are all there" \
+	test "$(cloud_state | jq -c '[(.servers, .networks, .firewalls, .ssh_keys, .volumes) | length]')" = '[1,1,1,1,1]'
+pv destroy phase1 --yes >"$WORK/destroy-phase1" 2>&1 || bail "destroy phase1 failed: $(tail -n 20 "$WORK/destroy-phase1")"
+left=$(cloud_state | jq -c '[to_entries[] | select(.key != "actions") | .value[] | select(.labels.project == "shop") | .name]')
+check "destroy left nothing of either layout: $left" test "$left" = '[]'
+check "and no pinned key" test ! -s "$WORK/.provision/known_hosts"
+viol=$(cloud_violations)
+check "every request followed the specification${viol:+: $viol}" test -z "$viol"
