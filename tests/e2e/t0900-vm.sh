@@ -224,7 +224,7 @@ rc=$?
 check "backup files restore exits 0 (got $rc): $(tail -n 3 "$WORK/files3" | tr '\n' ' ')" test "$rc" = 0
 check "it names the containers stopped for the restore" \
 	sh -c "grep -q 'container db stopped for the restore' '$WORK/files3' && grep -q 'container worker stopped for the restore' '$WORK/files3'"
-got=$(on_host app1 "docker exec db sha256sum /data/live.bin | cut -d' ' -f1")
+got=$(on_host app1 "docker exec db sh -c 'sha256sum /data/live.bin' | cut -d' ' -f1")
 check "db sees the live file restored byte for byte (${got:-nothing})" test -n "$live" -a "$got" = "$live"
 got=$(on_host app1 "docker exec db sh -c 'sha256sum /data/dump.bin | cut -d\" \" -f1; cat /data/dump.note'" | tr '\n' ' ')
 check "the snapshot holds the dump db's pre-backup command made (${got:-nothing})" test "$got" = "$live dumped "
