@@ -438,6 +438,57 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, const st
 		          "'load_balancer' needs 'targets': the servers it sends traffic to");
 }
 
+const struct inv_server *cloud_lb_pair_server(const struct inv_layout *l, size_t i)
+{
+	for (size_t k = 0; k < l->n_servers; k++)
+		if (inv_server_has_role(&l->servers[k], "keepalived") && i-- == 0)
+			return &l->servers[k];
+	return NULL;
+}
+
+bool cloud_lb_pair(const struct inv_layout *l)
+{
+	const char *v = cloud_str(l->node, "lb_pair");
+
+	return v && !strcmp(v, "floating_ip");
+}
+
+/*
+ * lb_pair, typed (an enum); the pair is the layout's servers with role
+ * keepalived, two of them at least, and the provider's load balancer does
+ * not serve the layout too: the address moves instead.
+ */
+static void check_lb_pair(const struct inv_layout *l, const struct node *lb, struct diags *d)
+{
+	static const char types[] = "lb_pair: { type: enum, values: [floating_ip] }\n";
+	const struct node *v = node_get(l->node, "lb_pair");
+	struct node *t = NULL;
+	struct pv_error err = {{0}};
+	char *of;
+
+	if (!v)
+		return;
+	if (node_load_string(&t, "(provision)", types, strlen(types), &err) < 0)
+		abort(); /* the table is part of the program */
+	of = xasprintf("of layout '%s'", l->name);
+	size_t n = d->n;
+	check_typed(l->node, t, of, d);
+	free(of);
+	node_free(t);
+	if (d->n != n)
+		return;
+	if (!cloud_lb_pair_server(l, 1))
+		diags_add(d, &v->pos,
+		          "'lb_pair' of layout '%s' needs two servers with role keepalived (the "
+		          "pair the floating IP moves between)",
+		          l->name);
+	if (lb && lb_applies(lb, l))
+		diags_add(d, &v->pos,
+		          "'lb_pair' of layout '%s': the provider's load_balancer serves this "
+		          "layout too; the pair's floating IP replaces it, so leave one out",
+		          l->name);
+}
+
 const struct node *cloud_lb(const struct provider_ctx *c)
 {
 	const struct node *lb = node_get(c->settings, "load_balancer");
@@ -569,6 +620,9 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		snprintf(what, sizeof(what), "'snapshot_keep' of layout '%s'", l->name);
 		cloud_check_integer(v, what, 1, 1000, d);
 	}
+	check_lb_pair(
+	    l, settings && settings->kind == NODE_MAP ? node_get(settings, "load_balancer") : NULL,
+	    d);
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, vol_types, &l->servers[i], d);

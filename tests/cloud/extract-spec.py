@@ -12,7 +12,7 @@ import sys
 
 KEEP = {
     "hetzner": ["actions", "ssh_keys", "servers", "networks", "firewalls",
-                "load_balancers", "volumes", "images"],
+                "load_balancers", "volumes", "images", "floating_ips"],
     "digitalocean": ["v2/account", "v2/actions", "v2/droplets", "v2/firewalls",
                      "v2/load_balancers", "v2/tags", "v2/volumes", "v2/vpcs", "v2/images"],
 }
