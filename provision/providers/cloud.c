@@ -753,17 +753,31 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
                 struct host **out, size_t *n)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
+	json_t *pd = state_obj(c->lstate, "provider_data", false);
 	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
 	size_t k = 0;
+	/* the load balancer pair's address: Hetzner's floating IP, DigitalOcean's reserved IP */
+	const char *pair = state_str(pd, "floating_ip") ? state_str(pd, "floating_ip")
+	                                                : state_str(pd, "reserved_ip");
+	char pair_id[32];
 
+	if (cloud_jid(pd, "floating_ip_id"))
+		snprintf(pair_id, sizeof(pair_id), "%lld", cloud_jid(pd, "floating_ip_id"));
+	else
+		snprintf(pair_id, sizeof(pair_id), "%s", pair ? pair : "");
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		json_t *o = state_obj(hs, s->name, false);
 		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
 		    !cloud_jid(o, id_key))
 			continue;
-		fill_host(&hosts[k++], c, provider, s->name, o, id_key,
+		fill_host(&hosts[k], c, provider, s->name, o, id_key,
 		          cloud_server_setting(c, s, image_key, default_image), private_network);
+		if (cloud_lb_pair(c->layout) && pair && inv_server_has_role(s, "keepalived")) {
+			scope_set_str(&hosts[k].facts, "lb_pair_address", pair);
+			scope_set_str(&hosts[k].facts, "lb_pair_id", pair_id);
+		}
+		k++;
 	}
 	*out = hosts;
 	*n = k;

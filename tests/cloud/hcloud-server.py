@@ -37,6 +37,9 @@ and rate limiting with POST /__control/ratelimit {"limit": L, "per_second": R}
 (with "drain_next": true the next request finds the budget spent, as if
 another client of the project had used it).
 GET /__control/boot_keys tells each host's host key from its user_data.
+POST /__control/kill_host {"server": ID} stops that server's host hard (its
+init killed).  With --tls-listen the server also answers https there, for
+the test hosts' own calls to the API (a certificate of a test CA).
 GET /__control/stats tells requests, writes, 429s and early requests (sent
 after an answer said none remain, before the budget had refilled by one).
 
@@ -58,6 +61,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -1358,6 +1362,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/state":
             with LOCK:
                 return self.send_json(200, STATE)
+        if path == "/__control/kill_host" and method == "POST":
+            # a server's host stopped hard, as a power cut would: its init killed
+            h = HOSTS.get(json.loads(body)["server"])
+            leader = leader_of(h["pid"]) if h and h.get("pid") else None
+            if not leader:
+                return self.send_json(404, {"error": "no such host"})
+            os.kill(leader, signal.SIGKILL)
+            return self.send_json(200, {"ok": True})
         if path == "/__control/boot_keys":
             with LOCK:
                 return self.send_json(200, BOOT_KEYS)
@@ -1433,7 +1445,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log(self, method, path, status):
         record("requests.jsonl", {"method": method, "path": path, "status": status,
-                                  "t": round(time.time(), 3)})
+                                  "t": round(time.time(), 3),
+                                  "tls": isinstance(self.connection, ssl.SSLSocket)})
 
 
 def main(setup=None):
@@ -1455,6 +1468,11 @@ def main(setup=None):
                          "the base must have it")
     ap.add_argument("--shared-host", action="store_true",
                     help="boot one host; later servers are sshd instances in it")
+    ap.add_argument("--tls-listen", default="",
+                    help="also serve https on this address, same port ('bridge': the test "
+                         "bridge's own address), for the test hosts' own API calls")
+    ap.add_argument("--tls-cert", default="", help="the certificate chain (PEM) for --tls-listen")
+    ap.add_argument("--tls-key", default="", help="its key (PEM)")
     ap.add_argument("--also-listen", action="append", default=[],
                     help="another address to serve on, same port ('bridge': the test "
                          "bridge's own address), for tests that a client refuses a "
@@ -1478,6 +1496,15 @@ def main(setup=None):
         extra = ThreadingHTTPServer((addr, ARGS.port), Handler)
         extra.daemon_threads = True
         threading.Thread(target=extra.serve_forever, daemon=True).start()
+    if ARGS.tls_listen:
+        addr = ARGS.prefix + ".1" if ARGS.tls_listen == "bridge" else ARGS.tls_listen
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        tls = ThreadingHTTPServer((addr, ARGS.port), Handler)
+        tls.daemon_threads = True
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
     with open(os.path.join(ARGS.dir, "port"), "w") as f:

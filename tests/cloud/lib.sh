@@ -160,6 +160,11 @@ cloud_server() {
 	umask 077
 	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$CLOUD_DIR/token"
 	umask 022
+	case " $* " in *" --tls-listen bridge "*)
+		cloud_test_ca "$CLOUD_PREFIX.1"
+		set -- "$@" --tls-cert "$CLOUD_DIR/tls/server.crt" --tls-key "$CLOUD_DIR/tls/server.key"
+		;;
+	esac
 	/usr/bin/python3 "$ROOT/tests/cloud/$script" \
 		--spec "$ROOT/tests/cloud/specs/$spec" \
 		--dir "$CLOUD_DIR/api" --token "$CLOUD_DIR/token" \
@@ -173,6 +178,22 @@ cloud_server() {
 	umask 077
 	printf 'Authorization: Bearer %s\n' "$(cat "$CLOUD_DIR/token")" >"$CLOUD_DIR/auth-header"
 	umask 022
+}
+
+# A test CA ($CLOUD_DIR/tls/ca.crt) and a certificate it signed for the
+# address ADDR (server.crt, server.key), for the test server's https.
+cloud_test_ca() {
+	local d="$CLOUD_DIR/tls"
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=provision test CA" -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-subj "/CN=$1" -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\n' "$1" >"$d/ext" &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile "$d/ext" -out "$d/server.crt" >/dev/null 2>&1 ||
+		bail "cannot make the test CA"
+	CLOUD_CA=$d/ca.crt
 }
 
 # A request to the API as another client of the project would send it:
