@@ -458,7 +458,22 @@ bool cloud_lb_pair(const struct inv_layout *l)
  * keepalived, two of them at least, and the provider's load balancer does
  * not serve the layout too: the address moves instead.
  */
-static void check_lb_pair(const struct inv_layout *l, const struct node *lb, struct diags *d)
+/* The scalar var name of server s: its own, else its layout's, else the inventory's. */
+static const char *server_var(const struct inventory *inv, const struct inv_layout *l,
+                              const struct inv_server *s, const char *name)
+{
+	const struct node *const layers[] = {s->vars, l->vars, inv ? inv->vars : NULL};
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(layers); i++) {
+		const struct node *v = node_get(layers[i], name);
+		if (v && v->kind == NODE_SCALAR)
+			return v->scalar;
+	}
+	return NULL;
+}
+
+static void check_lb_pair(const struct inventory *inv, const struct inv_layout *l,
+                          const struct node *lb, struct diags *d)
 {
 	static const char types[] = "lb_pair: { type: enum, values: [floating_ip] }\n";
 	const struct node *v = node_get(l->node, "lb_pair");
@@ -487,6 +502,16 @@ static void check_lb_pair(const struct inv_layout *l, const struct node *lb, str
 		          "'lb_pair' of layout '%s': the provider's load_balancer serves this "
 		          "layout too; the pair's floating IP replaces it, so leave one out",
 		          l->name);
+	for (size_t i = 0; cloud_lb_pair_server(l, i); i++) {
+		const struct inv_server *s = cloud_lb_pair_server(l, i);
+		const char *tok = server_var(inv, l, s, "keepalived_api_token");
+		if (!tok || !*tok)
+			diags_add(d, &v->pos,
+			          "'lb_pair' of layout '%s': server '%s' (role keepalived) needs "
+			          "'keepalived_api_token', the name of the secret holding the API "
+			          "token it takes the floating IP over with",
+			          l->name, s->name);
+	}
 }
 
 const struct node *cloud_lb(const struct provider_ctx *c)
@@ -621,8 +646,8 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		cloud_check_integer(v, what, 1, 1000, d);
 	}
 	check_lb_pair(
-	    l, settings && settings->kind == NODE_MAP ? node_get(settings, "load_balancer") : NULL,
-	    d);
+	    inv, l,
+	    settings && settings->kind == NODE_MAP ? node_get(settings, "load_balancer") : NULL, d);
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, vol_types, &l->servers[i], d);

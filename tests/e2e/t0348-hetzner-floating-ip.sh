@@ -8,8 +8,8 @@
 # to the first again.  A create or an assign whose answer is lost, or that
 # is refused with a 503, is looked for before it is sent again.  destroy
 # deletes the tool's own and keeps a hand-made one with the layout's labels.
-# A bad value, and lb_pair on the local provider, are refused at their line
-# and column with nothing sent.  The token never shows in output, state or
+# A bad value, a pair server without keepalived_api_token, and lb_pair on
+# the local provider are refused at their line and column with nothing sent.  The token never shows in output, state or
 # process lists; every request follows the specification.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
@@ -19,6 +19,8 @@ hcloud_start --shared-host
 cat >"$WORK/inventory.yml" <<EOF
 project: shop
 ssh: { user: admin }
+secrets:
+  api_token: env:HCLOUD_TOKEN
 vars: { ssh_permit_root_login: prohibit-password }
 providers:
   hetzner:
@@ -29,6 +31,7 @@ layouts:
   phase1:
     provider: hetzner
     lb_pair: floating_ip
+    vars: { keepalived_api_token: api_token }
     servers:
       lb1: { roles: [base, keepalived] }
       lb2: { roles: [base, keepalived] }
@@ -45,6 +48,9 @@ sed -i 's|^    lb_pair: floating$|    lb_pair: floating_ip|' "$WORK/inventory.ym
 sed -i 's|^      lb2: { roles: \[base, keepalived\] }$|      lb2: { roles: [base] }|' "$WORK/inventory.yml"
 cloud_refused one-server "inventory.yml:$line:14: 'lb_pair' of layout 'phase1' needs two servers with role keepalived" pv up phase1 --only cloud
 sed -i 's|^      lb2: { roles: \[base\] }$|      lb2: { roles: [base, keepalived] }|' "$WORK/inventory.yml"
+sed -i 's|^    vars: { keepalived_api_token: api_token }$|    vars: { keepalived_api_token: "" }|' "$WORK/inventory.yml"
+cloud_refused no-token "inventory.yml:$line:14: 'lb_pair' of layout 'phase1': server 'lb1' \(role keepalived\) needs 'keepalived_api_token'" pv plan phase1
+sed -i 's|^    vars: { keepalived_api_token: "" }$|    vars: { keepalived_api_token: api_token }|' "$WORK/inventory.yml"
 cp "$WORK/inventory.yml" "$WORK/local.yml"
 sed -i 's|^    provider: hetzner$|    provider: local|' "$WORK/local.yml"
 cloud_refused on-local "local.yml:$line:14: 'lb_pair' of layout 'phase1' means nothing to provider 'local'" \
@@ -80,7 +86,7 @@ check "up1: the hand-made one is not adopted" sh -c "! grep -q handmade '$WORK/.
 bk_up up2
 bk_quiet up2
 bk_plan plan1 "^plan for layout 'phase1'"
-check "plan1: nothing about the floating IP" sh -c "! grep -q 'floating IP' '$WORK/plan1'"
+check "plan1: no cloud change to the floating IP" sh -c "! grep -q 'cloud: floating IP' '$WORK/plan1'"
 
 # a failover moved it to lb2 (another client of the project): up leaves it there
 fid=$(mine | jq -r '.[0].id')
@@ -132,4 +138,4 @@ check "destroy: the tool's floating IP is gone" test "$(mine | jq length)" = 0
 check "destroy says so" grep -q "deleting floating IP $FIP (id [0-9]*)" "$WORK/destroy"
 check "destroy: the hand-made one survives" test "$(foreign)" = '["handmade-fip"]'
 check "destroy lists it as not ours, kept" grep -q "not ours, kept: floating IP handmade-fip (id [0-9]*) matches layout 'phase1'" "$WORK/destroy"
-cloud_clean_end "$WORK"/plan* "$WORK"/up* "$WORK"/bad-value.out "$WORK"/one-server.out "$WORK/destroy"
+cloud_clean_end "$WORK"/plan* "$WORK"/up* "$WORK"/bad-value.out "$WORK"/one-server.out "$WORK"/no-token.out "$WORK/destroy"
