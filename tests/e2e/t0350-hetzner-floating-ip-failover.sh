@@ -93,9 +93,10 @@ check "the API assigns the floating IP to $backup's server ($(sid $backup))" wai
 req=$(tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -sc --arg p "/floating_ips/$fid/actions/assign" '[.[] | select(.method == "POST" and .path == $p)] | .[0]')
 check "it came from $backup over https, with the token (HTTP $(jq .status <<<"$req"))" \
 	test "$(jq -c '[.status, .tls]' <<<"$req")" = '[201,true]'
-took=$(awk "BEGIN { printf \"%.1f\", $(jq .t <<<"$req") - $t0 }")
-echo "# failover: $backup asked the API for the floating IP ${took} s after $active's host stopped"
-pass "time from the stop to the assign measured: ${took} s"
+if [ "$(jq .t <<<"$req")" != null ]; then
+	took=$(awk "BEGIN { printf \"%.1f\", $(jq .t <<<"$req") - $t0 }")
+	echo "# failover: $backup asked the API for the floating IP ${took} s after $active's host stopped"
+fi
 check "$backup holds $fip on its public interface" wait_for 30 holds "$backup"
 check "$backup's journal says the API moved it" on_host "$backup" "journalctl --no-pager -t keepalived-takeover | grep -q 'moved $fip to this server'"
 
