@@ -1775,14 +1775,18 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	char *tag = http_escape(z.tag);
 	dl = xasprintf("/v2/droplets?tag_name=%s", tag);
 	free(tag);
-	json_t *drops = NULL;
-	if (list(&z, dl, "droplets", &drops, err) < 0)
-		goto out;
-	rc = sweep_reserved_ips(&z, drops, err);
-	json_decref(drops);
-	if (rc < 0)
-		goto out;
-	rc = -1;
+	/* reserved IPs only where the layout has or had one: a token may lack their scopes */
+	json_t *pd = pdata(c), *drops = NULL;
+	if (cloud_lb_pair(c->layout) || json_object_get(pd, "reserved_ip") ||
+	    json_object_get(pd, "reserved_ip_creating")) {
+		if (list(&z, dl, "droplets", &drops, err) < 0)
+			goto out;
+		rc = sweep_reserved_ips(&z, drops, err);
+		json_decref(drops);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+	}
 	for (size_t i = 0; i < PV_ARRAY_SIZE(kinds); i++) {
 		struct kind k = kinds[i];
 		if (!k.list)
