@@ -29,11 +29,13 @@ fi
 # the API may be busy or briefly unreachable: keep asking for a minute
 i=0
 while [ "$i" -lt 30 ]; do
-	if curl "$@" "$url"; then
+	# curl names what failed (never the header it read from the file)
+	if out=$(curl "$@" "$url" 2>&1); then
 		logger -t keepalived-takeover "the provider's API moved $vip to this server"
 		exit 0
 	fi
 	i=$((i + 1))
+	logger -t keepalived-takeover "attempt $i to move $vip here failed: $out"
 	sleep 2
 done
 logger -t keepalived-takeover "the provider's API did not move $vip to this server"

@@ -1503,7 +1503,9 @@ def main(setup=None):
         ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
         tls = ThreadingHTTPServer((addr, ARGS.port), Handler)
         tls.daemon_threads = True
-        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        # the handshake in each connection's own thread, not in the accept loop
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True,
+                                     do_handshake_on_connect=False)
         threading.Thread(target=tls.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
