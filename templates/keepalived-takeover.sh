@@ -14,6 +14,9 @@ endpoint=https://api.hetzner.cloud/v1
 endpoint=https://api.digitalocean.com
 {% endif %}
 vip={{ lb_pair_address }}
+# the API's host, for the route named when an attempt fails
+api=${endpoint#https://}
+api=${api%%[:/]*}
 {% if provider == "hetzner" %}
 url="$endpoint/floating_ips/{{ lb_pair_id }}/actions/assign"
 body='{"server": {{ server_id }}}'
@@ -21,7 +24,7 @@ body='{"server": {{ server_id }}}'
 url="$endpoint/v2/reserved_ips/{{ lb_pair_id }}/actions"
 body='{"type": "assign", "droplet_id": {{ droplet_id }}}'
 {% endif %}
-set -- -fsS -o /dev/null --proto =https --max-time 10 -X POST \
+set -- -fsS -o /dev/null --proto =https --connect-timeout 3 --max-time 10 -X POST \
 	-H @/etc/provision/keepalived-api.header -H 'Content-Type: application/json' --data "$body"
 if [ -s /etc/provision/keepalived-api-ca.crt ]; then
 	set -- "$@" --cacert /etc/provision/keepalived-api-ca.crt
@@ -35,7 +38,7 @@ while [ "$i" -lt 30 ]; do
 		exit 0
 	fi
 	i=$((i + 1))
-	logger -t keepalived-takeover "attempt $i to move $vip here failed: $out"
+	logger -t keepalived-takeover "attempt $i to move $vip here failed: $out ($(ip -o route get "$api" 2>&1))"
 	sleep 2
 done
 logger -t keepalived-takeover "the provider's API did not move $vip to this server"

@@ -951,7 +951,12 @@ EOT
 	t0=$(date +%s.%N)
 	cloud_ctl kill_host "{\"server\": $(sid $active)}" || bail "cannot stop $active's host"
 	pass "the active one's host, $active's, is stopped hard"
-	assigned() { test "$(on)" = "$(sid $backup)"; }
+	# on the backup's server, by an assign sent after the stop (it may have been there before)
+	assigned() {
+		test "$(on)" = "$(sid $backup)" &&
+			tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" |
+			jq -se --arg p "$(lbp_assign_path "$fid")" 'any(.[]; .method == "POST" and .path == $p and .status == 201)' >/dev/null
+	}
 	check "the API assigns the floating IP to $backup's server ($(sid $backup))" wait_for 60 assigned
 	req=$(tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -sc --arg p "$(lbp_assign_path "$fid")" '[.[] | select(.method == "POST" and .path == $p)] | .[0]')
 	check "it came from $backup over https, with the token (HTTP $(jq .status <<<"$req"))" \
