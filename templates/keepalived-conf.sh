@@ -4,13 +4,27 @@
 # the pair.  Written by provision (role keepalived) from the layout.
 set -e
 me={{ private_address }}
-vip={{ keepalived_address }}
 iface={{ keepalived_interface }}
+{% if lb_pair_address %}
+# the pair's public floating IP (lb_pair: floating_ip), on the public interface
+vip={{ lb_pair_address }}
+public={{ address }}
+notify=/usr/local/lib/provision/keepalived-takeover.sh
+{% else %}
+vip={{ keepalived_address }}
+public=
+notify=
+{% endif %}
 peers="{% for s in servers %}{% if s.roles.keepalived %}{{ s.address }} {% endif %}{% endfor %}"
 [ -n "$vip" ] || { echo "keepalived_address is not set: the floating address is needed" >&2; exit 1; }
 if [ "$iface" = auto ]; then
 	iface=$(ip -o -4 addr show | awk -v a="$me" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }')
 	[ -n "$iface" ] || { echo "no interface holds the private address $me" >&2; exit 1; }
+fi
+vip_iface=$iface
+if [ -n "$public" ]; then
+	vip_iface=$(ip -o -4 addr show | awk -v a="$public" '{ split($4, p, "/"); if (p[1] == a) { print $2; exit } }')
+	[ -n "$vip_iface" ] || { echo "no interface holds the public address $public" >&2; exit 1; }
 fi
 # the first server of the layout is preferred, then the next
 prio=150
@@ -50,10 +64,13 @@ done
 cat <<CONF
 	}
 	virtual_ipaddress {
-		$vip/32 dev $iface
+		$vip/32 dev $vip_iface
 	}
 	track_script {
 		haproxy
 	}
-}
 CONF
+if [ -n "$notify" ]; then
+	printf '\tnotify_master "%s"\n' "$notify"
+fi
+echo "}"

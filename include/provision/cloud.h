@@ -149,6 +149,11 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
  */
 const struct node *cloud_lb(const struct provider_ctx *c);
 
+/* Whether the layout asks for lb_pair: floating_ip. */
+bool cloud_lb_pair(const struct inv_layout *l);
+/* The i-th server of the load balancer pair (role keepalived, layout order), or NULL. */
+const struct inv_server *cloud_lb_pair_server(const struct inv_layout *l, size_t i);
+
 /* ---- the API's JSON and the state ---- */
 
 long long cloud_jid(const json_t *o, const char *key); /* an integer member, or 0 */

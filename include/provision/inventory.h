@@ -85,6 +85,8 @@ int inventory_load_env(struct inventory **out, const char *path, const char *env
 
 const struct inv_layout *inventory_layout(const struct inventory *inv, const char *name);
 const struct inv_server *layout_server(const struct inv_layout *l, const char *name);
+/* Does server s list role (as written, not the roles it requires)? */
+bool inv_server_has_role(const struct inv_server *s, const char *role);
 /* Settings map of a provider, or NULL. */
 const struct node *inventory_provider(const struct inventory *inv, const char *name);
 

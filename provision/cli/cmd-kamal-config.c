@@ -52,14 +52,6 @@ static const char *var(const struct host_plan *hp, const char *name, const char 
 	return v && v->kind == NODE_SCALAR && !v->secret && *v->scalar ? v->scalar : dflt;
 }
 
-static bool has_role(const struct inv_server *srv, const char *role)
-{
-	for (size_t i = 0; i < srv->n_roles; i++)
-		if (!strcmp(srv->roles[i], role))
-			return true;
-	return false;
-}
-
 static char *redis_url(const char *addr, const char *port)
 {
 	bool v6 = strchr(addr, ':') != NULL;
@@ -85,16 +77,16 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 		if (!hp->host)
 			continue;
 		const char *addr = var(hp, "private_address", hp->host->address);
-		if (has_role(hp->server, "redis-sentinel")) {
+		if (inv_server_has_role(hp->server, "redis-sentinel")) {
 			buf_addf(&sentinels, "%s%s:%s", sentinels.len ? "," : "", addr,
 			         var(hp, "redis_sentinel_port", "26379"));
 			name = var(hp, "redis_master_name", "main");
 		}
-		if (has_role(hp->server, "redis") && !url)
+		if (inv_server_has_role(hp->server, "redis") && !url)
 			url = redis_url(addr, var(hp, "redis_port", "6379"));
-		if (has_role(hp->server, "haproxy") && !lb) {
+		if (inv_server_has_role(hp->server, "haproxy") && !lb) {
 			/* a keepalived pair's endpoint is its floating address */
-			const char *vip = has_role(hp->server, "keepalived")
+			const char *vip = inv_server_has_role(hp->server, "keepalived")
 			                      ? var(hp, "keepalived_address", "")
 			                      : "";
 			lb = redis_url(*vip ? vip : addr, var(hp, "redis_lb_port", "6390"));
@@ -131,7 +123,7 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 
 static bool is_web(const struct host_plan *hp)
 {
-	return hp->host && has_role(hp->server, "proxy") &&
+	return hp->host && inv_server_has_role(hp->server, "proxy") &&
 	       !strcmp(var(hp, "proxy_flavour", ""), "kamal");
 }
 

@@ -19,7 +19,8 @@ static const char *const top_keys[] = {
     "project",   "ssh",     "vars",         "secrets",
     "providers", "layouts", "environments", "default_environment"};
 static const char *const ssh_keys[] = {"user", "private_key", "port", "rollback_after"};
-static const char *const layout_keys[] = {"provider", "vars", "servers", "snapshot_keep"};
+static const char *const layout_keys[] = {"provider", "vars", "servers", "snapshot_keep",
+                                          "lb_pair"};
 static const char *const server_keys[] = {
     "roles", "vars",    "type",     "image",           "location",        "region",
     "size",  "address", "host_key", "private_address", "ssh_user",        "volumes",
@@ -791,6 +792,14 @@ const struct inv_layout *inventory_layout(const struct inventory *inv, const cha
 			return &inv->layouts[i];
 	}
 	return NULL;
+}
+
+bool inv_server_has_role(const struct inv_server *s, const char *role)
+{
+	for (size_t i = 0; i < s->n_roles; i++)
+		if (strcmp(s->roles[i], role) == 0)
+			return true;
+	return false;
 }
 
 const struct inv_server *layout_server(const struct inv_layout *l, const char *name)

@@ -46,6 +46,12 @@ static const char builtin_yaml[] =
     "provider: { type: name, doc: \"the layout's provider\" }\n"
     "private_network: { type: cidr, doc: \"the private network (set by provider local; "
     "elsewhere in 'vars')\" }\n"
+    "server_id: { type: string, doc: \"the server's id at Hetzner (provider hetzner)\" }\n"
+    "droplet_id: { type: string, doc: \"the droplet's id (provider digitalocean)\" }\n"
+    "lb_pair_address: { type: ipv4, doc: \"the load balancer pair's floating IP (reserved IP) "
+    "on a server with role keepalived, with the layout's lb_pair: floating_ip\" }\n"
+    "lb_pair_id: { type: string, doc: \"its id at the provider (a reserved IP's is its "
+    "address)\" }\n"
     "kamal_service: { type: name, doc: \"kamal-config: the service name (default: the "
     "project)\" }\n"
     "kamal_image: { type: image, doc: \"kamal-config: the app's image (default: "
@@ -128,7 +134,11 @@ static const char *const tool_set[] = {"project",
                                        "ssh_client_etm",
                                        "monitoring_address",
                                        "journal_ca_key",
-                                       "journal_ca_public"};
+                                       "journal_ca_public",
+                                       "server_id",
+                                       "droplet_id",
+                                       "lb_pair_address",
+                                       "lb_pair_id"};
 
 static struct var_decl *builtins;
 static struct vartype *line_type; /* free variables under 'custom' */

@@ -438,6 +438,82 @@ static void check_lb(const struct node *lb, const struct inv_layout *l, const st
 		          "'load_balancer' needs 'targets': the servers it sends traffic to");
 }
 
+const struct inv_server *cloud_lb_pair_server(const struct inv_layout *l, size_t i)
+{
+	for (size_t k = 0; k < l->n_servers; k++)
+		if (inv_server_has_role(&l->servers[k], "keepalived") && i-- == 0)
+			return &l->servers[k];
+	return NULL;
+}
+
+bool cloud_lb_pair(const struct inv_layout *l)
+{
+	const char *v = cloud_str(l->node, "lb_pair");
+
+	return v && !strcmp(v, "floating_ip");
+}
+
+/*
+ * lb_pair, typed (an enum); the pair is the layout's servers with role
+ * keepalived, two of them at least, and the provider's load balancer does
+ * not serve the layout too: the address moves instead.
+ */
+/* The scalar var name of server s: its own, else its layout's, else the inventory's. */
+static const char *server_var(const struct inventory *inv, const struct inv_layout *l,
+                              const struct inv_server *s, const char *name)
+{
+	const struct node *const layers[] = {s->vars, l->vars, inv ? inv->vars : NULL};
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(layers); i++) {
+		const struct node *v = node_get(layers[i], name);
+		if (v && v->kind == NODE_SCALAR)
+			return v->scalar;
+	}
+	return NULL;
+}
+
+static void check_lb_pair(const struct inventory *inv, const struct inv_layout *l,
+                          const struct node *lb, struct diags *d)
+{
+	static const char types[] = "lb_pair: { type: enum, values: [floating_ip] }\n";
+	const struct node *v = node_get(l->node, "lb_pair");
+	struct node *t = NULL;
+	struct pv_error err = {{0}};
+	char *of;
+
+	if (!v)
+		return;
+	if (node_load_string(&t, "(provision)", types, strlen(types), &err) < 0)
+		abort(); /* the table is part of the program */
+	of = xasprintf("of layout '%s'", l->name);
+	size_t n = d->n;
+	check_typed(l->node, t, of, d);
+	free(of);
+	node_free(t);
+	if (d->n != n)
+		return;
+	if (!cloud_lb_pair_server(l, 1))
+		diags_add(d, &v->pos,
+		          "'lb_pair' of layout '%s' needs two servers with role keepalived (the "
+		          "pair the floating IP moves between)",
+		          l->name);
+	if (lb && lb_applies(lb, l))
+		diags_add(d, &v->pos,
+		          "'lb_pair' of layout '%s': the provider's load_balancer serves this "
+		          "layout too; the pair's floating IP replaces it, so leave one out",
+		          l->name);
+	for (size_t i = 0; cloud_lb_pair_server(l, i); i++) {
+		const struct inv_server *s = cloud_lb_pair_server(l, i);
+		const char *tok = server_var(inv, l, s, "keepalived_api_token");
+		if (!tok || !*tok)
+			diags_add(d, &v->pos,
+			          "'lb_pair' of layout '%s': server '%s' (role keepalived) needs "
+			          "'keepalived_api_token', the name of the secret holding the API "
+			          "token it takes the floating IP over with",
+			          l->name, s->name);
+	}
+}
+
 const struct node *cloud_lb(const struct provider_ctx *c)
 {
 	const struct node *lb = node_get(c->settings, "load_balancer");
@@ -569,6 +645,9 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		snprintf(what, sizeof(what), "'snapshot_keep' of layout '%s'", l->name);
 		cloud_check_integer(v, what, 1, 1000, d);
 	}
+	check_lb_pair(
+	    inv, l,
+	    settings && settings->kind == NODE_MAP ? node_get(settings, "load_balancer") : NULL, d);
 	cloud_check_endpoint(r, settings && settings->kind == NODE_MAP ? settings : NULL, d);
 	for (size_t i = 0; i < l->n_servers; i++)
 		check_server(r, vol_types, &l->servers[i], d);
@@ -699,17 +778,31 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
                 struct host **out, size_t *n)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
+	json_t *pd = state_obj(c->lstate, "provider_data", false);
 	struct host *hosts = xcalloc(c->layout->n_servers + 1, sizeof(*hosts));
 	size_t k = 0;
+	/* the load balancer pair's address: Hetzner's floating IP, DigitalOcean's reserved IP */
+	const char *pair = state_str(pd, "floating_ip") ? state_str(pd, "floating_ip")
+	                                                : state_str(pd, "reserved_ip");
+	char pair_id[32];
 
+	if (cloud_jid(pd, "floating_ip_id"))
+		snprintf(pair_id, sizeof(pair_id), "%lld", cloud_jid(pd, "floating_ip_id"));
+	else
+		snprintf(pair_id, sizeof(pair_id), "%s", pair ? pair : "");
 	for (size_t i = 0; i < c->layout->n_servers; i++) {
 		const struct inv_server *s = &c->layout->servers[i];
 		json_t *o = state_obj(hs, s->name, false);
 		if (!o || !state_str(o, "address") || !state_str(o, "host_key") ||
 		    !cloud_jid(o, id_key))
 			continue;
-		fill_host(&hosts[k++], c, provider, s->name, o, id_key,
+		fill_host(&hosts[k], c, provider, s->name, o, id_key,
 		          cloud_server_setting(c, s, image_key, default_image), private_network);
+		if (cloud_lb_pair(c->layout) && pair && inv_server_has_role(s, "keepalived")) {
+			scope_set_str(&hosts[k].facts, "lb_pair_address", pair);
+			scope_set_str(&hosts[k].facts, "lb_pair_id", pair_id);
+		}
+		k++;
 	}
 	*out = hosts;
 	*n = k;

@@ -1140,6 +1140,170 @@ out:
 	return rc;
 }
 
+/* ---- the load balancer pair's reserved IP (lb_pair: floating_ip) ---- */
+
+/*
+ * A reserved IP has no name and no tags: the tool knows its own by the
+ * state alone (provider_data.reserved_ip, its address and identifier).
+ * Listed, each gets "id" (its address) and "name" ("on droplet ID", or
+ * "unassigned"), the words cloud_create and cloud_sweep look for.
+ */
+static int list_reserved_ips(struct dz *z, json_t **out, struct pv_error *err)
+{
+	size_t i;
+	json_t *v;
+
+	if (list(z, "/v2/reserved_ips", "reserved_ips", out, err) < 0)
+		return -1;
+	json_array_foreach(*out, i, v)
+	{
+		long long d = cloud_jid(json_object_get(v, "droplet"), "id");
+		json_object_set(v, "id", json_object_get(v, "ip"));
+		json_object_set_new(
+		    v, "name", d ? json_sprintf("on droplet %lld", d) : json_string("unassigned"));
+	}
+	return 0;
+}
+
+static int list_reserved_ips_cb(void *arg, json_t **all, struct pv_error *err)
+{
+	return list_reserved_ips(arg, all, err);
+}
+
+/* The droplet id of the pair's first server, from the state (0: not made). */
+static long long rip_first_droplet(struct dz *z, const char **name)
+{
+	const struct inv_server *s = cloud_lb_pair_server(z->c->layout, 0);
+
+	*name = s->name;
+	return cloud_jid(state_obj(hosts_obj(z->c, false), s->name, false), "droplet_id");
+}
+
+struct rip_look {
+	struct dz *z;
+	const char *ip;
+	long long droplet;
+};
+
+/* After a lost answer or a 5xx of an assign: is the IP on that droplet? */
+static int rip_assigned(void *arg, bool *done, struct pv_error *err)
+{
+	struct rip_look *a = arg;
+	struct http_response r;
+	char *p = xasprintf("/v2/reserved_ips/%s", a->ip);
+	int rc = call(a->z, "GET", p, NULL, &r, err, "looking at the reserved IP");
+
+	*done =
+	    rc == 0 && cloud_jid(json_object_get(json_object_get(r.json, "reserved_ip"), "droplet"),
+	                         "id") == a->droplet;
+	http_response_release(&r);
+	free(p);
+	return rc;
+}
+
+static int rip_assign(struct dz *z, const char *ip, long long droplet, const char *host,
+                      struct pv_error *err)
+{
+	struct rip_look look = {z, ip, droplet};
+	char *path = xasprintf("/v2/reserved_ips/%s/actions", ip);
+	json_t *body = json_pack("{s:s, s:I}", "type", "assign", "droplet_id", (json_int_t)droplet);
+	char what[160];
+	struct cloud_switch sw = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = what,
+	                          .path = path,
+	                          .body = body,
+	                          .look = rip_assigned,
+	                          .arg = &look,
+	                          .done_says = "the reserved IP is assigned to it",
+	                          .not_done_says = "it is not assigned to it"};
+	int rc;
+
+	snprintf(what, sizeof(what), "assigning the reserved IP to droplet %s", host);
+	report_info(z->c->rep, host, "assigning reserved IP %s to droplet %s", ip, host);
+	rc = cloud_switch(&sw, err);
+	if (rc == 0 && sw.action)
+		rc = wait_host_action(z, sw.action, host, "reserved IP", err);
+	json_decref(body);
+	free(path);
+	return rc;
+}
+
+/*
+ * The pair's reserved IP: made once on the pair's first droplet (a create
+ * whose answer is lost is looked for as the reserved IP on that droplet,
+ * which holds one at most, when the state says a create was sent); one the
+ * state records is assigned to the first droplet only when it is on none.
+ */
+static int ensure_reserved_ip(struct dz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *pd = pdata(c), *all = NULL, *made = NULL, *resp = NULL, *body = NULL, *rip;
+	const char *host;
+	long long droplet = rip_first_droplet(z, &host);
+	int rc = -1;
+
+	if (list_reserved_ips(z, &all, err) < 0)
+		goto out;
+	rip = find_id(all, json_object_get(pd, "reserved_ip"));
+	char *on = xasprintf("on droplet %lld", droplet);
+	/* a run stopped after sending the create: the one on the droplet is what it made */
+	if (!rip && json_is_true(json_object_get(pd, "reserved_ip_creating")) &&
+	    (rip = cloud_find_name(all, on))) {
+		report_info(c->rep, NULL, "adopting reserved IP %s, made by an earlier run",
+		            cloud_jstr(rip, "ip"));
+		json_object_set(pd, "reserved_ip", json_object_get(rip, "ip"));
+		if ((rc = creating(z, "reserved_ip", false, err)) < 0) {
+			free(on);
+			goto out;
+		}
+	}
+	if (rip) {
+		free(on);
+		rc = 0;
+		if (!cloud_jid(json_object_get(rip, "droplet"), "id")) {
+			rc = rip_assign(z, cloud_jstr(rip, "ip"), droplet, host, err);
+			*changed = true;
+		}
+		goto out;
+	}
+	report_info(c->rep, NULL,
+	            "creating a reserved IP for the load balancer pair, on droplet %s", host);
+	if ((rc = creating(z, "reserved_ip", true, err)) < 0) {
+		free(on);
+		goto out;
+	}
+	struct cloud_create cc = {.http = &z->http,
+	                          .rep = c->rep,
+	                          .what = "reserved IP",
+	                          .name = on,
+	                          .path = "/v2/reserved_ips",
+	                          .one = "reserved_ip",
+	                          .list = list_reserved_ips_cb,
+	                          .arg = z};
+	body = json_pack("{s:I}", "droplet_id", (json_int_t)droplet);
+	cc.body = body;
+	rc = cloud_create(&cc, &made, &resp, err);
+	free(on);
+	if (rc < 0)
+		goto out;
+	json_object_set(pd, "reserved_ip", json_object_get(made, "ip"));
+	if ((rc = creating(z, "reserved_ip", false, err)) < 0)
+		goto out;
+	*changed = true;
+	long long action = cloud_jid(
+	    json_array_get(json_object_get(json_object_get(resp, "links"), "actions"), 0), "id");
+	if (action)
+		rc = wait_host_action(z, action, host, "reserved IP", err);
+out:
+	json_decref(body);
+	json_decref(made);
+	json_decref(resp);
+	json_decref(all);
+	return rc;
+}
+
 static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	long long start = pv_now_ms();
@@ -1153,7 +1317,8 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 		goto out;
 	if (ensure_ssh_key(&z, &changed, err) < 0 || ensure_vpc(&z, &changed, err) < 0 ||
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_droplets(&z, &changed, err) < 0 ||
-	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0)
+	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0 ||
+	    (cloud_lb_pair(c->layout) && ensure_reserved_ip(&z, &changed, err) < 0))
 		goto out;
 	if (cloud_pin_and_wait(c, "droplet", BOOT_TIMEOUT_MS, err) < 0)
 		goto out;
@@ -1173,7 +1338,7 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 {
 	struct dz z;
 	json_t *keys = NULL, *vpcs = NULL, *fws = NULL, *drops = NULL, *lbs = NULL, *want = NULL;
-	json_t *vols = NULL, *f;
+	json_t *vols = NULL, *rips = NULL, *f;
 	int rc = -1;
 
 	if (dz_open(&z, c, err) < 0)
@@ -1243,6 +1408,21 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 			free(vn);
 		}
 	}
+	if (cloud_lb_pair(c->layout)) {
+		const char *first = cloud_lb_pair_server(c->layout, 0)->name;
+		if (list_reserved_ips(&z, &rips, err) < 0)
+			goto out;
+		json_t *rip = find_id(rips, json_object_get(pdata(c), "reserved_ip"));
+		if (!rip)
+			buf_addf(
+			    out,
+			    "  + cloud: reserved IP for the load balancer pair, on droplet %s; it "
+			    "moves to the droplet of the pair that takes over\n",
+			    first);
+		else if (!cloud_jid(json_object_get(rip, "droplet"), "id"))
+			buf_addf(out, "  ~ cloud: reserved IP %s: assign to droplet %s\n",
+			         cloud_jstr(rip, "ip"), first);
+	}
 	if (cloud_lb(c)) {
 		char *ln = xasprintf("%s-lb", z.prefix);
 		json_t *lb = NULL;
@@ -1267,6 +1447,7 @@ out:
 	json_decref(drops);
 	json_decref(lbs);
 	json_decref(vols);
+	json_decref(rips);
 	json_decref(want);
 	dz_close(&z);
 	return rc;
@@ -1442,6 +1623,77 @@ out:
 }
 
 /*
+ * The reserved IPs of the layout: the one the state records (the tool's,
+ * unassigned, then deleted) and any other on one of the layout's droplets
+ * (someone else's: named and kept).  Before the droplets go, so that what
+ * is on them is still seen.
+ */
+static int rip_delete(const json_t *v, void *arg, struct pv_error *err)
+{
+	struct dz *z = arg;
+	const char *ip = cloud_jstr(v, "ip");
+	char *p = xasprintf("/v2/reserved_ips/%s", ip), *what = xasprintf("reserved IP %s", ip);
+	int rc = 0;
+
+	if (cloud_jid(json_object_get(v, "droplet"), "id")) {
+		struct http_response r;
+		char *a = xasprintf("%s/actions", p);
+		json_t *body = json_pack("{s:s}", "type", "unassign");
+		/* sent again after a lost answer, an unassign finds it unassigned */
+		struct http_opts o = {.body = body, .flags = HTTP_IDEMPOTENT};
+		http_response_init(&r);
+		rc = http_request(&z->http, "POST", a, &o, &r, err);
+		if (rc < 0)
+			pv_error_prefix(err, "unassigning %s", what);
+		else if (r.status != 404 && (r.status < 200 || r.status > 299))
+			rc = http_fail(&r, err, "unassigning %s", what);
+		else if (r.status != 404)
+			rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+			                 what, err);
+		http_response_release(&r);
+		json_decref(body);
+		free(a);
+	}
+	if (rc == 0)
+		rc = del(z, p, what, err);
+	free(what);
+	free(p);
+	return rc;
+}
+
+static int sweep_reserved_ips(struct dz *z, const json_t *drops, struct pv_error *err)
+{
+	json_t *all = NULL, *found = json_array(), *ids = json_array(), *v;
+	json_t *pd = pdata(z->c);
+	struct cloud_sweep sw = {
+	    .c = z->c, .what = "reserved IP", .recorded = ids, .del = rip_delete, .arg = z};
+	size_t i;
+	int rc = -1;
+
+	if (json_object_get(pd, "reserved_ip"))
+		json_array_append(ids, json_object_get(pd, "reserved_ip"));
+	if (list_reserved_ips(z, &all, err) < 0)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		json_t *d = json_object_get(json_object_get(v, "droplet"), "id");
+		if (cloud_id_in(ids, json_object_get(v, "id")) ||
+		    (d && find_id((json_t *)drops, d)))
+			json_array_append(found, v);
+	}
+	rc = cloud_sweep(&sw, found, err);
+	if (rc == 0) {
+		json_object_del(pd, "reserved_ip");
+		rc = state_save(z->c->state, err);
+	}
+out:
+	json_decref(all);
+	json_decref(found);
+	json_decref(ids);
+	return rc;
+}
+
+/*
  * The tags the tool made for the layout (and its mark, when nothing else
  * carries it) go too: each deleted when no resource carries it any more,
  * else named and kept.
@@ -1523,6 +1775,18 @@ static int do_destroy(struct provider_ctx *c, struct pv_error *err)
 	char *tag = http_escape(z.tag);
 	dl = xasprintf("/v2/droplets?tag_name=%s", tag);
 	free(tag);
+	/* reserved IPs only where the layout has or had one: a token may lack their scopes */
+	json_t *pd = pdata(c), *drops = NULL;
+	if (cloud_lb_pair(c->layout) || json_object_get(pd, "reserved_ip") ||
+	    json_object_get(pd, "reserved_ip_creating")) {
+		if (list(&z, dl, "droplets", &drops, err) < 0)
+			goto out;
+		rc = sweep_reserved_ips(&z, drops, err);
+		json_decref(drops);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+	}
 	for (size_t i = 0; i < PV_ARRAY_SIZE(kinds); i++) {
 		struct kind k = kinds[i];
 		if (!k.list)

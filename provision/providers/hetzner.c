@@ -1131,6 +1131,143 @@ out:
 	return rc;
 }
 
+/* ---- the load balancer pair's floating IP (lb_pair: floating_ip) ---- */
+
+static char *fip_name(const struct hz *z)
+{
+	return xasprintf("%s-lb", z->prefix);
+}
+
+/* The server id of the pair's first server, from the state (0: not made). */
+static long long fip_first_server(struct hz *z, const char **name)
+{
+	const struct inv_server *s = cloud_lb_pair_server(z->c->layout, 0);
+
+	*name = s->name;
+	return cloud_jid(state_obj(hosts_obj(z->c, false), s->name, false), "server_id");
+}
+
+struct fip_look {
+	struct hz *z;
+	long long id, server;
+};
+
+/* After a lost answer or a 5xx of an assign: is the IP on that server? */
+static int fip_assigned(void *arg, bool *done, struct pv_error *err)
+{
+	struct fip_look *a = arg;
+	struct http_response r;
+	char *p = xasprintf("/floating_ips/%lld", a->id);
+	int rc = call(a->z, "GET", p, NULL, 0, &r, err, "looking at the floating IP");
+
+	*done = rc == 0 && cloud_jid(json_object_get(r.json, "floating_ip"), "server") == a->server;
+	http_response_release(&r);
+	free(p);
+	return rc;
+}
+
+/* Assign floating IP id to server sid (cloud_switch), and wait for it. */
+static int fip_assign(struct hz *z, long long id, long long sid, const char *host,
+                      struct pv_error *err)
+{
+	struct fip_look look = {z, id, sid};
+	char *path = xasprintf("/floating_ips/%lld/actions/assign", id);
+	json_t *body = json_pack("{s:I}", "server", (json_int_t)sid);
+	char what[160];
+	struct cloud_switch sw = {.http = &z->http,
+	                          .rep = z->c->rep,
+	                          .host = host,
+	                          .what = what,
+	                          .path = path,
+	                          .body = body,
+	                          .look = fip_assigned,
+	                          .arg = &look,
+	                          .done_says = "the floating IP is assigned to it",
+	                          .not_done_says = "it is not assigned to it"};
+	int rc;
+
+	snprintf(what, sizeof(what), "assigning the floating IP to server %s", host);
+	report_info(z->c->rep, host, "assigning floating IP %lld to server %s", id, host);
+	rc = cloud_switch(&sw, err);
+	if (rc == 0 && sw.action)
+		rc = wait_host_action(z, sw.action, host, "floating IP", err);
+	json_decref(body);
+	free(path);
+	return rc;
+}
+
+/*
+ * The pair's floating IP: made once (assigned at its creation to the
+ * pair's first server), recorded in the state; one that exists is adopted
+ * and, only when it is assigned to no server, assigned to the first: where
+ * a failover moved it, it stays.
+ */
+static int ensure_floating_ip(struct hz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *pd = pdata(c), *all = NULL, *fip;
+	const char *host;
+	long long sid = fip_first_server(z, &host), id;
+	char *name = fip_name(z);
+	int rc = -1;
+
+	if (list(z, "floating_ips", &all, err) < 0)
+		goto out;
+	fip = find_id(all, cloud_jid(pd, "floating_ip_id"));
+	if (!fip)
+		fip = find_mine(all, name);
+	if (fip) {
+		id = cloud_jid(fip, "id");
+		set_id(pd, "floating_ip_id", id);
+		if (cloud_jstr(fip, "ip"))
+			state_set_str(pd, "floating_ip", cloud_jstr(fip, "ip"));
+		if ((rc = state_save(c->state, err)) < 0 || cloud_jid(fip, "server"))
+			goto out;
+		rc = fip_assign(z, id, sid, host, err);
+		*changed = true;
+		goto out;
+	}
+	report_info(c->rep, NULL, "creating floating IP %s (ipv4, assigned to server %s)", name,
+	            host);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "ipv4", "name", name, "server",
+	              (json_int_t)sid, "description", "the load balancer pair's address", "labels",
+	              labels(z, "floating-ip", NULL));
+	json_t *acts = NULL;
+	rc = create(z, "floating_ips", "floating_ip", name, "floating IP", NULL, body, &id, &acts,
+	            NULL, err);
+	json_decref(body);
+	if (rc == 0) {
+		set_id(pd, "floating_ip_id", id);
+		rc = state_save(c->state, err);
+	}
+	json_t *a = json_array_get(acts, 0);
+	if (rc == 0 && json_is_object(a))
+		rc = wait_host_action(z, cloud_jid(a, "id"), host, "floating IP", err);
+	json_decref(acts);
+	if (rc < 0)
+		goto out;
+	*changed = true;
+	/* its address, whether the create answered or the IP was found by looking */
+	struct http_response r;
+	char *p = xasprintf("/floating_ips/%lld", id);
+	rc = call(z, "GET", p, NULL, 0, &r, err, "looking at the floating IP");
+	free(p);
+	json_t *got = json_object_get(r.json, "floating_ip");
+	bool on_none = !cloud_jid(got, "server");
+	if (rc == 0 && cloud_jstr(got, "ip")) {
+		state_set_str(pd, "floating_ip", cloud_jstr(got, "ip"));
+		rc = state_save(c->state, err);
+	}
+	http_response_release(&r);
+	if (rc == 0 && on_none)
+		rc = fip_assign(z, id, sid, host, err);
+out:
+	json_decref(all);
+	free(name);
+	return rc;
+}
+
 static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	long long start = pv_now_ms();
@@ -1144,7 +1281,8 @@ static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, stru
 		goto out;
 	if (ensure_ssh_key(&z, &changed, err) < 0 || ensure_network(&z, &changed, err) < 0 ||
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_servers(&z, &changed, err) < 0 ||
-	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0)
+	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0 ||
+	    (cloud_lb_pair(c->layout) && ensure_floating_ip(&z, &changed, err) < 0))
 		goto out;
 	if (cloud_pin_and_wait(c, "server", BOOT_TIMEOUT_MS, err) < 0)
 		goto out;
@@ -1194,6 +1332,7 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 {
 	struct hz z;
 	json_t *keys = NULL, *nets = NULL, *fws = NULL, *srvs = NULL, *vols = NULL, *lbs = NULL;
+	json_t *fips = NULL;
 	json_t *rules = NULL, *f;
 	char *kn = NULL;
 	int rc = -1;
@@ -1277,6 +1416,27 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 			         ln, lb_health_path(lb), hp ? hp : "/");
 		free(ln);
 	}
+	if (cloud_lb_pair(c->layout)) {
+		char *fn = fip_name(&z);
+		const char *first = cloud_lb_pair_server(c->layout, 0)->name;
+		if (list(&z, "floating_ips", &fips, err) < 0 ||
+		    (have = plan_named(&z, "floating_ips", "floating IP", fn, fips, out, err)) <
+		        0) {
+			free(fn);
+			goto out;
+		}
+		json_t *fip = find_mine(fips, fn);
+		if (have == 0)
+			buf_addf(
+			    out,
+			    "  + cloud: floating IP %s (ipv4), assigned to server %s; it moves "
+			    "to the server of the pair that takes over\n",
+			    fn, first);
+		else if (fip && !cloud_jid(fip, "server"))
+			buf_addf(out, "  ~ cloud: floating IP %s (%s): assign to server %s\n", fn,
+			         cloud_jstr(fip, "ip") ? cloud_jstr(fip, "ip") : "?", first);
+		free(fn);
+	}
 	size_t i;
 	json_t *v;
 	json_array_foreach(srvs, i, v)
@@ -1296,6 +1456,7 @@ out:
 	json_decref(srvs);
 	json_decref(vols);
 	json_decref(lbs);
+	json_decref(fips);
 	json_decref(rules);
 	free(kn);
 	hz_close(&z);
@@ -1334,6 +1495,7 @@ static json_t *recorded(struct hz *z, const char *kind)
 		}
 	} else {
 		static const char *const keys[][2] = {{"load_balancers", "load_balancer_id"},
+		                                      {"floating_ips", "floating_ip_id"},
 		                                      {"firewalls", "firewall_id"},
 		                                      {"networks", "network_id"},
 		                                      {"ssh_keys", "ssh_key_id"}};
@@ -1457,7 +1619,8 @@ static int hetzner_destroy(struct provider_ctx *c, struct pv_error *err)
 	if (hz_open(&z, c, true, err) < 0)
 		goto out;
 	/* what depends on others goes first */
-	if (delete_kind(&z, "load_balancers", "load balancer", err) < 0 ||
+	if (delete_kind(&z, "floating_ips", "floating IP", err) < 0 ||
+	    delete_kind(&z, "load_balancers", "load balancer", err) < 0 ||
 	    delete_kind(&z, "volumes", "volume", err) < 0 ||
 	    delete_kind(&z, "servers", "server", err) < 0 ||
 	    delete_kind(&z, "firewalls", "firewall", err) < 0 ||

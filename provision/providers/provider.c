@@ -47,6 +47,11 @@ void provider_no_cloud_keys(const struct inv_layout *l, const char *provider, st
 		    "'snapshot_keep' of layout '%s' means nothing to provider '%s', which has "
 		    "no snapshots",
 		    l->name, provider);
+	if ((v = node_get(l->node, "lb_pair")))
+		diags_add(d, &v->pos,
+		          "'lb_pair' of layout '%s' means nothing to provider '%s': a pair of "
+		          "load balancers there shares keepalived_address (role keepalived)",
+		          l->name, provider);
 	for (size_t i = 0; i < l->n_servers; i++)
 		if ((v = node_get(l->servers[i].node, "provider_backups")))
 			diags_add(

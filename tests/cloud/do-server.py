@@ -14,7 +14,9 @@ by tag), droplets (tags, user_data, vpc_uuid, backups; actions power_on,
 enable_backups, disable_backups), volumes
 (attach/detach actions), load balancers (targets by tag), actions, droplet
 snapshots (the droplet action snapshot, GET /v2/droplets/ID/snapshots,
-DELETE /v2/images/ID; a snapshot outlives its droplet), and
+DELETE /v2/images/ID; a snapshot outlives its droplet), reserved IPs
+(made on a droplet or in a region, one per droplet, assigned and unassigned
+by actions; they have no name and no tags), and
 tags: made by the first droplet or volume that carries them and kept, as
 the API does, after it is gone (GET and DELETE /v2/tags/NAME).
 """
@@ -36,16 +38,18 @@ LOCK = core.LOCK
 STATE = core.STATE
 STATE.clear()
 STATE.update({"ssh_keys": {}, "vpcs": {}, "firewalls": {}, "droplets": {}, "volumes": {},
-              "load_balancers": {}, "actions": {}, "tags": {}, "images": {}})
+              "load_balancers": {}, "actions": {}, "tags": {}, "images": {},
+              "reserved_ips": {}})
 ONE = {"ssh_keys": "ssh_key", "vpcs": "vpc", "firewalls": "firewall", "droplets": "droplet",
-       "volumes": "volume", "load_balancers": "load_balancer"}
+       "volumes": "volume", "load_balancers": "load_balancer", "reserved_ips": "reserved_ip"}
 # path segment -> kind
 SEG = {"account/keys": "ssh_keys", "vpcs": "vpcs", "firewalls": "firewalls",
        "droplets": "droplets", "volumes": "volumes", "load_balancers": "load_balancers"}
 ITEM_PATH = {"ssh_keys": "/v2/account/keys/{ssh_key_identifier}", "vpcs": "/v2/vpcs/{vpc_id}",
              "firewalls": "/v2/firewalls/{firewall_id}", "droplets": "/v2/droplets/{droplet_id}",
              "volumes": "/v2/volumes/{volume_id}",
-             "load_balancers": "/v2/load_balancers/{lb_id}"}
+             "load_balancers": "/v2/load_balancers/{lb_id}",
+             "reserved_ips": "/v2/reserved_ips/{reserved_ip}"}
 
 
 # a droplet made without a VPC lands in the region's default one, which lists no members here
@@ -165,6 +169,7 @@ def used_ips():
         out |= {n["ip_address"] for n in d["networks"]["v4"]}
     for lb in STATE["load_balancers"].values():
         out.add(lb["ip"])
+    out |= set(STATE["reserved_ips"])
     return out
 
 
@@ -289,6 +294,9 @@ def delete(kind, r):
                     v["droplet_ids"] = [x for x in v["droplet_ids"] if x != rid]
                 for f in STATE["firewalls"].values():
                     f["droplet_ids"] = [x for x in f["droplet_ids"] if x != rid]
+                for r in STATE["reserved_ips"].values():
+                    if r["droplet_id"] == rid:
+                        r["droplet_id"] = None
         # (the bundled document's status enum lost "off" to YAML 1.1, which
         # read it as false: a deleted droplet stays "active" until it is gone)
         threading.Thread(target=gone, daemon=True).start()
@@ -355,6 +363,58 @@ def backups(d, on):
                                if on else None)
 
 
+def rip_view(r):
+    """A reserved IP as the API shows it: its droplet whole, or null."""
+    d = STATE["droplets"].get(r["droplet_id"]) if r["droplet_id"] is not None else None
+    return core.synth(res_schema("reserved_ips"), {
+        "ip": r["ip"], "region": {"slug": r["region"]}, "droplet": d, "locked": False,
+        "project_id": "746c6152-2fa2-11ed-92d3-27aaa54e4988"})
+
+
+def rip_put_on(r, did):
+    """Reserved IP r on droplet did, which may hold no other."""
+    d = get("droplets", did)
+    if any(x["droplet_id"] == did and x["ip"] != r["ip"] for x in STATE["reserved_ips"].values()):
+        raise ApiError(422, "unprocessable_entity", "the droplet already has a reserved IP")
+    r["droplet_id"], r["region"] = d["id"], d["region"]["slug"]
+
+
+def reserved_ips(method, tmpl, pv, q, body, fail):
+    """/v2/reserved_ips and below; the IP is the identifier."""
+    if tmpl == "/v2/reserved_ips" and method == "GET":
+        return page("reserved_ips", [rip_view(r) for _, r in sorted(STATE["reserved_ips"].items())], q)
+    if tmpl == "/v2/reserved_ips" and method == "POST":
+        ip = ip_in(core.ARGS.prefix + ".0/24",
+                   used_ips() | {core.ARGS.prefix + ".%d" % n for n in range(2, 200)})
+        r = {"ip": ip, "name": ip, "region": body.get("region"), "droplet_id": None}
+        links = {"droplets": [], "actions": []}
+        if "droplet_id" in body:
+            rip_put_on(r, body["droplet_id"])
+            a = action("reserved_ip", 0, "assign_ip", fail=fail)
+            links = {"droplets": [{"id": r["droplet_id"], "rel": "droplet",
+                                   "href": "/v2/droplets/%d" % r["droplet_id"]}],
+                     "actions": [{"id": a["id"], "rel": "assign_ip",
+                                  "href": "/v2/actions/%d" % a["id"]}]}
+        STATE["reserved_ips"][ip] = r
+        return 202, {"reserved_ip": rip_view(r), "links": links}
+    r = STATE["reserved_ips"].get(pv.get("reserved_ip"))
+    if not r:
+        raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+    if tmpl == "/v2/reserved_ips/{reserved_ip}" and method == "GET":
+        return 200, {"reserved_ip": rip_view(r)}
+    if tmpl == "/v2/reserved_ips/{reserved_ip}" and method == "DELETE":
+        del STATE["reserved_ips"][r["ip"]]
+        return 204, None
+    if tmpl == "/v2/reserved_ips/{reserved_ip}/actions" and method == "POST":
+        if body["type"] == "assign":
+            rip_put_on(r, body["droplet_id"])
+        else:
+            r["droplet_id"] = None
+        return 201, {"action": action("reserved_ip", 0, body["type"] + "_ip", fail=fail)}
+    raise ApiError(422, "unprocessable_entity",
+                   "the test server does not implement %s %s" % (method, tmpl))
+
+
 def handle(method, tmpl, pv, q, body, fail):
     path = tmpl[len("/v2/"):]
     with LOCK:
@@ -364,6 +424,8 @@ def handle(method, tmpl, pv, q, body, fail):
             note_tags(body)
         if tmpl == "/v2/actions/{action_id}":
             return 200, {"action": get("actions", pv["action_id"])}
+        if path.startswith("reserved_ips"):
+            return reserved_ips(method, tmpl, pv, q, body, fail)
         if tmpl == "/v2/droplets/{droplet_id}/snapshots" and method == "GET":
             get("droplets", pv["droplet_id"])
             items = [dict(i, size_gigabytes=i["size_gigabytes"] or 0.0)

@@ -13,7 +13,7 @@ the server's own bug and is recorded the same way).
 
 The server keeps state (SSH keys, networks, firewalls, servers, volumes,
 load balancers, actions, images, a server's daily backups switched on and
-off), runs actions that take time, and when it creates a
+off, floating IPs assigned and unassigned), runs actions that take time, and when it creates a
 server it boots a real local host (systemd-nspawn on the test bridge) from
 the test base file system after applying the #cloud-config user_data the
 client sent: hostname, users with their shell, authorized keys, sudo and
@@ -37,6 +37,9 @@ and rate limiting with POST /__control/ratelimit {"limit": L, "per_second": R}
 (with "drain_next": true the next request finds the budget spent, as if
 another client of the project had used it).
 GET /__control/boot_keys tells each host's host key from its user_data.
+POST /__control/kill_host {"server": ID} stops that server's host hard (its
+init killed).  With --tls-listen the server also answers https there, for
+the test hosts' own calls to the API (a certificate of a test CA).
 GET /__control/stats tells requests, writes, 429s and early requests (sent
 after an answer said none remain, before the budget had refilled by one).
 
@@ -58,6 +61,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -77,7 +81,7 @@ OPS = []  # (regex, template, {method: operation})
 LOCK = threading.RLock()
 STATE = {
     "ssh_keys": {}, "networks": {}, "firewalls": {}, "servers": {}, "volumes": {},
-    "load_balancers": {}, "actions": {}, "images": {},
+    "load_balancers": {}, "actions": {}, "images": {}, "floating_ips": {},
 }
 NEXT_ID = [100]
 FAULTS = []
@@ -91,7 +95,7 @@ HOSTNAMES = {}  # thread -> the host name the cloud-config set
 SHARED = {"sid": None, "ready": threading.Event()}  # --shared-host: the one booted host
 SINGULAR = {"ssh_keys": "ssh_key", "networks": "network", "firewalls": "firewall",
             "servers": "server", "volumes": "volume", "load_balancers": "load_balancer",
-            "images": "image"}
+            "images": "image", "floating_ips": "floating_ip"}
 
 
 def now_iso():
@@ -772,6 +776,7 @@ def labels_match(labels, selector):
 def public_ip(kind_n):
     used = {s["public_net"]["ipv4"]["ip"] for s in STATE["servers"].values()}
     used |= {lb["public_net"]["ipv4"]["ip"] for lb in STATE["load_balancers"].values()}
+    used |= {f["ip"] for f in STATE["floating_ips"].values()}
     for n in range(11, 250):
         a = "%s.%d" % (ARGS.prefix, n)
         if a not in used:
@@ -1006,6 +1011,9 @@ def delete_server(srv, fail):
             for lb in STATE["load_balancers"].values():
                 lb["targets"] = [t for t in lb["targets"]
                                  if t.get("server", {}).get("id") != sid]
+            for f in STATE["floating_ips"].values():
+                if f["server"] == sid:
+                    f["server"] = None
 
     srv["status"] = "deleting"
     return 200, {"action": start_action("delete_server", [("server", sid)], work=work, fail=fail)}
@@ -1178,12 +1186,73 @@ def delete_image(img, fail):
     return 204, None
 
 
+def fip_set_server(f, sid):
+    """Floating IP f on server sid (None: on none), in both resources."""
+    old = STATE["servers"].get(f["server"])
+    if old:
+        old["public_net"]["floating_ips"] = [x for x in old["public_net"]["floating_ips"]
+                                             if x != f["id"]]
+    f["server"] = sid
+    if sid is not None:
+        get_res("servers", sid)["public_net"]["floating_ips"].append(f["id"])
+
+
+def create_fip(body, fail):
+    """POST /floating_ips: an IPv4 address of the test bridge's range, at
+    once on its server when the body names one (then with an action)."""
+    if body["type"] != "ipv4":
+        raise ApiError(422, "invalid_input", "the test server makes ipv4 floating IPs only")
+    if body.get("server") is not None and body.get("home_location") is not None:
+        raise ApiError(422, "invalid_input", "server and home_location are mutually exclusive")
+    name = body.get("name") or "floating-ip-%d" % (NEXT_ID[0] + 1)
+    name_unique("floating_ips", name)
+    srv = get_res("servers", body["server"]) if body.get("server") is not None else None
+    if not srv and body.get("home_location") is None:
+        raise ApiError(422, "invalid_input", "home_location is needed without a server")
+    fid = new_id()
+    loc = srv["location"]["name"] if srv else str(body["home_location"])
+    f = synth(resource_schema("floating_ips"), {
+        "id": fid, "name": name, "description": body.get("description"),
+        "ip": public_ip(3), "type": "ipv4", "server": None, "dns_ptr": [],
+        "home_location": {"name": loc}, "blocked": False, "protection": {"delete": False},
+        "labels": labels_of(body), "created": now_iso()})
+    STATE["floating_ips"][fid] = f
+    action = None
+    if srv:
+        fip_set_server(f, srv["id"])
+        action = start_action("assign_floating_ip", [("floating_ip", fid), ("server", srv["id"])],
+                              fail=fail)
+    return 201, {"floating_ip": f, "action": action}
+
+
+def fip_assign(f, body, fail):
+    srv = get_res("servers", body["server"])
+    fip_set_server(f, srv["id"])
+    return 201, {"action": start_action("assign_floating_ip", [("floating_ip", f["id"]),
+                                                               ("server", srv["id"])], fail=fail)}
+
+
+def fip_unassign(f, body, fail):
+    fip_set_server(f, None)
+    return 201, {"action": start_action("unassign_floating_ip", [("floating_ip", f["id"])],
+                                        fail=fail)}
+
+
+def delete_fip(f, fail):
+    if f["protection"]["delete"]:
+        raise ApiError(423, "protected", "the floating IP is protected")
+    fip_set_server(f, None)
+    del STATE["floating_ips"][f["id"]]
+    return 204, None
+
+
 CREATE = {"ssh_keys": create_ssh_key, "networks": create_network, "firewalls": create_firewall,
-          "servers": create_server, "volumes": create_volume, "load_balancers": create_lb}
+          "servers": create_server, "volumes": create_volume, "load_balancers": create_lb,
+          "floating_ips": create_fip}
 DELETE = {"servers": delete_server, "ssh_keys": delete_plain("ssh_keys"),
           "networks": delete_plain("networks"), "firewalls": delete_plain("firewalls"),
           "volumes": delete_plain("volumes"), "load_balancers": delete_lb,
-          "images": delete_image}
+          "images": delete_image, "floating_ips": delete_fip}
 ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("firewalls", "apply_to_resources"): fw_apply,
            ("firewalls", "remove_from_resources"): fw_remove,
@@ -1191,7 +1260,9 @@ ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("load_balancers", "update_service"): lb_update_service,
            ("servers", "create_image"): srv_create_image,
            ("servers", "enable_backup"): srv_backup(True),
-           ("servers", "disable_backup"): srv_backup(False)}
+           ("servers", "disable_backup"): srv_backup(False),
+           ("floating_ips", "assign"): fip_assign,
+           ("floating_ips", "unassign"): fip_unassign}
 
 
 # ---- HTTP ----
@@ -1291,6 +1362,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__control/state":
             with LOCK:
                 return self.send_json(200, STATE)
+        if path == "/__control/kill_host" and method == "POST":
+            # a server's host stopped hard, as a power cut would: its init killed
+            h = HOSTS.get(json.loads(body)["server"])
+            leader = leader_of(h["pid"]) if h and h.get("pid") else None
+            if not leader:
+                return self.send_json(404, {"error": "no such host"})
+            os.kill(leader, signal.SIGKILL)
+            return self.send_json(200, {"ok": True})
         if path == "/__control/boot_keys":
             with LOCK:
                 return self.send_json(200, BOOT_KEYS)
@@ -1366,7 +1445,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def log(self, method, path, status):
         record("requests.jsonl", {"method": method, "path": path, "status": status,
-                                  "t": round(time.time(), 3)})
+                                  "t": round(time.time(), 3),
+                                  "tls": isinstance(self.connection, ssl.SSLSocket)})
 
 
 def main(setup=None):
@@ -1388,6 +1468,11 @@ def main(setup=None):
                          "the base must have it")
     ap.add_argument("--shared-host", action="store_true",
                     help="boot one host; later servers are sshd instances in it")
+    ap.add_argument("--tls-listen", default="",
+                    help="also serve https on this address, same port ('bridge': the test "
+                         "bridge's own address), for the test hosts' own API calls")
+    ap.add_argument("--tls-cert", default="", help="the certificate chain (PEM) for --tls-listen")
+    ap.add_argument("--tls-key", default="", help="its key (PEM)")
     ap.add_argument("--also-listen", action="append", default=[],
                     help="another address to serve on, same port ('bridge': the test "
                          "bridge's own address), for tests that a client refuses a "
@@ -1411,6 +1496,17 @@ def main(setup=None):
         extra = ThreadingHTTPServer((addr, ARGS.port), Handler)
         extra.daemon_threads = True
         threading.Thread(target=extra.serve_forever, daemon=True).start()
+    if ARGS.tls_listen:
+        addr = ARGS.prefix + ".1" if ARGS.tls_listen == "bridge" else ARGS.tls_listen
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        tls = ThreadingHTTPServer((addr, ARGS.port), Handler)
+        tls.daemon_threads = True
+        # the handshake in each connection's own thread, not in the accept loop
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True,
+                                     do_handshake_on_connect=False)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
     with open(os.path.join(ARGS.dir, "port"), "w") as f:

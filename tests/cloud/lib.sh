@@ -160,6 +160,11 @@ cloud_server() {
 	umask 077
 	head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$CLOUD_DIR/token"
 	umask 022
+	case " $* " in *" --tls-listen bridge "*)
+		cloud_test_ca "$CLOUD_PREFIX.1"
+		set -- "$@" --tls-cert "$CLOUD_DIR/tls/server.crt" --tls-key "$CLOUD_DIR/tls/server.key"
+		;;
+	esac
 	/usr/bin/python3 "$ROOT/tests/cloud/$script" \
 		--spec "$ROOT/tests/cloud/specs/$spec" \
 		--dir "$CLOUD_DIR/api" --token "$CLOUD_DIR/token" \
@@ -173,6 +178,22 @@ cloud_server() {
 	umask 077
 	printf 'Authorization: Bearer %s\n' "$(cat "$CLOUD_DIR/token")" >"$CLOUD_DIR/auth-header"
 	umask 022
+}
+
+# A test CA ($CLOUD_DIR/tls/ca.crt) and a certificate it signed for the
+# address ADDR (server.crt, server.key), for the test server's https.
+cloud_test_ca() {
+	local d="$CLOUD_DIR/tls"
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj "/CN=provision test CA" -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+			-subj "/CN=$1" -keyout "$d/server.key" -out "$d/server.csr" >/dev/null 2>&1 &&
+		printf 'subjectAltName=IP:%s\nbasicConstraints=CA:FALSE\n' "$1" >"$d/ext" &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+			-days 2 -extfile "$d/ext" -out "$d/server.crt" >/dev/null 2>&1 ||
+		bail "cannot make the test CA"
+	CLOUD_CA=$d/ca.crt
 }
 
 # A request to the API as another client of the project would send it:
@@ -846,4 +867,117 @@ bk_end() {
 	bk_run destroy destroy phase1 --yes || bail "destroy failed: $(tail -n 20 "$WORK/destroy")"
 	PV_LAYOUTS=()
 	cloud_clean_end "$WORK"/plan* "$WORK"/up* "$WORK"/snap* "$WORK"/bad-* "$WORK/destroy"
+}
+
+# ---- the load balancer pair's failover on hosts (t0350, t0351) ----
+# The script starts the API test server with --tls-listen bridge, sets
+# API_TLS (the API base URL on the bridge, https), LBP_NAME (hetzner,
+# digitalocean), LBP_PROVIDER (the provider's settings, YAML at two
+# spaces), LBP_TOKEN, LBP_LIST (a path that lists), LBP_ID_KEY (the state's
+# server id), LBP_KIND (the cloud's state key of the pair's addresses) and
+# the functions lbp_ip and lbp_id (the pair's address and its id, from the
+# cloud's state or the tool's), lbp_on ID (the server id it is on, or
+# "none") and lbp_assign_path ID (the path of an assign).
+
+# lbpair_failover: lb1 and lb2 with role keepalived converge; the token is
+# a root-only file on them; the active one's host is stopped hard and the
+# backup asks the API, over https with the test CA and the token, for the
+# address, and holds it; the time is printed; the token is nowhere else.
+lbpair_failover() {
+	local code line fip fid active backup n0 t0 req took found
+	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CLOUD_CA" -H @"$CLOUD_DIR/auth-header" "$API_TLS$LBP_LIST")
+	check "the test server answers https on the bridge with a certificate of the test CA (got $code)" test "$code" = 200
+	export PV_TEST_API_TOKEN=$LBP_TOKEN
+	{
+		cat <<EOT
+project: shop
+ssh: { user: admin }
+secrets:
+  api_token: env:PV_TEST_API_TOKEN
+vars: { ssh_permit_root_login: prohibit-password }
+providers:
+$LBP_PROVIDER
+layouts:
+  phase1:
+    provider: $LBP_NAME
+    lb_pair: floating_ip
+    vars:
+      keepalived_api_token: api_token
+      keepalived_api_endpoint: $API_TLS
+      keepalived_api_ca: |
+EOT
+		sed 's/^/        /' "$CLOUD_CA"
+		cat <<EOT
+    servers:
+      lb1: { roles: [base, keepalived] }
+      lb2: { roles: [base, keepalived] }
+EOT
+	} >"$WORK/inventory.yml"
+	t_uses phase1
+
+	# plain http to the hosts' API endpoint: refused at its line and column
+	sed -i "s|^      keepalived_api_endpoint: https://|      keepalived_api_endpoint: http://|" "$WORK/inventory.yml"
+	line=$(grep -n '^      keepalived_api_endpoint:' "$WORK/inventory.yml" | cut -d: -f1)
+	cloud_refused http-endpoint "inventory.yml:$line:32: variable 'keepalived_api_endpoint' must be a URL starting with 'https://'" pv up phase1
+	sed -i "s|^      keepalived_api_endpoint: http://|      keepalived_api_endpoint: https://|" "$WORK/inventory.yml"
+
+	bk_run up1 up phase1 || bail "up failed: $(tail -n 30 "$WORK/up1")"
+	pass "up converges the pair with its floating IP"
+	fip=$(lbp_ip)
+	fid=$(lbp_id)
+	sid() { jq -r ".environments.default.layouts.phase1.hosts.$1.$LBP_ID_KEY" "$WORK/.provision/state.json"; }
+	on() { lbp_on "$fid"; }
+	for h in lb1 lb2; do
+		check "$h: the token's file is root's, mode 0600" \
+			test "$(on_host "$h" 'stat -c "%a %U %G" /etc/provision/keepalived-api.header' | tr -d '\r')" = "600 root root"
+	done
+
+	holds() { on_host "$1" "ip -o -4 addr show" | grep -qF " $fip/32"; }
+	# the one of the pair holding the address (whichever became active first)
+	holder() {
+		local a=
+		holds lb1 && a="$a lb1"
+		holds lb2 && a="$a lb2"
+		echo "${a# }"
+	}
+	one_holder() { case $(holder) in lb1 | lb2) return 0 ;; *) return 1 ;; esac }
+	check "one of the pair becomes the active one and holds $fip on its public interface" wait_for 60 one_holder
+	active=$(holder)
+	case $active in lb1) backup=lb2 ;; *) active=lb2 backup=lb1 ;; esac
+	check "the API has the floating IP on the active one's server, $active's" wait_for 60 eval 'test "$(on)" = "$(sid $active)"'
+	pvj up phase1 >"$WORK/up2" 2>"$WORK/up2.err" || bail "second up failed: $(json_errors "$WORK/up2" "$WORK/up2.err")"
+	check "second up: 0 changed ($(json_resources "$WORK/up2" changed | tr '\n' ' '))" test "$(json_total "$WORK/up2" changed)" = 0
+	bk_quiet up2
+
+	n0=$(cloud_logged)
+	t0=$(date +%s.%N)
+	cloud_ctl kill_host "{\"server\": $(sid $active)}" || bail "cannot stop $active's host"
+	pass "the active one's host, $active's, is stopped hard"
+	# on the backup's server, by an assign sent after the stop (it may have been there before)
+	assigned() {
+		test "$(on)" = "$(sid $backup)" &&
+			tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" |
+			jq -se --arg p "$(lbp_assign_path "$fid")" 'any(.[]; .method == "POST" and .path == $p and .status == 201)' >/dev/null
+	}
+	check "the API assigns the floating IP to $backup's server ($(sid $backup))" wait_for 60 assigned
+	req=$(tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -sc --arg p "$(lbp_assign_path "$fid")" '[.[] | select(.method == "POST" and .path == $p)] | .[0]')
+	check "it came from $backup over https, with the token (HTTP $(jq .status <<<"$req"))" \
+		test "$(jq -c '[.status, .tls]' <<<"$req")" = '[201,true]'
+	if [ "$(jq .t <<<"$req")" != null ]; then
+		took=$(awk "BEGIN { printf \"%.1f\", $(jq .t <<<"$req") - $t0 }")
+		echo "# failover: $backup asked the API for the floating IP ${took} s after $active's host stopped"
+	fi
+	check "$backup holds $fip on its public interface" wait_for 30 holds "$backup"
+	check "$backup's journal says the API moved it" on_host "$backup" "journalctl --no-pager -t keepalived-takeover | grep -q 'moved $fip to this server'"
+	on_host "$backup" "journalctl --no-pager -o short-precise -t keepalived-takeover -t Keepalived_vrrp" | tail -n 8 | sed 's/^/#   /'
+
+	# the token on the backup: in that file only; read from stdin here, never an argument
+	found=$(printf '%s' "$LBP_TOKEN" | "$PROVISION" -i "$WORK/inventory.yml" ssh "$backup" -- \
+		"sudo -n sh -c 't=\$(cat); grep -rlF -- \"\$t\" /etc /usr/local/lib/provision /var/lib/provision 2>/dev/null; journalctl --no-pager | grep -cF -- \"\$t\"'" | tr -d '\r' | tr '\n' ' ')
+	check "on $backup the token is only in its file, never in the journal: $found" test "$found" = "/etc/provision/keepalived-api.header 0 "
+
+	bk_run destroy destroy phase1 --yes || bail "destroy failed: $(tail -n 20 "$WORK/destroy")"
+	PV_LAYOUTS=()
+	check "destroy: no floating IP left" test "$(cloud_state | jq ".$LBP_KIND | length")" = 0
+	cloud_clean_end "$WORK"/up* "$WORK"/http-endpoint.out "$WORK/destroy"
 }

@@ -506,6 +506,65 @@ static void test_unused_server_keys(void)
 	unlink(path);
 }
 
+/* lb_pair: an enum, a pair of keepalived servers each with an API token, no load balancer too. */
+static void test_lb_pair(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv = load_text(
+	    "project: shop\n"
+	    "secrets: { tok: env:PV_TEST_TOKEN }\n"
+	    "vars: { keepalived_api_token: tok }\n"
+	    "providers:\n"
+	    "  hetzner: { load_balancer: { targets: [w1] } }\n"
+	    "layouts:\n"
+	    "  a:\n"
+	    "    provider: hetzner\n"
+	    "    lb_pair: floating_ip\n"
+	    "    servers: { lb1: { roles: [keepalived] }, lb2: { roles: [keepalived] } }\n"
+	    "  b:\n"
+	    "    provider: digitalocean\n"
+	    "    lb_pair: floating\n"
+	    "    servers: { lb3: { roles: [keepalived] } }\n"
+	    "  c:\n"
+	    "    provider: digitalocean\n"
+	    "    lb_pair: floating_ip\n"
+	    "    servers:\n"
+	    "      lb4: { roles: [keepalived] }\n"
+	    "      lb5: { roles: [keepalived], vars: { keepalived_api_token: \"\" } }\n"
+	    "  d:\n"
+	    "    provider: hetzner\n"
+	    "    lb_pair: floating_ip\n"
+	    "    servers: { w1: { roles: [keepalived] }, w2: { roles: [keepalived] } }\n"
+	    "  e:\n"
+	    "    provider: local\n"
+	    "    lb_pair: floating_ip\n"
+	    "    servers: { s1: { roles: [base] } }\n",
+	    path);
+	if (!inv)
+		return;
+	CHECK(cloud_lb_pair(&inv->layouts[0]));
+	CHECK(!cloud_lb_pair(&inv->layouts[1]));
+	CHECK_STR(cloud_lb_pair_server(&inv->layouts[0], 1)->name, "lb2");
+	CHECK(cloud_lb_pair_server(&inv->layouts[0], 2) == NULL);
+	check_validated(inv, 0, path, "");
+	check_validated(inv, 1, path,
+	                "13:14: 'lb_pair' of layout 'b' must be one of 'floating_ip', not "
+	                "'floating'");
+	check_validated(inv, 2, path,
+	                "17:14: 'lb_pair' of layout 'c': server 'lb5' (role keepalived) needs "
+	                "'keepalived_api_token', the name of the secret holding the API token it "
+	                "takes the floating IP over with");
+	check_validated(inv, 3, path,
+	                "23:14: 'lb_pair' of layout 'd': the provider's load_balancer serves this "
+	                "layout too; the pair's floating IP replaces it, so leave one out");
+	check_validated(inv, 4, path,
+	                "27:14: 'lb_pair' of layout 'e' means nothing to provider 'local': a "
+	                "pair of load balancers there shares keepalived_address (role "
+	                "keepalived)");
+	inventory_free(inv);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -521,5 +580,6 @@ int main(void)
 	RUN(test_unused_server_keys);
 	RUN(test_layout_snapshot_keep);
 	RUN(test_provider_backups);
+	RUN(test_lb_pair);
 	return check_done("cloud");
 }
