@@ -57,8 +57,9 @@ for h in r1 r2 app1; do
 done
 ca=/etc/redis/tls/ca.crt
 tls="--tls --cacert $ca"
-app_cli="REDISCLI_AUTH=\$(cat /root/.redis-app) redis-cli --no-auth-warning $tls"
-adm_cli="REDISCLI_AUTH=\$(cat /root/.redis-admin) redis-cli --no-auth-warning --user admin $tls"
+# (a TLS client facing a plaintext server would wait for ever: timeout)
+app_cli="REDISCLI_AUTH=\$(cat /root/.redis-app) timeout 10 redis-cli --no-auth-warning $tls"
+adm_cli="REDISCLI_AUTH=\$(cat /root/.redis-admin) timeout 10 redis-cli --no-auth-warning --user admin $tls"
 info() { on_host "$1" "$adm_cli -h 127.0.0.1 info replication" | tr -d '\r'; }
 field() { info "$1" | sed -n "s/^$2://p"; }
 sentinel() { on_host "$1" "$app_cli -h 127.0.0.1 -p 26379 $2" | tr -d '\r'; }
@@ -96,13 +97,13 @@ check "and that port is its TLS port; the plaintext port is 0 (none): $(cfg r1 p
 # A plaintext client: the TCP connection is taken (the probe ran), the
 # PING gets no answer but a reset: "connected, 0 bytes, reset".
 plain_probe() { # HOST ADDR PORT
-	on_host "$1" "timeout 5 bash -c 'exec 3<>/dev/tcp/$2/$3 || exit 9; printf \"PING\\r\\n\" >&3; n=\$(cat <&3 2>/tmp/probe.err | wc -c); grep -q \"Connection reset by peer\" /tmp/probe.err && r=reset || r=\"no reset\"; echo \"connected, \$n bytes, \$r\"'" 2>&1
+	on_host "$1" "timeout 8 bash -c 'exec 3<>/dev/tcp/$2/$3 || exit 9; printf \"PING\\r\\n\" >&3; n=\$(timeout 3 cat <&3 2>/tmp/probe.err | wc -c); grep -q \"Connection reset by peer\" /tmp/probe.err && r=reset || r=\"no reset\"; echo \"connected, \$n bytes, \$r\"'" 2>&1
 }
 p=$(plain_probe app1 "$a_r1" 6379)
 echo "# plaintext PING to r1:6379 from app1: $p"
 check "a plaintext client reaches r1's port (the probe ran) and is reset without an answer ($p)" \
 	test "$p" = "connected, 0 bytes, reset"
-pc=$(on_host app1 "REDISCLI_AUTH=\$(cat /root/.redis-app) redis-cli --no-auth-warning -h $a_r1 ping" 2>&1 | tr -d '\r')
+pc=$(on_host app1 "REDISCLI_AUTH=\$(cat /root/.redis-app) timeout 10 redis-cli --no-auth-warning -h $a_r1 ping" 2>&1 | tr -d '\r')
 echo "# redis-cli without --tls: $pc"
 check "redis-cli without TLS is cut off by the server ($pc)" \
 	sh -c 'printf "%s" "$1" | grep -Eq "Server closed the connection|Connection reset by peer"' _ "$pc"
@@ -114,11 +115,11 @@ app_says() { on_host app1 "$app_cli -h $a_r1 $1" 2>&1 | tr -d '\r'; }
 check "a TLS client trusting the layout's CA writes on the primary" test "$(app_says 'set hello world')" = OK
 check "and reads it back" test "$(app_says 'get hello')" = world
 check "without the password it is still refused (NOAUTH)" \
-	on_host app1 "redis-cli $tls -h $a_r1 ping 2>&1 | grep -q NOAUTH"
+	on_host app1 "timeout 10 redis-cli $tls -h $a_r1 ping 2>&1 | grep -q NOAUTH"
 # another CA: the client refuses the server's certificate
 on_host app1 "cd /root && openssl req -x509 -newkey ed25519 -nodes -keyout other.key -subj /CN=other-ca -days 1 -out other.crt 2>/dev/null" ||
 	fail "cannot make another CA on app1"
-oc=$(on_host app1 "REDISCLI_AUTH=\$(cat /root/.redis-app) redis-cli --no-auth-warning --tls --cacert /root/other.crt -h $a_r1 ping" 2>&1 | tr -d '\r')
+oc=$(on_host app1 "REDISCLI_AUTH=\$(cat /root/.redis-app) timeout 10 redis-cli --no-auth-warning --tls --cacert /root/other.crt -h $a_r1 ping" 2>&1 | tr -d '\r')
 check "a TLS client trusting another CA refuses the server ($oc)" \
 	sh -c 'printf "%s" "$1" | grep -q "certificate verify failed"' _ "$oc"
 
