@@ -167,7 +167,7 @@ on_host r1 "for i in 1 2 3 4 5; do $adm_cli -h 127.0.0.1 set probe\$i $marker >/
 	fail "cannot write the marker on r1"
 wait $sniffer
 echo "# replication stream r1 -> r2 as r2 saw it: $(cat "$WORK/sniff.out")"
-check "the sniffer saw the replication stream (bytes > 0) as TLS records" \
+check "the sniffer saw r1's Redis port's traffic (the replication stream, Sentinel's) as TLS records" \
 	grep -Eq '^bytes=[1-9][0-9]* tls_records=[1-9]' "$WORK/sniff.out"
 check "and no value written on r1 in it" grep -q ' marker=0$' "$WORK/sniff.out"
 check "the values did reach r2" test "$(on_host r2 "$adm_cli -h 127.0.0.1 get probe5" | tr -d '\r')" = "$marker"
