@@ -10,12 +10,13 @@
 #   redis-seed.sh server-tidy  keep it down to the include and replicaof
 #   redis-seed.sh server-ok    it needs no tidying
 #   redis-seed.sh sentinel     write /etc/redis/sentinel.conf once
-#   redis-seed.sh sentinel-auth     put changed passwords into it
+#   redis-seed.sh sentinel-auth     put changed passwords and ports into it
 #   redis-seed.sh sentinel-auth-ok  it has the current ones
 #   redis-seed.sh report       this node's role and replication lag
 #   redis-seed.sh sentinel-report   the primary as this Sentinel sees it
 # REDISCLI_AUTH holds the password (the environment, not argv): the
-# Sentinels' one, the admin's for report.
+# Sentinels' one, the admin's for report.  With redis_tls, redis-cli speaks
+# TLS, checking the server's certificate against the layout's CA.
 set -u
 conf=/etc/redis/redis.conf
 sconf=/etc/redis/sentinel.conf
@@ -24,12 +25,17 @@ sauth=/etc/redis/sentinel-auth.conf
 sauth_done=/etc/redis/sentinel-auth.applied
 include="include /etc/redis/provision.conf"
 me={{ private_address }}
+{% if redis_tls %}
+tls="--tls --cacert /etc/redis/tls/ca.crt"
+{% else %}
+tls=
+{% endif %}
 layout_primary={% for s in servers %}{% if s.roles.redis %}{% if not s.roles.redis_replica %}{{ s.address }}{% endif %}{% endif %}{% endfor %}
 
 primary() {
 	for s in {% for s in servers %}{% if s.roles.redis_sentinel %}{{ s.address }} {% endif %}{% endfor %}; do
 		[ "$s" = "$me" ] && continue
-		a=$(timeout 2 redis-cli --no-auth-warning -h "$s" -p {{ redis_sentinel_port }} \
+		a=$(timeout 2 redis-cli --no-auth-warning $tls -h "$s" -p {{ redis_sentinel_port }} \
 			sentinel get-master-addr-by-name {{ redis_master_name }} 2>/dev/null | head -n 1)
 		case $a in '' | *[!0-9a-fA-F.:]*) continue ;; esac
 		echo "$a"
@@ -77,8 +83,10 @@ server-tidy)
 sentinel)
 	p=$(primary)
 	[ -n "$p" ] || { echo "the layout has no server with role redis" >&2; exit 1; }
-	sed "s/^sentinel monitor {{ redis_master_name }} [^ ]* /sentinel monitor {{ redis_master_name }} $p /" \
-		/etc/redis/sentinel-seed.conf >"$sconf.tmp" && install_file "$sconf.tmp" "$sconf" || exit 1
+	{
+		sed "s/^sentinel monitor {{ redis_master_name }} [^ ]* /sentinel monitor {{ redis_master_name }} $p /" \
+			/etc/redis/sentinel-seed.conf && grep -v '^#' "$sauth"
+	} >"$sconf.tmp" && install_file "$sconf.tmp" "$sconf" || exit 1
 	(umask 077 && sha256sum <"$sauth" >"$sauth_done") || exit 1
 	systemctl try-restart redis-sentinel
 	;;
@@ -89,7 +97,7 @@ sentinel-auth)
 	# nothing to do when the seed just wrote them (the check ran before it)
 	[ -f "$sauth_done" ] && sha256sum <"$sauth" | cmp -s - "$sauth_done" && exit 0
 	# Sentinel may have rewritten the password as an ACL line of its own
-	grep -v -e '^requirepass ' -e '^user default ' \
+	grep -v -e '^requirepass ' -e '^user default ' -e '^port ' -e '^tls-' \
 		-e '^sentinel auth-user {{ redis_master_name }} ' \
 		-e '^sentinel auth-pass {{ redis_master_name }} ' "$sconf" >"$sconf.tmp" &&
 		grep -v '^#' "$sauth" >>"$sconf.tmp" && install_file "$sconf.tmp" "$sconf" || exit 1
@@ -97,7 +105,7 @@ sentinel-auth)
 	(umask 077 && sha256sum <"$sauth" >"$sauth_done")
 	;;
 report)
-	redis-cli --no-auth-warning --user {{ redis_admin_user }} -h 127.0.0.1 -p {{ redis_port }} \
+	redis-cli --no-auth-warning $tls --user {{ redis_admin_user }} -h 127.0.0.1 -p {{ redis_port }} \
 		info replication | tr -d '\r' | awk -F: '
 		$1 == "role" { role = $2 }
 		$1 == "master_repl_offset" { off = $2 }
@@ -119,7 +127,7 @@ report)
 		}'
 	;;
 sentinel-report)
-	redis-cli --no-auth-warning -h 127.0.0.1 -p {{ redis_sentinel_port }} \
+	redis-cli --no-auth-warning $tls -h 127.0.0.1 -p {{ redis_sentinel_port }} \
 		sentinel master {{ redis_master_name }} | tr -d '\r' | awk '
 		NR % 2 == 1 { k = $0; next }
 		{ v[k] = $0 }

@@ -52,11 +52,15 @@ static const char *var(const struct host_plan *hp, const char *name, const char 
 	return v && v->kind == NODE_SCALAR && !v->secret && *v->scalar ? v->scalar : dflt;
 }
 
-static char *redis_url(const char *addr, const char *port)
+/* rediss:// when the server's Redis speaks TLS only (redis_tls) */
+static char *redis_url(const struct host_plan *hp, const char *addr, const char *port_var,
+                       const char *port)
 {
 	bool v6 = strchr(addr, ':') != NULL;
+	bool tls = !strcmp(var(hp, "redis_tls", "false"), "true");
 
-	return xasprintf("redis://%s%s%s:%s/0", v6 ? "[" : "", addr, v6 ? "]" : "", port);
+	return xasprintf("redis%s://%s%s%s:%s/0", tls ? "s" : "", v6 ? "[" : "", addr,
+	                 v6 ? "]" : "", var(hp, port_var, port));
 }
 
 /*
@@ -83,13 +87,13 @@ static void redis_env(struct buf *y, const struct host_plan *plans, size_t n)
 			name = var(hp, "redis_master_name", "main");
 		}
 		if (inv_server_has_role(hp->server, "redis") && !url)
-			url = redis_url(addr, var(hp, "redis_port", "6379"));
+			url = redis_url(hp, addr, "redis_port", "6379");
 		if (inv_server_has_role(hp->server, "haproxy") && !lb) {
 			/* a keepalived pair's endpoint is its floating address */
 			const char *vip = inv_server_has_role(hp->server, "keepalived")
 			                      ? var(hp, "keepalived_address", "")
 			                      : "";
-			lb = redis_url(*vip ? vip : addr, var(hp, "redis_lb_port", "6390"));
+			lb = redis_url(hp, *vip ? vip : addr, "redis_lb_port", "6390");
 		}
 	}
 	if (url && lb) {

@@ -18,6 +18,7 @@
 #include "provision/report.h"
 #include "provision/repro.h"
 #include "provision/session.h"
+#include "provision/template.h"
 #include "provision/vars.h"
 #include "provision/vartype.h"
 
@@ -498,20 +499,48 @@ const struct inv_server *session_monitoring_server(const struct inv_layout *l)
 }
 
 /*
- * The variables journal_ca_key (a secret) and journal_ca_public for facts:
+ * The roles' variables that, true for a server, make its layout need its
+ * own CA (besides a server with role monitoring, whose journals use it).
+ */
+static const char *const ca_asking_vars[] = {"redis_tls"};
+
+/* Whether layout l needs its certificate authority. */
+static bool layout_needs_ca(const struct session *s, const struct inv_layout *l)
+{
+	if (session_monitoring_server(l))
+		return true;
+	for (size_t i = 0; i < l->n_servers; i++) {
+		struct scope v;
+		bool yes = false;
+
+		scope_init(&v);
+		vars_set_layer(&v, s->inv->vars);
+		vars_set_layer(&v, l->vars);
+		vars_set_layer(&v, l->servers[i].vars);
+		for (size_t k = 0; k < PV_ARRAY_SIZE(ca_asking_vars) && !yes; k++)
+			yes = tpl_truth(scope_get(&v, ca_asking_vars[k]));
+		scope_release(&v);
+		if (yes)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The variables layout_ca_key (a secret) and layout_ca_public for facts:
  * the key of layout l's own certificate authority, which the tool keeps in
  * .provision/keys/journal-ca/ENV/LAYOUT.pem (made on first use, under the
- * run lock) when l has a server with role monitoring; empty otherwise.
- * preview: placeholders, nothing made.  Returns an exit code.
+ * run lock) when l needs it (layout_needs_ca); empty otherwise.  preview:
+ * placeholders, nothing made.  Returns an exit code.
  */
-static int journal_ca_vars(struct session *s, const struct inv_layout *l, bool preview,
-                           struct scope *const *facts, size_t n)
+static int layout_ca_vars(struct session *s, const struct inv_layout *l, bool preview,
+                          struct scope *const *facts, size_t n)
 {
 	struct pos tool = {pv_intern("(provision)"), 0, 0};
 	struct pv_error err = {{0}};
 	char *priv = NULL, *pub = NULL;
 
-	if (!session_monitoring_server(l)) {
+	if (!layout_needs_ca(s, l)) {
 		priv = xstrdup("");
 		pub = xstrdup("");
 	} else if (preview) {
@@ -538,8 +567,8 @@ static int journal_ca_vars(struct session *s, const struct inv_layout *l, bool p
 	struct node *p = session_node(s, node_new_scalar(pub, &tool));
 	k->secret = *priv != '\0';
 	for (size_t i = 0; i < n; i++) {
-		scope_set(facts[i], "journal_ca_key", k);
-		scope_set(facts[i], "journal_ca_public", p);
+		scope_set(facts[i], "layout_ca_key", k);
+		scope_set(facts[i], "layout_ca_public", p);
 	}
 	pv_free_secret(priv);
 	free(pub);
@@ -714,7 +743,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 			peers = servers_var(s, l, NULL, 0, true);
 		scope_set(&facts, "servers", peers);
 		scope_set(&facts, "monitoring_alerts", empty_alerts(s));
-		journal_ca_vars(s, l, true, (struct scope *[]){&facts}, 1);
+		layout_ca_vars(s, l, true, (struct scope *[]){&facts}, 1);
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
@@ -800,7 +829,7 @@ int session_preview(struct session *s, const struct inv_layout *l, const struct 
 	diags_init(&d);
 	scope_init(facts);
 	preview_facts(facts, l->provider);
-	journal_ca_vars(s, l, true, &facts, 1);
+	layout_ca_vars(s, l, true, &facts, 1);
 	fill_render_input(s, l, srv, facts, NULL, 0, &in);
 	memset(hp, 0, sizeof(*hp));
 	rc = plan_render(hp, &in, &d) < 0 && strict ? PV_EXIT_USAGE : PV_EXIT_OK;
@@ -964,7 +993,7 @@ int session_render(struct session *s, const struct inv_layout *l, struct host *h
 	struct scope **facts = xcalloc(n ? n : 1, sizeof(*facts));
 	for (size_t i = 0; i < n; i++)
 		facts[i] = &hosts[i].facts;
-	rc = journal_ca_vars(s, l, false, facts, n);
+	rc = layout_ca_vars(s, l, false, facts, n);
 	free(facts);
 	if (rc != PV_EXIT_OK) {
 		diags_release(&d);

@@ -33,9 +33,9 @@ static const char builtin_yaml[] =
     "layout's servers\" }\n"
     "monitoring_address: { type: string, doc: \"the private address of the layout's first "
     "server with role monitoring (empty: none)\" }\n"
-    "journal_ca_key: { type: string, doc: \"the private key of the layout's certificate "
+    "layout_ca_key: { type: string, doc: \"the private key of the layout's certificate "
     "authority for shipping journals (kept by provision; a secret)\" }\n"
-    "journal_ca_public: { type: string, doc: \"its public key (PEM)\" }\n"
+    "layout_ca_public: { type: string, doc: \"its public key (PEM)\" }\n"
     "container: { type: bool, doc: \"the host is a container (provider local; for static, "
     "the server's key 'container')\" }\n"
     "address: { type: host, doc: \"the host's address\" }\n"
@@ -133,8 +133,8 @@ static const char *const tool_set[] = {"project",
                                        "provider",
                                        "ssh_client_etm",
                                        "monitoring_address",
-                                       "journal_ca_key",
-                                       "journal_ca_public",
+                                       "layout_ca_key",
+                                       "layout_ca_public",
                                        "server_id",
                                        "droplet_id",
                                        "lb_pair_address",

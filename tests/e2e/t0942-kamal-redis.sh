@@ -126,3 +126,9 @@ out=$(pv kamal-config pair -o "$WORK/pair.yml" 2>&1)
 check "kamal-config on a layout with a keepalived pair succeeds ($out)" test -s "$WORK/pair.yml"
 check "REDIS_URL is the endpoint at the pair's floating address, not at one of the pair" \
 	grep -qx '    REDIS_URL: "redis://10.0.0.60:6390/0"' "$WORK/pair.yml"
+
+# redis_tls: the URLs say rediss:// (the endpoint passes TLS through to the node)
+sed -i 's/^    vars: { keepalived_address: 10.0.0.60 }$/    vars: { keepalived_address: 10.0.0.60, redis_tls: true }/' "$WORK/inventory.yml"
+out=$(pv kamal-config pair -o "$WORK/pair-tls.yml" 2>&1)
+check "kamal-config on a layout with redis_tls succeeds ($out)" test -s "$WORK/pair-tls.yml"
+check "REDIS_URL is rediss:// at the endpoint" grep -qx '    REDIS_URL: "rediss://10.0.0.60:6390/0"' "$WORK/pair-tls.yml"

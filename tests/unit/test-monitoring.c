@@ -176,8 +176,8 @@ static void setup(void)
 	ca_key =
 	    node_new_scalar("-----BEGIN PRIVATE KEY-----\nCAKEY\n-----END PRIVATE KEY-----\n", &at);
 	ca_key->secret = true;
-	scope_set(&facts, "journal_ca_key", ca_key);
-	scope_set_str(&facts, "journal_ca_public",
+	scope_set(&facts, "layout_ca_key", ca_key);
+	scope_set_str(&facts, "layout_ca_public",
 	              "-----BEGIN PUBLIC KEY-----\nCAPUB\n-----END PUBLIC KEY-----\n");
 }
 
@@ -323,7 +323,7 @@ static void test_journals(void)
 	r = resource_titled(&hp, "command printf");
 	CHECK(r != NULL);
 	CHECK(r && r->secret);
-	CHECK_HAS(r ? r->title : NULL, "{{ journal_ca_key }}"); /* the title holds no value */
+	CHECK_HAS(r ? r->title : NULL, "{{ layout_ca_key }}"); /* the title holds no value */
 	plan_release(&hp);
 
 	/* without the node exporter, no upload either */

@@ -590,6 +590,94 @@ static void test_redis_endpoint(void)
 	free(text);
 }
 
+/*
+ * Template NAME rendered with VARS (its secrets the password "pw", except
+ * for the script redis-seed.sh, which holds none) holds WANT, and not
+ * AVOID (when given).
+ */
+static void tls_renders(const char *name, const char *vars, const char *want, const char *avoid)
+{
+	struct pv_error err = {{0}};
+	char *got;
+
+	if (!strcmp(name, "redis-seed.sh")) {
+		char *text = read_text("templates/redis-seed.sh");
+		got = render_vars(text ? text : "", "templates/redis-seed.sh", TPL_DECLARED, vars,
+		                  &err);
+		free(text);
+	} else {
+		got = render_with_secret(name, vars, "pw", &err);
+	}
+	if (!got)
+		printf("  %s: %s\n", name, err.msg);
+	CHECK_HAS(got ? got : "", want);
+	CHECK(got && (!avoid || !strstr(got, avoid)));
+	free(got);
+}
+
+/*
+ * redis_tls: Redis and Sentinel take TLS only, on their own ports, and
+ * replicate over it; HAProxy's check speaks TLS and verifies each node;
+ * the exporter speaks TLS on the loopback.  Without it, plaintext as before.
+ */
+static void test_redis_tls(void)
+{
+	static const char base[] =
+	    "haproxy_port: 80\nhaproxy_check_interval: 1s\nhaproxy_fall: 2\nhaproxy_rise: 2\n"
+	    "haproxy_backend_port: 80\nhaproxy_health_path: /\nprivate_address: 10.0.0.13\n"
+	    "redis_lb_port: 6390\nredis_port: 6380\nredis_sentinel_port: 26380\n"
+	    "redis_check_user: haproxy-check\nredis_check_password: check_pw\n"
+	    "redis_password: check_pw\nredis_admin_user: admin\nredis_admin_password: check_pw\n"
+	    "redis_master_name: main\nredis_usage: queue\nredis_maxmemory: unlimited\n"
+	    "redis_maxmemory_policy: auto\nredis_exporter_user: metrics\n"
+	    "redis_exporter_port: 9121\nredis_exporter_password: check_pw\n"
+	    "servers:\n"
+	    "  - {name: r1, address: 10.0.0.11, roles: {redis: x, redis_sentinel: x}}\n"
+	    "  - {name: r2, address: 10.0.0.12, roles: {redis_replica: x}}\n"
+	    "  - {name: app1, address: 10.0.0.13, roles: {haproxy: x}}\n";
+	static const char tls_conf[] = "port 0\ntls-port 6380\n"
+	                               "tls-cert-file /etc/redis/tls/host.crt\n"
+	                               "tls-key-file /etc/redis/tls/host.key\n"
+	                               "tls-ca-cert-file /etc/redis/tls/ca.crt\n"
+	                               "tls-auth-clients optional\ntls-replication yes\n";
+	char *on = xasprintf("%sredis_tls: true\n", base);
+	char *off = xasprintf("%sredis_tls: false\n", base);
+
+	tls_renders("redis-provision.conf", on, "\nprotected-mode yes\n", "\nport 6380\n");
+	tls_renders("redis-provision.conf", on, tls_conf, NULL);
+	tls_renders("redis-provision.conf", off, "\nport 6380\n", "tls-");
+
+	/* Sentinel's port and TLS settings, kept in step with its passwords */
+	tls_renders("redis-sentinel-auth.conf", on,
+	            "port 0\ntls-port 26380\ntls-cert-file /etc/redis/tls/host.crt\n", NULL);
+	tls_renders("redis-sentinel-auth.conf", on, "tls-replication yes\nrequirepass \"pw\"\n",
+	            NULL);
+	tls_renders("redis-sentinel-auth.conf", off, "\nport 26380\nrequirepass \"pw\"\n", "tls-");
+
+	/* redis-cli in the role's script speaks TLS, checking the layout's CA */
+	tls_renders("redis-seed.sh", on, "\ntls=\"--tls --cacert /etc/redis/tls/ca.crt\"\n", NULL);
+	tls_renders("redis-seed.sh", off, "\ntls=\n", "--tls");
+
+	/* HAProxy: the check over TLS, each node's certificate verified */
+	tls_renders("haproxy.cfg", on,
+	            "\tserver r1 10.0.0.11:6380 check check-ssl verify required ca-file "
+	            "/etc/haproxy/redis-tls/ca.crt verifyhost 10.0.0.11\n"
+	            "\tserver r2 10.0.0.12:6380 check check-ssl verify required ca-file "
+	            "/etc/haproxy/redis-tls/ca.crt verifyhost 10.0.0.12\n",
+	            NULL);
+	tls_renders("haproxy.cfg", on, "\ttcp-check connect default\n", NULL);
+	tls_renders("haproxy.cfg", off, "\tserver r1 10.0.0.11:6380 check\n", "check-ssl");
+
+	/* the exporter: TLS on the loopback */
+	tls_renders("prometheus-redis-exporter.default", on,
+	            "\nREDIS_ADDR=\"rediss://127.0.0.1:6380\"\n", NULL);
+	tls_renders("prometheus-redis-exporter.default", on, " -skip-tls-verification\"\n", NULL);
+	tls_renders("prometheus-redis-exporter.default", off,
+	            "\nREDIS_ADDR=\"redis://127.0.0.1:6380\"\n", "tls");
+	free(on);
+	free(off);
+}
+
 /* The patroni role's shell command: command substitution in an address never runs. */
 static void test_patroni_command(void)
 {
@@ -711,6 +799,7 @@ int main(void)
 	RUN(test_issue_rows);
 	RUN(test_secret_rows);
 	RUN(test_redis_endpoint);
+	RUN(test_redis_tls);
 	RUN(test_patroni_command);
 	RUN(test_every_template_declares);
 	RUN(test_declaration_errors);
