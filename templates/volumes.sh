@@ -24,6 +24,14 @@ fstab_line() {
 	printf 'UUID=%s %s %s defaults,nofail,noatime,x-systemd.device-timeout=30s 0 %s\n' \
 		"$uuid" "$mnt" "$type" "$pass"
 }
+# the lines of /etc/fstab for $mnt or for $uuid
+fstab_have() {
+	awk -v m="$mnt" -v u="UUID=$uuid" '$0 !~ /^[ \t]*#/ && ($2 == m || $1 == u)' /etc/fstab
+}
+# /etc/fstab holds our line for the volume, and no other for $mnt or $uuid
+fstab_ok() {
+	[ "$(fstab_have)" = "$(fstab_line)" ]
+}
 # /etc/fstab without any line for $mnt or for $uuid, then ours
 fstab_want() {
 	awk -v m="$mnt" -v u="UUID=$uuid" '$0 ~ /^[ \t]*#/ || ($2 != m && $1 != u)' /etc/fstab
@@ -35,7 +43,7 @@ ok)
 	[ -b "$dev" ] || exit 1
 	uuid=$(probe UUID) type=$(probe TYPE)
 	[ -n "$uuid" ] && [ -n "$type" ] || exit 1
-	fstab_want | cmp -s - /etc/fstab || exit 1
+	fstab_ok || exit 1
 	[ "$(findmnt -n -o UUID --mountpoint "$mnt" 2>/dev/null)" = "$uuid" ]
 	;;
 ensure)
@@ -70,7 +78,7 @@ ensure)
 		fail "$dev holds something that is not a file system ($(probe PTTYPE) partition table?); not formatted, not mounted"
 	[ "$type" = "$fs" ] ||
 		echo "volume $name: $dev holds $type, not $fs; mounted as it is (never formatted again)"
-	if ! fstab_want | cmp -s - /etc/fstab; then
+	if ! fstab_ok; then
 		fstab_want >/etc/fstab.provision-tmp
 		chmod 0644 /etc/fstab.provision-tmp
 		mv /etc/fstab.provision-tmp /etc/fstab
