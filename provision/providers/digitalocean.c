@@ -48,7 +48,6 @@
 #include "provision/provider.h"
 #include "provision/remote.h"
 #include "provision/role.h"
-#include "provision/volume.h"
 
 #define DEFAULT_ENDPOINT "https://api.digitalocean.com"
 #define BOOT_TIMEOUT_MS 300000
@@ -67,7 +66,8 @@ static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "  targets: { type: list, of: name }\n"
                                    "volume:\n"
                                    "  name: name\n"
-                                   "  size: { type: int, min: 1, max: 16384 }\n" VOLUME_KEY_TYPES;
+                                   "  size: { type: int, min: 1, max: 16384 }\n"
+                                   "  format: { type: enum, values: [ext4, xfs] }\n";
 
 struct dz {
 	struct provider_ctx *c;
@@ -80,6 +80,16 @@ struct dz {
 	const char *ip_range;
 };
 
+static bool volume_name_ok(const char *s)
+{
+	if (!s || !*s || !(s[0] >= 'a' && s[0] <= 'z') || strlen(s) > 20)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	return true;
+}
+
 static const struct cloud_rules settings_rules = {
     .provider = "digitalocean",
     .keys = setting_keys,
@@ -89,8 +99,9 @@ static const struct cloud_rules settings_rules = {
     .foreign_provider = "Hetzner",
     .foreign = {"location", "type"},
     .own = {"region", "size"},
-    .volume_name_ok = volume_name_short,
-    .volume_name_rule = VOLUME_NAME_SHORT_RULE,
+    .volume_name_ok = volume_name_ok,
+    .volume_name_rule = "a volume's 'name' must be made of lowercase letters, digits and '-' (at "
+                        "most 20), starting with a letter",
     .endpoint_env = "DIGITALOCEAN_API_URL",
 };
 
@@ -474,34 +485,13 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 
 /* ---- hosts ---- */
 
-char *digitalocean_volume_device(const char *volume_name)
-{
-	/* DigitalOcean names a volume's disk after the volume */
-	return xasprintf("/dev/disk/by-id/scsi-0DO_Volume_%s", volume_name);
-}
-
-/* The name the volume has at DigitalOcean (unique per region). */
-static char *volume_name(const struct provider_ctx *c, const struct inv_server *s, const char *vn)
-{
-	return xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
-}
-
-static char *volume_device(const struct provider_ctx *c, const struct inv_server *s,
-                           const char *name)
-{
-	char *full = volume_name(c, s, name), *dev = digitalocean_volume_device(full);
-
-	free(full);
-	return dev;
-}
-
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	(void)err;
 	const char *range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 
 	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64",
-	                   range ? range : "10.10.10.0/24", volume_device, out, n);
+	                   range ? range : "10.10.10.0/24", out, n);
 }
 
 /* ---- up ---- */
@@ -1020,7 +1010,7 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 			const char *vn = cloud_str(sv->items[k], "name");
 			char *key = xasprintf("%s/%s", s->name, vn);
 			/* volume names are unique per region: a short one, tagged as ours */
-			char *name = volume_name(c, s, vn);
+			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
 			if (!v && volume_taken(z, vols, name, &v, err)) {
 				free(key);
@@ -1035,7 +1025,10 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				    "{s:s, s:I, s:s, s:s, s:[s,s]}", "name", name, "size_gigabytes",
 				    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "region",
 				    cloud_server_setting(c, s, "region", "fra1"), "filesystem_type",
-				    volume_filesystem(sv->items[k]), "tags", z->tag, MANAGED_TAG);
+				    cloud_str(sv->items[k], "format")
+				        ? cloud_str(sv->items[k], "format")
+				        : "ext4",
+				    "tags", z->tag, MANAGED_TAG);
 				json_t *made = NULL;
 				c1 = create(z, "/v2/volumes", "volumes", "volume", name,
 				            MANAGED_TAG, "volume", s->name, body, &made, NULL, err);
@@ -1404,7 +1397,8 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		}
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++) {
-			char *vn = volume_name(c, s, cloud_str(sv->items[q], "name"));
+			char *vn = xasprintf("%s-%s-%s", c->inv->project, s->name,
+			                     cloud_str(sv->items[q], "name"));
 			json_t *vol;
 			if (volume_taken(&z, vols, vn, &vol, &taken))
 				buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
