@@ -572,17 +572,34 @@ const char res_shell_lib[] =
     "PV_APTLOCKS='^/var/lib/dpkg/lock(-frontend)?$|^/var/lib/apt/lists/lock$|"
     "^/var/cache/apt/archives/lock$'\n"
     /*
+     * pv_mscripts: "COMMAND (pid N), ..." of this host's package maintainer
+     * scripts still running; when dpkg itself was killed (the OOM killer, a
+     * kill by hand) its script goes on without holding dpkg's lock, and a
+     * second run of the same script beside it fails
+     */
+    "pv_mscripts() {\n"
+    "\tcommand -v pgrep >/dev/null || return 0\n"
+    "\tpv_ns=\"$(readlink /proc/$$/ns/pid) $(readlink /proc/$$/ns/mnt)\"\n"
+    "\tfor pv_p in $(pgrep -f '/var/lib/dpkg/(info/[^ ]*\\.(pre|post)(inst|rm)|tmp\\.ci/)'); do\n"
+    "\t\t[ \"$(readlink /proc/$pv_p/ns/pid) $(readlink /proc/$pv_p/ns/mnt)\" = \"$pv_ns\" ] &&\n"
+    "\t\t\techo \"$(tr '\\0' ' ' </proc/$pv_p/cmdline | cut -c1-80)(pid $pv_p)\"\n"
+    "\tdone | awk '{ printf \"%s%s\", (NR > 1 ? \", \" : \"\"), $0 }'\n"
+    "}\n"
+    /*
      * pv_aptready: wait (10 minutes at most) until no other process holds
-     * apt's or dpkg's locks, then finish a dpkg run that was interrupted
-     * (a killed run, a lost host) so that apt-get can install again.
+     * apt's or dpkg's locks and no maintainer script of a killed dpkg still
+     * runs, then finish a dpkg run that was interrupted (a killed run, a
+     * lost host) so that apt-get can install again.
      */
     "pv_aptready() {\n"
     "\tpv_i=0\n"
-    "\twhile pv_w=$(pv_lockers \"$PV_APTLOCKS\"); [ -n \"$pv_w\" ]; do\n"
+    "\twhile pv_w=$(pv_lockers \"$PV_APTLOCKS\"); pv_m=\"the package lock held by\"\n"
+    "\t\t[ -n \"$pv_w\" ] || { pv_w=$(pv_mscripts); pv_m=\"a killed dpkg's script:\"; }\n"
+    "\t\t[ -n \"$pv_w\" ]; do\n"
     "\t\tif [ $pv_i -ge 300 ]; then\n"
-    "\t\t\techo \"the package system is still locked by $pv_w after 10 minutes\"; return 1\n"
+    "\t\t\techo \"after 10 minutes, still waiting for $pv_m $pv_w\"; return 1\n"
     "\t\tfi\n"
-    "\t\t[ $((pv_i % 15)) != 0 ] || echo \"waiting for the package lock held by $pv_w\"\n"
+    "\t\t[ $((pv_i % 15)) != 0 ] || echo \"waiting for $pv_m $pv_w\"\n"
     "\t\tpv_i=$((pv_i + 1)); sleep 2\n"
     "\tdone\n"
     "\tif [ -n \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" ] || "
