@@ -86,6 +86,8 @@ int cmd_plan_layout(struct session *s, const struct inv_layout *l, char **hosts_
 	if ((rc = session_check_layout(s, l)) || (rc = session_provider_token(s, l)) ||
 	    (rc = session_open_state(s, false)) || (rc = pgmigrate_check(s, l)))
 		return rc;
+	/* the operator's key, when there is one: the cloud's copy of it is compared */
+	(void)session_keys_made(s);
 	session_provider_ctx(s, l, &c);
 	if (p->plan(&c, &out, &err) < 0) {
 		pv_say_error("%s", err.msg);
