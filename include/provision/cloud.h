@@ -95,6 +95,14 @@ const char *cloud_setting(const struct provider_ctx *c, const char *key, const c
 const char *cloud_server_setting(const struct provider_ctx *c, const struct inv_server *s,
                                  const char *key, const char *def);
 /* A diagnostic at v unless v (when given) is a whole number from min to max. */
+/*
+ * An IPv4 network "A.B.C.D/BITS": its address and prefix length; false for
+ * anything else.  cloud_ipv4_overlap: whether two such networks share an
+ * address (false when either is not one).
+ */
+bool cloud_ipv4_net(const char *s, unsigned *addr, int *bits);
+bool cloud_ipv4_overlap(const char *a, const char *b);
+
 void cloud_check_integer(const struct node *v, const char *what, long min, long max,
                          struct diags *d);
 /* A diagnostic at v unless v (when given) is a number from min to max. */

@@ -332,6 +332,32 @@ void cloud_check_number(const struct node *v, const char *what, double min, doub
 		diags_add(d, &v->pos, "%s must be a number from %g to %g", what, min, max);
 }
 
+bool cloud_ipv4_net(const char *s, unsigned *addr, int *bits)
+{
+	unsigned a[4];
+	int n = -1, end = 0;
+
+	if (!s || sscanf(s, "%3u.%3u.%3u.%3u/%2d%n", &a[0], &a[1], &a[2], &a[3], &n, &end) != 5 ||
+	    s[end] || n < 0 || n > 32 || a[0] > 255 || a[1] > 255 || a[2] > 255 || a[3] > 255)
+		return false;
+	*addr = a[0] << 24 | a[1] << 16 | a[2] << 8 | a[3];
+	*bits = n;
+	return true;
+}
+
+bool cloud_ipv4_overlap(const char *a, const char *b)
+{
+	unsigned x, y;
+	int m, n;
+
+	if (!cloud_ipv4_net(a, &x, &m) || !cloud_ipv4_net(b, &y, &n))
+		return false;
+	if (n < m)
+		m = n;
+	unsigned mask = m ? 0xffffffffu << (32 - m) : 0;
+	return (x & mask) == (y & mask);
+}
+
 void cloud_check_integer(const struct node *v, const char *what, long min, long max,
                          struct diags *d)
 {

@@ -7,7 +7,7 @@
  *       region: fra1                     # default of every droplet
  *       size: s-1vcpu-2gb
  *       image: debian-12-x64
- *       vpc: { ip_range: 10.10.10.0/24 }
+ *       vpc: { ip_range: 10.10.10.0/24 }   # default: DigitalOcean picks a free /20
  *       load_balancer: { size_unit: 1, health_path: /up, targets: [web1, web2] }
  *       poll_interval: 1
  *       action_timeout: 600
@@ -77,8 +77,17 @@ struct dz {
 	char *tag; /* pv:shop:default:phase1 */
 	double poll_s;
 	long action_timeout_s;
-	const char *ip_range;
+	const char *want_range; /* the inventory's vpc.ip_range, or NULL */
+	const char *ip_range; /* the VPC's, once known */
 };
+
+/*
+ * The range of VPCs the tool made while 10.10.10.0/24 was the default (a
+ * state from then records no vpc_ip_range).  Every layout's VPC had it, and
+ * DigitalOcean refuses a VPC whose range overlaps another of the account:
+ * now the range is DigitalOcean's choice unless the inventory names one.
+ */
+#define OLD_DEFAULT_RANGE "10.10.10.0/24"
 
 static bool volume_name_ok(const char *s)
 {
@@ -109,6 +118,19 @@ static void do_validate(const struct inventory *inv, const struct inv_layout *l,
                         const struct node *settings, struct diags *d)
 {
 	cloud_validate(&settings_rules, inv, l, settings, d);
+	/* DigitalOcean's own bounds of a VPC range (a malformed one is said by the types) */
+	const struct node *vpc =
+	    settings && settings->kind == NODE_MAP ? node_get(settings, "vpc") : NULL;
+	const struct node *r = vpc && vpc->kind == NODE_MAP ? node_get(vpc, "ip_range") : NULL;
+	unsigned a;
+	int bits;
+	if (r && r->kind == NODE_SCALAR && cloud_ipv4_net(r->scalar, &a, &bits) &&
+	    (bits < 16 || bits > 28 ||
+	     !((a >> 24) == 10 || (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168))))
+		diags_add(d, &r->pos,
+		          "'vpc.ip_range' of provider 'digitalocean' must be a private network "
+		          "(10/8, 172.16/12, 192.168/16) from /16 to /28, not %s",
+		          r->scalar);
 }
 
 static void do_check_api(const struct node *settings, struct diags *d)
@@ -136,9 +158,10 @@ static int dz_open(struct dz *z, struct provider_ctx *c, struct pv_error *err)
 	z->tag = xasprintf("pv:%s:%s:%s", c->inv->project, c->env, c->layout->name);
 	z->poll_s = strtod(cloud_setting(c, "poll_interval", "1"), NULL);
 	z->action_timeout_s = strtol(cloud_setting(c, "action_timeout", "600"), NULL, 10);
-	z->ip_range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
+	z->want_range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
+	z->ip_range = state_str(state_obj(c->lstate, "provider_data", false), "vpc_ip_range");
 	if (!z->ip_range)
-		z->ip_range = "10.10.10.0/24";
+		z->ip_range = z->want_range ? z->want_range : OLD_DEFAULT_RANGE;
 	if (provider_token(&provider_digitalocean, c->settings, &token, err) < 0)
 		return -1;
 	report_secret(token);
@@ -488,10 +511,12 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	(void)err;
-	const char *range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
+	const char *range = state_str(state_obj(c->lstate, "provider_data", false), "vpc_ip_range");
 
+	if (!range)
+		range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64",
-	                   range ? range : "10.10.10.0/24", out, n);
+	                   range ? range : OLD_DEFAULT_RANGE, out, n);
 }
 
 /* ---- up ---- */
@@ -578,6 +603,53 @@ out:
 	return rc;
 }
 
+/* The VPC's own range goes to the state: the firewall's and the hosts' private network. */
+static void vpc_range_known(struct dz *z, const char *range)
+{
+	json_t *pd = pdata(z->c);
+
+	if (!range)
+		return;
+	json_object_set_new(pd, "vpc_ip_range", json_string(range));
+	z->ip_range = state_str(pd, "vpc_ip_range");
+}
+
+/*
+ * DigitalOcean refuses a VPC whose range overlaps another network of the
+ * account; said before anything of the layout is made, with the VPC in the
+ * way.
+ */
+static const json_t *vpc_overlapping(const struct dz *z, json_t *vpcs)
+{
+	size_t i;
+	json_t *v;
+
+	if (!z->want_range)
+		return NULL;
+	json_array_foreach(vpcs, i, v)
+	{
+		const char *name = cloud_jstr(v, "name");
+		if (!(name && !strcmp(name, z->prefix)) &&
+		    cloud_ipv4_overlap(z->want_range, cloud_jstr(v, "ip_range")))
+			return v;
+	}
+	return NULL;
+}
+
+static int vpc_overlap_error(const struct dz *z, json_t *vpcs, struct pv_error *err)
+{
+	const json_t *o = vpc_overlapping(z, vpcs);
+
+	if (!o)
+		return 0;
+	pv_error_set(err,
+	             "the inventory's vpc.ip_range %s overlaps VPC %s (%s) of this DigitalOcean "
+	             "account, and DigitalOcean refuses overlapping VPC ranges; leave ip_range out "
+	             "(DigitalOcean then picks a free range for each layout's VPC)",
+	             z->want_range, cloud_jstr(o, "name"), cloud_jstr(o, "ip_range"));
+	return -1;
+}
+
 static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 {
 	json_t *pd = pdata(z->c), *vpcs = NULL, *v;
@@ -588,29 +660,37 @@ static int ensure_vpc(struct dz *z, bool *changed, struct pv_error *err)
 	if (find_untagged(z, vpcs, "vpc_id", "VPC", z->prefix, &v, err) < 0)
 		goto out;
 	if (v) {
-		if (cloud_jstr(v, "ip_range") && strcmp(cloud_jstr(v, "ip_range"), z->ip_range)) {
+		const char *have = cloud_jstr(v, "ip_range");
+		if (have && z->want_range && strcmp(have, z->want_range)) {
 			pv_error_set(err,
 			             "VPC %s has ip_range %s, the inventory asks for %s; a VPC's "
 			             "range cannot be changed",
-			             z->prefix, cloud_jstr(v, "ip_range"), z->ip_range);
+			             z->prefix, have, z->want_range);
 			goto out;
 		}
 		json_object_set(pd, "vpc_id", json_object_get(v, "id"));
+		vpc_range_known(z, have);
 		rc = state_save(z->c->state, err);
 		goto out;
 	}
-	report_info(z->c->rep, NULL, "creating VPC %s (%s)", z->prefix, z->ip_range);
+	if (vpc_overlap_error(z, vpcs, err) < 0)
+		goto out;
+	report_info(z->c->rep, NULL, "creating VPC %s (%s)", z->prefix,
+	            z->want_range ? z->want_range : "a free range DigitalOcean picks");
 	if (creating(z, "vpc_id", true, err) < 0)
 		goto out;
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "name", z->prefix, "region",
-	                         cloud_setting(z->c, "region", "fra1"), "ip_range", z->ip_range,
-	                         "description", "made by provision for this layout");
+	json_t *body = json_pack("{s:s, s:s, s:s}", "name", z->prefix, "region",
+	                         cloud_setting(z->c, "region", "fra1"), "description",
+	                         "made by provision for this layout");
+	if (z->want_range)
+		json_object_set_new(body, "ip_range", json_string(z->want_range));
 	json_t *made = NULL;
 	rc = create(z, "/v2/vpcs", "vpcs", "vpc", z->prefix, NULL, "VPC", NULL, body, &made, NULL,
 	            err);
 	json_decref(body);
 	if (rc == 0) {
 		json_object_set(pd, "vpc_id", json_object_get(made, "id"));
+		vpc_range_known(z, cloud_jstr(made, "ip_range"));
 		*changed = true;
 		rc = creating(z, "vpc_id", false, err);
 	}
@@ -1315,7 +1395,8 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	*n = 0;
 	if (dz_open(&z, c, err) < 0)
 		goto out;
-	if (ensure_ssh_key(&z, &changed, err) < 0 || ensure_vpc(&z, &changed, err) < 0 ||
+	/* the VPC first: an overlapping range is refused before anything is made */
+	if (ensure_vpc(&z, &changed, err) < 0 || ensure_ssh_key(&z, &changed, err) < 0 ||
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_droplets(&z, &changed, err) < 0 ||
 	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0 ||
 	    (cloud_lb_pair(c->layout) && ensure_reserved_ip(&z, &changed, err) < 0))
@@ -1369,8 +1450,13 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		buf_addf(out, "  + cloud: SSH key %s\n", z.prefix);
 	if (find_untagged(&z, vpcs, "vpc_id", "VPC", z.prefix, &v, &taken) < 0)
 		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
+	else if (!v && vpc_overlap_error(&z, vpcs, &taken) < 0)
+		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);
 	else if (!v)
-		buf_addf(out, "  + cloud: VPC %s (%s)\n", z.prefix, z.ip_range);
+		buf_addf(out, "  + cloud: VPC %s (%s)\n", z.prefix,
+		         z.want_range ? z.want_range : "a free range DigitalOcean picks");
+	else if (cloud_jstr(v, "ip_range"))
+		z.ip_range = cloud_jstr(v, "ip_range");
 	want = firewall_body(&z);
 	if (find_untagged(&z, fws, "firewall_id", "firewall", z.prefix, &f, &taken) < 0)
 		buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);

@@ -9,7 +9,8 @@ booting a real host from the user_data of each droplet); read that file's
 description.  The document is OpenAPI 3.0: 'nullable' is turned into a null
 type and schemas are checked as JSON Schema draft 4.
 
-Resources: SSH keys (/v2/account/keys), VPCs, firewalls (applied to droplets
+Resources: SSH keys (/v2/account/keys), VPCs (a range that overlaps another
+VPC's is refused; without ip_range a free /20 is picked), firewalls (applied to droplets
 by tag), droplets (tags, user_data, vpc_uuid, backups; actions power_on,
 enable_backups, disable_backups), volumes
 (attach/detach actions), load balancers (targets by tag), actions, droplet
@@ -21,6 +22,7 @@ tags: made by the first droplet or volume that carries them and kept, as
 the API does, after it is gone (GET and DELETE /v2/tags/NAME).
 """
 import importlib.util
+import ipaddress
 import os
 import sys
 import threading
@@ -163,6 +165,17 @@ def ip_in(rng, used):
     raise ApiError(422, "unprocessable_entity", "no address left")
 
 
+def free_range():
+    """What DigitalOcean does for a VPC made without ip_range: a /20 that
+    overlaps no other VPC of the account."""
+    for n in range(0, 4096, 16):
+        net = ipaddress.ip_network("10.%d.%d.0/20" % (100 + n // 256, n % 256))
+        if not any(net.overlaps(ipaddress.ip_network(o["ip_range"]))
+                   for o in STATE["vpcs"].values()):
+            return str(net)
+    raise ApiError(422, "unprocessable_entity", "no free VPC range left")
+
+
 def used_ips():
     out = set()
     for d in STATE["droplets"].values():
@@ -192,9 +205,14 @@ def create(kind, b, fail):
         return 201, {"ssh_key": k}
     if kind == "vpcs":
         unique(kind, b["name"])
+        rng = b.get("ip_range") or free_range()
+        for o in STATE[kind].values():
+            if ipaddress.ip_network(rng).overlaps(ipaddress.ip_network(o["ip_range"])):
+                raise ApiError(422, "unprocessable_entity",
+                               "ip_range %s overlaps VPC %s (%s)" % (rng, o["name"], o["ip_range"]))
         v = core.synth(res_schema(kind), {
             "id": str(uuid.uuid4()), "name": b["name"], "region": b["region"],
-            "ip_range": b.get("ip_range", "10.10.10.0/24"), "description": b.get("description", ""),
+            "ip_range": rng, "description": b.get("description", ""),
             "default": False, "created_at": now(), "urn": "do:vpc:x"})
         v["urn"] = "do:vpc:" + v["id"]
         STATE[kind][v["id"]] = v

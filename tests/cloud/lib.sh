@@ -296,6 +296,17 @@ do_left() {
 		"\($k) \(.name)"'
 }
 
+# Role dbport in the project: it only declares the PostgreSQL port, so that
+# a firewall has a database port to open to the private network.
+cloud_dbport_role() {
+	mkdir -p "$WORK/roles/dbport"
+	cat >"$WORK/roles/dbport/role.yml" <<-'EOF2'
+		description: declares the PostgreSQL port (the firewall test needs one database port)
+		ports: [5432/tcp]
+		resources: []
+	EOF2
+}
+
 # An inventory for provider hetzner on the test server's networks.
 hcloud_inventory() {
 	cat <<-EOF

@@ -9,12 +9,7 @@
 
 t_project </dev/null
 hcloud_start
-mkdir -p "$WORK/roles/dbport"
-cat >"$WORK/roles/dbport/role.yml" <<-'EOF2'
-	description: declares the PostgreSQL port (the firewall test needs one database port)
-	ports: [5432/tcp]
-	resources: []
-EOF2
+cloud_dbport_role
 cat >"$WORK/inventory.yml" <<-EOF2
 	project: shop
 	providers:

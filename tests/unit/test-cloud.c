@@ -565,6 +565,29 @@ static void test_lb_pair(void)
 	unlink(path);
 }
 
+static void test_ipv4_overlap(void)
+{
+	unsigned a;
+	int bits;
+
+	CHECK(cloud_ipv4_net("10.10.10.0/24", &a, &bits) && a == 0x0a0a0a00u && bits == 24);
+	CHECK(!cloud_ipv4_net("10.10.10.0", &a, &bits));
+	CHECK(!cloud_ipv4_net("10.10.10.0/33", &a, &bits));
+	CHECK(!cloud_ipv4_net("10.256.0.0/16", &a, &bits));
+	CHECK(!cloud_ipv4_net("10.1.0.0/16 ", &a, &bits));
+	CHECK(!cloud_ipv4_net("fd00::/8", &a, &bits));
+	CHECK(!cloud_ipv4_net(NULL, &a, &bits));
+	CHECK(cloud_ipv4_overlap("10.10.10.0/24", "10.10.10.0/24"));
+	CHECK(cloud_ipv4_overlap("10.10.0.0/16", "10.10.10.128/25"));
+	CHECK(cloud_ipv4_overlap("10.10.10.128/25", "10.10.0.0/16"));
+	CHECK(cloud_ipv4_overlap("10.100.0.0/20", "10.100.15.0/24"));
+	CHECK(!cloud_ipv4_overlap("10.100.0.0/20", "10.100.16.0/20"));
+	CHECK(!cloud_ipv4_overlap("10.10.10.0/25", "10.10.10.128/25"));
+	CHECK(cloud_ipv4_overlap("0.0.0.0/0", "192.168.1.0/24"));
+	CHECK(!cloud_ipv4_overlap("10.0.0.0/8", "garbage"));
+	CHECK(!cloud_ipv4_overlap("10.0.0.0/8", NULL));
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -581,5 +604,6 @@ int main(void)
 	RUN(test_layout_snapshot_keep);
 	RUN(test_provider_backups);
 	RUN(test_lb_pair);
+	RUN(test_ipv4_overlap);
 	return check_done("cloud");
 }
