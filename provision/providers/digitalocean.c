@@ -1147,6 +1147,17 @@ out:
 	return rc;
 }
 
+/* The size_unit the inventory wants (default 1) and the one the cloud has (0: none said). */
+static long long lb_size_want(const struct node *lbs)
+{
+	return atoll(cloud_str(lbs, "size_unit") ? cloud_str(lbs, "size_unit") : "1");
+}
+
+static long long lb_size_have(json_t *lb)
+{
+	return cloud_jid(lb, "size_unit");
+}
+
 static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
@@ -1168,22 +1179,27 @@ static int ensure_lb(struct dz *z, bool *changed, struct pv_error *err)
 	    "{s:s, s:s, s:I, s:s, s:O, s:[{s:s, s:i, s:s, s:i}, {s:s, s:i, s:s, s:i, s:b}], "
 	    "s:{s:s, s:i, s:s, s:i, s:i, s:i, s:i}}",
 	    "name", name, "region", cloud_setting(c, "region", "fra1"), "size_unit",
-	    (json_int_t)atoll(cloud_str(lbs, "size_unit") ? cloud_str(lbs, "size_unit") : "1"),
-	    "tag", tag, "vpc_uuid", json_object_get(pd, "vpc_id"), "forwarding_rules",
-	    "entry_protocol", "http", "entry_port", 80, "target_protocol", "http", "target_port",
-	    80, "entry_protocol", "https", "entry_port", 443, "target_protocol", "https",
-	    "target_port", 443, "tls_passthrough", 1, "health_check", "protocol", "http", "port",
-	    80, "path", hp, "check_interval_seconds", 10, "response_timeout_seconds", 5,
-	    "healthy_threshold", 3, "unhealthy_threshold", 3);
+	    (json_int_t)lb_size_want(lbs), "tag", tag, "vpc_uuid", json_object_get(pd, "vpc_id"),
+	    "forwarding_rules", "entry_protocol", "http", "entry_port", 80, "target_protocol",
+	    "http", "target_port", 80, "entry_protocol", "https", "entry_port", 443,
+	    "target_protocol", "https", "target_port", 443, "tls_passthrough", 1, "health_check",
+	    "protocol", "http", "port", 80, "path", hp, "check_interval_seconds", 10,
+	    "response_timeout_seconds", 5, "healthy_threshold", 3, "unhealthy_threshold", 3);
 	if (lb) {
 		json_object_set(pd, "load_balancer_id", json_object_get(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
 			goto out;
 		const char *have = cloud_jstr(json_object_get(lb, "health_check"), "path");
-		if (have && strcmp(have, hp)) {
-			/* an update names the whole load balancer: the same body as a create */
+		bool path_moves = have && strcmp(have, hp);
+		bool resize = lb_size_have(lb) && lb_size_have(lb) != lb_size_want(lbs);
+		if (resize)
+			report_info(c->rep, NULL, "load balancer %s: size_unit %lld -> %lld", name,
+			            lb_size_have(lb), lb_size_want(lbs));
+		if (path_moves)
 			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
 			            name, have, hp);
+		if (path_moves || resize) {
+			/* an update names the whole load balancer: the same body as a create */
 			char *p = xasprintf("/v2/load_balancers/%s", cloud_jstr(lb, "id"));
 			struct http_response r;
 			rc = call(z, "PUT", p, body, &r, err, "updating the load balancer");
@@ -1523,6 +1539,10 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		else if (have && strcmp(have, hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
 			         ln, have, hp ? hp : "/");
+		if (!lb_taken && lb && lb_size_have(lb) &&
+		    lb_size_have(lb) != lb_size_want(cloud_lb(c)))
+			buf_addf(out, "  ~ cloud: load balancer %s: size_unit %lld -> %lld\n", ln,
+			         lb_size_have(lb), lb_size_want(cloud_lb(c)));
 		free(ln);
 	}
 	rc = 0;

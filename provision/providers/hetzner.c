@@ -1038,6 +1038,86 @@ static const char *lb_health_path(json_t *lb)
 	return NULL;
 }
 
+/* POST body (taken) to the load balancer's action ACTION and wait for it. */
+static int lb_action(struct hz *z, json_t *lb, const char *action, json_t *body, const char *doing,
+                     struct pv_error *err)
+{
+	char *p = xasprintf("/load_balancers/%lld/actions/%s", cloud_jid(lb, "id"), action);
+	struct http_response r;
+	int rc = call(z, "POST", p, body, 0, &r, err, doing);
+
+	json_decref(body);
+	free(p);
+	if (rc == 0)
+		rc = wait_action(z, cloud_jid(json_object_get(r.json, "action"), "id"),
+		                 "load balancer", err);
+	http_response_release(&r);
+	return rc;
+}
+
+/* The load balancer's type as the inventory wants it and as the cloud has it. */
+static const char *lb_type_want(const struct provider_ctx *c)
+{
+	const char *t = cloud_str(cloud_lb(c), "type");
+
+	return t ? t : "lb11";
+}
+
+static const char *lb_type_have(json_t *lb)
+{
+	return cloud_jstr(json_object_get(lb, "load_balancer_type"), "name");
+}
+
+/*
+ * Whether a server of the layout is to join (1) or leave (-1) the load
+ * balancer's targets, which it picks by the label lb-target: set at the
+ * server's create, and changed here when the inventory's targets change.
+ */
+static int lb_target_move(const struct provider_ctx *c, const struct inv_server *s, json_t *srv)
+{
+	bool want = cloud_lb(c) && cloud_is_lb_target(c, s->name);
+	const char *have = cloud_jstr(json_object_get(srv, "labels"), "lb-target");
+	bool is = have && !strcmp(have, "true");
+
+	return want == is ? 0 : want ? 1 : -1;
+}
+
+static int ensure_lb_targets(struct hz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	json_t *srvs = NULL;
+	int rc = 0;
+
+	if (list(z, "servers", &srvs, err) < 0)
+		return -1;
+	for (size_t i = 0; rc == 0 && i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		char *name = server_name(z, s->name);
+		json_t *srv = find_mine(srvs, name);
+		int move = srv ? lb_target_move(c, s, srv) : 0;
+		if (move) {
+			report_info(c->rep, s->name, "server %s %s the load balancer's targets",
+			            name, move > 0 ? "joins" : "leaves");
+			json_t *lab = json_deep_copy(json_object_get(srv, "labels"));
+			if (move > 0)
+				json_object_set_new(lab, "lb-target", json_string("true"));
+			else
+				json_object_del(lab, "lb-target");
+			json_t *body = json_pack("{s:o}", "labels", lab);
+			char *p = xasprintf("/servers/%lld", cloud_jid(srv, "id"));
+			struct http_response r;
+			rc = call(z, "PUT", p, body, 0, &r, err, "changing a server's labels");
+			http_response_release(&r);
+			json_decref(body);
+			free(p);
+			*changed = true;
+		}
+		free(name);
+	}
+	json_decref(srvs);
+	return rc;
+}
+
 static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 {
 	struct provider_ctx *c = z->c;
@@ -1059,26 +1139,28 @@ static int ensure_lb(struct hz *z, bool *changed, struct pv_error *err)
 		set_id(pd, "load_balancer_id", cloud_jid(lb, "id"));
 		if ((rc = state_save(c->state, err)) < 0)
 			goto out;
+		const char *ty = lb_type_have(lb);
+		if (ty && strcmp(ty, lb_type_want(c))) {
+			report_info(c->rep, NULL, "load balancer %s: type %s -> %s", name, ty,
+			            lb_type_want(c));
+			rc = lb_action(z, lb, "change_type",
+			               json_pack("{s:s}", "load_balancer_type", lb_type_want(c)),
+			               "changing the load balancer's type", err);
+			*changed = true;
+			if (rc < 0)
+				goto out;
+		}
 		const char *have = lb_health_path(lb);
 		if (have && strcmp(have, hp)) {
 			report_info(c->rep, NULL, "load balancer %s: health check path %s -> %s",
 			            name, have, hp);
-			char *p = xasprintf("/load_balancers/%lld/actions/update_service",
-			                    cloud_jid(lb, "id"));
 			json_t *body = json_pack(
 			    "{s:i, s:{s:s, s:i, s:i, s:i, s:i, s:{s:s, s:n, s:[s,s], s:b}}}",
 			    "listen_port", 80, "health_check", "protocol", "http", "port", 80,
 			    "interval", 15, "timeout", 10, "retries", 3, "http", "path", hp,
 			    "domain", "status_codes", "2??", "3??", "tls", 0);
-			struct http_response r;
-			rc = call(z, "POST", p, body, 0, &r, err, "updating the load balancer");
-			json_decref(body);
-			free(p);
-			if (rc == 0)
-				rc = wait_action(z,
-				                 cloud_jid(json_object_get(r.json, "action"), "id"),
-				                 "load balancer", err);
-			http_response_release(&r);
+			rc = lb_action(z, lb, "update_service", body, "updating the load balancer",
+			               err);
 			*changed = true;
 		}
 		goto out;
@@ -1282,6 +1364,7 @@ static int hetzner_up(struct provider_ctx *c, struct host **out, size_t *n, stru
 	if (ensure_ssh_key(&z, &changed, err) < 0 || ensure_network(&z, &changed, err) < 0 ||
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_servers(&z, &changed, err) < 0 ||
 	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0 ||
+	    ensure_lb_targets(&z, &changed, err) < 0 ||
 	    (cloud_lb_pair(c->layout) && ensure_floating_ip(&z, &changed, err) < 0))
 		goto out;
 	if (cloud_pin_and_wait(c, "server", BOOT_TIMEOUT_MS, err) < 0)
@@ -1383,6 +1466,9 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 			         cloud_jid(srv, "id"));
 		if (srv)
 			drift(c, s, srv, out);
+		if (srv && lb_target_move(c, s, srv))
+			buf_addf(out, "  ~ cloud: server %s %s the load balancer's targets\n",
+			         s->name, lb_target_move(c, s, srv) > 0 ? "joins" : "leaves");
 		cloud_plan_backups(s, "server", srv ? server_backups_on(srv) : false, out);
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t k = 0; sv && k < sv->n; k++) {
@@ -1414,6 +1500,9 @@ static int hetzner_plan(struct provider_ctx *c, struct buf *out, struct pv_error
 		else if (lb_health_path(lb) && strcmp(lb_health_path(lb), hp ? hp : "/"))
 			buf_addf(out, "  ~ cloud: load balancer %s: health check path %s -> %s\n",
 			         ln, lb_health_path(lb), hp ? hp : "/");
+		if (have && lb_type_have(lb) && strcmp(lb_type_have(lb), lb_type_want(c)))
+			buf_addf(out, "  ~ cloud: load balancer %s: type %s -> %s\n", ln,
+			         lb_type_have(lb), lb_type_want(c));
 		free(ln);
 	}
 	if (cloud_lb_pair(c->layout)) {

@@ -1123,6 +1123,17 @@ def lb_update_service(lb, body, fail):
     raise ApiError(404, "not_found", "no service on port %d" % body["listen_port"])
 
 
+LB_TYPES = ("lb11", "lb21", "lb31")
+
+
+def lb_change_type(lb, body, fail):
+    if body["load_balancer_type"] not in LB_TYPES:
+        raise ApiError(422, "invalid_input", "no load balancer type %s" % body["load_balancer_type"])
+    lb["load_balancer_type"] = dict(lb["load_balancer_type"], name=body["load_balancer_type"],
+                                    id=LB_TYPES.index(body["load_balancer_type"]) + 1)
+    return 201, {"action": start_action("change_type", [("load_balancer", lb["id"])], fail=fail)}
+
+
 def host_size_gb(sid):
     """What the server's disk holds beyond the base image, in GB (its
     overlay's upper layer): the size a snapshot of it takes."""
@@ -1258,6 +1269,7 @@ ACTIONS = {("firewalls", "set_rules"): fw_set_rules,
            ("firewalls", "remove_from_resources"): fw_remove,
            ("volumes", "detach"): vol_detach,
            ("load_balancers", "update_service"): lb_update_service,
+           ("load_balancers", "change_type"): lb_change_type,
            ("servers", "create_image"): srv_create_image,
            ("servers", "enable_backup"): srv_backup(True),
            ("servers", "disable_backup"): srv_backup(False),

@@ -3,7 +3,8 @@
 # private network, a load balancer (HTTP with a health check on the app's
 # path, HTTPS passed through) targeting the web servers by label, and a
 # firewall that opens 22/80/443 to all and the database port only to the
-# private network.
+# private network.  A new health path, load balancer type or list of
+# targets is changed in place.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
@@ -57,5 +58,21 @@ check "plan shows the new health check path" grep -q '~ cloud: load balancer sho
 pvj up phase2 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up failed: $(cat "$WORK/up3.err")"
 check "up changed the health check in place" test "$(cloud_state | jq -r '[.load_balancers[].services[] | select(.listen_port == 80) | .health_check.http.path] | join(",")')" = /healthz
 check "still one load balancer" test "$(cloud_state | jq '.load_balancers | length')" = 1
+# a bigger load balancer, web2 out of its targets and db1 in: changed in place
+sed -i 's|type: lb11, health_path: /healthz, targets: \[web1, web2\]|type: lb21, health_path: /healthz, targets: [web1, db1]|' "$WORK/inventory.yml"
+pv plan phase2 >"$WORK/plan3" 2>&1 || bail "plan failed: $(cat "$WORK/plan3")"
+check "plan shows the new type" grep -q '~ cloud: load balancer shop-default-phase2-lb: type lb11 -> lb21' "$WORK/plan3"
+check "plan shows web2 leaving the targets" grep -q "~ cloud: server web2 leaves the load balancer's targets" "$WORK/plan3"
+check "plan shows db1 joining them" grep -q "~ cloud: server db1 joins the load balancer's targets" "$WORK/plan3"
+check "plan says nothing of web1" sh -c "! grep -q 'server web1' '$WORK/plan3'"
+pvj up phase2 --only cloud >"$WORK/up4.json" 2>"$WORK/up4.err" || bail "up failed: $(json_errors "$WORK/up4.json" "$WORK/up4.err")"
+state=$(cloud_state)
+check "the same load balancer, now lb21" test "$(jq -c '[.load_balancers[] | [.id, .load_balancer_type.name]]' <<<"$state")" = "[[$(jq .id <<<"$lb"),\"lb21\"]]"
+targets=$(jq -r --arg sel "$sel" '($sel | split(",") | map(split("=="))) as $terms
+	| .servers[] | select(.labels as $l | all($terms[]; length == 2 and $l[.[0]] == .[1])) | .labels.server' <<<"$state" | sort | tr '\n' ' ')
+check "its selector now picks web1 and db1: $targets" test "$targets" = "db1 web1 "
+check "the servers keep their other labels: $(jq -c '[.servers[] | .labels | del(.["lb-target"]) | keys] | unique' <<<"$state")" test "$(jq -c '[.servers[] | .labels | del(.["lb-target"]) | keys] | unique' <<<"$state")" = '[["env","layout","managed-by","project","resource","server"]]'
+pvj up phase2 --only cloud >"$WORK/up5.json" 2>"$WORK/up5.err" || bail "up failed: $(cat "$WORK/up5.err")"
+check "the up after that changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up5.json"
 viol=$(cloud_violations)
 check "every request followed the specification${viol:+: $viol}" test -z "$viol"

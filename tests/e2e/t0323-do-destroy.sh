@@ -77,6 +77,13 @@ pv plan phase2 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
 check "plan shows the new health check path" grep -q '~ cloud: load balancer shop-default-phase2-lb: health check path /up -> /healthz' "$WORK/plan2"
 pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up failed: $(cat "$WORK/up2.err")"
 check "up changed the health check of the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .health_check.path]]')" = "$(jq -c '[[.id, "/healthz"]]' <<<"$lb")"
+sed -i 's|load_balancer: { health_path: /healthz,|load_balancer: { size_unit: 2, health_path: /healthz,|' "$WORK/inventory.yml"
+pv plan phase2 >"$WORK/plan3" 2>&1 || bail "plan failed: $(cat "$WORK/plan3")"
+check "plan shows the new size" grep -q '~ cloud: load balancer shop-default-phase2-lb: size_unit 1 -> 2' "$WORK/plan3"
+pvj up phase2 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up failed: $(cat "$WORK/up3.err")"
+check "up resized the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .size_unit, .health_check.path]]')" = "$(jq -c '[[.id, 2, "/healthz"]]' <<<"$lb")"
+pvj up phase2 --only cloud >"$WORK/up4.json" 2>"$WORK/up4.err" || bail "up failed: $(cat "$WORK/up4.err")"
+check "the up after that changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up4.json"
 
 # not the layout's: a droplet of another project, an SSH key of someone else
 ssh-keygen -q -t ed25519 -N '' -C other -f "$WORK/other" >/dev/null
