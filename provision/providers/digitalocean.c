@@ -1236,6 +1236,74 @@ out:
 	return rc;
 }
 
+/*
+ * Whether a droplet of the layout is to join (1) or leave (-1) the load
+ * balancer's targets, which it picks by the tag TAG:lb: given at the
+ * droplet's create, and changed here when the inventory's targets change.
+ */
+static int lb_target_move(const struct dz *z, const struct inv_server *s, json_t *d)
+{
+	char *lt = xasprintf("%s:lb", z->tag);
+	bool want = cloud_lb(z->c) && cloud_is_lb_target(z->c, s->name), is = has_tag(d, lt);
+
+	free(lt);
+	return want == is ? 0 : want ? 1 : -1;
+}
+
+static int ensure_lb_targets(struct dz *z, bool *changed, struct pv_error *err)
+{
+	struct provider_ctx *c = z->c;
+	char *lt = xasprintf("%s:lb", z->tag), *esc = http_escape(lt);
+	char *tp = xasprintf("/v2/tags/%s", esc), *rp = xasprintf("/v2/tags/%s/resources", esc);
+	json_t *drops = NULL;
+	bool tag_known = false;
+	int rc = list_droplets(z, &drops, err);
+
+	for (size_t i = 0; rc == 0 && i < c->layout->n_servers; i++) {
+		const struct inv_server *s = &c->layout->servers[i];
+		json_t *d = find_server(z, drops, s->name);
+		int move = d ? lb_target_move(z, s, d) : 0;
+		struct http_response r;
+		if (!move)
+			continue;
+		report_info(c->rep, s->name, "droplet %s %s the load balancer's targets", s->name,
+		            move > 0 ? "joins" : "leaves");
+		/* a tag is made by the first resource that carries it: it may not be yet */
+		if (move > 0 && !tag_known) {
+			struct http_opts o = {.flags = HTTP_IDEMPOTENT};
+			http_response_init(&r);
+			rc = http_request(&z->http, "GET", tp, &o, &r, err);
+			if (rc == 0 && r.status != 200 && r.status != 404)
+				rc = http_fail(&r, err, "looking at a tag");
+			if (rc == 0 && r.status == 404) {
+				http_response_release(&r);
+				json_t *body = json_pack("{s:s}", "name", lt);
+				rc = call(z, "POST", "/v2/tags", body, &r, err, "making a tag");
+				json_decref(body);
+			}
+			http_response_release(&r);
+			tag_known = rc == 0;
+			if (rc < 0)
+				break;
+		}
+		char id[32];
+		snprintf(id, sizeof(id), "%lld", cloud_jid(d, "id"));
+		json_t *body = json_pack("{s:[{s:s, s:s}]}", "resources", "resource_id", id,
+		                         "resource_type", "droplet");
+		rc = call(z, move > 0 ? "POST" : "DELETE", rp, body, &r, err,
+		          move > 0 ? "tagging a droplet" : "untagging a droplet");
+		json_decref(body);
+		http_response_release(&r);
+		*changed = true;
+	}
+	json_decref(drops);
+	free(lt);
+	free(esc);
+	free(tp);
+	free(rp);
+	return rc;
+}
+
 /* ---- the load balancer pair's reserved IP (lb_pair: floating_ip) ---- */
 
 /*
@@ -1415,6 +1483,7 @@ static int do_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 	if (ensure_vpc(&z, &changed, err) < 0 || ensure_ssh_key(&z, &changed, err) < 0 ||
 	    ensure_firewall(&z, &changed, err) < 0 || ensure_droplets(&z, &changed, err) < 0 ||
 	    ensure_volumes(&z, &changed, err) < 0 || ensure_lb(&z, &changed, err) < 0 ||
+	    ensure_lb_targets(&z, &changed, err) < 0 ||
 	    (cloud_lb_pair(c->layout) && ensure_reserved_ip(&z, &changed, err) < 0))
 		goto out;
 	if (cloud_pin_and_wait(c, "droplet", BOOT_TIMEOUT_MS, err) < 0)
@@ -1496,6 +1565,10 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		if (d) {
 			drift(c, s, d, out);
 			cloud_plan_backups(s, "droplet", droplet_backups_on(d), out);
+			if (lb_target_move(&z, s, d))
+				buf_addf(
+				    out, "  ~ cloud: droplet %s %s the load balancer's targets\n",
+				    s->name, lb_target_move(&z, s, d) > 0 ? "joins" : "leaves");
 		}
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++) {

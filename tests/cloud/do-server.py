@@ -336,6 +336,33 @@ def tag_view(name):
                                         "volumes": {"count": n["volumes"]}}}
 
 
+def lb_sync():
+    """A load balancer targets the droplets that carry its tag, as they do now."""
+    for lb in STATE["load_balancers"].values():
+        if lb.get("tag"):
+            lb["droplet_ids"] = [d["id"] for d in STATE["droplets"].values()
+                                 if lb["tag"] in d["tags"]]
+
+
+def tag_resources(method, name, b):
+    """POST/DELETE /v2/tags/NAME/resources: the tag must exist (404)."""
+    if name not in STATE["tags"]:
+        raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
+    for res in b["resources"]:
+        kind = {"droplet": "droplets", "volume": "volumes"}.get(res["resource_type"])
+        if not kind:
+            raise ApiError(422, "unprocessable_entity", "the test server tags droplets and volumes")
+        r = next((v for k, v in STATE[kind].items() if str(k) == str(res["resource_id"])), None)
+        if not r:
+            raise ApiError(404, "not_found", "no %s %s" % (res["resource_type"], res["resource_id"]))
+        if method == "POST" and name not in r["tags"]:
+            r["tags"].append(name)
+        if method == "DELETE":
+            r["tags"] = [t for t in r["tags"] if t != name]
+    lb_sync()
+    return 204, None
+
+
 def tag(method, name):
     if name not in STATE["tags"]:
         raise ApiError(404, "not_found", "The resource you were accessing could not be found.")
@@ -438,6 +465,13 @@ def handle(method, tmpl, pv, q, body, fail):
     with LOCK:
         if tmpl == "/v2/tags/{tag_id}" and method in ("GET", "DELETE"):
             return tag(method, pv["tag_id"])
+        if tmpl == "/v2/tags/{tag_id}/resources":
+            return tag_resources(method, pv["tag_id"], body)
+        if tmpl == "/v2/tags" and method == "POST":
+            if body["name"] in STATE["tags"]:
+                raise ApiError(422, "unprocessable_entity", "tag %s exists" % body["name"])
+            STATE["tags"][body["name"]] = {"name": body["name"]}
+            return 201, {"tag": tag_view(body["name"])}
         if method == "POST" and path in ("droplets", "volumes"):
             note_tags(body)
         if tmpl == "/v2/actions/{action_id}":

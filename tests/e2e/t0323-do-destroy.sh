@@ -3,7 +3,8 @@
 # and server, a load balancer (HTTP with a health check on the app's path,
 # HTTPS passed through) targeting the web droplets' tag, a firewall opening
 # the database port only to the VPC.  destroy asks first, removes all of it
-# in dependency order and keeps what is not the layout's.
+# in dependency order and keeps what is not the layout's.  A new health
+# path, size or list of targets is changed in place.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
@@ -77,11 +78,17 @@ pv plan phase2 >"$WORK/plan2" 2>&1 || bail "plan failed: $(cat "$WORK/plan2")"
 check "plan shows the new health check path" grep -q '~ cloud: load balancer shop-default-phase2-lb: health check path /up -> /healthz' "$WORK/plan2"
 pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "up failed: $(cat "$WORK/up2.err")"
 check "up changed the health check of the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .health_check.path]]')" = "$(jq -c '[[.id, "/healthz"]]' <<<"$lb")"
-sed -i 's|load_balancer: { health_path: /healthz,|load_balancer: { size_unit: 2, health_path: /healthz,|' "$WORK/inventory.yml"
+# a bigger load balancer, web2 out of its targets and db1 in: changed in place
+sed -i 's|load_balancer: { health_path: /healthz, targets: \[web1, web2\] }|load_balancer: { size_unit: 2, health_path: /healthz, targets: [web1, db1] }|' "$WORK/inventory.yml"
 pv plan phase2 >"$WORK/plan3" 2>&1 || bail "plan failed: $(cat "$WORK/plan3")"
 check "plan shows the new size" grep -q '~ cloud: load balancer shop-default-phase2-lb: size_unit 1 -> 2' "$WORK/plan3"
+check "plan shows web2 leaving the targets and db1 joining them" \
+	sh -c "grep -q \"~ cloud: droplet web2 leaves the load balancer's targets\" '$WORK/plan3' && grep -q \"~ cloud: droplet db1 joins the load balancer's targets\" '$WORK/plan3' && ! grep -q 'droplet web1' '$WORK/plan3'"
 pvj up phase2 --only cloud >"$WORK/up3.json" 2>"$WORK/up3.err" || bail "up failed: $(cat "$WORK/up3.err")"
-check "up resized the same load balancer" test "$(cloud_state | jq -c '[.load_balancers[] | [.id, .size_unit, .health_check.path]]')" = "$(jq -c '[[.id, 2, "/healthz"]]' <<<"$lb")"
+state=$(cloud_state)
+check "up resized the same load balancer" test "$(jq -c '[.load_balancers[] | [.id, .size_unit, .health_check.path]]' <<<"$state")" = "$(jq -c '[[.id, 2, "/healthz"]]' <<<"$lb")"
+check "web1 and db1, and only they, carry its tag now" test "$(jq -r '.droplets[] | select(.tags | index("pv:shop:default:phase2:lb")) | .name' <<<"$state" | sort | tr '\n' ' ')" = "db1 web1 "
+check "the load balancer targets them" test "$(jq -c '[.load_balancers[].droplet_ids[]] | sort' <<<"$state")" = "$(jq -c '[.droplets[] | select(.name == "web1" or .name == "db1") | .id] | sort' <<<"$state")"
 pvj up phase2 --only cloud >"$WORK/up4.json" 2>"$WORK/up4.err" || bail "up failed: $(cat "$WORK/up4.err")"
 check "the up after that changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up4.json"
 
@@ -92,12 +99,13 @@ cloud_api POST /v2/vpcs '{"name": "other-vpc", "region": "fra1", "ip_range": "10
 
 if pv destroy phase2 </dev/null >"$WORK/d0" 2>&1; then rc=0; else rc=$?; fi
 check "destroy without --yes and without a terminal refuses (exit 2)" test "$rc" = 2
+n0=$(cloud_logged)
 pv destroy phase2 --yes >"$WORK/destroy" 2>&1 || bail "destroy failed: $(cat "$WORK/destroy")"
 PV_LAYOUTS=()
 left=$(do_left shop:default:phase2 shop-default-phase2)
 check "nothing of the layout is left${left:+: $left}" test -z "$left"
 check "the other SSH key and VPC are kept" test "$(cloud_state | jq -c '[.ssh_keys[].name, .vpcs[].name]')" = '["someone-else","other-vpc"]'
-order=$(jq -r 'select(.method == "DELETE") | .path | split("/")[2]' "$CLOUD_DIR/api/requests.jsonl" | uniq | tr '\n' ' ')
+order=$(tail -n +"$((n0 + 1))" "$CLOUD_DIR/api/requests.jsonl" | jq -r 'select(.method == "DELETE") | .path | split("/")[2]' | uniq | tr '\n' ' ')
 check "deleted in dependency order: $order" test "$order" = "load_balancers volumes droplets firewalls vpcs account tags "
 check "the tags the tool made are gone" test "$(cloud_state | jq -c '.tags | keys')" = '[]'
 check "no host of the layout is left" sh -c "! pgrep -f '[s]ystemd-nspawn.*-M hc$(cat "$CLOUD_DIR/api/port")-' >/dev/null"
