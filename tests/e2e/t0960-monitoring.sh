@@ -54,7 +54,7 @@ conv=$(mon_query provision_converge_success | tr '\n' ';')
 check "each host's last run result is a metric: $conv" test "$conv" = "mon1 1;web1 1;"
 rules=$(on_host mon1 "curl -sf http://$mon:9090/api/v1/rules" | jq -r '.data.groups[].rules[].name' | sort | tr '\n' ' ')
 check "the roles' alert rules are loaded: $rules" \
-	sh -c "for r in HostDown DiskFull MemoryPressure SystemdUnitFailed SiteDown CertificateExpiring; do echo '$rules' | grep -qw \$r || exit 1; done"
+	sh -c "for r in HostDown DiskFull MemoryPressure SystemdUnitFailed SiteDown CertificateExpiring ClockSkew ClockNotSynchronised; do echo '$rules' | grep -qw \$r || exit 1; done"
 
 # Nothing but the monitoring server reaches an exporter or Prometheus.
 check "mon1 reaches web1's node exporter (the control)" reach mon1 "$(addr web1):9100"
