@@ -988,6 +988,17 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
  * Whether the volume named name (*v, or NULL) is someone else's: it lacks
  * the layout's tag or the tool's mark, and *err says so and what to do.
  */
+/*
+ * A volume's name: unique per region in the account, so it names the
+ * environment too (but "default", whose volumes kept their first names).
+ */
+static char *volume_name(const struct provider_ctx *c, const struct inv_server *s, const char *vn)
+{
+	if (!strcmp(c->env, "default"))
+		return xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
+	return xasprintf("%s-%s-%s-%s", c->inv->project, c->env, s->name, vn);
+}
+
 static bool volume_taken(struct dz *z, json_t *vols, const char *name, json_t **v,
                          struct pv_error *err)
 {
@@ -1089,8 +1100,7 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 		for (size_t k = 0; sv && k < sv->n; k++) {
 			const char *vn = cloud_str(sv->items[k], "name");
 			char *key = xasprintf("%s/%s", s->name, vn);
-			/* volume names are unique per region: a short one, tagged as ours */
-			char *name = xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
+			char *name = volume_name(c, s, vn);
 			json_t *v = find_id(vols, json_object_get(vs, key));
 			if (!v && volume_taken(z, vols, name, &v, err)) {
 				free(key);
@@ -1572,8 +1582,7 @@ static int do_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		}
 		const struct node *sv = cloud_server_volumes(s);
 		for (size_t q = 0; !d && sv && q < sv->n; q++) {
-			char *vn = xasprintf("%s-%s-%s", c->inv->project, s->name,
-			                     cloud_str(sv->items[q], "name"));
+			char *vn = volume_name(c, s, cloud_str(sv->items[q], "name"));
 			json_t *vol;
 			if (volume_taken(&z, vols, vn, &vol, &taken))
 				buf_addf(out, "  ! cloud: %s; up would fail\n", taken.msg);

@@ -8,6 +8,8 @@
 # that overlaps a VPC of the account, plan says up would fail and up
 # refuses before anything of the layout is made.  A range DigitalOcean
 # would refuse (not private, wider than /16) is an error at its line.
+# Volume names are unique per region too: the same server's volume in
+# another environment gets a name of its own.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/cloud/lib.sh"
 
@@ -21,11 +23,14 @@ providers:
     region: fra1
     poll_interval: 0.2
     rotate_host_keys: false
+environments:
+  staging:
+    providers: { digitalocean: { poll_interval: 0.3 } }
 layouts:
   phase1:
     provider: digitalocean
     servers:
-      app1: { roles: [base, dbport] }
+      app1: { roles: [base, dbport], volumes: [{ name: data, size: 10 }] }
   phase2:
     provider: digitalocean
     servers:
@@ -33,6 +38,7 @@ layouts:
 EOT
 t_uses phase1
 t_uses phase2
+t_uses_env staging phase1
 
 ST=$WORK/.provision/state.json
 vpc_range() { cloud_state | jq -r --arg n "$1" '.vpcs[] | select(.name == $n) | .ip_range'; }
@@ -53,6 +59,12 @@ check "phase2's firewall opens 5432 to its own VPC: $(fw_5432 shop-default-phase
 	test "$(fw_5432 shop-default-phase2)" = "[[\"$r2\"]]"
 check "the state records each VPC's range" \
 	test "$(jq -r '.environments.default.layouts | [.phase1, .phase2] | map(.provider_data.vpc_ip_range) | join(" ")' "$ST")" = "$r1 $r2"
+bk_run up5 -e staging up phase1 --only cloud || bail "up -e staging phase1 failed: $(tail -n 20 "$WORK/up5")"
+rs=$(vpc_range shop-staging-phase1)
+check "the staging environment's VPC has a range of its own ($rs)" \
+	python3 -c 'import ipaddress, sys; n = [ipaddress.ip_network(a) for a in sys.argv[1:]]; sys.exit(len(n) != 3 or any(a.overlaps(b) for a in n for b in n if a is not b))' "$r1" "$r2" "$rs"
+check "app1's volume in each environment, named apart: $(cloud_state | jq -c '[.volumes[].name] | sort')" \
+	test "$(cloud_state | jq -c '[.volumes[] | [.name, (.tags | map(select(startswith("pv:"))) | .[0])]] | sort')" = '[["shop-app1-data","pv:shop:default:phase1"],["shop-staging-app1-data","pv:shop:staging:phase1"]]'
 bk_run up3 up phase1 --only cloud || bail "second up phase1 failed: $(tail -n 20 "$WORK/up3")"
 bk_quiet up3
 bk_run plan2 plan phase2 || bail "plan failed: $(tail -n 20 "$WORK/plan2")"
@@ -101,8 +113,12 @@ cloud_refused wide "inventory.yml:$line:22: .* from /16 to /28, not 10.0.0.0/8" 
 check "said once, not once per layout" test "$(grep -c 'vpc.ip_range' "$WORK/wide.out")" = 1
 sed -i '/^    vpc: /d' "$WORK/inventory.yml"
 
+bk_run destroy3 -e staging destroy phase1 --yes || bail "destroy -e staging phase1 failed: $(tail -n 20 "$WORK/destroy3")"
+check "destroy -e staging kept the default environment's volume" \
+	test "$(cloud_state | jq -c '[.volumes[].name]')" = '["shop-app1-data"]'
 bk_run destroy2 destroy phase2 --yes || bail "destroy phase2 failed: $(tail -n 20 "$WORK/destroy2")"
 bk_run destroy1 destroy phase1 --yes || bail "destroy phase1 failed: $(tail -n 20 "$WORK/destroy1")"
 PV_LAYOUTS=()
-check "destroy left no VPC of the project" test "$(cloud_state | jq '[.vpcs[] | select(.name | startswith("shop-"))] | length')" = 0
+PV_ENV_LAYOUTS=()
+check "destroy left no VPC or volume of the project" test "$(cloud_state | jq '[.vpcs[], .volumes[] | select(.name | startswith("shop-"))] | length')" = 0
 cloud_clean_end "$WORK"/plan* "$WORK"/up* "$WORK"/destroy* "$WORK"/public.out "$WORK"/wide.out
