@@ -25,9 +25,13 @@ layouts:
       db2: { roles: [base, ufw, postgres-replica], vars: { postgres_memory_mb: 256 } }
 YML
 t_uses db
-export PV_TEST_DB_PW="db'pw \$x:$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+# each secret ends in a random part that no quoting changes: a secret
+# written quoted for SQL or a shell (a doubled ' or \) is found by it
+db_rand=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+repl_rand=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export PV_TEST_DB_PW="db'pw \$x:$db_rand"
 # what .pgpass and the configuration files must escape: : \ " $ ` ' and a space
-export PV_TEST_REPL_PW="repl:\\\"\$\`' x-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_REPL_PW="repl:\\\"\$\`' x-$repl_rand"
 
 pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
 pass "up db converges a primary and a standby"
@@ -62,12 +66,12 @@ check "a wrong password is refused" sh -c "printf '%s' \"\$1\" | grep -q 'passwo
 check "the database is owned by shop" \
 	test "$(psql_as db1 "select pg_get_userbyid(datdba) from pg_database where datname = 'shop'")" = shop
 check "no secret in up's output" \
-	sh -c "! grep -Fq -e \"\$1\" -e \"\$2\" '$WORK/up1'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW"
+	sh -c "! grep -Fq -e \"\$1\" -e \"\$2\" -e \"\$3\" -e \"\$4\" '$WORK/up1'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW" "$db_rand" "$repl_rand"
 check "no secret in the state" \
-	sh -c "! grep -rFq --exclude-dir=local -e \"\$1\" -e \"\$2\" '$WORK/.provision'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW"
+	sh -c "! grep -rFq --exclude-dir=local -e \"\$1\" -e \"\$2\" -e \"\$3\" -e \"\$4\" '$WORK/.provision'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW" "$db_rand" "$repl_rand"
 on_host db1 "cat /var/log/postgresql/postgresql-15-main.log" >"$WORK/db1.log" || bail "cannot read db1's server log"
 check "no secret in the primary's server log ($(wc -l <"$WORK/db1.log") lines)" \
-	sh -c "[ -s '$WORK/db1.log' ] && ! grep -Fq -e \"\$1\" -e \"\$2\" '$WORK/db1.log'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW"
+	sh -c "[ -s '$WORK/db1.log' ] && ! grep -Fq -e \"\$1\" -e \"\$2\" -e \"\$3\" -e \"\$4\" '$WORK/db1.log'" _ "$PV_TEST_DB_PW" "$PV_TEST_REPL_PW" "$db_rand" "$repl_rand"
 
 # memory: db1 sized from its own MemTotal, db2 from postgres_memory_mb
 mem=$(on_host db1 "awk '/^MemTotal:/ { print int(\$2 / 1024) }' /proc/meminfo")

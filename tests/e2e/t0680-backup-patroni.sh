@@ -128,7 +128,10 @@ sleep 1
 pid=$(jq -r ".environments.default.layouts.ha.hosts.$old.pid" "$WORK/.provision/state.json")
 init=$(pgrep -P "$pid" | head -n 1)
 [ -n "$init" ] || bail "cannot find the init of $old's host"
-check "the leader $old's host is stopped hard" kill -KILL "$init"
+# stopped: the signal went out and the init is gone (reaped by its nspawn)
+init_gone() { ! kill -0 "$init" 2>/dev/null; }
+stop_hard() { kill -KILL "$init" && wait_for 30 init_gone; }
+check "the leader $old's host is stopped hard (its init $init is gone)" stop_hard
 new=
 for _ in $(seq 1 120); do
 	# shellcheck disable=SC2086
