@@ -14,6 +14,7 @@
 #include "provision/shquote.h"
 #include "provision/template.h"
 #include "provision/vars.h"
+#include "provision/volume.h"
 #include "res-util.h"
 
 /* Keys a resource item may carry besides its one type key. */
@@ -559,6 +560,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "ssh_client_etm", remote_client_etm() ? "true" : "false");
 	if (in->facts)
 		scope_copy(s, in->facts);
+	volumes_scope(s, in->server, scope_get(s, "volume_devices"));
 	scope_set_str(s, "monitoring_address", monitoring_address(s));
 	for (size_t i = 0; i < n_roles; i++)
 		for (size_t k = 0; k < roles[i]->n_ports; k++)

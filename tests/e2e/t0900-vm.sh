@@ -238,17 +238,7 @@ check "status: app1 running, its accelerator and console log: $(grep app1 "$WORK
 	grep -Eq "app1 +running +$addr +(KVM|TCG) +console /.*/console.log" "$WORK/status"
 
 # --- reboot: everything holds, up changes nothing
-boot1=$(on_host app1 'cat /proc/sys/kernel/random/boot_id')
-start=$SECONDS
-timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- 'sudo -n systemctl reboot' >/dev/null 2>&1
-boot2=
-while [ $((SECONDS - start)) -lt 1200 ]; do
-	sleep 5
-	boot2=$(timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh app1 -- 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null) || continue
-	[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] && break
-done
-[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] || bail "app1 did not come back from the reboot"
-echo "# reboot to SSH: $((SECONDS - start)) s"
+vm_reboot app1
 check "after reboot: the same pinned host key answers" test "$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')" = "$presented"
 check "after reboot: sysctls hold (from /etc/sysctl.d)" sysctls_hold
 audit_real_kernel "$WORK/audit2.json" "after reboot"
