@@ -74,6 +74,19 @@ for h in phase1/app1 phase2/web1 phase2/web2 phase2/db1; do
 	check "$n: ufw is active and sshd takes no passwords" on_host "$n" \
 		'ufw status | grep -qx "Status: active" && sshd -T | grep -qx "passwordauthentication no"'
 done
+# the volumes: formatted by the provider (app1's ext4, db1's xfs, as asked),
+# mounted by role volumes at /mnt/NAME by UUID from Hetzner's device path
+for v in app1/data/ext4 db1/pgdata/xfs; do
+	n=${v%%/*} rest=${v#*/}
+	name=${rest%/*} fs=${rest#*/}
+	dev=/dev/disk/by-id/scsi-0HC_Volume_$(jq -r --arg n "shop-default-$([ "$n" = app1 ] && echo phase1 || echo phase2)-$n-$name" '.volumes[] | select(.name == $n) | .id' <<<"$state")
+	got=$(on_host "$n" "findmnt -n -o SOURCE,FSTYPE,UUID --mountpoint /mnt/$name; blkid -p -o value -s UUID $dev" | tr '\n' ' ')
+	set -- $got
+	check "$n: volume $name ($dev) is mounted at /mnt/$name, $fs, by its UUID: $got" \
+		test "${2:-}" = "$fs" -a -n "${3:-}" -a "${3:-}" = "${4:-}"
+	check "$n: its fstab line names the UUID with nofail" on_host "$n" \
+		"grep -q '^UUID=${3:-none} /mnt/$name $fs defaults,nofail,' /etc/fstab"
+done
 check "known_hosts pins exactly the four servers' addresses" \
 	test "$(awk '{print $1}' "$WORK/.provision/known_hosts" | sort | tr '\n' ' ')" = "$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state" | sort | tr '\n' ' ')"
 
