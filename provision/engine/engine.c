@@ -35,6 +35,8 @@ void plan_release(struct host_plan *hp)
 	free(hp->ports);
 	json_decref(hp->pkg_installed);
 	json_decref(hp->pkg_candidate);
+	json_decref(hp->pkg_deps);
+	json_decref(hp->pkg_sim);
 	for (size_t i = 0; i < hp->n_health; i++) {
 		free(hp->health[i].role);
 		free(hp->health[i].title);
