@@ -121,6 +121,11 @@ check "db1: Redis's dir is on the kv volume, got: $got" test "$got" = /srv/kv/re
 on_host db1 "$rcli set t0318 on-the-volume >/dev/null && $rcli save >/dev/null"
 check "db1: Redis wrote its snapshot there, on ext4" on_host db1 \
 	'[ -s /srv/kv/redis/dump.rdb ] && [ "$(findmnt -n -o FSTYPE -T /srv/kv/redis)" = ext4 ]'
+# neither starts before its volume is mounted (nofail orders no service after a mount)
+check "db1: PostgreSQL's unit requires and follows the mount of /mnt/pgdata" on_host db1 \
+	'systemctl show -p Requires -p After postgresql@15-main | grep -c "mnt-pgdata\.mount" | grep -qx 2'
+check "db1: Redis's unit requires and follows the mount of /srv/kv" on_host db1 \
+	'systemctl show -p Requires -p After redis-server | grep -c "srv-kv\.mount" | grep -qx 2'
 check "known_hosts pins exactly the four servers' addresses" \
 	test "$(awk '{print $1}' "$WORK/.provision/known_hosts" | sort | tr '\n' ' ')" = "$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state" | sort | tr '\n' ' ')"
 
