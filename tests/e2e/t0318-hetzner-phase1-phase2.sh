@@ -106,7 +106,7 @@ for v in phase1:app1:data:/mnt/data:ext4 phase2:db1:pgdata:/mnt/pgdata:xfs phase
 		"grep -q '^UUID=${f_uuid:-none} $mnt $fs defaults,nofail,' /etc/fstab"
 done
 # PostgreSQL's cluster was made on pgdata (xfs), Redis keeps its files on kv
-psql_db1() { on_host db1 "runuser -u postgres -- psql -X -tAc \"$1\""; }
+psql_db1() { on_host db1 "cd / && runuser -u postgres -- psql -X -tAc \"$1\""; }
 got=$(psql_db1 'SHOW data_directory' 2>&1)
 check "db1: PostgreSQL's data directory is on the volume, got: $got" test "$got" = /mnt/pgdata/postgresql/15/main
 check "db1: on the volume's xfs, nothing of a cluster in /var/lib/postgresql" on_host db1 \
