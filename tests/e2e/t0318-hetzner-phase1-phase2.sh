@@ -122,10 +122,14 @@ on_host db1 "$rcli set t0318 on-the-volume >/dev/null && $rcli save >/dev/null"
 check "db1: Redis wrote its snapshot there, on ext4" on_host db1 \
 	'[ -s /srv/kv/redis/dump.rdb ] && [ "$(findmnt -n -o FSTYPE -T /srv/kv/redis)" = ext4 ]'
 # neither starts before its volume is mounted (nofail orders no service after a mount)
-check "db1: PostgreSQL's unit requires and follows the mount of /mnt/pgdata" on_host db1 \
-	'systemctl show -p Requires -p After postgresql@15-main | grep -c "mnt-pgdata\.mount" | grep -qx 2'
-check "db1: Redis's unit requires and follows the mount of /srv/kv" on_host db1 \
-	'systemctl show -p Requires -p After redis-server | grep -c "srv-kv\.mount" | grep -qx 2'
+# (RequiresMountsFor names the directory; systemd turns it into an order
+# after the mount unit, and a requirement that 'systemctl show' lists apart)
+check "db1: PostgreSQL's unit requires its directory's mount and starts after mnt-pgdata.mount" on_host db1 \
+	'systemctl show -p RequiresMountsFor postgresql@15-main | grep -q " /mnt/pgdata/postgresql/15/main" &&
+		systemctl show -p After postgresql@15-main | grep -q "[= ]mnt-pgdata\.mount"'
+check "db1: Redis's unit requires its directory's mount and starts after srv-kv.mount" on_host db1 \
+	'systemctl show -p RequiresMountsFor redis-server | grep -q " /srv/kv/redis" &&
+		systemctl show -p After redis-server | grep -q "[= ]srv-kv\.mount"'
 check "known_hosts pins exactly the four servers' addresses" \
 	test "$(awk '{print $1}' "$WORK/.provision/known_hosts" | sort | tr '\n' ' ')" = "$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state" | sort | tr '\n' ' ')"
 
