@@ -37,12 +37,12 @@ json_t *repro_digests(const struct host_plan *hp);
  * names, "@@C NAME CANDIDATE" for those not installed (what apt would
  * install), "@@D NAME VERSION" for every installed package they depend on
  * (Pre-Depends and Depends, transitively: an alternative by the first one
- * installed, a virtual package by the installed package that provides it),
- * and with --frozen "@@S NAME VERSION" for each package apt would install
- * with the missing ones (a simulation).  Appended to the probe and to the
- * apply script.
+ * installed, a virtual package by the installed package that provides it)
+ * after a line "@@DR" when deps is set, and with --frozen "@@S NAME VERSION"
+ * for each package apt would install with the missing ones (a simulation).
+ * Appended to the probe and to the apply script.
  */
-void repro_versions_sh(const struct host_plan *hp, struct buf *sh);
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps);
 
 /* Read the "@@V"/"@@C"/"@@D"/"@@S" lines of a probe's or apply's output into hp->pkg_*. */
 void repro_pkgs_parse(struct host_plan *hp, const char *out, size_t len);

@@ -1171,7 +1171,8 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 		buf_addf(sh, "pv_tick %zu\n", i);
 	}
-	repro_versions_sh(hp, sh);
+	/* the dependencies only where they matter before the apply: --frozen, or no record */
+	repro_versions_sh(hp, sh, hp->frozen || !hp->frozen_deps);
 	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
 }
@@ -1456,7 +1457,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         "pv_tick h%zu\n",
 		         h, h, h, name, h);
 	}
-	repro_versions_sh(hp, sh);
+	repro_versions_sh(hp, sh, true);
 	run_metrics_sh(hp, sh, true);
 	buf_adds(sh, "echo @@Z\n");
 }

@@ -254,7 +254,7 @@ static const char **wanted(const struct host_plan *hp, size_t *n)
 	"}\n"                                                                                      \
 	"  for (x in seen) if (!(x in named)) print \"@@D \" x \" \" ver[x] }"
 
-void repro_versions_sh(const struct host_plan *hp, struct buf *sh)
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps)
 {
 	size_t n;
 	const char **names = wanted(hp, &n);
@@ -281,10 +281,14 @@ void repro_versions_sh(const struct host_plan *hp, struct buf *sh)
 	             "awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } "
 	             "/^  Candidate:/ { print \"@@C \" p \" \" $2 }'\n");
 	/* what they depend on: one more dpkg-query, of every package, closed over in awk */
-	buf_adds(sh, "dpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}|${Provides}|"
-	             "${Pre-Depends}, ${Depends}\\n' 2>/dev/null | awk -F'|' -v want=");
-	sh_quote_buf(sh, want.s);
-	buf_adds(sh, " '" DEPS_AWK "'\n");
+	if (deps) {
+		buf_adds(
+		    sh,
+		    "echo @@DR\ndpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}|"
+		    "${Provides}|${Pre-Depends}, ${Depends}\\n' 2>/dev/null | awk -F'|' -v want=");
+		sh_quote_buf(sh, want.s);
+		buf_adds(sh, " '" DEPS_AWK "'\n");
+	}
 	/* --frozen: what apt would install with the missing ones, dependencies too */
 	if (hp->frozen)
 		buf_adds(sh,
@@ -311,6 +315,7 @@ void repro_pkgs_parse(struct host_plan *p, const char *out, size_t len)
 	json_object_clear(p->pkg_candidate);
 	json_object_clear(p->pkg_deps);
 	json_object_clear(p->pkg_sim);
+	p->deps_read = false;
 	while (s < e) {
 		const char *nl = memchr(s, '\n', (size_t)(e - s));
 		size_t l = nl ? (size_t)(nl - s) : (size_t)(e - s);
@@ -327,6 +332,8 @@ void repro_pkgs_parse(struct host_plan *p, const char *out, size_t len)
 			if (sscanf(line + 4, "%255s %255s", name, ver) == 2 &&
 			    strcmp(ver, "(none)"))
 				json_object_set_new(p->pkg_candidate, name, json_string(ver));
+		} else if (!strcmp(line, "@@DR")) {
+			p->deps_read = true;
 		} else if (!strncmp(line, "@@D ", 4) || !strncmp(line, "@@S ", 4)) {
 			if (sscanf(line + 4, "%255s %255s", name, ver) == 2)
 				json_object_set_new(line[2] == 'D' ? p->pkg_deps : p->pkg_sim, name,

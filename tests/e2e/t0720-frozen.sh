@@ -89,6 +89,10 @@ check "asking apt for exactly that version (apt's own history)" last_apt_asked "
 version() { on_host app1 "dpkg-query -W -f '\${Version}' $1 2>/dev/null; true"; }
 dep=libpwquality1 # what libpam-pwquality (role base) depends on
 have=$(version "$dep")
+# a no-op up's probe does not read the dependencies (only an apply, --frozen
+# or a host without them recorded does): the record keeps them
+pvj up phase1 >"$WORK/noop.json" 2>"$WORK/noop.err" || bail "a no-op up failed: $(json_errors "$WORK/noop.json" "$WORK/noop.err")"
+check "a no-op up (0 changed) ran before the record is read" test "$(json_total "$WORK/noop.json" changed)" = 0
 check "the record holds $dep (a dependency) at its installed version ($have)" \
 	test -n "$have" -a "$(jq -r "$rec.dependencies[\"$dep\"]" "$state")" = "$have"
 check "and libc6, several levels down, at its version" \

@@ -184,6 +184,7 @@ static void test_parse(void)
 	                          "@@V sudo 1.9.13p3-1 rc \n"
 	                          "@@C fail2ban 1.0.2-2\n"
 	                          "@@C sudo (none)\n"
+	                          "@@DR\n"
 	                          "@@D libc6 2.36-9+deb12u4\n"
 	                          "@@S python3-systemd 235-1+b2\n"
 	                          "@@Z\n";
@@ -195,13 +196,14 @@ static void test_parse(void)
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_candidate, "fail2ban")), "1.0.2-2");
 	CHECK(json_object_get(hp.pkg_candidate, "sudo") == NULL);
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_deps, "libc6")), "2.36-9+deb12u4");
-	CHECK(json_object_size(hp.pkg_deps) == 1);
+	CHECK(json_object_size(hp.pkg_deps) == 1 && hp.deps_read);
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_sim, "python3-systemd")), "235-1+b2");
 	/* the next run's output replaces the last one's */
 	repro_pkgs_parse(&hp, "@@V fail2ban 1.0.2-2 ii \n", 25);
 	CHECK(json_object_size(hp.pkg_installed) == 1);
 	CHECK(json_object_get(hp.pkg_installed, "ufw") == NULL);
 	CHECK(json_object_size(hp.pkg_deps) == 0 && json_object_size(hp.pkg_sim) == 0);
+	CHECK(!hp.deps_read); /* a probe that did not read them says so */
 	json_decref(hp.pkg_installed);
 	json_decref(hp.pkg_candidate);
 	json_decref(hp.pkg_deps);
@@ -216,7 +218,7 @@ static void test_versions_sh(void)
 	char line[256];
 
 	plan(&hp, "{ name: [dpkg, pv-no-such-package-here] }", "x");
-	repro_versions_sh(&hp, &sh);
+	repro_versions_sh(&hp, &sh, true);
 	char path[] = "/tmp/test-repro-XXXXXX";
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
@@ -251,6 +253,11 @@ static void test_versions_sh(void)
 		free(qc);
 	}
 	CHECK(json_object_get(hp.pkg_deps, "dpkg") == NULL); /* named, not a dependency */
+	CHECK(hp.deps_read);
+	/* without deps, the snippet reads none */
+	buf_reset(&sh);
+	repro_versions_sh(&hp, &sh, false);
+	CHECK(!strstr(sh.s, "@@DR") && !strstr(sh.s, "Pre-Depends"));
 	CHECK(json_object_size(hp.pkg_sim) == 0); /* no simulation without --frozen */
 	buf_release(&sh);
 	buf_release(&out);
