@@ -124,12 +124,17 @@ check "db1: Redis wrote its snapshot there, on ext4" on_host db1 \
 # neither starts before its volume is mounted (nofail orders no service after a mount)
 # (RequiresMountsFor names the directory; systemd turns it into an order
 # after the mount unit, and a requirement that 'systemctl show' lists apart)
-check "db1: PostgreSQL's unit requires its directory's mount and starts after mnt-pgdata.mount" on_host db1 \
-	'systemctl show -p RequiresMountsFor postgresql@15-main | grep -q " /mnt/pgdata/postgresql/15/main" &&
-		systemctl show -p After postgresql@15-main | grep -q "[= ]mnt-pgdata\.mount"'
-check "db1: Redis's unit requires its directory's mount and starts after srv-kv.mount" on_host db1 \
-	'systemctl show -p RequiresMountsFor redis-server | grep -q " /srv/kv/redis" &&
-		systemctl show -p After redis-server | grep -q "[= ]srv-kv\.mount"'
+# unit_mount UNIT DIR MOUNTUNIT: UNIT requires DIR's mount and is ordered after MOUNTUNIT
+unit_mount() {
+	local got
+	got=$(on_host db1 "systemctl show -p RequiresMountsFor -p After $1" | tr '\n' ' ')
+	grep -Eq "RequiresMountsFor=(.* )?$2( |$)" <<<"$got" && grep -Eq "After=(.* )?$3( |$)" <<<"$got" ||
+		{ echo "# $1: $got"; return 1; }
+}
+check "db1: PostgreSQL's unit requires its directory's mount and starts after mnt-pgdata.mount" \
+	unit_mount postgresql@15-main /mnt/pgdata/postgresql/15/main 'mnt-pgdata\.mount'
+check "db1: Redis's unit requires its directory's mount and starts after srv-kv.mount" \
+	unit_mount redis-server /srv/kv/redis 'srv-kv\.mount'
 check "known_hosts pins exactly the four servers' addresses" \
 	test "$(awk '{print $1}' "$WORK/.provision/known_hosts" | sort | tr '\n' ' ')" = "$(jq -r '.servers[].public_net.ipv4.ip' <<<"$state" | sort | tr '\n' ' ')"
 
