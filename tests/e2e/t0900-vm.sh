@@ -104,7 +104,7 @@ check "the user_data cloud-init holds is the tool's (#cloud-config, admin user, 
 check "cloud-init made the admin user from it" on_host app1 \
 	'grep -q "Adding user admin\|useradd.*admin" /var/log/cloud-init.log'
 # the key the VM presents, read from outside, is the pinned one
-presented=$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')
+presented=$(ssh-keyscan -T 30 -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')
 check "the VM presents the pinned host key" test -n "$presented" -a "$presented" = "$(printf '%s' "$pinned" | cut -d' ' -f1,2)"
 check "the tool's known_hosts pins that key for $addr" grep -qF "$(printf '%s' "$pinned" | cut -d' ' -f2)" "$WORK/.provision/known_hosts"
 check "no image host key survived (ed25519 only, the tool's)" on_host app1 \
@@ -291,7 +291,7 @@ while [ $((SECONDS - start)) -lt 1200 ]; do
 done
 [ -n "$boot2" ] && [ "$boot2" != "$boot1" ] || bail "app1 did not come back from the reboot"
 echo "# reboot to SSH: $((SECONDS - start)) s"
-check "after reboot: the same pinned host key answers" test "$(ssh-keyscan -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')" = "$presented"
+check "after reboot: the same pinned host key answers" test "$(ssh-keyscan -T 30 -t ed25519 "$addr" 2>/dev/null | awk '{print $2, $3}')" = "$presented"
 check "after reboot: sysctls hold (from /etc/sysctl.d)" sysctls_hold
 audit_real_kernel "$WORK/audit2.json" "after reboot"
 check "after reboot: AIDE's database is there or its build comes again" on_host app1 \
