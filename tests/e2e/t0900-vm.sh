@@ -21,7 +21,7 @@
 # baked into the test image ('packages:'); installing them is covered on
 # local hosts.  No registry is reachable: the container image is made
 # with 'docker import' from Debian's busybox-static.
-# timeout: 3000 (TCG VMs on a shared machine; the image is built on the first run)
+# timeout: 3600 (TCG VMs on a shared machine; the image is built on the first run)
 #
 # The volumes are ext4 (xfsprogs would rebuild the guest's initramfs, over
 # ten minutes under TCG); xfs, and PostgreSQL's and Redis's data on a
