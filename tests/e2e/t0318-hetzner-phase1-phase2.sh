@@ -125,11 +125,17 @@ check "db1: Redis wrote its snapshot there, on ext4" on_host db1 \
 # (RequiresMountsFor names the directory; systemd turns it into an order
 # after the mount unit, and a requirement that 'systemctl show' lists apart)
 # unit_mount UNIT DIR MOUNTUNIT: UNIT requires DIR's mount and is ordered after MOUNTUNIT
+# (asked up to five times, three seconds apart; each answer that does not hold is printed)
 unit_mount() {
-	local got
-	got=$(on_host db1 "systemctl show -p RequiresMountsFor -p After $1" | tr '\n' ' ')
-	grep -Eq "RequiresMountsFor=(.* )?$2( |$)" <<<"$got" && grep -Eq "After=(.* )?$3( |$)" <<<"$got" ||
-		{ echo "# $1: $got"; return 1; }
+	local got i
+	for i in 1 2 3 4 5; do
+		got=$(on_host db1 "systemctl show -p RequiresMountsFor -p After $1" 2>&1 | tr '\n' ' ')
+		grep -Eq "RequiresMountsFor=(.* )?$2( |$)" <<<"$got" && grep -Eq "After=(.* )?$3( |$)" <<<"$got" &&
+			return 0
+		echo "# $1, try $i: $got"
+		sleep 3
+	done
+	return 1
 }
 check "db1: PostgreSQL's unit requires its directory's mount and starts after mnt-pgdata.mount" \
 	unit_mount postgresql@15-main /mnt/pgdata/postgresql/15/main 'mnt-pgdata\.mount'
