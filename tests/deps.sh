@@ -13,6 +13,8 @@ packages=(
 	systemd-container mmdebstrap apt-cacher-ng iproute2 debian-archive-keyring
 	# VMs: qemu, qcow2 disks, the cloud-init seed (a FAT image) and the image's file system
 	qemu-system-x86 qemu-utils mtools dosfstools e2fsprogs
+	# the cloud API test servers format volumes (ext4, xfs) on loop devices
+	xfsprogs util-linux
 	# tests: ssh client and server, JSON on the command line; the stand-in Tailscale API
 	# (python3 standard library only) and curl to drive its test controls
 	openssh-client openssh-server jq ca-certificates python3 curl

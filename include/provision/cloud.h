@@ -198,11 +198,17 @@ void cloud_drift(const struct provider_ctx *c, const char *kind, const struct in
  * The hosts of the state's entries that have an address, a host key and
  * a non-zero id_key (as facts: provider, id_key, private_network (the
  * provider's network subnet, what "PORT private" rules open to), the OS
- * from the image name such as debian-12 or ubuntu-24-04-x64).
+ * from the image name such as debian-12 or ubuntu-24-04-x64, and
+ * volume_devices: each volume's device as volume_device says).
  */
 int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
                 const char *image_key, const char *default_image, const char *private_network,
-                struct host **out, size_t *n);
+                provider_volume_device_fn *volume_device, struct host **out, size_t *n);
+
+/* Where the providers' volumes appear on their servers (/dev/disk/by-id/...). */
+char *hetzner_volume_device(long long volume_id);
+char *digitalocean_volume_device(const char *volume_name);
+char *vm_volume_device(const char *volume_name);
 
 /*
  * Pin every server's host key (from the state) and wait until each answers

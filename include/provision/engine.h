@@ -57,7 +57,11 @@ struct host_plan {
 	/* package versions the probe and the apply read (repro.h); owned */
 	json_t *pkg_installed; /* name -> version */
 	json_t *pkg_candidate; /* name -> what apt would install, for those not installed */
+	json_t *pkg_deps; /* name -> version: what the named packages depend on, installed */
+	bool deps_read; /* pkg_deps was read (the probe reads it only when it matters) */
+	json_t *pkg_sim; /* with --frozen: name -> version apt would install with the missing */
 	const json_t *frozen_pkgs; /* with --frozen: the recorded versions (borrowed) */
+	const json_t *frozen_deps; /* the recorded dependencies, NULL without (borrowed) */
 	bool frozen;
 	struct health_check *health; /* of every role of the server */
 	size_t n_health;

@@ -109,6 +109,17 @@ void provider_unused_server_keys(const struct inv_layout *l, const char *provide
                                  const char *const *unused, size_t n, const char *its,
                                  struct diags *d);
 
+/*
+ * The path under /dev at which volume name of server s appears on it, as the
+ * provider knows it (a new string), or NULL while it cannot know it yet
+ * (a cloud volume not created).
+ */
+typedef char *provider_volume_device_fn(const struct provider_ctx *c, const struct inv_server *s,
+                                        const char *name);
+/* Set h's fact 'volume_devices' (volume.h): each volume of s, name -> device(). */
+void provider_volume_facts(struct host *h, const struct provider_ctx *c, const struct inv_server *s,
+                           provider_volume_device_fn *device);
+
 extern const struct provider_ops provider_local;
 extern const struct provider_ops provider_vm;
 extern const struct provider_ops provider_static;

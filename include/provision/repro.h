@@ -7,12 +7,14 @@
  *       "digest": <sha256 of everything below>,
  *       "roles": { "base": <sha256>, ... },
  *       "resources": { "file /etc/...": { "role": "base", "digest": <sha256> }, ... },
- *       "packages": { "fail2ban": "1.0.2-2", ... } } }
+ *       "packages": { "fail2ban": "1.0.2-2", ... },
+ *       "dependencies": { "python3": "3.11.2-1+b1", ... } } }
  * A resource's digest covers what the host is given: its rendered apply
  * half and the files staged for it (for a resource rendered with a secret,
  * the shell only: a digest of a secret could be guessed at).  Package
- * versions are those of the packages the roles name, read by the probe and
- * again at the end of the apply, in the round trips that run anyway.
+ * versions are those of the packages the roles name and of every package
+ * they depend on (installed), read by the probe and again at the end of the
+ * apply, in the round trips that run anyway.
  */
 #ifndef PROVISION_REPRO_H
 #define PROVISION_REPRO_H
@@ -32,19 +34,27 @@ json_t *repro_digests(const struct host_plan *hp);
 
 /*
  * Shell that prints "@@V NAME VERSION STATUS" for every package the plan
- * names, and "@@C NAME CANDIDATE" for those not installed (what apt would
- * install).  Appended to the probe and to the apply script.
+ * names, "@@C NAME CANDIDATE" for those not installed (what apt would
+ * install), "@@D NAME VERSION" for every installed package they depend on
+ * (Pre-Depends and Depends, transitively: an alternative by the first one
+ * installed, a virtual package by the installed package that provides it)
+ * after a line "@@DR" when deps is set, and with --frozen "@@S NAME VERSION"
+ * for each package apt would install with the missing ones (a simulation).
+ * Appended to the probe and to the apply script.
  */
-void repro_versions_sh(const struct host_plan *hp, struct buf *sh);
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps);
 
-/* Read the "@@V"/"@@C" lines of a probe's or apply's output into hp->pkg_*. */
+/* Read the "@@V"/"@@C"/"@@D"/"@@S" lines of a probe's or apply's output into hp->pkg_*. */
 void repro_pkgs_parse(struct host_plan *hp, const char *out, size_t len);
 
 /*
  * --frozen: fail when converging would make a package version differ from
  * hp->frozen_pkgs (name -> version, NULL when the host has no record): a named
  * package that is not recorded, installed at another version, or would be
- * installed at another version.  The message names every such package.
+ * installed at another version; and from hp->frozen_deps, a dependency
+ * installed at another version than recorded, one the record does not know,
+ * or one apt would install at another version or without a record.  The
+ * message names every such package.
  */
 int repro_frozen_check(const struct host_plan *hp, struct pv_error *err);
 

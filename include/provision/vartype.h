@@ -24,6 +24,7 @@
  *   size       500M, 10m, 1G                       image     a Docker image reference
  *   secret     the name of a secret of the inventory; its value is checked as one
  *              line (multiline: true allows line breaks) and never shown
+ *   volume     the name of one of the server's volumes (volume.h)
  *   list       items of type 'of'                  map       keys declared in 'keys'
  * Any type also accepts the words in 'values' (postgres_memory_mb: int or "auto"),
  * and the empty string when the default is empty.
@@ -82,8 +83,21 @@ void vartype_describe(const struct vartype *t, struct buf *out);
 int vartype_check(const struct vartype *t, const struct node *v, const char *name,
                   const struct scope *secrets, struct diags *d);
 
+/*
+ * Check each key of map that types (a mapping key -> type) declares; of
+ * ends the variable's name in messages ("'size' of a volume of server 'db1'").
+ */
+void vartype_check_keys(const struct node *map, const struct node *types, const char *of,
+                        struct diags *d);
+
 /* Check that text is a valid scalar of the named simple type ("cidr", "port", ...). */
 bool vartype_text_ok(const char *type, const char *text);
+
+/*
+ * Whether t is a volume's name (type volume): which volumes a server has
+ * is checked with its variables (vars_check_scope), not here.
+ */
+bool vartype_is_volume(const struct vartype *t);
 
 /* Whether t is a list of firewall rules ({ type: list, of: rule }). */
 bool vartype_is_rule_list(const struct vartype *t);

@@ -1076,6 +1076,11 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 			plans[i].frozen = s->frozen;
 			plans[i].frozen_pkgs = json_object_get(
 			    json_object_get(repro, plans[i].host->name), "packages");
+			plans[i].frozen_deps = json_object_get(
+			    json_object_get(repro, plans[i].host->name), "dependencies");
+			if (plans[i].frozen_deps)
+				json_object_set(rec[i], "dependencies",
+				                (json_t *)plans[i].frozen_deps);
 		}
 	}
 	rc = converge(plans, n, &o, s->rep, res) < 0 ? PV_EXIT_FAIL : PV_EXIT_OK;
@@ -1087,6 +1092,10 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 			if (!res[i].error && !res[i].failed && plans[i].pkg_installed) {
 				json_object_set_new(rec[i], "packages",
 				                    json_deep_copy(plans[i].pkg_installed));
+				/* a probe that did not read them keeps the recorded ones */
+				if (plans[i].deps_read)
+					json_object_set_new(rec[i], "dependencies",
+					                    json_deep_copy(plans[i].pkg_deps));
 				json_object_set_new(repro, plans[i].host->name, rec[i]);
 			} else {
 				json_decref(rec[i]);

@@ -14,6 +14,7 @@
 #include "provision/shquote.h"
 #include "provision/template.h"
 #include "provision/vars.h"
+#include "provision/volume.h"
 #include "res-util.h"
 
 /* Keys a resource item may carry besides its one type key. */
@@ -34,6 +35,8 @@ void plan_release(struct host_plan *hp)
 	free(hp->ports);
 	json_decref(hp->pkg_installed);
 	json_decref(hp->pkg_candidate);
+	json_decref(hp->pkg_deps);
+	json_decref(hp->pkg_sim);
 	for (size_t i = 0; i < hp->n_health; i++) {
 		free(hp->health[i].role);
 		free(hp->health[i].title);
@@ -559,6 +562,7 @@ static void build_scope(struct host_plan *hp, struct role *const *roles, size_t 
 	scope_set_str(s, "ssh_client_etm", remote_client_etm() ? "true" : "false");
 	if (in->facts)
 		scope_copy(s, in->facts);
+	volumes_scope(s, in->server, scope_get(s, "volume_devices"));
 	scope_set_str(s, "monitoring_address", monitoring_address(s));
 	for (size_t i = 0; i < n_roles; i++)
 		for (size_t k = 0; k < roles[i]->n_ports; k++)
@@ -1167,7 +1171,8 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 		buf_addf(sh, "pv_tick %zu\n", i);
 	}
-	repro_versions_sh(hp, sh);
+	/* the dependencies only where they matter before the apply: --frozen, or no record */
+	repro_versions_sh(hp, sh, hp->frozen || !hp->frozen_deps);
 	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
 }
@@ -1452,7 +1457,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         "pv_tick h%zu\n",
 		         h, h, h, name, h);
 	}
-	repro_versions_sh(hp, sh);
+	repro_versions_sh(hp, sh, true);
 	run_metrics_sh(hp, sh, true);
 	buf_adds(sh, "echo @@Z\n");
 }

@@ -231,7 +231,30 @@ static const char **wanted(const struct host_plan *hp, size_t *n)
 	return out;
 }
 
-void repro_versions_sh(const struct host_plan *hp, struct buf *sh)
+/*
+ * awk over "STATUS|NAME|VERSION|PROVIDES|PRE-DEPENDS, DEPENDS" lines of
+ * every package: "@@D NAME VERSION" for each installed package that a
+ * package of $want depends on, transitively.  Of alternatives ("a | b")
+ * the first one installed counts; a virtual package is the installed
+ * package that provides it.
+ */
+#define DEPS_AWK                                                                                   \
+	"BEGIN { n = split(want, w, \" \"); for (i = 1; i <= n; i++) named[w[i]] = 1 }\n"          \
+	"$1 ~ /^ii/ { ver[$2] = $3; dep[$2] = $5; m = split($4, pr, /, */)\n"                      \
+	"  for (i = 1; i <= m; i++) { split(pr[i], q, / /)\n"                                      \
+	"    if (q[1] != \"\" && !(q[1] in prov)) prov[q[1]] = $2 } }\n"                           \
+	"END { t = 0; h = 0\n"                                                                     \
+	"  for (x in named) if (x in ver) { seen[x] = 1; queue[++t] = x }\n"                       \
+	"  while (h < t) { p = queue[++h]; m = split(dep[p], d, /, */)\n"                          \
+	"    for (j = 1; j <= m; j++) { a = split(d[j], alt, / *[|] */)\n"                         \
+	"      for (k = 1; k <= a; k++) { split(alt[k], z, /[ (:]/); x = z[1]\n"                   \
+	"        if (x == \"\") continue\n"                                                        \
+	"        if (!(x in ver) && (x in prov)) x = prov[x]\n"                                    \
+	"        if (x in ver) { if (!(x in seen)) { seen[x] = 1; queue[++t] = x }; break } } } "  \
+	"}\n"                                                                                      \
+	"  for (x in seen) if (!(x in named)) print \"@@D \" x \" \" ver[x] }"
+
+void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps)
 {
 	size_t n;
 	const char **names = wanted(hp, &n);
@@ -257,6 +280,21 @@ void repro_versions_sh(const struct host_plan *hp, struct buf *sh)
 	             "[ -z \"$pv_miss\" ] || apt-cache policy -- $pv_miss 2>/dev/null | "
 	             "awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) } "
 	             "/^  Candidate:/ { print \"@@C \" p \" \" $2 }'\n");
+	/* what they depend on: one more dpkg-query, of every package, closed over in awk */
+	if (deps) {
+		buf_adds(
+		    sh,
+		    "echo @@DR\ndpkg-query -W -f='${db:Status-Abbrev}|${Package}|${Version}|"
+		    "${Provides}|${Pre-Depends}, ${Depends}\\n' 2>/dev/null | awk -F'|' -v want=");
+		sh_quote_buf(sh, want.s);
+		buf_adds(sh, " '" DEPS_AWK "'\n");
+	}
+	/* --frozen: what apt would install with the missing ones, dependencies too */
+	if (hp->frozen)
+		buf_adds(sh,
+		         "[ -z \"$pv_miss\" ] || apt-get -s -q install --no-install-recommends -- "
+		         "$pv_miss 2>/dev/null | awk '$1 == \"Inst\" { v = $3; if (v ~ /^\\[/) "
+		         "v = $4; sub(/^\\(/, \"\", v); print \"@@S \" $2 \" \" v }'\n");
 	buf_release(&want);
 	free(names);
 }
@@ -269,8 +307,15 @@ void repro_pkgs_parse(struct host_plan *p, const char *out, size_t len)
 		p->pkg_installed = json_object();
 	if (!p->pkg_candidate)
 		p->pkg_candidate = json_object();
+	if (!p->pkg_deps)
+		p->pkg_deps = json_object();
+	if (!p->pkg_sim)
+		p->pkg_sim = json_object();
 	json_object_clear(p->pkg_installed);
 	json_object_clear(p->pkg_candidate);
+	json_object_clear(p->pkg_deps);
+	json_object_clear(p->pkg_sim);
+	p->deps_read = false;
 	while (s < e) {
 		const char *nl = memchr(s, '\n', (size_t)(e - s));
 		size_t l = nl ? (size_t)(nl - s) : (size_t)(e - s);
@@ -287,9 +332,62 @@ void repro_pkgs_parse(struct host_plan *p, const char *out, size_t len)
 			if (sscanf(line + 4, "%255s %255s", name, ver) == 2 &&
 			    strcmp(ver, "(none)"))
 				json_object_set_new(p->pkg_candidate, name, json_string(ver));
+		} else if (!strcmp(line, "@@DR")) {
+			p->deps_read = true;
+		} else if (!strncmp(line, "@@D ", 4) || !strncmp(line, "@@S ", 4)) {
+			if (sscanf(line + 4, "%255s %255s", name, ver) == 2)
+				json_object_set_new(line[2] == 'D' ? p->pkg_deps : p->pkg_sim, name,
+				                    json_string(ver));
 		}
 		free(line);
 	}
+}
+
+/* The --frozen findings about dependencies, appended to msg after the first
+   'before' findings; how many. */
+static size_t deps_check(const struct host_plan *hp, struct buf *msg, size_t before)
+{
+	const json_t *rec = hp->frozen_deps, *named = hp->frozen_pkgs;
+	size_t bad = 0;
+	const char *name;
+	json_t *v;
+
+	if (!rec) {
+		buf_addf(msg,
+		         "%sno dependency versions are recorded for this host (the record is "
+		         "older)",
+		         before ? "; " : "");
+		return 1;
+	}
+	/* installed: as recorded */
+	json_object_foreach(hp->pkg_deps, name, v)
+	{
+		const char *want = json_string_value(json_object_get(rec, name));
+		if (!want)
+			want = json_string_value(json_object_get(named, name));
+		if (!want)
+			buf_addf(msg, "%sdependency '%s' is %s on the host and not in the record",
+			         before + bad++ ? "; " : "", name, json_string_value(v));
+		else if (strcmp(want, json_string_value(v)))
+			buf_addf(msg, "%sdependency '%s' is %s on the host, recorded %s",
+			         before + bad++ ? "; " : "", name, json_string_value(v), want);
+	}
+	/* what apt would install with the missing packages: as recorded */
+	json_object_foreach(hp->pkg_sim, name, v)
+	{
+		const char *want = json_string_value(json_object_get(rec, name));
+		if (json_object_get(named, name) || json_object_get(hp->pkg_candidate, name))
+			continue; /* a named package: checked above */
+		if (!want)
+			buf_addf(
+			    msg,
+			    "%sdependency '%s' would be installed at %s and is not in the record",
+			    before + bad++ ? "; " : "", name, json_string_value(v));
+		else if (strcmp(want, json_string_value(v)))
+			buf_addf(msg, "%sdependency '%s' would be installed at %s, recorded %s",
+			         before + bad++ ? "; " : "", name, json_string_value(v), want);
+	}
+	return bad;
 }
 
 int repro_frozen_check(const struct host_plan *hp, struct pv_error *err)
@@ -323,6 +421,7 @@ int repro_frozen_check(const struct host_plan *hp, struct pv_error *err)
 		free(name);
 	}
 	free(names);
+	bad += deps_check(hp, &msg, bad);
 	if (bad) {
 		pv_error_set(err,
 		             "--frozen: %s; nothing was changed (run without --frozen to accept "

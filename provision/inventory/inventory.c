@@ -407,6 +407,21 @@ static void load_roles(struct inv_server *srv, const struct node *map, const str
 		srv->role_pos[srv->n_roles] = it->pos;
 		srv->n_roles++;
 	}
+	/* a server with volumes formats and mounts them first: role volumes (volume.h) */
+	const struct node *vols = node_get(map, "volumes");
+	bool listed = false;
+	for (size_t j = 0; j < srv->n_roles && !listed; j++)
+		listed = !strcmp(srv->roles[j], "volumes");
+	if (vols && vols->kind == NODE_SEQ && vols->n && !listed) {
+		srv->roles = xrealloc(srv->roles, (srv->n_roles + 1) * sizeof(*srv->roles));
+		srv->role_pos =
+		    xrealloc(srv->role_pos, (srv->n_roles + 1) * sizeof(*srv->role_pos));
+		memmove(srv->roles + 1, srv->roles, srv->n_roles * sizeof(*srv->roles));
+		memmove(srv->role_pos + 1, srv->role_pos, srv->n_roles * sizeof(*srv->role_pos));
+		srv->roles[0] = xstrdup("volumes");
+		srv->role_pos[0] = node_key_pos(map, "volumes");
+		srv->n_roles++;
+	}
 }
 
 /*

@@ -44,6 +44,11 @@ static const char builtin_yaml[] =
     "os_id: { type: name, doc: \"ID from /etc/os-release\" }\n"
     "os_version_id: { type: string, doc: \"VERSION_ID from /etc/os-release\" }\n"
     "provider: { type: name, doc: \"the layout's provider\" }\n"
+    "volumes: { type: string, doc: \"the server's volumes: name, mount, filesystem, device "
+    "(role volumes mounts them)\" }\n"
+    "volumes_xfs: { type: bool, doc: \"one of the server's volumes is xfs\" }\n"
+    "volume_devices: { type: string, doc: \"the provider's device path of each volume, by "
+    "name\" }\n"
     "private_network: { type: cidr, doc: \"the private network (set by provider local; "
     "elsewhere in 'vars')\" }\n"
     "server_id: { type: string, doc: \"the server's id at Hetzner (provider hetzner)\" }\n"
@@ -138,7 +143,10 @@ static const char *const tool_set[] = {"project",
                                        "server_id",
                                        "droplet_id",
                                        "lb_pair_address",
-                                       "lb_pair_id"};
+                                       "lb_pair_id",
+                                       "volumes",
+                                       "volumes_xfs",
+                                       "volume_devices"};
 
 static struct var_decl *builtins;
 static struct vartype *line_type; /* free variables under 'custom' */
@@ -256,6 +264,31 @@ static bool from_user(const struct node *v)
 	return v && v->pos.file && v->pos.line > 0 && strcmp(v->pos.file, "(provision)");
 }
 
+/* A variable of type volume names one of the server's volumes (or is empty). */
+static void check_volume(const struct scope *s, const char *name, const struct node *v,
+                         struct diags *d)
+{
+	const struct node *vols = scope_get(s, "volumes"), *server = scope_get(s, "server_name");
+	struct buf have = BUF_INIT;
+
+	if (v->kind != NODE_SCALAR || !*v->scalar)
+		return;
+	for (size_t i = 0; vols && vols->kind == NODE_SEQ && i < vols->n; i++) {
+		const struct node *n = node_get(vols->items[i], "name");
+		if (!n || n->kind != NODE_SCALAR)
+			continue;
+		if (!strcmp(n->scalar, v->scalar))
+			goto out;
+		buf_addf(&have, "%s'%s'", have.len ? ", " : "", n->scalar);
+	}
+	diags_add(d, &v->pos,
+	          "variable '%s' names volume '%s', which server '%s' does not have (%s%s)", name,
+	          v->scalar, server && server->kind == NODE_SCALAR ? server->scalar : "?",
+	          have.len ? "its volumes: " : "it has no 'volumes'", have.len ? have.s : "");
+out:
+	buf_release(&have);
+}
+
 void vars_check_scope(const struct scope *s, struct role *const *roles, size_t n_roles,
                       const struct scope *secrets, struct diags *d)
 {
@@ -268,8 +301,10 @@ void vars_check_scope(const struct scope *s, struct role *const *roles, size_t n
 		for (size_t i = 0; i < roles[r]->n_decls; i++) {
 			const struct var_decl *decl = &roles[r]->decls[i];
 			const struct node *v = scope_get(s, decl->name);
-			if (from_user(v))
-				vartype_check(decl->type, v, decl->name, secrets, &tmp);
+			if (from_user(v) &&
+			    vartype_check(decl->type, v, decl->name, secrets, &tmp) == 0 &&
+			    vartype_is_volume(decl->type))
+				check_volume(s, decl->name, v, &tmp);
 		}
 	for (size_t i = 0; i < nb; i++) {
 		const struct node *v = scope_get(s, b[i].name);

@@ -33,6 +33,7 @@ enum vt_kind {
 	VT_SIZE,
 	VT_IMAGE,
 	VT_SECRET,
+	VT_VOLUME,
 	VT_LIST,
 	VT_MAP,
 };
@@ -63,6 +64,7 @@ static const struct {
     [VT_SIZE] = {"size", "a size like '500M', '10m' or '1G'"},
     [VT_IMAGE] = {"image", "a Docker image reference like 'traefik:v3.1'"},
     [VT_SECRET] = {"secret", "the name of a secret of the inventory"},
+    [VT_VOLUME] = {"volume", "the name of a volume of the server"},
     [VT_LIST] = {"list", "a list"},
     [VT_MAP] = {"map", "a mapping"},
 };
@@ -803,10 +805,16 @@ static bool scalar_ok(const struct vartype *t, const char *s, char **near)
 	case VT_IMAGE:
 		return image_ok(s);
 	case VT_SECRET:
+	case VT_VOLUME:
 		return name_ok(s);
 	default:
 		return false;
 	}
+}
+
+bool vartype_is_volume(const struct vartype *t)
+{
+	return t && t->kind == VT_VOLUME;
 }
 
 bool vartype_is_rule_list(const struct vartype *t)
@@ -1093,4 +1101,19 @@ void var_decl_release(struct var_decl *v)
 	free(v->doc);
 	vartype_free(v->type);
 	memset(v, 0, sizeof(*v));
+}
+
+void vartype_check_keys(const struct node *map, const struct node *types, const char *of,
+                        struct diags *d)
+{
+	for (size_t i = 0; types && i < types->n; i++) {
+		const struct node *v = node_get(map, types->keys[i]);
+		struct vartype *t = NULL;
+		if (!v || vartype_parse(&t, types->items[i], types->keys[i], d) < 0)
+			continue;
+		char *name = xasprintf("'%s' %s", types->keys[i], of);
+		vartype_check(t, v, name, NULL, d);
+		free(name);
+		vartype_free(t);
+	}
 }

@@ -16,6 +16,7 @@
 #include "provision/remote.h"
 #include "provision/role.h"
 #include "provision/vartype.h"
+#include "provision/volume.h"
 
 static const int private_ports[] = {5432, 3306, 6379, 27017, 9200};
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -394,21 +395,6 @@ static const struct node *check_map(const struct cloud_rules *r, const struct no
  * Each value of map whose key types (KEY: TYPE) declares, against its
  * type; of names the mapping ("of the load balancer of provider 'x'").
  */
-static void check_typed(const struct node *map, const struct node *types, const char *of,
-                        struct diags *d)
-{
-	for (size_t i = 0; i < types->n; i++) {
-		const struct node *v = node_get(map, types->keys[i]);
-		struct vartype *t = NULL;
-		if (!v || vartype_parse(&t, types->items[i], types->keys[i], d) < 0)
-			continue;
-		char *name = xasprintf("'%s' %s", types->keys[i], of);
-		vartype_check(t, v, name, NULL, d);
-		free(name);
-		vartype_free(t);
-	}
-}
-
 /* Does the load balancer send traffic to a server of layout l? */
 static bool lb_applies(const struct node *lb, const struct inv_layout *l)
 {
@@ -513,7 +499,7 @@ static void check_lb_pair(const struct inventory *inv, const struct inv_layout *
 		abort(); /* the table is part of the program */
 	of = xasprintf("of layout '%s'", l->name);
 	size_t n = d->n;
-	check_typed(l->node, t, of, d);
+	vartype_check_keys(l->node, t, of, d);
 	free(of);
 	node_free(t);
 	if (d->n != n)
@@ -563,33 +549,7 @@ static void check_server(const struct cloud_rules *r, const struct node *vol_typ
 		node_to_bool(v, &ignored, of, d);
 		free(of);
 	}
-	if (!(v = node_get(s->node, "volumes")) || node_is_null(v))
-		return;
-	if (v->kind != NODE_SEQ) {
-		diags_add(d, &v->pos,
-		          "'volumes' of server '%s' must be a list of { name, size } mappings",
-		          s->name);
-		return;
-	}
-	of = xasprintf("of a volume of server '%s'", s->name);
-	for (size_t k = 0; k < v->n; k++) {
-		const struct node *vol = v->items[k], *name;
-		if (vol->kind != NODE_MAP) {
-			diags_add(d, &vol->pos, "a volume must be a mapping { name, size }");
-			continue;
-		}
-		node_check_keys(vol, (const char *const *)vol_types->keys, vol_types->n, "a volume",
-		                d);
-		check_typed(vol, vol_types, of, d);
-		if (!(name = node_get(vol, "name")))
-			diags_add(d, &vol->pos, "a volume needs a 'name'");
-		else if (name->kind == NODE_SCALAR && vartype_text_ok("name", name->scalar) &&
-		         !r->volume_name_ok(name->scalar))
-			diags_add(d, &name->pos, "%s, not '%s'", r->volume_name_rule, name->scalar);
-		if (!node_get(vol, "size"))
-			diags_add(d, &vol->pos, "a volume needs a 'size' in GB");
-	}
-	free(of);
+	volumes_validate(s, vol_types, r->volume_name_ok, r->volume_name_rule, d);
 }
 
 void cloud_check_endpoint(const struct cloud_rules *r, const struct node *settings, struct diags *d)
@@ -644,13 +604,13 @@ const struct node *cloud_validate(const struct cloud_rules *r, const struct inve
 		                     net_types->n, d))) {
 			snprintf(what, sizeof(what), "of '%s' of provider '%s'", r->net,
 			         r->provider);
-			check_typed(net, net_types, what, d);
+			vartype_check_keys(net, net_types, what, d);
 		}
 		if ((lb = check_map(r, settings, "load_balancer",
 		                    (const char *const *)lb_types->keys, lb_types->n, d))) {
 			snprintf(what, sizeof(what), "of the load balancer of provider '%s'",
 			         r->provider);
-			check_typed(lb, lb_types, what, d);
+			vartype_check_keys(lb, lb_types, what, d);
 			check_lb(lb, l, inv, d);
 		}
 		cloud_check_number(node_get(settings, "poll_interval"), "'poll_interval'", 0.05, 60,
@@ -801,7 +761,7 @@ static void fill_host(struct host *h, const struct provider_ctx *c, const char *
 
 int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key,
                 const char *image_key, const char *default_image, const char *private_network,
-                struct host **out, size_t *n)
+                provider_volume_device_fn *volume_device, struct host **out, size_t *n)
 {
 	json_t *hs = state_obj(c->lstate, "hosts", false);
 	json_t *pd = state_obj(c->lstate, "provider_data", false);
@@ -828,7 +788,7 @@ int cloud_hosts(struct provider_ctx *c, const char *provider, const char *id_key
 			scope_set_str(&hosts[k].facts, "lb_pair_address", pair);
 			scope_set_str(&hosts[k].facts, "lb_pair_id", pair_id);
 		}
-		k++;
+		provider_volume_facts(&hosts[k++], c, s, volume_device);
 	}
 	*out = hosts;
 	*n = k;

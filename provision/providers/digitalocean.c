@@ -48,6 +48,7 @@
 #include "provision/provider.h"
 #include "provision/remote.h"
 #include "provision/role.h"
+#include "provision/volume.h"
 
 #define DEFAULT_ENDPOINT "https://api.digitalocean.com"
 #define BOOT_TIMEOUT_MS 300000
@@ -66,8 +67,7 @@ static const char nested_types[] = "vpc: { ip_range: cidr }\n"
                                    "  targets: { type: list, of: name }\n"
                                    "volume:\n"
                                    "  name: name\n"
-                                   "  size: { type: int, min: 1, max: 16384 }\n"
-                                   "  format: { type: enum, values: [ext4, xfs] }\n";
+                                   "  size: { type: int, min: 1, max: 16384 }\n" VOLUME_KEY_TYPES;
 
 struct dz {
 	struct provider_ctx *c;
@@ -89,16 +89,6 @@ struct dz {
  */
 #define OLD_DEFAULT_RANGE "10.10.10.0/24"
 
-static bool volume_name_ok(const char *s)
-{
-	if (!s || !*s || !(s[0] >= 'a' && s[0] <= 'z') || strlen(s) > 20)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-			return false;
-	return true;
-}
-
 static const struct cloud_rules settings_rules = {
     .provider = "digitalocean",
     .keys = setting_keys,
@@ -108,9 +98,8 @@ static const struct cloud_rules settings_rules = {
     .foreign_provider = "Hetzner",
     .foreign = {"location", "type"},
     .own = {"region", "size"},
-    .volume_name_ok = volume_name_ok,
-    .volume_name_rule = "a volume's 'name' must be made of lowercase letters, digits and '-' (at "
-                        "most 20), starting with a letter",
+    .volume_name_ok = volume_name_short,
+    .volume_name_rule = VOLUME_NAME_SHORT_RULE,
     .endpoint_env = "DIGITALOCEAN_API_URL",
 };
 
@@ -508,6 +497,29 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 
 /* ---- hosts ---- */
 
+char *digitalocean_volume_device(const char *volume_name)
+{
+	/* DigitalOcean names a volume's disk after the volume */
+	return xasprintf("/dev/disk/by-id/scsi-0DO_Volume_%s", volume_name);
+}
+
+/* The name the volume has at DigitalOcean (unique per region). */
+static char *volume_name(const struct provider_ctx *c, const struct inv_server *s, const char *vn)
+{
+	if (!strcmp(c->env, "default"))
+		return xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
+	return xasprintf("%s-%s-%s-%s", c->inv->project, c->env, s->name, vn);
+}
+
+static char *volume_device(const struct provider_ctx *c, const struct inv_server *s,
+                           const char *name)
+{
+	char *full = volume_name(c, s, name), *dev = digitalocean_volume_device(full);
+
+	free(full);
+	return dev;
+}
+
 static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	(void)err;
@@ -516,7 +528,7 @@ static int do_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 	if (!range)
 		range = cloud_str(node_get(c->settings, "vpc"), "ip_range");
 	return cloud_hosts(c, "digitalocean", "droplet_id", "image", "debian-12-x64",
-	                   range ? range : OLD_DEFAULT_RANGE, out, n);
+	                   range ? range : OLD_DEFAULT_RANGE, volume_device, out, n);
 }
 
 /* ---- up ---- */
@@ -992,13 +1004,6 @@ static int ensure_droplets(struct dz *z, bool *changed, struct pv_error *err)
  * A volume's name: unique per region in the account, so it names the
  * environment too (but "default", whose volumes kept their first names).
  */
-static char *volume_name(const struct provider_ctx *c, const struct inv_server *s, const char *vn)
-{
-	if (!strcmp(c->env, "default"))
-		return xasprintf("%s-%s-%s", c->inv->project, s->name, vn);
-	return xasprintf("%s-%s-%s-%s", c->inv->project, c->env, s->name, vn);
-}
-
 static bool volume_taken(struct dz *z, json_t *vols, const char *name, json_t **v,
                          struct pv_error *err)
 {
@@ -1115,10 +1120,7 @@ static int ensure_volumes(struct dz *z, bool *changed, struct pv_error *err)
 				    "{s:s, s:I, s:s, s:s, s:[s,s]}", "name", name, "size_gigabytes",
 				    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "region",
 				    cloud_server_setting(c, s, "region", "fra1"), "filesystem_type",
-				    cloud_str(sv->items[k], "format")
-				        ? cloud_str(sv->items[k], "format")
-				        : "ext4",
-				    "tags", z->tag, MANAGED_TAG);
+				    volume_filesystem(sv->items[k]), "tags", z->tag, MANAGED_TAG);
 				json_t *made = NULL;
 				c1 = create(z, "/v2/volumes", "volumes", "volume", name,
 				            MANAGED_TAG, "volume", s->name, body, &made, NULL, err);

@@ -49,6 +49,7 @@
 #include "provision/provider.h"
 #include "provision/remote.h"
 #include "provision/role.h"
+#include "provision/volume.h"
 
 #define DEFAULT_ENDPOINT "https://api.hetzner.cloud/v1"
 #define BOOT_TIMEOUT_MS 300000
@@ -66,8 +67,7 @@ static const char nested_types[] = "network: { ip_range: cidr, subnet: cidr, zon
                                    "  location: name\n"
                                    "volume:\n"
                                    "  name: name\n"
-                                   "  size: { type: int, min: 10, max: 10240 }\n"
-                                   "  format: { type: enum, values: [ext4, xfs] }\n";
+                                   "  size: { type: int, min: 10, max: 10240 }\n" VOLUME_KEY_TYPES;
 
 struct hz {
 	struct provider_ctx *c;
@@ -520,13 +520,30 @@ static void drift(const struct provider_ctx *c, const struct inv_server *s, json
 
 /* ---- hosts from the state ---- */
 
+char *hetzner_volume_device(long long volume_id)
+{
+	/* the API's linux_device: the volume's id is its SCSI serial */
+	return volume_id > 0 ? xasprintf("/dev/disk/by-id/scsi-0HC_Volume_%lld", volume_id) : NULL;
+}
+
+static char *volume_device(const struct provider_ctx *c, const struct inv_server *s,
+                           const char *name)
+{
+	json_t *pd = state_obj(c->lstate, "provider_data", false);
+	char *key = xasprintf("%s/%s", s->name, name);
+	long long id = cloud_jid(state_obj(pd, "volumes", false), key);
+
+	free(key);
+	return hetzner_volume_device(id);
+}
+
 static int hetzner_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	const char *subnet = cloud_str(node_get(c->settings, "network"), "subnet");
 
 	(void)err;
 	return cloud_hosts(c, "hetzner", "server_id", "image", "debian-12",
-	                   subnet ? subnet : "10.0.1.0/24", out, n);
+	                   subnet ? subnet : "10.0.1.0/24", volume_device, out, n);
 }
 
 /* ---- up ---- */
@@ -991,13 +1008,11 @@ static int ensure_volumes(struct hz *z, bool *changed, struct pv_error *err)
 			            cloud_str(sv->items[k], "size"));
 			json_t *lab = labels(z, "volume", s->name);
 			json_object_set_new(lab, "volume", json_string(vn));
-			json_t *body = json_pack(
-			    "{s:s, s:I, s:I, s:b, s:s, s:o}", "name", name, "size",
-			    (json_int_t)atoll(cloud_str(sv->items[k], "size")), "server",
-			    (json_int_t)cloud_jid(o, "server_id"), "automount", 0, "format",
-			    cloud_str(sv->items[k], "format") ? cloud_str(sv->items[k], "format")
-			                                      : "ext4",
-			    "labels", lab);
+			json_t *body =
+			    json_pack("{s:s, s:I, s:I, s:b, s:s, s:o}", "name", name, "size",
+			              (json_int_t)atoll(cloud_str(sv->items[k], "size")), "server",
+			              (json_int_t)cloud_jid(o, "server_id"), "automount", 0,
+			              "format", volume_filesystem(sv->items[k]), "labels", lab);
 			long long id;
 			json_t *acts = NULL;
 			int c1 = create(z, "volumes", "volume", name, "volume", s->name, body, &id,

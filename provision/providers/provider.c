@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "provision/provider.h"
+#include "provision/volume.h"
 
 static const struct provider_ops *const providers[] = {
     &provider_local, &provider_vm, &provider_static, &provider_hetzner, &provider_digitalocean,
@@ -103,4 +104,25 @@ void hosts_free(struct host *hosts, size_t n)
 	for (size_t i = 0; i < n; i++)
 		host_release(&hosts[i]);
 	free(hosts);
+}
+
+void provider_volume_facts(struct host *h, const struct provider_ctx *c, const struct inv_server *s,
+                           provider_volume_device_fn *device)
+{
+	const struct node *v = volumes_of(s);
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct node *m;
+
+	if (!v)
+		return;
+	m = node_new_map(&tool);
+	for (size_t i = 0; i < v->n; i++) {
+		const struct node *name = node_get(v->items[i], "name");
+		char *dev;
+		if (!name || name->kind != NODE_SCALAR || !(dev = device(c, s, name->scalar)))
+			continue;
+		node_map_set(m, name->scalar, node_new_scalar(dev, &tool));
+		free(dev);
+	}
+	scope_set_owned(&h->facts, "volume_devices", m);
 }

@@ -46,6 +46,7 @@
 #include "provision/proc.h"
 #include "provision/provider.h"
 #include "provision/remote.h"
+#include "provision/volume.h"
 
 /*
  * Bump when the image recipe changes: a new recipe builds a new image.
@@ -62,8 +63,14 @@
 #define TB_SIZE_MB 256 /* TCG's translation cache: qemu's default grows with guest memory */
 #define BOOT_TIMEOUT_MS (15 * 60 * 1000) /* TCG on a busy machine */
 #define KVM_PROBE_MS 20000
+#define VOLUME_SLOT 0x10 /* the first PCI slot of the volumes' disks */
+#define MAX_VOLUMES 8 /* slots 0x10 to 0x17 */
 
 static const char *const setting_keys[] = {"subnet", "image", "os", "packages", "accel"};
+/* a volume: a qcow2 file of its own, a virtio disk whose serial is the name */
+static const char volume_types[] = "volume:\n"
+                                   "  name: name\n"
+                                   "  size: { type: int, min: 1, max: 16384 }\n" VOLUME_KEY_TYPES;
 
 /* ---- settings ---- */
 
@@ -154,11 +161,27 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 	}
 	lhost_validate(l, settings, "vm", d);
 	provider_no_cloud_keys(l, "vm", d);
-	static const char *const unused[] = {"type",    "image",     "location", "region",
-	                                     "size",    "address",   "host_key", "private_address",
-	                                     "volumes", "container", "ssh_user"};
-	provider_unused_server_keys(l, "vm", unused, PV_ARRAY_SIZE(unused), "cpus, memory, disk",
-	                            d);
+	static const char *const unused[] = {"type",      "image",   "location", "region",
+	                                     "size",      "address", "host_key", "private_address",
+	                                     "container", "ssh_user"};
+	provider_unused_server_keys(l, "vm", unused, PV_ARRAY_SIZE(unused),
+	                            "cpus, memory, disk, volumes", d);
+	struct node *vt = NULL;
+	struct pv_error e = {{0}};
+	if (node_load_string(&vt, "(provision)", volume_types, strlen(volume_types), &e) < 0)
+		abort(); /* the table is part of the program */
+	for (size_t i = 0; i < l->n_servers; i++) {
+		const struct node *vs = volumes_of(&l->servers[i]);
+		/* the name is the disk's serial (virtio: at most 20 bytes) and in its file name */
+		volumes_validate(&l->servers[i], node_get(vt, "volume"), volume_name_short,
+		                 VOLUME_NAME_SHORT_RULE, d);
+		if (vs && vs->n > MAX_VOLUMES)
+			diags_add(d, &vs->items[MAX_VOLUMES]->pos,
+			          "server '%s' has more than %d volumes, as many as provider 'vm' "
+			          "attaches",
+			          l->servers[i].name, MAX_VOLUMES);
+	}
+	node_free(vt);
 	for (size_t i = 0; i < l->n_servers; i++) {
 		const struct inv_server *s = &l->servers[i];
 		long long m = size_mib(server_key(s, "memory"));
@@ -177,6 +200,12 @@ static void vm_validate(const struct inventory *inv, const struct inv_layout *l,
 }
 
 /* ---- names and places ---- */
+
+char *vm_volume_device(const char *name)
+{
+	/* udev names a virtio disk by its serial */
+	return xasprintf("/dev/disk/by-id/virtio-%s", name);
+}
 
 static char *in_dir(const char *dir, const char *name)
 {
@@ -728,6 +757,54 @@ out:
 	return rc;
 }
 
+/* The disk file of volume name of the VM in dir. */
+static char *volume_file(const char *dir, const char *name)
+{
+	return xasprintf("%s/volume-%s.qcow2", dir, name);
+}
+
+static const char *vol_str(const struct node *vol, const char *key)
+{
+	const struct node *v = node_get(vol, key);
+
+	return v && v->kind == NODE_SCALAR ? v->scalar : NULL;
+}
+
+/*
+ * Make the disk file of each volume of v that has none yet (qcow2, sparse):
+ * kept across ups, reboots and restarts of the VM, removed with its
+ * directory by destroy.  A running VM cannot take a new disk: it gets it
+ * when it starts next, which is said.
+ */
+static int make_volumes(struct provider_ctx *c, const struct newvm *v, bool running,
+                        struct pv_error *err)
+{
+	const struct node *vs = volumes_of(v->srv);
+	int rc = 0;
+
+	for (size_t i = 0; vs && i < vs->n && rc == 0; i++) {
+		const char *name = vol_str(vs->items[i], "name"),
+		           *gb = vol_str(vs->items[i], "size");
+		char *f = volume_file(v->dir, name), *size = xasprintf("%sG", gb);
+		if (access(f, F_OK) == 0) {
+			/* there: never made again */
+		} else if (running) {
+			report_warn(
+			    c->rep, v->name,
+			    "volume %s is new and the VM is running: it is attached when the "
+			    "VM starts next",
+			    name);
+		} else {
+			char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", f, size, NULL};
+			report_info(c->rep, v->name, "creating volume %s (%s GB)", name, gb);
+			rc = lhost_run(err, "making a volume's disk", argv);
+		}
+		free(f);
+		free(size);
+	}
+	return rc;
+}
+
 /* Start the VM's qemu (daemonized: a failed start is an exit status). */
 static int start_vm(struct provider_ctx *c, const struct lhost_names *nm, const struct image *im,
                     struct newvm *v, bool kvm, struct pv_error *err)
@@ -745,8 +822,11 @@ static int start_vm(struct provider_ctx *c, const struct lhost_names *nm, const 
 	long long mem =
 	    size_mib(server_key(v->srv, "memory") ? server_key(v->srv, "memory") : DEFAULT_MEMORY);
 	char smp[16], m[24];
-	const char *argv[48];
-	size_t n = 0;
+	const struct node *vols = volumes_of(v->srv);
+	size_t nvol = vols ? vols->n : 0;
+	const char **argv = xcalloc(48 + 4 * nvol, sizeof(*argv));
+	char **owned = xcalloc(2 * nvol + 1, sizeof(*owned));
+	size_t n = 0, no = 0;
 	char *text = NULL;
 	size_t len;
 	int rc;
@@ -793,6 +873,21 @@ static int start_vm(struct provider_ctx *c, const struct lhost_names *nm, const 
 		argv[n++] = "-append";
 		argv[n++] = "root=/dev/vda rw console=ttyS0 net.ifnames=0";
 	}
+	/* each volume a virtio disk with its name as serial: /dev/disk/by-id/virtio-NAME */
+	for (size_t i = 0; i < nvol; i++) {
+		const char *name = vol_str(vols->items[i], "name");
+		char *f = volume_file(v->dir, name);
+		owned[no] =
+		    xasprintf("file=%s,if=none,id=vol%zu,format=qcow2,cache=writeback", f, i);
+		argv[n++] = "-drive";
+		argv[n++] = owned[no++];
+		/* slots of their own after the VM's disk and seed: the root disk stays vda */
+		owned[no] = xasprintf("virtio-blk-pci,drive=vol%zu,serial=%s,bus=pcie.0,addr=0x%zx",
+		                      i, name, VOLUME_SLOT + i);
+		argv[n++] = "-device";
+		argv[n++] = owned[no++];
+		free(f);
+	}
 	argv[n] = NULL;
 	unlink(pidf);
 	rc = lhost_run(err, "starting qemu", (char *const *)argv);
@@ -803,6 +898,10 @@ static int start_vm(struct provider_ctx *c, const struct lhost_names *nm, const 
 		rc = pv_error_set(err, "qemu started but is not running (see '%s/console.log')",
 		                  v->dir);
 	(void)c;
+	for (size_t i = 0; i < no; i++)
+		free(owned[i]);
+	free(owned);
+	free(argv);
 	free(text);
 	free(disk);
 	free(seed);
@@ -855,6 +954,14 @@ static void stop_qemu(pid_t pid, const char *machine)
 
 /* ---- the operations ---- */
 
+static char *volume_device(const struct provider_ctx *c, const struct inv_server *s,
+                           const char *name)
+{
+	(void)c;
+	(void)s;
+	return vm_volume_device(name);
+}
+
 static int vm_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct pv_error *err)
 {
 	json_t *hs = lhost_hosts_obj(c, false);
@@ -877,6 +984,7 @@ static int vm_hosts(struct provider_ctx *c, struct host **out, size_t *n, struct
 		lhost_fill_host(&hosts[k], c, name, o, prefix, "vm", false);
 		scope_set_str(&hosts[k].facts, "os_id", id);
 		scope_set_str(&hosts[k].facts, "os_version_id", ver);
+		provider_volume_facts(&hosts[k], c, &c->layout->servers[i], volume_device);
 		k++;
 	}
 	free(prefix);
@@ -935,11 +1043,15 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 		if (o && state_str(o, "host_key") && state_str(o, "address")) {
 			v->address = xstrdup(state_str(o, "address"));
 			tap_name(&nm, v->address, v->tap);
-			if ((v->pid = qemu_pid(o, v->dir, v->machine)) > 0)
+			if ((v->pid = qemu_pid(o, v->dir, v->machine)) > 0) {
+				if (make_volumes(c, v, true, err) < 0)
+					goto vm_fail;
 				continue;
+			}
 			/* made before, not running now (this machine rebooted, a crash) */
 			report_info(c->rep, v->name, "starting the stopped VM");
-			if (tap_up(&nm, v->tap, err) < 0 || start_vm(c, &nm, &im, v, kvm, err) < 0)
+			if (make_volumes(c, v, false, err) < 0 || tap_up(&nm, v->tap, err) < 0 ||
+			    start_vm(c, &nm, &im, v, kvm, err) < 0)
 				goto vm_fail;
 			record_vm(c, v, kvm ? "kvm" : "tcg");
 			if (state_save(c->state, err) < 0)
@@ -968,7 +1080,8 @@ static int vm_up(struct provider_ctx *c, struct host **out, size_t *n, struct pv
 		if (state_save(c->state, err) < 0)
 			goto vm_fail;
 		if (pv_mkdir_p(v->dir, 0700, err) < 0 || make_disk(&im, v, err) < 0 ||
-		    make_seed(c, v, prefix, mac, err) < 0 || tap_up(&nm, v->tap, err) < 0)
+		    make_volumes(c, v, false, err) < 0 || make_seed(c, v, prefix, mac, err) < 0 ||
+		    tap_up(&nm, v->tap, err) < 0)
 			goto vm_fail;
 		if (known_hosts_pin(c->known_hosts, v->address, c->inv->ssh_port, v->public_key,
 		                    err) < 0)
@@ -1052,6 +1165,18 @@ static int vm_plan(struct provider_ctx *c, struct buf *out, struct pv_error *err
 		else if (!qemu_pid(o, dir, machine))
 			buf_addf(out, "  ~ start VM %s (%s), which is stopped\n", name,
 			         state_str(o, "address"));
+		const struct node *vs = volumes_of(&c->layout->servers[i]);
+		for (size_t q = 0; vs && q < vs->n; q++) {
+			char *f = volume_file(dir, vol_str(vs->items[q], "name"));
+			if (access(f, F_OK) != 0)
+				buf_addf(out, "  + volume %s (%s GB) of VM %s%s\n",
+				         vol_str(vs->items[q], "name"),
+				         vol_str(vs->items[q], "size"), name,
+				         o && qemu_pid(o, dir, machine)
+				             ? ", attached when it starts next"
+				             : "");
+			free(f);
+		}
 		free(machine);
 		free(dir);
 	}

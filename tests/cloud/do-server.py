@@ -13,7 +13,9 @@ Resources: SSH keys (/v2/account/keys), VPCs (a range that overlaps another
 VPC's is refused; without ip_range a free /20 is picked), firewalls (applied to droplets
 by tag), droplets (tags, user_data, vpc_uuid, backups; actions power_on,
 enable_backups, disable_backups), volumes
-(attach/detach actions), load balancers (targets by tag), actions, droplet
+(attach/detach actions; formatted when created with a filesystem_type, and
+seen by the droplet's host at /dev/disk/by-id/scsi-0DO_Volume_NAME while
+attached, as hcloud-server.py says for its volumes), load balancers (targets by tag), actions, droplet
 snapshots (the droplet action snapshot, GET /v2/droplets/ID/snapshots,
 DELETE /v2/images/ID; a snapshot outlives its droplet), reserved IPs
 (made on a droplet or in a region, one per droplet, assigned and unassigned
@@ -72,8 +74,16 @@ def nullable(s):
             nullable(v)
 
 
+def volumes_of(did):
+    """DigitalOcean's documented device path of each volume attached to droplet did."""
+    return {"/dev/disk/by-id/scsi-0DO_Volume_" + v["name"]:
+            (v["id"], v["size_gigabytes"], v.get("filesystem_type") or "")
+            for v in STATE["volumes"].values() if did in v["droplet_ids"]}
+
+
 def setup():
     core.VALIDATOR = jsonschema.Draft4Validator
+    core.VOLUMES_OF = volumes_of
     core.ARGS.base_path = ""
     orig = core.load_spec
 
@@ -271,6 +281,7 @@ def create(kind, b, fail):
             "created_at": now(), "filesystem_type": b.get("filesystem_type", ""),
             "description": b.get("description", ""), "filesystem_label": ""})
         STATE[kind][v["id"]] = v
+        core.volume_disk(v["id"], v["size_gigabytes"], v["filesystem_type"])
         return 201, {"volume": v}
     if kind == "load_balancers":
         unique(kind, b["name"])
@@ -320,6 +331,8 @@ def delete(kind, r):
         threading.Thread(target=gone, daemon=True).start()
         return 204, None
     del STATE[kind][rid]
+    if kind == "volumes":
+        threading.Thread(target=core.volume_disk_gone, args=(rid,), daemon=True).start()
     return 204, None
 
 
@@ -532,7 +545,8 @@ def handle(method, tmpl, pv, q, body, fail):
                     else:
                         r["droplet_ids"] = []
                         d["volume_ids"] = [x for x in d["volume_ids"] if x != r["id"]]
-                    a = action("volume", 0, typ + "_volume", fail=fail)
+                    a = action("volume", 0, typ + "_volume", fail=fail,
+                               work=lambda: core.sync_volumes(d["id"]))
                     return 202, {"action": a}
                 if kind == "droplets" and typ == "snapshot":
                     return 201, {"action": snapshot(r, body, fail)}

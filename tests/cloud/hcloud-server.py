@@ -43,6 +43,13 @@ the test hosts' own calls to the API (a certificate of a test CA).
 GET /__control/stats tells requests, writes, 429s and early requests (sent
 after an answer said none remain, before the budget had refilled by one).
 
+A volume is a real block device: a sparse file of the volume's size (at
+most VOLUME_GIB GiB; the test machine's disk is not a cloud's) on a loop
+device, formatted when its create names a file system (as the provider
+does), and seen by the host of the server it is attached to at the
+provider's path under /dev/disk/by-id (a link to the loop device's node in
+the container's /dev) from its attach to its detach.
+
 Every request is also logged to DIR/requests.jsonl (method, path, status).
 
 With --shared-host, for tests with many servers on a small machine, only
@@ -597,14 +604,18 @@ def boot_host(sid, name, public, private, user_data):
             if first:
                 SHARED["sid"] = sid
         if not first:
-            return join_shared(sid, name, public, user_data)
+            join_shared(sid, name, public, user_data)
+            sync_volumes(sid)
+            return
         try:
             boot_one(sid, name, public, private, user_data)
             SHARED["leader"] = leader_of(HOSTS[sid]["pid"])
         finally:
             SHARED["ready"].set()
-        return join_shared(sid, name, public, user_data, first=True)
-    return boot_one(sid, name, public, private, user_data)
+        join_shared(sid, name, public, user_data, first=True)
+    else:
+        boot_one(sid, name, public, private, user_data)
+    sync_volumes(sid)
 
 
 def boot_one(sid, name, public, private, user_data):
@@ -701,6 +712,110 @@ def remove_cgroups(dirs):
             pass
 
 
+# ---- volumes on the hosts ----
+
+
+def hetzner_volumes_of(sid):
+    return {v["linux_device"]: (v["id"], v["size"], v.get("format") or "")
+            for v in STATE["volumes"].values() if v["server"] == sid}
+
+
+VOLUME_GIB = 2
+DISKS = {}  # volume key -> {"img": file, "loop": "/dev/loopN"}
+DISK_LOCK = threading.RLock()
+# The provider's volumes attached to server sid, {device path: (key, GB,
+# file system or "")}: Hetzner's here, DigitalOcean's set by do-server.py.
+VOLUMES_OF = hetzner_volumes_of
+
+
+def volume_disk(key, size_gb, fs):
+    """The loop device behind volume key, made (and formatted with fs) once."""
+    with DISK_LOCK:
+        d = DISKS.get(key)
+        if d:
+            return d
+        img = os.path.join(ARGS.dir, "volumes", "%s.img" % key)
+        os.makedirs(os.path.dirname(img), exist_ok=True)
+        with open(img, "wb") as f:
+            f.truncate(min(int(size_gb), VOLUME_GIB) << 30)
+        loop = sh("losetup", "-f", "--show", img).stdout.decode().strip()
+        DISKS[key] = d = {"img": img, "loop": loop}
+        if fs:
+            sh("mkfs." + fs, "-q", loop, stdin=subprocess.DEVNULL)
+        return d
+
+
+def volume_disk_gone(key):
+    """Volume key deleted: its loop device (freed when its last user lets go) and file."""
+    with DISK_LOCK:
+        d = DISKS.pop(key, None)
+    if d:
+        subprocess.run(["losetup", "-d", d["loop"]], stderr=subprocess.DEVNULL)
+        try:
+            os.unlink(d["img"])
+        except OSError:
+            pass
+
+
+def host_leader(sid):
+    """The init of the container that serves server sid, once it runs systemd
+    (its /dev is made by then), or None."""
+    h = HOSTS.get(sid)
+    if not h:
+        return None
+    if h.get("shared"):
+        pid = SHARED.get("leader")
+    else:
+        if not h.get("leader"):
+            h["leader"] = leader_of(h["pid"])
+        pid = h.get("leader")
+    for _ in range(600):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "systemd":
+                    return pid
+        except (OSError, TypeError):
+            return None
+        time.sleep(0.1)
+    return None
+
+
+def sync_volumes(sid):
+    """The devices of server sid's host are the volumes attached to it now."""
+    if not VOLUMES_OF:
+        return
+    with DISK_LOCK:
+        h = HOSTS.get(sid)
+        if not h:
+            return  # not booted yet: its boot comes here
+        with LOCK:
+            want = VOLUMES_OF(sid)
+        have = h.setdefault("devices", {})
+        steps = []
+        for path, (key, size, fs) in sorted(want.items()):
+            if have.get(path) == key:
+                continue
+            st = os.stat(volume_disk(key, size, fs)["loop"])
+            node = "loop%d" % os.minor(st.st_rdev)
+            # (mknod -m would chmod through /proc/self, which is not ours there)
+            steps.append("[ -b /dev/%s ] || { mknod /dev/%s b %d %d && chmod 0660 /dev/%s; }" % (
+                node, node, os.major(st.st_rdev), os.minor(st.st_rdev), node))
+            steps.append("mkdir -p '%s' && ln -sfn /dev/%s '%s'" % (
+                os.path.dirname(path), node, path))
+        steps += ["rm -f '%s'" % path for path in have if path not in want]
+        if not steps:
+            return
+        leader = host_leader(sid)
+        if not leader:
+            raise RuntimeError("server %s: its host does not run" % sid)
+        r = subprocess.run(["nsenter", "-t", str(leader), "-m", "--", "sh", "-ec",
+                            "\n".join(steps)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if r.returncode:
+            raise RuntimeError("server %s: its volumes' devices: %s" % (
+                sid, r.stdout.decode(errors="replace").strip()))
+        h["devices"] = {path: w[0] for path, w in want.items()}
+
+
 def stop_host(sid):
     h = HOSTS.pop(sid, None)
     if not h:
@@ -734,6 +849,8 @@ def stop_host(sid):
 def stop_all(*_):
     for sid in list(HOSTS):
         stop_host(sid)
+    for key in list(DISKS):
+        volume_disk_gone(key)
     os._exit(0)
 
 
@@ -1028,6 +1145,8 @@ def delete_plain(kind):
         if kind == "volumes" and r["server"]:
             raise ApiError(423, "locked", "volume is attached to a server")
         del STATE[kind][r["id"]]
+        if kind == "volumes":
+            threading.Thread(target=volume_disk_gone, args=(r["id"],), daemon=True).start()
         return 204, None
     return fn
 
@@ -1047,8 +1166,11 @@ def create_volume(body, fail):
         srv["volumes"].append(vid)
 
     def work():
+        volume_disk(vid, body["size"], body.get("format"))
         with LOCK:
             v["status"] = "available"
+        if srv:
+            sync_volumes(srv["id"])
 
     return 201, {"volume": v, "action": start_action("create_volume", [("volume", vid)], work=work,
                                                      fail=fail), "next_actions": []}
@@ -1059,7 +1181,8 @@ def vol_detach(v, body, fail):
     if s:
         s["volumes"] = [x for x in s["volumes"] if x != v["id"]]
     v["server"] = None
-    return 201, {"action": start_action("detach_volume", [("volume", v["id"])], fail=fail)}
+    return 201, {"action": start_action("detach_volume", [("volume", v["id"])], fail=fail,
+                                        work=lambda: s and sync_volumes(s["id"]))}
 
 
 def create_lb(body, fail):

@@ -281,3 +281,19 @@ ssh_audit_checks() {
 			on_host "$host" 'grep -q "libssh2 before 1.11" /etc/ssh/sshd_config.d/10-provision.conf'
 	fi
 }
+
+# Reboot a vm host from inside (qemu keeps running) and wait until it
+# answers on SSH with a new boot id, 20 minutes at most; the test stops
+# when it does not come back.  The time to SSH is printed: vm_reboot HOST
+vm_reboot() {
+	local host=$1 boot1 boot2= start=$SECONDS
+	boot1=$(on_host "$host" 'cat /proc/sys/kernel/random/boot_id')
+	timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- 'sudo -n systemctl reboot' >/dev/null 2>&1
+	while [ $((SECONDS - start)) -lt 1200 ]; do
+		sleep 5
+		boot2=$(timeout 30 "$PROVISION" -i "$WORK/inventory.yml" ssh "$host" -- 'cat /proc/sys/kernel/random/boot_id' 2>/dev/null) || continue
+		[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] && break
+	done
+	[ -n "$boot2" ] && [ "$boot2" != "$boot1" ] || bail "$host did not come back from the reboot"
+	echo "# reboot to SSH: $((SECONDS - start)) s"
+}

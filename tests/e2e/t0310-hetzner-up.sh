@@ -55,6 +55,13 @@ cloud_init_ran app1
 # the roles ran on the host
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"
 check "sshd allows no passwords" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n sshd -T | grep -qx 'passwordauthentication no'"
+# the volume: the provider formatted it (ext4, the default); role volumes
+# mounted it by its file system's UUID from the provider's device path
+vdev=/dev/disk/by-id/scsi-0HC_Volume_$(jq -r '.volumes[].id' <<<"$state")
+vuuid=$(on_host app1 "blkid -p -o value -s UUID $vdev")
+check "the volume's device $vdev is on the host, ext4" test "$(on_host app1 "blkid -p -o value -s TYPE $vdev")" = ext4
+check "it is mounted at /mnt/data by its UUID${vuuid:+ ($vuuid)}" test -n "$vuuid" -a "$(on_host app1 'findmnt -n -o UUID --mountpoint /mnt/data')" = "$vuuid"
+check "its fstab line names the UUID, with nofail" on_host app1 "grep -qx 'UUID=$vuuid /mnt/data ext4 defaults,nofail,noatime,x-systemd.device-timeout=30s 0 2' /etc/fstab"
 
 # secrets: the token and the root password the API returned appear nowhere
 check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/plan' '$WORK/.provision'"

@@ -24,7 +24,7 @@ cat >"$WORK/inventory.yml" <<-EOF2
 	    servers:
 	      web1: { roles: [base, ufw], type: cx22 }
 	      web2: { roles: [base, ufw], type: cx22 }
-	      db1: { roles: [base, ufw, dbport], type: cx32, volumes: [{ name: pgdata, size: 20 }] }
+	      db1: { roles: [base, ufw, dbport], type: cx32, volumes: [{ name: pgdata, size: 20, mount: /srv/pg, filesystem: xfs }] }
 EOF2
 t_uses phase2
 
@@ -49,6 +49,8 @@ fw=$(jq -c '.firewalls[].rules' <<<"$state")
 check "the firewall opens 5432 only to the private network" test "$(jq -c '[.[] | select(.port == "5432") | .source_ips]' <<<"$fw")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
 check "the firewall opens 22, 80, 443 to all" test "$(jq -c '[.[] | select(.source_ips == ["0.0.0.0/0", "::/0"] and .protocol == "tcp") | .port] | sort' <<<"$fw")" = '["22","443","80"]'
 check "db1's volume is attached to db1" test "$(jq -r --argjson id "$(jq '.servers[] | select(.labels.server == "db1") | .id' <<<"$state")" '.volumes[] | select(.server == $id) | .name' <<<"$state")" = shop-default-phase2-db1-pgdata
+check "db1's volume is made with the inventory's filesystem (format xfs)" \
+	test "$(jq -r '.volumes[] | select(.name == "shop-default-phase2-db1-pgdata") | .format' <<<"$state")" = xfs
 pvj up phase2 --only cloud >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed"
 check "a second up changes nothing in the cloud" grep -q 'cloud resources up to date' "$WORK/up2.json"
 # the app's health path changes: the load balancer's check follows

@@ -36,6 +36,13 @@ check "the pinned host key is the key the host has" test -n "$pinned" -a "$pinne
 host_key_replaced app1
 cloud_init_ran app1
 check "ufw is active on the host" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- sudo -n ufw status | grep -qx 'Status: active'"
+# the volume: the provider formatted it (ext4, the default); role volumes
+# mounted it by its file system's UUID from the provider's device path
+vdev=/dev/disk/by-id/scsi-0DO_Volume_$(jq -r '.volumes[].name' <<<"$state")
+vuuid=$(on_host app1 "blkid -p -o value -s UUID $vdev")
+check "the volume's device $vdev is on the host, ext4" test "$(on_host app1 "blkid -p -o value -s TYPE $vdev")" = ext4
+check "it is mounted at /mnt/data by its UUID${vuuid:+ ($vuuid)}" test -n "$vuuid" -a "$(on_host app1 'findmnt -n -o UUID --mountpoint /mnt/data')" = "$vuuid"
+check "its fstab line names the UUID, with nofail" on_host app1 "grep -qx 'UUID=$vuuid /mnt/data ext4 defaults,nofail,noatime,x-systemd.device-timeout=30s 0 2' /etc/fstab"
 check "the API token is not in output or state" sh -c "! grep -rqFf '$CLOUD_DIR/token' '$WORK/up1.json' '$WORK/up1.err' '$WORK/.provision'"
 
 before=$(cloud_writes)

@@ -24,7 +24,7 @@ cat >"$WORK/inventory.yml" <<-EOF2
 	    servers:
 	      web1: { roles: [base, ufw] }
 	      web2: { roles: [base, ufw] }
-	      db1: { roles: [base, ufw, dbport], size: s-2vcpu-4gb, volumes: [{ name: pgdata, size: 20 }] }
+	      db1: { roles: [base, ufw, dbport], size: s-2vcpu-4gb, volumes: [{ name: pgdata, size: 20, filesystem: xfs }] }
 EOF2
 t_uses phase2
 
@@ -71,6 +71,8 @@ check "the web droplets, and only they, carry that tag" test "$(jq -r '.droplets
 check "HTTP 80 -> 80, health check on /up" test "$(jq -c '[([.forwarding_rules[] | select(.entry_protocol == "http") | [.entry_port, .target_port]]), .health_check.path]' <<<"$lb")" = '[[[80,80]],"/up"]'
 check "HTTPS 443 passed through" test "$(jq -c '[.forwarding_rules[] | select(.entry_protocol == "https") | [.entry_port, .tls_passthrough]]' <<<"$lb")" = '[[443,true]]'
 check "the firewall opens 5432 only to the VPC" test "$(jq -c '[.firewalls[].inbound_rules[] | select(.ports == "5432") | .sources.addresses]' <<<"$state")" = "[[\"$CLOUD_PRIVATE.0/24\"]]"
+check "db1's volume is made with the inventory's filesystem (filesystem_type xfs)" \
+	test "$(jq -r '.volumes[] | select(.name == "shop-db1-pgdata") | .filesystem_type' <<<"$state")" = xfs
 
 # the app's health path changes: the load balancer's check follows, in place
 sed -i 's|health_path: /up|health_path: /healthz|' "$WORK/inventory.yml"

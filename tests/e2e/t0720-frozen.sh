@@ -83,3 +83,47 @@ check "up --frozen succeeds (exit $rc)" test "$rc" = 0
 check "--frozen reinstalls a lost package at the recorded version" \
 	test "$(on_host app1 "dpkg-query -W -f '\${Version}' fail2ban")" = "$want"
 check "asking apt for exactly that version (apt's own history)" last_apt_asked "fail2ban=$want"
+
+# --- dependencies: recorded at their installed versions and held by --frozen
+# version PKG: its installed version on app1 ("" when not installed)
+version() { on_host app1 "dpkg-query -W -f '\${Version}' $1 2>/dev/null; true"; }
+dep=libpwquality1 # what libpam-pwquality (role base) depends on
+have=$(version "$dep")
+# a no-op up's probe does not read the dependencies (only an apply, --frozen
+# or a host without them recorded does): the record keeps them
+pvj up phase1 >"$WORK/noop.json" 2>"$WORK/noop.err" || bail "a no-op up failed: $(json_errors "$WORK/noop.json" "$WORK/noop.err")"
+check "a no-op up (0 changed) ran before the record is read" test "$(json_total "$WORK/noop.json" changed)" = 0
+check "the record holds $dep (a dependency) at its installed version ($have)" \
+	test -n "$have" -a "$(jq -r "$rec.dependencies[\"$dep\"]" "$state")" = "$have"
+check "and libc6, several levels down, at its version" \
+	test "$(jq -r "$rec.dependencies.libc6" "$state")" = "$(version libc6)"
+check "a named package is not counted as a dependency" test "$(jq -r "$rec.dependencies.fail2ban" "$state")" = null
+cp "$state" "$WORK/state-deps"
+# dep_refused VERSION WHAT MESSAGE: with $dep recorded at VERSION, up --frozen
+# exits 1 saying MESSAGE (a grep pattern)
+dep_refused() {
+	local rc
+	jq "$rec.dependencies[\"$dep\"] = \"$1\"" "$WORK/state-deps" >"$state"
+	pv up phase1 --frozen >"$WORK/refuse-$1.out" 2>&1
+	rc=$?
+	check "--frozen refuses $2 (exit 1, got $rc)" test "$rc" = 1
+	check "naming it: $3" grep -q "$3" "$WORK/refuse-$1.out"
+}
+dep_refused 0.0.4-1 "a dependency installed at another version than recorded" \
+	"dependency '$dep' is $have on the host, recorded 0.0.4-1"
+cp "$WORK/state-deps" "$state"
+check "control: with the record as it was, --frozen passes" pv up phase1 --frozen
+
+# a lost package whose dependency apt would install again: that version is checked too
+on_host app1 "apt-get -y -q remove $dep >/dev/null 2>&1" || bail "cannot remove $dep on app1"
+gone="$(version "$dep")$(version libpam-pwquality)"
+check "$dep and libpam-pwquality are gone from app1${gone:+: $gone}" test -z "$gone"
+dep_refused 0.0.5-1 "a dependency apt would install at another version" \
+	"dependency '$dep' would be installed at $have, recorded 0.0.5-1"
+check "nothing was changed: $dep is still not installed" not_installed "$dep"
+cp "$WORK/state-deps" "$state"
+pv up phase1 --frozen >"$WORK/reinstall-dep.out" 2>&1
+rc=$?
+now_dep=$(version "$dep") now_pam=$(version libpam-pwquality)
+check "control: with the record as it was, --frozen installs them again (exit $rc; $dep $now_dep, libpam-pwquality $now_pam)" \
+	test "$rc" = 0 -a "$now_dep" = "$have" -a -n "$now_pam"

@@ -40,6 +40,16 @@ static inline void make_scratch(char *tmpl)
 	free(p);
 }
 
+/* Remove a scratch directory made by make_scratch, with what is in it. */
+static inline void remove_scratch(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf %s", dir);
+
+	if (system(cmd) != 0)
+		printf("cleanup failed: %s\n", cmd);
+	free(cmd);
+}
+
 /* dir/roles must exist. */
 static inline void write_role(const char *dir, const char *name, const char *text)
 {

@@ -16,6 +16,7 @@
 #include "provision/keys.h"
 #include "provision/node.h"
 #include "provision/role.h"
+#include "provision/volume.h"
 
 static const char *scalar(const struct node *map, const char *key)
 {
@@ -588,6 +589,142 @@ static void test_ipv4_overlap(void)
 	CHECK(!cloud_ipv4_overlap("10.0.0.0/8", NULL));
 }
 
+/* A volume's keys are typed and placed for every provider that attaches volumes. */
+static void test_volume_keys(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv = load_text(
+	    "project: shop\n"
+	    "layouts:\n"
+	    "  hz:\n"
+	    "    provider: hetzner\n"
+	    "    servers:\n"
+	    "      db1:\n"
+	    "        roles: [postgres]\n"
+	    "        volumes:\n"
+	    "          - { name: pgdata, size: 20, mount: srv/pg, filesystem: zfs }\n"
+	    "          - { name: logs, size: 10, mount: /var }\n"
+	    "          - { name: more, size: 10, mount: /srv/x/, format: xfs, filesystem: xfs }\n"
+	    "          - { name: pgdata, size: 10, mount: /srv/y }\n"
+	    "          - { name: data, size: 10, mount: /srv/y }\n"
+	    "          - { name: fine, size: 10, mount: /srv/fine, filesystem: xfs }\n"
+	    "  dg:\n"
+	    "    provider: digitalocean\n"
+	    "    servers:\n"
+	    "      db2: { roles: [base], volumes: [{ name: Big_One, size: 5, mount: /srv/a b }] }\n"
+	    "  lab:\n"
+	    "    provider: vm\n"
+	    "    servers:\n"
+	    "      db3:\n"
+	    "        roles: [base]\n"
+	    "        volumes:\n"
+	    "          - { name: a-name-longer-than-20, size: 1 }\n"
+	    "          - { name: ok, size: 0, mount: /proc }\n"
+	    "          - { name: ok2, size: 1, mount: /srv/ok2, filesystem: ext4 }\n",
+	    path);
+
+	if (!inv)
+		return;
+	check_validated(
+	    inv, 0, path,
+	    "9:46: 'mount' of a volume of server 'db1' must be an absolute path without spaces "
+	    "like '/srv/data', not 'srv/pg'\n"
+	    "9:66: 'filesystem' of a volume of server 'db1' must be one of 'ext4', 'xfs', not "
+	    "'zfs' (nearest valid value: 'xfs')\n"
+	    "10:44: 'mount' of a volume of server 'db1' cannot be '/var', a directory of the "
+	    "system's own; use one below it, such as /srv/data\n"
+	    "11:61: a volume of server 'db1' says both 'filesystem' and 'format' (its older "
+	    "name); keep 'filesystem'\n"
+	    "11:44: 'mount' of a volume of server 'db1' must be written without '//', '/./' or a "
+	    "trailing '/', not '/srv/x/'\n"
+	    "12:21: volume 'pgdata' is listed twice in server 'db1'\n"
+	    "13:44: volumes 'pgdata' and 'data' of server 'db1' are both mounted on '/srv/y'");
+	check_validated(
+	    inv, 1, path,
+	    "18:72: 'mount' of a volume of server 'db2' must be an absolute path without spaces "
+	    "like '/srv/data', not '/srv/a b' (nearest valid value: '/srv/a')\n"
+	    "18:47: " VOLUME_NAME_SHORT_RULE ", not 'Big_One'");
+	check_validated(inv, 2, path,
+	                "25:21: " VOLUME_NAME_SHORT_RULE ", not 'a-name-longer-than-20'\n"
+	                "26:31: 'size' of a volume of server 'db3' must be an integer from 1 to "
+	                "16384, not '0' (nearest valid value: '1')\n"
+	                "26:41: 'mount' of a volume of server 'db3' cannot be '/proc', a directory "
+	                "of the system's own; use one below it, such as /srv/data");
+	inventory_free(inv);
+	unlink(path);
+}
+
+/* Where each provider's volume appears on the server. */
+static void test_volume_devices(void)
+{
+	char *s;
+
+	CHECK_STR(s = hetzner_volume_device(4711), "/dev/disk/by-id/scsi-0HC_Volume_4711");
+	free(s);
+	CHECK(hetzner_volume_device(0) == NULL); /* not created yet: not known */
+	CHECK_STR(s = digitalocean_volume_device("shop-db1-pgdata"),
+	          "/dev/disk/by-id/scsi-0DO_Volume_shop-db1-pgdata");
+	free(s);
+	CHECK_STR(s = vm_volume_device("pgdata"), "/dev/disk/by-id/virtio-pgdata");
+	free(s);
+}
+
+/* What the roles see: defaults filled in, the provider's device, role volumes first. */
+static void test_volumes_scope(void)
+{
+	char path[] = "/tmp/test-cloud-inv.XXXXXX";
+	struct inventory *inv =
+	    load_text("project: shop\n"
+	              "layouts:\n"
+	              "  lab:\n"
+	              "    provider: vm\n"
+	              "    servers:\n"
+	              "      db1:\n"
+	              "        roles: [postgres]\n"
+	              "        volumes:\n"
+	              "          - { name: pgdata, size: 1 }\n"
+	              "          - { name: kv, size: 1, mount: /srv/kv, filesystem: xfs }\n"
+	              "      web1: { roles: [base] }\n",
+	              path);
+	struct scope s;
+	struct node *dev = NULL;
+	struct pv_error err = {{0}};
+
+	if (!inv)
+		return;
+	const struct inv_server *db1 = &inv->layouts[0].servers[0];
+	CHECK(db1->n_roles == 2);
+	CHECK_STR(db1->roles[0], "volumes");
+	CHECK(db1->role_pos[0].line == 8 && db1->role_pos[0].col == 9);
+	CHECK_STR(db1->roles[1], "postgres");
+	CHECK(inv->layouts[0].servers[1].n_roles == 1);
+	CHECK(node_load_string(&dev, "facts", "pgdata: /dev/disk/by-id/virtio-pgdata\n", 38,
+	                       &err) == 0);
+	scope_init(&s);
+	volumes_scope(&s, db1, dev);
+	const struct node *v = scope_get(&s, "volumes");
+	CHECK(v && v->kind == NODE_SEQ && v->n == 2);
+	if (v && v->n == 2) {
+		CHECK_STR(scalar(v->items[0], "mount"), "/mnt/pgdata");
+		CHECK_STR(scalar(v->items[0], "filesystem"), "ext4");
+		CHECK_STR(scalar(v->items[0], "device"), "/dev/disk/by-id/virtio-pgdata");
+		CHECK_STR(scalar(v->items[1], "name"), "kv");
+		CHECK_STR(scalar(v->items[1], "mount"), "/srv/kv");
+		CHECK_STR(scalar(v->items[1], "filesystem"), "xfs");
+		CHECK_STR(scalar(v->items[1], "device"), ""); /* the provider does not know it */
+	}
+	CHECK_STR(scope_get(&s, "volumes_xfs")->scalar, "true");
+	scope_release(&s);
+	scope_init(&s);
+	volumes_scope(&s, &inv->layouts[0].servers[1], NULL);
+	CHECK(scope_get(&s, "volumes")->n == 0);
+	CHECK_STR(scope_get(&s, "volumes_xfs")->scalar, "false");
+	scope_release(&s);
+	node_free(dev);
+	inventory_free(inv);
+	unlink(path);
+}
+
 int main(void)
 {
 	RUN(test_user_data_round_trip);
@@ -605,5 +742,8 @@ int main(void)
 	RUN(test_provider_backups);
 	RUN(test_lb_pair);
 	RUN(test_ipv4_overlap);
+	RUN(test_volume_keys);
+	RUN(test_volume_devices);
+	RUN(test_volumes_scope);
 	return check_done("cloud");
 }

@@ -184,6 +184,9 @@ static void test_parse(void)
 	                          "@@V sudo 1.9.13p3-1 rc \n"
 	                          "@@C fail2ban 1.0.2-2\n"
 	                          "@@C sudo (none)\n"
+	                          "@@DR\n"
+	                          "@@D libc6 2.36-9+deb12u4\n"
+	                          "@@S python3-systemd 235-1+b2\n"
 	                          "@@Z\n";
 
 	memset(&hp, 0, sizeof(hp));
@@ -192,12 +195,19 @@ static void test_parse(void)
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_installed, "ufw")), "0.36.2-1");
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_candidate, "fail2ban")), "1.0.2-2");
 	CHECK(json_object_get(hp.pkg_candidate, "sudo") == NULL);
+	CHECK_STR(json_string_value(json_object_get(hp.pkg_deps, "libc6")), "2.36-9+deb12u4");
+	CHECK(json_object_size(hp.pkg_deps) == 1 && hp.deps_read);
+	CHECK_STR(json_string_value(json_object_get(hp.pkg_sim, "python3-systemd")), "235-1+b2");
 	/* the next run's output replaces the last one's */
 	repro_pkgs_parse(&hp, "@@V fail2ban 1.0.2-2 ii \n", 25);
 	CHECK(json_object_size(hp.pkg_installed) == 1);
 	CHECK(json_object_get(hp.pkg_installed, "ufw") == NULL);
+	CHECK(json_object_size(hp.pkg_deps) == 0 && json_object_size(hp.pkg_sim) == 0);
+	CHECK(!hp.deps_read); /* a probe that did not read them says so */
 	json_decref(hp.pkg_installed);
 	json_decref(hp.pkg_candidate);
+	json_decref(hp.pkg_deps);
+	json_decref(hp.pkg_sim);
 }
 
 /* The shell snippet, run on this (Debian) machine against its own dpkg. */
@@ -208,7 +218,7 @@ static void test_versions_sh(void)
 	char line[256];
 
 	plan(&hp, "{ name: [dpkg, pv-no-such-package-here] }", "x");
-	repro_versions_sh(&hp, &sh);
+	repro_versions_sh(&hp, &sh, true);
 	char path[] = "/tmp/test-repro-XXXXXX";
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
@@ -230,6 +240,25 @@ static void test_versions_sh(void)
 	CHECK_STR(json_string_value(json_object_get(hp.pkg_installed, "dpkg")), want);
 	CHECK(json_object_get(hp.pkg_installed, "pv-no-such-package-here") == NULL);
 	CHECK(json_object_size(hp.pkg_candidate) == 0);
+	/* what dpkg depends on: libc6 (Pre-Depends) and tar (Depends), at their versions */
+	for (size_t i = 0; i < 2; i++) {
+		const char *dep = i ? "tar" : "libc6";
+		char *qc = xasprintf("dpkg-query -W -f='${Version}' %s", dep);
+		char have[128] = "";
+		q = popen(qc, "r");
+		CHECK(q && fgets(have, sizeof(have), q));
+		if (q)
+			pclose(q);
+		CHECK_STR(json_string_value(json_object_get(hp.pkg_deps, dep)), have);
+		free(qc);
+	}
+	CHECK(json_object_get(hp.pkg_deps, "dpkg") == NULL); /* named, not a dependency */
+	CHECK(hp.deps_read);
+	/* without deps, the snippet reads none */
+	buf_reset(&sh);
+	repro_versions_sh(&hp, &sh, false);
+	CHECK(!strstr(sh.s, "@@DR") && !strstr(sh.s, "Pre-Depends"));
+	CHECK(json_object_size(hp.pkg_sim) == 0); /* no simulation without --frozen */
 	buf_release(&sh);
 	buf_release(&out);
 	plan_release(&hp);
@@ -251,6 +280,29 @@ static void test_frozen(void)
 	json_t *rec = json_pack("{s:s, s:s, s:s}", "fail2ban", "1.0.2-2", "ufw", "0.36.2-1", "sudo",
 	                        "1.9.13p3-1");
 	hp.frozen_pkgs = rec;
+	CHECK(repro_frozen_check(&hp, &err) == -1);
+	CHECK_HAS(err.msg, "no dependency versions are recorded for this host");
+
+	/* dependencies: installed and would-be-installed ones as recorded */
+	json_t *deps = json_pack("{s:s, s:s}", "libc6", "2.36-9", "python3-systemd", "235-1");
+	hp.frozen_deps = deps;
+	hp.pkg_deps = json_pack("{s:s, s:s}", "libc6", "2.36-9", "sudo", "1.9.13p3-1");
+	hp.pkg_sim = json_pack("{s:s, s:s}", "python3-systemd", "235-1", "fail2ban", "9.9");
+	CHECK(repro_frozen_check(&hp, &err) == 0);
+	json_object_set_new(hp.pkg_deps, "libc6", json_string("2.36-10"));
+	json_object_set_new(hp.pkg_deps, "libnew1", json_string("1.0"));
+	json_object_set_new(hp.pkg_sim, "python3-systemd", json_string("235-2"));
+	json_object_set_new(hp.pkg_sim, "whois", json_string("5.5"));
+	CHECK(repro_frozen_check(&hp, &err) == -1);
+	CHECK_HAS(err.msg, "dependency 'libc6' is 2.36-10 on the host, recorded 2.36-9");
+	CHECK_HAS(err.msg, "dependency 'libnew1' is 1.0 on the host and not in the record");
+	CHECK_HAS(err.msg,
+	          "dependency 'python3-systemd' would be installed at 235-2, recorded 235-1");
+	CHECK_HAS(err.msg, "dependency 'whois' would be installed at 5.5 and is not in the record");
+	CHECK(!strstr(err.msg, "'fail2ban'")); /* a named one, checked as such */
+	CHECK(!strstr(err.msg, "'sudo'"));
+	json_object_clear(hp.pkg_deps);
+	json_object_clear(hp.pkg_sim);
 	CHECK(repro_frozen_check(&hp, &err) == 0);
 
 	json_object_set_new(rec, "fail2ban", json_string("1.0.2-1"));
@@ -273,6 +325,7 @@ static void test_frozen(void)
 	CHECK_STR(names[1], "ufw"); /* not recorded: left as it is */
 	CHECK_STR(names[2], "sudo=1.9.13p3-2");
 	json_decref(rec);
+	json_decref(deps);
 	plan_release(&hp);
 }
 
