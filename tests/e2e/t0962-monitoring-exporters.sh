@@ -9,7 +9,9 @@
 # password (a secret) is in no command line or output, and who reaches no
 # database.  Patroni's alert rules are
 # loaded (DiskFull with the threshold the inventory sets), and Patroni
-# stopped on the only member fires PatroniNoLeader.
+# stopped on the only member fires PatroniNoLeader.  fail2ban's jails are
+# metrics of every host, and a jail whose ban count goes up and down more
+# often than the inventory allows fires Fail2banJailFlapping.
 # A second run changes nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-monitoring.sh"
@@ -29,6 +31,7 @@ vars:
   monitoring_scrape_interval: 2
   monitoring_evaluation_interval: 2
   alert_disk_full_percent: 80
+  alert_fail2ban_flaps_per_hour: 1
 layouts:
   ex:
     servers:
@@ -51,6 +54,7 @@ pass "up converges a monitoring server, a Patroni node and a load balancer ($(($
 st=$WORK/.provision/state.json
 addr() { jq -r ".environments.default.layouts.ex.hosts.$1.address" "$st"; }
 MON_ADDR=$(addr mon1)
+bridge=$(jq -r '.environments.default.layouts.ex.provider_data.bridge_address' "$st")
 
 want=$(printf '%s\n' "alertmanager mon1 up" "blackbox mon1 up" "node mon1 up" "node lb1 up" "node pg1 up" \
 	"prometheus mon1 up" "haproxy lb1 up" "caddy pg1 up" "patroni pg1 up" "etcd pg1 up" | sort)
@@ -97,8 +101,8 @@ l=$(on_host pg1 "ss -Hltn 'sport = :2019'" | awk '{print $4}' | tr '\n' ' ')
 check "pg1: Caddy's admin API stays on localhost: $l" test "$l" = "127.0.0.1:2019 "
 
 rules=$(on_host mon1 "curl -sf http://$MON_ADDR:9090/api/v1/rules" | jq -r '.data.groups[].rules[].name' | sort | tr '\n' ' ')
-check "the alert rules of Patroni and PgBouncer are loaded: $rules" \
-	sh -c "for r in PatroniNoLeader PatroniFailover PgBouncerDown PgBouncerClientsWaiting; do echo '$rules' | grep -qw \$r || exit 1; done"
+check "the alert rules of Patroni, PgBouncer and fail2ban are loaded: $rules" \
+	sh -c "for r in PatroniNoLeader PatroniFailover PgBouncerDown PgBouncerClientsWaiting Fail2banJailFlapping Fail2banDown; do echo '$rules' | grep -qw \$r || exit 1; done"
 disk=$(on_host mon1 "curl -sf http://$MON_ADDR:9090/api/v1/rules" | jq -r '.data.groups[].rules[] | select(.name == "DiskFull") | .query')
 check "DiskFull has the inventory's threshold (80 %): $disk" sh -c "printf '%s' \"\$1\" | grep -q '> 80 / 100\$'" _ "$disk"
 firing() { on_host mon1 "curl -sf http://$MON_ADDR:9090/api/v1/alerts" | jq -r '.data.alerts[] | select(.state == "firing") | .labels.alertname' | sort -u; }
@@ -107,6 +111,20 @@ check "PatroniNoLeader does not fire while pg1 leads" sh -c "! printf '%s\n' '$(
 pvj up ex >"$WORK/up2.json" 2>"$WORK/up2.err" || bail "second up failed: $(json_errors "$WORK/up2.json" "$WORK/up2.err")"
 check "second run: 0 changed ($(json_resources "$WORK/up2.json" changed | tr '\n' ' '))" \
 	test "$(json_total "$WORK/up2.json" changed)" = 0
+
+# fail2ban: every host's sshd jail, through the textfile collector
+query_line() { mon_query "$1" | tr '\n' ';'; }
+check "each host's sshd jail is a metric" mon_until "lb1 0;mon1 0;pg1 0;" query_line 'fail2ban_jail_banned{jail="sshd"}'
+# an unused address of the test network banned, read, unbanned, read:
+# two changes in the hour, more than the inventory's 1
+ban() { on_host lb1 "fail2ban-client set sshd $1 ${bridge%.*}.250 >/dev/null && systemctl start provision-fail2ban-metrics.service"; }
+ban banip || bail "cannot ban an address on lb1"
+check "the ban is seen" mon_until "lb1 1;" query_line 'fail2ban_jail_banned{jail="sshd",instance="lb1"}'
+ban unbanip || bail "cannot unban it on lb1"
+check "the unban is seen" mon_until "lb1 0;" query_line 'fail2ban_jail_banned{jail="sshd",instance="lb1"}'
+flapping() { on_host mon1 "curl -sf http://$MON_ADDR:9090/api/v1/alerts" | jq -r '.data.alerts[] | select(.state == "firing") | "\(.labels.alertname) \(.labels.instance)"' | sort -u; }
+f2b_firing() { flapping | grep Fail2ban; }
+check "Fail2banJailFlapping fires for lb1 and no other host" mon_until "Fail2banJailFlapping lb1" f2b_firing
 
 # Patroni stopped on its only member: no leader (for: 1m).
 on_host pg1 "systemctl stop patroni" || bail "cannot stop Patroni on pg1"
