@@ -29,7 +29,7 @@ mon_until() {
 		[ "$("$@")" = "$want" ] && return 0
 		sleep 3
 	done
-	"$@" >&2
+	printf 'last: %s\n' "$("$@")" >&2
 	return 1
 }
 
