@@ -70,6 +70,10 @@ struct host_plan {
 	int login_guard_s;
 	/* the roles' 'metrics': seq of {job, port, path} and {job, probe}; owned */
 	struct node *scrape;
+	/* the roles' 'alerts', each with its role and its expr rendered with
+	 * this server's variables (thresholds): seq of {role, alert, expr,
+	 * for, severity, summary, runbook}; owned */
+	struct node *alerts;
 	char **role_names; /* every role of the server, in order */
 	size_t n_role_names;
 	/* a run's result goes to the file the variable converge_metrics_file names */

@@ -627,32 +627,22 @@ static void fill_render_input(struct session *s, const struct inv_layout *l,
 
 /*
  * The alert rules of every role a server of the layout has, each role
- * once, in the order met: {role, alert, expr, for, severity, summary,
+ * once, in the order met (its thresholds as the first server with the
+ * role renders them): {role, alert, expr, for, severity, summary,
  * runbook} for the monitoring role's rule file.
  */
 static void add_alerts(struct session *s, const struct host_plan *hp)
 {
-	struct pos tool = {pv_intern("(provision)"), 0, 0};
-	struct diags d;
+	size_t known = s->alerts->n;
 
-	diags_init(&d);
-	for (size_t i = 0; i < hp->n_role_names; i++) {
+	for (size_t i = 0; hp->alerts && i < hp->alerts->n; i++) {
+		const char *role = node_get(hp->alerts->items[i], "role")->scalar;
 		bool seen = false;
-		for (size_t k = 0; k < s->alerts->n && !seen; k++)
-			seen = !strcmp(node_get(s->alerts->items[k], "role")->scalar,
-			               hp->role_names[i]);
-		struct role *r = seen ? NULL : role_get(&s->roles, hp->role_names[i], NULL, &d);
-		for (size_t k = 0; r && r->alerts && k < r->alerts->n; k++) {
-			struct node *a = node_clone(r->alerts->items[k]);
-			node_map_set(a, "role", node_new_scalar(r->name, &tool));
-			if (!node_get(a, "for"))
-				node_map_set(a, "for", node_new_scalar("0s", &tool));
-			if (!node_get(a, "severity"))
-				node_map_set(a, "severity", node_new_scalar("warning", &tool));
-			node_seq_append(s->alerts, a);
-		}
+		for (size_t k = 0; k < known && !seen; k++)
+			seen = !strcmp(node_get(s->alerts->items[k], "role")->scalar, role);
+		if (!seen)
+			node_seq_append(s->alerts, node_clone(hp->alerts->items[i]));
 	}
-	diags_release(&d);
 }
 
 static void free_ports(struct session *s)

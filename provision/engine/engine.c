@@ -44,6 +44,7 @@ void plan_release(struct host_plan *hp)
 	}
 	free(hp->health);
 	node_free(hp->scrape);
+	node_free(hp->alerts);
 	for (size_t i = 0; i < hp->n_role_names; i++)
 		free(hp->role_names[i]);
 	free(hp->role_names);
@@ -719,6 +720,44 @@ static void render_metrics(struct host_plan *hp, const struct role *role, struct
 	buf_release(&probe);
 }
 
+/*
+ * The role's 'alerts' for the monitoring server's rule file: each expr is
+ * rendered with the server's variables (the role's thresholds); the
+ * summary and runbook stay as written (Prometheus' own {{ $labels }}).
+ */
+static void render_alerts(struct host_plan *hp, const struct role *role, struct diags *d)
+{
+	struct pos tool = {pv_intern("(provision)"), 0, 0};
+	struct buf expr = BUF_INIT;
+
+	for (size_t i = 0; role->alerts && i < role->alerts->n; i++) {
+		const struct node *it = role->alerts->items[i], *e = node_get(it, "expr");
+		struct pv_error err = {{0}};
+		bool secret = false;
+
+		buf_reset(&expr);
+		if (e && tpl_render(&expr, e->scalar, &e->pos, &hp->scope, TPL_TEXT, &secret,
+		                    &err) < 0) {
+			diags_add(d, NULL, "%s", err.msg);
+			continue;
+		}
+		if (secret) {
+			diags_add(d, &e->pos, "expr of alert '%s' of role '%s' must hold no secret",
+			          node_get(it, "alert")->scalar, role->name);
+			continue;
+		}
+		struct node *a = node_clone(it);
+		node_map_set(a, "role", node_new_scalar(role->name, &tool));
+		node_map_set(a, "expr", node_new_scalar(expr.s, e ? &e->pos : &tool));
+		if (!node_get(a, "for"))
+			node_map_set(a, "for", node_new_scalar("0s", &tool));
+		if (!node_get(a, "severity"))
+			node_map_set(a, "severity", node_new_scalar("warning", &tool));
+		node_seq_append(hp->alerts, a);
+	}
+	buf_release(&expr);
+}
+
 /* An item of a role's 'health' or 'audit' list: a mapping of these keys. */
 static int item_check(const struct node *item, const char *const *keys, size_t n_keys,
                       const char *where, struct diags *d)
@@ -986,10 +1025,12 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 	}
 	struct pos tool = {pv_intern("(provision)"), 0, 0};
 	hp->scrape = node_new_seq(&tool);
+	hp->alerts = node_new_seq(&tool);
 	hp->role_names = xcalloc(n_roles ? n_roles : 1, sizeof(*hp->role_names));
 	for (size_t i = 0; i < n_roles; i++) {
 		hp->role_names[hp->n_role_names++] = xstrdup(roles[i]->name);
 		render_metrics(hp, roles[i], d);
+		render_alerts(hp, roles[i], d);
 	}
 	size_t health_alloc = 0;
 	for (size_t i = 0; i < n_roles && !in->metrics_only; i++) {

@@ -21,6 +21,18 @@ mon_targets_are() {
 	return 1
 }
 
+# mon_until WANT CMD...: up to 20 tries, 3 s apart, until CMD prints WANT.
+mon_until() {
+	local want=$1 i
+	shift
+	for i in $(seq 1 20); do
+		[ "$("$@")" = "$want" ] && return 0
+		sleep 3
+	done
+	printf 'last: %s\n' "$("$@")" >&2
+	return 1
+}
+
 # An instant query: "instance value" per series, sorted.
 mon_query() {
 	on_host "$MON_HOST" "curl -sf --data-urlencode 'query=$1' http://$MON_ADDR:9090/api/v1/query" |

@@ -108,15 +108,19 @@ static void setup(void)
 
 	make_scratch(scratch);
 	p = xasprintf("%s/inventory.yml", scratch);
-	write_file(p, "project: montest\n"
-	              "layouts:\n"
-	              "  l1:\n"
-	              "    servers:\n"
-	              "      e1: { roles: [exp], vars: { exp_urls: [a.example, b.example] } }\n"
-	              "      e2: { roles: [exp], vars: { exp_on: false } }\n"
-	              "      mon: { roles: [base, ufw, monitoring] }\n"
-	              "      web: { roles: [base, ufw, web] }\n"
-	              "      off: { roles: [base, ufw], vars: { monitoring_enabled: false } }\n");
+	write_file(p,
+	           "project: montest\n"
+	           "secrets: { mon_pw: \"env:HOME\" }\n"
+	           "layouts:\n"
+	           "  l1:\n"
+	           "    servers:\n"
+	           "      e1: { roles: [exp], vars: { exp_urls: [a.example, b.example] } }\n"
+	           "      e2: { roles: [exp], vars: { exp_on: false } }\n"
+	           "      mon: { roles: [base, ufw, monitoring] }\n"
+	           "      web: { roles: [base, ufw, web] }\n"
+	           "      off: { roles: [base, ufw], vars: { monitoring_enabled: false } }\n"
+	           "      tight: { roles: [base, ufw], vars: { alert_disk_full_percent: 70 } }\n"
+	           "      bad: { roles: [base, ufw], vars: { alert_disk_full_percent: 185 } }\n");
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
@@ -133,6 +137,15 @@ static void setup(void)
 	           "  - { alert: X, expr: up == 0, for: soon, severity: page, summary: s, "
 	           "runbook: r }\n"
 	           "  - { alert: Y, expr: up == 0, summary: s }\n");
+	write_role(scratch, "alertvars",
+	           "alerts:\n"
+	           "  - { alert: U, expr: \"up > {{ undeclared_threshold }}\", summary: s, "
+	           "runbook: r }\n");
+	write_role(scratch, "alertsecret",
+	           "vars:\n"
+	           "  pw: { type: secret, default: mon_pw }\n"
+	           "alerts:\n"
+	           "  - { alert: S, expr: \"up > {{ pw | secret }}\", summary: s, runbook: r }\n");
 	write_role(scratch, "badprobe", "metrics: [{ job: p, probe: \"ftp://x/\" }]\n");
 	write_role(scratch, "badport", "metrics: [{ job: p, port: \"80 or 81\" }]\n");
 	role_set_init(&roles);
@@ -299,6 +312,68 @@ static void test_builtin_roles(void)
 	plan_release(&hp);
 }
 
+/* The expr of the server's rendered alert rule named name, or "(none)". */
+static char *alert_expr(const struct host_plan *hp, const char *name)
+{
+	for (size_t i = 0; hp->alerts && i < hp->alerts->n; i++)
+		if (!strcmp(node_get(hp->alerts->items[i], "alert")->scalar, name))
+			return xstrdup(node_get(hp->alerts->items[i], "expr")->scalar);
+	return xstrdup("(none)");
+}
+
+/* Alert thresholds are typed variables of the roles, rendered into the rules. */
+static void test_alert_thresholds(void)
+{
+	struct host_plan hp;
+	struct diags d;
+	char *s;
+
+	render_ok(&hp, "web");
+	CHECK_HAS((s = alert_expr(&hp, "DiskFull")), "ramfs\"}) > 85 / 100");
+	free(s);
+	CHECK_HAS((s = alert_expr(&hp, "ClockSkew")), "abs(node_timex_offset_seconds) > 50 / 1000");
+	free(s);
+	/* the summary is Prometheus' template, left as written */
+	bool kept = false;
+	for (size_t i = 0; hp.alerts && i < hp.alerts->n; i++)
+		kept = kept || strstr(node_get(hp.alerts->items[i], "summary")->scalar,
+		                      "{{ $value | humanizePercentage }}");
+	CHECK(kept);
+	plan_release(&hp);
+
+	render_ok(&hp, "tight");
+	CHECK_HAS((s = alert_expr(&hp, "DiskFull")), "ramfs\"}) > 70 / 100");
+	free(s);
+	plan_release(&hp);
+
+	/* out of range: refused where it was set, nothing rendered */
+	diags_init(&d);
+	CHECK(render(&hp, &d, "bad") < 0);
+	CHECK_HAS(
+	    d.n ? d.msgs[0] : NULL,
+	    "inventory.yml:12:67: variable 'alert_disk_full_percent' must be an integer from 1 "
+	    "to 100, not '185'");
+	diags_release(&d);
+	plan_release(&hp);
+
+	/* a role's expr may read only what it declares, and no secret */
+	char **role0 = &inv->layouts[0].servers[0].roles[0], *orig = *role0;
+	*role0 = "alertvars";
+	diags_init(&d);
+	CHECK(render(&hp, &d, "e1") < 0);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL, "undeclared_threshold");
+	diags_release(&d);
+	plan_release(&hp);
+	*role0 = "alertsecret";
+	diags_init(&d);
+	CHECK(render(&hp, &d, "e1") < 0);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL,
+	          "expr of alert 'S' of role 'alertsecret' must hold no secret");
+	diags_release(&d);
+	plan_release(&hp);
+	*role0 = orig;
+}
+
 /* The plan's first resource whose title starts with prefix, or NULL. */
 static const struct resource *resource_titled(const struct host_plan *hp, const char *prefix)
 {
@@ -383,6 +458,7 @@ int main(void)
 	RUN(test_metrics_rendered);
 	RUN(test_bad_declarations);
 	RUN(test_builtin_roles);
+	RUN(test_alert_thresholds);
 	RUN(test_journals);
 	cleanup();
 	return check_done("monitoring");
