@@ -54,9 +54,15 @@ GUARD="$ROOTFS/var/lib/provision/login-guard.sh"
 [ -d "$ROOTFS/etc/ssh" ] || bail "the host's file system is not at $ROOTFS"
 cp "$WORK/roles/base/role.yml" "$WORK/base-role.yml"
 # a slow step after the drop-in: the tool is killed while the apply runs on
+# (appended to the role's resources, whatever top-level key follows them)
 slow_step() {
-	sed -i "s|^handlers:|  - command: { run: \"sleep 4; touch /root/slow-$1\", creates: /root/slow-$1 }\n\nhandlers:|" \
-		"$WORK/roles/base/role.yml"
+	awk -v step="  - command: { run: \"sleep 4; touch /root/slow-$1\", creates: /root/slow-$1 }" '
+		inres && /^[a-z_]+:/ { print step; print ""; inres = 0 }
+		/^resources:/ { inres = 1 }
+		{ print }
+		END { if (inres) print step }' "$WORK/roles/base/role.yml" >"$WORK/role.yml.new" &&
+		mv "$WORK/role.yml.new" "$WORK/roles/base/role.yml"
+	grep -q "touch /root/slow-$1" "$WORK/roles/base/role.yml" || bail "could not add the slow step"
 }
 # up in the background, killed (SIGKILL) as soon as its apply has begun on
 # the host (the guard's script is installed first); the apply goes on alone
