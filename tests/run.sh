@@ -108,7 +108,8 @@ report() {
 	echo "== $name: $p passed, $f failed (${secs}s)"
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
-	took[$name]=$secs
+	# a script stopped by a signal did not run its course: its last time stays
+	[ "$rc" -gt 128 ] || took[$name]=$secs
 }
 
 # start SCRIPT: run it in its own process group under its time limit.
