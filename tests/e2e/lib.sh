@@ -61,6 +61,8 @@ t_project() {
 t_cleanup() {
 	local l out
 	[ -n "$WORK" ] || return 0
+	[ -f "$WORK/inventory.yml" ] ||
+		echo "# cleanup: $WORK/inventory.yml is gone; $WORK holds: $(ls -A "$WORK" 2>&1 | tr '\n' ' '); mounts under it: $(grep -c " $WORK/" /proc/mounts)"
 	for l in "${PV_LAYOUTS[@]}"; do
 		t_step "cleanup: destroy $l"
 		out=$("$PROVISION" -i "$WORK/inventory.yml" --plain destroy "$l" --yes 2>&1) ||

@@ -141,7 +141,14 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 check "a new leader is elected ($new)" test -n "$new"
-[ -n "$new" ] || bail "no new leader"
+if [ -z "$new" ]; then
+	# what each survivor says, and whether the project is still whole
+	for h in $replicas; do
+		echo "# $h: $(on_host "$h" "patronictl -c /etc/patroni/config.yml list" 2>&1 | tr '\n' ' ')"
+	done
+	echo "# $WORK: $(ls -A "$WORK" 2>&1 | tr '\n' ' ')"
+	bail "no new leader"
+fi
 check "the row written just before the stop is on the new leader" \
 	test "$(psql_on "$new" "select count(*) from items")" = 201
 psql_on "$new" "insert into items select i, 'after ' || i from generate_series(1001, 1100) i" ||
