@@ -55,6 +55,11 @@ header() {
 	sed -n "1,30s/^# $2: *//p" "$1" | head -n 1
 }
 
+# A header line the runner would not read (past line 30), or nothing.
+late_header() {
+	sed -n '31,$p' "$1" | grep -Eo '^# (timeout|serial):' | head -n 1
+}
+
 # The scripts to run, the ones that took longest last time first (so that
 # the long ones do not start last and leave the others' slots idle); a
 # script with no recorded time (new, or a first run) counts as longest.
@@ -190,6 +195,12 @@ else
 		total_fail=$((total_fail + 1))
 	fi
 	for t in "${list[@]}"; do
+		late=$(late_header "$t")
+		if [ -n "$late" ]; then
+			# its time limit or serial run would silently not apply
+			echo "not ok - $(basename "$t" .sh): its '${late%:}' header line is past line 30, where the runner does not read it"
+			total_fail=$((total_fail + 1))
+		fi
 		if [ -n "$(header "$t" serial)" ]; then
 			drain
 			start "$t"

@@ -63,6 +63,7 @@ struct host_plan {
 	const json_t *frozen_pkgs; /* with --frozen: the recorded versions (borrowed) */
 	const json_t *frozen_deps; /* the recorded dependencies, NULL without (borrowed) */
 	bool frozen;
+	bool record; /* the run records package versions (up, apply; not a check) */
 	struct health_check *health; /* of every role of the server */
 	size_t n_health;
 	/* seconds after which the host itself undoes an unconfirmed change to a

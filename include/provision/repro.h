@@ -44,6 +44,14 @@ json_t *repro_digests(const struct host_plan *hp);
  */
 void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps);
 
+/*
+ * Whether the probe reads the dependencies: only where they matter before
+ * the apply, that is with --frozen, or in a run that records versions
+ * (hp->record) and finds none recorded for the host yet.  A check run
+ * (plan, up --check) records nothing and reads none.
+ */
+bool repro_probe_reads_deps(const struct host_plan *hp);
+
 /* Read the "@@V"/"@@C"/"@@D"/"@@S" lines of a probe's or apply's output into hp->pkg_*. */
 void repro_pkgs_parse(struct host_plan *hp, const char *out, size_t len);
 

@@ -1064,6 +1064,7 @@ int session_converge(struct session *s, struct host_plan *plans, size_t n, bool 
 			rec[i] = repro_digests(
 			    &plans[i]); /* before the probe fills in the host's side */
 			plans[i].frozen = s->frozen;
+			plans[i].record = true;
 			plans[i].frozen_pkgs = json_object_get(
 			    json_object_get(repro, plans[i].host->name), "packages");
 			plans[i].frozen_deps = json_object_get(

@@ -1212,8 +1212,7 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 		hp->res[i].type->probe(&hp->res[i], (int)i, sh);
 		buf_addf(sh, "pv_tick %zu\n", i);
 	}
-	/* the dependencies only where they matter before the apply: --frozen, or no record */
-	repro_versions_sh(hp, sh, hp->frozen || !hp->frozen_deps);
+	repro_versions_sh(hp, sh, repro_probe_reads_deps(hp));
 	run_metrics_sh(hp, sh, false);
 	buf_adds(sh, "echo @@Z\n");
 }

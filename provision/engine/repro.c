@@ -254,6 +254,11 @@ static const char **wanted(const struct host_plan *hp, size_t *n)
 	"}\n"                                                                                      \
 	"  for (x in seen) if (!(x in named)) print \"@@D \" x \" \" ver[x] }"
 
+bool repro_probe_reads_deps(const struct host_plan *hp)
+{
+	return hp->frozen || (hp->record && !hp->frozen_deps);
+}
+
 void repro_versions_sh(const struct host_plan *hp, struct buf *sh, bool deps)
 {
 	size_t n;

@@ -259,6 +259,21 @@ static void test_versions_sh(void)
 	repro_versions_sh(&hp, &sh, false);
 	CHECK(!strstr(sh.s, "@@DR") && !strstr(sh.s, "Pre-Depends"));
 	CHECK(json_object_size(hp.pkg_sim) == 0); /* no simulation without --frozen */
+	/* the probe reads them with --frozen, or in a recording run without a record */
+	json_t *some = json_object();
+	hp.frozen = hp.record = false;
+	hp.frozen_deps = NULL;
+	CHECK(!repro_probe_reads_deps(&hp)); /* plan: a check run records nothing */
+	hp.record = true;
+	CHECK(repro_probe_reads_deps(&hp)); /* up, nothing recorded yet */
+	hp.frozen_deps = some;
+	CHECK(!repro_probe_reads_deps(&hp)); /* up, recorded: the apply reads them */
+	hp.frozen = true;
+	CHECK(repro_probe_reads_deps(&hp)); /* up --frozen compares them first */
+	hp.record = false;
+	hp.frozen_deps = NULL;
+	CHECK(repro_probe_reads_deps(&hp));
+	json_decref(some);
 	buf_release(&sh);
 	buf_release(&out);
 	plan_release(&hp);
