@@ -38,6 +38,24 @@ const struct var_decl *vars_builtin_all(size_t *n);
  */
 void vars_check_keys(const struct node *map, const char *kind, struct diags *d);
 
+/*
+ * Variables declared 'layout: true' (one value for the whole layout, e.g.
+ * whether its Redis speaks TLS): each server of a layout is added in turn
+ * with its variables and roles; a server whose value differs from the
+ * first server's that has one of those roles is a problem, at the value
+ * written in the inventory (the other one, when this server's is a
+ * default), naming both servers and values.
+ */
+struct vars_agree {
+	struct vars_agree_seen *seen;
+	size_t n, alloc;
+};
+void vars_agree_init(struct vars_agree *a);
+void vars_agree_add(struct vars_agree *a, const char *layout, const char *server,
+                    const struct scope *s, struct role *const *roles, size_t n_roles,
+                    const char *inventory_file, struct diags *d);
+void vars_agree_release(struct vars_agree *a);
+
 /* Set the variables of one 'vars' block in s (the keys of 'custom' as variables). */
 void vars_set_layer(struct scope *s, const struct node *vars);
 

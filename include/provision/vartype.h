@@ -53,6 +53,7 @@ struct var_decl {
 	const struct node *dflt; /* borrowed from the declaring document; NULL: none */
 	char *doc;
 	bool inferred; /* written "name: default": a string (or a list of strings) */
+	bool per_layout; /* "layout: true": one value on every server of a layout that uses it */
 };
 
 /*
@@ -68,6 +69,16 @@ void var_decl_release(struct var_decl *v);
 int vartype_parse(struct vartype **out, const struct node *decl, const char *where,
                   struct diags *d);
 void vartype_free(struct vartype *t);
+
+/* A type whose values are single scalars (not a list or a mapping). */
+bool vartype_is_scalar(const struct vartype *t);
+
+/*
+ * Whether two values of a scalar type are the same value: booleans by
+ * meaning ("yes" is "true"), others as written; two absent (or null)
+ * values are the same.
+ */
+bool vartype_same(const struct vartype *t, const struct node *a, const struct node *b);
 
 /* One line for people: "integer from 1 to 10", "list of CIDR networks". */
 void vartype_describe(const struct vartype *t, struct buf *out);

@@ -108,6 +108,8 @@ static json_t *decl_json(const struct var_decl *v)
 	}
 	if (v->doc)
 		json_object_set_new(o, "doc", json_string(v->doc));
+	if (v->per_layout)
+		json_object_set_new(o, "layout", json_true());
 	buf_release(&t);
 	buf_release(&dflt);
 	return o;
@@ -124,6 +126,8 @@ static void print_decl(const struct var_decl *v)
 	printf("      type:    %s\n", t.s);
 	if (v->dflt)
 		printf("      default: %s\n", dflt.s);
+	if (v->per_layout)
+		printf("      one value for the whole layout\n");
 	if (v->doc)
 		printf("      %s\n", v->doc);
 	buf_release(&t);

@@ -707,16 +707,34 @@ static void add_rule_vars(struct session *s, const struct inv_server *srv, struc
 	diags_release(&d);
 }
 
+/* The server's 'layout: true' variables against the layout's other servers'. */
+static void agree_add(struct session *s, const struct inv_layout *l, const struct inv_server *srv,
+                      const struct host_plan *hp, struct vars_agree *agree, struct diags *d)
+{
+	struct role **rl = NULL;
+	size_t nr = 0;
+	struct diags ignored; /* a role that does not load is reported by the render */
+
+	diags_init(&ignored);
+	if (role_closure(&s->roles, srv->roles, srv->role_pos, srv->n_roles, &rl, &nr, &ignored) ==
+	    0)
+		vars_agree_add(agree, l->name, srv->name, &hp->scope, rl, nr, l->pos.file, d);
+	free(rl);
+	diags_release(&ignored);
+}
+
 int session_check_layout(struct session *s, const struct inv_layout *l)
 {
 	const struct provider_ops *p = session_provider(s, l);
 	struct diags d;
 	struct node *peers = NULL;
+	struct vars_agree agree;
 	int rc = PV_EXIT_OK;
 
 	if (!p)
 		return PV_EXIT_USAGE;
 	layout_tables(s, l);
+	vars_agree_init(&agree);
 	diags_init(&d);
 	if (p->validate)
 		p->validate(s->inv, l, inventory_provider(s->inv, l->provider), &d);
@@ -737,6 +755,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		fill_render_input(s, l, &l->servers[i], &facts, NULL, 0, &in);
 		memset(&hp, 0, sizeof(hp));
 		plan_render(&hp, &in, &d);
+		agree_add(s, l, &l->servers[i], &hp, &agree, &d);
 		add_rule_vars(s, &l->servers[i], &hp);
 		s->ports[i] = hp.ports; /* transferred */
 		s->n_ports[i] = hp.n_ports;
@@ -749,6 +768,7 @@ int session_check_layout(struct session *s, const struct inv_layout *l)
 		plan_release(&hp);
 		scope_release(&facts);
 	}
+	vars_agree_release(&agree);
 	if (d.n) {
 		/* the same problem shows once, not once per server or layout */
 		for (size_t i = 0; i < d.n; i++) {

@@ -315,6 +315,68 @@ void vars_check_scope(const struct scope *s, struct role *const *roles, size_t n
 	diags_release(&tmp);
 }
 
+/* ---- one value per layout ---- */
+
+struct vars_agree_seen {
+	const struct var_decl *decl;
+	char *server;
+	struct node *v; /* a copy; NULL: none set */
+};
+
+void vars_agree_init(struct vars_agree *a)
+{
+	memset(a, 0, sizeof(*a));
+}
+
+void vars_agree_release(struct vars_agree *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->seen[i].server);
+		node_free(a->seen[i].v);
+	}
+	free(a->seen);
+	memset(a, 0, sizeof(*a));
+}
+
+static const char *shown(const struct node *v)
+{
+	return v && v->kind == NODE_SCALAR ? v->scalar : "nothing";
+}
+
+void vars_agree_add(struct vars_agree *a, const char *layout, const char *server,
+                    const struct scope *s, struct role *const *roles, size_t n_roles,
+                    const char *inventory_file, struct diags *d)
+{
+	for (size_t r = 0; r < n_roles; r++)
+		for (size_t i = 0; i < roles[r]->n_decls; i++) {
+			const struct var_decl *decl = &roles[r]->decls[i];
+			const struct node *v = scope_get(s, decl->name);
+			struct vars_agree_seen *first = NULL;
+			if (!decl->per_layout)
+				continue;
+			for (size_t k = 0; k < a->n && !first; k++)
+				if (!strcmp(a->seen[k].decl->name, decl->name))
+					first = &a->seen[k];
+			if (!first) {
+				PV_GROW(a->seen, a->n + 1, a->alloc);
+				a->seen[a->n++] = (struct vars_agree_seen){
+				    decl, xstrdup(server), v ? node_clone(v) : NULL};
+				continue;
+			}
+			if (!strcmp(first->server, server) || vartype_same(decl->type, first->v, v))
+				continue;
+			/* point at what the user wrote: this server's value, else the first's */
+			bool here = v && v->pos.file && inventory_file &&
+			            !strcmp(v->pos.file, inventory_file);
+			const struct node *at = here ? v : first->v;
+			diags_add(d, at ? &at->pos : NULL,
+			          "variable '%s' must be the same on every server of layout '%s' "
+			          "that uses it: server '%s' has %s, server '%s' has %s",
+			          decl->name, layout, first->server, shown(first->v), server,
+			          shown(v));
+		}
+}
+
 /* ---- names ---- */
 
 struct names {

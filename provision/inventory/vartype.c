@@ -88,6 +88,10 @@ struct vartype {
 
 static const char *const decl_keys[] = {"type",      "default", "doc", "values", "min",     "max",
                                         "multiline", "schemes", "of",  "keys",   "required"};
+/* a variable's own declaration also takes "layout" (one value per layout) */
+static const char *const var_decl_keys[] = {"type", "default", "doc",       "values",
+                                            "min",  "max",     "multiline", "schemes",
+                                            "of",   "keys",    "required",  "layout"};
 
 void vartype_free(struct vartype *t)
 {
@@ -163,7 +167,17 @@ static int num(const struct node *v, long long *out, const char *what, const cha
 	return rc;
 }
 
+static int parse_type(struct vartype **out, const struct node *decl, const char *where, bool top,
+                      struct diags *d);
+
 int vartype_parse(struct vartype **out, const struct node *decl, const char *where, struct diags *d)
+{
+	return parse_type(out, decl, where, false, d);
+}
+
+/* top: the declaration of a variable itself, not a type within one */
+static int parse_type(struct vartype **out, const struct node *decl, const char *where, bool top,
+                      struct diags *d)
 {
 	struct vartype *t = xcalloc(1, sizeof(*t));
 	const struct node *tn = decl, *v;
@@ -172,7 +186,11 @@ int vartype_parse(struct vartype **out, const struct node *decl, const char *whe
 
 	*out = NULL;
 	if (decl->kind == NODE_MAP) {
-		node_check_keys(decl, decl_keys, PV_ARRAY_SIZE(decl_keys), where, d);
+		if (top)
+			node_check_keys(decl, var_decl_keys, PV_ARRAY_SIZE(var_decl_keys), where,
+			                d);
+		else
+			node_check_keys(decl, decl_keys, PV_ARRAY_SIZE(decl_keys), where, d);
 		tn = node_get(decl, "type");
 		if (!tn) {
 			diags_add(d, &decl->pos, "%s needs a 'type'", where);
@@ -1071,10 +1089,24 @@ int var_decl_parse(struct var_decl *out, const char *name, const struct pos *nam
 
 	memset(out, 0, sizeof(*out));
 	if (decl->kind == NODE_MAP && node_get(decl, "type")) {
-		if (vartype_parse(&out->type, decl, where, d) < 0)
+		if (parse_type(&out->type, decl, where, true, d) < 0)
 			return -1;
 		if ((v = node_get(decl, "doc")) && v->kind == NODE_SCALAR)
 			out->doc = xstrdup(v->scalar);
+		if ((v = node_get(decl, "layout")) &&
+		    (node_to_bool(v, &out->per_layout, "'layout' of a variable", d) < 0 ||
+		     (out->per_layout && !vartype_is_scalar(out->type)))) {
+			if (out->per_layout)
+				diags_add(
+				    d, &v->pos,
+				    "%s: 'layout: true' needs a scalar type (one value to compare)",
+				    where);
+			vartype_free(out->type);
+			out->type = NULL;
+			free(out->doc);
+			out->doc = NULL;
+			return -1;
+		}
 		out->dflt = node_get(decl, "default");
 	} else if (!infer(out, decl)) {
 		diags_add(d, &decl->pos,
@@ -1116,4 +1148,27 @@ void vartype_check_keys(const struct node *map, const struct node *types, const 
 		free(name);
 		vartype_free(t);
 	}
+}
+
+bool vartype_is_scalar(const struct vartype *t)
+{
+	return t && t->kind != VT_LIST && t->kind != VT_MAP;
+}
+
+/* "true", "yes", "on", "True", "1" */
+static bool truthy(const char *s)
+{
+	return !strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on") || !strcmp(s, "True") ||
+	       !strcmp(s, "1");
+}
+
+bool vartype_same(const struct vartype *t, const struct node *a, const struct node *b)
+{
+	if (!a || !b || node_is_null(a) || node_is_null(b))
+		return (!a || node_is_null(a)) == (!b || node_is_null(b));
+	if (a->kind != NODE_SCALAR || b->kind != NODE_SCALAR)
+		return false;
+	if (t && t->kind == VT_BOOL)
+		return truthy(a->scalar) == truthy(b->scalar);
+	return !strcmp(a->scalar, b->scalar);
 }

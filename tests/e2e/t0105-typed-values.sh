@@ -117,6 +117,32 @@ value "9:31: variable 'ssh_max_auth_tries' must be an integer from 1 to 20, not 
 value "9:29: variable 'fail2ban_bantime' must be a duration like '10m', '1h30m' or '3600' (seconds), not 'forever'" \
 	"fail2ban_bantime: forever" 'fail2ban_bantime: forever' "[base]"
 
+# redis_tls is one value per layout: Redis, its replica and HAProxy must agree
+tls() {
+	write <<YML
+project: shop
+secrets: { redis_pw: env:PV_T0105_PW }
+layouts:
+  phase1:
+    provider: static
+    vars: { redis_password: redis_pw, redis_admin_password: redis_pw, redis_check_password: redis_pw }
+    servers:
+      kv1: { roles: [base, redis], address: 192.0.2.11, host_key: $HOSTKEY, vars: { redis_tls: $1 } }
+      kv2: { roles: [base, redis-replica], address: 192.0.2.12, host_key: $HOSTKEY$2 }
+      lb1: { roles: [base, haproxy], address: 192.0.2.13, host_key: $HOSTKEY, vars: { redis_tls: $3 } }
+YML
+}
+tls true ", vars: { redis_tls: yes }" "on"
+out=$(pv validate 2>&1)
+rc=$?
+check "redis_tls the same on every server (true, yes, on) validates (exit $rc): $out" test "$rc" = 0
+tls true "" true
+refused "redis_tls left at its default on the replica" \
+	"8:168: variable 'redis_tls' must be the same on every server of layout 'phase1' that uses it: server 'kv1' has true, server 'kv2' has false"
+tls true ", vars: { redis_tls: true }" false
+refused "redis_tls false on the load balancer" \
+	"10:170: variable 'redis_tls' must be the same on every server of layout 'phase1' that uses it: server 'kv1' has true, server 'lb1' has false"
+
 # cloud PROVIDER LOAD-BALANCER VOLUME: the nested provider settings are typed too
 cloud() {
 	write <<YML

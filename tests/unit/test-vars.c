@@ -252,6 +252,60 @@ static void test_server_keys(void)
 	free(p);
 }
 
+/* 'layout: true' (redis_tls): every server of the layout with such a role has one value */
+static void test_layout_agreement(void)
+{
+	char *path = xasprintf("%s/inventory.yml", scratch);
+	struct inventory *inv = NULL;
+	struct diags d;
+	struct vars_agree agree;
+
+	write_file(path, HEAD "layouts:\n"
+	                      "  l1:\n"
+	                      "    servers:\n"
+	                      "      lb1: { roles: [haproxy], vars: { redis_tls: true } }\n"
+	                      "      lb2: { roles: [haproxy], vars: { redis_tls: yes } }\n"
+	                      "      app1: { roles: [base] }\n"
+	                      "      lb3: { roles: [haproxy] }\n"
+	                      "      lb4: { roles: [haproxy], vars: { redis_tls: false } }\n");
+	diags_init(&d);
+	vars_agree_init(&agree);
+	CHECK(inventory_load_env(&inv, path, NULL, &d) == 0);
+	const struct inv_layout *l = inv ? inventory_layout(inv, "l1") : NULL;
+	for (size_t i = 0; l && i < l->n_servers; i++) {
+		struct test_renderer t = {inv, NULL, &roles, template_dirs, 1};
+		const struct inv_server *srv = &l->servers[i];
+		struct host_plan hp;
+		struct diags rd;
+		struct role **rl = NULL;
+		size_t nr = 0;
+		test_render(&t, &hp, &rd, srv->name, &facts, NULL, 0);
+		CHECK(role_closure(&roles, srv->roles, srv->role_pos, srv->n_roles, &rl, &nr,
+		                   &rd) == 0);
+		vars_agree_add(&agree, l->name, srv->name, &hp.scope, rl, nr, l->pos.file, &d);
+		free(rl);
+		diags_release(&rd);
+		plan_release(&hp);
+	}
+	/* lb2's yes is lb1's true; app1 has no such role; lb3's default is shown at lb1's
+	 * value, lb4's own value at its line */
+	CHECK(d.n == 2);
+	for (size_t i = 0; i < d.n; i++)
+		CHECK(!strncmp(d.msgs[i], path, strlen(path)));
+	CHECK(d.n == 2 && strstr(d.msgs[0], "inventory.yml:5:51: variable 'redis_tls' must be the "
+	                                    "same on every server of layout 'l1' that uses it: "
+	                                    "server 'lb1' has true, server 'lb3' has false"));
+	CHECK(d.n == 2 && strstr(d.msgs[1], "inventory.yml:9:51: variable 'redis_tls' must be the "
+	                                    "same on every server of layout 'l1' that uses it: "
+	                                    "server 'lb1' has true, server 'lb4' has false"));
+	for (size_t i = 0; i < d.n; i++)
+		printf("  %s\n", d.msgs[i]);
+	vars_agree_release(&agree);
+	inventory_free(inv);
+	diags_release(&d);
+	free(path);
+}
+
 int main(void)
 {
 	make_scratch(scratch);
@@ -271,6 +325,7 @@ int main(void)
 	RUN(test_secrets);
 	RUN(test_custom);
 	RUN(test_server_keys);
+	RUN(test_layout_agreement);
 	scope_release(&facts);
 	role_set_release(&roles);
 	char *cmd = xasprintf("rm -rf %s", scratch);

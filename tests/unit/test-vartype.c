@@ -246,6 +246,53 @@ static char *check1(const char *decl_yaml, const char *value_yaml, const struct 
 	return msg;
 }
 
+/* 'layout: true': read, scalar types only; values compared by meaning for booleans */
+static void test_per_layout(void)
+{
+	struct node *decl = yaml("{ type: bool, default: false, layout: true }");
+	struct node *vals = yaml("a: yes\nb: true\nc: false\nd: 'on'\ne: x\nf: y\n");
+	struct var_decl vd;
+	struct diags d;
+	char *m;
+
+	diags_init(&d);
+	CHECK(var_decl_parse(&vd, "x", &decl->pos, decl, "variable 'x'", &d) == 0 && vd.per_layout);
+	CHECK(vartype_same(vd.type, node_get(vals, "a"), node_get(vals, "b")));
+	CHECK(vartype_same(vd.type, node_get(vals, "d"), node_get(vals, "b")));
+	CHECK(!vartype_same(vd.type, node_get(vals, "a"), node_get(vals, "c")));
+	CHECK(!vartype_same(vd.type, node_get(vals, "c"), NULL));
+	CHECK(vartype_same(vd.type, NULL, NULL));
+	var_decl_release(&vd);
+	node_free(decl);
+	decl = yaml("{ type: string, default: x, layout: true }");
+	CHECK(var_decl_parse(&vd, "x", &decl->pos, decl, "variable 'x'", &d) == 0 && vd.per_layout);
+	CHECK(!vartype_same(vd.type, node_get(vals, "e"), node_get(vals, "f")));
+	CHECK(vartype_same(vd.type, node_get(vals, "e"), node_get(vals, "e")));
+	var_decl_release(&vd);
+	node_free(decl);
+	decl = yaml("{ type: string, default: x }");
+	CHECK(var_decl_parse(&vd, "x", &decl->pos, decl, "variable 'x'", &d) == 0 &&
+	      !vd.per_layout);
+	var_decl_release(&vd);
+	node_free(decl);
+	CHECK(d.n == 0);
+	diags_release(&d);
+	m = check1("{ type: list, of: string, default: [], layout: true }", "v: []\n", NULL);
+	CHECK_STR(m,
+	          "DECL: t.yml:1:48: variable 'x': 'layout: true' needs a scalar type (one value "
+	          "to compare)");
+	free(m);
+	m = check1("{ type: bool, default: false, layout: sometimes }", "v: true\n", NULL);
+	CHECK_HAS(m, "'layout' of a variable");
+	free(m);
+	/* not a key of a type inside a declaration */
+	m = check1("{ type: list, of: { type: string, layout: true }, default: [] }", "v: []\n",
+	           NULL);
+	CHECK_HAS(m, "layout");
+	free(m);
+	node_free(vals);
+}
+
 static void test_messages(void)
 {
 	char *m;
@@ -455,6 +502,7 @@ int main(void)
 	RUN(test_names);
 	RUN(test_messages);
 	RUN(test_declarations);
+	RUN(test_per_layout);
 	RUN(test_secrets);
 	RUN(test_describe);
 	return check_done("vartype");
