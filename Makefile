@@ -6,6 +6,7 @@
 #   make demo       deps + build + a hardened local host from inventory.example.yml
 #   make bench      converge timings for 1, 4 and 16 local hosts
 #   make bench-vm   boot-to-SSH, converge and reboot times of a qemu VM (minutes under TCG)
+#   make bench-failover  10 Patroni failovers in a row on local hosts: p50/p95/max
 #   make lint       clang-format check
 #   make install    bin/provision, roles, templates, man pages, completion under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall removes them
@@ -40,7 +41,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c)
 
-.PHONY: all deps test unit e2e lint format demo bench bench-vm clean check-deps install uninstall deb fuzz fuzz-build fuzz-smoke
+.PHONY: all deps test unit e2e lint format demo bench bench-vm bench-failover clean check-deps install uninstall deb fuzz fuzz-build fuzz-smoke
 
 all: bin/provision
 
@@ -125,6 +126,10 @@ bench: deps
 bench-vm: deps
 	@$(MAKE) --no-print-directory all
 	@bench/bench-vm.sh
+
+bench-failover: deps
+	@$(MAKE) --no-print-directory all
+	@bench/bench-failover.sh
 
 # Roles and templates go to $(PREFIX)/share/provision, where the installed
 # binary looks first (next to its bin/); $PROVISION_DATA_DIR overrides that.

@@ -48,6 +48,11 @@ has_shop() {
 	return 1
 }
 check "the inventory's database exists, owned by its user" has_shop
+# after a failed server login (none up in a failover) PgBouncer waits this
+# long before the next; its own default, 15 s, held writes back that long
+# after the new leader was up
+check "PgBouncer tries a failed server login again after 1 s, not its default 15 s" \
+	on_host lb1 "grep -qx 'server_login_retry = 1' /etc/pgbouncer/pgbouncer.ini"
 
 # Patroni 3.0 shows a streaming replica as "running"
 all_streaming() { [ "$(members pg1 pg2 pg3 | grep -Ec ' (Replica|Sync Standby) running$')" = 2 ]; }
