@@ -25,6 +25,8 @@ packages=(
 	openssl
 	# the package test (t0852): Debian's package checker, and zsh for the completion
 	lintian zsh
+	# the hardening scores (t0920, t0900): ssh-audit run from here against the hosts
+	ssh-audit
 )
 
 missing=()
