@@ -41,7 +41,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(patsubst tests/unit/%.c,build/unit/%,$(UNIT_SRC))
 FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helpers/*.c tests/fuzz/*.c)
 
-.PHONY: all deps test unit e2e lint format demo bench bench-vm bench-failover clean check-deps install uninstall deb fuzz fuzz-build fuzz-smoke
+.PHONY: all deps test test-all unit e2e lint format demo bench bench-vm bench-failover clean check-deps install uninstall deb fuzz fuzz-build fuzz-smoke
 
 all: bin/provision
 
@@ -69,12 +69,16 @@ unit: $(UNIT_BIN)
 e2e: bin/provision
 	@tests/run.sh
 
-# The whole suite, as CI runs it.
+# The suite as CI runs it (the extended suite's scripts left out).
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory fuzz
 	@tests/run.sh --with-unit $(UNIT_BIN)
+
+# Every script, the extended suite's too.
+test-all:
+	@PV_SUITE=all $(MAKE) --no-print-directory test
 
 # Fuzzing: the inventory loader and the template engine under libFuzzer with
 # AddressSanitizer and UndefinedBehaviorSanitizer.  Seeds come from the

@@ -13,6 +13,12 @@
 # script's process group is sent SIGTERM (its cleanup runs), then SIGKILL
 # 10 minutes later, and the step it was in is named.
 #
+# A script whose header has a line "# suite: extended WHY" belongs to the
+# extended suite: it runs only with PV_SUITE=all (make test-all) or when
+# $TESTS names it; otherwise the runner lists it as not run.  The order is
+# longest first, by this machine's recorded times, else by the expected
+# times in tests/e2e/durations, else a script counts as longest.
+#
 # Scripts print "ok - ..." / "not ok - ..." lines.  Besides a "not ok", a
 # script fails when it exits non-zero, reports no result at all, or runs
 # out of time; lib.sh turns a failed cleanup into a "not ok".  The last
@@ -34,6 +40,12 @@ case $jobs in
 '' | *[!0-9]* | 0) echo "tests/run.sh: -j takes a number of scripts of 1 or more, not '$jobs'" >&2; exit 2 ;;
 esac
 limit_default=${PV_TIMEOUT:-1500}
+suite=${PV_SUITE:-default}
+case $suite in
+default | all) ;;
+*) echo "tests/run.sh: PV_SUITE is 'default' or 'all', not '$suite'" >&2; exit 2 ;;
+esac
+expected=tests/e2e/durations
 durations=${PROVISION_CACHE_DIR:-/var/cache/provision}/test-durations
 
 total_pass=0 total_fail=0
@@ -57,12 +69,13 @@ header() {
 
 # A header line the runner would not read (past line 30), or nothing.
 late_header() {
-	sed -n '31,$p' "$1" | grep -Eo '^# (timeout|serial):' | head -n 1
+	sed -n '31,$p' "$1" | grep -Eo '^# (timeout|serial|suite):' | head -n 1
 }
 
-# The scripts to run, the ones that took longest last time first (so that
-# the long ones do not start last and leave the others' slots idle); a
-# script with no recorded time (new, or a first run) counts as longest.
+# The scripts to run, the ones that take longest first (so that the long
+# ones do not start last and leave the others' slots idle): this machine's
+# last time, else the expected time, else (a new script) longest.  Lines
+# "skipped NAME" name the extended suite's scripts left out.
 select_scripts() {
 	local t name w hit
 	declare -A want=()
@@ -75,13 +88,19 @@ select_scripts() {
 				[ -n "${want[$w]+x}" ] && want[$w]=1 hit=1
 			done
 			[ -n "$hit" ] || continue
+		elif [ "$suite" != all ] && [ "$(header "$t" suite | cut -d' ' -f1)" = extended ]; then
+			echo "skipped $name" >&3
+			continue
 		fi
 		echo "$t"
-	done >"$tmp/selected"
+	done 3>"$tmp/skipped" >"$tmp/selected"
+	local known=()
+	for w in "$durations" "$expected"; do [ ! -r "$w" ] || known+=("$w"); done
 	while read -r t; do
 		name=$(basename "$t" .sh)
-		printf '%s %s\n' "$(awk -v n="$name" '$1 == n { print $2 }' "$durations" 2>/dev/null | grep . || echo 99999)" "$t"
-	done <"$tmp/selected" | sort -k1,1nr -k2,2 | cut -d' ' -f2
+		printf '%s %s\n' "$( [ "${#known[@]}" = 0 ] || awk -v n="$name" '$1 == n { print $2; exit }' "${known[@]}")" "$t"
+	done <"$tmp/selected" | sed 's/^ /99999 /' | sort -k1,1nr -k2,2 | cut -d' ' -f2
+	cat "$tmp/skipped"
 	for w in "${!want[@]}"; do
 		[ "${want[$w]}" = 1 ] || echo "unmatched $w"
 	done
@@ -91,6 +110,7 @@ tmp=$(mktemp -d /tmp/provision-run.XXXXXX)
 declare -A running=() # pid of the script's timeout -> name
 declare -A took=()
 list=()
+skipped=()
 
 # report NAME: print a finished script's output and verdict, count it.
 report() {
@@ -188,8 +208,16 @@ else
 			total_fail=$((total_fail + 1))
 			continue
 		fi
+		if [ "$t" = skipped ]; then
+			skipped+=("$w")
+			continue
+		fi
 		list+=("$t")
 	done < <(select_scripts)
+	if [ "${#skipped[@]}" -gt 0 ]; then
+		echo "== not run: ${#skipped[@]} scripts of the extended suite (PV_SUITE=all or make test-all runs them):"
+		printf '%s\n' "${skipped[@]}" | fmt -w 76 | sed 's/^/   /'
+	fi
 	if [ "${#list[@]}" = 0 ]; then
 		echo "not ok - no end-to-end script selected (TESTS='${TESTS:-}')"
 		total_fail=$((total_fail + 1))

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (the DigitalOcean twin of t0312; make test-all)
 # DigitalOcean: the tool dies (SIGKILL) while the API is creating the droplet: the next up
 # finds that droplet by its tags and finishes it (no duplicate), the host
 # key recorded before the create is the one pinned, and destroy removes it

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (fifty servers; make test-all)
 # Fifty servers of one layout, created, awaited and destroyed at once, at most
 # 'parallel' at a time and within the API's rate budget (cloud_many).  The
 # test server boots one real host and makes every server an sshd of its own

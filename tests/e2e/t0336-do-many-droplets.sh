@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (fifty droplets; make test-all)
 # Fifty droplets of one layout, created, awaited and destroyed at once, at
 # most 'parallel' at a time and within the API's rate budget (cloud_many),
 # on one booted host shared as t0335 explains (--shared-host).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (the DigitalOcean twin of t0350; make test-all)
 # The load balancer pair's reserved IP on DigitalOcean moves with a
 # failover, on real hosts from the DigitalOcean API test server: as t0350
 # (tests/cloud/lib.sh: lbpair_failover), the backup asking for the address

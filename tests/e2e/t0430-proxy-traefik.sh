@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (Traefik beside the Caddy test t0410; make test-all)
 # Role proxy, flavour traefik. No container image can be pulled here and
 # 'docker run' cannot create cgroups in the test hosts, so Traefik does not
 # run: its configuration is checked as far as it can be without it. The

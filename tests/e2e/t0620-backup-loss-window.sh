@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (waits out WAL archive timeouts; make test-all)
 # The loss window: a row is committed on the primary, and 60 seconds later
 # the host stops hard (every process killed at once, no shutdown).  A new
 # host of another layout, sharing the repository path, restores from the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (several full backups to expire; make test-all)
 # Retention: with backup_retention_full 2 and backup_retention_diff 1, a
 # third full backup expires the first (from the list and from the store),
 # a second differential backup expires the first one, and the newest of

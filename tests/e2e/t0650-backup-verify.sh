@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a restore drill on a second host; make test-all)
 # The restore drill: 'provision backup verify --on scratch1' restores the
 # repository onto a scratch server up to a restore point marked on the
 # primary and compares every table's rows and checksum.  The scratch server

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (logical dumps beside the physical backups; make test-all)
 # The logical flavour: with backup_dump, 'backup now --type dump' dumps each
 # database (pg_dump custom format), encrypts it with the passphrase and
 # uploads it; dumps older than backup_dump_keep_days are removed, the new

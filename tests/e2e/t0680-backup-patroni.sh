@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a Patroni cluster with etcd and a store; runs alone; make test-all)
 # Role backup on a Patroni cluster: three Patroni nodes with role backup
 # (role postgres is not pulled in) and a plain scratch server for the
 # drill.  Patroni's configuration archives WAL; only the leader backs up,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (backups taken on a standby: a primary, a standby and a store; make test-all)
 # Phase 2 with backup_from: standby: the primary starts and stops the
 # backup, pgBackRest reads the data files from the streaming standby
 # through its TLS server (mutual TLS, certificates of a CA each server

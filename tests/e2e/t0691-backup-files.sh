@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (file and volume backups beside the database; make test-all)
 # Role backup-files and 'provision backup files now | list | restore'
 # with real restic against a real S3-compatible store (s3rver behind TLS
 # with its own CA, the settings of role backup): a file in an uploads

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (several converges with drift; make test-all)
 # The state records per host what it got (rendered resources, package
 # versions); diff between two environments reports the one intentional
 # override and nothing else.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (several converges of the same hosts; make test-all)
 # up --frozen and apply --frozen refuse, before changing anything, to
 # install or keep package versions other than the recorded ones, naming
 # host and package.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a held apt lock timed out; make test-all)
 # While another program on the host holds the package lock (an unattended
 # upgrade, an operator's apt), the apply names it and waits: package
 # resources, and a role's own command that runs apt-get, instead of failing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a backup held running while status reads; make test-all)
 # Right after 'up' a layout with role backup has no backup yet and is not
 # failing: status exits 0 and says when the first is scheduled.  The backup
 # commands take the run lock: with another run holding it they refuse and

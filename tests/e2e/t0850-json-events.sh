@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (every command under --json on several hosts; make test-all)
 # --json on real hosts: every command's output, success and failure, is a
 # stream of events the schema in doc/events.schema.json accepts, and the
 # events carry the facts the plain view prints: status gives each host's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (the live view under a pseudo-terminal on several hosts; make test-all)
 # Progress as people see it, against the Hetzner Cloud API test server with
 # actions that take a few seconds: plain output gives a polled action one
 # line when it starts and one when it ends, not one per poll; on a terminal

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (one TCG VM, over half an hour on a loaded 2-core machine; make test-all)
 # Provider vm: one qemu VM (a real kernel; TCG when KVM cannot run here)
 # booted by real cloud-init from the user_data the cloud providers send,
 # converged with [base, ufw, docker].  What only a real kernel shows:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (Redis hosts for the Kamal configuration; make test-all)
 # kamal-config on a layout with Redis: the app's environment names the
 # Sentinels (private addresses) and the primary's name, or the primary
 # itself when there is no Sentinel, HAProxy's Redis endpoint when a server

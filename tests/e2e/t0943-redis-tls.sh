@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (Redis with Sentinel over TLS; make test-all)
 # Redis with redis_tls: a primary, a replica and three Sentinels (on both
 # Redis servers and an app server with HAProxy's Redis endpoint) speak TLS
 # only, with certificates of the layout's own CA.  Real packets: a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (three hosts with PostgreSQL and Prometheus; make test-all)
 # timeout: 1500 three hosts with PostgreSQL and Prometheus from Debian's packages
 # The postgres exporter of role postgres on a primary and its standby:
 # scraped by the layout's monitoring server (targets from the roles), it

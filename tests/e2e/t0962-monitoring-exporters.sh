@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (Patroni, etcd, HAProxy, PgBouncer, Caddy and Prometheus; make test-all)
 # timeout: 1500 three hosts: Patroni with etcd, HAProxy with PgBouncer, Caddy, Prometheus
 # The exporters of roles haproxy, pgbouncer, proxy (Caddy) and patroni
 # (Patroni's REST API and etcd): the layout's monitoring server scrapes

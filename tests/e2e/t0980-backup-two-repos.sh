@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a second store in another region; make test-all)
 # Two repositories in two stores (backup_repos): two TLS s3rver stores on
 # the test bridge, each with its own bucket and secrets.  WAL and the full
 # backup reach both; 'backup list' and 'status' show each repository; the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (kept backups across several runs; make test-all)
 # backup_keep: retention by calendar.  First the role's own selection
 # (backup-keep.jq, as installed on the host) over pgBackRest info JSON of
 # a history of backups labelled at chosen times (daily at 01:30 UTC from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (two hosts with systemd-journal-remote; make test-all)
 # timeout: 600 two hosts, systemd-journal-remote from Debian's packages
 # Journals shipped to the monitoring server (roles journal-upload and
 # journal-remote): a line written with logger on a web host is read back
