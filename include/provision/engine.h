@@ -79,6 +79,8 @@ struct host_plan {
 	size_t n_role_names;
 	/* a run's result goes to the file the variable converge_metrics_file names */
 	bool record_run;
+	/* the probe disarms a pending login guard (this run's login worked) */
+	bool disarm_guard;
 	struct audit_check *audit; /* of every role of the server */
 	size_t n_audit;
 };
@@ -168,15 +170,21 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st);
  * sshd.  Unless the tool disarms it after a fresh login worked, the host puts
  * the previous files back by itself after login_guard_s seconds: a tool
  * killed between the change and its check leaves no locked-out host.  The
- * probe prints "@@G armed" while a guard is pending.
+ * probe of a run that may change the host (hp->disarm_guard) disarms a
+ * pending guard first, unless an apply script still runs there, and then
+ * reads the host: it prints "@@G cancelled" when it disarmed one, "@@G
+ * armed" when a guard is left pending.
  */
 #define LOGIN_GUARD "/var/lib/provision/login-guard"
 #define LOGIN_GUARD_UNIT "provision-login-guard"
-#define LOGIN_GUARD_DISARM                                                                         \
-	"systemctl stop " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT ".service 2>/dev/null\n"     \
-	"systemctl reset-failed " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT                      \
-	".service 2>/dev/null\n"                                                                   \
-	"rm -rf " LOGIN_GUARD ".d " LOGIN_GUARD ".sh\n"
+#define LOGIN_GUARD_LOCK LOGIN_GUARD ".lock"
+/*
+ * Disarming takes the guard's lock, which the guard holds while it runs: a
+ * guard that has begun its rollback finishes it first, and one that has
+ * not yet begun never will.  With say set, the script prints "@@G
+ * cancelled" when it took away a pending guard.
+ */
+void script_guard_disarm(struct buf *sh, bool say);
 
 /* A script that disarms the login guard (the fresh login worked). */
 void script_disarm(struct buf *sh);

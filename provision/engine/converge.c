@@ -153,21 +153,6 @@ static bool packages_pending(const struct host_plan *p)
 	return false;
 }
 
-/* The login guard on h is no longer needed: this login worked. */
-static int disarm_guard(struct remote *rem, const struct host *h, struct host_result *res,
-                        struct buf *out, struct pv_error *err)
-{
-	struct buf sh = BUF_INIT;
-	int rc;
-
-	script_disarm(&sh);
-	rc = run_script(rem, converge_shell(h), sh.s, sh.len, out, res, err);
-	buf_release(&sh);
-	if (rc == 0 && !strstr(out->s, "@@Z"))
-		rc = pv_error_set(err, "disarming the login guard did not finish");
-	return rc;
-}
-
 static bool probe_says(const char *out, const char *line)
 {
 	size_t n = strlen(line);
@@ -203,6 +188,7 @@ static void host_run(struct job *j)
 
 	report_host_start(j->rep, h->name, "probing");
 	p->record_run = !j->o->check;
+	p->disarm_guard = !j->o->check;
 	script_probe(p, &sh);
 	if (run_script(rem, converge_shell(h), sh.s, sh.len, &out, res, &err) < 0)
 		goto fail;
@@ -219,16 +205,10 @@ static void host_run(struct job *j)
 	if (script_parse_probe(p, out.s, out.len, &err) < 0)
 		goto fail;
 	/* a killed run's guard: the login just made shows sshd lets the admin in */
-	if (!j->o->check && probe_says(out.s, "@@G armed")) {
-		struct buf gout = BUF_INIT;
+	if (probe_says(out.s, "@@G cancelled"))
 		report_info(j->rep, h->name,
 		            "an earlier run's change to sshd or users was never confirmed; this "
 		            "login works, so the host's pending rollback of it is cancelled");
-		int grc = disarm_guard(rem, h, res, &gout, &err);
-		buf_release(&gout);
-		if (grc < 0)
-			goto fail;
-	}
 	repro_pkgs_parse(p, out.s, out.len);
 
 	for (size_t i = 0; i < p->n_res; i++) {

@@ -1205,7 +1205,19 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	             "\techo '@@W run an apply script'\nfi\n"
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
 	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
-	             "[ ! -e " LOGIN_GUARD ".sh ] || echo '@@G armed'\n");
+	             "\n");
+	/* a pending guard of a killed run: disarmed before the files are read, so
+	   that a rollback the guard has begun is finished and seen by this probe */
+	buf_adds(sh, "if [ -e " LOGIN_GUARD ".sh ]; then\n");
+	if (hp->disarm_guard) {
+		buf_adds(sh, "if [ -e " PV_HOST_LOCK " ] && command -v flock >/dev/null && "
+		             "! flock -n " PV_HOST_LOCK " true; then\n\techo '@@G armed'\nelse\n");
+		script_guard_disarm(sh, true);
+		buf_adds(sh, "fi\n");
+	} else {
+		buf_adds(sh, "echo '@@G armed'\n");
+	}
+	buf_adds(sh, "fi\n");
 	probe_batch(hp, sh);
 	buf_adds(sh, "pv_tick -\n");
 	for (size_t i = 0; i < hp->n_res; i++) {
@@ -1579,6 +1591,10 @@ static void rollback_body(const struct host_plan *hp, struct buf *sh, bool guard
 	char name[32];
 
 	script_head(sh);
+	/* the guard holds its lock while it runs; disarmed meanwhile, it does nothing */
+	if (guard)
+		buf_adds(sh, "exec 9>" LOGIN_GUARD_LOCK "\nflock -w 600 9 || :\n"
+		             "[ -e " LOGIN_GUARD ".sh ] || exit 0\n");
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
 		if (!r->verify_login || r->status != (guard ? RES_CHANGE : RES_CHANGED))
@@ -1614,17 +1630,32 @@ static void rollback_body(const struct host_plan *hp, struct buf *sh, bool guard
 	free(run);
 }
 
+void script_guard_disarm(struct buf *sh, bool say)
+{
+	buf_adds(sh, "if [ -d /var/lib/provision ]; then\n(\n"
+	             "\tflock -w 600 9 || :\n"
+	             "\tsystemctl stop " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT
+	             ".service 2>/dev/null\n"
+	             "\tsystemctl reset-failed " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT
+	             ".service 2>/dev/null\n"
+	             "\tif [ -e " LOGIN_GUARD ".sh ]; then\n"
+	             "\t\trm -rf " LOGIN_GUARD ".d " LOGIN_GUARD ".sh\n");
+	if (say)
+		buf_adds(sh, "\t\techo '@@G cancelled'\n");
+	buf_adds(sh, "\tfi\n\trm -rf " LOGIN_GUARD ".d\n) 9>" LOGIN_GUARD_LOCK "\nfi\n");
+}
+
 void script_rollback(const struct host_plan *hp, struct buf *sh)
 {
 	rollback_body(hp, sh, false);
-	buf_adds(sh, LOGIN_GUARD_DISARM);
+	script_guard_disarm(sh, false);
 	buf_adds(sh, "[ -z \"${pv_bad:-}\" ] && echo @@Z\n");
 }
 
 void script_disarm(struct buf *sh)
 {
 	buf_adds(sh, "set +e\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
-	buf_adds(sh, LOGIN_GUARD_DISARM);
+	script_guard_disarm(sh, false);
 	buf_adds(sh, "echo @@Z\n");
 }
 
@@ -1646,7 +1677,7 @@ static bool stage_login_guard(const struct host_plan *hp, struct buf *sh, struct
 	stage_add(st, "login-guard", g.s, g.len, true);
 	buf_release(&g);
 	/* a guard still armed here belongs to a run whose login was proven since */
-	buf_adds(sh, LOGIN_GUARD_DISARM);
+	script_guard_disarm(sh, false);
 	buf_adds(sh, "mkdir -p -m 700 " LOGIN_GUARD ".d && chmod 700 /var/lib/provision && "
 	             "cp \"$PV_STAGE/login-guard\" " LOGIN_GUARD ".sh && chmod 700 " LOGIN_GUARD
 	             ".sh\n");

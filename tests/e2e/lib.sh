@@ -176,7 +176,12 @@ tool_footprint() {
 # The pid of the init of a running host of the local provider: host_init LAYOUT HOST.
 host_init() {
 	local pid
-	pid=$(jq -r ".environments.default.layouts.$1.hosts.$2.pid" "$WORK/.provision/state.json")
+	# the environment the state holds the host in (default_environment may
+	# name another than 'default')
+	pid=$(jq -r --arg l "$1" --arg h "$2" \
+		'first(.environments[] | .layouts[$l].hosts[$h].pid // empty) // empty' \
+		"$WORK/.provision/state.json")
+	[ -n "$pid" ] || return 1
 	pgrep -P "$pid" | head -n 1
 }
 

@@ -124,3 +124,40 @@ on_host app1 "tail -n 2 $SSHD" 2>&1 | sed 's/^/# the drop-in ends: /'
 grep -o '"message":"[^"]*rollback[^"]*"' "$WORK/up7.json" | sed 's/^/# up7: /'
 cp "$WORK/good.conf" "$TPL"
 cp "$WORK/base-role.yml" "$WORK/roles/base/role.yml"
+
+# 6. The guard has begun its rollback when the next run logs in: that run
+# waits for the rollback to end, sees the file it put back, and applies the
+# change again; it must not say it cancelled a rollback that already ran.
+# The sshd drop-in notifies a slow handler (12 s) first, which the apply
+# and the guard's rollback both run.
+sed 's/^    notify: \[restart ssh\]$/    notify: [slow note, restart ssh]/' "$WORK/base-role.yml" |
+	sed 's/^handlers:$/handlers:\n  slow note:\n    command: { run: "sleep 12; date >> \/root\/slow-notes", unless: "false" }/' \
+		>"$WORK/roles/base/role.yml"
+grep -q 'slow note, restart ssh' "$WORK/roles/base/role.yml" || bail "could not add the slow handler"
+cp "$WORK/good.conf" "$TPL"
+printf '# another harmless change\n' >>"$TPL"
+sleep 30 # ufw's rate limit on the SSH port forgets the logins above
+up_killed_at_guard up8
+notes() { wc -l <"$ROOTFS/root/slow-notes" 2>/dev/null || echo 0; }
+for _ in $(seq 1 300); do [ "$(notes)" -ge 1 ] && break; sleep 0.2; done
+check "the killed run's apply ran the slow handler" test "$(notes)" -ge 1
+sleep 3 # the handler that restarts sshd comes right after it
+for _ in $(seq 1 100); do listens && break; sleep 0.2; done
+check "sshd listens again after the killed run's restart" listens
+check "the guard is armed for it" test -e "$GUARD"
+# the guard fires now (as its timer would): it puts the file back at once,
+# then runs the slow handler while the next up logs in
+check "the guard's unit starts" in_host phase1 app1 "systemctl start --no-block provision-login-guard.service"
+for _ in $(seq 1 50); do grep -q 'another harmless change' "$ROOTFS$SSHD" || break; sleep 0.2; done
+check "the guard has put the previous drop-in back" sh -c "! grep -q 'another harmless change' '$ROOTFS$SSHD'"
+pvj up phase1 >"$WORK/up9.json" 2>&1
+rc=$?
+check "the next up succeeds (exit 0), got $rc" test "$rc" = 0
+check "it does not say it cancelled the rollback that had begun" sh -c "! grep -q 'rollback of it is cancelled' '$WORK/up9.json'"
+check "it applied the change again" test "$(json_total "$WORK/up9.json" changed)" -ge 1
+check "the change is in place" grep -q 'another harmless change' "$ROOTFS$SSHD"
+check "no guard is left" test ! -e "$GUARD"
+check "the guard's rollback ran to its end (its slow handler too)" test "$(notes)" -ge 3
+grep -o '"message":"[^"]*rollback[^"]*"' "$WORK/up9.json" | sed 's/^/# up9: /'
+cp "$WORK/good.conf" "$TPL"
+cp "$WORK/base-role.yml" "$WORK/roles/base/role.yml"

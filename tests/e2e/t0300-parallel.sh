@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (many hosts converged at once; make test-all)
 # A layout with 4 servers converges them in parallel (with -j 2, two at a
 # time); destroy removes every host, mount, process and the bridge.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a floating IP moved by a failover; make test-all)
 # The load balancer pair's floating IP on Hetzner moves with a failover, on
 # real hosts from the Hetzner Cloud API test server: two servers with role
 # keepalived and the layout's lb_pair: floating_ip converge; the token

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (Tailscale against its API test server; make test-all)
 # Role tailscale, against a STAND-IN tailscale command: Tailscale's packages
 # and coordination server cannot be reached from here, so the test installs
 # tests/e2e/standin/tailscale on the host. It records its arguments and a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (HAProxy in front of two web nodes; t0941 covers HAProxy too; make test-all)
 # Role haproxy on a load balancer in front of two web nodes: traffic goes
 # to both; a web node whose service stops gets no more traffic (every
 # request still answered, by the other node); when it returns it gets

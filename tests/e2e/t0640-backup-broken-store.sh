@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (a store that breaks and mends; make test-all)
 # A broken store fails loudly: with the bucket gone, 'backup now' exits 1
 # and says why, and 'status' shows the failed backup and exits 1; with a
 # wrong access key the run that installs it fails, as do 'backup now' and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# suite: extended (backups across a primary/standby failover; make test-all)
 # Phase 2: role backup on a primary and its standby.  The primary backs up
 # and archives; the standby does neither and says so; after a failover
 # (the primary stopped, the standby promoted) the promoted server backs up
