@@ -7,6 +7,10 @@
 # resources, and the rest of the host's time (the SSH connection and
 # handshake, the transfers and round trips, the handlers, the login check
 # after an sshd change; 'up --timings' lists the handlers' own times).
+# BENCH_MONITORING=N runs only the no-op comparison of 4 hosts with role
+# node-exporter's resources and base's fail2ban metrics (monitoring_enabled
+# true) and without them (false): N timed no-ops of each, taken in turns on
+# the same hosts, and their medians.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PROVISION="$ROOT/bin/provision"
@@ -51,6 +55,58 @@ breakdown() {
 		| map("\(.[0]) \((.[1] / $n / 1000) * 100 | round / 100)") | join(", ")' "$1"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# compare_monitoring N: the no-op time of 4 hosts [base, ufw] with
+# monitoring_enabled true and false, N times each, in turns
+compare_monitoring() {
+	local runs=$1 on= off= i mon t0 t1 changed
+	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
+	inventory() {
+		{
+			echo "project: bench"
+			echo "layouts:"
+			echo "  bench:"
+			echo "    vars: { monitoring_enabled: $1 }"
+			echo "    servers:"
+			for i in 1 2 3 4; do echo "      b$i: { roles: [base, ufw] }"; done
+		} >"$dir/inventory.yml"
+	}
+	pv() { "$PROVISION" -i "$dir/inventory.yml" --json "$@"; }
+	inventory true
+	pv up bench --only cloud >"$dir/create.json"
+	pv apply bench >"$dir/first.json"
+	for i in $(seq 1 "$runs"); do
+		for mon in true false; do
+			inventory "$mon"
+			# settle first: switching the variable may change a rule or two
+			pv apply bench >"$dir/settle.json"
+			t0=$(now)
+			pv apply bench >"$dir/noop-$mon.json"
+			t1=$(now)
+			changed=$(jq -r 'select(.event == "summary") | .changed' "$dir/noop-$mon.json")
+			[ "$changed" = 0 ] || echo "bench: a no-op with monitoring_enabled $mon changed $changed" >&2
+			if [ "$mon" = true ]; then on="$on $(secs "$t0" "$t1")"; else off="$off $(secs "$t0" "$t1")"; fi
+		done
+	done
+	local m_on m_off
+	m_on=$(echo "$on" | tr ' ' '\n' | grep . | median)
+	m_off=$(echo "$off" | tr ' ' '\n' | grep . | median)
+	echo "4 hosts [base, ufw], no-op converge (s), $runs runs each, in turns:"
+	echo "  monitoring_enabled: true: $on (median $m_on)"
+	echo "  monitoring_enabled: false:$off (median $m_off)"
+	awk -v a="$m_on" -v b="$m_off" 'BEGIN { printf "  with monitoring: %+.1f %% of the time without\n", (a / b - 1) * 100 }'
+	for mon in true false; do
+		echo "  per host, last no-op, monitoring_enabled $mon, s: $(breakdown "$dir/noop-$mon.json")"
+	done
+	cleanup
+	dir=
+}
+if [ -n "${BENCH_MONITORING:-}" ]; then
+	compare_monitoring "$BENCH_MONITORING"
+	exit 0
+fi
 
 breakdowns=
 printf '%-6s %-14s %-16s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "no-op conv. (s)" "round trips/host"
