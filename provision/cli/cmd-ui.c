@@ -1,9 +1,10 @@
 /*
- * cmd-ui.c - provision ui LAYOUT [prometheus|alertmanager] [--port N]
+ * cmd-ui.c - provision ui LAYOUT [prometheus|alertmanager|grafana] [--port N]
  *
- * Prometheus and Alertmanager listen on the monitoring server's private
- * address only: this forwards a port on this machine's loopback to one of
- * them through ssh with the pinned host key, and prints the local URL.
+ * Prometheus, Alertmanager and Grafana (monitoring_ui: grafana) listen on
+ * the monitoring server's private address only: this forwards a port on
+ * this machine's loopback to one of them through ssh with the pinned host key, and prints the local
+ * URL.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -51,8 +52,10 @@ static int cmd_ui(struct session *s, int argc, char **argv)
 		var = "prometheus_port";
 	} else if (!strcmp(what, "alertmanager")) {
 		var = "alertmanager_port";
+	} else if (!strcmp(what, "grafana")) {
+		var = "grafana_port";
 	} else {
-		pv_say_error("unknown ui '%s' (prometheus or alertmanager)", what);
+		pv_say_error("unknown ui '%s' (prometheus, alertmanager or grafana)", what);
 		return PV_EXIT_USAGE;
 	}
 	if ((rc = session_load(s)) || (rc = session_open_state(s, false)) || (rc = session_keys(s)))
@@ -72,9 +75,19 @@ static int cmd_ui(struct session *s, int argc, char **argv)
 	struct host_plan hp;
 	session_preview(s, l, srv, false, &facts, &hp);
 	const struct node *pv = scope_get(&hp.scope, var);
+	const struct node *ui = scope_get(&hp.scope, "monitoring_ui");
+	bool no_grafana = !strcmp(what, "grafana") &&
+	                  !(ui && ui->kind == NODE_SCALAR && !strcmp(ui->scalar, "grafana"));
 	char *remote_port = xstrdup(pv && pv->kind == NODE_SCALAR ? pv->scalar : "");
 	plan_release(&hp);
 	scope_release(&facts);
+	if (no_grafana) {
+		pv_say_error(
+		    "server '%s' of layout '%s' has no Grafana (set monitoring_ui: grafana)",
+		    srv->name, l->name);
+		free(remote_port);
+		return PV_EXIT_USAGE;
+	}
 
 	struct provider_ctx c;
 	struct pv_error err = {{0}};
@@ -120,8 +133,8 @@ static int cmd_ui(struct session *s, int argc, char **argv)
 
 const struct cmd_entry cmd_ui_entry = {
     .name = "ui",
-    .usage = "ui LAYOUT [prometheus|alertmanager] [--port N]",
-    .summary = "open Prometheus' or Alertmanager's web UI through an SSH tunnel",
+    .usage = "ui LAYOUT [prometheus|alertmanager|grafana] [--port N]",
+    .summary = "open Prometheus', Alertmanager's or Grafana's web UI through an SSH tunnel",
     .help = "Options:\n"
             "  -p, --port N   the local port (default: the same as the server's)\n"
             "With --json the URL is a 'tunnel' event; once ssh holds the tunnel, its\n"
