@@ -68,6 +68,11 @@ check "the dashboards provider reads the shipped dashboards" \
 	sh -c "printf '%s' \"\$1\" | grep -q 'path: /etc/grafana/provision-dashboards'" _ "$(on_host mon1 "cat /etc/grafana/provisioning/dashboards/provision.yaml")"
 
 # The dashboards: JSON, on that datasource, naming metrics that exist.
+# The handlers restarted Prometheus at the end of 'up': its targets are
+# found and scraped a few seconds later.
+want=$(printf '%s mon1 up\n' alertmanager blackbox haproxy node postgres prometheus)
+check "Prometheus scrapes the layout's six targets: $(echo "$want" | tr '\n' ';')" mon_targets_are "$want"
+sleep 3 # a second scrape of each, so that every series is in
 prom_names=$(on_host mon1 "curl -sf http://$MON_ADDR:9090/api/v1/label/__name__/values" | jq -r '.data[]')
 for d in hosts postgresql haproxy backups; do
 	on_host mon1 "cat /etc/grafana/provision-dashboards/$d.json" >"$WORK/$d.json"
