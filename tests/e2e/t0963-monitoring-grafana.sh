@@ -15,7 +15,9 @@
 # the monitoring tests t0960-t0962.  The
 # apt source (signed-by, only after the pinned key is in its keyring) is
 # checked as 'plan' shows it.  A missing fingerprint is refused, and
-# 'ui LAYOUT grafana' refuses a layout without Grafana.
+# 'ui LAYOUT grafana' refuses a layout without Grafana.  Loki's and
+# Promtail's files (grafana_loki) are checked the same way, and the
+# received journals against the groups Promtail runs with.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-monitoring.sh"
 
@@ -66,6 +68,27 @@ check "the datasource is the layout's Prometheus (http://$MON_ADDR:9090)" \
 	sh -c "printf '%s\n' \"\$1\" | grep -qx '    url: \"http://$MON_ADDR:9090\"'" _ "$ds"
 check "the dashboards provider reads the shipped dashboards" \
 	sh -c "printf '%s' \"\$1\" | grep -q 'path: /etc/grafana/provision-dashboards'" _ "$(on_host mon1 "cat /etc/grafana/provisioning/dashboards/provision.yaml")"
+
+# Loki and Promtail (grafana_loki, on by default): their files, written
+# before the key step; Loki itself cannot be installed here either.
+check "the Loki datasource is Loki on the loopback" \
+	sh -c "printf '%s\n' \"\$1\" | grep -A4 'name: Loki' | grep -qx '    url: \"http://127.0.0.1:3100\"'" _ "$ds"
+on_host mon1 "cat /etc/loki/config.yml" >"$WORK/loki.yml"
+on_host mon1 "cat /etc/promtail/config.yml" >"$WORK/promtail.yml"
+yq() { python3 -c 'import sys, yaml, json; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))' "$1" | jq -r "$2"; }
+check "Loki listens on the loopback only: $(yq "$WORK/loki.yml" '[.server.http_listen_address, .server.grpc_listen_address, .common.instance_addr] | join(" ")')" \
+	test "$(yq "$WORK/loki.yml" '[.server.http_listen_address, .server.grpc_listen_address, .common.instance_addr] | unique | join(" ")')" = 127.0.0.1
+check "Loki deletes logs after loki_retention_days (30d)" \
+	test "$(yq "$WORK/loki.yml" '"\(.limits_config.retention_period) \(.compactor.retention_enabled)"')" = "30d true"
+check "Promtail reads the received journals and pushes to Loki on the loopback" \
+	test "$(yq "$WORK/promtail.yml" '"\(.scrape_configs[0].journal.path) \(.clients[0].url) \(.server.http_listen_address)"')" = "/var/log/journal/remote http://127.0.0.1:3100/loki/api/v1/push 127.0.0.1"
+groups=$(on_host mon1 "sed -n 's/^SupplementaryGroups=//p' /etc/systemd/system/promtail.service.d/provision.conf" | tr ' ' ',')
+# every server sends its journal here, mon1 too: at least one file
+jf=$(on_host mon1 "find /var/log/journal/remote -name '*.journal' | head -n 1")
+check "a received journal ($jf) is readable with Promtail's groups ($groups) and no other right" \
+	on_host mon1 "test -n '$jf' && setpriv --reuid=nobody --regid=nogroup --groups=$groups --inh-caps=-all --bounding-set=-all sh -c 'ls /var/log/journal/remote >/dev/null && head -c 8 $jf' | grep -q LPKSHHRH"
+check "nobody without those groups cannot read it" \
+	on_host mon1 "test -n '$jf' && ! setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all --bounding-set=-all head -c 8 $jf 2>/dev/null | grep -q LPKSHHRH"
 
 # The dashboards: JSON, on that datasource, naming metrics that exist.
 # The handlers restarted Prometheus at the end of 'up': its targets are
