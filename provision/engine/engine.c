@@ -1200,9 +1200,9 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 {
 	script_head(sh);
 	/* what a killed run or another program still runs: converge waits for it */
-	buf_adds(sh, "if [ -e " PV_HOST_LOCK " ] && command -v flock >/dev/null && "
+	buf_adds(sh, "pv_held=\nif [ -e " PV_HOST_LOCK " ] && command -v flock >/dev/null && "
 	             "! flock -n " PV_HOST_LOCK " true; then\n"
-	             "\techo '@@W run an apply script'\nfi\n"
+	             "\tpv_held=1\n\techo '@@W run an apply script'\nfi\n"
 	             "pv_w=$(pv_lockers \"$PV_APTLOCKS\")\n"
 	             "[ -z \"$pv_w\" ] || echo \"@@W pkg $pv_w\"\n"
 	             "\n");
@@ -1210,8 +1210,7 @@ void script_probe(const struct host_plan *hp, struct buf *sh)
 	   that a rollback the guard has begun is finished and seen by this probe */
 	buf_adds(sh, "if [ -e " LOGIN_GUARD ".sh ]; then\n");
 	if (hp->disarm_guard) {
-		buf_adds(sh, "if [ -e " PV_HOST_LOCK " ] && command -v flock >/dev/null && "
-		             "! flock -n " PV_HOST_LOCK " true; then\n\techo '@@G armed'\nelse\n");
+		buf_adds(sh, "if [ -n \"$pv_held\" ]; then\n\techo '@@G armed'\nelse\n");
 		script_guard_disarm(sh, true);
 		buf_adds(sh, "fi\n");
 	} else {
@@ -1639,7 +1638,7 @@ void script_guard_disarm(struct buf *sh, bool say)
 	             "\tsystemctl reset-failed " LOGIN_GUARD_UNIT ".timer " LOGIN_GUARD_UNIT
 	             ".service 2>/dev/null\n"
 	             "\tif [ -e " LOGIN_GUARD ".sh ]; then\n"
-	             "\t\trm -rf " LOGIN_GUARD ".d " LOGIN_GUARD ".sh\n");
+	             "\t\trm -f " LOGIN_GUARD ".sh\n");
 	if (say)
 		buf_adds(sh, "\t\techo '@@G cancelled'\n");
 	buf_adds(sh, "\tfi\n\trm -rf " LOGIN_GUARD ".d\n) 9>" LOGIN_GUARD_LOCK "\nfi\n");
