@@ -27,6 +27,8 @@ packages=(
 	lintian zsh
 	# the hardening scores (t0920, t0900): ssh-audit run from here against the hosts
 	ssh-audit
+	# the monitoring test's SMTP server (t0960: Alertmanager's mail, STARTTLS and a login)
+	python3-aiosmtpd
 )
 
 missing=()

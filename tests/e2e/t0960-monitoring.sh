@@ -4,16 +4,21 @@
 # servers' roles declare (checked through its HTTP API), the target list
 # follows the inventory (a web server added, 'up' again), a web host
 # stopped hard makes HostDown reach a webhook receiver on the test
-# network, and no exporter, Prometheus or Alertmanager port answers
-# anyone but the monitoring server (real connections from this machine,
-# which is not in the layout, and from a web host).  A second run changes
+# network, an SMTP server (STARTTLS, a login) and an ntfy stand-in (ntfy
+# itself is not in Debian: what it is sent is checked, not how it shows
+# it), and no exporter, Prometheus or Alertmanager port answers anyone but
+# the monitoring server (real connections from this machine, which is not
+# in the layout, and from a web host).  A second run changes
 # nothing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-monitoring.sh"
 
+export PV_TEST_SMTP_PW="smtp-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export PV_TEST_NTFY_TOKEN="tk_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 inventory() { # $1: the web servers' names, $2: more layout vars
 	cat <<YML
 project: mon
+secrets: { smtp_pw: "env:PV_TEST_SMTP_PW", ntfy_tok: "env:PV_TEST_NTFY_TOKEN" }
 vars: { monitoring_scrape_interval: 2, monitoring_evaluation_interval: 2, alertmanager_group_wait: 1 }
 layouts:
   watched:
@@ -75,9 +80,20 @@ check "up closes it again" closed here "$(addr web1):9100"
 
 # A webhook receiver on the test network; a web server more and the
 # webhook in the inventory, 'up' again.
+# Besides, an SMTP server that wants STARTTLS and a login, and an HTTPS
+# endpoint standing in for ntfy, both with certificates of a test CA that
+# mon1 trusts as it would a public one.
 receiver_start "$bridge" 9799 "$WORK/alerts.log"
-inventory "web1 web2" "alertmanager_webhook_url: \"http://$bridge:9799/alerts\"" >"$WORK/inventory.yml"
+mkdir -p "$WORK/tls" && test_ca "$WORK/tls" "$bridge" || bail "cannot make the test CA"
+smtp_start "$bridge" 9797 "$WORK/mail.log" "$WORK/tls/srv.crt" "$WORK/tls/srv.key" alerts "$PV_TEST_SMTP_PW"
+ntfy_start "$bridge" 9796 "$WORK/ntfy.log" "$WORK/tls/srv.crt" "$WORK/tls/srv.key"
+on_host mon1 "echo $(base64 -w0 "$WORK/tls/ca.crt") | base64 -d >/usr/local/share/ca-certificates/provision-test.crt && update-ca-certificates >/dev/null" ||
+	bail "cannot install the test CA on mon1"
+receivers="alertmanager_webhook_url: \"http://$bridge:9799/alerts\", alertmanager_email_to: ops@example.com, alertmanager_email_from: alerts@example.com, alertmanager_smtp_smarthost: \"$bridge:9797\", alertmanager_smtp_user: alerts, alertmanager_smtp_password: smtp_pw, alertmanager_ntfy_url: \"https://$bridge:9796/ops\", alertmanager_ntfy_token: ntfy_tok"
+inventory "web1 web2" "$receivers" >"$WORK/inventory.yml"
 pv up watched >"$WORK/up2" 2>&1 || bail "up with web2 failed: $(tail -n 30 "$WORK/up2")"
+check "the SMTP password and the ntfy token are in no output" \
+	sh -c "! grep -qF -e \"\$PV_TEST_SMTP_PW\" -e \"\$PV_TEST_NTFY_TOKEN\" '$WORK/up2'"
 want2=$(printf '%s\n' "$want1" "node web2 up" "web http://$(addr web2)/ up" | sort)
 check "the targets follow the inventory: web2's exporter and probe are added" mon_targets_are "$want2"
 check "closed from web1: web2's node exporter" closed web1 "$(addr web2):9100"
@@ -131,6 +147,24 @@ secs=never
 [ -z "$got" ] || secs=$(echo "$got - $t0" | bc)
 echo "# HostDown for web2 reached the webhook after $secs s"
 check "HostDown for web2 reaches the webhook receiver (after $secs s)" test -n "$got"
+# The same alert by mail and to the ntfy topic.
+for i in $(seq 1 60); do
+	grep -q 'HostDown' "$WORK/mail.log" && grep -q '"path": "/ops"' "$WORK/ntfy.log" && break
+	sleep 2
+done
+mail=$(grep -m 1 'HostDown' "$WORK/mail.log")
+echo "# mail: $mail"
+check "HostDown for web2 reaches the SMTP server as a mail to ops@example.com" \
+	test "$(printf '%s' "$mail" | jq -r '"\(.to | join(",")) \(.from) \(.subject | test("^\\[FIRING:1\\] HostDown .*web2"))"')" = "ops@example.com alerts@example.com true"
+check "the mail went over STARTTLS after the login 'alerts'" \
+	test "$(printf '%s' "$mail" | jq -r '"\(.tls) \(.login)"')" = "true alerts"
+ntfy=$(grep -m 1 '"path": "/ops"' "$WORK/ntfy.log")
+echo "# ntfy: $(printf '%s' "$ntfy" | jq -c '.authorization = "(hidden)"')"
+check "an alert reaches the ntfy topic /ops with ntfy's templates for a title and a line per alert" \
+	test "$(printf '%s' "$ntfy" | jq -r '.query | "\(.tpl) \(.t) \(.m)"')" = "yes {{.status}}: {{.commonLabels.alertname}} {{range .alerts}}{{.status}} {{.labels.alertname}} on {{.labels.instance}}
+{{end}}"
+check "with the topic's token as a Bearer token" \
+	test "$(printf '%s' "$ntfy" | jq -r .authorization)" = "Bearer $PV_TEST_NTFY_TOKEN"
 check "no HostDown for the hosts that run" \
 	sh -c "! grep -Eq '\"alertname\":\"HostDown\"[^}]*\"instance\":\"(web1|mon1)\"' '$WORK/alerts.log'"
 pv status watched >"$WORK/status" 2>&1

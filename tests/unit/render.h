@@ -1,6 +1,7 @@
 /*
  * render.h - the unit tests' way to render one server of a test
- * inventory's layout "l1" into a host plan, as 'provision up' would.
+ * inventory (of layout "l1", else of the first layout that has it) into a
+ * host plan, as 'provision up' would.
  */
 #ifndef TEST_RENDER_H
 #define TEST_RENDER_H
@@ -31,8 +32,12 @@ static inline int test_render(const struct test_renderer *t, struct host_plan *h
 
 	memset(&in, 0, sizeof(in));
 	in.inv = t->inv;
-	in.layout = l;
 	in.server = l ? layout_server(l, server) : NULL;
+	/* a server of another layout: the first that has it */
+	for (size_t i = 0; !in.server && i < t->inv->n_layouts; i++)
+		if ((in.server = layout_server(&t->inv->layouts[i], server)))
+			l = &t->inv->layouts[i];
+	in.layout = l;
 	if (!in.server) {
 		fprintf(stderr, "no server '%s' in the test inventory\n", server);
 		exit(2);

@@ -108,19 +108,30 @@ static void setup(void)
 
 	make_scratch(scratch);
 	p = xasprintf("%s/inventory.yml", scratch);
-	write_file(p,
-	           "project: montest\n"
-	           "secrets: { mon_pw: \"env:HOME\" }\n"
-	           "layouts:\n"
-	           "  l1:\n"
-	           "    servers:\n"
-	           "      e1: { roles: [exp], vars: { exp_urls: [a.example, b.example] } }\n"
-	           "      e2: { roles: [exp], vars: { exp_on: false } }\n"
-	           "      mon: { roles: [base, ufw, monitoring] }\n"
-	           "      web: { roles: [base, ufw, web] }\n"
-	           "      off: { roles: [base, ufw], vars: { monitoring_enabled: false } }\n"
-	           "      tight: { roles: [base, ufw], vars: { alert_disk_full_percent: 70 } }\n"
-	           "      bad: { roles: [base, ufw], vars: { alert_disk_full_percent: 185 } }\n");
+	write_file(p, "project: montest\n"
+	              "secrets: { mon_pw: \"env:HOME\" }\n"
+	              "layouts:\n"
+	              "  l1:\n"
+	              "    servers:\n"
+	              "      e1: { roles: [exp], vars: { exp_urls: [a.example, b.example] } }\n"
+	              "      e2: { roles: [exp], vars: { exp_on: false } }\n"
+	              "      mon: { roles: [base, ufw, monitoring] }\n"
+	              "      web: { roles: [base, ufw, web] }\n"
+	              "      off: { roles: [base, ufw], vars: { monitoring_enabled: false } }\n"
+	              "      tight: { roles: [base, ufw], vars: { alert_disk_full_percent: 70 } }\n"
+	              "      bad: { roles: [base, ufw], vars: { alert_disk_full_percent: 185 } }\n"
+	              "  l2:\n"
+	              "    servers:\n"
+	              "      mon2:\n"
+	              "        roles: [base, ufw, monitoring]\n"
+	              "        vars:\n"
+	              "          alertmanager_email_to: ops@example.com\n"
+	              "          alertmanager_email_from: alerts@example.com\n"
+	              "          alertmanager_smtp_smarthost: mail.example.com:587\n"
+	              "          alertmanager_smtp_user: alerts\n"
+	              "          alertmanager_smtp_password: mon_pw\n"
+	              "          alertmanager_ntfy_url: https://ntfy.example/ops\n"
+	              "          alertmanager_ntfy_token: mon_pw\n");
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
@@ -302,6 +313,7 @@ static void test_builtin_roles(void)
 	free(s);
 	s = content(&hp, "file /etc/prometheus/alertmanager.yml");
 	CHECK_HAS(s, "receiver: nowhere\n");
+	CHECK(s && !strstr(s, "- receiver:"));
 	free(s);
 	s = content(&hp, "file /etc/default/prometheus-alertmanager");
 	CHECK_HAS(s, "--cluster.listen-address=\"");
@@ -309,6 +321,26 @@ static void test_builtin_roles(void)
 	/* nothing of the monitoring stack is opened in the firewall */
 	for (size_t i = 0; i < hp.n_ports; i++)
 		CHECK(!strstr(hp.ports[i], "9090") && !strstr(hp.ports[i], "9093"));
+	plan_release(&hp);
+}
+
+/* Every receiver the inventory sets gets every alert: e-mail, ntfy. */
+static void test_receivers(void)
+{
+	struct host_plan hp;
+	char *s;
+
+	render_ok(&hp, "mon2");
+	s = content(&hp, "file /etc/prometheus/alertmanager.yml");
+	CHECK_HAS(s, "  routes:\n    - receiver: email\n      continue: true\n"
+	             "    - receiver: ntfy\n      continue: true\nreceivers:\n");
+	CHECK_HAS(s, "      - to: \"ops@example.com\"\n        from: \"alerts@example.com\"\n"
+	             "        smarthost: \"mail.example.com:587\"\n        require_tls: true\n"
+	             "        send_resolved: true\n        auth_username: \"alerts\"\n");
+	CHECK_HAS(s, "      - url: \"https://ntfy.example/ops?tpl=yes&t=");
+	CHECK_HAS(s, "          authorization:\n            type: Bearer\n");
+	CHECK(s && !strstr(s, "name: webhook"));
+	free(s);
 	plan_release(&hp);
 }
 
@@ -458,6 +490,7 @@ int main(void)
 	RUN(test_metrics_rendered);
 	RUN(test_bad_declarations);
 	RUN(test_builtin_roles);
+	RUN(test_receivers);
 	RUN(test_alert_thresholds);
 	RUN(test_journals);
 	cleanup();
