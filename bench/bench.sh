@@ -7,6 +7,12 @@
 # resources, and the rest of the host's time (the SSH connection and
 # handshake, the transfers and round trips, the handlers, the login check
 # after an sshd change; 'up --timings' lists the handlers' own times).
+# The apt floor: as many fresh hosts again, each given by one ssh what the
+# first converge installed, as one 'apt-get update && apt-get install'
+# (no tool), all hosts at once: what the packages alone cost.
+# BENCH_DPKG=N runs only the comparison of dpkg settings: N fresh hosts for
+# each of none, force-unsafe-io and the documentation excludes, one after
+# another, each timing one install of those packages (downloaded before).
 # BENCH_MONITORING=N runs only the no-op comparison of 4 hosts with role
 # node-exporter's resources and base's fail2ban metrics (monitoring_enabled
 # true) and without them (false): N timed no-ops of each, taken in turns on
@@ -23,8 +29,11 @@ fi
 dir=
 cleanup() {
 	[ -n "$dir" ] || return 0
-	"$PROVISION" -i "$dir/inventory.yml" --plain destroy bench --yes >/dev/null 2>&1 ||
-		echo "bench: destroy failed in $dir" >&2
+	local l
+	for l in $(sed -n 's/^  \([a-z]*\):$/\1/p' "$dir/inventory.yml" 2>/dev/null); do
+		"$PROVISION" -i "$dir/inventory.yml" --plain destroy "$l" --yes >/dev/null 2>&1 ||
+			echo "bench: destroy of $l failed in $dir" >&2
+	done
 	# never delete through a host's disk that is still mounted
 	if grep -q " $dir/" /proc/mounts; then
 		echo "bench: mounts are left under $dir; not removing it" >&2
@@ -55,6 +64,79 @@ breakdown() {
 		| map("\(.[0]) \((.[1] / $n / 1000) * 100 | round / 100)") | join(", ")' "$1"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# installed FILE.json: the packages a converge installed, one line
+installed() {
+	jq -r 'select(.event == "resource" and .status == "changed" and (.resource | startswith("package "))) | .resource[8:]' "$1" |
+		sed 's/, /\n/g' | sort -u | tr '\n' ' '
+}
+APT_INSTALL="DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --no-install-recommends"
+# on_bench HOST CMD: CMD as root on a bench host
+on_bench() { "$PROVISION" -i "$dir/inventory.yml" ssh "$1" -- "sudo -n sh -c $(printf '%q' "$2")"; }
+
+# floor N PKGS: N fresh hosts (layout floor), one ssh each installing PKGS
+# at once; prints the wall time
+floor() {
+	local n=$1 pkgs=$2 i t0 t1 bad=0
+	{
+		echo "  floor:"
+		echo "    servers:"
+		for i in $(seq 1 "$n"); do echo "      f$i: { roles: [base, ufw] }"; done
+	} >>"$dir/inventory.yml"
+	"$PROVISION" -i "$dir/inventory.yml" --json up floor --only cloud >"$dir/floor-create.json"
+	t0=$(now)
+	for i in $(seq 1 "$n"); do
+		on_bench "f$i" "apt-get update -q >/dev/null && $APT_INSTALL $pkgs >/dev/null" &
+	done
+	for i in $(seq 1 "$n"); do wait -n || bad=1; done
+	t1=$(now)
+	[ "$bad" = 0 ] || echo "bench: an apt floor install failed" >&2
+	secs "$t0" "$t1"
+}
+
+# compare_dpkg N: one install of [base, ufw]'s packages on fresh hosts with
+# each dpkg setting, N hosts each, one at a time
+compare_dpkg() {
+	local runs=$1 v i pkgs t cfg line res=
+	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
+	{
+		echo "project: bench"
+		echo "layouts:"
+		echo "  bench:"
+		echo "    servers:"
+		echo "      b0: { roles: [base, ufw] }"
+		for v in none unsafe excludes; do
+			for i in $(seq 1 "$runs"); do echo "      $v$i: { roles: [base, ufw] }"; done
+		done
+	} >"$dir/inventory.yml"
+	pv() { "$PROVISION" -i "$dir/inventory.yml" --json "$@"; }
+	pv up bench --only cloud >"$dir/create.json"
+	pv plan bench --hosts b0 >"$dir/plan.json" || true
+	pkgs=$(jq -r 'select(.event == "resource" and .status == "would change" and (.resource | startswith("package "))) | .resource[8:]' "$dir/plan.json" |
+		sed 's/, /\n/g' | sort -u | tr '\n' ' ')
+	[ -n "$pkgs" ] || { echo "bench: no package to install in the plan" >&2; return 1; }
+	echo "one install of $(echo $pkgs | wc -w) packages (downloaded before), s wall / s CPU:"
+	for i in $(seq 1 "$runs"); do
+		for v in none unsafe excludes; do
+			case $v in
+			none) cfg=: ;;
+			unsafe) cfg="echo force-unsafe-io >/etc/dpkg/dpkg.cfg.d/bench" ;;
+			excludes) cfg="printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' 'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' 'path-exclude=/usr/share/locale/*' >/etc/dpkg/dpkg.cfg.d/bench" ;;
+			esac
+			line=$(on_bench "$v$i" "$cfg; apt-get update -q >/dev/null && $APT_INSTALL --download-only $pkgs >/dev/null && t0=\$(date +%s.%N) && $APT_INSTALL $pkgs >/dev/null && t1=\$(date +%s.%N) && awk -v a=\$t0 -v b=\$t1 -v c=\"\$(cut -d' ' -f16,17 /proc/\$\$/stat)\" 'BEGIN { split(c, t, \" \"); printf \"%.2f %.2f\\n\", b - a, (t[1] + t[2]) / 100 }'")
+			echo "  $v: $line"
+			res="$res$v $line
+"
+		done
+	done
+	for v in none unsafe excludes; do
+		printf '  median, %s: %s s wall, %s s CPU\n' "$v" \
+			"$(printf '%s' "$res" | awk -v v="$v" '$1 == v { print $2 }' | median)" \
+			"$(printf '%s' "$res" | awk -v v="$v" '$1 == v { print $3 }' | median)"
+	done
+	cleanup
+	dir=
+}
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
@@ -103,13 +185,17 @@ compare_monitoring() {
 	cleanup
 	dir=
 }
+if [ -n "${BENCH_DPKG:-}" ]; then
+	compare_dpkg "$BENCH_DPKG"
+	exit 0
+fi
 if [ -n "${BENCH_MONITORING:-}" ]; then
 	compare_monitoring "$BENCH_MONITORING"
 	exit 0
 fi
 
 breakdowns=
-printf '%-6s %-14s %-16s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "no-op conv. (s)" "round trips/host"
+printf '%-6s %-11s %-16s %-14s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "apt floor (s)" "no-op conv. (s)" "round trips/host"
 for n in $sizes; do
 	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
 	{
@@ -133,8 +219,9 @@ for n in $sizes; do
 	failed=$(jq -r 'select(.event == "summary") | .failed' "$dir/first.json")
 	rt1=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/first.json")
 	rt2=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/noop.json")
-	printf '%-6s %-14s %-16s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
-		"$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
+	fl=$(floor "$n" "$(installed "$dir/first.json")")
+	printf '%-6s %-11s %-16s %-14s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
+		"$fl" "$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
 	breakdowns="$breakdowns$n hosts, first converge, s per host: $(breakdown "$dir/first.json")
 $n hosts, no-op, s per host: $(breakdown "$dir/noop.json")
 "
