@@ -149,10 +149,10 @@ echo "# HostDown for web2 reached the webhook after $secs s"
 check "HostDown for web2 reaches the webhook receiver (after $secs s)" test -n "$got"
 # The same alert by mail and to the ntfy topic.
 for i in $(seq 1 60); do
-	grep -q 'HostDown' "$WORK/mail.log" && grep -q '"path": "/ops"' "$WORK/ntfy.log" && break
+	grep -q 'HostDown web2' "$WORK/mail.log" && grep -q '"path": "/ops"' "$WORK/ntfy.log" && break
 	sleep 2
 done
-mail=$(grep -m 1 'HostDown' "$WORK/mail.log")
+mail=$(grep -m 1 'HostDown web2' "$WORK/mail.log")
 echo "# mail: $mail"
 check "HostDown for web2 reaches the SMTP server as a mail to ops@example.com" \
 	test "$(printf '%s' "$mail" | jq -r '"\(.to | join(",")) \(.from) \(.subject | test("^\\[FIRING:1\\] HostDown .*web2"))"')" = "ops@example.com alerts@example.com true"
@@ -167,6 +167,10 @@ check "with the topic's token as a Bearer token" \
 	test "$(printf '%s' "$ntfy" | jq -r .authorization)" = "Bearer $PV_TEST_NTFY_TOKEN"
 check "no HostDown for the hosts that run" \
 	sh -c "! grep -Eq '\"alertname\":\"HostDown\"[^}]*\"instance\":\"(web1|mon1)\"' '$WORK/alerts.log'"
+# Prometheus ran with its package's own configuration (scraping
+# localhost:9100) until the role's replaced it: no alert of that time.
+check "no alert for a target outside the layout: $(grep -ho 'HostDown [^ ]*\|"instance":"[^"]*:[0-9]*"' "$WORK/mail.log" "$WORK/alerts.log" | sort -u | tr '\n' ' ')" \
+	sh -c "! grep -q 'localhost:' '$WORK/alerts.log' '$WORK/mail.log'"
 pv status watched >"$WORK/status" 2>&1
 check "status shows HostDown firing for web2: $(grep -E '^ +alert' "$WORK/status" | tr -s ' ' | tr '\n' ';')" \
 	grep -Eq '^ +alert +HostDown +web2 +critical +since ' "$WORK/status"

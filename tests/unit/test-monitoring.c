@@ -308,7 +308,8 @@ static void test_builtin_roles(void)
 	CHECK_HAS(s, "scrape_interval: 15s\n");
 	free(s);
 	s = content(&hp, "file /etc/prometheus/rules/provision.rules.yml");
-	CHECK_HAS(s, "      - alert: \"HostDown\"\n        expr: \"up{job=\\\"node\\\"} == 0\"\n");
+	CHECK_HAS(s, "      - alert: \"HostDown\"\n        expr: \"up{job=\\\"node\\\", "
+	             "server!=\\\"\\\"} == 0\"\n");
 	CHECK_HAS(s, "runbook: \"look \\\"there\\\"\"");
 	free(s);
 	s = content(&hp, "file /etc/prometheus/alertmanager.yml");
