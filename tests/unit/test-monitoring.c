@@ -308,8 +308,7 @@ static void test_builtin_roles(void)
 	CHECK_HAS(s, "scrape_interval: 15s\n");
 	free(s);
 	s = content(&hp, "file /etc/prometheus/rules/provision.rules.yml");
-	CHECK_HAS(s, "      - alert: \"HostDown\"\n        expr: \"up{job=\\\"node\\\", "
-	             "server!=\\\"\\\"} == 0\"\n");
+	CHECK_HAS(s, "      - alert: \"HostDown\"\n        expr: \"up{job=\\\"node\\\"} == 0\"\n");
 	CHECK_HAS(s, "runbook: \"look \\\"there\\\"\"");
 	free(s);
 	s = content(&hp, "file /etc/prometheus/alertmanager.yml");
@@ -365,6 +364,9 @@ static void test_alert_thresholds(void)
 	CHECK_HAS((s = alert_expr(&hp, "DiskFull")), "ramfs\"}) > 85 / 100");
 	free(s);
 	CHECK_HAS((s = alert_expr(&hp, "ClockSkew")), "abs(node_timex_offset_seconds) > 50 / 1000");
+	free(s);
+	/* HostDown: only targets the role monitoring writes (they have a server label) */
+	CHECK_STR((s = alert_expr(&hp, "HostDown")), "up{job=\"node\", server!=\"\"} == 0");
 	free(s);
 	/* the summary is Prometheus' template, left as written */
 	bool kept = false;
