@@ -319,7 +319,7 @@ jfail files 2 "^unknown backup files command 'weekly' (now, list, restore, verif
 jfail files-none 2 "^backup files needs a command: now, list, restore or verify$" backup files
 jfail files-list 2 "^layout 'phase1' has no server with role backup-files$" backup files list phase1
 jfail roles 2 "^unknown role 'nosuch' (no roles/nosuch/role.yml)$" roles nosuch
-jfail ui 2 "^unknown ui 'grafana' (prometheus or alertmanager)$" ui watched grafana
+jfail ui 2 "^unknown ui 'kibana' (prometheus, alertmanager or grafana)$" ui watched kibana
 jfail ui-port 2 "^--port must be a port (1-65535), not '0'$" ui watched --port 0
 jfail ui-nomon 2 "^layout 'phase1' has no server with role 'monitoring'$" ui phase1
 # a layout never created: an input error (exit 2) for every command that works on its hosts
