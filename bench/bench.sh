@@ -65,9 +65,11 @@ breakdown() {
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-# installed FILE.json: the packages a converge installed, one line
-installed() {
-	jq -r 'select(.event == "resource" and .status == "changed" and (.resource | startswith("package "))) | .resource[8:]' "$1" |
+# packages FILE.json STATUS: the packages of the package resources with
+# that status ("changed": a converge installed them; "would change": a
+# plan would), one line
+packages() {
+	jq -r --arg st "$2" 'select(.event == "resource" and .status == $st and (.resource | startswith("package "))) | .resource[8:]' "$1" |
 		sed 's/, /\n/g' | sort -u | tr '\n' ' '
 }
 APT_INSTALL="DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install --no-install-recommends"
@@ -97,7 +99,7 @@ floor() {
 # compare_dpkg N: one install of [base, ufw]'s packages on fresh hosts with
 # each dpkg setting, N hosts each, one at a time
 compare_dpkg() {
-	local runs=$1 v i pkgs t cfg line res=
+	local runs=$1 v i pkgs cfg line res=
 	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
 	{
 		echo "project: bench"
@@ -112,8 +114,7 @@ compare_dpkg() {
 	pv() { "$PROVISION" -i "$dir/inventory.yml" --json "$@"; }
 	pv up bench --only cloud >"$dir/create.json"
 	pv plan bench --hosts b0 >"$dir/plan.json" || true
-	pkgs=$(jq -r 'select(.event == "resource" and .status == "would change" and (.resource | startswith("package "))) | .resource[8:]' "$dir/plan.json" |
-		sed 's/, /\n/g' | sort -u | tr '\n' ' ')
+	pkgs=$(packages "$dir/plan.json" "would change")
 	[ -n "$pkgs" ] || { echo "bench: no package to install in the plan" >&2; return 1; }
 	echo "one install of $(echo $pkgs | wc -w) packages (downloaded before), s wall / s CPU:"
 	for i in $(seq 1 "$runs"); do
@@ -219,7 +220,7 @@ for n in $sizes; do
 	failed=$(jq -r 'select(.event == "summary") | .failed' "$dir/first.json")
 	rt1=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/first.json")
 	rt2=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/noop.json")
-	fl=$(floor "$n" "$(installed "$dir/first.json")")
+	fl=$(floor "$n" "$(packages "$dir/first.json" changed)")
 	printf '%-6s %-11s %-16s %-14s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
 		"$fl" "$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
 	breakdowns="$breakdowns$n hosts, first converge, s per host: $(breakdown "$dir/first.json")
