@@ -1,7 +1,8 @@
 # provision - build, test, lint, bench.
 #
 #   make            build bin/provision
-#   make deps       install what is missing (Debian packages, npm packages for tests)
+#   make deps       install what is missing (Debian packages, npm packages for tests;
+#                   libssh2 1.11 into build/libssh2 when the system's is older)
 #   make test       deps + build + lint + unit tests + end-to-end tests on local hosts
 #   make demo       deps + build + a hardened local host from inventory.example.yml
 #   make bench      converge timings for 1, 4 and 16 local hosts
@@ -22,8 +23,12 @@ MANDIR := $(DESTDIR)$(PREFIX)/share/man
 BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
 PKGS := libssh2 yaml-0.1 libcurl openssl libarchive jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# make deps builds libssh2 1.11 into build/libssh2 when the system's is older
+# (packaging/libssh2.sh); when it is there the build links it, statically.
+LIBSSH2_STAMP := $(wildcard build/libssh2/.built-*)
+PKG_CONFIG_ENV := $(if $(LIBSSH2_STAMP),PKG_CONFIG_PATH=$(CURDIR)/build/libssh2/lib/pkgconfig$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH)))
+PKG_CFLAGS := $(shell $(PKG_CONFIG_ENV) pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG_ENV) pkg-config --libs $(PKGS) 2>/dev/null)
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -49,7 +54,7 @@ bin/provision: $(OBJ)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
-build/obj/%.o: provision/%.c $(HDR) | check-deps
+build/obj/%.o: provision/%.c $(HDR) $(LIBSSH2_STAMP) | check-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -62,6 +67,7 @@ check-deps:
 
 deps:
 	@tests/deps.sh
+	@packaging/libssh2.sh
 
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
@@ -159,5 +165,7 @@ uninstall:
 	rm -f $(BASHCOMPDIR)/provision $(ZSHCOMPDIR)/_provision
 	rm -rf $(DATADIR)
 
+# build/libssh2 stays (make deps built it; rm -rf build/libssh2 to drop it)
 clean:
-	rm -rf build bin
+	find build -mindepth 1 -maxdepth 1 ! -name libssh2 -exec rm -rf {} + 2>/dev/null || true
+	rm -rf bin

@@ -36,6 +36,17 @@ printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.
 	"$(date -u -d "@$when" +%Y)" >"$doc/copyright"
 install -d "$stage/usr/share/lintian/overrides"
 install -m 0644 packaging/lintian-overrides "$stage/usr/share/lintian/overrides/provision"
+# libssh2: the system's as a dependency, or (when the system's is older than
+# 1.11, see packaging/libssh2.sh) Debian 13's built in, which lintian is told
+libssh2_dep="libssh2-1, "
+if ! readelf -d "$stage/usr/bin/provision" | grep -q 'NEEDED.*libssh2'; then
+	libssh2_dep="zlib1g, "
+	printf '%s\n%s\n%s\n' \
+		"# libssh2 1.11.1 (Debian 13's source and security patches) is linked in: Debian 12's" \
+		"# 1.10 has no encrypt-then-MAC MACs, which the hardened sshd offers alone." \
+		"provision: embedded-library libssh2 [usr/bin/provision]" \
+		>>"$stage/usr/share/lintian/overrides/provision"
+fi
 install -d "$stage/DEBIAN"
 size=$(du -sk "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<CONTROL
@@ -44,7 +55,7 @@ Version: $version
 Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
-Depends: libc6, libssh2-1, libyaml-0-2, libcurl4, libssl3, libarchive13, libjansson4, openssh-client
+Depends: libc6, ${libssh2_dep}libyaml-0-2, libcurl4, libssl3, libarchive13, libjansson4, openssh-client
 Recommends: systemd-container, mmdebstrap
 Section: admin
 Priority: optional

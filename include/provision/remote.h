@@ -34,6 +34,8 @@ void remote_global_cleanup(void);
  * (libssh2 1.11 and later): sshd may then offer those alone.
  */
 bool remote_client_etm(void);
+/* The version of the libssh2 provision runs with ("1.11.1"). */
+const char *remote_client_version(void);
 
 int remote_connect(struct remote **out, const struct remote_target *t, struct pv_error *err);
 /*

@@ -36,7 +36,8 @@ static void main_help(FILE *f)
 		fprintf(f, "  %-*s  %s\n", w, commands[i]->name, commands[i]->summary);
 	fprintf(f, "\nA command may be shortened to any prefix only it has ('provision st' is\n"
 	           "status; 'provision d' is ambiguous: destroy, diff).\n"
-	           "'provision COMMAND --help' shows a command's options.\n"
+	           "'provision COMMAND --help' shows a command's options; 'provision --version'\n"
+	           "the version and the libssh2 it runs with.\n"
 	           "Output is a live view on a terminal, plain lines otherwise (and with\n"
 	           "NO_COLOR set or TERM=dumb); --json gives one JSON object per line.\n"
 	           "Exit status: 0 success, 1 something failed, 2 usage or input error.\n");
@@ -221,6 +222,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
 		printf("provision %s\n", PROVISION_VERSION);
+		printf("libssh2 %s (encrypt-then-MAC and AES-GCM: %s)\n", remote_client_version(),
+		       remote_client_etm() ? "yes" : "no, sshd keeps two SHA-2 MACs");
 		return PV_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {

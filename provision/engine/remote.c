@@ -318,6 +318,11 @@ bool remote_client_etm(void)
 	return libssh2_version(0x010b00) != NULL;
 }
 
+const char *remote_client_version(void)
+{
+	return libssh2_version(0);
+}
+
 /*
  * Connect to the host's sshd.  A refused connection is what a host answers
  * while its sshd restarts (a killed run's handlers, a reload the user just

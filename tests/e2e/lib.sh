@@ -283,6 +283,12 @@ ssh_audit_checks() {
 		grep -Ev '^\(kex\) (sntrup761x25519-sha512@openssh.com|kex-strict-s-v00@openssh.com) ' |
 		grep -Ev '^\(mac\) hmac-sha2-(256|512) +-- \[warn\] using encrypt-and-MAC mode' || true)
 	check "ssh-audit $host: no other warning${other:+: $other}" test -z "$other"
+	# built with libssh2 1.11 or later, the two accepted warnings are all
+	if "$PROVISION" --version | grep -q '^libssh2 .*encrypt-then-MAC and AES-GCM: yes'; then
+		check "ssh-audit $host: provision's libssh2 speaks ETM, so sshd offers no other MAC" \
+			on_host "$host" 'grep "^MACs " /etc/ssh/sshd_config.d/10-provision.conf | grep -vq "hmac-sha2-[0-9]*\(,\|$\)"'
+		check "ssh-audit $host: exactly the two accepted warnings, got $nwarn" test "$nwarn" = 2
+	fi
 	if on_host "$host" 'grep -q "^MACs .*hmac-sha2-256$" /etc/ssh/sshd_config.d/10-provision.conf'; then
 		check "ssh-audit $host: the non-ETM MACs are there because the tool's libssh2 needs them" \
 			on_host "$host" 'grep -q "libssh2 before 1.11" /etc/ssh/sshd_config.d/10-provision.conf'

@@ -51,6 +51,8 @@ check "apt install ./$(basename "$deb") in the chroot succeeds (exit $rc: $(tail
 check "apt fetched the dependencies from Debian's archive" grep -q 'Get:.* libjansson4 ' "$WORK/install.out"
 ver=$(in_root provision --version 2>&1)
 check "provision --version: '$ver'" grep -Eq '^provision [0-9]+\.[0-9]+\.[0-9]+$' <<<"$ver"
+check "and the libssh2 it runs with, as the one built here: '$ver'" \
+	test "$(grep '^libssh2 ' <<<"$ver")" = "$("$PROVISION" --version | grep '^libssh2 ')"
 cp "$ROOT/inventory.example.yml" "$ROOTFS/root/inventory.example.yml"
 out=$(in_root sh -c 'cd /tmp && provision -i /root/inventory.example.yml validate' 2>&1)
 rc=$?
@@ -97,8 +99,21 @@ if command -v lintian >/dev/null; then
 	tags=$(grep -E '^[EWIPX]: ' "$WORK/lintian.out" | sort -u | tr '\n' ' ')
 	check "lintian, pedantic, reports nothing${tags:+: $tags}" test -z "$tags"
 	lintian --tag-display-limit 0 --show-overrides --fail-on none "$deb" 2>/dev/null | grep '^O: ' >"$WORK/overridden"
-	check "what it does not report is only what packaging/lintian-overrides lists, with reasons ($(tr '\n' ' ' <"$WORK/overridden"))" \
-		test "$(sed 's/^O: //' "$WORK/overridden" | sort)" = "$(grep -v '^#' "$ROOT/packaging/lintian-overrides" | sort)"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/lintian/overrides/provision >"$WORK/overrides"
+	check "what it does not report is only what the package's overrides list ($(tr '\n' ' ' <"$WORK/overridden"))" \
+		test "$(sed 's/^O: //' "$WORK/overridden" | sort)" = "$(grep -v '^#' "$WORK/overrides" | sort)"
+	check "each override has its reason above it" \
+		awk '!/^#/ && prev !~ /^#/ { bad = 1 } { prev = $0 } END { exit bad }' "$WORK/overrides"
+	check "packaging/lintian-overrides is in the package's overrides" \
+		test -z "$(grep -v '^#' "$ROOT/packaging/lintian-overrides" | grep -Fxvf "$WORK/overrides")"
+	# the libssh2 the binary uses: the system's as a dependency, or built in and said
+	if grep -q 'embedded-library libssh2' "$WORK/overrides"; then
+		check "libssh2 built in: the package does not depend on libssh2-1 and does on zlib1g" \
+			sh -c "dpkg-deb -f '$deb' Depends | grep -v libssh2 | grep -q zlib1g"
+	else
+		check "libssh2 the system's: the package depends on libssh2-1" \
+			sh -c "dpkg-deb -f '$deb' Depends | grep -q libssh2-1"
+	fi
 else
 	fail "lintian is not installed (apt-get install lintian)"
 fi
