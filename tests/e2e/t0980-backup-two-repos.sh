@@ -112,6 +112,8 @@ now_s=$(date +%s)
 check "the node exporter gets repository 1's newest good backup, made in the last 10 minutes: $m1" \
 	test "$(last_good 1 "$m1")" -gt $((now_s - 600))
 check "and repository 2's" test "$(last_good 2 "$m1")" -gt $((now_s - 600))
+check "WAL archiving does not fail" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_wal_archive_failing 0'" _ "$m1"
 check "both repositories readable" \
 	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"1\"} 1' && printf '%s' \"\$1\" | grep -q 'provision_backup_repository_ok{repo=\"2\"} 1'" _ "$m1"
 
@@ -169,6 +171,18 @@ check "the last write is there" test "$(psql_on db9 "select name from items wher
 check "and every row before it" test "$(psql_on db9 'select count(*) from items')" = 101
 check "the new server is a primary" test "$(psql_on db9 'select pg_is_in_recovery()')" = f
 
+# with store 1 gone, archiving the next segment fails (pgBackRest pushes
+# to both stores), and the node exporter says so
+fails0=$(psql_on db1 "select failed_count from pg_stat_archiver")
+psql_on db1 "insert into items values (1001, 'after store 1 went')" >/dev/null &&
+	psql_on db1 "select pg_switch_wal()" >/dev/null || bail "the write on db1 failed"
+for i in $(seq 120); do
+	[ "$(psql_on db1 "select failed_count > ${fails0:-0} from pg_stat_archiver")" = t ] && break
+	sleep 0.5
+done
+m3=$(metrics)
+check "the node exporter gets WAL archiving failing: $m3" \
+	sh -c "printf '%s' \"\$1\" | grep -q 'provision_backup_wal_archive_failing 1'" _ "$m3"
 for f in up1 up2 now1 list1 status1 status2 restore1; do
 	check "no passphrase in the output of $f" sh -c "! grep -Fq -e \"\$1\" '$WORK/$f'" _ "$PV_BACKUP_PASS"
 done
