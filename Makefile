@@ -22,6 +22,7 @@ DATADIR := $(DESTDIR)$(PREFIX)/share/provision
 MANDIR := $(DESTDIR)$(PREFIX)/share/man
 BASHCOMPDIR := $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR := $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+comma := ,
 PKGS := libssh2 yaml-0.1 libcurl openssl libarchive jansson
 # make deps builds libssh2 1.11 into build/libssh2 when the system's is older
 # (packaging/libssh2.sh); when it is there the build links it, statically.
@@ -33,7 +34,9 @@ PKG_LIBS := $(shell $(PKG_CONFIG_ENV) pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	  -Wformat=2 -Wno-format-nonliteral -fno-strict-aliasing -Iinclude $(PKG_CFLAGS)
-LDLIBS += $(PKG_LIBS) -lpthread
+# the built-in libssh2's symbols stay inside the binary: libcurl keeps the
+# system's libssh2 for itself, and neither calls into the other
+LDLIBS += $(PKG_LIBS) $(if $(LIBSSH2_STAMP),-Wl$(comma)--exclude-libs$(comma)libssh2.a) -lpthread
 
 # provision/ is grouped by layer: cli (main, commands, output), core,
 # inventory (model, variables, templates), engine (roles to scripts, SSH,
