@@ -75,6 +75,8 @@ struct role {
 	const struct node *metrics; /* seq or NULL: scrape targets and probes */
 	const struct node *alerts; /* seq or NULL: alert rules */
 	const struct node *audit; /* seq or NULL: the controls 'provision audit' checks */
+	const struct node
+	    *checks; /* seq or NULL: conditions on the values, refused before anything runs */
 };
 
 struct role_entry; /* a loaded role, or the problems of its failed load */

@@ -1009,6 +1009,17 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 	vars_check_scope(&hp->scope, roles, n_roles,
 	                 in->secrets ? &in->secrets->values : &own_secrets, d);
 	scope_release(&own_secrets);
+	/* what the types cannot say (the roles' 'checks'), at the value's line */
+	for (size_t i = 0; d->n == typed && i < n_roles; i++)
+		for (size_t k = 0; roles[i]->checks && k < roles[i]->checks->n; k++) {
+			const struct node *c = roles[i]->checks->items[k];
+			const struct node *v = scope_get(&hp->scope, node_get(c, "var")->scalar);
+			bool on = false;
+			if (eval_when(node_get(c, "when"), &hp->scope, &on, d) < 0 || !on)
+				continue;
+			diags_add(d, v && v->pos.line > 0 ? &v->pos : &c->pos, "server '%s': %s",
+			          srv->name, node_get(c, "error")->scalar);
+		}
 	if (d->n != typed) {
 		free(roles);
 		return -1;

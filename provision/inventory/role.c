@@ -15,9 +15,9 @@
 #include "provision/buf.h"
 #include "provision/role.h"
 
-static const char *const role_keys[] = {"description", "requires", "after",     "requires_one_of",
-                                        "ports",       "vars",     "resources", "handlers",
-                                        "health",      "metrics",  "alerts",    "audit"};
+static const char *const role_keys[] = {
+    "description", "requires", "after",   "requires_one_of", "ports", "vars",  "resources",
+    "handlers",    "health",   "metrics", "alerts",          "audit", "checks"};
 
 /* A cache entry: the role, or the messages of its failed load. */
 struct role_entry {
@@ -200,6 +200,13 @@ static const char *const metrics_keys[] = {"job", "port", "path", "probe", "when
 static const char *const metrics_required[] = {"job", NULL};
 static const char *const alerts_keys[] = {"alert", "expr", "for", "severity", "summary", "runbook"};
 static const char *const alerts_required[] = {"alert", "expr", "summary", "runbook", NULL};
+/*
+ * 'checks': what the types cannot say of the values (one variable needs
+ * others, a URL must not have a query), refused at validate time: when
+ * the condition holds, 'error' is reported at the line that sets 'var'.
+ */
+static const char *const checks_keys[] = {"when", "var", "error"};
+static const char *const checks_required[] = {"when", "var", "error", NULL};
 
 static const struct node *check_entries(const struct node *v, const char *key,
                                         const char *const *keys, size_t n_keys,
@@ -379,6 +386,18 @@ static struct role *role_load(const char *name, const char *dir, struct diags *d
 	for (size_t i = 0; v && v->kind == NODE_SEQ && i < v->n; i++)
 		if (v->items[i]->kind == NODE_MAP)
 			check_alert(v->items[i], where, d);
+	v = node_get(r->doc, "checks");
+	if (v && !node_is_null(v))
+		r->checks = check_entries(v, "checks", checks_keys, PV_ARRAY_SIZE(checks_keys),
+		                          checks_required, where, d);
+	for (size_t i = 0; r->checks && i < r->checks->n; i++) {
+		const struct node *var = node_get(r->checks->items[i], "var");
+		if (!role_decl(r, var->scalar))
+			diags_add(
+			    d, &var->pos,
+			    "check in %s names variable '%s', which the role does not declare",
+			    where, var->scalar);
+	}
 	v = node_get(r->doc, "audit");
 	if (v && !node_is_null(v) && v->kind != NODE_SEQ)
 		diags_add(d, &v->pos, "'audit' in %s must be a list, not %s", where,

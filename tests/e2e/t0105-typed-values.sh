@@ -117,6 +117,35 @@ value "9:31: variable 'ssh_max_auth_tries' must be an integer from 1 to 20, not 
 value "9:29: variable 'fail2ban_bantime' must be a duration like '10m', '1h30m' or '3600' (seconds), not 'forever'" \
 	"fail2ban_bantime: forever" 'fail2ban_bantime: forever' "[base]"
 
+# What one variable needs of others (a role's 'checks'): refused by validate
+# at the line that sets it, before anything runs
+mon() {
+	write <<YML
+project: shop
+secrets: { graf_pw: env:PV_T0105_PW }
+layouts:
+  phase1:
+    provider: static
+    servers:
+      mon1:
+        roles: [base, monitoring]
+        address: 192.0.2.11
+        host_key: $HOSTKEY
+        vars: { $1 }
+YML
+}
+mon "alertmanager_email_to: ops@example.com"
+refused "alertmanager_email_to without a sender and a server" \
+	"11:40: server 'mon1': alertmanager_email_to needs alertmanager_email_from and alertmanager_smtp_smarthost"
+mon "alertmanager_email_to: ops@example.com, alertmanager_email_from: am@example.com"
+refused "alertmanager_email_to without a server" "11:40: server 'mon1': alertmanager_email_to needs"
+mon "alertmanager_email_to: ops@example.com, alertmanager_email_from: am@example.com, alertmanager_smtp_smarthost: 'mail.example.com:587'"
+out=$(pv validate 2>&1)
+rc=$?
+check "alertmanager_email_to with a sender and a server validates (exit $rc): $out" test "$rc" = 0
+mon "monitoring_ui: grafana, grafana_admin_password: graf_pw"
+refused "monitoring_ui grafana without the key's fingerprint" \
+	"11:32: server 'mon1': monitoring_ui grafana needs grafana_repo_key_fingerprint"
 # redis_tls is one value per layout: Redis, its replica and HAProxy must agree
 tls() {
 	write <<YML

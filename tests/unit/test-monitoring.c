@@ -142,6 +142,11 @@ static void setup(void)
 	free(p);
 	write_role(scratch, "exp", role_exp);
 	write_role(scratch, "nojob", "metrics: [{ port: 1 }]\n");
+	write_role(scratch, "badcheck",
+	           "vars: { a: { type: string, default: \"\" } }\n"
+	           "checks:\n"
+	           "  - { when: a, var: b, error: \"a needs b\" }\n");
+	write_role(scratch, "noerror", "checks: [{ when: x, var: x }]\n");
 	write_role(scratch, "badalert",
 	           "alerts:\n"
 	           "  - { alert: \"Host Down\", expr: up == 0, summary: s, runbook: r }\n"
@@ -245,6 +250,20 @@ static void test_bad_declarations(void)
 	CHECK(role_get(&roles, "nojob", NULL, &d) == NULL);
 	CHECK(d.n == 1);
 	CHECK_HAS(d.n ? d.msgs[0] : NULL, "item of 'metrics' in role 'nojob' needs 'job'");
+	diags_release(&d);
+
+	/* a check names a variable of its role and says what is wrong */
+	diags_init(&d);
+	CHECK(role_get(&roles, "badcheck", NULL, &d) == NULL);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL,
+	          "roles/badcheck/role.yml:3:21: check in role 'badcheck' names variable 'b', "
+	          "which the role does not declare");
+	diags_release(&d);
+	diags_init(&d);
+	CHECK(role_get(&roles, "noerror", NULL, &d) == NULL);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL, "item of 'checks' in role 'noerror' needs 'error'");
 	diags_release(&d);
 
 	diags_init(&d);
