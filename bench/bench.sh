@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # make bench: for 1, 4 and 16 local hosts (BENCH_SIZES overrides), the wall
 # time of a first converge and of a no-op converge, and the SSH round trips
-# per host.  Host creation is timed apart from the converge.  Then, for each
+# per host; the no-op twice, right after the first converge and settled (60 s
+# after it), each with the CPU the hosts used for it (their containers'
+# cgroups, less the same hosts' idle use just before), in ms per host.
+# Host creation is timed apart from the converge.  Then, for each
 # size, where a host's time went (the mean over hosts, by the hosts' own
 # clocks): package installs, files, services, commands, the other
 # resources, and the rest of the host's time (the SSH connection and
@@ -64,6 +67,40 @@ breakdown() {
 		| map("\(.[0]) \((.[1] / $n / 1000) * 100 | round / 100)") | join(", ")' "$1"
 }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# host_cpu HOST...: the CPU microseconds the hosts' containers have used so
+# far, summed (their cgroups' usage_usec: everything on the host, sshd,
+# sudo and the probe's processes included)
+cgroot=/sys/fs/cgroup
+[ -d "$cgroot/unified" ] && cgroot=$cgroot/unified
+host_cpu() {
+	local h p cg sum=0 u
+	for h in "$@"; do
+		p=$(pgrep -f "systemd-nspawn .*-D $dir/.*/hosts/$h/root" | head -1)
+		cg=$(sed -n 's/^0:://p' "/proc/$p/cgroup" 2>/dev/null)
+		u=$(awk '$1 == "usage_usec" { print $2 }' "$cgroot${cg%/supervisor}/cpu.stat" 2>/dev/null)
+		[ -n "$u" ] || { echo "bench: no CPU figure for host $h" >&2; echo 0; return; }
+		sum=$((sum + u))
+	done
+	echo "$sum"
+}
+# noop_cpu N OUT.json: a timed no-op of the bench layout's N hosts; prints
+# "WALL CPU_MS": the wall time and the hosts' CPU per host in ms, less what
+# the same hosts used idle for as long just before
+noop_cpu() {
+	local n=$1 out=$2 hosts c0 c1 c2 t0 t1 t2 idle
+	hosts=$(seq -f 'b%g' 1 "$n")
+	c0=$(host_cpu $hosts)
+	t0=$(now)
+	sleep 2
+	c1=$(host_cpu $hosts)
+	t1=$(now)
+	pv apply bench >"$out"
+	t2=$(now)
+	c2=$(host_cpu $hosts)
+	idle=$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v u="$((c1 - c0))" 'BEGIN { print u * (c - b) / (b - a) }')
+	echo "$(secs "$t1" "$t2") $(awk -v u="$((c2 - c1))" -v i="$idle" -v n="$n" 'BEGIN { printf "%.0f", (u - i) / n / 1000 }')"
+}
 
 # packages FILE.json STATUS: the packages of the package resources with
 # that status ("changed": a converge installed them; "would change": a
@@ -196,7 +233,7 @@ if [ -n "${BENCH_MONITORING:-}" ]; then
 fi
 
 breakdowns=
-printf '%-6s %-11s %-16s %-14s %-16s %-22s\n' hosts "create (s)" "first conv. (s)" "apt floor (s)" "no-op conv. (s)" "round trips/host"
+printf '%-6s %-11s %-16s %-14s %-16s %-22s %-22s\n' hosts "create (s)" "first conv. (s)" "apt floor (s)" "no-op conv. (s)" "settled no-op (s)" "round trips/host"
 for n in $sizes; do
 	dir=$(mktemp -d /tmp/provision-bench.XXXXXX)
 	{
@@ -213,18 +250,21 @@ for n in $sizes; do
 	t1=$(now)
 	pv apply bench >"$dir/first.json"
 	t2=$(now)
-	pv apply bench >"$dir/noop.json"
-	t3=$(now)
+	read -r noop_s noop_cpu < <(noop_cpu "$n" "$dir/noop.json")
+	# settled: 60 s after the first converge ended, timers and caches quiet
+	sleep "$(awk -v a="$t2" -v b="$(now)" 'BEGIN { d = 60 - (b - a); print (d > 0 ? d : 0) }')"
+	read -r settled_s settled_cpu < <(noop_cpu "$n" "$dir/settled.json")
 
-	changed=$(jq -r 'select(.event == "summary") | .changed' "$dir/noop.json")
+	changed=$(jq -rs '[.[] | select(.event == "summary") | .changed] | add' "$dir/noop.json" "$dir/settled.json")
 	failed=$(jq -r 'select(.event == "summary") | .failed' "$dir/first.json")
 	rt1=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/first.json")
 	rt2=$(jq -s '[.[] | select(.event == "host_done") | .round_trips] | add / length' "$dir/noop.json")
 	fl=$(floor "$n" "$(packages "$dir/first.json" changed)")
-	printf '%-6s %-11s %-16s %-14s %-16s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
-		"$fl" "$(secs "$t2" "$t3")" "$rt1 first, $rt2 no-op"
+	printf '%-6s %-11s %-16s %-14s %-16s %-22s %-22s\n' "$n" "$(secs "$t0" "$t1")" "$(secs "$t1" "$t2")" \
+		"$fl" "$noop_s ($noop_cpu ms CPU)" "$settled_s ($settled_cpu ms CPU)" "$rt1 first, $rt2 no-op"
 	breakdowns="$breakdowns$n hosts, first converge, s per host: $(breakdown "$dir/first.json")
 $n hosts, no-op, s per host: $(breakdown "$dir/noop.json")
+$n hosts, settled no-op, s per host: $(breakdown "$dir/settled.json")
 "
 	if [ "$changed" != 0 ] || [ "$failed" != 0 ]; then
 		echo "bench: unexpected result: first converge failed=$failed, no-op changed=$changed" >&2
