@@ -79,6 +79,7 @@ struct vartype {
 	bool empty_ok; /* "" is valid (the default is empty) */
 	char **schemes; /* url */
 	size_t n_schemes;
+	bool no_query; /* url: "query: false", no '?' or '#' */
 	struct vartype *of; /* list */
 	char **keys; /* map */
 	struct vartype **key_types;
@@ -86,12 +87,13 @@ struct vartype {
 	size_t n_keys;
 };
 
-static const char *const decl_keys[] = {"type",      "default", "doc", "values", "min",     "max",
-                                        "multiline", "schemes", "of",  "keys",   "required"};
+static const char *const decl_keys[] = {"type", "default", "doc",       "values",
+                                        "min",  "max",     "multiline", "schemes",
+                                        "of",   "keys",    "required",  "query"};
 /* a variable's own declaration also takes "layout" (one value per layout) */
-static const char *const var_decl_keys[] = {"type", "default", "doc",       "values",
-                                            "min",  "max",     "multiline", "schemes",
-                                            "of",   "keys",    "required",  "layout"};
+static const char *const var_decl_keys[] = {"type",     "default",   "doc",     "values", "min",
+                                            "max",      "multiline", "schemes", "of",     "keys",
+                                            "required", "layout",    "query"};
 
 void vartype_free(struct vartype *t)
 {
@@ -258,6 +260,15 @@ static int parse_type(struct vartype **out, const struct node *decl, const char 
 	if ((v = node_get(decl, "schemes")) &&
 	    strlist(&t->schemes, &t->n_schemes, v, "schemes", where, d) < 0)
 		goto bad;
+	if ((v = node_get(decl, "query"))) {
+		char *m = xasprintf("'query' of %s", where);
+		bool q = true;
+		int rc = node_to_bool(v, &q, m, d);
+		free(m);
+		if (rc < 0)
+			goto bad;
+		t->no_query = !q;
+	}
 	if (t->kind == VT_LIST) {
 		v = node_get(decl, "of");
 		char *w = xasprintf("the items of %s", where);
@@ -328,7 +339,8 @@ void vartype_describe(const struct vartype *t, struct buf *out)
 			buf_adds(out, "'https://'");
 		for (size_t i = 0; i < t->n_schemes; i++)
 			buf_addf(out, "%s'%s://'", i ? " or " : "", t->schemes[i]);
-		buf_adds(out, " and no user name or password");
+		buf_adds(out, t->no_query ? ", no user name or password, no query or fragment"
+		                          : " and no user name or password");
 		break;
 	case VT_SECRET:
 		buf_adds(out, kinds[t->kind].desc);
@@ -621,7 +633,7 @@ static bool url_ok(const struct vartype *t, const char *s)
 		if (!strncmp(s, sch[i], l) && !strncmp(s + l, "://", 3))
 			rest = s + l + 3;
 	}
-	if (!rest || !plain_word(rest))
+	if (!rest || !plain_word(rest) || (t->no_query && strpbrk(rest, "?#")))
 		return false;
 	size_t hl = strcspn(rest, "/?#");
 	char *hp = xstrndup(rest, hl);

@@ -385,6 +385,23 @@ static void test_messages(void)
 	m = check1("{ type: url, schemes: [http, https] }", "v: http://127.0.0.1:8080/v1\n", NULL);
 	CHECK(m == NULL);
 	free(m);
+	/* a url without a query (the tool adds its own) */
+	m = check1("{ type: url, query: false }", "v: https://ntfy.example/ops\n", NULL);
+	CHECK(m == NULL);
+	free(m);
+	m = check1("{ type: url, query: false }", "v: \"https://ntfy.example/ops?x=1\"\n", NULL);
+	CHECK_HAS(m, "t.yml:1:4: variable 'x' must be a URL starting with 'https://', no user name "
+	             "or password, no query or fragment, not 'https://ntfy.example/ops?x=1'");
+	free(m);
+	m = check1("{ type: url, query: false }", "v: \"https://ntfy.example/ops#a\"\n", NULL);
+	CHECK_HAS(m, "no query or fragment");
+	free(m);
+	m = check1("{ type: url }", "v: \"https://ntfy.example/ops?x=1\"\n", NULL);
+	CHECK(m == NULL);
+	free(m);
+	m = check1("{ type: url, query: maybe }", "v: https://a.example/\n", NULL);
+	CHECK_HAS(m, "DECL: ");
+	free(m);
 	/* control characters in values are shown escaped */
 	m = check1("{ type: port_proto }", "v: \"\\n\\v8080/tcp\"\n", NULL);
 	CHECK_HAS(m, "not '\\n\\x0b8080/tcp'");
