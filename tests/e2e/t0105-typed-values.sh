@@ -145,7 +145,7 @@ rc=$?
 check "alertmanager_email_to with a sender and a server validates (exit $rc): $out" test "$rc" = 0
 mon "alertmanager_ntfy_url: 'https://ntfy.example/ops?priority=5'"
 refused "alertmanager_ntfy_url with a query (the tool adds its own)" \
-	"11:32: variable 'alertmanager_ntfy_url' must be a URL starting with 'https://', no user name or password, no query or fragment"
+	"11:40: variable 'alertmanager_ntfy_url' must be a URL starting with 'https://', no user name or password, no query or fragment"
 mon "monitoring_ui: grafana, grafana_admin_password: graf_pw"
 refused "monitoring_ui grafana without the key's fingerprint" \
 	"11:32: server 'mon1': monitoring_ui grafana needs grafana_repo_key_fingerprint"
