@@ -5,8 +5,12 @@
 # psql's \getenv and quoted by PostgreSQL itself: no value is ever part of
 # a command line.  Written by provision (role postgres).
 set -e
+# Its statements commit locally: with postgres_synchronous set and no
+# standby connected (the standby's first converge needs the replication
+# role made here; a standby that is down), a commit that waited for one
+# would wait for ever.  The standby receives them when it connects.
 q() {
-	runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -d postgres
+	PGOPTIONS='-c synchronous_commit=local' runuser -u postgres -- psql -X -q -tA -v ON_ERROR_STOP=1 -d postgres
 }
 case $1 in
 role)

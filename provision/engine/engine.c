@@ -1453,10 +1453,63 @@ static bool uses_units(const struct resource *r)
 	return r->type == &res_type_service || r->type == &res_type_command;
 }
 
+/*
+ * A service resource that started its unit in this apply (FRESH_MARK) has
+ * done what the restart and reload handlers of that unit notified so far
+ * were for: they say "fresh" instead of running (a later notification sets
+ * them again).  fresh[h]: handler h may say so.
+ */
+static void fresh_handlers(const struct host_plan *hp, const struct resource *r, int idx,
+                           bool *fresh, struct buf *sh)
+{
+	const char *action, *unit;
+	int running;
+
+	unit = res_service_unit(r, &running, &action);
+	if (!unit || running != 1)
+		return;
+	for (size_t h = 0; h < hp->n_handlers; h++) {
+		const struct handler *hd = &hp->handlers[h];
+		const char *hunit, *haction;
+		int hrun;
+		if (!hd->notified || !hd->res.type)
+			continue;
+		hunit = res_service_unit(&hd->res, &hrun, &haction);
+		if (!hunit || !haction || strcmp(hunit, unit) ||
+		    (strcmp(haction, "restart") && strcmp(haction, "reload")))
+			continue;
+		fresh[h] = true;
+		buf_addf(sh,
+		         "[ ! -e \"$PV_STAGE/" FRESH_MARK "\" ] || [ -z \"${pv_h%zu:-}\" ] || "
+		         "pv_h%zu=fresh\n",
+		         idx, h, h);
+	}
+}
+
+/*
+ * At the end of every apply: the hold on services ends (pv_unhold, also
+ * for a hold a lost apply left), except for the units a role keeps stopped.
+ */
+static void unhold_services(const struct host_plan *hp, struct buf *sh)
+{
+	buf_adds(sh, "pv_unhold");
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		const char *action, *unit;
+		int running;
+		if (r->status != RES_CHANGE && r->status != RES_OK)
+			continue;
+		unit = res_service_unit(r, &running, &action);
+		if (unit && running == 0)
+			sh_word(sh, unit);
+	}
+	buf_adds(sh, " >\"$PV_STAGE/unhold\" 2>&1\n");
+}
+
 void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 {
 	char name[32];
-	bool units = false;
+	bool units = false, *fresh;
 
 	for (size_t i = 0; i < hp->n_res; i++)
 		units = units || systemd_unit_path(res_file_path(&hp->res[i]));
@@ -1469,6 +1522,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		hp->handlers[i].res.ms = -1;
 	}
 	buf_adds(sh, "pv_tick -\n");
+	fresh = xcalloc(hp->n_handlers + 1, sizeof(*fresh));
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
 		bool pending = r->status == RES_CHANGE;
@@ -1497,6 +1551,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 			buf_addf(sh, ": >" LOGIN_GUARD ".d/%zu\npv_garm\n", i);
 		if (systemd_unit_path(res_file_path(r)))
 			buf_adds(sh, "pv_unitfiles=1\n");
+		if (pending)
+			fresh_handlers(hp, r, (int)i, fresh, sh);
 		notify_handlers(hp, r, sh);
 		buf_addf(
 		    sh,
@@ -1511,6 +1567,10 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		if (!hd->notified)
 			continue;
 		snprintf(name, sizeof(name), "h%zu", h);
+		if (fresh[h])
+			buf_addf(sh,
+			         "if [ \"${pv_h%zu:-}\" = fresh ]; then\necho '@@H %zu fresh'\nel",
+			         h, h);
 		buf_addf(sh, "if [ -n \"${pv_h%zu:-}\" ]; then\n", h);
 		guarded(sh, name, &hd->res, (int)h);
 		buf_addf(sh,
@@ -1519,6 +1579,8 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		         "pv_tick h%zu\n",
 		         h, h, h, name, h);
 	}
+	free(fresh);
+	unhold_services(hp, sh);
 	repro_versions_sh(hp, sh, true);
 	run_metrics_sh(hp, sh, true);
 	buf_adds(sh, "echo @@Z\n");
@@ -1557,7 +1619,9 @@ int script_parse_apply(struct host_plan *hp, const char *out, size_t len, struct
 			hp->res[idx].status = strcmp(rest, "changed") ? RES_FAILED : RES_CHANGED;
 		} else if (tag_index(line, "@@H", &idx, &rest) == 0 && idx >= 0 &&
 		           (size_t)idx < hp->n_handlers) {
-			hp->handlers[idx].status = strcmp(rest, "ok") ? RES_FAILED : RES_CHANGED;
+			hp->handlers[idx].status = !strcmp(rest, "ok")      ? RES_CHANGED
+			                           : !strcmp(rest, "fresh") ? RES_OK
+			                                                    : RES_FAILED;
 		} else if (!strncmp(line, "@@L h", 5)) {
 			char *end;
 			long h = strtol(line + 5, &end, 10);

@@ -5,6 +5,8 @@
  *
  * The package lists are refreshed at most once per apply script, and only
  * when the last refresh the tool made (APT_STAMP) is older than an hour.
+ * Services the packages bring are held until the roles have written their
+ * configuration (pv_hold, pv_unhold).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +130,14 @@ static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct pkg_spec *k = r->spec;
 
-	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\npv_aptready\n");
+	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\n");
+	/*
+	 * the services the packages bring (and those a cut-off dpkg run that
+	 * pv_aptready finishes brings) start after their configuration
+	 */
+	if (k->present)
+		buf_adds(sh, "pv_hold\n");
+	buf_adds(sh, "pv_aptready\n");
 	if (k->present) {
 		/* one refresh per apply script; the marker lives in the stage dir */
 		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"

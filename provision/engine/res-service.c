@@ -7,7 +7,9 @@
  * action (reload, restart, start, stop) runs whenever the apply half runs:
  * in a handler that is every time the handler is notified.  A reload of a
  * unit that is not running is skipped: it reads its configuration when it
- * starts.
+ * starts.  For the same reason a restart or reload handler notified before
+ * a service resource started its unit (a first install: the package's
+ * start was held) has nothing left to do.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,18 @@ bool res_service_has_action(const struct resource *r)
 	return r->type == &res_type_service && r->spec && ((struct svc_spec *)r->spec)->action;
 }
 
+const char *res_service_unit(const struct resource *r, int *running, const char **action)
+{
+	const struct svc_spec *v;
+
+	if (r->type != &res_type_service || !r->spec)
+		return NULL;
+	v = r->spec;
+	*running = v->running_set ? v->running : -1;
+	*action = v->action;
+	return v->name;
+}
+
 static const char *svc_probe_unit(const struct resource *r)
 {
 	const struct svc_spec *v = r->spec;
@@ -121,8 +135,15 @@ static void svc_apply(const struct resource *r, int idx, struct buf *sh)
 		sh_word(sh, v->name);
 		buf_addc(sh, '\n');
 	}
-	if (v->running_set) {
-		buf_adds(sh, v->running ? "systemctl start" : "systemctl stop");
+	if (v->running_set && v->running) {
+		/* a start here reads the files written before it: FRESH_MARK */
+		buf_adds(sh, "if ! systemctl is-active --quiet --");
+		sh_word(sh, v->name);
+		buf_adds(sh, "; then\n\tsystemctl start --");
+		sh_word(sh, v->name);
+		buf_addf(sh, "\n\t: >\"$PV_STAGE/" FRESH_MARK "\"\nfi\n", idx);
+	} else if (v->running_set) {
+		buf_adds(sh, "systemctl stop");
 		sh_word(sh, v->name);
 		buf_addc(sh, '\n');
 	}

@@ -76,6 +76,13 @@ void res_package_query(struct buf *sh, const char *var, char *const *names, size
 bool res_command_guarded(const struct resource *r);
 const char *res_file_path(const struct resource *r); /* path a file/sysctl resource owns */
 bool res_service_has_action(const struct resource *r);
+/*
+ * The unit a service resource names, with its running (1, 0, or -1 when not
+ * said) and action (NULL when none); NULL for other resources.
+ */
+const char *res_service_unit(const struct resource *r, int *running, const char **action);
+/* In the stage directory: service resource N started its unit. */
+#define FRESH_MARK "fresh.%d"
 /* A kernel parameter both sysctl resources set (NULL when none, or not both sysctl). */
 const char *res_sysctl_shared_key(const struct resource *a, const struct resource *b);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "provision/common.h"
+#include "provision/engine.h"
 #include "provision/resource.h"
 #include "provision/shquote.h"
 #include "provision/template.h"
@@ -607,6 +608,71 @@ const char res_shell_lib[] =
     "\t\techo 'finishing an interrupted dpkg run (dpkg --configure -a)'\n"
     "\t\tdpkg --force-confdef --force-confold --configure -a || return 1\n"
     "\tfi\n"
+    "}\n"
+    /*
+     * Services held while packages install: a policy-rc.d of the tool's
+     * answers 101 (not now) to every start, restart or reload a maintainer
+     * script asks for (stops go ahead) and writes what was asked into
+     * PV_HELD; the roles' service resources start each unit once its files
+     * are written, and pv_unhold, at the end of the apply, does the rest of
+     * what was asked.  deb-systemd-invoke asks for its first unit only, so
+     * the policy reads the other units from its command line.  An
+     * operator's own policy-rc.d is left as it is: it decides.
+     */
+    "PV_POLICY=/usr/sbin/policy-rc.d\n"
+    "PV_HELD=/var/lib/provision/held-services\n"
+    "PV_HOLDMARK='# provision: services held while packages install'\n"
+    "pv_hold() {\n"
+    "\t[ ! -e \"$PV_STAGE/held\" ] || return 0\n"
+    "\tif [ -e $PV_POLICY ] && ! grep -qxF \"$PV_HOLDMARK\" $PV_POLICY; then return 0; fi\n"
+    "\tmkdir -p /var/lib/provision\n\tchmod 700 /var/lib/provision\n"
+    "\tcat >$PV_POLICY.pv <<'PV_POLICY_EOF'\n"
+    "#!/bin/sh\n"
+    "# provision: services held while packages install\n"
+    "# Removed when the apply ends, which then does what was asked (held-services).\n"
+    "# an apply that is gone (killed, its host lost) holds nothing\n"
+    "if flock -n " PV_HOST_LOCK " true 2>/dev/null; then rm -f \"$0\"; exit 0; fi\n"
+    "while [ $# -gt 0 ]; do case $1 in --list) exit 101;; --*) shift;; *) break;; esac; done\n"
+    "case ${2:-} in stop) exit 0;; esac\n"
+    "units=$1\n"
+    "p=$PPID\n"
+    "for i in 1 2 3; do\n"
+    "\tc=$(tr '\\0' '\\n' </proc/$p/cmdline 2>/dev/null) || break\n"
+    "\tcase $c in *deb-systemd-invoke*)\n"
+    "\t\tunits=$(printf '%s\\n' \"$c\" | sed -e '1,/deb-systemd-invoke$/d' -e '/^--/d' | sed 1d)\n"
+    "\t\tbreak;;\n"
+    "\tesac\n"
+    "\tp=$(awk '$1 == \"PPid:\" { print $2 }' /proc/$p/status 2>/dev/null)\n"
+    "\t[ -n \"$p\" ] && [ \"$p\" != 0 ] || break\n"
+    "done\n"
+    "for u in ${units:-$1}; do echo \"$u ${2:-start}\"; done >>/var/lib/provision/held-services\n"
+    "exit 101\n"
+    "PV_POLICY_EOF\n"
+    "\tchmod 755 $PV_POLICY.pv && mv -f $PV_POLICY.pv $PV_POLICY && : >\"$PV_STAGE/held\"\n"
+    "}\n"
+    /*
+     * pv_unhold UNIT...: the policy goes; each held unit that is enabled and
+     * stopped starts (one that is starting is left to it), and a restart
+     * asked for by a package upgrade is done; the units named (a role keeps
+     * them stopped) are left alone.  Like a maintainer script's, a start
+     * that fails fails nothing (the service resource of a role that needs
+     * the unit says so).
+     */
+    "pv_unhold() {\n"
+    "\tif [ -e $PV_POLICY ] && grep -qxF \"$PV_HOLDMARK\" $PV_POLICY; then rm -f $PV_POLICY; fi\n"
+    "\t[ -e $PV_HELD ] || return 0\n"
+    "\tawk '!s[$1 \" \" $2]++' $PV_HELD | while read -r pv_u pv_a; do\n"
+    "\t\tcase \" $* \" in *\" $pv_u \"*|*\" ${pv_u%.service} \"*) continue;; esac\n"
+    "\t\tcase $(systemctl is-active -- \"$pv_u\" 2>/dev/null),$pv_a in\n"
+    "\t\tactive,restart|active,force-reload|active,try-restart) systemctl try-restart -- "
+    "\"$pv_u\";;\n"
+    "\t\tactive,reload) systemctl reload-or-restart -- \"$pv_u\";;\n"
+    "\t\tinactive,start|inactive,restart|failed,start|failed,restart)\n"
+    "\t\t\t[ \"$(systemctl is-enabled -- \"$pv_u\" 2>/dev/null)\" != enabled ] ||\n"
+    "\t\t\t\tsystemctl start -- \"$pv_u\";;\n"
+    "\t\tesac\n"
+    "\tdone\n"
+    "\trm -f $PV_HELD\n"
     "}\n"
     "pv_bpath() { pv_b=/var/lib/provision/backup/$(printf '%s' \"$1\" | sha256sum | cut -d' ' "
     "-f1); }\n"

@@ -151,6 +151,26 @@ json_total() {
 	jq -r "select(.event == \"summary\") | .$2" "$1"
 }
 
+# check_held_start HOST UNIT FILE: on a host's first converge, UNIT never
+# ran with its package's defaults: systemd's first "Starting UNIT" (or
+# "Started UNIT": a simple service logs only that) in the journal comes
+# after FILE (its configuration) was written, and it started once (one
+# "Started": no start-then-restart).
+check_held_start() {
+	local got first mtime n
+	got=$(on_host "$1" "journalctl -q --no-pager -o short-unix _PID=1 |
+		awk -v u='$2' '\$3 == \"systemd[1]:\" && (\$5 == u || \$5 == u \".service\") {
+			if (f == \"\" && (\$4 == \"Starting\" || \$4 == \"Started\")) f = \$1
+			if (\$4 == \"Started\") n++
+		}
+		END { print (f == \"\" ? \"none\" : f), n + 0 }'") || got="none 0"
+	mtime=$(on_host "$1" "date -r $3 +%s.%N")
+	read -r first n <<<"$got"
+	check "$2 first started after $3 was written (started $first, written $mtime)" \
+		awk -v f="$first" -v m="$mtime" 'BEGIN { exit !(f != "none" && f + 0 > m + 0) }'
+	check "$2 started once on the first converge, got $n" test "$n" = 1
+}
+
 # Names of the resources a --json run reported with a status, one per line.
 json_resources() {
 	jq -r "select(.event == \"resource\" and .status == \"$2\") | .resource" "$1" | sort

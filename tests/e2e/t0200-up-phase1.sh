@@ -14,6 +14,8 @@ pvj up phase1 >"$WORK/up1.json" 2>"$WORK/up1.err" || {
 }
 check "first up changed resources" test "$(json_total "$WORK/up1.json" changed)" -gt 0
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
+# fail2ban came with its package and started once, with the role's jail
+check_held_start app1 fail2ban /etc/fail2ban/jail.d/provision-sshd.local
 
 # sshd: the effective configuration, as sshd itself computes it.
 on_host app1 'sshd -T' >"$WORK/sshd-T" 2>&1

@@ -39,6 +39,8 @@ pvj up phase1 >"$WORK/up1.json" 2>"$WORK/up1.err" || {
 	bail "up phase1 with role docker failed"
 }
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
+# dockerd never ran without daemon.json (nor before ufw's rules)
+check_held_start app1 docker /etc/docker/daemon.json
 
 check "dockerd answers docker info" on_host app1 'docker info --format "{{.ServerVersion}}"'
 info=$(on_host app1 'docker info --format "{{.LoggingDriver}} {{.LiveRestoreEnabled}}"')

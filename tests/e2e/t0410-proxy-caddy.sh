@@ -27,6 +27,8 @@ pvj up phase1 >"$WORK/up1.json" 2>"$WORK/up1.err" || {
 	bail "up phase1 with role proxy failed"
 }
 check "first up failed nothing" test "$(json_total "$WORK/up1.json" failed)" = 0
+# caddy never served its package's default site
+check_held_start app1 caddy /etc/caddy/Caddyfile
 check "caddy is active" on_host app1 'systemctl is-active caddy'
 check "the Caddyfile passes caddy validate" on_host app1 'caddy validate --adapter caddyfile --config /etc/caddy/Caddyfile >/dev/null 2>&1'
 check "ufw opens 80 and 443 (the role's ports)" on_host app1 \

@@ -35,6 +35,8 @@ export PV_TEST_REPL_PW="repl:\\\"\$\`' x-$repl_rand"
 
 pv up db >"$WORK/up1" 2>&1 || bail "up db failed: $(tail -n 30 "$WORK/up1")"
 pass "up db converges a primary and a standby"
+# the primary's cluster never ran without the role's settings
+check_held_start db1 postgresql@15-main /etc/postgresql/15/main/conf.d/10-provision.conf
 
 db1=$(jq -r '.environments.default.layouts.db.hosts.db1.address' "$WORK/.provision/state.json")
 db2=$(jq -r '.environments.default.layouts.db.hosts.db2.address' "$WORK/.provision/state.json")

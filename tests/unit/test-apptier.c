@@ -159,6 +159,21 @@ static const char role_units[] =
     "  restart demo:\n"
     "    service: { name: demo, action: restart }\n";
 
+/* A package whose service starts after its file, one kept stopped. */
+static const char role_hold[] = "resources:\n"
+                                "  - package: { name: [demo] }\n"
+                                "  - file: { path: /etc/demo.conf, content: \"a\\n\" }\n"
+                                "    notify: [restart demo, reload demo]\n"
+                                "  - service: { name: demo, enabled: true, running: true }\n"
+                                "  - file: { path: /etc/demo.d/late.conf, content: \"b\\n\" }\n"
+                                "    notify: [restart demo]\n"
+                                "  - service: { name: other, running: false }\n"
+                                "handlers:\n"
+                                "  restart demo:\n"
+                                "    service: { name: demo, action: restart }\n"
+                                "  reload demo:\n"
+                                "    service: { name: demo, action: reload }\n";
+
 static const char role_sysctl2[] = "resources:\n"
                                    "  - sysctl:\n"
                                    "      file: /etc/sysctl.d/90-a.conf\n"
@@ -213,6 +228,7 @@ static void setup(void)
 	              "      badaudit: { roles: [badaudit] }\n"
 	              "      units: { roles: [unitrole] }\n"
 	              "      sysctl2: { roles: [sysctl2] }\n"
+	              "      hold: { roles: [holdrole] }\n"
 	              "      strict:\n"
 	              "        roles: [base, ufw, docker]\n"
 	              "        vars: { hardening_profile: strict, hardening_integrity: true }\n");
@@ -234,6 +250,7 @@ static void setup(void)
 	write_role(scratch, "fw", role_fw);
 	write_role(scratch, "unitrole", role_units);
 	write_role(scratch, "sysctl2", role_sysctl2);
+	write_role(scratch, "holdrole", role_hold);
 	write_role(
 	    scratch, "fwsplit",
 	    "resources:\n  - ufw: { ssh: 22/tcp, allow: [22/tcp, \"{{ extra_ports }}\"] }\n");
@@ -450,6 +467,30 @@ static int count(const char *hay, const char *needle)
 }
 
 /*
+ * The apply script of server's plan (n_res resources, n_handlers handlers)
+ * with every resource pending; false (and the plan released) when the plan
+ * is not that.
+ */
+static bool apply_all(struct host_plan *hp, const char *server, size_t n_res, size_t n_handlers,
+                      struct buf *sh)
+{
+	struct stage st;
+
+	render_ok(hp, server);
+	CHECK(hp->n_res == n_res && hp->n_handlers == n_handlers);
+	if (hp->n_res != n_res || hp->n_handlers != n_handlers) {
+		plan_release(hp);
+		return false;
+	}
+	for (size_t i = 0; i < hp->n_res; i++)
+		hp->res[i].status = RES_CHANGE;
+	stage_init(&st);
+	script_apply(hp, sh, &st);
+	stage_release(&st);
+	return true;
+}
+
+/*
  * A changed unit file takes effect: one reload after one or more unit
  * files changed, before the next service or command and before the
  * handlers; none for a plan without unit files.
@@ -461,17 +502,8 @@ static void test_unit_reload(void)
 	struct stage st;
 	const char *reload = "systemctl daemon-reload";
 
-	render_ok(&hp, "units");
-	CHECK(hp.n_res == 8);
-	if (hp.n_res != 8) {
-		plan_release(&hp);
+	if (!apply_all(&hp, "units", 8, 1, &sh))
 		return;
-	}
-	for (size_t i = 0; i < hp.n_res; i++)
-		hp.res[i].status = RES_CHANGE;
-	stage_init(&st);
-	script_apply(&hp, &sh, &st);
-	stage_release(&st);
 	/* marked after the three unit files (the removed one too), not the others */
 	CHECK(count(sh.s, "pv_unitfiles=1\n") == 4);
 	/* before the service, the command, and the handlers */
@@ -505,6 +537,57 @@ static void test_unit_reload(void)
 	CHECK(!strstr(sh.s, reload));
 	CHECK(!strstr(sh.s, "pv_unitfiles"));
 	buf_release(&sh);
+	plan_release(&hp);
+}
+
+/*
+ * Services held while packages install: the install holds them, the apply
+ * ends the hold after the handlers (the unit kept stopped named), and a
+ * restart or reload notified before the service resource started the unit
+ * says "fresh" instead of running; one notified after it runs.
+ */
+static void test_hold_services(void)
+{
+	struct host_plan hp;
+	struct buf sh = BUF_INIT;
+
+	if (!apply_all(&hp, "hold", 5, 2, &sh))
+		return;
+	const char *hold = strstr(sh.s, "pv_hold\npv_aptready\n");
+	const char *start =
+	    strstr(sh.s, "then\n\tsystemctl start -- demo\n\t: >\"$PV_STAGE/fresh.2\"");
+	const char *fresh0 =
+	    strstr(sh.s, "[ ! -e \"$PV_STAGE/fresh.2\" ] || [ -z \"${pv_h0:-}\" ] || "
+	                 "pv_h0=fresh\n");
+	const char *fresh1 =
+	    strstr(sh.s, "[ ! -e \"$PV_STAGE/fresh.2\" ] || [ -z \"${pv_h1:-}\" ] || "
+	                 "pv_h1=fresh\n");
+	const char *late = strstr(sh.s, "echo '@@A 3 changed'");
+	const char *h0 = strstr(sh.s, "if [ \"${pv_h0:-}\" = fresh ]; then\necho '@@H 0 fresh'\n"
+	                              "elif [ -n \"${pv_h0:-}\" ]; then\n");
+	const char *h1 = strstr(sh.s, "if [ \"${pv_h1:-}\" = fresh ]; then\necho '@@H 1 fresh'\n"
+	                              "elif [ -n \"${pv_h1:-}\" ]; then\n");
+	const char *unhold = strstr(sh.s, "\npv_unhold other >");
+	const char *end = strstr(sh.s, "echo @@Z");
+	CHECK(hold && start && fresh0 && fresh1 && late && h0 && h1 && unhold && end);
+	if (hold && start && fresh0 && fresh1 && late && h0 && h1 && unhold && end) {
+		CHECK(hold < start && start < fresh0 && fresh0 < late);
+		/* the late file notifies restart again: pv_h0=1 after the fresh mark */
+		CHECK(strstr(late, "pv_h0=1\n") != NULL);
+		CHECK(late < h0 && h0 < h1 && h1 < unhold && unhold < end);
+	}
+	/* a stop and a package removal hold nothing */
+	CHECK(count(sh.s, "pv_hold\n") == 1);
+	CHECK(!strstr(sh.s, "fresh.4"));
+	buf_release(&sh);
+
+	/* the script says fresh: the handler ran for nothing, nor failed */
+	const char out[] = "@@A 0 changed\n@@A 1 changed\n@@A 2 changed\n@@A 3 changed\n"
+	                   "@@A 4 changed\n@@H 0 ok\n@@H 1 fresh\n@@Z\n";
+	struct pv_error err = {0};
+	CHECK(script_parse_apply(&hp, out, sizeof(out) - 1, &err) == 0);
+	CHECK(hp.handlers[0].status == RES_CHANGED);
+	CHECK(hp.handlers[1].status == RES_OK);
 	plan_release(&hp);
 }
 
@@ -642,6 +725,7 @@ int main(void)
 	RUN(test_ufw_split_port);
 	RUN(test_builtin_roles);
 	RUN(test_unit_reload);
+	RUN(test_hold_services);
 	RUN(test_sysctl_twice);
 	cleanup();
 	return check_done("apptier");
