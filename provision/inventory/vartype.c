@@ -177,6 +177,36 @@ int vartype_parse(struct vartype **out, const struct node *decl, const char *whe
 	return parse_type(out, decl, where, false, d);
 }
 
+/*
+ * An option the type never reads would check nothing: refused, at its value.
+ * Each option with the types that read it.
+ */
+static int decl_options_apply(const struct node *decl, enum vt_kind kind, const char *where,
+                              struct diags *d)
+{
+	static const struct {
+		const char *key, *types;
+		unsigned long kinds;
+	} only[] = {
+	    {"min", "int", 1ul << VT_INT},
+	    {"max", "int and list", 1ul << VT_INT | 1ul << VT_LIST},
+	    {"schemes", "url", 1ul << VT_URL},
+	    {"query", "url", 1ul << VT_URL},
+	    {"multiline", "string and secret", 1ul << VT_STRING | 1ul << VT_SECRET},
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(only); i++) {
+		const struct node *v = node_get(decl, only[i].key);
+		if (!v || (only[i].kinds & (1ul << kind)))
+			continue;
+		diags_add(d, &v->pos, "'%s' does not apply to type %s in %s (only to %s)",
+		          only[i].key, kinds[kind].name, where, only[i].types);
+		rc = -1;
+	}
+	return rc;
+}
+
 /* top: the declaration of a variable itself, not a type within one */
 static int parse_type(struct vartype **out, const struct node *decl, const char *where, bool top,
                       struct diags *d)
@@ -302,7 +332,7 @@ static int parse_type(struct vartype **out, const struct node *decl, const char 
 				goto bad;
 		}
 	}
-	if (d->n != before)
+	if (decl_options_apply(decl, t->kind, where, d) < 0 || d->n != before)
 		goto bad;
 	*out = t;
 	return 0;

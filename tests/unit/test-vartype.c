@@ -381,31 +381,55 @@ static void test_messages(void)
 	CHECK_STR(m, "t.yml:1:4: variable 'x' must be an integer of at least 64, or 'auto', not "
 	             "'autoo' (nearest valid value: 'auto')");
 	free(m);
-	/* a url with other schemes declared */
-	m = check1("{ type: url, schemes: [http, https] }", "v: http://127.0.0.1:8080/v1\n", NULL);
-	CHECK(m == NULL);
-	free(m);
-	/* a url without a query (the tool adds its own) */
-	m = check1("{ type: url, query: false }", "v: https://ntfy.example/ops\n", NULL);
-	CHECK(m == NULL);
-	free(m);
-	m = check1("{ type: url, query: false }", "v: \"https://ntfy.example/ops?x=1\"\n", NULL);
-	CHECK_HAS(m, "t.yml:1:4: variable 'x' must be a URL starting with 'https://', no user name "
-	             "or password, no query or fragment, not 'https://ntfy.example/ops?x=1'");
-	free(m);
-	m = check1("{ type: url, query: false }", "v: \"https://ntfy.example/ops#a\"\n", NULL);
-	CHECK_HAS(m, "no query or fragment");
-	free(m);
-	m = check1("{ type: url }", "v: \"https://ntfy.example/ops?x=1\"\n", NULL);
-	CHECK(m == NULL);
-	free(m);
-	m = check1("{ type: url, query: maybe }", "v: https://a.example/\n", NULL);
-	CHECK_HAS(m, "DECL: ");
-	free(m);
 	/* control characters in values are shown escaped */
 	m = check1("{ type: port_proto }", "v: \"\\n\\v8080/tcp\"\n", NULL);
 	CHECK_HAS(m, "not '\\n\\x0b8080/tcp'");
 	free(m);
+}
+
+/*
+ * URLs and the options a type reads: the declaration, the value of "v",
+ * and a part of the one message (NULL: none).
+ */
+static void test_url_and_options(void)
+{
+	static const struct {
+		const char *decl, *value, *want;
+	} cases[] = {
+	    /* a url with other schemes declared */
+	    {"{ type: url, schemes: [http, https] }", "v: http://127.0.0.1:8080/v1\n", NULL},
+	    /* a url without a query (the tool adds its own) */
+	    {"{ type: url, query: false }", "v: https://ntfy.example/ops\n", NULL},
+	    {"{ type: url, query: false }", "v: \"https://ntfy.example/ops?x=1\"\n",
+	     "t.yml:1:4: variable 'x' must be a URL starting with 'https://', no user name or "
+	     "password, no query or fragment, not 'https://ntfy.example/ops?x=1'"},
+	    {"{ type: url, query: false }", "v: \"https://ntfy.example/ops#a\"\n",
+	     "no query or fragment"},
+	    {"{ type: url }", "v: \"https://ntfy.example/ops?x=1\"\n", NULL},
+	    {"{ type: url, query: maybe }", "v: https://a.example/\n", "DECL: "},
+	    /* an option the type does not read is refused, at its value */
+	    {"{ type: string, query: false }", "v: a\n",
+	     "DECL: t.yml:1:24: 'query' does not apply to type string in variable 'x' (only to "
+	     "url)"},
+	    {"{ type: list, of: { type: int }, min: 1 }", "v: [1]\n",
+	     "'min' does not apply to type list in variable 'x' (only to int)"},
+	    {"{ type: list, of: { type: port, multiline: true } }", "v: [1]\n",
+	     "'multiline' does not apply to type port in the items of variable 'x' (only to "
+	     "string and secret)"},
+	    {"{ type: host, schemes: [http] }", "v: a\n", "'schemes' does not apply to type host"},
+	    {"{ type: list, of: { type: int, min: 1 }, max: 2 }", "v: [1]\n", NULL},
+	};
+
+	for (size_t i = 0; i < PV_ARRAY_SIZE(cases); i++) {
+		char *m = check1(cases[i].decl, cases[i].value, NULL);
+		if (cases[i].want)
+			CHECK_HAS(m, cases[i].want);
+		else
+			CHECK(m == NULL);
+		if (cases[i].want ? !m || !strstr(m, cases[i].want) : m != NULL)
+			printf("  case %zu: %s\n", i, cases[i].decl);
+		free(m);
+	}
 }
 
 static void test_declarations(void)
@@ -518,6 +542,7 @@ int main(void)
 	RUN(test_texts);
 	RUN(test_names);
 	RUN(test_messages);
+	RUN(test_url_and_options);
 	RUN(test_declarations);
 	RUN(test_per_layout);
 	RUN(test_secrets);
