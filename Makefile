@@ -53,9 +53,13 @@ FMT_FILES := $(SRC) $(HDR) $(wildcard tests/unit/*.c tests/unit/*.h tests/helper
 
 all: bin/provision
 
+# built without 'make deps' against a libssh2 older than 1.11: said, not silent
+LIBSSH2_OLD := $(if $(LIBSSH2_STAMP)$(filter 1,$(PROVISION_SYSTEM_LIBSSH2)),,$(shell pkg-config --atleast-version=1.11 libssh2 2>/dev/null || echo old))
+
 bin/provision: $(OBJ)
 	@mkdir -p bin
 	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+	$(if $(LIBSSH2_OLD),@echo "warning: linked with the system's libssh2 $$(pkg-config --modversion libssh2) (no encrypt-then-MAC MACs): hosts hardened by this build keep offering hmac-sha2-256/512; 'make deps' builds libssh2 1.11 (PROVISION_SYSTEM_LIBSSH2=1 keeps this one and says nothing)" >&2)
 
 build/obj/%.o: provision/%.c $(HDR) $(LIBSSH2_STAMP) | check-deps
 	@mkdir -p $(dir $@)
