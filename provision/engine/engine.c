@@ -976,6 +976,43 @@ void script_audit(const struct host_plan *hp, struct buf *sh)
 	}
 	buf_adds(sh, "echo @@Z\n");
 }
+/*
+ * A role's check that fails: "server 'a': ERROR" at the value's line.  When
+ * other servers failed it at that same value (a variable of the layout or
+ * of the project: one line, several servers), the one message names them
+ * all ("servers 'a', 'b': ERROR") instead of one message per server.
+ */
+static void check_failed(struct diags *d, const struct pos *at, const char *server,
+                         const char *error)
+{
+	char *prefix =
+	    at->file ? xasprintf("%s:%d:%d: ", at->file, at->line, at->col) : xstrdup("");
+	size_t plen = strlen(prefix);
+
+	for (size_t i = 0; i < d->n; i++) {
+		const char *m = d->msgs[i], *names, *end;
+		if (strncmp(m, prefix, plen))
+			continue;
+		m += plen;
+		if (!strncmp(m, "server '", 8))
+			names = m + 8;
+		else if (!strncmp(m, "servers '", 9))
+			names = m + 9;
+		else
+			continue;
+		end = strstr(names, "': ");
+		if (!end || strcmp(end + 3, error))
+			continue;
+		char *merged = xasprintf("%sservers '%.*s', '%s': %s", prefix, (int)(end - names),
+		                         names, server, error);
+		free(d->msgs[i]);
+		d->msgs[i] = merged;
+		free(prefix);
+		return;
+	}
+	free(prefix);
+	diags_add(d, at, "server '%s': %s", server, error);
+}
 
 int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d)
 {
@@ -1010,17 +1047,23 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 	                 in->secrets ? &in->secrets->values : &own_secrets, d);
 	scope_release(&own_secrets);
 	/* what the types cannot say (the roles' 'checks'), at the value's line */
-	for (size_t i = 0; d->n == typed && i < n_roles; i++)
+	bool checks_failed = false, types_ok = d->n == typed;
+	for (size_t i = 0; types_ok && i < n_roles; i++)
 		for (size_t k = 0; roles[i]->checks && k < roles[i]->checks->n; k++) {
 			const struct node *c = roles[i]->checks->items[k];
 			const struct node *v = scope_get(&hp->scope, node_get(c, "var")->scalar);
 			bool on = false;
-			if (eval_when(node_get(c, "when"), &hp->scope, &on, d) < 0 || !on)
+			if (eval_when(node_get(c, "when"), &hp->scope, &on, d) < 0) {
+				checks_failed = true;
 				continue;
-			diags_add(d, v && v->pos.line > 0 ? &v->pos : &c->pos, "server '%s': %s",
-			          srv->name, node_get(c, "error")->scalar);
+			}
+			if (!on)
+				continue;
+			check_failed(d, v && v->pos.line > 0 ? &v->pos : &c->pos, srv->name,
+			             node_get(c, "error")->scalar);
+			checks_failed = true;
 		}
-	if (d->n != typed) {
+	if (d->n != typed || checks_failed) {
 		free(roles);
 		return -1;
 	}

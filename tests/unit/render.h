@@ -22,10 +22,14 @@ struct test_renderer {
 	size_t n_template_dirs;
 };
 
-/* Render server (which must exist) with facts; only: the roles to keep, or NULL. */
-static inline int test_render(const struct test_renderer *t, struct host_plan *hp, struct diags *d,
-                              const char *server, const struct scope *facts,
-                              const char *const *only, size_t n_only)
+/*
+ * Render server (which must exist) with facts; only: the roles to keep, or
+ * NULL.  Its messages are added to d as it is (several servers' into one,
+ * as a layout's are).
+ */
+static inline int test_render_more(const struct test_renderer *t, struct host_plan *hp,
+                                   struct diags *d, const char *server, const struct scope *facts,
+                                   const char *const *only, size_t n_only)
 {
 	const struct inv_layout *l = inventory_layout(t->inv, "l1");
 	struct render_input in;
@@ -51,8 +55,16 @@ static inline int test_render(const struct test_renderer *t, struct host_plan *h
 	in.only_roles = only;
 	in.n_only_roles = n_only;
 	memset(hp, 0, sizeof(*hp));
-	diags_init(d);
 	return plan_render(hp, &in, d);
+}
+
+/* The same into a new d. */
+static inline int test_render(const struct test_renderer *t, struct host_plan *hp, struct diags *d,
+                              const char *server, const struct scope *facts,
+                              const char *const *only, size_t n_only)
+{
+	diags_init(d);
+	return test_render_more(t, hp, d, server, facts, only, n_only);
 }
 
 /* The same, for a server that must render without a diagnostic. */

@@ -131,7 +131,13 @@ static void setup(void)
 	              "          alertmanager_smtp_user: alerts\n"
 	              "          alertmanager_smtp_password: mon_pw\n"
 	              "          alertmanager_ntfy_url: https://ntfy.example/ops\n"
-	              "          alertmanager_ntfy_token: mon_pw\n");
+	              "          alertmanager_ntfy_token: mon_pw\n"
+	              "  l3:\n"
+	              "    vars: { a: x }\n"
+	              "    servers:\n"
+	              "      c1: { roles: [needb] }\n"
+	              "      c2: { roles: [needb] }\n"
+	              "      c3: { roles: [needb], vars: { b: y } }\n");
 	diags_init(&d);
 	if (inventory_load(&inv, p, &d) < 0) {
 		for (size_t i = 0; i < d.n; i++)
@@ -147,6 +153,11 @@ static void setup(void)
 	           "checks:\n"
 	           "  - { when: a, var: b, error: \"a needs b\" }\n");
 	write_role(scratch, "noerror", "checks: [{ when: x, var: x }]\n");
+	write_role(
+	    scratch, "needb",
+	    "vars: { a: { type: string, default: \"\" }, b: { type: string, default: \"\" } }\n"
+	    "checks:\n"
+	    "  - { when: [a, \"!b\"], var: a, error: \"a needs b\" }\n");
 	write_role(scratch, "badalert",
 	           "alerts:\n"
 	           "  - { alert: \"Host Down\", expr: up == 0, summary: s, runbook: r }\n"
@@ -276,6 +287,22 @@ static void test_bad_declarations(void)
 	CHECK_HAS(d.n > 2 ? d.msgs[2] : NULL, "'for' of alert in role 'badalert' must be a "
 	                                      "duration like 5m, not 'soon'");
 	CHECK_HAS(d.n > 3 ? d.msgs[3] : NULL, "must be warning or critical, not 'page'");
+	diags_release(&d);
+
+	/*
+	 * a layout's value fails a check on two of its servers: one message at
+	 * its line naming both; each plan fails; the third server sets b
+	 */
+	struct test_renderer t = {inv, "default", &roles, template_dirs, 2};
+	diags_init(&d);
+	CHECK(test_render_more(&t, &hp, &d, "c1", &facts, NULL, 0) < 0);
+	plan_release(&hp);
+	CHECK(test_render_more(&t, &hp, &d, "c2", &facts, NULL, 0) < 0);
+	plan_release(&hp);
+	CHECK(test_render_more(&t, &hp, &d, "c3", &facts, NULL, 0) == 0);
+	plan_release(&hp);
+	CHECK(d.n == 1);
+	CHECK_HAS(d.n ? d.msgs[0] : NULL, "/inventory.yml:26:16: servers 'c1', 'c2': a needs b");
 	diags_release(&d);
 
 	/* rendered values are checked per server (e1's role swapped, then put back) */
