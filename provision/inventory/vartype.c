@@ -207,6 +207,23 @@ static int decl_options_apply(const struct node *decl, enum vt_kind kind, const 
 	return rc;
 }
 
+/* A boolean option of a declaration (dflt when absent); -1 when not a boolean. */
+static int bool_option(const struct node *decl, const char *key, bool dflt, const char *where,
+                       bool *out, struct diags *d)
+{
+	const struct node *v = node_get(decl, key);
+	char *m;
+	int rc;
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	m = xasprintf("'%s' of %s", key, where);
+	rc = node_to_bool(v, out, m, d);
+	free(m);
+	return rc;
+}
+
 /* top: the declaration of a variable itself, not a type within one */
 static int parse_type(struct vartype **out, const struct node *decl, const char *where, bool top,
                       struct diags *d)
@@ -280,25 +297,15 @@ static int parse_type(struct vartype **out, const struct node *decl, const char 
 			goto bad;
 		t->has_max = true;
 	}
-	if ((v = node_get(decl, "multiline"))) {
-		char *m = xasprintf("'multiline' of %s", where);
-		int rc = node_to_bool(v, &t->multiline, m, d);
-		free(m);
-		if (rc < 0)
-			goto bad;
-	}
+	if (bool_option(decl, "multiline", false, where, &t->multiline, d) < 0)
+		goto bad;
 	if ((v = node_get(decl, "schemes")) &&
 	    strlist(&t->schemes, &t->n_schemes, v, "schemes", where, d) < 0)
 		goto bad;
-	if ((v = node_get(decl, "query"))) {
-		char *m = xasprintf("'query' of %s", where);
-		bool q = true;
-		int rc = node_to_bool(v, &q, m, d);
-		free(m);
-		if (rc < 0)
-			goto bad;
-		t->no_query = !q;
-	}
+	bool query;
+	if (bool_option(decl, "query", true, where, &query, d) < 0)
+		goto bad;
+	t->no_query = !query;
 	if (t->kind == VT_LIST) {
 		v = node_get(decl, "of");
 		char *w = xasprintf("the items of %s", where);
