@@ -48,15 +48,27 @@ const char *pv_intern(const char *s);
  * (validation) rather than stopping at the first.  Each message is
  * "file:line:col: text" when a position is given.
  */
+struct diag_group;
+
 struct diags {
 	char **msgs;
 	size_t n;
 	size_t alloc;
+	/* the messages diags_add_named() gave, with what they are made of */
+	struct diag_group *groups;
+	size_t n_groups, groups_alloc;
 };
 
 void diags_init(struct diags *d);
 void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * "KIND 'NAME': ERROR" at p; when an earlier call gave the same ERROR at
+ * the same position, that message names one more instead ("KINDs 'a',
+ * 'b': ERROR"): one line of the inventory that several servers fail.
+ */
+void diags_add_named(struct diags *d, const struct pos *p, const char *kind, const char *name,
+                     const char *error);
 void diags_release(struct diags *d);
 
 /*

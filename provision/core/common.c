@@ -81,11 +81,21 @@ out:
 	return it->s;
 }
 
+struct diag_group {
+	const char *msg; /* its message in msgs (owned there) */
+	const char *file;
+	int line, col;
+	char *kind, *names, *error;
+};
+
 void diags_init(struct diags *d)
 {
 	d->msgs = NULL;
 	d->n = 0;
 	d->alloc = 0;
+	d->groups = NULL;
+	d->n_groups = 0;
+	d->groups_alloc = 0;
 }
 
 static uint64_t str_hash(const char *s)
@@ -201,11 +211,59 @@ void diags_add(struct diags *d, const struct pos *p, const char *fmt, ...)
 	}
 }
 
+void diags_add_named(struct diags *d, const struct pos *p, const char *kind, const char *name,
+                     const char *error)
+{
+	const char *file = p && p->file ? p->file : "";
+	int line = p ? p->line : 0, col = p ? p->col : 0;
+
+	for (size_t i = 0; i < d->n_groups; i++) {
+		struct diag_group *g = &d->groups[i];
+		if (g->line != line || g->col != col || strcmp(g->file, file) ||
+		    strcmp(g->error, error) || strcmp(g->kind, kind))
+			continue;
+		/* the message may have moved (messages are sorted by position) */
+		for (size_t k = 0; k < d->n; k++) {
+			if (d->msgs[k] != g->msg)
+				continue;
+			char *names = xasprintf("%s, '%s'", g->names, name);
+			free(g->names);
+			g->names = names;
+			free(d->msgs[k]);
+			if (*file)
+				d->msgs[k] = printable_msg(xasprintf(
+				    "%s:%d:%d: %ss %s: %s", file, line, col, kind, names, error));
+			else
+				d->msgs[k] =
+				    printable_msg(xasprintf("%ss %s: %s", kind, names, error));
+			g->msg = d->msgs[k];
+			return;
+		}
+	}
+	diags_add(d, p, "%s '%s': %s", kind, name, error);
+	PV_GROW(d->groups, d->n_groups + 1, d->groups_alloc);
+	d->groups[d->n_groups++] = (struct diag_group){
+	    .msg = d->msgs[d->n - 1],
+	    .file = file,
+	    .line = line,
+	    .col = col,
+	    .kind = xstrdup(kind),
+	    .names = xasprintf("'%s'", name),
+	    .error = xstrdup(error),
+	};
+}
+
 void diags_release(struct diags *d)
 {
 	for (size_t i = 0; i < d->n; i++)
 		free(d->msgs[i]);
 	free(d->msgs);
+	for (size_t i = 0; i < d->n_groups; i++) {
+		free(d->groups[i].kind);
+		free(d->groups[i].names);
+		free(d->groups[i].error);
+	}
+	free(d->groups);
 	diags_init(d);
 }
 

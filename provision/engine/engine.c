@@ -976,44 +976,6 @@ void script_audit(const struct host_plan *hp, struct buf *sh)
 	}
 	buf_adds(sh, "echo @@Z\n");
 }
-/*
- * A role's check that fails: "server 'a': ERROR" at the value's line.  When
- * other servers failed it at that same value (a variable of the layout or
- * of the project: one line, several servers), the one message names them
- * all ("servers 'a', 'b': ERROR") instead of one message per server.
- */
-static void check_failed(struct diags *d, const struct pos *at, const char *server,
-                         const char *error)
-{
-	char *prefix =
-	    at->file ? xasprintf("%s:%d:%d: ", at->file, at->line, at->col) : xstrdup("");
-	size_t plen = strlen(prefix);
-
-	for (size_t i = 0; i < d->n; i++) {
-		const char *m = d->msgs[i], *names, *end;
-		if (strncmp(m, prefix, plen))
-			continue;
-		m += plen;
-		if (!strncmp(m, "server '", 8))
-			names = m + 8;
-		else if (!strncmp(m, "servers '", 9))
-			names = m + 9;
-		else
-			continue;
-		end = strstr(names, "': ");
-		if (!end || strcmp(end + 3, error))
-			continue;
-		char *merged = xasprintf("%sservers '%.*s', '%s': %s", prefix, (int)(end - names),
-		                         names, server, error);
-		free(d->msgs[i]);
-		d->msgs[i] = merged;
-		free(prefix);
-		return;
-	}
-	free(prefix);
-	diags_add(d, at, "server '%s': %s", server, error);
-}
-
 int plan_render(struct host_plan *hp, const struct render_input *in, struct diags *d)
 {
 	const struct inv_server *srv = in->server;
@@ -1059,8 +1021,9 @@ int plan_render(struct host_plan *hp, const struct render_input *in, struct diag
 			}
 			if (!on)
 				continue;
-			check_failed(d, v && v->pos.line > 0 ? &v->pos : &c->pos, srv->name,
-			             node_get(c, "error")->scalar);
+			/* one message for a value several servers fail (a layout's variable) */
+			diags_add_named(d, v && v->pos.line > 0 ? &v->pos : &c->pos, "server",
+			                srv->name, node_get(c, "error")->scalar);
 			checks_failed = true;
 		}
 	if (d->n != typed || checks_failed) {

@@ -119,6 +119,51 @@ static bool pos_is(struct pos p, const char *file, int line, int col)
 	return p.file && strcmp(p.file, file) == 0 && p.line == line && p.col == col;
 }
 
+/* ---- diags_add_named ---------------------------------------------------- */
+
+/*
+ * One message per value and error, naming every server that fails it,
+ * found again after the messages were reordered; another error, another
+ * position or another kind is a message of its own.
+ */
+static void test_diags_named(void)
+{
+	struct diags d;
+	struct pos a = {pv_intern("inv.yml"), 4, 7}, b = {pv_intern("inv.yml"), 9, 3};
+
+	diags_init(&d);
+	diags_add_named(&d, &a, "server", "web1", "x needs y");
+	diags_add(&d, NULL, "something else");
+	diags_add_named(&d, &a, "server", "web2", "x needs y");
+	CHECK(d.n == 2);
+	CHECK_STR(d.msgs[0], "inv.yml:4:7: servers 'web1', 'web2': x needs y");
+	/* reordered, as the inventory's messages are sorted by position */
+	char *m = d.msgs[0];
+	d.msgs[0] = d.msgs[1];
+	d.msgs[1] = m;
+	diags_add_named(&d, &a, "server", "db1", "x needs y");
+	CHECK(d.n == 2);
+	CHECK_STR(d.msgs[1], "inv.yml:4:7: servers 'web1', 'web2', 'db1': x needs y");
+	CHECK_STR(d.msgs[0], "something else");
+	diags_add_named(&d, &a, "server", "web3", "x needs z");
+	diags_add_named(&d, &b, "server", "web4", "x needs y");
+	diags_add_named(&d, &a, "host", "web5", "x needs y");
+	diags_add_named(&d, NULL, "server", "web6", "x needs y");
+	diags_add_named(&d, NULL, "server", "web7", "x needs y");
+	CHECK(d.n == 6);
+	CHECK_STR(d.n > 2 ? d.msgs[2] : "", "inv.yml:4:7: server 'web3': x needs z");
+	CHECK_STR(d.n > 3 ? d.msgs[3] : "", "inv.yml:9:3: server 'web4': x needs y");
+	CHECK_STR(d.n > 4 ? d.msgs[4] : "", "inv.yml:4:7: host 'web5': x needs y");
+	CHECK_STR(d.n > 5 ? d.msgs[5] : "", "servers 'web6', 'web7': x needs y");
+	/* a control character in an error is shown escaped, merged or not */
+	diags_add_named(&d, &b, "server", "a", "bad\x1b");
+	diags_add_named(&d, &b, "server", "b", "bad\x1b");
+	CHECK(d.n == 7);
+	CHECK(d.n == 7 && !strchr(d.msgs[6], 0x1b));
+	diags_release(&d);
+	CHECK(d.n == 0 && d.n_groups == 0);
+}
+
 /* ---- pv_nearest ------------------------------------------------------- */
 
 static void test_nearest(void)
@@ -1422,6 +1467,7 @@ static void test_inventory_secret(void)
 
 int main(void)
 {
+	RUN(test_diags_named);
 	RUN(test_nearest);
 	RUN(test_node_load);
 	RUN(test_node_load_errors);
