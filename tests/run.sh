@@ -22,7 +22,9 @@
 # Scripts print "ok - ..." / "not ok - ..." lines.  Besides a "not ok", a
 # script fails when it exits non-zero, reports no result at all, or runs
 # out of time; lib.sh turns a failed cleanup into a "not ok".  The last
-# line of this runner is "N passed, N failed" over all checks.
+# line of this runner is "N passed, N failed" over all checks.  A script
+# that runs PV_SLOW_STEPS seconds or more (300) is followed by the three
+# longest stretches between its results, to show where its time goes.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -40,6 +42,8 @@ case $jobs in
 '' | *[!0-9]* | 0) echo "tests/run.sh: -j takes a number of scripts of 1 or more, not '$jobs'" >&2; exit 2 ;;
 esac
 limit_default=${PV_TIMEOUT:-1500}
+slow_steps=${PV_SLOW_STEPS:-300}
+case $slow_steps in '' | *[!0-9]*) slow_steps=300 ;; esac
 suite=${PV_SUITE:-default}
 case $suite in
 default | all) ;;
@@ -131,6 +135,9 @@ report() {
 		f=1
 	fi
 	echo "== $name: $p passed, $f failed (${secs}s)"
+	# where a long script spends its time: the longest stretches before a result
+	[ "$secs" -lt "$slow_steps" ] || awk -F'\t' '{ print $1 - last "\t" $2; last = $1 }' "$d/times" |
+		sort -k1,1nr | head -3 | awk -F'\t' '{ printf "   %5ss until: %.100s\n", $1, $2 }'
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	# a script stopped by a signal did not run its course: its last time stays
@@ -144,6 +151,7 @@ start() {
 	d="$tmp/$name"
 	mkdir -p "$d"
 	: >"$d/results"
+	: >"$d/times"
 	limit=$(header "$t" timeout)
 	limit=${limit%% *} # "# timeout: SECONDS [why]"
 	case $limit in '' | *[!0-9]*) limit=$limit_default ;; esac
@@ -154,9 +162,9 @@ start() {
 	(
 		s=$(date +%s)
 		if [ "$jobs" = 1 ]; then
-			PV_RESULTS="$d/results" PV_STEP="$d/step" timeout -k 600 "$limit" bash "$t" </dev/null > >(tee "$d/out") 2>&1 &
+			PV_RESULTS="$d/results" PV_STEP="$d/step" PV_TIMES="$d/times" timeout -k 600 "$limit" bash "$t" </dev/null > >(tee "$d/out") 2>&1 &
 		else
-			PV_RESULTS="$d/results" PV_STEP="$d/step" timeout -k 600 "$limit" bash "$t" </dev/null >"$d/out" 2>&1 &
+			PV_RESULTS="$d/results" PV_STEP="$d/step" PV_TIMES="$d/times" timeout -k 600 "$limit" bash "$t" </dev/null >"$d/out" 2>&1 &
 		fi
 		echo $! >"$d/pid"
 		wait $!

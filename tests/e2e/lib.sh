@@ -8,6 +8,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PROVISION="$ROOT/bin/provision"
 PV_RESULTS=${PV_RESULTS:-/dev/null}
 PV_STEP=${PV_STEP:-/dev/null}
+PV_TIMES=${PV_TIMES:-/dev/null} # seconds into the script at each result
 WORK=
 PV_LAYOUTS=()
 PV_ENV_LAYOUTS=() # "ENV LAYOUT" pairs
@@ -15,11 +16,13 @@ PV_ENV_LAYOUTS=() # "ENV LAYOUT" pairs
 pass() {
 	echo "ok - $*"
 	echo "pass $*" >>"$PV_RESULTS"
+	printf '%s\t%s\n' "$SECONDS" "$*" >>"$PV_TIMES"
 }
 
 fail() {
 	echo "not ok - $*"
 	echo "fail $*" >>"$PV_RESULTS"
+	printf '%s\t%s\n' "$SECONDS" "$*" >>"$PV_TIMES"
 }
 
 # Record what the test is doing now (tests/run.sh names it when the
