@@ -617,6 +617,13 @@ static int rm_cgroup(const char *path, const struct stat *st, int flag, struct F
 	return 0;
 }
 
+/*
+ * Remove a stopped host's cgroups.  The processes of a container whose
+ * init has ended are killed by the kernel, but they take a moment to exit
+ * (a database flushing its buffers), and a cgroup with a process in it
+ * cannot be removed: the unified hierarchy's cgroup.kill ends what is left,
+ * and the removal is tried again for up to 10 s.
+ */
 void lhost_cgroup_remove(const char *machine)
 {
 	const char *roots[2];
@@ -626,8 +633,22 @@ void lhost_cgroup_remove(const char *machine)
 		if (!roots[i])
 			continue;
 		char *d = xasprintf("%s/provision-hosts/%s", roots[i], machine);
-		/* the container's own cgroups first, deepest first */
-		nftw(d, rm_cgroup, 16, FTW_DEPTH | FTW_PHYS);
+		for (int tries = 0; tries < 100; tries++) {
+			/* the container's own cgroups first, deepest first */
+			nftw(d, rm_cgroup, 16, FTW_DEPTH | FTW_PHYS);
+			if (access(d, F_OK) < 0)
+				break;
+			if (tries == 0) {
+				char *kill_file = xasprintf("%s/cgroup.kill", d);
+				int fd = open(kill_file, O_WRONLY | O_CLOEXEC);
+				if (fd >= 0) {
+					(void)!write(fd, "1", 1);
+					close(fd);
+				}
+				free(kill_file);
+			}
+			usleep(100 * 1000);
+		}
 		free(d);
 	}
 }

@@ -62,8 +62,9 @@ t_project() {
 # A failed cleanup is a failed check: it is how leaks start.  Its output
 # is shown (the destroy's own report says what is left).
 t_cleanup() {
-	local l out
+	local l out m root machines
 	[ -n "$WORK" ] || return 0
+	machines=$(jq -r '.. | objects | .machine? // empty' "$WORK/.provision/state.json" 2>/dev/null)
 	[ -f "$WORK/inventory.yml" ] ||
 		echo "# cleanup: $WORK/inventory.yml is gone; $WORK holds: $(ls -A "$WORK" 2>&1 | tr '\n' ' '); mounts under it: $(grep -c " $WORK/" /proc/mounts)"
 	for l in "${PV_LAYOUTS[@]}"; do
@@ -77,6 +78,12 @@ t_cleanup() {
 		t_step "cleanup: destroy $2 in environment $1"
 		out=$("$PROVISION" -i "$WORK/inventory.yml" -e "$1" --plain destroy "$2" --yes 2>&1) ||
 			{ printf '%s\n' "$out" | tail -n 20 >&2; fail "cleanup: destroy $2 in environment $1"; }
+	done
+	# a destroyed host leaves no cgroup behind (they pile up on the machine)
+	for m in $machines; do
+		for root in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/systemd; do
+			[ ! -d "$root/provision-hosts/$m" ] || fail "cleanup: host $m's cgroup $root/provision-hosts/$m is left"
+		done
 	done
 	# never delete through a host's disk that is still mounted
 	if grep -q " $WORK/" /proc/mounts; then

@@ -67,9 +67,25 @@ check "plan on a converged host shows no pending change" \
 # ssh uses the pinned key: a wrong pin is refused.
 check "provision ssh logs in" sh -c "'$PROVISION' -i '$WORK/inventory.yml' ssh app1 -- hostname | grep -qx app1"
 
-# destroy: nothing of the tool is left.
+# destroy: nothing of the tool is left.  A process that outlives the
+# host's init in its cgroup (as a database flushing its buffers does for a
+# moment) is ended, and the host's cgroups are removed.
+machine=$(jq -r 'first(.environments[] | .layouts.phase1.hosts.app1.machine // empty)' "$WORK/.provision/state.json")
+cgs=$(for root in /sys/fs/cgroup/unified /sys/fs/cgroup /sys/fs/cgroup/systemd; do
+	[ ! -d "$root/provision-hosts/$machine" ] || echo "$root/provision-hosts/$machine"
+done)
+check "app1 has cgroups of its own (${cgs:-none})" test -n "$cgs"
+straggler=$(setsid sh -c 'sleep 600 </dev/null >/dev/null 2>&1 & echo $!')
+for cg in $cgs; do echo "$straggler" >"$cg/cgroup.procs"; done
 pv destroy phase1 --yes >"$WORK/destroy" 2>&1
 check "destroy succeeds" test $? = 0
+# (ended: gone, or a zombie its new parent has not reaped yet)
+state=$(awk '{ print $3 }' "/proc/$straggler/stat" 2>/dev/null)
+check "a process left in app1's cgroup is ended by destroy (state ${state:-gone})" \
+	test "${state:-Z}" = Z
+kill "$straggler" 2>/dev/null
+left=$(for cg in $cgs; do [ ! -d "$cg" ] || echo "$cg"; done)
+check "destroy removes app1's cgroups${left:+: $left is left}" test -z "$left"
 PV_LAYOUTS=()
 left=$(tool_footprint)
 check "after destroy no process, mount or bridge of the tool is left${left:+: $left}" test -z "$left"
