@@ -1512,6 +1512,125 @@ static void unhold_services(const struct host_plan *hp, struct buf *sh)
 	buf_adds(sh, " >\"$PV_STAGE/unhold\" 2>&1\n");
 }
 
+/*
+ * A resource that may change what apt installs, or how: a repository, its
+ * key or pinning, dpkg's settings, a debconf answer, apt run by hand.  No
+ * package resource after it joins the host's one apt-get install.
+ */
+static bool prepares_packages(const struct resource *r)
+{
+	static const char *const dirs[] = {
+	    "/etc/apt/sources.list", "/etc/apt/keyrings/", "/etc/apt/trusted.gpg",
+	    "/etc/apt/preferences",  "/etc/dpkg/",         "/usr/share/keyrings/",
+	    "/var/cache/debconf/"};
+	const char *p = res_file_path(r);
+
+	if (!p)
+		p = res_line_path(r);
+	if (!p && r->type == &res_type_directory && r->type->probe_path)
+		p = r->type->probe_path(r);
+	for (size_t i = 0; p && i < PV_ARRAY_SIZE(dirs); i++)
+		if (!strncmp(p, dirs[i], strlen(dirs[i])))
+			return true;
+	return res_command_prepares_packages(r);
+}
+
+/*
+ * The package resources whose packages the apply installs in one apt-get
+ * install, at the first of them (in[i] set; the count is returned): each
+ * pending, state present, not 'early: false', not verify_login, with no
+ * other kind of resource before it in its own role (a file the package
+ * reads when it installs, a repository, a debconf answer, a check) nor a
+ * pending package resource that stays in place, and no resource that
+ * prepares packages (above) anywhere before it.
+ */
+static size_t package_batch(const struct host_plan *hp, bool *in)
+{
+	bool barrier = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < hp->n_res; i++) {
+		const struct resource *r = &hp->res[i];
+		bool alone = barrier || r->verify_login || r->status != RES_CHANGE;
+
+		in[i] = false;
+		if (!res_package_early(r)) {
+			barrier = barrier || prepares_packages(r);
+			continue;
+		}
+		for (size_t k = 0; k < i && !alone; k++)
+			alone = !strcmp(hp->res[k].role, r->role) &&
+			        (hp->res[k].type != &res_type_package ||
+			         (hp->res[k].status == RES_CHANGE && !in[k]));
+		if (!alone) {
+			in[i] = true;
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * The one apt-get install, where the first batched resource stands; each
+ * batched resource reports there, changed, or failed with apt's output
+ * (the first) and the names of all the packages.
+ */
+static void script_package_batch(const struct host_plan *hp, const bool *in, struct buf *sh)
+{
+	char **names = NULL;
+	size_t n = 0, alloc = 0, first = hp->n_res;
+	struct buf list = BUF_INIT;
+	bool secret = false;
+
+	for (size_t i = 0; i < hp->n_res; i++) {
+		size_t k;
+		bool present;
+		const char *const *pn = in[i] ? res_package_names(&hp->res[i], &k, &present) : NULL;
+		if (!pn)
+			continue;
+		if (first == hp->n_res)
+			first = i;
+		secret = secret || hp->res[i].secret;
+		for (size_t m = 0; m < k; m++) {
+			PV_GROW(names, n + 1, alloc);
+			names[n++] = (char *)pn[m];
+			buf_addf(&list, "%s%s", n > 1 ? ", " : "installing ", pn[m]);
+		}
+	}
+	buf_adds(sh, "if [ -z \"$pv_fail\" ]; then\n(\nset -e\n");
+	res_package_install(sh, names, n);
+	buf_adds(sh, ") >\"$PV_STAGE/pkgs\" 2>&1 </dev/null\npv_rc=$?\nif [ $pv_rc = 0 ]; then\n");
+	for (size_t i = first; i < hp->n_res; i++) {
+		if (!in[i])
+			continue;
+		buf_addf(sh, "echo '@@A %zu changed'\npv_any=1\npv_nch=$((pv_nch + 1))\n", i);
+		notify_handlers(hp, &hp->res[i], sh);
+		buf_addf(sh, "pv_tick %zu\n", i);
+	}
+	buf_adds(sh, "else\npv_fail=1\n");
+	for (size_t i = first; i < hp->n_res; i++) {
+		if (!in[i])
+			continue;
+		buf_addf(sh, "echo '@@A %zu failed'\n", i);
+		if (i == first) {
+			buf_addf(sh, "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/pkgs\"\n",
+			         i);
+			buf_addf(sh, "echo \"@@L %zu apt-get install exited with $pv_rc\"", i);
+			sh_word(sh, secret ? "(it installs the packages of several resources)"
+			                   : list.s);
+		} else {
+			buf_addf(sh, "echo '@@L %zu'", i);
+			sh_word(sh,
+			        "not installed: the one apt-get install of this host failed (see "
+			        "the first package resource)");
+		}
+		buf_addf(sh, "\npv_tick %zu\n", i);
+	}
+	buf_adds(sh, "fi\nfi\n");
+	buf_release(&list);
+	free(names);
+}
+
 void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 {
 	char name[32];
@@ -1529,11 +1648,20 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 	}
 	buf_adds(sh, "pv_tick -\n");
 	fresh = xcalloc(hp->n_handlers + 1, sizeof(*fresh));
+	bool *batched = xcalloc(hp->n_res + 1, sizeof(*batched));
+	bool batch = package_batch(hp, batched) > 1, batch_done = false;
 	for (size_t i = 0; i < hp->n_res; i++) {
 		const struct resource *r = &hp->res[i];
 		bool pending = r->status == RES_CHANGE;
 		if (r->status != RES_CHANGE && r->status != RES_OK)
 			continue;
+		if (batch && batched[i]) {
+			/* where the first batched resource stands, for them all */
+			if (!batch_done)
+				script_package_batch(hp, batched, sh);
+			batch_done = true;
+			continue;
+		}
 		if (r->type->stage)
 			r->type->stage(r, (int)i, st);
 		snprintf(name, sizeof(name), "o%zu", i);
@@ -1566,6 +1694,7 @@ void script_apply(const struct host_plan *hp, struct buf *sh, struct stage *st)
 		    "awk -v p='@@L %zu ' '{ print p $0 }' \"$PV_STAGE/%s\"\nfi\nfi\npv_tick %zu\n",
 		    i, i, name, i);
 	}
+	free(batched);
 	if (units)
 		buf_adds(sh, RELOAD_UNITS);
 	for (size_t h = 0; h < hp->n_handlers; h++) {

@@ -107,6 +107,23 @@ static void cmd_probe(const struct resource *r, int idx, struct buf *sh)
 	buf_addf(sh, "pv_end %d\n", idx);
 }
 
+bool res_command_uses_apt(const struct resource *r)
+{
+	const struct cmd_spec *c = r->spec;
+
+	return r->type == &res_type_command && c &&
+	       (strstr(c->run, "apt-get") || strstr(c->run, "apt ") || strstr(c->run, "dpkg"));
+}
+
+bool res_command_prepares_packages(const struct resource *r)
+{
+	const struct cmd_spec *c = r->spec;
+
+	return res_command_uses_apt(r) ||
+	       (r->type == &res_type_command && c &&
+	        (strstr(c->run, "debconf") || strstr(c->run, "keyrings")));
+}
+
 static void cmd_apply(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct cmd_spec *c = r->spec;
@@ -116,7 +133,7 @@ static void cmd_apply(const struct resource *r, int idx, struct buf *sh)
 	 * resources do, until no other program holds their locks (apt-get
 	 * does not wait for the lists lock, whatever DPkg::Lock::Timeout says).
 	 */
-	if (strstr(c->run, "apt-get") || strstr(c->run, "apt ") || strstr(c->run, "dpkg"))
+	if (res_command_uses_apt(r))
 		buf_adds(sh, "pv_aptready\n");
 	/* a file of mode 0600, so that the command's own stdin is /dev/null */
 	buf_adds(sh, "pv_c=$(mktemp)\ncat >\"$pv_c\" ");

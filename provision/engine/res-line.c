@@ -128,6 +128,12 @@ static void line_apply(const struct resource *r, int idx, struct buf *sh)
 	buf_adds(sh, "fi\n");
 }
 
+const char *res_line_path(const struct resource *r)
+{
+	return r->type == &res_type_line && r->spec ? ((const struct line_spec *)r->spec)->path
+	                                            : NULL;
+}
+
 const struct res_type res_type_line = {
     .name = "line",
     .parse = line_parse,

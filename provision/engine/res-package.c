@@ -1,7 +1,12 @@
 /*
  * res-package.c - Debian packages through apt.
  *
- *   package: { name: [fail2ban, ufw], state: present }
+ *   package: { name: [fail2ban, ufw], state: present, early: true }
+ *
+ * The engine installs the packages of every resource with state present
+ * in one apt-get install per host, at the first of them, unless a resource
+ * must stay in its place: 'early: false', or what the engine sees itself
+ * (see script_apply).
  *
  * The package lists are refreshed at most once per apply script, and only
  * when the last refresh the tool made (APT_STAMP) is older than an hour.
@@ -27,6 +32,7 @@ struct pkg_spec {
 	char **names;
 	size_t n;
 	bool present;
+	bool early; /* may join the host's one apt-get install */
 };
 
 static void pkg_free(void *p)
@@ -48,7 +54,7 @@ static bool pkg_name_ok(const char *s)
 static int pkg_parse(struct resource *r, const struct node *n, const struct scope *s,
                      const struct render_ctx *ctx, struct diags *d)
 {
-	static const char *const keys[] = {"name", "state"};
+	static const char *const keys[] = {"name", "state", "early"};
 	const char *where = "package resource";
 	struct pkg_spec *k;
 	struct buf title = BUF_INIT;
@@ -61,6 +67,7 @@ static int pkg_parse(struct resource *r, const struct node *n, const struct scop
 	if (res_field_list(r, n, "name", true, s, where, &k->names, &k->n, d) < 0)
 		return -1;
 	bad |= res_field_state(r, n, s, where, &k->present, d);
+	bad |= res_field_bool(r, n, "early", true, s, where, &k->early, NULL, d);
 	if (!k->n) {
 		diags_add(d, &n->pos, "%s names no package", where);
 		bad = -1;
@@ -126,34 +133,41 @@ static void pkg_probe(const struct resource *r, int idx, struct buf *sh)
 	buf_addf(sh, "done\npv_end %d\n", idx);
 }
 
-static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
+void res_package_install(struct buf *sh, char *const *names, size_t n)
 {
-	const struct pkg_spec *k = r->spec;
-
-	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\n");
 	/*
 	 * the services the packages bring (and those a cut-off dpkg run that
 	 * pv_aptready finishes brings) start after their configuration
 	 */
-	if (k->present)
-		buf_adds(sh, "pv_hold\n");
-	buf_adds(sh, "pv_aptready\n");
+	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\npv_hold\npv_aptready\n");
+	/* one refresh per apply script; the marker lives in the stage dir */
+	buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
+	             "\tif [ -z \"$(find " APT_STAMP " -mmin -60 2>/dev/null)\" ]; then\n"
+	             /* a stalled mirror or proxy must not hang the run */
+	             "\t\tpv_i=0\n\t\tuntil timeout 180 apt-get update -q; do\n"
+	             "\t\t\tpv_i=$((pv_i + 1))\n\t\t\t[ $pv_i -lt 3 ] || exit 1\n"
+	             "\t\t\tsleep 2\n\t\tdone\n"
+	             "\t\tmkdir -p /var/lib/provision\n\t\tchmod 700 /var/lib/provision\n"
+	             "\t\t: >" APT_STAMP "\n\tfi\n"
+	             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
+	buf_adds(sh, "apt-get -y -q " APT_WAIT " -o Dpkg::Options::=--force-confdef "
+	             "-o Dpkg::Options::=--force-confold install --no-install-recommends");
+	for (size_t i = 0; i < n; i++)
+		sh_word(sh, names[i]);
+	buf_addc(sh, '\n');
+}
+
+static void pkg_apply(const struct resource *r, int idx, struct buf *sh)
+{
+	const struct pkg_spec *k = r->spec;
+
+	(void)idx;
 	if (k->present) {
-		/* one refresh per apply script; the marker lives in the stage dir */
-		buf_adds(sh, "if [ ! -e \"$PV_STAGE/apt-updated\" ]; then\n"
-		             "\tif [ -z \"$(find " APT_STAMP " -mmin -60 2>/dev/null)\" ]; then\n"
-		             /* a stalled mirror or proxy must not hang the run */
-		             "\t\tpv_i=0\n\t\tuntil timeout 180 apt-get update -q; do\n"
-		             "\t\t\tpv_i=$((pv_i + 1))\n\t\t\t[ $pv_i -lt 3 ] || exit 1\n"
-		             "\t\t\tsleep 2\n\t\tdone\n"
-		             "\t\tmkdir -p /var/lib/provision\n\t\tchmod 700 /var/lib/provision\n"
-		             "\t\t: >" APT_STAMP "\n\tfi\n"
-		             "\t: >\"$PV_STAGE/apt-updated\"\nfi\n");
-		buf_adds(sh, "apt-get -y -q " APT_WAIT " -o Dpkg::Options::=--force-confdef "
-		             "-o Dpkg::Options::=--force-confold install --no-install-recommends");
-	} else {
-		buf_adds(sh, "apt-get -y -q " APT_WAIT " remove");
+		res_package_install(sh, k->names, k->n);
+		return;
 	}
+	buf_adds(sh, "export DEBIAN_FRONTEND=noninteractive\npv_aptready\n");
+	buf_adds(sh, "apt-get -y -q " APT_WAIT " remove");
 	for (size_t i = 0; i < k->n; i++)
 		sh_word(sh, k->names[i]);
 	buf_addc(sh, '\n');
@@ -177,6 +191,13 @@ const char *const *res_package_names(const struct resource *r, size_t *n, bool *
 	*n = k->n;
 	*present = k->present;
 	return (const char *const *)k->names;
+}
+
+bool res_package_early(const struct resource *r)
+{
+	const struct pkg_spec *k = r->spec;
+
+	return r->type == &res_type_package && k && k->present && k->early;
 }
 
 void res_package_pin(struct resource *r, const json_t *versions)

@@ -71,9 +71,24 @@ void res_rollback_file(struct buf *sh, const char *path);
  * out): what the package probes read.
  */
 void res_package_query(struct buf *sh, const char *var, char *const *names, size_t n);
+/*
+ * A package resource that may join the host's one apt-get install: state
+ * present, and not 'early: false'.
+ */
+bool res_package_early(const struct resource *r);
+/*
+ * The commands that install names (waiting for the package locks, the
+ * lists refreshed once per apply script); they run under "set -e".
+ */
+void res_package_install(struct buf *sh, char *const *names, size_t n);
 
 /* Engine checks that need a type's spec. */
 bool res_command_guarded(const struct resource *r);
+/* A command that runs apt-get, apt or dpkg (a debconf preseed, a repository). */
+bool res_command_uses_apt(const struct resource *r);
+/* ... or one that sets debconf answers or writes a repository key. */
+bool res_command_prepares_packages(const struct resource *r);
+const char *res_line_path(const struct resource *r); /* the file a line resource edits */
 const char *res_file_path(const struct resource *r); /* path a file/sysctl resource owns */
 bool res_service_has_action(const struct resource *r);
 /*

@@ -3,7 +3,9 @@
  * 'when' comparisons, '||' and lists; role health checks and the script
  * that runs them (by the local /bin/sh); the ufw resource's DOCKER-USER
  * block and its SSH-only-on-an-interface rule set; and the built-in
- * roles docker, tailscale and proxy rendering cleanly for each flavour.
+ * roles docker, tailscale and proxy rendering cleanly for each flavour;
+ * the host's one apt-get install and the package resources that stay in
+ * their place.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,6 +231,8 @@ static void setup(void)
 	              "      units: { roles: [unitrole] }\n"
 	              "      sysctl2: { roles: [sysctl2] }\n"
 	              "      hold: { roles: [holdrole] }\n"
+	              "      pkgs: { roles: [pkga, pkgb, pkgc, pkgd, pkge] }\n"
+	              "      badearly: { roles: [badearly] }\n"
 	              "      strict:\n"
 	              "        roles: [base, ufw, docker]\n"
 	              "        vars: { hardening_profile: strict, hardening_integrity: true }\n");
@@ -251,6 +255,21 @@ static void setup(void)
 	write_role(scratch, "unitrole", role_units);
 	write_role(scratch, "sysctl2", role_sysctl2);
 	write_role(scratch, "holdrole", role_hold);
+	write_role(scratch, "pkga",
+	           "resources:\n  - package: { name: [pa1] }\n"
+	           "  - file: { path: /etc/pa.conf, content: x }\n"
+	           "  - package: { name: [pa2] }\n");
+	write_role(scratch, "pkgb",
+	           "resources:\n  - package: { name: [pb1, pb2] }\n"
+	           "  - package: { name: [pb3], early: false }\n"
+	           "  - package: { name: [pb4], state: absent }\n"
+	           "  - package: { name: [pb5] }\n");
+	write_role(scratch, "pkgc", "resources:\n  - package: { name: [pc1] }\n");
+	write_role(scratch, "pkgd",
+	           "resources:\n  - file: { path: /etc/apt/sources.list.d/d.list, content: x }\n");
+	write_role(scratch, "pkge", "resources:\n  - package: { name: [pe1] }\n");
+	write_role(scratch, "badearly",
+	           "resources:\n  - package: { name: [pz], early: sometimes }\n");
 	write_role(
 	    scratch, "fwsplit",
 	    "resources:\n  - ufw: { ssh: 22/tcp, allow: [22/tcp, \"{{ extra_ports }}\"] }\n");
@@ -381,6 +400,21 @@ static void test_audit(void)
 	diags_release(&d);
 }
 
+/* Rendering server fails with one message, which has text. */
+static void render_one_error(const char *server, const char *text)
+{
+	struct host_plan hp;
+	struct diags d;
+
+	diags_init(&d);
+	CHECK(render(&hp, &d, server) < 0 || d.n > 0);
+	CHECK(d.n == 1);
+	if (d.n)
+		CHECK_HAS(d.msgs[0], text);
+	diags_release(&d);
+	plan_release(&hp);
+}
+
 /* The ufw resource of a plan, with a probe payload as the host would send. */
 static void apply_ufw(struct host_plan *hp, const char *payload, struct buf *sh)
 {
@@ -402,16 +436,7 @@ static void apply_ufw(struct host_plan *hp, const char *payload, struct buf *sh)
 /* A port with a line break in front never reaches after.rules split over two lines. */
 static void test_ufw_split_port(void)
 {
-	struct host_plan hp;
-	struct diags d;
-
-	diags_init(&d);
-	CHECK(render(&hp, &d, "fwsplit") < 0 || d.n > 0);
-	CHECK(d.n == 1);
-	if (d.n)
-		CHECK_HAS(d.msgs[0], "line break or control character");
-	diags_release(&d);
-	plan_release(&hp);
+	render_one_error("fwsplit", "line break or control character");
 }
 
 static void test_ufw_docker_block(void)
@@ -509,7 +534,7 @@ static void test_unit_reload(void)
 	/* before the service, the command, and the handlers */
 	CHECK(count(sh.s, reload) == 3);
 	const char *svc = strstr(sh.s, "echo '@@A 4 changed'");
-	const char *cmd = strstr(sh.s, "echo '@@A 6 changed'");
+	const char *cmd = strstr(sh.s, "echo '@@A 7 changed'");
 	const char *first = strstr(sh.s, reload);
 	const char *second = first ? strstr(first + 1, reload) : NULL;
 	const char *third = second ? strstr(second + 1, reload) : NULL;
@@ -715,6 +740,110 @@ static void cleanup(void)
 	scope_release(&facts);
 }
 
+#define APT_INSTALL "install --no-install-recommends"
+
+/* The apply script (in sh, replaced) with every resource of hp in status st. */
+static void apply_as(struct host_plan *hp, enum res_status st, struct buf *sh)
+{
+	struct stage stg;
+
+	for (size_t i = 0; i < hp->n_res; i++)
+		hp->res[i].status = st;
+	buf_reset(sh);
+	stage_init(&stg);
+	script_apply(hp, sh, &stg);
+	stage_release(&stg);
+}
+
+/*
+ * One apt-get install for the packages that may go early, where the first
+ * of them stands; a package after another kind of resource of its role,
+ * one with 'early: false', one after a repository file and a removal keep
+ * their own command; every batched resource reports for itself.
+ */
+static void test_package_batch(void)
+{
+	struct host_plan hp;
+	struct buf sh = BUF_INIT, out = BUF_INIT;
+
+	render_ok(&hp, "pkgs");
+	apply_as(&hp, RES_CHANGE, &sh);
+	CHECK(count(sh.s, APT_INSTALL) == 5);
+	CHECK_HAS(sh.s, APT_INSTALL " pa1 pb1 pb2 pc1\n");
+	CHECK_HAS(sh.s, APT_INSTALL " pa2\n");
+	CHECK_HAS(sh.s, APT_INSTALL " pb3\n");
+	CHECK_HAS(sh.s, APT_INSTALL " pb5\n");
+	CHECK_HAS(sh.s, APT_INSTALL " pe1\n");
+	CHECK(count(sh.s, " remove pb4\n") == 1);
+	/* the batch comes first, before the file of role pkga */
+	CHECK(strstr(sh.s, " pa1 pb1 pb2 pc1\n") < strstr(sh.s, "/etc/pa.conf"));
+	/* resources 0 (pa1), 3 (pb1, pb2), 7 (pc1) report there, each once */
+	CHECK(count(sh.s, "echo '@@A 0 changed'") == 1);
+	CHECK(count(sh.s, "echo '@@A 3 changed'") == 1);
+	CHECK(count(sh.s, "echo '@@A 7 changed'") == 1);
+	CHECK(count(sh.s, "echo '@@A 3 failed'") == 1);
+	CHECK_HAS(sh.s, "installing pa1, pb1, pb2, pc1");
+
+	/* the batched resources' script, run by sh with apt-get failing */
+	const char *a = strstr(sh.s, "if [ -z \"$pv_fail\" ]; then\n(\nset -e\nexport DEBIAN");
+	const char *b = a ? strstr(a, "\nfi\nfi\n") : NULL;
+	CHECK(a && b);
+	if (a && b) {
+		char *dir = xasprintf("%s/batch", scratch);
+		char *tool = xasprintf("%s/apt-get", dir);
+		struct buf part = BUF_INIT;
+		mkdir(dir, 0700);
+		/* an apt-get that says what it was given and fails */
+		write_file(tool,
+		           "#!/bin/sh\necho \"E: Unable to locate package ($*)\"\nexit 100\n");
+		chmod(tool, 0755);
+		buf_addf(&part,
+		         "PV_STAGE=%s\nPATH=$PV_STAGE:$PATH\npv_fail=\npv_nch=0\n"
+		         "pv_tick() { :; }\npv_hold() { :; }\npv_aptready() { :; }\n"
+		         ": >\"$PV_STAGE/apt-updated\"\n",
+		         dir);
+		buf_add(&part, a, (size_t)(b - a) + 7);
+		buf_adds(&part, "echo \"fail=$pv_fail nch=$pv_nch\"\n");
+		CHECK(run_sh(part.s, &out) == 0);
+		CHECK_HAS(out.s, "@@A 0 failed\n@@L 0 E: Unable to locate package (-y -q ");
+		CHECK_HAS(out.s,
+		          "@@L 0 apt-get install exited with 100 installing pa1, pb1, pb2, pc1\n");
+		CHECK_HAS(out.s, "@@A 3 failed\n@@L 3 not installed: ");
+		CHECK_HAS(out.s, "@@A 7 failed\n");
+		CHECK_HAS(out.s, "fail=1 nch=0\n");
+		/* and with apt-get succeeding, each one changed */
+		buf_reset(&out);
+		write_file(tool, "#!/bin/sh\nexit 0\n");
+		CHECK(run_sh(part.s, &out) == 0);
+		CHECK_HAS(out.s, "@@A 0 changed\n@@A 3 changed\n@@A 7 changed\n");
+		CHECK_HAS(out.s, "fail= nch=3\n");
+		buf_release(&part);
+		free(tool);
+		free(dir);
+	}
+
+	/* a settled host: nothing pending, no install at all */
+	apply_as(&hp, RES_OK, &sh);
+	CHECK(strstr(sh.s, "installing pa1") == NULL);
+	plan_release(&hp);
+
+	/*
+	 * [base, ufw, docker, proxy]: their packages in one install; that of
+	 * node-exporter (pulled in by base) stays after its settings file
+	 */
+	render_ok(&hp, "kamal");
+	apply_as(&hp, RES_CHANGE, &sh);
+	CHECK(count(sh.s, APT_INSTALL) == 2);
+	CHECK_HAS(sh.s, APT_INSTALL " prometheus-node-exporter dbus\n");
+	CHECK_HAS(sh.s, " libpam-tmpdir cracklib-runtime ufw docker.io curl\n");
+	CHECK(strstr(sh.s, "/etc/default/prometheus-node-exporter") <
+	      strstr(sh.s, APT_INSTALL " prometheus-node-exporter"));
+	plan_release(&hp);
+	render_one_error("badearly", "'early' in package resource");
+	buf_release(&sh);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	setup();
@@ -727,6 +856,7 @@ int main(void)
 	RUN(test_unit_reload);
 	RUN(test_hold_services);
 	RUN(test_sysctl_twice);
+	RUN(test_package_batch);
 	cleanup();
 	return check_done("apptier");
 }
