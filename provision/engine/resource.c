@@ -468,6 +468,9 @@ void sh_heredoc(struct buf *sh, const char *text)
 	buf_release(&delim);
 }
 
+/* what the held services' policy recorded (see pv_hold) */
+#define HELD_SERVICES "/var/lib/provision/held-services"
+
 /*
  * The functions below are the same in every script.  Probe functions only
  * read; apply functions keep a copy of each file they replace so that a
@@ -620,7 +623,7 @@ const char res_shell_lib[] =
      * operator's own policy-rc.d is left as it is: it decides.
      */
     "PV_POLICY=/usr/sbin/policy-rc.d\n"
-    "PV_HELD=/var/lib/provision/held-services\n"
+    "PV_HELD=" HELD_SERVICES "\n"
     "PV_HOLDMARK='# provision: services held while packages install'\n"
     "pv_hold() {\n"
     "\t[ ! -e \"$PV_STAGE/held\" ] || return 0\n"
@@ -645,7 +648,7 @@ const char res_shell_lib[] =
     "\tp=$(awk '$1 == \"PPid:\" { print $2 }' /proc/$p/status 2>/dev/null)\n"
     "\t[ -n \"$p\" ] && [ \"$p\" != 0 ] || break\n"
     "done\n"
-    "for u in ${units:-$1}; do echo \"$u ${2:-start}\"; done >>/var/lib/provision/held-services\n"
+    "for u in ${units:-$1}; do echo \"$u ${2:-start}\"; done >>" HELD_SERVICES "\n"
     "exit 101\n"
     "PV_POLICY_EOF\n"
     "\tchmod 755 $PV_POLICY.pv && mv -f $PV_POLICY.pv $PV_POLICY && : >\"$PV_STAGE/held\"\n"
