@@ -30,6 +30,12 @@ check "sshd -T: no CBC ciphers" sh -c "grep '^ciphers ' '$WORK/sshd-T' | grep -q
 check "sshd -T: no SHA-1 or MD5 MACs" sh -c "! grep '^macs ' '$WORK/sshd-T' | grep -Eq 'sha1|md5'"
 
 # ufw: deny by default, exactly 22, 80 and 443/tcp.
+# an SSH login builds no message of the day (Debian's scripts name the
+# kernel, and each login ran them): the file is not written again
+on_host app1 'rm -f /run/motd.dynamic' || bail "cannot reach app1"
+check "an SSH login writes no /run/motd.dynamic" on_host app1 'test ! -e /run/motd.dynamic'
+check "the static /etc/motd is still shown by sshd's PAM stack" on_host app1 'grep -Eq "^session[[:space:]]+optional[[:space:]]+pam_motd\.so[[:space:]]+noupdate" /etc/pam.d/sshd'
+
 on_host app1 'ufw status verbose' >"$WORK/ufw" 2>&1
 check "ufw is active" grep -qx 'Status: active' "$WORK/ufw"
 check "ufw denies incoming by default" grep -q '^Default: deny (incoming), allow (outgoing)' "$WORK/ufw"
