@@ -32,6 +32,20 @@ static const char line_awk[] =
     "  if (!have) a[++n] = l }\n"
     " for (i = 1; i <= n; i++) print a[i] }\n";
 
+/*
+ * The probe's verdict without writing anything: exit 1 when the apply
+ * would change the file (by line_awk's rules), 0 when it would not.  One
+ * process per resource; a file whose last line lacks its newline is not a
+ * change on that account.
+ */
+static const char line_probe_awk[] =
+    "BEGIN { l = ENVIRON[\"PV_LINE\"]; re = ENVIRON[\"PV_MATCH\"]; "
+    "keep = ENVIRON[\"PV_STATE\"] == \"present\"; d = 0; hit = 0; have = 0 }\n"
+    "keep { if (!hit && re != \"\" && $0 ~ re) { hit = 1; if ($0 != l) d = 1 }\n"
+    " if ($0 == l) have = 1; next }\n"
+    "(re != \"\" ? $0 ~ re : $0 == l) { d = 1 }\n"
+    "END { if (keep && !hit && !have) d = 1; exit d }\n";
+
 static void line_free(void *p)
 {
 	struct line_spec *l = p;
@@ -74,29 +88,25 @@ static int line_parse(struct resource *r, const struct node *n, const struct sco
 }
 
 /* "PV_LINE=... PV_MATCH=... PV_STATE=... awk PROG" */
-static void awk_cmd(const struct line_spec *l, struct buf *sh)
+static void awk_cmd(const struct line_spec *l, const char *prog, struct buf *sh)
 {
 	buf_adds(sh, "PV_LINE=");
 	sh_quote_buf(sh, l->line);
 	buf_adds(sh, " PV_MATCH=");
 	sh_quote_buf(sh, l->match);
 	buf_addf(sh, " PV_STATE=%s awk", l->present ? "present" : "absent");
-	sh_word(sh, line_awk);
+	sh_word(sh, prog);
 }
 
 static void line_probe(const struct resource *r, int idx, struct buf *sh)
 {
 	const struct line_spec *l = r->spec;
 
-	/* what the apply would write, compared byte for byte: two processes */
 	buf_adds(sh, "pv_r=\nif [ -f");
 	sh_word(sh, l->path);
 	buf_adds(sh, " ]; then\n\t");
-	awk_cmd(l, sh);
+	awk_cmd(l, line_probe_awk, sh);
 	buf_adds(sh, " <");
-	sh_word(sh, l->path);
-	buf_adds(sh, " | cmp -s --");
-	buf_adds(sh, " -");
 	sh_word(sh, l->path);
 	buf_adds(sh, " || pv_add 'line differs'\n");
 	if (l->present)
@@ -112,7 +122,7 @@ static void line_apply(const struct resource *r, int idx, struct buf *sh)
 	sh_quote_buf(sh, l->path);
 	buf_adds(sh, "\nif [ -f \"$pv_p\" ]; then\n"
 	             "\tpv_t=$(mktemp \"$(dirname -- \"$pv_p\")/.pv-XXXXXX\")\n\t");
-	awk_cmd(l, sh);
+	awk_cmd(l, line_awk, sh);
 	buf_adds(sh, " <\"$pv_p\" >\"$pv_t\" || { rm -f -- \"$pv_t\"; exit 1; }\n"
 	             "\tchown --reference=\"$pv_p\" -- \"$pv_t\"\n"
 	             "\tchmod --reference=\"$pv_p\" -- \"$pv_t\"\n"

@@ -552,6 +552,26 @@ static const char role_real[] =
     "      run: \"echo ran >>{{ root }}/real/cmd.log; touch {{ root }}/real/cmd.done\"\n"
     "      creates: \"{{ root }}/real/cmd.done\"\n";
 
+static const char role_lines[] =
+    "resources:\n"
+    "  - line: { path: \"{{ root }}/ln/0\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/1\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/2\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/3\", line: \"key=new\", match: \"\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/4\", line: \"key=new\", match: \"\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/5\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/6\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/7\", line: \"key=new\", match: \"^#?key=\", state: present "
+    "}\n"
+    "  - line: { path: \"{{ root }}/ln/8\", line: \"key=new\", match: \"^key=\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/9\", line: \"key=new\", match: \"\", state: present }\n"
+    "  - line: { path: \"{{ root }}/ln/10\", line: \"key=x\", match: \"\", state: absent }\n"
+    "  - line: { path: \"{{ root }}/ln/11\", line: \"key=x\", match: \"\", state: absent }\n"
+    "  - line: { path: \"{{ root }}/ln/12\", line: \"key=x\", match: \"^key=\", state: absent }\n"
+    "  - line: { path: \"{{ root }}/ln/13\", line: \"key=x\", match: \"^key=\", state: absent }\n"
+    "  - line: { path: \"{{ root }}/ln/14\", line: \"key=x\", match: \"\", state: absent }\n"
+    "  - line: { path: \"{{ root }}/ln/15\", line: \"key=x\", match: \"\", state: absent }\n";
+
 static const char role_reprobe[] =
     "resources:\n"
     "  - command:\n"
@@ -697,6 +717,7 @@ static void setup(void)
 	                 "      hostile: { roles: [hostile] }\n"
 	                 "      real: { roles: [real] }\n"
 	                 "      reprobe: { roles: [reprobe] }\n"
+	                 "      lines: { roles: [lines] }\n"
 	                 "      fail: { roles: [failing] }\n"
 	                 "      nonl: { roles: [nonewline] }\n"
 	                 "      notify: { roles: [notifying] }\n"
@@ -751,6 +772,7 @@ static void setup(void)
 	role("hostile", role_hostile);
 	role("real", role_real);
 	role("reprobe", role_reprobe);
+	role("lines", role_lines);
 	role("failing", role_failing);
 	role("nonewline", role_nonewline);
 	role("notifying", role_notifying);
@@ -1321,6 +1343,83 @@ static void test_run_record(void)
 	buf_release(&out);
 }
 
+/*
+ * A line resource's probe decides in one process what its apply would do:
+ * for each case, the probe says "would change" exactly when the apply then
+ * changes the file's bytes, and a second probe finds nothing to do.  A
+ * file whose last line lacks its newline but holds the line is left as it
+ * is.
+ */
+static const char *const lines_before[] = {"a\nkey=old\nb\n",
+                                           "a\nkey=new\nb\n",
+                                           "a\nb\n",
+                                           "a\nkey=new\n",
+                                           "a\n",
+                                           "key=new\nkey=old\n",
+                                           "key=old\nkey=new\n",
+                                           "#key=new\n",
+                                           "",
+                                           NULL,
+                                           "a\nkey=x\n",
+                                           "a\n",
+                                           "key=1\nb\n",
+                                           "b\n",
+                                           "b\nkey=x b\n",
+                                           NULL};
+static const bool lines_change[] = {true, false, true, false, true, false, true,  true,
+                                    true, true,  true, false, true, false, false, false};
+
+static void test_line_probe_agrees(void)
+{
+	struct host_plan hp;
+	struct buf out = BUF_INIT;
+	const size_t n = PV_ARRAY_SIZE(lines_before);
+	const char *before[PV_ARRAY_SIZE(lines_before)];
+
+	mkdirs(rpath("ln"));
+	for (size_t i = 0; i < n; i++) {
+		const char *p = track(keep(xasprintf("%s/ln/%zu", root_dir, i)));
+		unlink(p);
+		if (lines_before[i])
+			write_file(p, lines_before[i], 0644);
+	}
+	render_ok(&hp, "lines");
+	CHECK(hp.n_res == n);
+	CHECK(probe(&hp, &out) == 0);
+	for (size_t i = 0; i < n && i < hp.n_res; i++) {
+		bool says = hp.res[i].status == RES_CHANGE;
+		if (says != lines_change[i])
+			printf("  case %zu: the probe says %s\n", i,
+			       res_status_name(hp.res[i].status));
+		CHECK(says == lines_change[i]);
+		before[i] = lines_before[i] ? lines_before[i] : "(none)";
+	}
+	CHECK(apply(&hp, &out) == 0);
+	for (size_t i = 0; i < n && i < hp.n_res; i++) {
+		const char *p = keep(xasprintf("%s/ln/%zu", root_dir, i));
+		const char *now = exists(p) ? read_text(p) : "(none)";
+		bool changed = strcmp(now, before[i]) != 0;
+		if (changed != lines_change[i])
+			printf("  case %zu: the apply %s the file\n", i,
+			       changed ? "changed" : "left");
+		CHECK(changed == lines_change[i]);
+	}
+	plan_release(&hp);
+	render_ok(&hp, "lines");
+	CHECK(probe(&hp, &out) == 0);
+	for (size_t i = 0; i < hp.n_res; i++)
+		CHECK(hp.res[i].status == RES_OK);
+	plan_release(&hp);
+
+	/* the line is there, the last newline is not: nothing to do */
+	write_file(rpath("ln/3"), "a\nkey=new", 0644);
+	render_ok(&hp, "lines");
+	CHECK(probe(&hp, &out) == 0);
+	CHECK(hp.n_res > 3 && hp.res[3].status == RES_OK);
+	plan_release(&hp);
+	buf_release(&out);
+}
+
 static void test_reprobe_in_apply(void)
 {
 	const char *wanted = track(rpath("rp/wanted"));
@@ -1845,6 +1944,7 @@ int main(void)
 	RUN(test_rollback);
 	RUN(test_parse_probe);
 	RUN(test_parse_apply);
+	RUN(test_line_probe_agrees);
 	RUN(test_cleanup);
 	rc = check_done("test-engine");
 	inventory_free(inv);
